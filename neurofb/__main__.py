@@ -1,0 +1,5 @@
+"""Allow ``python -m neurofb``."""
+
+from neurofb.cli import main
+
+raise SystemExit(main())

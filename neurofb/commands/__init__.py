@@ -1,0 +1,1 @@
+"""Subcommands of the ``neurofb`` CLI, one module each (see :mod:`neurofb.cli`)."""

@@ -1,0 +1,55 @@
+"""Engine defaults in one place. CLI flags and app settings override them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Settings of the real-time pipeline.
+
+    Parameters
+    ----------
+    window_s : float
+        Length of the analysis window in seconds.
+    hop_s : float
+        Time between updates in seconds (0.25 s = 4 updates/s).
+    l_freq, h_freq : float
+        Band-pass edges in Hz.
+    line_freq : float or None
+        Mains frequency to notch (50 or 60 Hz, with harmonics below Nyquist); None for no notch.
+    smoothing_s : float
+        Time constant of the exponential smoothing of focus, in seconds (0 disables it).
+    min_quality : float
+        Windows whose quality score is below this are gated: no focus value, reason given.
+    baseline_s : float
+        Seconds of signal used to normalise band-power targets to the user's baseline.
+    """
+
+    window_s: float = 2.0
+    hop_s: float = 0.25
+    l_freq: float = 1.0
+    h_freq: float = 45.0
+    line_freq: float | None = 50.0
+    smoothing_s: float = 1.0
+    min_quality: float = 0.5
+    baseline_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.window_s > 0:
+            raise ValueError(f"window_s must be positive, got {self.window_s}")
+        if not 0 < self.hop_s <= self.window_s:
+            raise ValueError(f"hop_s must be in (0, window_s], got {self.hop_s}")
+        if not 0 <= self.l_freq < self.h_freq:
+            raise ValueError(f"need 0 <= l_freq < h_freq, got {self.l_freq}, {self.h_freq}")
+        if self.line_freq not in (None, 50.0, 60.0, 50, 60):
+            raise ValueError(f"line_freq must be 50, 60 or None, got {self.line_freq}")
+        if self.smoothing_s < 0:
+            raise ValueError(f"smoothing_s must be >= 0, got {self.smoothing_s}")
+        if not 0 <= self.min_quality <= 1:
+            raise ValueError(f"min_quality must be in [0, 1], got {self.min_quality}")
+
+    def with_(self, **changes: object) -> EngineConfig:
+        """Return a copy with some fields changed (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

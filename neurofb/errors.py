@@ -1,0 +1,29 @@
+"""One exception type per kind of failure.
+
+Every message says what was wrong and what to do about it; the CLI prints the message, not a
+traceback.
+"""
+
+
+class NeurofbError(Exception):
+    """Base class of every error neurofb raises on purpose."""
+
+
+class BoardError(NeurofbError):
+    """A board is unknown, missing, busy, or stopped delivering data."""
+
+
+class RecordingError(NeurofbError):
+    """A recording is missing, corrupt, truncated, unwritable, or of the wrong layout."""
+
+
+class ModelError(NeurofbError):
+    """A model file is missing, tampered with, or does not fit the data."""
+
+
+class ChannelError(NeurofbError):
+    """Channels are missing, unknown, or do not match what is expected."""
+
+
+class LibraryError(NeurofbError):
+    """The session database is corrupt, locked, or of an unknown schema."""

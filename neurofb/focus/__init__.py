@@ -1,0 +1,1 @@
+"""Focus estimators: the interface, the band-power fallback and the attention model."""

@@ -1,0 +1,75 @@
+"""The estimator interface: windows of EEG in, focus in [0, 1] out, with an explanation.
+
+An :class:`Estimator` is configuration (a model, a target definition). Binding it to a stream's
+channels and sampling rate with :meth:`Estimator.bind` checks they fit and returns a
+:class:`BoundEstimator`, which may hold state (a baseline) and predicts on *batches* of windows,
+so live updates (one window) and fast replay (many windows) run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from neurofb.types import Features
+
+
+@dataclass(frozen=True)
+class FocusBatch:
+    """Focus estimates for a batch of windows.
+
+    Parameters
+    ----------
+    focus : array, shape (n_windows,)
+        Focus in [0, 1] (1 = focused). Never NaN.
+    explanation : array, shape (n_windows, n_channels) or None
+        Non-negative weight of each input channel in the estimate, summing to 1 per window
+        (the attention model's weights over channels), or None when the estimator has none.
+    """
+
+    focus: np.ndarray
+    explanation: np.ndarray | None = None
+
+
+@runtime_checkable
+class BoundEstimator(Protocol):
+    """An estimator bound to one stream's channels and sampling rate."""
+
+    ch_names: tuple[str, ...]
+    sfreq: float
+
+    def predict(self, windows: np.ndarray, features: Features) -> FocusBatch:
+        """Estimate focus for consecutive windows.
+
+        Parameters
+        ----------
+        windows : array, shape (n_windows, n_channels, n_times)
+            Filtered EEG in µV, oldest window first.
+        features : Features
+            Band powers of the same windows.
+        """
+        ...
+
+    def reset(self) -> None:
+        """Forget any state (baseline) so the next window starts afresh."""
+        ...
+
+
+@runtime_checkable
+class Estimator(Protocol):
+    """A focus estimator before it is bound to a stream."""
+
+    name: str
+
+    def bind(self, ch_names: Sequence[str], sfreq: float) -> BoundEstimator:
+        """Check the channels fit and return a bound estimator.
+
+        Raises
+        ------
+        neurofb.errors.ChannelError or neurofb.errors.ModelError
+            When the channels or sampling rate do not fit the estimator.
+        """
+        ...

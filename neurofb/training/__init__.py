@@ -1,0 +1,1 @@
+"""Datasets, training, evaluation, baselines and personalisation of the focus model."""

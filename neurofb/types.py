@@ -1,0 +1,138 @@
+"""The small immutable records that move forward through the engine.
+
+Units at this boundary: EEG samples in microvolts (µV), times in seconds, frequencies in Hz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A block of consecutive samples from a source.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_samples)
+        EEG samples in ``unit`` (µV unless stated), float64.
+    timestamps : array, shape (n_samples,)
+        Acquisition time of each sample in seconds (board clock, Unix epoch for live boards,
+        recording time for replays).
+    ch_names : tuple of str
+        Channel names, 10-20 labels where the board has them.
+    sfreq : float
+        Sampling rate in Hz.
+    first_sample : int
+        Index of the first sample of this chunk since the source started (0-based).
+    board : str
+        Name of the board or source that produced the chunk.
+    unit : str
+        Unit of ``data``.
+    """
+
+    data: np.ndarray
+    timestamps: np.ndarray
+    ch_names: tuple[str, ...]
+    sfreq: float
+    first_sample: int = 0
+    board: str = ""
+    unit: str = "uV"
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 2:
+            raise ValueError(f"Chunk.data must be 2-D (n_channels, n_times), got {self.data.shape}")
+        if self.data.shape[0] != len(self.ch_names):
+            raise ValueError(
+                f"Chunk has {self.data.shape[0]} channels of data but {len(self.ch_names)} names"
+            )
+        if self.timestamps.shape != (self.data.shape[1],):
+            raise ValueError(
+                f"Chunk.timestamps must have shape ({self.data.shape[1]},), "
+                f"got {self.timestamps.shape}"
+            )
+        if not self.sfreq > 0:
+            raise ValueError(f"Chunk.sfreq must be positive, got {self.sfreq}")
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples in the chunk."""
+        return int(self.data.shape[1])
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a source delivers, known before the first chunk arrives."""
+
+    ch_names: tuple[str, ...]
+    sfreq: float
+    board: str
+    unit: str = "uV"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Features:
+    """Band powers of a batch of windows.
+
+    Parameters
+    ----------
+    ch_names : tuple of str
+        Channel names, in the order of axis 1.
+    bands : tuple of str
+        Band names, in the order of axis 2 (see :data:`neurofb.features.BANDS`).
+    abs_power : array, shape (n_windows, n_channels, n_bands)
+        Absolute band power in µV².
+    rel_power : array, shape (n_windows, n_channels, n_bands)
+        Band power relative to the total 1–45 Hz power (sums to ≤ 1 over bands).
+    theta_beta : array, shape (n_windows,)
+        Theta/beta power ratio, averaged over channels.
+    engagement : array, shape (n_windows,)
+        Engagement index β / (α + θ), averaged over channels.
+    """
+
+    ch_names: tuple[str, ...]
+    bands: tuple[str, ...]
+    abs_power: np.ndarray
+    rel_power: np.ndarray
+    theta_beta: np.ndarray
+    engagement: np.ndarray
+
+
+@dataclass(frozen=True)
+class Update:
+    """One output of the pipeline, emitted every hop.
+
+    ``focus`` is ``None`` when the window was gated out (bad signal, warming up); ``reason``
+    then says why. ``t`` is the time in seconds since the stream started of the newest sample
+    in the window; ``latency_s`` is the age of that sample when the update was emitted.
+    """
+
+    t: float
+    focus: float | None
+    raw_focus: float | None
+    quality: float
+    reason: str
+    channel_quality: tuple[float, ...]
+    channel_reasons: tuple[str, ...]
+    attention: tuple[float, ...] | None
+    rel_power: tuple[tuple[float, ...], ...]
+    latency_s: float
+    sample_index: int
+
+
+@dataclass(frozen=True)
+class Marker:
+    """An event in a session: block starts/ends, labels, rewards, threshold changes, notes.
+
+    ``t`` is seconds since the stream started; ``kind`` is a short machine name (``"block_start"``,
+    ``"label"``, ``"reward"``, ``"threshold"``, ``"note"``, ...); ``label`` and ``value`` carry
+    the details.
+    """
+
+    t: float
+    kind: str
+    label: str = ""
+    value: float | None = None

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv and install neurofb with its test tools. Idempotent; safe to re-run.
+# torch is pinned first to a release whose wheel is the CPU build on machines that have one
+# on disk and the regular (CUDA-capable) build from PyPI elsewhere, so a GPU user gets CUDA.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade "pip>=23.2"
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  .venv/bin/python -m pip install -q "torch==2.13.0" || .venv/bin/python -m pip install -q "torch>=2.3"
+fi
+.venv/bin/python -m pip install -q -e ".[test]"
