@@ -27,3 +27,7 @@ class ChannelError(NeurofbError):
 
 class LibraryError(NeurofbError):
     """The session database is corrupt, locked, or of an unknown schema."""
+
+
+class EndOfStream(Exception):
+    """A finite source (a replay) has delivered its last sample. Not a failure."""
