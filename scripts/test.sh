@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export QT_QPA_PLATFORM=offscreen
-.venv/bin/ruff check neurofb ui tests benchmarks
+.venv/bin/ruff check .
 .venv/bin/lint-imports
 .venv/bin/python -m pytest -q -ra "$@"
