@@ -1,0 +1,455 @@
+"""BrainFlow boards as sources of timestamped EEG chunks.
+
+Every board BrainFlow knows is available by its lowercase name (``synthetic``, ``playback``,
+``cyton``, ``ganglion``, ``muse_s``, …; see :func:`board_names`), with its connection parameters
+passed through to :class:`brainflow.board_shim.BrainFlowInputParams`. A source delivers only the
+board's EEG channels, in µV (BrainFlow's unit), with the board's own timestamps (Unix seconds).
+
+The :class:`Source` protocol is what the stream runner and replays share::
+
+    source.start()          # BoardError: unknown / missing / busy device
+    chunk = source.read()   # new samples since the last read, or None
+    source.restart()        # release and prepare again (reconnect after a failure)
+    source.stop()           # idempotent, releases the device
+
+BrainFlow's ``BoardShim`` is not touched from more than one thread by this module: the stream
+runner calls ``start``/``read``/``restart``/``stop`` from its own thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from neurofb.errors import BoardError, EndOfStream
+from neurofb.types import Chunk, SourceInfo
+
+log = logging.getLogger(__name__)
+
+#: Board names that are not the plain lowercase BrainFlow enum name.
+ALIASES: dict[str, str] = {"playback": "playback_file"}
+
+# What to tell the user for BrainFlow's exit codes (brainflow.exit_codes.BrainFlowExitCodes).
+_HINTS: dict[int, str] = {
+    1: "the port is already open: is another program (OpenBCI GUI, another neurofb) using it?",
+    2: "check the port / is another program using it?",
+    3: "check the port / is another program using it?",
+    4: "the board did not accept a command: power-cycle it and try again",
+    6: "the board sent an unexpected first message: power-cycle it and try again",
+    7: "the board is not responding: is it switched on, charged and in range?",
+    13: "check the connection parameters this board needs (--serial-port, --mac-address, "
+    "--ip-address, --file, …)",
+    14: "this BrainFlow build does not support this board on this platform",
+    16: "a board is already open in this process: stop the other stream first",
+    18: "the board did not answer in time: is it switched on and in range? (try --timeout)",
+}
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Anything that delivers :class:`~neurofb.types.Chunk` objects (boards, replays)."""
+
+    info: SourceInfo
+
+    def start(self) -> None:
+        """Open the device and start streaming (BoardError when unknown, missing or busy)."""
+        ...
+
+    def read(self) -> Chunk | None:
+        """Return the samples since the last read, or None when there are none yet.
+
+        Raises BoardError if the device died and EndOfStream when a finite source is exhausted.
+        """
+        ...
+
+    def stop(self) -> None:
+        """Stop streaming and release the device (safe to call twice)."""
+        ...
+
+    def restart(self) -> None:
+        """Release the device and open it again (reconnect after a failure)."""
+        ...
+
+
+@functools.lru_cache(maxsize=1)
+def _brainflow() -> Any:
+    """Import :mod:`brainflow.board_shim` quietly and silence BrainFlow's own logger."""
+    with warnings.catch_warnings():
+        # brainflow imports the deprecated pkg_resources on Python 3.11.
+        warnings.simplefilter("ignore")
+        from brainflow import board_shim
+
+        board_shim.BoardShim.disable_board_logger()
+    return board_shim
+
+
+def _normalise(name: str) -> str:
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key.endswith("_board"):
+        key = key[: -len("_board")]
+    return ALIASES.get(key, key)
+
+
+@functools.lru_cache(maxsize=1)
+def _board_table() -> dict[str, int]:
+    """Map every lowercase BrainFlow board name to its board id."""
+    bs = _brainflow()
+    table = {}
+    for member in bs.BoardIds:
+        if member.value == bs.BoardIds.NO_BOARD.value:
+            continue
+        table[member.name.lower().replace("_board", "")] = int(member.value)
+    return table
+
+
+def board_names() -> list[str]:
+    """Return the names of every board BrainFlow knows, lowercase and sorted.
+
+    ``playback`` stands for BrainFlow's ``PLAYBACK_FILE_BOARD``. Hyphens and a trailing
+    ``_board`` are accepted too when a name is looked up (``muse-s`` = ``muse_s``).
+    """
+    reverse = {v: k for k, v in ALIASES.items()}
+    return sorted(reverse.get(name, name) for name in _board_table())
+
+
+def board_id(name: str | int) -> int:
+    """Return the BrainFlow board id of a board name (or of a numeric id given as text).
+
+    Raises
+    ------
+    BoardError
+        When BrainFlow knows no such board; the message lists the valid names.
+    """
+    table = _board_table()
+    text = str(name).strip()
+    if re.fullmatch(r"-?\d+", text):
+        if int(text) in table.values():
+            return int(text)
+    elif _normalise(text) in table:
+        return table[_normalise(text)]
+    raise BoardError(f"unknown board {name!r}; valid boards: {', '.join(board_names())}")
+
+
+def _display_name(board: int) -> str:
+    reverse = {v: k for k, v in ALIASES.items()}
+    for name, value in _board_table().items():
+        if value == board:
+            return reverse.get(name, name)
+    return str(board)
+
+
+def _ip_protocol(value: str | int | None) -> int:
+    if value is None or value == "":
+        return 0
+    codes = {"none": 0, "udp": 1, "tcp": 2}
+    text = str(value).strip().lower()
+    if text in codes:
+        return codes[text]
+    if text in ("0", "1", "2"):
+        return int(text)
+    raise ValueError(f"ip_protocol must be 'udp', 'tcp' or 'none', got {value!r}")
+
+
+def _count_rows(path: Path) -> int:
+    """Number of samples (non-empty lines) in a BrainFlow CSV file."""
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                n += 1
+    return n
+
+
+def _check_playback_file(path: Path, master: int) -> int:
+    """Check a BrainFlow CSV fits the master board's layout; return its number of samples."""
+    if not path.is_file():
+        raise BoardError(f"playback file {str(path)!r} not found: pass an existing BrainFlow CSV")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    n_cols = len(first.split("\t")) if first.strip() else 0
+    rows = _num_rows(master)
+    if n_cols != rows:
+        fits = [n for n, b in _board_table().items() if b >= -1 and _num_rows(b) == n_cols]
+        hint = (
+            f"pass --master-board with the board that recorded it (boards with {n_cols} "
+            f"columns: {', '.join(sorted(fits))})"
+            if fits
+            else "it is not a BrainFlow CSV (tab-separated, one sample per line)"
+        )
+        raise BoardError(
+            f"playback file {str(path)!r} has {n_cols} columns but {_display_name(master)} "
+            f"files have {rows}: {hint}"
+        )
+    return _count_rows(path)
+
+
+def _num_rows(board: int) -> int:
+    bs = _brainflow()
+    try:
+        return int(bs.BoardShim.get_num_rows(board))
+    except bs.BrainFlowError:
+        return -1
+
+
+class BrainFlowSource:
+    """A BrainFlow board (real, synthetic or playback) as a :class:`Source`.
+
+    Use :func:`open_board` to make one by name. Only the EEG channels are delivered, in µV,
+    with the board's timestamps; ``first_sample`` counts the samples delivered since the first
+    :meth:`start` and keeps counting across :meth:`restart`.
+
+    Parameters
+    ----------
+    board : int
+        BrainFlow board id.
+    params : brainflow.board_shim.BrainFlowInputParams
+        Connection parameters.
+    name : str
+        Name shown to the user (``"synthetic"``, ``"cyton"``, …).
+    where : str
+        Where the device is (``"on /dev/ttyUSB0"``), for error messages.
+    """
+
+    def __init__(self, board: int, params: Any, *, name: str, where: str = "") -> None:
+        bs = _brainflow()
+        self.board_id = int(board)
+        self.name = name
+        self.where = where
+        self._params = params
+        master = params.master_board if board in (-2, -3) else board
+        self.master_board = int(master)
+        self._n_file_samples: int | None = None
+        if board == bs.BoardIds.PLAYBACK_FILE_BOARD.value:
+            self._n_file_samples = _check_playback_file(Path(params.file), self.master_board)
+        try:
+            self._eeg_rows = list(bs.BoardShim.get_eeg_channels(self.master_board))
+        except bs.BrainFlowError:
+            self._eeg_rows = []
+        if not self._eeg_rows:
+            raise BoardError(f"board {name} has no EEG channels; neurofb needs EEG")
+        try:
+            names = bs.BoardShim.get_eeg_names(self.master_board)
+        except bs.BrainFlowError:
+            names = []
+        if len(names) != len(self._eeg_rows):
+            names = [f"EEG{i + 1}" for i in range(len(self._eeg_rows))]
+        self._ts_row = int(bs.BoardShim.get_timestamp_channel(self.master_board))
+        sfreq = float(bs.BoardShim.get_sampling_rate(self.master_board))
+        self.info = SourceInfo(
+            ch_names=tuple(names),
+            sfreq=sfreq,
+            board=name,
+            unit="uV",
+            extra={
+                "board_id": self.board_id,
+                "master_board": self.master_board,
+                "brainflow_version": _brainflow_version(),
+                "connection": where,
+            },
+        )
+        self._shim = bs.BoardShim(self.board_id, params)
+        self._streaming = False
+        self._delivered = 0
+
+    # -- Source protocol -------------------------------------------------------------------
+    def start(self) -> None:
+        """Prepare the BrainFlow session and start streaming.
+
+        Raises
+        ------
+        BoardError
+            When the device is missing, busy or does not answer (the message says what to check).
+        """
+        bs = _brainflow()
+        if self._streaming:
+            return
+        try:
+            if not self._shim.is_prepared():
+                self._shim.prepare_session()
+            self._shim.start_stream()
+        except bs.BrainFlowError as err:
+            self._release()
+            raise BoardError(self._describe(err)) from None
+        self._streaming = True
+        log.info("streaming from %s %s", self.name, self.where)
+
+    def read(self) -> Chunk | None:
+        """Return the EEG samples since the last read (µV), or None when there are none.
+
+        Raises
+        ------
+        BoardError
+            When the session is not open or BrainFlow reports it became invalid.
+        EndOfStream
+            When a playback board has delivered every sample of its file.
+        """
+        bs = _brainflow()
+        if not self._streaming:
+            raise BoardError(f"{self.name} is not streaming: start() it first")
+        try:
+            raw = self._shim.get_board_data()
+        except bs.BrainFlowError as err:
+            raise BoardError(f"{self.name} stopped delivering data: {err}") from None
+        n = raw.shape[1] if raw.ndim == 2 else 0
+        if n == 0:
+            if self._n_file_samples is not None and self._delivered >= self._n_file_samples:
+                raise EndOfStream(f"end of playback file {self._params.file}")
+            return None
+        chunk = Chunk(
+            data=np.ascontiguousarray(raw[self._eeg_rows], dtype=np.float64),
+            timestamps=np.ascontiguousarray(raw[self._ts_row], dtype=np.float64),
+            ch_names=self.info.ch_names,
+            sfreq=self.info.sfreq,
+            first_sample=self._delivered,
+            board=self.name,
+            unit="uV",
+        )
+        self._delivered += n
+        return chunk
+
+    def stop(self) -> None:
+        """Stop streaming and release the device. Safe to call twice, never raises."""
+        self._release()
+
+    def restart(self) -> None:
+        """Release the device and open it again; samples keep counting from where they were.
+
+        Raises
+        ------
+        BoardError
+            When the device cannot be opened again (still unplugged, busy).
+        """
+        self._release()
+        self.start()
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def samples_delivered(self) -> int:
+        """Number of samples delivered by :meth:`read` since the first start."""
+        return self._delivered
+
+    def _release(self) -> None:
+        bs = _brainflow()
+        self._streaming = False
+        try:
+            if self._shim.is_prepared():
+                try:
+                    self._shim.stop_stream()
+                except bs.BrainFlowError:
+                    pass  # the stream was not running; releasing below is what matters
+                self._shim.release_session()
+        except bs.BrainFlowError as err:
+            log.warning("could not release %s cleanly: %s", self.name, err)
+
+    def _describe(self, err: Exception) -> str:
+        code = getattr(err, "exit_code", None)
+        hint = _HINTS.get(code, "check the device and its connection parameters")
+        where = f" {self.where}" if self.where else ""
+        return f"could not open {self.name}{where}: {err} — {hint}"
+
+    def __repr__(self) -> str:
+        return f"BrainFlowSource({self.name!r}{' ' + self.where if self.where else ''})"
+
+
+def _brainflow_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("brainflow")
+    except Exception:  # metadata missing in odd installs; the version is informative only
+        return ""
+
+
+def open_board(
+    name: str | int = "synthetic",
+    *,
+    file: str | os.PathLike | None = None,
+    master_board: str | int | None = None,
+    serial_port: str | None = None,
+    mac_address: str | None = None,
+    ip_address: str | None = None,
+    ip_port: int | None = None,
+    ip_protocol: str | int | None = None,
+    serial_number: str | None = None,
+    timeout: float | None = None,
+    other_info: str | None = None,
+) -> BrainFlowSource:
+    """Make a :class:`BrainFlowSource` for a board named as BrainFlow names it.
+
+    Nothing is opened yet: :meth:`BrainFlowSource.start` connects.
+
+    Parameters
+    ----------
+    name : str or int
+        Board name from :func:`board_names` (``"synthetic"``, ``"playback"``, ``"cyton"``,
+        ``"muse_s"`` or ``"muse-s"``, …) or a BrainFlow board id.
+    file : path-like, optional
+        BrainFlow CSV to play back (``playback``) or the file a file-based board reads.
+    master_board : str or int, optional
+        For ``playback`` and ``streaming``: the board that recorded the data (default
+        ``synthetic``); it fixes the file layout, channels and sampling rate.
+    serial_port, mac_address, ip_address, ip_port, ip_protocol, serial_number, other_info
+        Connection parameters, passed to BrainFlow unchanged (``ip_protocol``: ``"udp"``,
+        ``"tcp"``).
+    timeout : float, optional
+        Seconds to wait for the device (BrainFlow rounds up to whole seconds).
+
+    Raises
+    ------
+    BoardError
+        When the name is unknown (the message lists the valid names), the board has no EEG
+        channels, or a playback file is missing or does not fit the master board.
+    ValueError
+        When a connection parameter has the wrong form.
+    """
+    bs = _brainflow()
+    board = board_id(name)
+    display = _display_name(board)
+    params = bs.BrainFlowInputParams()
+    where = []
+    if serial_port:
+        params.serial_port = str(serial_port)
+        where.append(f"on {serial_port}")
+    if mac_address:
+        params.mac_address = str(mac_address)
+        where.append(f"at {mac_address}")
+    if ip_address:
+        params.ip_address = str(ip_address)
+        where.append(f"at {ip_address}{':' + str(ip_port) if ip_port else ''}")
+    if ip_port is not None:
+        if not 0 <= int(ip_port) <= 65535:
+            raise ValueError(f"ip_port must be in 0..65535, got {ip_port}")
+        params.ip_port = int(ip_port)
+    params.ip_protocol = _ip_protocol(ip_protocol)
+    if serial_number:
+        params.serial_number = str(serial_number)
+        where.append(f"with serial number {serial_number}")
+    if timeout is not None:
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive seconds, got {timeout}")
+        params.timeout = math.ceil(timeout)
+    if other_info:
+        params.other_info = str(other_info)
+    if file is not None:
+        params.file = str(Path(file).expanduser().resolve())
+        where.append(f"from {file}")
+    if board in (bs.BoardIds.PLAYBACK_FILE_BOARD.value, bs.BoardIds.STREAMING_BOARD.value):
+        master = board_id(master_board if master_board is not None else "synthetic")
+        if master < 0:
+            raise BoardError(
+                f"master board must be a real board or synthetic, got {master_board!r}"
+            )
+        params.master_board = master
+        if board == bs.BoardIds.PLAYBACK_FILE_BOARD.value and file is None:
+            raise BoardError("the playback board needs a BrainFlow CSV: pass --file PATH")
+    elif master_board is not None:
+        raise BoardError(f"--master-board only applies to playback and streaming, not {display}")
+    return BrainFlowSource(board, params, name=display, where=" ".join(where))
