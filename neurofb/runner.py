@@ -65,6 +65,16 @@ class StatusEvent:
     t: float = 0.0
 
 
+def backoff_s(attempt: int, *, initial_s: float, max_s: float) -> float:
+    """Seconds to wait after reconnect attempt ``attempt`` (1-based): doubling, capped.
+
+    ``initial_s, 2 * initial_s, 4 * initial_s, …`` up to ``max_s``.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt counts from 1, got {attempt}")
+    return min(initial_s * 2.0 ** min(attempt - 1, 60), max_s)
+
+
 class SupportsProcess(Protocol):
     """What the runner needs of a pipeline (:class:`neurofb.pipeline.Pipeline`)."""
 
@@ -340,7 +350,7 @@ class StreamRunner:
                 reason = failure or "no samples"
                 self._status("reconnecting", f"attempt {attempt} ({reason})")
                 restarted = self._restart()
-                delay = min(self.retry_initial_s * 2 ** (attempt - 1), self.retry_max_s)
+                delay = backoff_s(attempt, initial_s=self.retry_initial_s, max_s=self.retry_max_s)
                 # After a successful restart give the board stall_s to deliver samples.
                 wait = max(delay, self.stall_s) if restarted else delay
                 next_retry = time.monotonic() + wait

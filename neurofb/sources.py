@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import re
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -51,6 +52,11 @@ _HINTS: dict[int, str] = {
     16: "a board is already open in this process: stop the other stream first",
     18: "the board did not answer in time: is it switched on and in range? (try --timeout)",
 }
+
+
+# BrainFlow sessions this program holds, by (board id, parameters JSON) → the owning source.
+_OPEN: dict[tuple[int, str], BrainFlowSource] = {}
+_OPEN_LOCK = threading.Lock()
 
 
 @runtime_checkable
@@ -255,7 +261,7 @@ class BrainFlowSource:
                 "connection": where,
             },
         )
-        self._shim = bs.BoardShim(self.board_id, params)
+        self._shim: Any = None
         self._streaming = False
         self._delivered = 0
 
@@ -271,9 +277,21 @@ class BrainFlowSource:
         bs = _brainflow()
         if self._streaming:
             return
+        key = (self.board_id, self._params.to_json())
+        with _OPEN_LOCK:
+            owner = _OPEN.get(key)
+            if owner is not None and owner is not self:
+                raise BoardError(
+                    f"could not open {self.name}{' ' + self.where if self.where else ''}: "
+                    "it is already open in this program — stop the other stream first"
+                )
+            _OPEN[key] = self
+        # BrainFlow identifies a session by board id and parameters: a BoardShim made only after
+        # claiming the key never releases (on garbage collection) a session it does not own.
+        if self._shim is None:
+            self._shim = bs.BoardShim(self.board_id, self._params)
         try:
-            if not self._shim.is_prepared():
-                self._shim.prepare_session()
+            self._shim.prepare_session()
             self._shim.start_stream()
         except bs.BrainFlowError as err:
             self._release()
@@ -292,7 +310,7 @@ class BrainFlowSource:
             When a playback board has delivered every sample of its file.
         """
         bs = _brainflow()
-        if not self._streaming:
+        if not self._streaming or self._shim is None:
             raise BoardError(f"{self.name} is not streaming: start() it first")
         try:
             raw = self._shim.get_board_data()
@@ -339,15 +357,21 @@ class BrainFlowSource:
     def _release(self) -> None:
         bs = _brainflow()
         self._streaming = False
-        try:
-            if self._shim.is_prepared():
-                try:
-                    self._shim.stop_stream()
-                except bs.BrainFlowError:
-                    pass  # the stream was not running; releasing below is what matters
-                self._shim.release_session()
-        except bs.BrainFlowError as err:
-            log.warning("could not release %s cleanly: %s", self.name, err)
+        shim, self._shim = self._shim, None
+        if shim is not None:
+            try:
+                if shim.is_prepared():
+                    try:
+                        shim.stop_stream()
+                    except bs.BrainFlowError:
+                        pass  # the stream was not running; releasing below is what matters
+                    shim.release_session()
+            except bs.BrainFlowError as err:
+                log.warning("could not release %s cleanly: %s", self.name, err)
+        with _OPEN_LOCK:
+            key = (self.board_id, self._params.to_json())
+            if _OPEN.get(key) is self:
+                del _OPEN[key]
 
     def _describe(self, err: Exception) -> str:
         code = getattr(err, "exit_code", None)
@@ -443,7 +467,7 @@ def open_board(
         where.append(f"from {file}")
     if board in (bs.BoardIds.PLAYBACK_FILE_BOARD.value, bs.BoardIds.STREAMING_BOARD.value):
         master = board_id(master_board if master_board is not None else "synthetic")
-        if master < 0:
+        if master in (bs.BoardIds.PLAYBACK_FILE_BOARD.value, bs.BoardIds.STREAMING_BOARD.value):
             raise BoardError(
                 f"master board must be a real board or synthetic, got {master_board!r}"
             )
