@@ -205,6 +205,12 @@ class RecordingWriter:
             )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RecordingError(
+                f"cannot create recording folder {self.path}: {self.path.parent} cannot be made "
+                f"({err.strerror}). Choose a folder you can write to (--record PATH or --data-dir)."
+            ) from err
+        try:
             self.path.mkdir()
         except FileExistsError as err:
             raise RecordingError(

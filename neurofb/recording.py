@@ -26,8 +26,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +65,6 @@ __all__ = [
     "open_recording",
     "read_folder",
     "read_meta",
-    "trace_summary",
 ]
 
 logger = logging.getLogger(__name__)
@@ -421,32 +419,25 @@ def find_interrupted(root: str | os.PathLike | None = None) -> list[Path]:
     return sorted(p for p in found if not _is_live(p))
 
 
-def trace_summary(trace: Iterable[dict[str, str]], markers: Iterable[Marker] = ()) -> dict:
-    """Summarise a focus trace: updates, mean focus, gated fraction, mean quality, rewards."""
-    focus, quality, n = [], [], 0
-    for row in trace:
-        n += 1
-        try:
-            if row.get("focus"):
-                focus.append(float(row["focus"]))
-            quality.append(float(row.get("quality") or "nan"))
-        except ValueError:
-            continue
-    q = [x for x in quality if math.isfinite(x)]
-    return {
-        "n_updates": n,
-        "mean_focus": float(np.mean(focus)) if focus else None,
-        "gated_fraction": (1 - len(focus) / n) if n else None,
-        "mean_quality": float(np.mean(q)) if q else None,
-        "rewards": sum(1 for m in markers if m.kind == "reward"),
-    }
+def _summary(folder: Path, meta: dict) -> dict | None:
+    """The session summary of a recording without one, or None when it holds no samples."""
+    from neurofb.library_summary import summarise_recording
+
+    try:
+        recording = read_folder(folder)
+    except RecordingError as err:
+        logger.warning("no summary for %s: %s", folder, err)
+        return None
+    return summarise_recording(replace(recording, meta=meta)).to_dict()
 
 
 def finalise_interrupted(path: str | os.PathLike) -> dict:
     """Close a recording a crash left open: count its samples, finalise meta, remove ``.open``.
 
     A partial last row of eeg.bin is cut off. meta.json gets ``complete``, ``interrupted: true``,
-    ``n_samples``, ``duration_s``, the end time (start + duration) and a summary from its trace.
+    ``n_samples``, ``duration_s``, the end time (start + duration) and, unless it has one, the
+    session summary computed from its trace and markers
+    (:func:`neurofb.library_summary.summarise_recording`).
 
     Returns
     -------
@@ -464,7 +455,6 @@ def finalise_interrupted(path: str | os.PathLike) -> dict:
         return meta
     _, row_bytes = _row_layout(meta)
     eeg = folder / EEG
-    warn: list[str] = []
     try:
         size = eeg.stat().st_size if eeg.exists() else 0
         n, rest = divmod(size, row_bytes)
@@ -477,8 +467,7 @@ def finalise_interrupted(path: str | os.PathLike) -> dict:
             end_unix=start + n / sfreq, end_time=iso_time(start + n / sfreq),
         )
         if not isinstance(meta.get("summary"), dict):
-            markers = _read_markers(folder, warn)
-            meta["summary"] = trace_summary(_read_trace(folder, warn), markers)
+            meta["summary"] = _summary(folder, meta)
         write_json_atomic(folder / META, meta)
         (folder / OPEN).unlink(missing_ok=True)
     except OSError as err:

@@ -1,0 +1,341 @@
+"""The neurofb recording folder: bit-exact round trip from the synthetic board, markers and
+trace, never overwriting, interrupted recordings, and fuzzed damage (truncation, corrupt
+meta.json, empty files, garbage marker lines) giving either a readable recording or a clear
+RecordingError — never another exception."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurofb.errors import RecordingError
+from neurofb.recording import (
+    Recording,
+    RecordingWriter,
+    finalise_all_interrupted,
+    finalise_interrupted,
+    find_interrupted,
+    new_recording_path,
+    open_recording,
+    read_meta,
+)
+from neurofb.runner import StreamRunner
+from neurofb.sources import open_board
+from neurofb.trace import COLUMNS
+from neurofb.types import Chunk, Marker, SourceInfo, Update
+
+
+class _Drain:
+    """The pipeline slot of a runner when only chunks matter (the recording takes chunks)."""
+
+    def process(self, chunk: Chunk) -> list[Update]:
+        return []
+
+
+def _record_synthetic(
+    path: Path, seconds: float, **writer_kw
+) -> tuple[list[Chunk], RecordingWriter]:
+    """Stream the real synthetic board through a runner into a writer; keep every chunk too."""
+    source = open_board("synthetic")
+    writer = RecordingWriter(path, source.info, meta={"user": "tester"}, **writer_kw)
+    kept: list[Chunk] = []
+    runner = StreamRunner(source, _Drain())
+    runner.add_chunk_listener(writer.write_chunk)
+    runner.add_chunk_listener(kept.append)
+    runner.add_marker_listener(writer.write_marker)
+    runner.start()
+    runner.mark("session_start", "test")
+    deadline = time.monotonic() + 30
+    while runner.t < seconds and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runner.mark("note", "halfway, with a comma, and \"quotes\"", 1.5)
+    runner.stop()
+    return kept, writer
+
+
+def _update(t: float, focus: float | None, reason: str = "") -> Update:
+    return Update(
+        t=t, focus=focus, raw_focus=focus, quality=0.9 if focus is not None else 0.1,
+        reason=reason, channel_quality=(0.9,), channel_reasons=("",), attention=None,
+        rel_power=((0.1,),), latency_s=0.012, sample_index=int(t * 250),
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic_recording(tmp_path_factory) -> tuple[Path, list[Chunk]]:
+    path = tmp_path_factory.mktemp("rec") / "synthetic"
+    kept, writer = _record_synthetic(path, 1.5)
+    for k in range(6):
+        writer.write_update(_update(0.25 * k, None if k % 3 == 0 else 0.1 * k, "flat: Fz"))
+    writer.close(summary={"mean_focus": 0.3})
+    return path, kept
+
+
+def test_synthetic_board_round_trip_is_bit_exact(synthetic_recording):
+    path, kept = synthetic_recording
+    rec = open_recording(path)
+    assert isinstance(rec, Recording)
+    board = np.concatenate([c.data for c in kept], axis=1)
+    stamps = np.concatenate([c.timestamps for c in kept])
+    assert board.shape[1] > 0
+    assert rec.data.dtype == np.float64 and rec.data.shape == board.shape
+    assert np.array_equal(rec.data, board)
+    assert np.array_equal(rec.timestamps, stamps)
+    assert rec.info.ch_names == kept[0].ch_names and rec.info.sfreq == kept[0].sfreq
+    assert rec.info.extra["live"] is False
+    assert rec.warnings == []
+
+
+def test_meta_markers_and_trace_come_back(synthetic_recording):
+    path, kept = synthetic_recording
+    rec = open_recording(path / "meta.json")
+    meta = rec.meta
+    assert meta["complete"] is True and meta["interrupted"] is False
+    assert meta["n_samples"] == rec.n_samples == sum(c.n_samples for c in kept)
+    assert meta["user"] == "tester" and meta["board"] == "synthetic" and meta["unit"] == "uV"
+    assert meta["summary"] == {"mean_focus": 0.3}
+    assert meta["software"]["numpy"] == np.__version__
+    assert meta["columns"][0] == "timestamp" and meta["columns"][1:] == list(rec.ch_names)
+    assert rec.duration_s == pytest.approx(rec.n_samples / rec.sfreq)
+    assert not (path / ".open").exists()
+    kinds = [m.kind for m in rec.markers]
+    assert kinds == ["session_start", "note"]
+    note = 'halfway, with a comma, and "quotes"'
+    assert rec.markers[1] == Marker(rec.markers[1].t, "note", note, 1.5)
+    focus = [r["focus"] for r in rec.trace]
+    assert focus == ["", "0.100000", "0.200000", "", "0.400000", "0.500000"]
+    assert set(rec.trace[0]) == set(COLUMNS) and rec.trace[0]["reason"] == "flat: Fz"
+
+
+def test_float32_recording_keeps_float32_precision(tmp_path):
+    info = SourceInfo(("Fz", "Cz"), 250.0, "test")
+    rng = np.random.default_rng(0)
+    data = rng.normal(0, 20, (2, 1000))
+    stamps = 1.7e9 + np.arange(1000) / 250.0
+    with RecordingWriter(tmp_path / "r", info, dtype="float32") as w:
+        for a in range(0, 1000, 100):
+            w.write_chunk(Chunk(data[:, a:a + 100], stamps[a:a + 100], info.ch_names, 250.0))
+    rec = open_recording(tmp_path / "r")
+    assert rec.meta["dtype"] == "float32"
+    assert (tmp_path / "r" / "eeg.bin").stat().st_size == 1000 * 3 * 4
+    assert np.array_equal(rec.data, data.astype(np.float32).astype(np.float64))
+    # timestamps are stored relative to the first one, so float32 keeps sub-millisecond time
+    assert np.max(np.abs(rec.timestamps - stamps)) < 1e-5
+
+
+def test_never_overwrites_and_bad_arguments(tmp_path):
+    info = SourceInfo(("Fz",), 250.0, "test")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(RecordingError, match="never overwrites"):
+        RecordingWriter(tmp_path / "taken", info)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RecordingError, match="cannot create recording folder"):
+        RecordingWriter(tmp_path / "file" / "rec", info)
+    with pytest.raises(ValueError, match="dtype"):
+        RecordingWriter(tmp_path / "a", info, dtype="int16")
+    with pytest.raises(ValueError, match="writer owns"):
+        RecordingWriter(tmp_path / "b", info, meta={"sfreq": 1})
+    with RecordingWriter(tmp_path / "c", info) as w:
+        with pytest.raises(ValueError, match="channels"):
+            w.write_chunk(Chunk(np.zeros((2, 3)), np.zeros(3), ("a", "b"), 250.0))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_new_recording_path_is_fresh_and_under_the_data_dir(_private_home):
+    first = new_recording_path(label="muse s/2")
+    assert first.parent == _private_home / "recordings"
+    assert first.name.endswith("-muse_s_2") and not first.exists()
+    RecordingWriter(first, SourceInfo(("Fz",), 250.0, "x")).close()
+    second = new_recording_path(label="muse s/2")
+    assert second != first and not second.exists()
+
+
+def test_interrupted_copy_is_found_finalised_and_readable(tmp_path, synthetic_recording):
+    # A copy of a folder taken while it is written is what a crash leaves behind.
+    info = SourceInfo(("Fz", "Cz"), 250.0, "test")
+    root = tmp_path / "recordings"
+    live = RecordingWriter(root / "live", info, flush_interval_s=0.1)
+    rows = np.arange(2 * 500, dtype=float).reshape(2, 500)
+    live.write_chunk(Chunk(rows, np.arange(500) / 250.0, info.ch_names, 250.0))
+    live.write_marker(Marker(0.5, "block_start", "rest"))
+    live.write_update(_update(1.0, 0.5))
+    live.flush()
+    shutil.copytree(root / "live", root / "crashed")
+    with open(root / "crashed" / "eeg.bin", "ab") as fh:  # a row torn by the crash
+        fh.write(b"\x01" * 7)
+    assert find_interrupted(root) == [root / "crashed"]  # the live one is still being written
+    rec = open_recording(root / "crashed")
+    assert rec.n_samples == 500 and any("partial row" in w for w in rec.warnings)
+    meta = finalise_interrupted(root / "crashed")
+    assert meta["interrupted"] is True and meta["complete"] is True and meta["n_samples"] == 500
+    assert meta["duration_s"] == pytest.approx(2.0)
+    assert meta["summary"]["mean_focus"] == pytest.approx(0.5)
+    assert not (root / "crashed" / ".open").exists()
+    assert (root / "crashed" / "eeg.bin").stat().st_size == 500 * 3 * 8
+    again = open_recording(root / "crashed")
+    assert np.array_equal(again.data, rows) and again.warnings == []
+    assert again.markers == [Marker(0.5, "block_start", "rest")]
+    assert find_interrupted(root) == [] and finalise_all_interrupted(root) == []
+    live.close()
+    assert read_meta(root / "live")["interrupted"] is False
+
+
+# ------------------------------------------------------------------------------------------
+# Fuzz: damaged folders give a readable recording or a clear RecordingError, nothing else.
+
+
+def _read_or_error(path: Path) -> Recording | RecordingError:
+    try:
+        return open_recording(path)
+    except RecordingError as err:
+        assert str(err), "RecordingError without a message"
+        return err
+
+
+@pytest.fixture
+def small(tmp_path) -> tuple[Path, np.ndarray, np.ndarray]:
+    info = SourceInfo(("Fp1", "Fp2", "Cz"), 200.0, "test")
+    rng = np.random.default_rng(42)
+    data = rng.normal(0, 30, (3, 400))
+    stamps = 1.7e9 + np.arange(400) / 200.0
+    path = tmp_path / "small"
+    with RecordingWriter(path, info) as w:
+        w.write_chunk(Chunk(data, stamps, info.ch_names, 200.0))
+        w.write_marker(Marker(0.1, "block_start", "rest"))
+        w.write_marker(Marker(1.9, "block_end", "rest"))
+    return path, data, stamps
+
+
+def test_fuzz_truncated_eeg_bin(small):
+    path, data, stamps = small
+    original = (path / "eeg.bin").read_bytes()
+    row = 4 * 8
+    rng = np.random.default_rng(1)
+    for cut in [0, 1, row - 1, row, row + 1, *rng.integers(0, len(original), 25)]:
+        (path / "eeg.bin").write_bytes(original[:cut])
+        got = _read_or_error(path)
+        n = int(cut) // row
+        if n == 0:
+            assert isinstance(got, RecordingError) and "eeg.bin" in str(got)
+            continue
+        assert isinstance(got, Recording), got
+        assert np.array_equal(got.data, data[:, :n]) and np.array_equal(got.timestamps, stamps[:n])
+        assert any("truncated" in w for w in got.warnings)
+
+
+def test_fuzz_random_bytes_in_eeg_bin(small):
+    path, _, _ = small
+    original = bytearray((path / "eeg.bin").read_bytes())
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        damaged = bytearray(original)
+        for pos in rng.integers(0, len(damaged), rng.integers(1, 40)):
+            damaged[pos] = int(rng.integers(0, 256))
+        (path / "eeg.bin").write_bytes(bytes(damaged[: rng.integers(1, len(damaged) + 1)]))
+        _read_or_error(path)
+
+
+def test_fuzz_corrupt_meta_json(small):
+    path, _, _ = small
+    good = json.loads((path / "meta.json").read_text())
+    rng = np.random.default_rng(3)
+    text = (path / "meta.json").read_bytes()
+    cases: list[bytes] = [b"", b"   ", b"null", b"[]", b"42", b'"x"', b"{", b"[" * 5000]
+    cases += [
+        bytes(rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8)) for _ in range(15)
+    ]
+    cases += [text[: int(rng.integers(1, len(text)))] for _ in range(10)]
+    for raw in cases:
+        (path / "meta.json").write_bytes(raw)
+        got = _read_or_error(path)
+        assert isinstance(got, RecordingError) and "meta.json" in str(got)
+
+    required = ["format", "format_version", "ch_names", "sfreq", "dtype"]
+    wrong = {
+        "format": ["edf", 1], "format_version": ["1", 0, 2.5, True, 99], "ch_names": [[], "Fp1",
+        [1, 2, 3], ["Fp1", ""]], "sfreq": ["200", 0, -1, None, float("nan")], "dtype": ["int16", 8],
+        "unit": ["V", 1], "board": [7], "timestamp_offset": ["0"], "n_samples": [-1, "400", 1.5],
+    }
+    for key in required:
+        meta = {k: v for k, v in good.items() if k != key}
+        (path / "meta.json").write_text(json.dumps(meta))
+        got = _read_or_error(path)
+        assert isinstance(got, RecordingError) and key in str(got)
+    for key, values in wrong.items():
+        for value in values:
+            (path / "meta.json").write_text(json.dumps({**good, key: value}))
+            got = _read_or_error(path)
+            assert isinstance(got, RecordingError), (key, value)
+            assert key in str(got) or "version 99" in str(got), (key, value, str(got))
+
+
+def test_fuzz_channel_count_that_does_not_fit_the_data(small):
+    path, _, _ = small
+    good = json.loads((path / "meta.json").read_text())
+    for names in (["Fp1", "Fp2"], ["Fp1"], ["Fp1", "Fp2", "Cz", "Pz"], list("abcdefgh")):
+        (path / "meta.json").write_text(json.dumps({**good, "ch_names": names}))
+        got = _read_or_error(path)
+        assert isinstance(got, RecordingError), names
+        assert "meta.json" in str(got) or "timestamp" in str(got)
+        # the same without n_samples (an interrupted recording): the clock check catches it
+        meta = {k: v for k, v in good.items() if k != "n_samples"}
+        (path / "meta.json").write_text(json.dumps({**meta, "ch_names": names}))
+        got = _read_or_error(path)
+        if isinstance(got, Recording):  # only if the rows happen to line up as a clock
+            assert got.data.shape[0] == len(names)
+
+
+def test_fuzz_empty_files_and_missing_files(small):
+    path, data, _ = small
+    for name in ("markers.jsonl", "trace.csv"):
+        (path / name).write_bytes(b"")
+    rec = open_recording(path)
+    assert rec.markers == [] and rec.trace == [] and np.array_equal(rec.data, data)
+    (path / "markers.jsonl").unlink()
+    (path / "trace.csv").unlink()
+    assert open_recording(path).markers == []
+    (path / "eeg.bin").write_bytes(b"")
+    with pytest.raises(RecordingError, match="empty"):
+        open_recording(path)
+    (path / "eeg.bin").unlink()
+    with pytest.raises(RecordingError, match=r"no eeg\.bin"):
+        open_recording(path)
+    (path / "meta.json").unlink()
+    with pytest.raises(RecordingError, match="not a neurofb recording"):
+        open_recording(path)
+    with pytest.raises(RecordingError, match="does not exist"):
+        open_recording(path / "nowhere")
+
+
+def test_fuzz_garbage_marker_and_trace_lines(small):
+    path, data, _ = small
+    good = (path / "markers.jsonl").read_bytes().splitlines()
+    rng = np.random.default_rng(4)
+    junk = [b"{", b"[1,2]", b'{"t": "soon", "kind": "note"}', b'{"t": 1}', b'{"t": 1, "kind": ""}',
+            b'{"t": NaN, "kind": "x"}', b'{"t": 1, "kind": "x", "value": "big"}', b"\xff\xfe\x00",
+            bytes(rng.integers(0, 256, 50, dtype=np.uint8)).replace(b"\n", b"")]
+    lines = [good[0], *junk, good[1], b'{"t": 2.5, "kind": "reward"']  # last line torn
+    (path / "markers.jsonl").write_bytes(b"\n".join(lines))
+    trace = ",".join(COLUMNS) + "\n1.0,0.5,0.5,0.9,,1.0\n2.0,0.6\n\x00\xff,,\n3.0,0.7,0.7,0.9,,1.0"
+    (path / "trace.csv").write_bytes(trace.encode("latin-1"))
+    rec = open_recording(path)
+    assert [m.kind for m in rec.markers] == ["block_start", "block_end"]
+    assert sum("markers.jsonl line" in w for w in rec.warnings) == len(junk) + 1
+    assert [r["t"] for r in rec.trace] == ["1.0", "3.0"]
+    assert np.array_equal(rec.data, data)
+
+
+def test_finalise_interrupted_rejects_damaged_meta(small):
+    path, _, _ = small
+    (path / ".open").write_text(json.dumps({"pid": 2**22 + 7, "host": os.uname().nodename}))
+    assert find_interrupted(path.parent) == [path]
+    (path / "meta.json").write_text("{broken")
+    with pytest.raises(RecordingError, match=r"meta\.json"):
+        finalise_interrupted(path)
+    assert finalise_all_interrupted(path.parent) == []  # logged and left alone
