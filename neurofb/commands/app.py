@@ -1,0 +1,61 @@
+"""``neurofb app``: open the desktop app (PyQt6, installed as ``neurofb_ui``).
+
+The engine never imports the UI at module level: the app is started as its own process
+(``python -m neurofb_ui``), so this module and the whole ``neurofb`` package stay Qt-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+
+from neurofb.errors import NeurofbError
+
+_FIELDS = ("serial-port", "mac-address", "ip-address", "ip-port", "serial-number", "timeout",
+           "other-info", "file")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``app`` subcommand."""
+    p = subparsers.add_parser(
+        "app",
+        help="open the desktop app",
+        description="Open the neurofb desktop app: live EEG, signal quality, focus feedback "
+        "exercises, calibration, history and retraining. By default it streams the shipped "
+        "real-EEG demo recording (no headset needed).",
+    )
+    p.add_argument("--source", default=None, metavar="synthetic|demo|FILE",
+                   help="what to stream at start: the synthetic board, the real-EEG demo, or a "
+                        "recording file (default: the last source used, else the demo)")
+    p.add_argument("--board", default=None, metavar="NAME",
+                   help="stream from this BrainFlow board (cyton, ganglion, muse_s, …)")
+    for flag in _FIELDS:
+        p.add_argument(f"--{flag}", default=None, help=f"board connection field ({flag})")
+    p.add_argument("--data-dir", default=None,
+                   help="user data folder (recordings, session library, personal models)")
+    p.add_argument("--no-connect", action="store_true",
+                   help="open the window without connecting to a source")
+    p.set_defaults(func=run)
+
+
+def app_argv(args: argparse.Namespace) -> list[str]:
+    """The command line that starts the app process for these options."""
+    argv = [sys.executable, "-m", "neurofb_ui"]
+    for name in ("source", "board", "data_dir", *(f.replace("-", "_") for f in _FIELDS)):
+        value = getattr(args, name, None)
+        if value is not None:
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+    if getattr(args, "no_connect", False):
+        argv.append("--no-connect")
+    return argv
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the app and wait for its window to close; return its exit code."""
+    if importlib.util.find_spec("neurofb_ui") is None:
+        raise NeurofbError("the desktop app (neurofb_ui) is not installed: run scripts/setup.sh")
+    if importlib.util.find_spec("PyQt6") is None:
+        raise NeurofbError("PyQt6 is not installed: pip install pyqt6 pyqtgraph")
+    return subprocess.call(app_argv(args))

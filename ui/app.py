@@ -1,0 +1,106 @@
+"""Start the neurofb desktop app: ``python -m neurofb_ui`` or ``neurofb app``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("synthetic", "demo")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the app's command line (the same options as ``neurofb app``)."""
+    p = argparse.ArgumentParser(prog="neurofb app", description="Open the neurofb desktop app.")
+    add_arguments(p)
+    return p.parse_args(argv)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the app's options to a parser."""
+    p.add_argument("--source", default=None, metavar="synthetic|demo|FILE",
+                   help="what to stream at start: the synthetic board, the real-EEG demo "
+                        "recording, or a recording file (default: the last source used, "
+                        "else the demo)")
+    p.add_argument("--board", default=None, metavar="NAME",
+                   help="stream from this BrainFlow board (cyton, ganglion, muse_s, …)")
+    for flag in ("serial-port", "mac-address", "ip-address", "ip-port", "serial-number",
+                 "timeout", "other-info", "file"):
+        p.add_argument(f"--{flag}", default=None, help=f"board connection field {flag}")
+    p.add_argument("--data-dir", default=None,
+                   help="user data folder (recordings, session library, models); "
+                        "default: $NEUROFB_HOME or the platform's user data dir")
+    p.add_argument("--no-connect", action="store_true",
+                   help="open the window without connecting to a source")
+
+
+def initial_spec(args: argparse.Namespace, settings: object) -> object:
+    """The source to connect to at start, from the options and the saved settings."""
+    from neurofb.errors import NeurofbError
+    from neurofb_ui.source_panel import SourceSpec, default_kind, demo_path
+
+    if args.board:
+        fields = {k: getattr(args, k) for k in ("serial_port", "mac_address", "ip_address",
+                                                "ip_port", "serial_number", "timeout",
+                                                "other_info", "file")
+                  if getattr(args, k) is not None}
+        return SourceSpec(kind="board", board=args.board, fields=fields)
+    if args.source == "synthetic":
+        return SourceSpec(kind="synthetic")
+    if args.source == "demo":
+        if not demo_path():
+            raise NeurofbError("the demo recording is not installed; use --source synthetic")
+        return SourceSpec(kind="demo", file=demo_path())
+    if args.source:
+        if not os.path.exists(args.source):
+            raise NeurofbError(f"--source {args.source}: no such file or folder; give "
+                               "synthetic, demo or a recording path")
+        return SourceSpec(kind="file", file=os.path.abspath(args.source))
+    kind = default_kind(settings)
+    if kind == "demo":
+        return SourceSpec(kind="demo", file=demo_path())
+    if kind == "board":
+        return SourceSpec(kind="board", board=settings.board, fields=dict(settings.board_fields))
+    if kind == "file" and settings.file and os.path.exists(settings.file):
+        return SourceSpec(kind="file", file=settings.file)
+    return SourceSpec(kind="synthetic")
+
+
+def build_window(args: argparse.Namespace) -> object:
+    """Make the main window (a QApplication must exist)."""
+    from neurofb_ui.main_window import MainWindow
+    from neurofb_ui.settings import load_settings
+
+    if args.data_dir:
+        os.environ["NEUROFB_HOME"] = os.path.abspath(args.data_dir)
+    settings = load_settings()
+    spec = initial_spec(args, settings)
+    win = MainWindow(settings, data_dir=args.data_dir)
+    win.source.select(spec)
+    if not args.no_connect:
+        win.start_later(lambda: win.connect_source(spec))
+    return win
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app until its window closes; return the exit code."""
+    from PyQt6.QtWidgets import QApplication
+
+    from neurofb.errors import NeurofbError
+
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("neurofb")
+    app.setOrganizationName("neurofb")
+    try:
+        win = build_window(args)
+    except NeurofbError as err:
+        print(f"neurofb app: error: {err}", file=sys.stderr)
+        return 2
+    win.show()
+    return app.exec()

@@ -1,0 +1,488 @@
+"""The live view: scrolling EEG, per-channel quality, band powers, focus meter, attention map.
+
+Chunks and updates arrive as queued signals (:mod:`neurofb_ui.qt_bridge`); the slots only copy
+the new samples into preallocated arrays and mark the view dirty. A :class:`QTimer` at ~30 fps
+draws the latest state with ``setData`` on curves created once, so drawing cost does not grow
+with the data rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from neurofb_ui.headmap import HeadMap
+
+FPS = 30
+BAND_FALLBACK = ("delta", "theta", "alpha", "beta", "gamma")
+GOOD, FAIR, BAD, IDLE = "#2e7d32", "#e0a100", "#c62828", "#9e9e9e"
+SCALES_UV = (0, 10, 20, 50, 100, 200, 500, 1000)  # 0 = automatic
+
+pg.setConfigOptions(antialias=False, background="w", foreground="#333")
+
+
+def quality_colour(q: float | None) -> str:
+    """Colour of a quality score in [0, 1] (None: no data yet)."""
+    if q is None:
+        return IDLE
+    return GOOD if q >= 0.8 else FAIR if q >= 0.5 else BAD
+
+
+def band_names(n: int) -> tuple[str, ...]:
+    """Names of the engine's bands (``neurofb.features.BANDS``) for ``n`` bands."""
+    try:
+        from neurofb.features import BANDS
+    except ImportError:
+        names: tuple[str, ...] = BAND_FALLBACK
+    else:
+        names = tuple(BANDS)
+    return names[:n] if len(names) >= n else tuple(f"band {i + 1}" for i in range(n))
+
+
+class EegPlot(pg.PlotWidget):
+    """Scrolling multichannel EEG: one preallocated curve per channel, stacked."""
+
+    def __init__(self, parent: QWidget | None = None, *, seconds: float = 8.0) -> None:
+        super().__init__(parent)
+        self.seconds = seconds
+        self.scale_uv = 0.0
+        self._auto_uv = 50.0
+        self._curves: list[pg.PlotDataItem] = []
+        self._colours: list[str] = []
+        self._buf = np.zeros((0, 0), dtype=np.float32)
+        self._pos = 0
+        self._filled = 0
+        self._x = np.zeros(0)
+        self._dirty = False
+        self._frames_since_scale = 0
+        pi = self.getPlotItem()
+        pi.setMenuEnabled(False)
+        pi.hideButtons()
+        pi.setMouseEnabled(x=False, y=False)
+        pi.setClipToView(True)
+        pi.setDownsampling(auto=True, mode="peak")
+        pi.showGrid(x=True, y=False, alpha=0.2)
+        pi.setLabel("bottom", "time (s)")
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels drawn."""
+        return len(self._curves)
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples held in the display buffer (up to its length)."""
+        return self._filled
+
+    def set_channels(self, names: Sequence[str], sfreq: float) -> None:
+        """Create one curve per channel for a stream at ``sfreq`` Hz."""
+        pi = self.getPlotItem()
+        for c in self._curves:
+            pi.removeItem(c)
+        n = max(2, round(self.seconds * sfreq))
+        self._buf = np.full((len(names), n), np.nan, dtype=np.float32)
+        self._pos = 0
+        self._filled = 0
+        self._x = np.linspace(-self.seconds, 0.0, n)
+        self._curves = []
+        self._colours = []
+        for _ in names:
+            c = pi.plot(pen=pg.mkPen("#263238", width=1), connect="finite")
+            c.setSkipFiniteCheck(False)
+            self._curves.append(c)
+            self._colours.append("#263238")
+        ticks = [(-(i), name) for i, name in enumerate(names)]
+        pi.getAxis("left").setTicks([ticks])
+        pi.setYRange(-len(names) + 0.4, 0.6, padding=0)
+        pi.setXRange(-self.seconds, 0, padding=0)
+        self._dirty = True
+
+    def append(self, data: np.ndarray) -> None:
+        """Add samples, shape (n_channels, n_samples) in µV, to the ring buffer."""
+        if data.shape[0] != self._buf.shape[0] or not data.shape[1]:
+            return
+        n = self._buf.shape[1]
+        m = data.shape[1]
+        if m >= n:
+            self._buf[:] = data[:, -n:]
+            self._pos = 0
+        else:
+            end = self._pos + m
+            if end <= n:
+                self._buf[:, self._pos:end] = data
+            else:
+                k = n - self._pos
+                self._buf[:, self._pos:] = data[:, :k]
+                self._buf[:, : m - k] = data[:, k:]
+            self._pos = end % n
+        self._filled = min(n, self._filled + m)
+        self._dirty = True
+
+    def set_channel_colours(self, colours: Sequence[str]) -> None:
+        """Tint each curve (quality colours); pens are only rebuilt when a colour changes."""
+        for i, col in enumerate(colours[: len(self._curves)]):
+            if col != self._colours[i]:
+                self._colours[i] = col
+                self._curves[i].setPen(pg.mkPen(col if col != GOOD else "#263238", width=1))
+
+    def draw(self) -> bool:
+        """Redraw if new samples arrived since the last frame; return whether it drew."""
+        if not self._dirty or not self._curves:
+            return False
+        self._dirty = False
+        buf = self._buf
+        ordered = np.concatenate((buf[:, self._pos:], buf[:, : self._pos]), axis=1)
+        valid = ordered[:, -self._filled:] if self._filled else ordered[:, :0]
+        if valid.shape[1]:
+            centre = np.median(valid, axis=1)[:, None]
+        else:
+            centre = np.zeros((len(self._curves), 1), dtype=np.float32)
+        centred = ordered - centre
+        self._frames_since_scale += 1
+        if self.scale_uv <= 0 and valid.shape[1] and self._frames_since_scale >= FPS // 2:
+            self._frames_since_scale = 0
+            spread = np.nanmedian(np.nanstd(valid - centre, axis=1))
+            if np.isfinite(spread) and spread > 0:
+                self._auto_uv = float(spread) * 6.0
+        per_div = self.scale_uv if self.scale_uv > 0 else self._auto_uv
+        # Each trace keeps to its own lane: larger excursions are clipped for the picture.
+        lanes = np.clip(centred / per_div, -0.7, 0.7)
+        for i, c in enumerate(self._curves):
+            c.setData(self._x, lanes[i] - i)
+        return True
+
+    @property
+    def uv_per_division(self) -> float:
+        """µV between neighbouring channel baselines."""
+        return self.scale_uv if self.scale_uv > 0 else self._auto_uv
+
+
+class FocusMeter(QWidget):
+    """A vertical meter of focus in [0, 1] with the reward threshold; grey when gated."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(90, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.focus: float | None = None
+        self.threshold: float | None = None
+        self.reason = "waiting for data"
+        self.rewarding = False
+
+    def set_state(self, focus: float | None, *, threshold: float | None = None,
+                  reason: str = "", rewarding: bool = False) -> None:
+        """Show a focus value (None: gated, with the reason) and the threshold."""
+        self.focus = focus
+        self.threshold = threshold
+        self.reason = reason
+        self.rewarding = rewarding
+        self.update()
+
+    def paintEvent(self, _event: object) -> None:
+        """Draw the meter."""
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width(), self.height()
+        bar = QRectF(w * 0.25, 28, w * 0.5, h - 64)
+        p.setPen(QPen(QColor("#888"), 1))
+        p.setBrush(QBrush(QColor("#eceff1")))
+        p.drawRoundedRect(bar, 6, 6)
+        big = QFont(self.font())
+        big.setPointSizeF(self.font().pointSizeF() + 5)
+        big.setBold(True)
+        if self.focus is not None:
+            above = self.threshold is not None and self.focus >= self.threshold
+            col = QColor("#43a047" if above else "#1e88e5")
+            if self.rewarding:
+                col = QColor("#00c853")
+            fill = QRectF(bar.left(), bar.bottom() - bar.height() * self.focus, bar.width(),
+                          bar.height() * self.focus)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QBrush(col))
+            p.drawRoundedRect(fill, 6, 6)
+            p.setPen(QColor("#111"))
+            p.setFont(big)
+            p.drawText(QRectF(0, 0, w, 26), Qt.AlignmentFlag.AlignCenter, f"{self.focus:.2f}")
+        else:
+            p.setPen(QColor("#777"))
+            p.setFont(big)
+            p.drawText(QRectF(0, 0, w, 26), Qt.AlignmentFlag.AlignCenter, "–")
+        if self.threshold is not None:
+            y = bar.bottom() - bar.height() * self.threshold
+            p.setPen(QPen(QColor("#d32f2f"), 3))
+            p.drawLine(int(bar.left() - 8), int(y), int(bar.right() + 8), int(y))
+        p.setFont(self.font())
+        p.setPen(QColor("#444"))
+        text = "focus" if self.focus is not None else (self.reason or "no focus")
+        p.drawText(QRectF(0, h - 34, w, 34),
+                   Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+        p.end()
+
+
+class BandBars(pg.PlotWidget):
+    """Relative band power averaged over the good channels, as bars."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._bars: pg.BarGraphItem | None = None
+        self.heights = np.zeros(0)
+        pi = self.getPlotItem()
+        pi.setMenuEnabled(False)
+        pi.hideButtons()
+        pi.setMouseEnabled(x=False, y=False)
+        pi.setYRange(0, 0.6, padding=0)
+        pi.getAxis("left").enableAutoSIPrefix(False)
+        pi.setLabel("left", "relative power")
+        self.setMinimumHeight(140)
+
+    def set_powers(self, rel_power: np.ndarray) -> None:
+        """Show band powers, shape (n_bands,)."""
+        n = len(rel_power)
+        if self._bars is None or len(self.heights) != n:
+            if self._bars is not None:
+                self.getPlotItem().removeItem(self._bars)
+            cols = ["#5c6bc0", "#26a69a", "#66bb6a", "#ffa726", "#ef5350", "#8d6e63"]
+            self._bars = pg.BarGraphItem(
+                x=np.arange(n), height=np.zeros(n), width=0.7,
+                brushes=[pg.mkBrush(cols[i % len(cols)]) for i in range(n)],
+            )
+            self.getPlotItem().addItem(self._bars)
+            self.getPlotItem().getAxis("bottom").setTicks(
+                [list(enumerate(band_names(n)))]
+            )
+        self.heights = np.asarray(rel_power, dtype=float)
+        self._bars.setOpts(height=self.heights)
+        top = max(0.6, float(np.max(self.heights)) * 1.1) if n else 0.6
+        self.getPlotItem().setYRange(0, top, padding=0)
+
+
+class QualityPanel(QWidget):
+    """One row per channel: a coloured dot, the name and the reason when it is not good."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(4, 4, 4, 4)
+        self._grid.setHorizontalSpacing(6)
+        self._grid.setVerticalSpacing(1)
+        self.rows: list[tuple[QLabel, QLabel]] = []
+        self.colours: list[str] = []
+        self.reasons: list[str] = []
+
+    def set_channels(self, names: Sequence[str]) -> None:
+        """One row per channel, in two columns."""
+        while self._grid.count():
+            item = self._grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        self.rows = []
+        half = (len(names) + 1) // 2
+        for i, name in enumerate(names):
+            dot = QLabel("●")
+            dot.setStyleSheet(f"color: {IDLE}; font-size: 14px;")
+            lab = QLabel(name)
+            lab.setMinimumWidth(60)
+            r, c = i % half, (i // half) * 2
+            self._grid.addWidget(dot, r, c)
+            self._grid.addWidget(lab, r, c + 1)
+            self.rows.append((dot, lab))
+        self.colours = [IDLE] * len(names)
+        self.reasons = [""] * len(names)
+
+    def set_quality(self, quality: Sequence[float], reasons: Sequence[str]) -> None:
+        """Colour each channel by its quality score and show its reason."""
+        for i, (dot, lab) in enumerate(self.rows[: len(quality)]):
+            col = quality_colour(quality[i])
+            reason = reasons[i] if i < len(reasons) else ""
+            if col != self.colours[i]:
+                dot.setStyleSheet(f"color: {col}; font-size: 14px;")
+                self.colours[i] = col
+            if reason != self.reasons[i]:
+                name = lab.text().split(" ")[0]
+                lab.setText(f"{name} ({reason})" if reason else name)
+                lab.setToolTip(reason)
+                self.reasons[i] = reason
+
+
+class LiveView(QWidget):
+    """The live screen. Feed it with :meth:`on_info`, :meth:`on_chunk` and :meth:`on_update`."""
+
+    frame_drawn = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.info = None
+        self.last_update = None
+        self.threshold: float | None = None
+        self.frames = 0
+        self.updates = 0
+        self._update_dirty = False
+
+        self.eeg = EegPlot()
+        self.meter = FocusMeter()
+        self.bands = BandBars()
+        self.quality = QualityPanel()
+        self.headmap = HeadMap(title="Model attention")
+        self.trace = pg.PlotWidget()
+        tp = self.trace.getPlotItem()
+        tp.setMenuEnabled(False)
+        tp.hideButtons()
+        tp.setMouseEnabled(x=False, y=False)
+        tp.setYRange(0, 1, padding=0.02)
+        tp.setLabel("left", "focus")
+        self.trace.setMaximumHeight(130)
+        self._trace_curve = tp.plot(pen=pg.mkPen("#1e88e5", width=2), connect="finite")
+        self._thr_line = pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen("#d32f2f", width=2))
+        self._thr_line.setVisible(False)
+        tp.addItem(self._thr_line)
+        self._trace_t = np.full(600, np.nan)
+        self._trace_f = np.full(600, np.nan)
+        self._trace_n = 0
+
+        self.scale = QComboBox()
+        for uv in SCALES_UV:
+            self.scale.addItem("auto" if uv == 0 else f"{uv} µV", uv)
+        self.scale.currentIndexChanged.connect(
+            lambda i: setattr(self.eeg, "scale_uv", float(self.scale.itemData(i)))
+        )
+        self.summary = QLabel("Not connected")
+        self.summary.setWordWrap(True)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        head = QLabel("<b>EEG</b>")
+        top.addWidget(head)
+        top.addWidget(self.summary, 1)
+        top.addWidget(QLabel("scale"))
+        top.addWidget(self.scale)
+        ll.addLayout(top)
+        ll.addWidget(self.eeg, 1)
+        ll.addWidget(self.trace)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        box = QGroupBox("Focus")
+        QVBoxLayout(box).addWidget(self.meter)
+        row.addWidget(box)
+        qbox = QGroupBox("Signal quality")
+        QVBoxLayout(qbox).addWidget(self.quality)
+        row.addWidget(qbox, 1)
+        rl.addLayout(row, 3)
+        bbox = QGroupBox("Band power")
+        QVBoxLayout(bbox).addWidget(self.bands)
+        rl.addWidget(bbox, 2)
+        rl.addWidget(self.headmap, 3)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(split)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / FPS))
+        self.timer.timeout.connect(self.draw_frame)
+        self.timer.start()
+
+    def on_info(self, info: object) -> None:
+        """A new stream: lay out its channels (``info`` is a :class:`neurofb.types.SourceInfo`)."""
+        self.info = info
+        names = list(info.ch_names)
+        self.eeg.set_channels(names, info.sfreq)
+        self.quality.set_channels(names)
+        self.headmap.set_channels(names)
+        self._trace_t[:] = np.nan
+        self._trace_f[:] = np.nan
+        self._trace_n = 0
+        self.last_update = None
+        self.summary.setText(
+            f"{info.board}: {len(names)} channels at {info.sfreq:g} Hz ({info.unit})"
+        )
+
+    def on_chunk(self, chunk: object) -> None:
+        """New samples (a :class:`neurofb.types.Chunk`): buffer them for the next frame."""
+        self.eeg.append(chunk.data)
+
+    def on_update(self, update: object) -> None:
+        """A pipeline update (a :class:`neurofb.types.Update`): keep it for the next frame."""
+        self.last_update = update
+        self.updates += 1
+        i = self._trace_n % len(self._trace_t)
+        self._trace_t[i] = update.t
+        self._trace_f[i] = np.nan if update.focus is None else update.focus
+        self._trace_n += 1
+        self._update_dirty = True
+
+    def set_threshold(self, threshold: float | None) -> None:
+        """Show the reward threshold on the meter and the focus trace (None hides it)."""
+        self.threshold = threshold
+        self._thr_line.setVisible(threshold is not None)
+        if threshold is not None:
+            self._thr_line.setPos(threshold)
+        self._update_dirty = True
+
+    def clear(self) -> None:
+        """Back to the disconnected state."""
+        self.last_update = None
+        self.meter.set_state(None, threshold=self.threshold, reason="not connected")
+        self.summary.setText("Not connected")
+
+    def draw_frame(self) -> None:
+        """Draw the latest data (called by the ~30 fps timer)."""
+        if not self.isVisible():
+            return
+        drew = self.eeg.draw()
+        if self._update_dirty and self.last_update is not None:
+            self._update_dirty = False
+            self._draw_update(self.last_update)
+            drew = True
+        if drew:
+            self.frames += 1
+            self.frame_drawn.emit()
+
+    def _draw_update(self, u: object) -> None:
+        self.meter.set_state(u.focus, threshold=self.threshold, reason=u.reason)
+        cq = list(u.channel_quality)
+        self.quality.set_quality(cq, list(u.channel_reasons))
+        self.eeg.set_channel_colours([quality_colour(q) for q in cq])
+        rel = np.asarray(u.rel_power, dtype=float)
+        if rel.ndim == 2 and rel.size:
+            good = np.asarray(cq) >= 0.5
+            rows = rel[good] if good.any() else rel
+            self.bands.set_powers(rows.mean(axis=0))
+        if u.attention is not None:
+            self.headmap.set_values(u.attention, caption="where the model looks (red = most)")
+        else:
+            self.headmap.set_values(cq, caption="no attention weights: channel quality shown")
+        n = min(self._trace_n, len(self._trace_t))
+        if n:
+            order = np.argsort(self._trace_t[:n])
+            t = self._trace_t[:n][order]
+            self._trace_curve.setData(t - t[-1], self._trace_f[:n][order])
+            self.trace.getPlotItem().setXRange(-60, 0, padding=0)
+        q = "good" if u.quality >= 0.8 else "fair" if u.quality >= 0.5 else "poor"
+        base = self.summary.text().split(" · ")[0]
+        self.summary.setText(f"{base} · signal {q} ({u.quality:.2f})"
+                             f" · latency {u.latency_s * 1000:.0f} ms")

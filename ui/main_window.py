@@ -1,0 +1,238 @@
+"""The main window: source picker and navigation on the left, one page at a time on the right.
+
+Problems (a lost board, a model that failed to load, a full disk) appear in a banner above the
+page and in the status bar; the app keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QCloseEvent
+from PyQt6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from neurofb_ui.live_view import LiveView
+from neurofb_ui.qt_bridge import wait_for_tasks
+from neurofb_ui.settings import AppSettings, SettingsPage
+from neurofb_ui.source_panel import SourcePanel, SourceSpec
+from neurofb_ui.stream import LiveStream, OpenedStream, StreamRequest
+
+log = logging.getLogger(__name__)
+
+
+class Banner(QFrame):
+    """A coloured strip above the page with a message and a close button."""
+
+    STYLES: ClassVar[dict[str, str]] = {
+        "error": "background:#ffebee; border:1px solid #e57373; color:#b71c1c;",
+        "warning": "background:#fff8e1; border:1px solid #ffca28; color:#6d4c00;",
+        "info": "background:#e3f2fd; border:1px solid #64b5f6; color:#0d47a1;",
+    }
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 6, 6)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("✕")
+        close.setFlat(True)
+        close.setFixedWidth(28)
+        close.clicked.connect(self.hide)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(close)
+        self.level = ""
+        self.hide()
+
+    @property
+    def text(self) -> str:
+        """The message shown ('' when hidden)."""
+        return self.label.text() if self.isVisibleTo(self.parentWidget()) else ""
+
+    def show_message(self, message: str, level: str = "error") -> None:
+        """Show ``message`` (``level``: error, warning, info); an empty message hides it."""
+        if not message:
+            self.hide()
+            return
+        self.level = level
+        self.setStyleSheet(f"QFrame {{{self.STYLES[level]} border-radius:4px;}}")
+        self.label.setText(message)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """The neurofb window. ``pages`` maps a page name to its widget."""
+
+    stream_opened = pyqtSignal(object)
+
+    def __init__(self, settings: AppSettings, *, data_dir: str | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("neurofb — attention training")
+        self.resize(1360, 860)
+        self.settings = settings
+        self.data_dir = data_dir
+        self.stream = LiveStream(self)
+
+        self.source = SourcePanel(settings)
+        self.nav = QListWidget()
+        self.nav.setMaximumWidth(260)
+        self.pages_stack = QStackedWidget()
+        self.pages: dict[str, QWidget] = {}
+        self.banner = Banner()
+
+        self.live = LiveView()
+        self.settings_page = SettingsPage(settings)
+        self._add_page("live", "Live signal", self.live)
+        self._build_pages()
+        self._add_page("settings", "Settings", self.settings_page)
+
+        side = QWidget()
+        side.setMaximumWidth(280)
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(6, 6, 6, 6)
+        title = QLabel("<h2 style='margin:0'>neurofb</h2><small>attention training</small>")
+        sl.addWidget(title)
+        sl.addWidget(self.source)
+        sl.addWidget(self.nav, 1)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 6, 6, 0)
+        rl.addWidget(self.banner)
+        rl.addWidget(self.pages_stack, 1)
+
+        central = QWidget()
+        cl = QHBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(side)
+        cl.addWidget(right, 1)
+        self.setCentralWidget(central)
+        self.nav.currentRowChanged.connect(self.pages_stack.setCurrentIndex)
+        self.nav.setCurrentRow(0)
+
+        self.source.connect_requested.connect(self.connect_source)
+        self.source.disconnect_requested.connect(self.disconnect_source)
+        self.stream.state.connect(self._on_state)
+        self.stream.problem.connect(self.show_problem)
+        self.stream.opened.connect(self._on_opened)
+        self.stream.closed.connect(self.live.clear)
+        self.stream.bridge.chunk.connect(self.live.on_chunk)
+        self.stream.bridge.update.connect(self.live.on_update)
+        self.settings_page.changed.connect(self._settings_changed)
+        self.statusBar().showMessage("Pick a source and press Connect")
+
+    # -- pages -----------------------------------------------------------------------------
+    def _add_page(self, key: str, title: str, widget: QWidget) -> None:
+        self.pages[key] = widget
+        self.pages_stack.addWidget(widget)
+        self.nav.addItem(title)
+
+    def _build_pages(self) -> None:
+        """Add the training, calibration, history and model pages (see :mod:`pages`)."""
+        from neurofb_ui.pages import build_pages
+
+        for key, title, widget in build_pages(self):
+            self._add_page(key, title, widget)
+
+    def show_page(self, key: str) -> None:
+        """Switch to a page by name."""
+        self.nav.setCurrentRow(list(self.pages).index(key))
+
+    @property
+    def current_page(self) -> str:
+        """Name of the page shown."""
+        return list(self.pages)[self.pages_stack.currentIndex()]
+
+    # -- stream ----------------------------------------------------------------------------
+    def connect_source(self, spec: SourceSpec | None = None) -> None:
+        """Connect to ``spec`` (default: what the picker shows) and remember the choice."""
+        spec = spec or self.source.spec()
+        self.source.select(spec)
+        self._remember_source(spec)
+        self.stream.connect_source(StreamRequest(
+            spec=spec, target=self.settings.target, model_dir=self.settings.model_dir,
+        ))
+
+    def disconnect_source(self) -> None:
+        """Stop the stream (ending any session first, so its recording closes cleanly)."""
+        self.end_activities()
+        self.stream.disconnect_source()
+
+    def end_activities(self) -> None:
+        """End whatever session a page runs (exercise, calibration, replay)."""
+        for page in self.pages.values():
+            end = getattr(page, "end_activity", None)
+            if end is not None:
+                end()
+
+    def _remember_source(self, spec: SourceSpec) -> None:
+        new = self.settings.with_(source=spec.kind, board=spec.board,
+                                  board_fields=dict(spec.fields),
+                                  file=spec.file if spec.kind == "file" else self.settings.file)
+        self._settings_changed(new, save=True)
+
+    def _on_state(self, state: str, message: str) -> None:
+        self.source.set_state(state, message)
+        text = f"{state}: {message}" if message else state
+        self.statusBar().showMessage(text)
+        if state == "connected" and self.banner.level == "error" and "connect" in (
+                self.banner.label.text().lower()):
+            self.banner.hide()
+
+    def _on_opened(self, opened: OpenedStream) -> None:
+        self.live.on_info(opened.info)
+        self.stream_opened.emit(opened)
+
+    def show_problem(self, message: str, level: str = "error") -> None:
+        """Show a problem in the banner and the status bar ('' clears the banner)."""
+        self.banner.show_message(message, level)
+        if message:
+            self.statusBar().showMessage(message, 15000)
+            log.warning("%s", message)
+
+    def _settings_changed(self, settings: AppSettings, *, save: bool = False) -> None:
+        self.settings = settings
+        if save:
+            try:
+                settings.save()
+            except OSError as err:
+                self.show_problem(f"Could not save settings: {err}", "warning")
+        self.settings_page.set_settings(settings)
+        for page in self.pages.values():
+            apply = getattr(page, "apply_settings", None)
+            if apply is not None:
+                apply(settings)
+
+    def update_settings(self, **changes: Any) -> None:
+        """Change and save settings from a page (the exercise chosen, the model in use)."""
+        self._settings_changed(self.settings.with_(**changes), save=True)
+
+    # -- closing ---------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """End the session (closing its recording cleanly), stop the stream, then close."""
+        self.live.timer.stop()
+        self.end_activities()
+        self.stream.disconnect_source(wait=True)
+        for page in self.pages.values():
+            shutdown = getattr(page, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        wait_for_tasks(10.0)
+        event.accept()
+
+    def start_later(self, fn: Any, delay_ms: int = 0) -> None:
+        """Run ``fn`` on the GUI thread once the event loop runs."""
+        QTimer.singleShot(delay_ms, fn)

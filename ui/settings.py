@@ -1,0 +1,316 @@
+"""App settings: a dataclass persisted as JSON in the user config dir, and the settings page.
+
+The file is ``<config_dir>/app-settings.json`` (see :func:`neurofb.paths.config_dir`). A file that
+cannot be read is kept aside as ``app-settings.json.bad`` and the defaults are used, with a
+message in the log; the app never fails to start because of its settings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from neurofb import paths
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "app-settings.json"
+
+#: Connection fields a BrainFlow board may need (``open_board`` keyword arguments).
+BOARD_FIELDS = (
+    "serial_port",
+    "mac_address",
+    "ip_address",
+    "ip_port",
+    "ip_protocol",
+    "serial_number",
+    "timeout",
+    "other_info",
+    "file",
+    "master_board",
+)
+
+#: Sources the picker offers besides a named BrainFlow board.
+SOURCE_KINDS = ("demo", "synthetic", "board", "file")
+
+#: Feedback targets offered (``neurofb.focus.targets.make_estimator`` specs).
+TARGETS = ("model", "engagement", "tbr", "smr", "alpha")
+
+EXERCISES = ("gauge", "rocket", "clarity")
+
+
+@dataclass
+class AppSettings:
+    """Everything the app remembers between runs.
+
+    Parameters
+    ----------
+    user : str
+        User id written into recordings and the session library.
+    source : str
+        ``"demo"`` (the shipped real-EEG recording), ``"synthetic"``, ``"board"`` (a BrainFlow
+        board by name, see ``board``) or ``"file"`` (a recording, see ``file``); empty on first
+        launch, which means the demo if it is installed, else synthetic.
+    board : str
+        BrainFlow board name for ``source == "board"``.
+    board_fields : dict of str to str
+        Connection fields of the board (serial port, MAC address, ...), by ``open_board`` name.
+    file : str
+        Recording to stream for ``source == "file"``.
+    exercise : str
+        Last exercise chosen (``gauge``, ``rocket``, ``clarity``).
+    target : str
+        Feedback target spec (``model``, ``engagement``, ``tbr``, ``smr``, ``alpha``, ``band:...``).
+    model_dir : str
+        Model folder in use; empty for the shipped default.
+    reward_rate : float
+        Target fraction of time rewarded (0.65 = 65 %), kept by the adaptive threshold.
+    volume : float
+        Sound volume in [0, 1].
+    muted : bool
+        Sound off.
+    session_min : float
+        Length of an exercise session in minutes (the timer counts down; 0 = open-ended).
+    calib_block_s : float
+        Length of each calibration block in seconds.
+    calib_blocks : int
+        Number of calibration blocks (alternating rest / task).
+    record : bool
+        Record every session (on by default).
+    """
+
+    user: str = "me"
+    source: str = ""
+    board: str = "synthetic"
+    board_fields: dict = field(default_factory=dict)
+    file: str = ""
+    exercise: str = "gauge"
+    target: str = "model"
+    model_dir: str = ""
+    reward_rate: float = 0.65
+    volume: float = 0.6
+    muted: bool = False
+    session_min: float = 5.0
+    calib_block_s: float = 60.0
+    calib_blocks: int = 6
+    record: bool = True
+
+    def __post_init__(self) -> None:
+        if self.source and self.source not in SOURCE_KINDS:
+            raise ValueError(f"source must be one of {SOURCE_KINDS}, got {self.source!r}")
+        if not 0.05 <= self.reward_rate <= 0.95:
+            raise ValueError(f"reward_rate must be in [0.05, 0.95], got {self.reward_rate}")
+        if not 0.0 <= self.volume <= 1.0:
+            raise ValueError(f"volume must be in [0, 1], got {self.volume}")
+        if self.calib_block_s <= 0 or self.calib_blocks < 2:
+            raise ValueError("calibration needs blocks longer than 0 s and at least 2 blocks")
+        unknown = set(self.board_fields) - set(BOARD_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown board fields {sorted(unknown)}; known: {BOARD_FIELDS}")
+
+    @property
+    def path(self) -> Path:
+        """The settings file."""
+        return settings_path()
+
+    def save(self) -> Path:
+        """Write the settings atomically; return the file."""
+        path = settings_path()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def with_(self, **changes: object) -> AppSettings:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def settings_path() -> Path:
+    """Return the settings file in the user config dir."""
+    return paths.config_dir() / SETTINGS_FILE
+
+
+def load_settings() -> AppSettings:
+    """Read the settings, or return defaults when there is no readable file."""
+    path = settings_path()
+    if not path.exists():
+        return AppSettings()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(AppSettings)}
+        return AppSettings(**{k: v for k, v in raw.items() if k in known})
+    except (OSError, ValueError, TypeError) as err:
+        bad = path.with_name(path.name + ".bad")
+        os.replace(path, bad)
+        log.warning("settings file %s unreadable (%s); kept as %s, using defaults", path, err, bad)
+        return AppSettings()
+
+
+class SettingsPage(QWidget):
+    """Edit :class:`AppSettings`; emits ``changed`` with the new settings after each edit."""
+
+    changed = pyqtSignal(object)
+
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        lay = QVBoxLayout(self)
+
+        who = QGroupBox("You")
+        form = QFormLayout(who)
+        self.user = QLineEdit(settings.user)
+        self.user.setPlaceholderText("a name or id, saved with your sessions")
+        form.addRow("User", self.user)
+        lay.addWidget(who)
+
+        train = QGroupBox("Training")
+        form = QFormLayout(train)
+        self.exercise = QComboBox()
+        self.exercise.addItems(EXERCISES)
+        self.exercise.setCurrentText(settings.exercise)
+        form.addRow("Exercise", self.exercise)
+        self.target = QComboBox()
+        self.target.setEditable(True)
+        self.target.addItems(TARGETS)
+        self.target.setCurrentText(settings.target)
+        self.target.setToolTip(
+            "What the feedback follows: the attention model, or a band-power target "
+            "(engagement, theta/beta down, SMR up, alpha up, or band:beta/theta@Fz,Cz)"
+        )
+        form.addRow("Feedback target", self.target)
+        self.reward_rate = QSpinBox()
+        self.reward_rate.setRange(5, 95)
+        self.reward_rate.setSuffix(" %")
+        self.reward_rate.setValue(round(settings.reward_rate * 100))
+        self.reward_rate.setToolTip("The threshold adapts so you are rewarded about this often")
+        form.addRow("Reward rate", self.reward_rate)
+        self.session_min = QDoubleSpinBox()
+        self.session_min.setRange(0, 120)
+        self.session_min.setSuffix(" min")
+        self.session_min.setValue(settings.session_min)
+        self.session_min.setSpecialValueText("no limit")
+        form.addRow("Session length", self.session_min)
+        self.record = QCheckBox("Record every session (recommended)")
+        self.record.setChecked(settings.record)
+        form.addRow("", self.record)
+        lay.addWidget(train)
+
+        calib = QGroupBox("Calibration")
+        form = QFormLayout(calib)
+        self.calib_block_s = QDoubleSpinBox()
+        self.calib_block_s.setRange(1, 600)
+        self.calib_block_s.setSuffix(" s")
+        self.calib_block_s.setValue(settings.calib_block_s)
+        form.addRow("Block length", self.calib_block_s)
+        self.calib_blocks = QSpinBox()
+        self.calib_blocks.setRange(2, 40)
+        self.calib_blocks.setValue(settings.calib_blocks)
+        form.addRow("Blocks (rest / task)", self.calib_blocks)
+        lay.addWidget(calib)
+
+        sound = QGroupBox("Sound")
+        form = QFormLayout(sound)
+        self.volume = QSlider(Qt.Orientation.Horizontal)
+        self.volume.setRange(0, 100)
+        self.volume.setValue(round(settings.volume * 100))
+        form.addRow("Volume", self.volume)
+        self.muted = QCheckBox("Mute")
+        self.muted.setChecked(settings.muted)
+        form.addRow("", self.muted)
+        lay.addWidget(sound)
+
+        self.saved = QLabel(f"Saved in {settings_path()}")
+        self.saved.setWordWrap(True)
+        self.saved.setStyleSheet("color: #666;")
+        lay.addWidget(self.saved)
+        reset = QPushButton("Restore defaults")
+        reset.clicked.connect(self._reset)
+        lay.addWidget(reset)
+        lay.addStretch(1)
+
+        self.user.editingFinished.connect(self._commit)
+        self.exercise.currentTextChanged.connect(self._commit)
+        self.target.currentTextChanged.connect(self._commit)
+        for spin in (self.reward_rate, self.session_min, self.calib_block_s, self.calib_blocks):
+            spin.valueChanged.connect(self._commit)
+        self.volume.valueChanged.connect(self._commit)
+        self.muted.toggled.connect(self._commit)
+        self.record.toggled.connect(self._commit)
+
+    @property
+    def settings(self) -> AppSettings:
+        """The settings as last saved."""
+        return self._settings
+
+    def set_settings(self, settings: AppSettings) -> None:
+        """Adopt settings changed elsewhere (source picker, exercise page) without re-saving."""
+        self._settings = settings
+        widgets = (self.exercise, self.muted, self.volume)
+        for w in widgets:
+            w.blockSignals(True)
+        self.exercise.setCurrentText(settings.exercise)
+        self.muted.setChecked(settings.muted)
+        self.volume.setValue(round(settings.volume * 100))
+        for w in widgets:
+            w.blockSignals(False)
+
+    def _commit(self) -> None:
+        try:
+            new = self._settings.with_(
+                user=self.user.text().strip() or "me",
+                exercise=self.exercise.currentText(),
+                target=self.target.currentText().strip() or "model",
+                reward_rate=self.reward_rate.value() / 100,
+                session_min=self.session_min.value(),
+                calib_block_s=self.calib_block_s.value(),
+                calib_blocks=self.calib_blocks.value(),
+                volume=self.volume.value() / 100,
+                muted=self.muted.isChecked(),
+                record=self.record.isChecked(),
+            )
+        except ValueError as err:
+            self.saved.setText(f"Not saved: {err}")
+            return
+        self._settings = new
+        try:
+            path = new.save()
+        except OSError as err:
+            self.saved.setText(f"Could not save settings: {err}")
+        else:
+            self.saved.setText(f"Saved in {path}")
+        self.changed.emit(new)
+
+    def _reset(self) -> None:
+        d = AppSettings(source=self._settings.source, board=self._settings.board,
+                        board_fields=self._settings.board_fields, file=self._settings.file)
+        self.user.setText(d.user)
+        self.exercise.setCurrentText(d.exercise)
+        self.target.setCurrentText(d.target)
+        self.reward_rate.setValue(round(d.reward_rate * 100))
+        self.session_min.setValue(d.session_min)
+        self.calib_block_s.setValue(d.calib_block_s)
+        self.calib_blocks.setValue(d.calib_blocks)
+        self.volume.setValue(round(d.volume * 100))
+        self.muted.setChecked(d.muted)
+        self.record.setChecked(d.record)
+        self._commit()

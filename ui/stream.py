@@ -1,0 +1,257 @@
+"""The live connection: open a source, bind the estimator, run the engine on its own thread.
+
+Opening a board (which may wait for a device) and loading a model happen on a worker thread
+(:class:`neurofb_ui.qt_bridge.Task`); the engine's :class:`~neurofb.runner.StreamRunner` then
+streams on its own thread, and its callbacks reach the views as queued signals of
+:attr:`LiveStream.bridge`. This module only wires engine objects together; it computes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from neurofb import paths
+from neurofb.errors import BoardError, ChannelError, ModelError
+from neurofb_ui.qt_bridge import EngineBridge, Task, start_task
+from neurofb_ui.source_panel import SourceSpec
+
+log = logging.getLogger(__name__)
+
+#: open_board keyword arguments that take numbers.
+_INT_FIELDS = ("ip_port",)
+_FLOAT_FIELDS = ("timeout",)
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """Everything needed to open a stream (a frozen request handed to the worker)."""
+
+    spec: SourceSpec
+    target: str = "model"
+    model_dir: str = ""
+    loop_replay: bool = True
+
+
+@dataclass(frozen=True)
+class OpenedStream:
+    """What the worker hands back: a started runner and what it streams."""
+
+    runner: Any
+    source: Any
+    info: Any
+    estimator_name: str
+    model_dir: str
+    warning: str = ""
+
+
+def board_kwargs(fields: dict) -> dict:
+    """Turn the picker's text fields into :func:`neurofb.sources.open_board` keyword arguments.
+
+    Raises
+    ------
+    BoardError
+        When a numeric field (``ip_port``, ``timeout``) is not a number.
+    """
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        text = str(value).strip()
+        if not text:
+            continue
+        try:
+            if key in _INT_FIELDS:
+                out[key] = int(text)
+            elif key in _FLOAT_FIELDS:
+                out[key] = float(text)
+            else:
+                out[key] = text
+        except ValueError:
+            raise BoardError(f"{key.replace('_', ' ')} must be a number, got {text!r}") from None
+    return out
+
+
+def make_source(spec: SourceSpec) -> Any:
+    """Build (not start) the source a :class:`SourceSpec` names."""
+    if spec.kind == "synthetic":
+        from neurofb.sources import open_board
+
+        return open_board("synthetic")
+    if spec.kind == "board":
+        from neurofb.sources import open_board
+
+        try:
+            return open_board(spec.board, **board_kwargs(spec.fields))
+        except ValueError as err:
+            raise BoardError(f"{spec.board}: {err}") from None
+    if spec.kind in ("demo", "file"):
+        if not spec.file:
+            what = "the demo recording is not installed" if spec.kind == "demo" else (
+                "no recording file chosen")
+            raise BoardError(f"{what}: choose a file or the synthetic board")
+        if not Path(spec.file).exists():
+            raise BoardError(f"recording {spec.file} not found: choose another file")
+        from neurofb.replay import ReplaySource
+
+        return ReplaySource(spec.file, speed=1.0, loop=True)
+    raise BoardError(f"unknown source kind {spec.kind!r}")
+
+
+def resolve_model_dir(model_dir: str) -> str:
+    """The model folder to use: the chosen one, else the shipped default."""
+    return model_dir or str(paths.default_model_dir())
+
+
+def make_estimator(target: str, model_dir: str) -> tuple[Any, str, str]:
+    """Build the feedback estimator; fall back to the engagement index if the model fails.
+
+    Returns
+    -------
+    estimator, name, warning
+        ``warning`` is empty unless the fallback was used (it says why).
+    """
+    from neurofb.focus.targets import make_estimator as engine_make
+
+    if target != "model":
+        return engine_make(target), target, ""
+    try:
+        return engine_make("model", model_dir=model_dir), "model", ""
+    except (ModelError, ChannelError, OSError) as err:
+        warning = f"focus model could not load ({err}); using the engagement index instead"
+        log.warning(warning)
+        return engine_make("engagement"), "engagement", warning
+
+
+def open_stream(request: StreamRequest, bridge: EngineBridge) -> OpenedStream:
+    """Open and start a stream (runs on a worker thread; may block on a device).
+
+    Raises
+    ------
+    BoardError
+        When the source cannot be opened or started.
+    """
+    from neurofb.config import EngineConfig
+    from neurofb.pipeline import Pipeline
+    from neurofb.runner import StreamRunner
+
+    source = make_source(request.spec)
+    model_dir = resolve_model_dir(request.model_dir)
+    estimator, name, warning = make_estimator(request.target, model_dir)
+    try:
+        pipeline = Pipeline(source.info, estimator, EngineConfig())
+    except (ChannelError, ModelError) as err:
+        if name == "engagement":
+            raise
+        warning = f"{err}; using the engagement index instead"
+        estimator, name, _ = make_estimator("engagement", model_dir)
+        pipeline = Pipeline(source.info, estimator, EngineConfig())
+    runner = StreamRunner(source, pipeline)
+    bridge.attach(runner)
+    runner.start(wait=True)
+    return OpenedStream(runner, source, source.info, name, model_dir, warning)
+
+
+class LiveStream(QObject):
+    """Owns the current stream. Views listen to :attr:`bridge` and to the signals here.
+
+    Signals
+    -------
+    state(str, str)
+        ``connecting``, ``connected``, ``stalled``, ``reconnecting``, ``ended``,
+        ``disconnecting``, ``disconnected`` or ``error``, with a message.
+    opened(OpenedStream)
+        A stream started (on the GUI thread, before its first chunk is drawn).
+    closed()
+        The stream stopped.
+    problem(str)
+        Something to show in the banner (the stream may go on).
+    """
+
+    state = pyqtSignal(str, str)
+    opened = pyqtSignal(object)
+    closed = pyqtSignal()
+    problem = pyqtSignal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = EngineBridge(self)
+        self.bridge.status.connect(self._on_status)
+        self.current: OpenedStream | None = None
+        self.current_state = "disconnected"
+        self._task: Task | None = None
+
+    @property
+    def runner(self) -> Any:
+        """The running :class:`~neurofb.runner.StreamRunner`, or None."""
+        return None if self.current is None else self.current.runner
+
+    def connect_source(self, request: StreamRequest) -> Task | None:
+        """Open ``request`` on a worker thread; ``state`` reports how it went."""
+        if self.current is not None or self.current_state == "connecting":
+            return None
+        self._set_state("connecting", request.spec.label)
+        self._task = start_task(Task(open_stream, request, self.bridge,
+                                     on_done=self._on_opened, on_error=self._on_failed))
+        return self._task
+
+    def disconnect_source(self, *, wait: bool = False) -> None:
+        """Stop the stream (on a worker thread unless ``wait``)."""
+        cur = self.current
+        if cur is None:
+            return
+        self.current = None
+        self.bridge.detach()
+        self._set_state("disconnecting", "")
+        if wait:
+            cur.runner.stop(timeout=5.0)
+            self._stopped()
+        else:
+            start_task(Task(cur.runner.stop, 5.0, on_done=lambda _r: self._stopped(),
+                            on_error=lambda msg: self._stopped(msg)))
+
+    def _stopped(self, message: str = "") -> None:
+        self._set_state("disconnected", message)
+        self.closed.emit()
+
+    def _on_opened(self, opened: OpenedStream) -> None:
+        self.current = opened
+        self._set_state("connected", f"{opened.info.board} · feedback: {opened.estimator_name}")
+        self.opened.emit(opened)
+        if opened.warning:
+            self.problem.emit(opened.warning)
+
+    def _on_failed(self, message: str) -> None:
+        self.bridge.detach()
+        self._set_state("error", message)
+        self.problem.emit(f"Could not connect: {message}")
+
+    def _on_status(self, event: Any) -> None:
+        kind, msg = event.kind, event.message
+        if self.current is None:
+            return
+        if kind in ("stalled", "reconnecting"):
+            self._set_state(kind, msg)
+            self.problem.emit(f"The board stopped delivering data ({msg}); reconnecting…")
+        elif kind == "resumed":
+            self._set_state("connected", msg)
+            self.problem.emit("")
+        elif kind == "ended":
+            self._set_state("ended", msg)
+        elif kind == "error":
+            self.problem.emit(msg)
+        elif kind == "stopped" and self.current is not None:
+            self.current = None
+            self._stopped(msg)
+
+    def _set_state(self, state: str, message: str) -> None:
+        self.current_state = state
+        self.state.emit(state, message)
+
+
+def data_root(override: str | os.PathLike | None = None) -> Path:
+    """The user data dir (recordings, library, personal models)."""
+    return paths.data_dir(override)
