@@ -166,12 +166,8 @@ def _ip_protocol(value: str | int | None) -> int:
 
 def _count_rows(path: Path) -> int:
     """Number of samples (non-empty lines) in a BrainFlow CSV file."""
-    n = 0
     with open(path, "rb") as fh:
-        for line in fh:
-            if line.strip():
-                n += 1
-    return n
+        return sum(1 for line in fh if line.strip())
 
 
 def _check_playback_file(path: Path, master: int) -> int:

@@ -1,0 +1,63 @@
+"""``neurofb boards``: list the boards BrainFlow knows, with their EEG channels and rate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``boards`` subcommand."""
+    p = subparsers.add_parser(
+        "boards",
+        help="list the BrainFlow boards neurofb can stream from",
+        description="List every board BrainFlow knows, by the name `neurofb stream --board` "
+        "takes, with its EEG channel count, sampling rate and channel names.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def describe_boards() -> list[dict]:
+    """Return one row per board: ``name``, ``board_id``, ``sfreq``, ``n_eeg``, ``ch_names``.
+
+    Boards whose channel layout BrainFlow does not describe (``playback``, ``streaming``: they
+    take the layout of their ``--master-board``) have ``sfreq`` and ``n_eeg`` None.
+    """
+    from neurofb.errors import BoardError
+    from neurofb.sources import board_id, board_names, open_board
+
+    rows = []
+    for name in board_names():
+        row: dict = {"name": name, "board_id": board_id(name), "sfreq": None, "n_eeg": None,
+                     "ch_names": []}  # fmt: skip
+        if row["board_id"] >= -1:
+            try:
+                info = open_board(name).info
+            except BoardError:
+                info = None
+            if info is not None:
+                row.update(sfreq=info.sfreq, n_eeg=len(info.ch_names), ch_names=list(info.ch_names))
+        rows.append(row)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the board list."""
+    rows = describe_boards()
+    if args.json:
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{'board':<28} {'id':>4} {'Hz':>6} {'EEG':>4}  channels")
+    for r in rows:
+        hz = "" if r["sfreq"] is None else f"{r['sfreq']:.0f}"
+        n = "" if r["n_eeg"] is None else str(r["n_eeg"])
+        names = ",".join(r["ch_names"]) if r["ch_names"] else "(layout of --master-board)"
+        if len(names) > 60:
+            names = names[: names.rfind(",", 0, 56)] + ",…"
+        if r["n_eeg"] is None and r["board_id"] >= -1:
+            names = "(no EEG channels)"
+        print(f"{r['name']:<28} {r['board_id']:>4} {hz:>6} {n:>4}  {names}")
+    return 0
