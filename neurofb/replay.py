@@ -1,0 +1,223 @@
+"""Replay a recording through the live pipeline: a :class:`ReplaySource` and :func:`replay`.
+
+A replay is only another :class:`~neurofb.sources.Source`; the pipeline is the same code at every
+speed (live and replay are the same pipeline, only the source differs):
+
+- ``speed=1`` keeps the recording's own pace. The number of samples due is computed from a
+  monotonic clock anchored at :meth:`ReplaySource.start` (``index = elapsed × speed × sfreq``),
+  never from accumulated sleeps, so the replay does not drift however long it runs (BrainFlow's
+  playback board, which sleeps between samples, runs slow).
+- ``speed=N`` plays N× real time the same way.
+- ``speed=None`` ("max") hands out large chunks (``batch_s`` of samples, 60 s by default) as
+  fast as they are read, so the pipeline computes many windows in one batched call.
+
+Looping (``loop=True``) starts again from the beginning when the end is reached; the samples keep
+their running ``first_sample`` count and the timestamps keep increasing (each lap is shifted by
+the recording's length plus one sample period), so the pipeline sees one continuous stream (its
+filters ring briefly at the seam where the end meets the beginning). :meth:`ReplaySource.seek`
+jumps the same way: the stream stays continuous in sample count and the pace is re-anchored.
+
+Updates depend only on the samples and the model, never on the chunking, so for the same
+recording and model a replay gives the same trace (``latency_ms`` aside) at every speed and from
+run to run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from neurofb.errors import BoardError, EndOfStream
+from neurofb.recording import Recording, open_recording
+from neurofb.types import Chunk, SourceInfo
+
+logger = logging.getLogger(__name__)
+
+
+class ReplaySource:
+    """A recording played back as a :class:`~neurofb.sources.Source`.
+
+    Parameters
+    ----------
+    recording_or_path : Recording or path-like
+        An opened recording, or anything :func:`neurofb.recording.open_recording` opens (a
+        neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV).
+    speed : float or None
+        1.0 for the recording's own pace, N for N× real time, None for as fast as possible.
+    loop : bool
+        Start again from the beginning at the end instead of raising EndOfStream.
+    chunk_s : float
+        At a paced speed, :meth:`read` returns None until at least this many seconds of
+        recording are due (a real board delivers chunks about this size).
+    batch_s : float
+        At ``speed=None``, seconds of recording per chunk.
+    clock : callable
+        Monotonic clock in seconds (``time.monotonic``); replaceable to simulate long runs.
+    """
+
+    def __init__(
+        self,
+        recording_or_path: Recording | str | os.PathLike,
+        *,
+        speed: float | None = 1.0,
+        loop: bool = False,
+        chunk_s: float = 0.1,
+        batch_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if speed is not None and not (math.isfinite(speed) and speed > 0):
+            raise ValueError(f"speed must be a positive number or None (max), got {speed!r}")
+        if not chunk_s > 0:
+            raise ValueError(f"chunk_s must be positive seconds, got {chunk_s}")
+        if not batch_s > 0:
+            raise ValueError(f"batch_s must be positive seconds, got {batch_s}")
+        rec = (
+            recording_or_path
+            if isinstance(recording_or_path, Recording)
+            else open_recording(recording_or_path)
+        )
+        if rec.n_samples == 0:
+            raise ValueError("the recording holds no samples")
+        self.recording = rec
+        self.speed = None if speed is None else float(speed)
+        self.loop = bool(loop)
+        self._clock = clock
+        sfreq = rec.sfreq
+        self._chunk_n = max(1, round(chunk_s * sfreq))
+        self._batch_n = max(1, round(batch_s * sfreq))
+        where = str(rec.path) if rec.path is not None else ""
+        self.info = SourceInfo(
+            ch_names=rec.ch_names,
+            sfreq=sfreq,
+            board=rec.info.board or "replay",
+            unit="uV",
+            extra={
+                "live": False,
+                "replay": where,
+                "duration_s": rec.duration_s,
+                "speed": "max" if speed is None else float(speed),
+                "loop": self.loop,
+            },
+        )
+        ts = rec.timestamps
+        self._lap_s = float(ts[-1] - ts[0]) + 1.0 / sfreq
+        self._lock = threading.Lock()
+        self._pos = 0  # index in the recording of the next sample
+        self._delivered = 0  # samples handed out since the first start (first_sample)
+        self._laps = 0
+        self._started = False
+        self._anchor_t = 0.0
+        self._anchor_n = 0
+
+    # -- Source protocol -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start (or resume) playing from the current position; the pace is anchored now."""
+        with self._lock:
+            if not self._started:
+                self._anchor()
+                self._started = True
+
+    def read(self) -> Chunk | None:
+        """Return the samples due since the last read, or None when none are due yet.
+
+        Raises
+        ------
+        EndOfStream
+            At the end of the recording (never when looping).
+        BoardError
+            When the replay was not started.
+        """
+        with self._lock:
+            if not self._started:
+                raise BoardError("the replay is not started: start() it first")
+            n_total = self.recording.n_samples
+            if self._pos >= n_total:
+                if not self.loop:
+                    raise EndOfStream(f"end of recording {self.info.extra['replay']}".strip())
+                self._pos = 0
+                self._laps += 1
+            left = n_total - self._pos
+            if self.speed is None:
+                n = min(self._batch_n, left)
+            else:
+                elapsed = self._clock() - self._anchor_t
+                due = self._anchor_n + int(elapsed * self.speed * self.info.sfreq)
+                n = min(due - self._delivered, left)
+                if n < min(self._chunk_n, left):
+                    return None
+            return self._take(n)
+
+    def stop(self) -> None:
+        """Pause the replay (idempotent); :meth:`start` resumes from the same sample."""
+        with self._lock:
+            self._started = False
+
+    def restart(self) -> None:
+        """Resume from the current position with the pace anchored anew."""
+        with self._lock:
+            self._anchor()
+            self._started = True
+
+    # -- replay controls -------------------------------------------------------------------
+    def seek(self, t_s: float) -> None:
+        """Jump to ``t_s`` seconds into the recording; the pace is re-anchored there.
+
+        The sample count (``first_sample``) and timestamps stay continuous; the signal jumps.
+
+        Raises
+        ------
+        ValueError
+            If ``t_s`` is outside ``[0, duration_s]``.
+        """
+        duration = self.recording.duration_s
+        if not (math.isfinite(t_s) and 0 <= t_s <= duration):
+            raise ValueError(f"seek time must be within [0, {duration:.3f}] s, got {t_s}")
+        with self._lock:
+            self._pos = min(round(t_s * self.info.sfreq), self.recording.n_samples)
+            self._anchor()
+
+    @property
+    def position_s(self) -> float:
+        """Seconds into the recording of the next sample to be read."""
+        return self._pos / self.info.sfreq
+
+    @property
+    def samples_delivered(self) -> int:
+        """Samples handed out since the first start (all laps)."""
+        return self._delivered
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _anchor(self) -> None:
+        self._anchor_t = self._clock()
+        self._anchor_n = self._delivered
+
+    def _take(self, n: int) -> Chunk:
+        a, b = self._pos, self._pos + n
+        rec = self.recording
+        stamps = rec.timestamps[a:b]
+        if self._laps:
+            stamps = stamps + self._laps * self._lap_s
+        chunk = Chunk(
+            data=np.ascontiguousarray(rec.data[:, a:b], dtype=np.float64),
+            timestamps=np.array(stamps, dtype=np.float64),
+            ch_names=self.info.ch_names,
+            sfreq=self.info.sfreq,
+            first_sample=self._delivered,
+            board=self.info.board,
+            unit="uV",
+        )
+        self._pos = b
+        self._delivered += n
+        return chunk
+
+    def __repr__(self) -> str:
+        speed = "max" if self.speed is None else f"{self.speed:g}x"
+        where = Path(self.info.extra["replay"]).name if self.info.extra["replay"] else "memory"
+        return f"ReplaySource({where!r}, speed={speed}, loop={self.loop})"
