@@ -31,12 +31,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from neurofb.config import EngineConfig
 from neurofb.errors import BoardError, EndOfStream
 from neurofb.recording import Recording, open_recording
-from neurofb.types import Chunk, SourceInfo
+from neurofb.types import Chunk, SourceInfo, Update
+
+if TYPE_CHECKING:
+    from neurofb.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -137,22 +142,17 @@ class ReplaySource:
         with self._lock:
             if not self._started:
                 raise BoardError("the replay is not started: start() it first")
-            n_total = self.recording.n_samples
-            if self._pos >= n_total:
-                if not self.loop:
-                    raise EndOfStream(f"end of recording {self.info.extra['replay']}".strip())
-                self._pos = 0
-                self._laps += 1
-            left = n_total - self._pos
+            left = self.recording.n_samples - self._pos
+            if left <= 0 and not self.loop:
+                raise EndOfStream(f"end of recording {self.info.extra['replay']}".strip())
             if self.speed is None:
-                n = min(self._batch_n, left)
+                n = self._batch_n
             else:
                 elapsed = self._clock() - self._anchor_t
-                due = self._anchor_n + int(elapsed * self.speed * self.info.sfreq)
-                n = min(due - self._delivered, left)
-                if n < min(self._chunk_n, left):
+                n = self._anchor_n + int(elapsed * self.speed * self.info.sfreq) - self._delivered
+                if n < (self._chunk_n if self.loop else min(self._chunk_n, left)):
                     return None
-            return self._take(n)
+            return self._take(n if self.loop else min(n, left))
 
     def stop(self) -> None:
         """Pause the replay (idempotent); :meth:`start` resumes from the same sample."""
@@ -199,25 +199,157 @@ class ReplaySource:
         self._anchor_n = self._delivered
 
     def _take(self, n: int) -> Chunk:
-        a, b = self._pos, self._pos + n
+        """The next ``n`` samples, wrapping round to the start (next lap) when looping."""
         rec = self.recording
-        stamps = rec.timestamps[a:b]
-        if self._laps:
-            stamps = stamps + self._laps * self._lap_s
+        data, stamps = [], []
+        while n > 0:
+            if self._pos >= rec.n_samples:
+                self._pos, self._laps = 0, self._laps + 1
+            a = self._pos
+            b = min(rec.n_samples, a + n)
+            data.append(rec.data[:, a:b])
+            stamps.append(rec.timestamps[a:b] + self._laps * self._lap_s)
+            self._pos, n = b, n - (b - a)
         chunk = Chunk(
-            data=np.ascontiguousarray(rec.data[:, a:b], dtype=np.float64),
-            timestamps=np.array(stamps, dtype=np.float64),
+            data=np.ascontiguousarray(np.concatenate(data, axis=1), dtype=np.float64),
+            timestamps=np.concatenate(stamps).astype(np.float64, copy=False),
             ch_names=self.info.ch_names,
             sfreq=self.info.sfreq,
             first_sample=self._delivered,
             board=self.info.board,
             unit="uV",
         )
-        self._pos = b
-        self._delivered += n
+        self._delivered += chunk.n_samples
         return chunk
 
     def __repr__(self) -> str:
         speed = "max" if self.speed is None else f"{self.speed:g}x"
         where = Path(self.info.extra["replay"]).name if self.info.extra["replay"] else "memory"
         return f"ReplaySource({where!r}, speed={speed}, loop={self.loop})"
+
+
+def default_target(model_dir: str | os.PathLike | None = None) -> str:
+    """``"model"`` when a trained model is there (``model_dir`` or the shipped default), else
+    the band-power ``"engagement"`` target."""
+    from neurofb import paths
+
+    folder = Path(model_dir) if model_dir is not None else paths.default_model_dir()
+    return "model" if (folder / "model.json").is_file() else "engagement"
+
+
+def replay(
+    recording_or_path: Recording | str | os.PathLike,
+    *,
+    speed: float | None = None,
+    model_dir: str | os.PathLike | None = None,
+    target: str | None = None,
+    config: EngineConfig | None = None,
+    hop_s: float | None = None,
+    window_s: float | None = None,
+    trace_path: str | os.PathLike | None = None,
+    loop: bool = False,
+    seek_s: float = 0.0,
+    seconds: float | None = None,
+    on_update: Callable[[Update], object] | None = None,
+) -> list[Update]:
+    """Run a recording through the live pipeline and return its updates.
+
+    At ``speed=None`` (max) the chunks go straight into :meth:`Pipeline.process` on this thread;
+    at a paced speed a :class:`~neurofb.runner.StreamRunner` runs them as a live stream would.
+    The pipeline is the same either way, so the updates are the same (``latency_s`` aside).
+
+    Parameters
+    ----------
+    recording_or_path : Recording or path-like
+        What to replay (neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV).
+    speed : float or None
+        None for as fast as possible, 1.0 for real time, N for N× real time.
+    model_dir : path-like, optional
+        Focus model folder (default: the shipped model).
+    target : str, optional
+        Focus target (``"model"``, ``"engagement"``, ``"tbr"``, …); default :func:`default_target`.
+    config : EngineConfig, optional
+        Engine settings; ``hop_s`` and ``window_s`` override its fields.
+    trace_path : path-like, optional
+        Write the focus trace CSV here.
+    loop, seek_s : bool, float
+        Loop the recording; start ``seek_s`` seconds into it.
+    seconds : float, optional
+        Stop after this many seconds of recording (required with ``loop``).
+    on_update : callable, optional
+        Called with every update as it comes (on the runner thread at a paced speed).
+
+    Returns
+    -------
+    list of Update
+        Every update, oldest first.
+    """
+    from neurofb.focus.targets import make_estimator
+    from neurofb.pipeline import Pipeline
+    from neurofb.trace import TraceWriter
+
+    if loop and not seconds:
+        raise ValueError("a looping replay needs seconds= to know when to stop")
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    config = (config or EngineConfig()).with_(hop_s=hop_s, window_s=window_s)
+    source = ReplaySource(recording_or_path, speed=speed, loop=loop)
+    if seek_s:
+        source.seek(seek_s)
+    estimator = make_estimator(
+        target or default_target(model_dir), model_dir=model_dir, baseline_s=config.baseline_s
+    )
+    pipeline = Pipeline(source.info, estimator, config)
+    limit = math.inf if seconds is None else round(seconds * source.info.sfreq)
+    updates: list[Update] = []
+    listeners: list[Callable[[Update], object]] = [updates.append]
+    trace = TraceWriter(trace_path) if trace_path is not None else None
+    if trace is not None:
+        listeners.append(trace.write)
+    if on_update is not None:
+        listeners.append(on_update)
+    try:
+        if speed is None:
+            _run_max(source, pipeline, listeners, limit)
+        else:
+            _run_paced(source, pipeline, listeners, limit)
+    finally:
+        if trace is not None:
+            trace.close()
+    return updates
+
+
+def _run_max(source: ReplaySource, pipeline: Pipeline, listeners: list, limit: float) -> None:
+    source.start()
+    try:
+        while source.samples_delivered < limit:
+            try:
+                chunk = source.read()
+            except EndOfStream:
+                return
+            if chunk is None:  # never at max speed; kept for the Source contract
+                continue
+            if source.samples_delivered > limit:  # cut the last chunk at the limit
+                keep = chunk.n_samples - int(source.samples_delivered - limit)
+                chunk = Chunk(chunk.data[:, :keep], chunk.timestamps[:keep], chunk.ch_names,
+                              chunk.sfreq, chunk.first_sample, chunk.board, chunk.unit)
+            for update in pipeline.process(chunk):
+                for listener in listeners:
+                    listener(update)
+    finally:
+        source.stop()
+
+
+def _run_paced(source: ReplaySource, pipeline: Pipeline, listeners: list, limit: float) -> None:
+    from neurofb.runner import StreamRunner
+
+    runner = StreamRunner(source, pipeline)
+    for listener in listeners:
+        runner.add_update_listener(listener)
+    runner.start()
+    try:
+        while not runner.join(timeout=0.05):
+            if runner.samples >= limit:
+                break
+    finally:
+        runner.stop()
