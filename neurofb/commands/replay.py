@@ -13,11 +13,11 @@ input and model the trace is identical (``latency_ms`` aside) at every speed and
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from typing import TextIO
 
+from neurofb.commands.stream import _config, _non_negative, _positive
 from neurofb.errors import NeurofbError
 
 
@@ -30,16 +30,6 @@ def _speed(text: str) -> float | None:
         raise argparse.ArgumentTypeError(f"expected a number or 'max', got {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"speed must be positive, got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {text}")
     return value
 
 
@@ -65,33 +55,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "smr, alpha, band:beta/theta@Fz,Cz, …",
     )
     p.add_argument(
-        "--hop", type=_seconds, default=None, metavar="S", help="seconds between updates"
+        "--hop", type=_positive, default=None, metavar="S", help="seconds between updates"
     )
-    p.add_argument("--window", type=_seconds, default=None, metavar="S", help="window in seconds")
+    p.add_argument("--window", type=_positive, default=None, metavar="S", help="window in seconds")
     p.add_argument(
         "--line-freq", type=int, choices=(50, 60, 0), default=None,
         help="mains frequency to notch in Hz (0: no notch; default 50)",
     )
-    p.add_argument("--loop", action="store_true", help="start again at the end (needs --seconds)")
-    p.add_argument("--seek", type=_seconds, default=0.0, metavar="S", help="start S s in")
     p.add_argument(
-        "--seconds", type=_seconds, default=None, metavar="S",
+        "--min-quality", type=float, default=None, metavar="Q",
+        help="gate windows whose signal quality (0-1) is below this (default 0.5; 0 never gates)",
+    )
+    p.add_argument("--loop", action="store_true", help="start again at the end (needs --seconds)")
+    p.add_argument("--seek", type=_non_negative, default=0.0, metavar="S", help="start S s in")
+    p.add_argument(
+        "--seconds", type=_non_negative, default=None, metavar="S",
         help="stop after S seconds of recording",
     )
     p.add_argument("--trace", default=None, metavar="CSV", help="write the focus trace here")
     p.set_defaults(func=run)
-
-
-def _config(args: argparse.Namespace):  # -> EngineConfig
-    from neurofb.config import EngineConfig
-
-    try:
-        config = EngineConfig().with_(window_s=args.window or None, hop_s=args.hop or None)
-        if args.line_freq is not None:
-            config = dataclasses.replace(config, line_freq=float(args.line_freq) or None)
-    except ValueError as err:
-        raise NeurofbError(f"bad engine settings: {err}") from None
-    return config
 
 
 class _Printer:
