@@ -151,6 +151,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="mains frequency to notch in Hz (0: no notch; default 50)",
     )
     p.add_argument(
+        "--min-quality",
+        type=float,
+        default=None,
+        metavar="Q",
+        help="gate windows whose signal quality (0-1) is below this (default 0.5; 0 never gates)",
+    )
+    p.add_argument(
         "--stall",
         type=_positive,
         default=2.0,
@@ -218,8 +225,10 @@ class _Tally:
 
 def _status_line(t: float, update: Any, rate: float) -> str:
     if update is None:
-        return f"{t:7.1f} s  focus  --   quality  --   {rate:4.0f} samples/s  (warming up)"
-    focus = "  -- " if update.focus is None else f"{update.focus:5.2f}"
+        return (
+            f"{t:7.1f} s  focus {'--':>5}  quality {'--':>4}  {rate:4.0f} samples/s  (warming up)"
+        )
+    focus = f"{'--':>5}" if update.focus is None else f"{update.focus:5.2f}"
     reason = f"  ({update.reason})" if update.reason else ""
     return (
         f"{t:7.1f} s  focus {focus}  quality {update.quality:4.2f}  {rate:4.0f} samples/s{reason}"
@@ -238,7 +247,7 @@ def _config(args: argparse.Namespace) -> Any:
 
     config = EngineConfig()
     try:
-        config = config.with_(window_s=args.window, hop_s=args.hop)
+        config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality)
         if args.line_freq is not None:
             config = dataclasses.replace(config, line_freq=float(args.line_freq) or None)
     except ValueError as err:
@@ -264,7 +273,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     except ValueError as err:
         raise NeurofbError(f"bad connection setting: {err}") from None
     spec = args.target or _default_target(args.model)
-    estimator = make_estimator(spec, model_dir=args.model)
+    estimator = make_estimator(spec, model_dir=args.model, baseline_s=config.baseline_s)
     pipeline = Pipeline(source.info, estimator, config)
     runner = StreamRunner(source, pipeline, stall_s=args.stall)
     tally = _Tally()
@@ -366,7 +375,7 @@ def _watch(
         if seconds and now - start >= seconds:
             return
         if now - last_print >= every:
-            if now - last_t >= 1.0:
+            if now - last_t >= 0.5:
                 rate = (runner.samples - last_samples) / (now - last_t)
                 last_samples, last_t = runner.samples, now
             if tty:
@@ -375,6 +384,9 @@ def _watch(
             with tally.lock:
                 update = tally.last
             line = _status_line(runner.t, update, rate)
+            if tty:  # one terminal row, or \r cannot overwrite it
+                width = shutil.get_terminal_size().columns - 1
+                line = line if len(line) <= width else line[: max(width - 1, 0)] + "…"
             out.write(f"\r{line}\x1b[K" if tty else line + "\n")
             out.flush()
             last_print = now

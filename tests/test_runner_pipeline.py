@@ -1,0 +1,65 @@
+"""End to end: the real synthetic board → StreamRunner → neurofb's Pipeline → focus updates."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from neurofb.config import EngineConfig
+from neurofb.focus.targets import make_estimator
+from neurofb.pipeline import Pipeline
+from neurofb.runner import StreamRunner
+from neurofb.sources import open_board
+from neurofb.types import Update
+
+
+def wait_for(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.mark.parametrize("min_quality", [0.0, EngineConfig().min_quality])
+def test_synthetic_board_gives_focus_updates(min_quality):
+    source = open_board("synthetic")
+    config = EngineConfig(window_s=1.0, hop_s=0.25, min_quality=min_quality)
+    pipeline = Pipeline(source.info, make_estimator("engagement"), config)
+    runner = StreamRunner(source, pipeline)
+    updates: list[Update] = []
+    lock = threading.Lock()
+
+    def keep(update: Update) -> None:
+        with lock:
+            updates.append(update)
+
+    runner.add_update_listener(keep)
+    runner.start()
+    try:
+        assert wait_for(lambda: len(updates) >= 8)
+    finally:
+        runner.stop()
+    sfreq = source.info.sfreq
+    hop = pipeline.hop_samples
+    with lock:
+        got = list(updates)
+    # One update per hop once the first window is full, whatever the chunking was.
+    assert [u.sample_index for u in got] == [
+        pipeline.window_samples + k * hop for k in range(len(got))
+    ]
+    for u in got:
+        assert u.t == pytest.approx(u.sample_index / sfreq)
+        assert 0.0 <= u.quality <= 1.0
+        assert len(u.channel_quality) == len(source.info.ch_names)
+        assert u.latency_s >= 0
+        if u.quality >= min_quality:
+            assert u.focus is not None and 0.0 <= u.focus <= 1.0
+        else:
+            assert u.focus is None and u.reason
+    if min_quality == 0.0:
+        assert all(u.focus is not None for u in got)
+    assert runner.updates >= len(got)
