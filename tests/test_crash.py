@@ -164,3 +164,40 @@ def test_write_failure_stops_recording_and_the_session_goes_on(tmp_path):
     assert meta["complete"] is True and meta["error"] == out["error"]
     assert meta["summary"] == {"ok": True} and meta["n_samples"] == rec.n_samples
     assert (path / "eeg.bin").stat().st_size == rec.n_samples * row  # torn row cut at close
+
+
+def test_kill_9_of_neurofb_stream_record(tmp_path):
+    """The CLI route: ``neurofb stream --record`` killed mid-session keeps all but ~1 s."""
+    root = tmp_path / "recordings"
+    path = root / "cli"
+    env = _env()
+    env["NEUROFB_HOME"] = str(tmp_path / "home")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neurofb", "stream", "--board", "synthetic", "--record",
+         str(path), "--seconds", "60", "--target", "engagement"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            eeg = path / "eeg.bin"
+            if eeg.exists() and eeg.stat().st_size >= 4 * 250 * _row_bytes(path):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, f"neurofb stream died: {proc.stderr.read()}"
+        proc.send_signal(signal.SIGKILL)
+        killed_at = time.time()
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    rec = open_recording(path)
+    # The synthetic board stamps samples with wall-clock time: the samples on disk cover the
+    # stream from its first sample to within ~1 s of the kill (generous slack, loaded machine).
+    span = killed_at - rec.timestamps[0]
+    assert rec.duration_s >= 4.0
+    assert span - rec.duration_s < 2.0, f"{span - rec.duration_s:.2f} s missing"
+    assert [m.kind for m in rec.markers][:1] == ["session_start"]
+    assert read_meta(path)["command"] == "neurofb stream"
+    assert find_interrupted(root) == [path]
+    meta = finalise_interrupted(path)
+    assert meta["interrupted"] is True and meta["n_samples"] == rec.n_samples
