@@ -229,7 +229,9 @@ class FocusMeter(QWidget):
         p.setFont(self.font())
         p.setPen(QColor("#444"))
         text = "focus" if self.focus is not None else (self.reason or "no focus")
-        p.drawText(QRectF(0, h - 34, w, 34),
+        self.setToolTip(text)
+        text = p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, 2 * w - 16)
+        p.drawText(QRectF(4, h - 34, w - 8, 34),
                    Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
         p.end()
 
@@ -473,9 +475,12 @@ class LiveView(QWidget):
             rows = rel[good] if good.any() else rel
             self.bands.set_powers(rows.mean(axis=0))
         if u.attention is not None:
+            self.headmap.title = "Model attention"
             self.headmap.set_values(u.attention, caption="where the model looks (red = most)")
         else:
-            self.headmap.set_values(cq, caption="no attention weights: channel quality shown")
+            self.headmap.title = "Channel quality"
+            self.headmap.set_values(cq, caption="red = good signal, blue = poor "
+                                                "(this target has no attention weights)")
         n = min(self._trace_n, len(self._trace_t))
         if n:
             order = np.argsort(self._trace_t[:n])

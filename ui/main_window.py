@@ -24,8 +24,9 @@ from PyQt6.QtWidgets import (
 )
 
 from neurofb_ui.live_view import LiveView
-from neurofb_ui.qt_bridge import wait_for_tasks
+from neurofb_ui.qt_bridge import Task, start_task, wait_for_tasks
 from neurofb_ui.settings import AppSettings, SettingsPage
+from neurofb_ui.sound import SoundPlayer
 from neurofb_ui.source_panel import SourcePanel, SourceSpec
 from neurofb_ui.stream import LiveStream, OpenedStream, StreamRequest
 
@@ -84,7 +85,17 @@ class MainWindow(QMainWindow):
         self.resize(1360, 860)
         self.settings = settings
         self.data_dir = data_dir
+        #: Session database; None = the default in the user data dir.
+        self.library_path: str | None = None
         self.stream = LiveStream(self)
+        self._pending: SourceSpec | None = None
+        self.sound = SoundPlayer(volume=settings.volume, muted=settings.muted, parent=self)
+        try:
+            from neurofb_ui.training_page import load_tones
+
+            load_tones(self.sound)
+        except (OSError, ValueError) as err:
+            log.warning("reward tones unavailable: %s", err)
 
         self.source = SourcePanel(settings)
         self.nav = QListWidget()
@@ -129,10 +140,12 @@ class MainWindow(QMainWindow):
         self.stream.problem.connect(self.show_problem)
         self.stream.opened.connect(self._on_opened)
         self.stream.closed.connect(self.live.clear)
+        self.stream.closed.connect(self._connect_pending)
         self.stream.bridge.chunk.connect(self.live.on_chunk)
         self.stream.bridge.update.connect(self.live.on_update)
         self.settings_page.changed.connect(self._settings_changed)
         self.statusBar().showMessage("Pick a source and press Connect")
+        self.start_later(self.recover_recordings)
 
     # -- pages -----------------------------------------------------------------------------
     def _add_page(self, key: str, title: str, widget: QWidget) -> None:
@@ -171,12 +184,46 @@ class MainWindow(QMainWindow):
         self.end_activities()
         self.stream.disconnect_source()
 
-    def end_activities(self) -> None:
-        """End whatever session a page runs (exercise, calibration, replay)."""
+    def reconnect(self, spec: SourceSpec | None = None) -> None:
+        """Connect to ``spec`` (default: the current choice), disconnecting first if needed."""
+        spec = spec or self.source.spec()
+        if self.stream.current is None and self.stream.current_state != "disconnecting":
+            self.connect_source(spec)
+            return
+        self._pending = spec
+        self.disconnect_source()
+
+    def replay(self, recording: str) -> None:
+        """Stream a recording through the live pipeline and show the live page."""
+        self.reconnect(SourceSpec(kind="file", file=str(recording)))
+        self.show_page("live")
+
+    def _connect_pending(self) -> None:
+        spec, self._pending = self._pending, None
+        if spec is not None:
+            self.connect_source(spec)
+
+    def end_activities(self, *, wait: bool = False) -> None:
+        """End whatever session a page runs (exercise, calibration); ``wait`` for saving."""
         for page in self.pages.values():
             end = getattr(page, "end_activity", None)
             if end is not None:
-                end()
+                end(wait=wait)
+
+    def recover_recordings(self) -> None:
+        """Finalise recordings a crash left open, and index them (worker thread)."""
+        start_task(Task(recover_interrupted, self.library_path, on_done=self._recovered,
+                        on_error=lambda m: self.show_problem(
+                            f"Could not recover interrupted recordings: {m}", "warning")))
+
+    def _recovered(self, folders: list) -> None:
+        if folders:
+            names = ", ".join(p.name for p in folders[:3]) + ("…" if len(folders) > 3 else "")
+            self.show_problem(f"Recovered {len(folders)} interrupted recording(s): {names}",
+                              "info")
+            hist = self.pages.get("history")
+            if hist is not None:
+                hist.refresh()
 
     def _remember_source(self, spec: SourceSpec) -> None:
         new = self.settings.with_(source=spec.kind, board=spec.board,
@@ -224,7 +271,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """End the session (closing its recording cleanly), stop the stream, then close."""
         self.live.timer.stop()
-        self.end_activities()
+        self.end_activities(wait=True)
         self.stream.disconnect_source(wait=True)
         for page in self.pages.values():
             shutdown = getattr(page, "shutdown", None)
@@ -236,3 +283,29 @@ class MainWindow(QMainWindow):
     def start_later(self, fn: Any, delay_ms: int = 0) -> None:
         """Run ``fn`` on the GUI thread once the event loop runs."""
         QTimer.singleShot(delay_ms, fn)
+
+
+def recover_interrupted(library_path: str | None) -> list:
+    """Finalise interrupted recordings and add them to the library (worker thread)."""
+    from neurofb.errors import LibraryError, RecordingError
+    from neurofb.library import SessionLibrary
+    from neurofb.library_summary import summarise_folder
+    from neurofb.recording import finalise_all_interrupted
+
+    folders = finalise_all_interrupted()
+    if folders:
+        try:
+            lib = SessionLibrary(library_path)
+        except LibraryError as err:
+            log.warning("recovered recordings not indexed: %s", err)
+            return folders
+        try:
+            for folder in folders:
+                try:
+                    summary, _ = summarise_folder(folder)
+                    lib.add_session(summary)
+                except (RecordingError, LibraryError, ValueError) as err:
+                    log.warning("recovered recording %s not indexed: %s", folder, err)
+        finally:
+            lib.close()
+    return folders

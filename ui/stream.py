@@ -9,7 +9,6 @@ streams on its own thread, and its callbacks reach the views as queued signals o
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,12 +115,13 @@ def make_estimator(target: str, model_dir: str) -> tuple[Any, str, str]:
     """
     from neurofb.focus.targets import make_estimator as engine_make
 
-    if target != "model":
-        return engine_make(target), target, ""
     try:
+        if target != "model":
+            return engine_make(target), target, ""
         return engine_make("model", model_dir=model_dir), "model", ""
-    except (ModelError, ChannelError, OSError) as err:
-        warning = f"focus model could not load ({err}); using the engagement index instead"
+    except (ModelError, ChannelError, OSError, ValueError) as err:
+        what = "focus model" if target == "model" else f"feedback target {target!r}"
+        warning = f"{what} could not load ({err}); using the engagement index instead"
         log.warning(warning)
         return engine_make("engagement"), "engagement", warning
 
@@ -167,14 +167,15 @@ class LiveStream(QObject):
         A stream started (on the GUI thread, before its first chunk is drawn).
     closed()
         The stream stopped.
-    problem(str)
-        Something to show in the banner (the stream may go on).
+    problem(str, str)
+        Something to show in the banner (the stream may go on), and its level (``error``,
+        ``warning``, ``info``); an empty message clears the banner.
     """
 
     state = pyqtSignal(str, str)
     opened = pyqtSignal(object)
     closed = pyqtSignal()
-    problem = pyqtSignal(str)
+    problem = pyqtSignal(str, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -222,12 +223,12 @@ class LiveStream(QObject):
         self._set_state("connected", f"{opened.info.board} · feedback: {opened.estimator_name}")
         self.opened.emit(opened)
         if opened.warning:
-            self.problem.emit(opened.warning)
+            self.problem.emit(opened.warning, "warning")
 
     def _on_failed(self, message: str) -> None:
         self.bridge.detach()
         self._set_state("error", message)
-        self.problem.emit(f"Could not connect: {message}")
+        self.problem.emit(f"Could not connect: {message}", "error")
 
     def _on_status(self, event: Any) -> None:
         kind, msg = event.kind, event.message
@@ -235,14 +236,15 @@ class LiveStream(QObject):
             return
         if kind in ("stalled", "reconnecting"):
             self._set_state(kind, msg)
-            self.problem.emit(f"The board stopped delivering data ({msg}); reconnecting…")
+            self.problem.emit(f"The board stopped delivering data ({msg}); reconnecting…",
+                              "warning")
         elif kind == "resumed":
             self._set_state("connected", msg)
-            self.problem.emit("")
+            self.problem.emit("", "info")
         elif kind == "ended":
             self._set_state("ended", msg)
         elif kind == "error":
-            self.problem.emit(msg)
+            self.problem.emit(msg, "error")
         elif kind == "stopped" and self.current is not None:
             self.current = None
             self._stopped(msg)
@@ -251,7 +253,3 @@ class LiveStream(QObject):
         self.current_state = state
         self.state.emit(state, message)
 
-
-def data_root(override: str | os.PathLike | None = None) -> Path:
-    """The user data dir (recordings, library, personal models)."""
-    return paths.data_dir(override)

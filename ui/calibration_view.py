@@ -1,0 +1,165 @@
+"""The calibration page: guided rest / serial-subtraction blocks, then personalisation.
+
+The blocks, their timing, the subtraction numbers and the labelled markers come from the
+engine's :class:`neurofb.exercises.Calibration`; this page draws its ``CalibrationView`` and,
+when the recording is done, offers to personalise the focus model with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtGui import QColor, QPainter, QPen
+from PyQt6.QtWidgets import QLabel, QVBoxLayout
+
+from neurofb_ui.exercise_views import Canvas, _font
+from neurofb_ui.session_controller import SessionResult
+from neurofb_ui.sound import SoundPlayer
+from neurofb_ui.training_page import SessionPage
+
+PHASE_COLOURS = {"ready": "#eceff1", "rest": "#e3f2fd", "task": "#fff3e0", "done": "#e8f5e9"}
+
+
+def block_labels(n_blocks: int) -> tuple[str, ...]:
+    """Alternating ``rest``/``task`` labels, starting with rest (the eegmat protocol)."""
+    if n_blocks < 2:
+        raise ValueError(f"calibration needs at least 2 blocks, got {n_blocks}")
+    return tuple("rest" if i % 2 == 0 else "task" for i in range(n_blocks))
+
+
+class CalibrationCanvas(Canvas):
+    """Draw the instruction of the current block, a fixation dot, and the block's progress."""
+
+    def paintEvent(self, _event: object) -> None:
+        """Draw the current calibration phase."""
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width(), self.height()
+        v = self.view
+        phase = "ready" if v is None else v.phase
+        p.fillRect(self.rect(), QColor(PHASE_COLOURS.get(phase, "#eceff1")))
+        if v is None:
+            p.setPen(QColor("#37474f"))
+            p.setFont(_font(self, 8, bold=True))
+            p.drawText(QRectF(0, h * 0.25, w, 50), Qt.AlignmentFlag.AlignCenter,
+                       "Calibration")
+            p.setFont(_font(self, 2))
+            p.drawText(QRectF(w * 0.1, h * 0.25 + 60, w * 0.8, h * 0.5),
+                       Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap,
+                       "A few minutes of alternating blocks: relax with your eyes open, then "
+                       "count down in your head. The labelled recording teaches the focus "
+                       "model how your own brain looks at rest and at work.\n\n"
+                       "Sit comfortably, check the signal on the Live page, then press Start.")
+            p.end()
+            return
+        p.setPen(QColor("#263238"))
+        p.setFont(_font(self, 1, bold=True))
+        n = v.n_blocks
+        label = "" if phase == "done" else f"Block {v.block_index + 1} of {n} · {v.block_label}"
+        p.drawText(QRectF(16, 10, w - 32, 24), Qt.AlignmentFlag.AlignLeft, label)
+        if v.recording_label:
+            p.setPen(QColor("#c62828"))
+            p.drawText(QRectF(16, 10, w - 32, 24), Qt.AlignmentFlag.AlignRight,
+                       f"● recording “{v.recording_label}”")
+        p.setPen(QColor("#263238"))
+        p.setFont(_font(self, 12, bold=True))
+        p.drawText(QRectF(20, h * 0.18, w - 40, 60), Qt.AlignmentFlag.AlignCenter,
+                   v.instruction)
+        p.setFont(_font(self, 3))
+        p.drawText(QRectF(w * 0.1, h * 0.18 + 64, w * 0.8, 70),
+                   Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, v.detail)
+        cy = h * 0.62
+        if phase == "rest":
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor("#37474f"))
+            p.drawEllipse(QPointF(w / 2, cy), 9, 9)
+        elif phase == "task" and v.task_start is not None:
+            p.setFont(_font(self, 30, bold=True))
+            p.setPen(QColor("#e65100"))
+            p.drawText(QRectF(0, cy - 50, w, 100), Qt.AlignmentFlag.AlignCenter,
+                       f"{v.task_start} − {v.task_step}")
+        # progress of the phase
+        if phase != "done":
+            bar = QRectF(w * 0.15, h - 60, w * 0.7, 14)
+            p.setPen(QPen(QColor("#90a4ae"), 1))
+            p.setBrush(QColor("white"))
+            p.drawRoundedRect(bar, 7, 7)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor("#546e7a"))
+            p.drawRoundedRect(QRectF(bar.left(), bar.top(), bar.width() * v.phase_progress,
+                                     bar.height()), 7, 7)
+            p.setPen(QColor("#37474f"))
+            p.setFont(_font(self, 0))
+            p.drawText(QRectF(0, h - 42, w, 20), Qt.AlignmentFlag.AlignCenter,
+                       f"{v.phase_left_s:.0f} s left in this part")
+        if v.message:
+            self._message(p, QRectF(0, 0, w, h - 70), v.message)
+        p.end()
+
+
+class CalibrationPage(SessionPage):
+    """Run the calibration protocol and offer the recording for personalisation."""
+
+    uses_threshold = False
+
+    def __init__(self, window: Any, sound: SoundPlayer) -> None:
+        super().__init__(window, sound)
+        self.canvas_widget = CalibrationCanvas()
+        self.stack.addWidget(self.canvas_widget)
+        self.stack.addWidget(self.summary)
+        self.plan = QLabel()
+        self.plan.setWordWrap(True)
+        self.summary.personalise.connect(self.personalise)
+        self.start_button.setText("Start calibration")
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.plan)
+        lay.addLayout(self.controls())
+        lay.addWidget(self.stack, 1)
+        self.apply_settings(window.settings)
+
+    def apply_settings(self, settings: Any) -> None:
+        """Describe the planned blocks."""
+        n, block = settings.calib_blocks, settings.calib_block_s
+        total = n * (block + self.ready_s(block))
+        self.plan.setText(
+            f"<b>{n} blocks of {block:g} s</b>, alternating rest and mental arithmetic "
+            f"(about {total / 60:.1f} min). Change the length in Settings."
+        )
+
+    @staticmethod
+    def ready_s(block_s: float) -> float:
+        """The 'get ready' pause before each block: 5 s, shorter for short blocks."""
+        return min(5.0, block_s / 3)
+
+    def make_exercise(self) -> Any:
+        """The engine's calibration exercise with the blocks of the settings."""
+        from neurofb.exercises import make_exercise
+
+        s = self.window.settings
+        return make_exercise("calibration", blocks=block_labels(s.calib_blocks),
+                             block_s=s.calib_block_s, ready_s=self.ready_s(s.calib_block_s))
+
+    def canvas(self) -> Any:
+        """The calibration drawing."""
+        return self.canvas_widget
+
+    def draw_step(self, step: Any) -> None:
+        """Show the current block."""
+        self.canvas_widget.set_view(step.view)
+
+    def on_finished(self, result: SessionResult) -> None:
+        """Show the summary with the personalisation offer."""
+        super().on_finished(result)
+        if result.recording:
+            model = self.window.pages.get("model")
+            if model is not None:
+                model.add_calibration(result.recording)
+
+    def personalise(self, recording: str) -> None:
+        """Open the model page and personalise from ``recording``."""
+        model = self.window.pages.get("model")
+        if model is None or not recording:
+            return
+        self.window.show_page("model")
+        model.personalise(recording)

@@ -1,0 +1,355 @@
+"""The history page: progress across sessions and days, and any past session's focus trace.
+
+Everything comes from the session library (:class:`neurofb.library.SessionLibrary`) and the
+recordings it points at; reading them, and rebuilding the index, runs on worker threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from neurofb_ui.qt_bridge import Task, start_task
+from neurofb_ui.session_summary import fmt_duration, fmt_focus, fmt_fraction
+
+COLUMNS = ("Date", "Exercise", "Length", "Mean focus", "On target", "Rewards", "Points",
+           "Best streak", "Quality", "Model", "Recording")
+
+
+@dataclass(frozen=True)
+class HistoryData:
+    """What the worker reads from the library: sessions and per-day progress."""
+
+    sessions: tuple
+    days: tuple
+
+
+@dataclass(frozen=True)
+class TraceData:
+    """A past session's focus trace, read from its recording (times in s from its start)."""
+
+    path: str
+    t: np.ndarray
+    focus: np.ndarray
+    thresholds: tuple[tuple[float, float], ...]
+    rewards: np.ndarray
+    blocks: tuple
+    duration_s: float
+
+
+def read_history(library_path: str | None, user: str | None) -> HistoryData:
+    """Read sessions and day progress (worker thread)."""
+    from neurofb.library import SessionLibrary
+
+    lib = SessionLibrary(library_path)
+    try:
+        return HistoryData(tuple(lib.list_sessions(user)), tuple(lib.progress(user)))
+    finally:
+        lib.close()
+
+
+def read_trace(path: str) -> TraceData:
+    """Read the focus trace, thresholds, rewards and blocks of a recording (worker thread)."""
+    from neurofb.labels import blocks
+    from neurofb.recording import open_recording
+
+    rec = open_recording(path)
+    t = np.array([float(r["t"]) for r in rec.trace], dtype=float)
+    focus = np.array([float(r["focus"]) if r["focus"] else np.nan for r in rec.trace])
+    thresholds = tuple((m.t, m.value) for m in rec.markers
+                       if m.kind == "threshold" and m.value is not None)
+    rewards = np.array([m.t for m in rec.markers if m.kind == "reward"], dtype=float)
+    return TraceData(str(path), t, focus, thresholds, rewards,
+                     tuple(blocks(rec.markers, end_s=rec.duration_s)), rec.duration_s)
+
+
+def reindex(library_path: str | None, root: str) -> Any:
+    """Rebuild the library index from the recordings folder (worker thread)."""
+    from neurofb.library import SessionLibrary
+
+    lib = SessionLibrary(library_path)
+    try:
+        return lib.reindex(root)
+    finally:
+        lib.close()
+
+
+def _day_ts(day: str) -> float:
+    return dt.datetime.fromisoformat(day).timestamp() + 12 * 3600
+
+
+def _started_ts(started_at: str) -> float | None:
+    try:
+        return dt.datetime.fromisoformat(started_at).timestamp()
+    except ValueError:
+        return None
+
+
+class HistoryPage(QWidget):
+    """Progress charts, the session table, and a past session's trace with replay."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self.window = window
+        self.data: HistoryData | None = None
+        self.trace: TraceData | None = None
+        self.loads = 0
+        self._task: Task | None = None
+
+        self.only_me = QCheckBox("Only my sessions")
+        self.only_me.setChecked(True)
+        self.only_me.toggled.connect(self.refresh)
+        self.count = QLabel()
+        self.reindex_button = QPushButton("Rebuild index from recordings")
+        self.reindex_button.setToolTip("Re-read every recording folder (the files are the truth)")
+        self.reindex_button.clicked.connect(self.rebuild)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("<b>Your progress</b>"))
+        top.addWidget(self.only_me)
+        top.addWidget(self.count, 1)
+        top.addWidget(self.reindex_button)
+
+        self.progress_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        pp = self.progress_plot.getPlotItem()
+        pp.setTitle("Mean focus per session (dots) and per day (line)")
+        pp.setYRange(0, 1, padding=0.05)
+        pp.showGrid(x=False, y=True, alpha=0.2)
+        pp.addLegend(offset=(10, 10))
+        self.session_dots = pp.plot(pen=None, symbol="o", symbolSize=7,
+                                    symbolBrush=pg.mkBrush(30, 136, 229, 120), name="session")
+        self.day_line = pp.plot(pen=pg.mkPen("#1e88e5", width=2), symbol="s", symbolSize=8,
+                                symbolBrush="#1e88e5", name="day mean")
+        self.above_line = pp.plot(pen=pg.mkPen("#43a047", width=2, style=Qt.PenStyle.DashLine),
+                                  name="share on target")
+        self.minutes_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        mp = self.minutes_plot.getPlotItem()
+        mp.setTitle("Minutes trained per day")
+        self.minutes_bars = pg.BarGraphItem(x=[], height=[], width=60000,
+                                            brush=pg.mkBrush("#7e57c2"))
+        mp.addItem(self.minutes_bars)
+        for plot in (self.progress_plot, self.minutes_plot):
+            plot.getPlotItem().setMenuEnabled(False)
+            plot.getPlotItem().hideButtons()
+        self.minutes_plot.setMaximumHeight(170)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.cellDoubleClicked.connect(lambda *_: self.open_selected())
+
+        self.open_button = QPushButton("Show focus trace")
+        self.replay_button = QPushButton("Replay through the live view")
+        self.open_button.clicked.connect(self.open_selected)
+        self.replay_button.clicked.connect(self.replay_selected)
+        for b in (self.open_button, self.replay_button):
+            b.setEnabled(False)
+        self.trace_plot = pg.PlotWidget()
+        tp = self.trace_plot.getPlotItem()
+        tp.setTitle("Select a session and press “Show focus trace”")
+        tp.setYRange(0, 1, padding=0.05)
+        tp.setLabel("bottom", "time in session (s)")
+        tp.setMenuEnabled(False)
+        self.trace_info = QLabel()
+        self.trace_info.setWordWrap(True)
+
+        charts = QWidget()
+        cl = QVBoxLayout(charts)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.progress_plot, 2)
+        cl.addWidget(self.minutes_plot, 1)
+        lower = QWidget()
+        ll = QVBoxLayout(lower)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.replay_button)
+        buttons.addStretch(1)
+        ll.addLayout(buttons)
+        ll.addWidget(self.trace_plot, 1)
+        ll.addWidget(self.trace_info)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(charts)
+        split.addWidget(lower)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(split, 1)
+
+    # -- loading ----------------------------------------------------------------------------
+    @property
+    def sessions(self) -> tuple:
+        """The sessions shown, oldest first."""
+        return () if self.data is None else self.data.sessions
+
+    def showEvent(self, event: Any) -> None:
+        """Reload whenever the page is shown."""
+        super().showEvent(event)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the sessions from the library (on a worker thread)."""
+        user = self.window.settings.user if self.only_me.isChecked() else None
+        self.count.setText("loading…")
+        self._task = start_task(Task(read_history, self.window.library_path, user,
+                                     on_done=self._loaded, on_error=self._failed))
+
+    def _failed(self, message: str) -> None:
+        self.count.setText("")
+        self.window.show_problem(f"Session library: {message}", "error")
+
+    def _loaded(self, data: HistoryData) -> None:
+        self.data = data
+        self.loads += 1
+        n = len(data.sessions)
+        total = sum(s.duration_s for s in data.sessions)
+        self.count.setText(f"{n} session{'s' if n != 1 else ''}, {fmt_duration(total)} in all, "
+                           f"over {len(data.days)} day{'s' if len(data.days) != 1 else ''}")
+        self._fill_table(data.sessions)
+        self._draw_progress(data)
+
+    def _fill_table(self, sessions: tuple) -> None:
+        self.table.setRowCount(len(sessions))
+        for row, s in enumerate(reversed(sessions)):
+            cells = (
+                s.started_at.replace("T", " ")[:16], s.exercise, fmt_duration(s.duration_s),
+                fmt_focus(s.mean_focus), fmt_fraction(s.fraction_above), str(s.rewards),
+                str(s.points), str(s.longest_streak), fmt_focus(s.quality), s.model,
+                Path(s.recording_path).name if s.recording_path else "",
+            )
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, s.id)
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+
+    def _draw_progress(self, data: HistoryData) -> None:
+        pts = [(_started_ts(s.started_at), s.mean_focus) for s in data.sessions
+               if s.mean_focus is not None]
+        pts = [(t, f) for t, f in pts if t is not None]
+        if pts:
+            x, y = np.array(pts).T
+            self.session_dots.setData(x, y)
+        else:
+            self.session_dots.setData([], [])
+        days = [d for d in data.days if d.mean_focus is not None]
+        self.day_line.setData([_day_ts(d.day) for d in days], [d.mean_focus for d in days])
+        above = [d for d in data.days if d.fraction_above is not None]
+        self.above_line.setData([_day_ts(d.day) for d in above],
+                                [d.fraction_above for d in above])
+        xs = [_day_ts(d.day) for d in data.days]
+        self.minutes_bars.setOpts(x=xs, height=[d.duration_s / 60 for d in data.days],
+                                  width=0.6 * 86400)
+        if xs:
+            lo, hi = min(xs) - 86400, max(xs) + 86400
+            for plot in (self.progress_plot, self.minutes_plot):
+                plot.getPlotItem().setXRange(lo, hi, padding=0)
+            self.minutes_plot.getPlotItem().setYRange(
+                0, max(1.0, max(d.duration_s / 60 for d in data.days) * 1.15), padding=0)
+
+    # -- one session ------------------------------------------------------------------------
+    def selected(self) -> Any:
+        """The session selected in the table, or None."""
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or self.data is None:
+            return None
+        sid = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+        return next((s for s in self.data.sessions if s.id == sid), None)
+
+    def select_row(self, row: int) -> None:
+        """Select a table row (0 = the newest session)."""
+        self.table.selectRow(row)
+
+    def _selection_changed(self) -> None:
+        s = self.selected()
+        has_rec = s is not None and bool(s.recording_path) and Path(s.recording_path).exists()
+        self.open_button.setEnabled(has_rec)
+        self.replay_button.setEnabled(has_rec)
+
+    def open_selected(self) -> None:
+        """Read the selected session's recording and draw its focus trace (worker thread)."""
+        s = self.selected()
+        if s is None or not s.recording_path:
+            return
+        self.trace_info.setText("reading the recording…")
+        start_task(Task(read_trace, s.recording_path, on_done=self._draw_trace,
+                        on_error=lambda m: self.trace_info.setText(f"Cannot read it: {m}")))
+
+    def _draw_trace(self, tr: TraceData) -> None:
+        self.trace = tr
+        pi = self.trace_plot.getPlotItem()
+        pi.clear()
+        colours = {"rest": (66, 165, 245, 50), "task": (239, 108, 0, 50)}
+        for b in tr.blocks:
+            if b.label in colours:
+                region = pg.LinearRegionItem((b.start_s, b.end_s), movable=False,
+                                             brush=pg.mkBrush(*colours[b.label]))
+                region.setZValue(-10)
+                pi.addItem(region)
+        pi.plot(tr.t, tr.focus, pen=pg.mkPen("#1e88e5", width=2), connect="finite")
+        if tr.thresholds:
+            tt = [t for t, _ in tr.thresholds] + [tr.duration_s]
+            tv = [v for _, v in tr.thresholds]
+            pi.plot(tt, [*tv, tv[-1]], stepMode="right", pen=pg.mkPen("#d32f2f", width=2))
+        if tr.rewards.size:
+            pi.plot(tr.rewards, np.full(tr.rewards.size, 0.98), pen=None, symbol="star",
+                    symbolSize=12, symbolBrush="#ffb300", symbolPen="#ff8f00")
+        pi.setXRange(0, max(tr.duration_s, 1.0), padding=0.01)
+        pi.setTitle(f"Focus trace — {Path(tr.path).name}")
+        valid = np.isfinite(tr.focus)
+        self.trace_info.setText(
+            f"{fmt_duration(tr.duration_s)} recorded, {tr.t.size} updates "
+            f"({valid.sum()} with a focus value), {tr.rewards.size} rewards (★), "
+            f"threshold in red, blocks shaded (rest blue, task orange)."
+        )
+
+    def replay_selected(self) -> None:
+        """Stream the selected session's recording through the live pipeline."""
+        s = self.selected()
+        if s is not None and s.recording_path:
+            self.window.replay(s.recording_path)
+
+    def rebuild(self) -> None:
+        """Rebuild the index from the recordings folder (worker thread)."""
+        from neurofb import paths
+
+        root = str(paths.data_dir() / "recordings")
+        self.reindex_button.setEnabled(False)
+        self.count.setText("rebuilding the index…")
+
+        def done(result: Any) -> None:
+            self.reindex_button.setEnabled(True)
+            failed = len(result.failed)
+            self.window.show_problem(
+                f"Index rebuilt: {result.indexed} recordings indexed, {result.removed} removed"
+                + (f", {failed} unreadable" if failed else ""), "info")
+            self.refresh()
+
+        def failed(message: str) -> None:
+            self.reindex_button.setEnabled(True)
+            self._failed(message)
+
+        start_task(Task(reindex, self.window.library_path, root, on_done=done,
+                        on_error=failed))

@@ -1,0 +1,422 @@
+"""The focus model page: the current model's card, personalisation, retraining, switching.
+
+Reading model cards, personalising (:func:`neurofb.training.calibrate.personalise`) and
+retraining from the library's labelled recordings run on worker threads with a progress bar and
+a Cancel button; the page only shows what the engine reports. New models are written to
+``<data dir>/models/``; every earlier model stays there and can be switched back to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from neurofb import paths
+from neurofb_ui.headmap import HeadMap
+from neurofb_ui.qt_bridge import Task, start_task
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.json"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model folder and what its card says."""
+
+    path: str
+    name: str
+    created: str
+    shipped: bool
+    meta: dict
+
+
+def personal_models_dir() -> Path:
+    """Where personalised and retrained models are written (``<data dir>/models``)."""
+    folder = paths.data_dir() / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def list_models() -> list[ModelEntry]:
+    """Every model folder: shipped ones, then the user's, newest first (worker thread)."""
+    out: list[ModelEntry] = []
+    for root, shipped in ((paths.shipped_models_dir(), True), (personal_models_dir(), False)):
+        if not root.is_dir():
+            continue
+        found = []
+        for card in root.glob(f"*/{MODEL_FILE}"):
+            try:
+                meta = json.loads(card.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                log.warning("model card %s unreadable: %s", card, err)
+                continue
+            if not isinstance(meta, dict):
+                continue
+            found.append(ModelEntry(str(card.parent), card.parent.name,
+                                    str(meta.get("created", "")), shipped, meta))
+        out += sorted(found, key=lambda m: m.created, reverse=True)
+    return out
+
+
+def new_model_dir(base: str, kind: str) -> Path:
+    """A fresh folder name for a model derived from ``base`` (``kind``: personal, retrained)."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stem = f"{Path(base).name.split('--')[0]}--{kind}-{stamp}"
+    out, k = personal_models_dir() / stem, 2
+    while out.exists():
+        out, k = personal_models_dir() / f"{stem}-{k}", k + 1
+    return out
+
+
+def run_personalise(model_dir: str, recording: str, out_dir: str, *, progress: Any,
+                    cancel: Any) -> Any:
+    """Personalise ``model_dir`` with a calibration recording (worker thread)."""
+    from neurofb.training.calibrate import personalise
+
+    return personalise(model_dir, recording, out_dir, progress=progress, cancel=cancel)
+
+
+def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress: Any,
+                cancel: Any) -> Any:
+    """Retrain from the user's labelled recordings (worker thread)."""
+    from neurofb.training.train import retrain_from_recordings
+
+    return retrain_from_recordings(recordings, out_dir, base_model=model_dir,
+                                   progress=progress, cancel=cancel)
+
+
+def calibration_recordings(library_path: str | None) -> list[str]:
+    """Recording folders of the library's calibration sessions, newest first (worker thread)."""
+    from neurofb.library import SessionLibrary
+
+    lib = SessionLibrary(library_path)
+    try:
+        rows = lib.list_sessions()
+    finally:
+        lib.close()
+    recs = [r.recording_path for r in rows
+            if r.exercise == "calibration" and r.recording_path
+            and Path(r.recording_path).exists()]
+    return list(reversed(recs))
+
+
+def _fmt_metric(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt_metric(v)}" for k, v in list(value.items())[:4])
+    return str(value)
+
+
+def card_html(entry: ModelEntry) -> str:
+    """The model card as HTML: what it is, what it was trained on, how well it does."""
+    m = entry.meta
+    arch = m.get("architecture", {}) if isinstance(m.get("architecture"), dict) else {}
+    inp = m.get("input", {}) if isinstance(m.get("input"), dict) else {}
+    train = m.get("training", {}) if isinstance(m.get("training"), dict) else {}
+    metrics = m.get("metrics", {}) if isinstance(m.get("metrics"), dict) else {}
+    weights = m.get("weights", {}) if isinstance(m.get("weights"), dict) else {}
+    rows = [
+        ("Model", f"{entry.name} ({'shipped' if entry.shipped else 'yours'})"),
+        ("Created", entry.created or "–"),
+        ("Architecture", f"{arch.get('name', '?')}, "
+                         f"{weights.get('n_parameters', '?')} parameters"),
+        ("Input", f"{inp.get('window_s', '?')} s windows at {inp.get('sfreq', '?')} Hz, "
+                  f"{len(inp.get('ch_names', []) or [])} channels"),
+        ("Trained on", _fmt_metric(train.get("data", train.get("dataset", "–")))),
+    ]
+    if "personalised_from" in m or "base_model" in m:
+        rows.append(("Personalised from", str(m.get("personalised_from", m.get("base_model")))))
+    for key, value in list(metrics.items())[:8]:
+        rows.append((key.replace("_", " "), _fmt_metric(value)))
+    if weights.get("sha256"):
+        rows.append(("Weights SHA-256", str(weights["sha256"])[:16] + "…"))
+    cells = "".join(f"<tr><td style='padding-right:14px;color:#555'>{k}</td>"
+                    f"<td><b>{v}</b></td></tr>" for k, v in rows)
+    return f"<table>{cells}</table>"
+
+
+class ModelPage(QWidget):
+    """Show the model in use; personalise, retrain, or switch to another model."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self.window = window
+        self.models: list[ModelEntry] = []
+        self.job: Task | None = None
+        self.job_kind = ""
+        self.last_result: Any = None
+        self.last_error = ""
+        self._calibrations: list[str] = []
+
+        self.card = QLabel("Reading the model…")
+        self.card.setTextFormat(Qt.TextFormat.RichText)
+        self.card.setWordWrap(True)
+        self.card.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.montage = HeadMap(title="Channels the model was trained on")
+        self.montage.setMinimumSize(220, 220)
+        card_box = QGroupBox("Model in use")
+        cl = QHBoxLayout(card_box)
+        cl.addWidget(self.card, 2)
+        cl.addWidget(self.montage, 1)
+
+        self.list = QListWidget()
+        self.list.currentRowChanged.connect(self._show_selected)
+        self.use_button = QPushButton("Use this model")
+        self.use_button.clicked.connect(self.use_selected)
+        models_box = QGroupBox("All your models (newest first) — switch back any time")
+        ml = QVBoxLayout(models_box)
+        ml.addWidget(self.list)
+        ml.addWidget(self.use_button)
+
+        adapt = QGroupBox("Make it yours")
+        al = QGridLayout(adapt)
+        self.recording = QComboBox()
+        self.recording.setMinimumWidth(320)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.personalise_button = QPushButton("Personalise from this calibration")
+        self.personalise_button.clicked.connect(lambda: self.personalise(None))
+        self.retrain_button = QPushButton("Retrain from all my labelled recordings")
+        self.retrain_button.clicked.connect(self.retrain)
+        al.addWidget(QLabel("Calibration recording"), 0, 0)
+        al.addWidget(self.recording, 0, 1)
+        al.addWidget(browse, 0, 2)
+        al.addWidget(self.personalise_button, 1, 0, 1, 2)
+        al.addWidget(self.retrain_button, 2, 0, 1, 2)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress_text = QLabel("Record a calibration (Calibrate page) to personalise.")
+        self.progress_text.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        al.addWidget(self.progress, 3, 0, 1, 2)
+        al.addWidget(self.cancel_button, 3, 2)
+        al.addWidget(self.progress_text, 4, 0, 1, 3)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(card_box, 3)
+        row = QHBoxLayout()
+        row.addWidget(models_box, 1)
+        row.addWidget(adapt, 1)
+        lay.addLayout(row, 2)
+
+    # -- model list -------------------------------------------------------------------------
+    @property
+    def current_dir(self) -> str:
+        """The model folder in use (the settings' choice, else the shipped default)."""
+        return self.window.settings.model_dir or str(paths.default_model_dir())
+
+    @property
+    def busy(self) -> bool:
+        """Whether a personalisation or retraining runs."""
+        return self.job is not None
+
+    def showEvent(self, event: Any) -> None:
+        """Reload the models and calibration recordings whenever the page is shown."""
+        super().showEvent(event)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the model folders and calibration recordings (worker threads)."""
+        start_task(Task(list_models, on_done=self._models_loaded,
+                        on_error=lambda m: self.card.setText(f"Cannot list models: {m}")))
+        start_task(Task(calibration_recordings, self.window.library_path,
+                        on_done=self._calibrations_loaded,
+                        on_error=lambda m: log.warning("calibration list: %s", m)))
+
+    def _models_loaded(self, models: list[ModelEntry]) -> None:
+        self.models = models
+        self.list.blockSignals(True)
+        self.list.clear()
+        current = Path(self.current_dir).resolve()
+        cur_row = -1
+        for i, m in enumerate(models):
+            mark = "● " if Path(m.path).resolve() == current else "   "
+            item = QListWidgetItem(f"{mark}{m.name}  ({'shipped' if m.shipped else 'yours'}, "
+                                   f"{m.created[:10] or 'undated'})")
+            item.setData(Qt.ItemDataRole.UserRole, m.path)
+            self.list.addItem(item)
+            if mark.strip():
+                cur_row = i
+        self.list.blockSignals(False)
+        in_use = next((m for m in models if Path(m.path).resolve() == current), None)
+        if in_use is None:
+            self.card.setText(
+                f"<b>No model found at {current}</b><br>The app uses the transparent "
+                "engagement index (β/(α+θ)) until a model is installed or trained."
+            )
+            self.montage.set_channels([])
+        else:
+            self._show_card(in_use)
+        if cur_row >= 0:
+            self.list.setCurrentRow(cur_row)
+
+    def _show_card(self, entry: ModelEntry) -> None:
+        self.card.setText(card_html(entry))
+        inp = entry.meta.get("input", {}) if isinstance(entry.meta.get("input"), dict) else {}
+        self.montage.set_channels(list(inp.get("ch_names", []) or []))
+        self.montage.set_values(None)
+
+    def _show_selected(self, row: int) -> None:
+        if 0 <= row < len(self.models):
+            self._show_card(self.models[row])
+
+    def use_selected(self) -> None:
+        """Switch to the selected model (the stream reconnects to load it)."""
+        row = self.list.currentRow()
+        if not 0 <= row < len(self.models):
+            return
+        self.use_model(self.models[row].path)
+
+    def use_model(self, path: str) -> None:
+        """Use the model folder ``path`` from now on."""
+        default = str(paths.default_model_dir().resolve())
+        chosen = "" if str(Path(path).resolve()) == default else str(path)
+        self.window.update_settings(model_dir=chosen, target="model")
+        self.window.show_problem(f"Now using the model {Path(path).name}.", "info")
+        if self.window.stream.current is not None:
+            self.window.reconnect()
+        self.refresh()
+
+    # -- calibration recordings -------------------------------------------------------------
+    def _calibrations_loaded(self, recs: list[str]) -> None:
+        for r in recs:
+            if r not in self._calibrations:
+                self._calibrations.append(r)
+        self._fill_recordings()
+
+    def add_calibration(self, recording: str) -> None:
+        """Offer a new calibration recording (the newest first)."""
+        if recording in self._calibrations:
+            self._calibrations.remove(recording)
+        self._calibrations.insert(0, recording)
+        self._fill_recordings()
+
+    def _fill_recordings(self) -> None:
+        current = self.recording.currentData()
+        self.recording.clear()
+        for r in self._calibrations:
+            self.recording.addItem(Path(r).name, r)
+        if current in self._calibrations:
+            self.recording.setCurrentIndex(self._calibrations.index(current))
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Calibration recording folder",
+                                                str(paths.data_dir() / "recordings"))
+        if path:
+            self.add_calibration(path)
+            self.recording.setCurrentIndex(0)
+
+    # -- background jobs --------------------------------------------------------------------
+    def personalise(self, recording: str | None) -> Task | None:
+        """Personalise the model in use with a calibration recording (worker thread)."""
+        if recording:
+            self.add_calibration(recording)
+            self.recording.setCurrentIndex(0)
+        rec = self.recording.currentData()
+        if not rec:
+            self.progress_text.setText("Choose a calibration recording first (or record one on "
+                                       "the Calibrate page).")
+            return None
+        out = new_model_dir(self.current_dir, "personal")
+        return self._start("personalise", Task(
+            run_personalise, self.current_dir, rec, str(out), with_progress=True,
+            on_done=self._job_done, on_error=self._job_failed, on_progress=self._on_progress,
+        ), f"Personalising {Path(self.current_dir).name} with {Path(rec).name}…")
+
+    def retrain(self) -> Task | None:
+        """Retrain from every labelled recording in the library (worker thread)."""
+        recs = list(self._calibrations)
+        if not recs:
+            self.progress_text.setText("No labelled recordings yet: record a calibration first.")
+            return None
+        out = new_model_dir(self.current_dir, "retrained")
+        return self._start("retrain", Task(
+            run_retrain, self.current_dir, recs, str(out), with_progress=True,
+            on_done=self._job_done, on_error=self._job_failed, on_progress=self._on_progress,
+        ), f"Retraining from {len(recs)} labelled recording(s)…")
+
+    def _start(self, kind: str, task: Task, message: str) -> Task | None:
+        if self.job is not None:
+            self.progress_text.setText("A job is already running: wait or cancel it.")
+            return None
+        self.job, self.job_kind = task, kind
+        self.last_result, self.last_error = None, ""
+        self.progress.setValue(0)
+        self.progress_text.setText(message)
+        self._set_busy(True)
+        return start_task(task)
+
+    def cancel(self) -> None:
+        """Ask the running job to stop."""
+        if self.job is not None:
+            self.job.cancel()
+            self.progress_text.setText("Cancelling…")
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(1000 * min(max(fraction, 0.0), 1.0)))
+        if message:
+            self.progress_text.setText(message)
+
+    def _set_busy(self, busy: bool) -> None:
+        for b in (self.personalise_button, self.retrain_button, self.use_button):
+            b.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    def _job_done(self, result: Any) -> None:
+        self.job = None
+        self._set_busy(False)
+        self.last_result = result
+        self.progress.setValue(1000)
+        out = getattr(result, "model_dir", None) or getattr(result, "out_dir", None) or result
+        before = getattr(result, "before", None)
+        after = getattr(result, "after", None)
+        extra = ""
+        if isinstance(before, dict) and isinstance(after, dict):
+            keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
+            extra = "; ".join(f"{k}: {before[k]:.3f} → {after[k]:.3f}" for k in keys)
+        self.progress_text.setText(f"Done: new model in {out}. {extra}".strip())
+        if out and Path(str(out)).is_dir():
+            self.use_model(str(out))
+        else:
+            self.refresh()
+
+    def _job_failed(self, message: str) -> None:
+        self.job = None
+        self._set_busy(False)
+        self.last_error = message
+        self.progress.setValue(0)
+        cancelled = "cancel" in message.lower()
+        self.progress_text.setText("Cancelled: the model in use is unchanged." if cancelled
+                                   else f"Failed: {message}")
+        if not cancelled:
+            self.window.show_problem(f"{self.job_kind.capitalize()} failed: {message}", "error")
+
+    def shutdown(self) -> None:
+        """Cancel a running job (the window is closing)."""
+        self.cancel()

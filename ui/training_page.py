@@ -1,0 +1,340 @@
+"""The training page: pick an exercise, start, pause, end; the summary when it is over.
+
+:class:`SessionPage` is shared with the calibration page: session controls, the timer, sounds,
+the end-of-session summary. The exercise itself (rules, rewards, timing) runs in the engine
+(:mod:`neurofb.session`, :mod:`neurofb.exercises`); the page draws the views it steps out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from neurofb_ui.exercise_views import ClarityCanvas, GaugeCanvas, RocketCanvas
+from neurofb_ui.live_view import FPS, FocusMeter
+from neurofb_ui.session_controller import SessionController, SessionResult
+from neurofb_ui.session_summary import SummaryView, fmt_duration
+from neurofb_ui.sound import SoundPlayer
+
+
+def load_tones(player: SoundPlayer) -> None:
+    """Register the engine's tones (:data:`neurofb.sound.TONES`) with the player."""
+    from neurofb.sound import TONES, wav_bytes
+
+    for name, make in TONES.items():
+        player.load(name, wav_bytes(make()))
+
+
+class SessionPage(QWidget):
+    """Common machinery of pages that run a :class:`neurofb.session.TrainingSession`."""
+
+    def __init__(self, window: Any, sound: SoundPlayer) -> None:
+        super().__init__()
+        self.window = window
+        self.sound = sound
+        self.controller = SessionController(self)
+        self.controller.step.connect(self.on_step)
+        self.controller.finished.connect(self.on_finished)
+        self.controller.problem.connect(lambda m: self.window.show_problem(m, "error"))
+        self.last_step: Any = None
+        self.last_result: SessionResult | None = None
+        self.steps = 0
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setStyleSheet("font-weight: bold; padding: 6px 18px;")
+        self.pause_button = QPushButton("Pause")
+        self.end_button = QPushButton("End session")
+        self.start_button.clicked.connect(self.start_session)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.end_button.clicked.connect(lambda: self.end_activity())
+        self.clock = QLabel("–")
+        self.clock.setStyleSheet("font-size: 20px; font-weight: bold;")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.summary = SummaryView()
+        self.summary.again.connect(self.show_exercise)
+        self.summary.history.connect(lambda: self.window.show_page("history"))
+        self.stack = QStackedWidget()
+        self.frame_timer = QTimer(self)
+        self.frame_timer.setInterval(int(1000 / FPS))
+        self.frame_timer.timeout.connect(self.tick)
+        self.frame_timer.start()
+        self._set_running(False)
+
+    # -- hooks for subclasses ---------------------------------------------------------------
+    def make_exercise(self) -> Any:
+        """The engine exercise to run (a fresh :class:`neurofb.exercises.Exercise`)."""
+        raise NotImplementedError
+
+    def draw_step(self, step: Any) -> None:
+        """Show one session step (the exercise view)."""
+        raise NotImplementedError
+
+    def canvas(self) -> Any:
+        """The widget animated by :meth:`tick` (or None)."""
+        return None
+
+    # -- session control ------------------------------------------------------------------
+    def controls(self) -> QHBoxLayout:
+        """A row with Start, Pause, End, the clock and the status line."""
+        row = QHBoxLayout()
+        for w in (self.start_button, self.pause_button, self.end_button):
+            row.addWidget(w)
+        row.addSpacing(16)
+        row.addWidget(self.clock)
+        row.addSpacing(16)
+        row.addWidget(self.status, 1)
+        return row
+
+    @property
+    def running(self) -> bool:
+        """Whether this page runs a session."""
+        return self.controller.active
+
+    def start_session(self) -> bool:
+        """Start a session on the connected stream; return whether it started."""
+        opened = self.window.stream.current
+        if opened is None:
+            self.window.show_problem("Connect a source first (left panel), then press Start.",
+                                     "warning")
+            return False
+        if any(getattr(p, "running", False) for p in self.window.pages.values() if p is not self):
+            self.window.show_problem("Another session is running: end it first.", "warning")
+            return False
+        s = self.window.settings
+        try:
+            exercise = self.make_exercise()
+            self.controller.start(opened, exercise, reward_rate=s.reward_rate, user=s.user,
+                                  target=s.target, model_dir=opened.model_dir, record=s.record)
+        except (ValueError, RuntimeError) as err:
+            self.window.show_problem(f"Could not start: {err}", "error")
+            return False
+        self.last_step = None
+        self.steps = 0
+        self.show_exercise()
+        c = self.canvas()
+        if c is not None:
+            c.reset()
+        self._set_running(True)
+        rec = self.controller.recorder
+        self.status.setText(f"Recording to {rec.path}" if rec else "Not recording")
+        return True
+
+    def toggle_pause(self) -> None:
+        """Pause or resume the session."""
+        if not self.running:
+            return
+        if self.controller.paused:
+            self.controller.resume()
+            self.pause_button.setText("Pause")
+        else:
+            self.controller.pause()
+            self.pause_button.setText("Resume")
+
+    def end_activity(self, *, wait: bool = False) -> None:
+        """End the session (the summary follows); ``wait`` finishes saving before returning."""
+        if self.running:
+            self.controller.end(wait=wait)
+
+    def shutdown(self) -> None:
+        """Stop the animation (the window is closing)."""
+        self.frame_timer.stop()
+
+    def show_exercise(self) -> None:
+        """Show the exercise (not the summary)."""
+        self.stack.setCurrentIndex(0)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.end_button.setEnabled(running)
+        self.pause_button.setText("Pause")
+
+    # -- engine events (queued signals) ---------------------------------------------------
+    def on_step(self, step: Any) -> None:
+        """A session step: draw it, play its sounds, update the clock."""
+        if not self.running:
+            return
+        self.last_step = step
+        self.steps += 1
+        view = step.view
+        self.draw_step(step)
+        if getattr(view, "milestone", False):
+            self.sound.play("streak")
+        elif getattr(view, "reward", False):
+            self.sound.play("reward")
+        left = view.remaining_s
+        self.clock.setText(fmt_duration(left) + " left" if left is not None
+                           else fmt_duration(view.elapsed_s))
+        self.window.live.set_threshold(None if not self.uses_threshold else view.threshold)
+
+    uses_threshold = True
+
+    def on_finished(self, result: SessionResult) -> None:
+        """The session ended: show its summary and refresh the history."""
+        self.last_result = result
+        self._set_running(False)
+        self.window.live.set_threshold(None)
+        self.sound.play("done")
+        self.summary.show_result(result)
+        self.stack.setCurrentWidget(self.summary)
+        self.clock.setText("done")
+        self.status.setText("")
+        hist = self.window.pages.get("history")
+        if hist is not None:
+            hist.refresh()
+
+    def tick(self) -> None:
+        """Animate the canvas (~30 fps, only while visible)."""
+        c = self.canvas()
+        if c is not None and self.isVisible() and self.stack.currentIndex() == 0:
+            c.tick()
+
+
+class TrainingPage(SessionPage):
+    """Focus gauge, rocket and clarity, with reward sounds, points, timer and pause."""
+
+    def __init__(self, window: Any, sound: SoundPlayer) -> None:
+        super().__init__(window, sound)
+        from neurofb.exercises import EXERCISES
+
+        self.canvases = {"gauge": GaugeCanvas(), "rocket": RocketCanvas(),
+                         "clarity": ClarityCanvas()}
+        self.choice = QButtonGroup(self)
+        pick = QHBoxLayout()
+        self.pick_buttons: dict[str, QPushButton] = {}
+        for name in self.canvases:
+            info = EXERCISES[name]
+            b = QPushButton(f"{info.title}\n{info.description}")
+            b.setCheckable(True)
+            b.setMinimumHeight(58)
+            b.setStyleSheet("QPushButton { text-align: left; padding: 6px 10px; }"
+                            "QPushButton:checked { background: #c8e6c9; "
+                            "border: 2px solid #2e7d32; }")
+            self.choice.addButton(b)
+            self.pick_buttons[name] = b
+            b.clicked.connect(lambda _c=False, n=name: self.choose(n))
+            pick.addWidget(b)
+        self.canvas_stack = QStackedWidget()
+        for c in self.canvases.values():
+            self.canvas_stack.addWidget(c)
+
+        self.meter = FocusMeter()
+        self.meter.setMaximumWidth(120)
+        side = QGroupBox("This session")
+        sl = QVBoxLayout(side)
+        sl.addWidget(self.meter, 1)
+        self.points = QLabel("0 points")
+        self.points.setStyleSheet("font-size: 18px; font-weight: bold;")
+        self.streak = QLabel("streak 0")
+        self.on_target = QLabel("on target –")
+        for w in (self.points, self.streak, self.on_target):
+            sl.addWidget(w)
+        self.mute = QCheckBox("Mute")
+        self.volume = QSlider(Qt.Orientation.Horizontal)
+        self.volume.setRange(0, 100)
+        sl.addWidget(QLabel("Sound"))
+        sl.addWidget(self.volume)
+        sl.addWidget(self.mute)
+        self.mute.toggled.connect(self._sound_changed)
+        self.volume.valueChanged.connect(self._sound_changed)
+
+        body = QWidget()
+        bl = QHBoxLayout(body)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.canvas_stack, 1)
+        bl.addWidget(side)
+        self.stack.addWidget(body)
+        self.stack.addWidget(self.summary)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(pick)
+        lay.addLayout(self.controls())
+        lay.addWidget(self.stack, 1)
+        self.apply_settings(window.settings)
+
+    @property
+    def exercise_name(self) -> str:
+        """The exercise chosen."""
+        for name, b in self.pick_buttons.items():
+            if b.isChecked():
+                return name
+        return "gauge"
+
+    def choose(self, name: str) -> None:
+        """Choose an exercise (remembered in the settings)."""
+        if name not in self.canvases:
+            raise ValueError(f"unknown exercise {name!r}; choose one of {list(self.canvases)}")
+        self.pick_buttons[name].setChecked(True)
+        self.canvas_stack.setCurrentWidget(self.canvases[name])
+        self.show_exercise()
+        if self.window.settings.exercise != name:
+            self.window.update_settings(exercise=name)
+
+    def apply_settings(self, settings: Any) -> None:
+        """Follow the settings (exercise, volume, mute)."""
+        name = settings.exercise if settings.exercise in self.canvases else "gauge"
+        self.pick_buttons[name].setChecked(True)
+        self.canvas_stack.setCurrentWidget(self.canvases[name])
+        for w in (self.mute, self.volume):
+            w.blockSignals(True)
+        self.mute.setChecked(settings.muted)
+        self.volume.setValue(round(settings.volume * 100))
+        for w in (self.mute, self.volume):
+            w.blockSignals(False)
+        self.sound.set_volume(settings.volume)
+        self.sound.set_muted(settings.muted)
+
+    def _sound_changed(self) -> None:
+        self.window.update_settings(volume=self.volume.value() / 100,
+                                    muted=self.mute.isChecked())
+
+    def make_exercise(self) -> Any:
+        """A fresh exercise of the chosen kind, as long as the settings say."""
+        from neurofb.exercises import make_exercise
+
+        minutes = self.window.settings.session_min
+        return make_exercise(self.exercise_name, duration_s=minutes * 60 if minutes > 0 else None)
+
+    def start_session(self) -> bool:
+        """Start the chosen exercise; the picker is locked while it runs."""
+        ok = super().start_session()
+        if ok:
+            for b in self.pick_buttons.values():
+                b.setEnabled(False)
+        return ok
+
+    def on_finished(self, result: SessionResult) -> None:
+        """Unlock the picker and show the summary."""
+        for b in self.pick_buttons.values():
+            b.setEnabled(True)
+        super().on_finished(result)
+
+    def canvas(self) -> Any:
+        """The canvas of the chosen exercise."""
+        return self.canvas_stack.currentWidget()
+
+    def draw_step(self, step: Any) -> None:
+        """Hand the exercise view to its canvas; update meter and counters."""
+        view, fb = step.view, step.feedback
+        self.canvases[view.name].set_view(view)
+        self.meter.set_state(fb.focus, threshold=fb.threshold, reason=fb.reason,
+                             rewarding=fb.reward)
+        self.points.setText(f"{fb.points} points")
+        self.streak.setText(f"streak {fb.streak} (best {fb.longest_streak})")
+        self.on_target.setText(f"on target {fmt_duration(fb.time_on_target_s)}")
+        if view.message:
+            self.status.setText(view.message)
