@@ -101,7 +101,9 @@ class Exercise:
         After the exercise is done, steps change nothing and return the final view without
         markers.
         """
-        if self.done and self.view is not None:
+        if self.done:
+            if self.view is None:  # finished before it started
+                self.view = self._view(fb, ())
             return replace(self.view, markers=())
         markers: list[Marker] = []
         if not self.started:

@@ -75,6 +75,11 @@ def test_paused_time_does_not_count_and_finish_closes_early():
     assert [(m.kind, m.label, m.t) for m in closing] == [("block_end", "gauge", views[-1].t)]
     assert ex.done and ex.view.done and ex.finish() == ()
 
+    ex = FocusGauge()  # ended before its first step: stays ended, marks nothing
+    assert ex.finish() == ()
+    views, _ = drive(ex, [0.7] * 3)
+    assert all(v.done and not v.markers for v in views)
+
 
 # -- gauge ---------------------------------------------------------------------------------
 def test_gauge_shows_hold_reward_flash_and_gating():
