@@ -1,0 +1,226 @@
+"""MNE-designed IIR filters, applied statefully chunk by chunk.
+
+The band-pass and the line-noise notches are designed once with
+:func:`mne.filter.create_filter` (Butterworth, second-order sections) and cascaded into one SOS
+array. :class:`StreamFilter` then runs that cascade causally with :func:`scipy.signal.sosfilt`,
+carrying the filter state from one chunk to the next, so filtering a stream in chunks of any size
+gives the same output as filtering it in one go — and the same output as MNE's own offline causal
+filtering (``mne.filter.filter_data(..., method="iir", phase="forward")``) of the same signal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Butterworth order of the band-pass (MNE doubles it for a band-pass: 2 × order poles).
+BANDPASS_ORDER = 4
+#: Butterworth order of each notch (band-stop) filter.
+NOTCH_ORDER = 2
+#: Half-width in Hz of the stop band of each notch.
+NOTCH_HALF_WIDTH_HZ = 2.0
+#: A line harmonic gets a notch only while the band-pass alone attenuates it by less than this.
+NOTCH_SKIP_ATTENUATION_DB = 40.0
+
+
+def _iir_params(order: int) -> dict:
+    return dict(order=order, ftype="butter", output="sos")
+
+
+def bandpass_sos(sfreq: float, *, l_freq: float | None, h_freq: float | None) -> np.ndarray:
+    """Design the Butterworth band-pass with MNE.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling rate in Hz.
+    l_freq, h_freq : float or None
+        Pass-band edges in Hz (``None`` or 0 for no high-pass; ``None`` for no low-pass).
+
+    Returns
+    -------
+    sos : array, shape (n_sections, 6)
+        Second-order sections.
+    """
+    import mne
+
+    l_freq = l_freq if l_freq else None
+    if l_freq is None and h_freq is None:
+        return np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
+    params = mne.filter.create_filter(
+        None,
+        sfreq,
+        l_freq,
+        h_freq,
+        method="iir",
+        iir_params=_iir_params(BANDPASS_ORDER),
+        phase="forward",
+        verbose="error",
+    )
+    return np.asarray(params["sos"], dtype=float)
+
+
+def notch_frequencies(
+    sfreq: float, *, line_freq: float | None, bandpass: np.ndarray
+) -> list[float]:
+    """Line frequency and harmonics that need a notch.
+
+    A harmonic is kept while it lies below Nyquist (with room for the notch) and the band-pass
+    alone attenuates it by less than :data:`NOTCH_SKIP_ATTENUATION_DB`.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling rate in Hz.
+    line_freq : float or None
+        Mains frequency in Hz (50 or 60); ``None`` for none.
+    bandpass : array, shape (n_sections, 6)
+        The band-pass already in the cascade.
+    """
+    from scipy.signal import sosfreqz
+
+    if not line_freq:
+        return []
+    nyquist = sfreq / 2.0
+    harmonics = np.arange(line_freq, nyquist - NOTCH_HALF_WIDTH_HZ, line_freq)
+    if harmonics.size == 0:
+        return []
+    _, response = sosfreqz(bandpass, worN=harmonics, fs=sfreq)
+    attenuation_db = -20.0 * np.log10(np.maximum(np.abs(response), 1e-300))
+    return [float(f) for f, a in zip(harmonics, attenuation_db, strict=True)
+            if a < NOTCH_SKIP_ATTENUATION_DB]
+
+
+def notch_sos(sfreq: float, freq: float) -> np.ndarray:
+    """Design one Butterworth band-stop around ``freq`` with MNE.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling rate in Hz.
+    freq : float
+        Centre of the stop band in Hz (stop band ``freq ± NOTCH_HALF_WIDTH_HZ``).
+
+    Returns
+    -------
+    sos : array, shape (n_sections, 6)
+    """
+    import mne
+
+    params = mne.filter.create_filter(
+        None,
+        sfreq,
+        freq + NOTCH_HALF_WIDTH_HZ,  # l_freq > h_freq: MNE designs a band-stop
+        freq - NOTCH_HALF_WIDTH_HZ,
+        method="iir",
+        iir_params=_iir_params(NOTCH_ORDER),
+        phase="forward",
+        verbose="error",
+    )
+    return np.asarray(params["sos"], dtype=float)
+
+
+def design_filter(
+    sfreq: float,
+    *,
+    l_freq: float | None = 1.0,
+    h_freq: float | None = 45.0,
+    line_freq: float | None = 50.0,
+) -> np.ndarray:
+    """Design the engine's filter: an MNE Butterworth band-pass cascaded with line notches.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling rate in Hz.
+    l_freq, h_freq : float or None
+        Pass-band edges in Hz (``None`` to leave that side open).
+    line_freq : float or None
+        Mains frequency in Hz (50 or 60). The fundamental and each harmonic below Nyquist that the
+        band-pass does not already attenuate by 40 dB get a ±2 Hz Butterworth band-stop.
+
+    Returns
+    -------
+    sos : array, shape (n_sections, 6)
+        The whole cascade as second-order sections (band-pass first).
+
+    Raises
+    ------
+    ValueError
+        When a pass-band edge is not below Nyquist or the edges are out of order.
+    """
+    if not sfreq > 0:
+        raise ValueError(f"sfreq must be positive, got {sfreq}")
+    nyquist = sfreq / 2.0
+    if h_freq is not None and not h_freq < nyquist:
+        raise ValueError(
+            f"h_freq={h_freq} Hz must be below Nyquist ({nyquist:g} Hz at {sfreq:g} Hz); "
+            "lower the low-pass edge"
+        )
+    if l_freq and h_freq is not None and not l_freq < h_freq:
+        raise ValueError(f"need l_freq < h_freq, got l_freq={l_freq}, h_freq={h_freq}")
+    if l_freq and not l_freq < nyquist:
+        raise ValueError(f"l_freq={l_freq} Hz must be below Nyquist ({nyquist:g} Hz)")
+    bandpass = bandpass_sos(sfreq, l_freq=l_freq, h_freq=h_freq)
+    sections = [bandpass]
+    for freq in notch_frequencies(sfreq, line_freq=line_freq, bandpass=bandpass):
+        sections.append(notch_sos(sfreq, freq))
+    return np.vstack(sections)
+
+
+class StreamFilter:
+    """Apply an SOS cascade causally to a multichannel stream, chunk by chunk.
+
+    The state is initialised from the first sample of each channel (the steady state of a
+    constant input, :func:`scipy.signal.sosfilt_zi` × first value), so a DC offset produces no
+    start-up transient. Because the state is carried, chunked output equals one-shot output.
+
+    Parameters
+    ----------
+    sos : array, shape (n_sections, 6)
+        Second-order sections (e.g. from :func:`design_filter`).
+    n_channels : int
+        Number of channels of the stream.
+    """
+
+    def __init__(self, sos: np.ndarray, n_channels: int) -> None:
+        from scipy.signal import sosfilt_zi
+
+        sos = np.asarray(sos, dtype=float)
+        if sos.ndim != 2 or sos.shape[1] != 6:
+            raise ValueError(f"sos must have shape (n_sections, 6), got {sos.shape}")
+        if n_channels < 1:
+            raise ValueError(f"n_channels must be >= 1, got {n_channels}")
+        self.sos = sos
+        self.n_channels = int(n_channels)
+        self._zi_unit = sosfilt_zi(sos)[:, np.newaxis, :]  # (n_sections, 1, 2)
+        self._zi: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the state; the next chunk starts the filter afresh."""
+        self._zi = None
+
+    def process(self, data: np.ndarray) -> np.ndarray:
+        """Filter the next chunk.
+
+        Parameters
+        ----------
+        data : array, shape (n_channels, n_samples)
+            Finite samples (µV).
+
+        Returns
+        -------
+        filtered : array, shape (n_channels, n_samples)
+        """
+        from scipy.signal import sosfilt
+
+        data = np.asarray(data, dtype=float)
+        if data.ndim != 2 or data.shape[0] != self.n_channels:
+            raise ValueError(
+                f"expected data of shape ({self.n_channels}, n_samples), got {data.shape}"
+            )
+        if data.shape[1] == 0:
+            return data.copy()
+        if self._zi is None:
+            self._zi = self._zi_unit * data[np.newaxis, :, 0:1]
+        out, self._zi = sosfilt(self.sos, data, axis=-1, zi=self._zi)
+        return out

@@ -1,0 +1,282 @@
+"""The real-time pipeline: chunks in, focus updates out — the same code live and in replay.
+
+Per chunk: check it fits the stream → hold non-finite samples (they are marked, never filtered)
+→ stateful MNE-designed filter → ring buffers (raw and filtered) → every window that ends in the
+chunk (window ends at sample counts ``W + k·H``, whatever the chunking) is gathered into one
+``(n_windows, n_channels, W)`` array → band powers, quality and the estimator run once each on the
+whole batch → a short per-window loop does exponential smoothing and quality gating.
+
+Any chunking of the same samples — one sample at a time or an hour at once — gives the same
+updates (except ``latency_s``). Large chunks are cut into blocks of at most ``max_batch_windows``
+hops, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from neurofb.config import EngineConfig
+from neurofb.errors import ChannelError
+from neurofb.features import band_powers
+from neurofb.filters import StreamFilter, design_filter
+from neurofb.focus.bandpower import BandPowerEstimator
+from neurofb.focus.base import BoundEstimator, Estimator
+from neurofb.quality import assess
+from neurofb.types import Chunk, Features, SourceInfo, Update
+
+
+def _samples(seconds: float, sfreq: float) -> int:
+    return max(1, math.floor(seconds * sfreq + 0.5))
+
+
+def _subset(features: Features, keep: np.ndarray) -> Features:
+    return Features(
+        ch_names=features.ch_names,
+        bands=features.bands,
+        abs_power=features.abs_power[keep],
+        rel_power=features.rel_power[keep],
+        theta_beta=features.theta_beta[keep],
+        engagement=features.engagement[keep],
+    )
+
+
+class Pipeline:
+    """Turn a stream of chunks into focus updates.
+
+    Parameters
+    ----------
+    info : SourceInfo
+        What the source delivers (channels, sampling rate). ``info.extra["live"] = False`` marks
+        a replay: ``latency_s`` is then the processing time per window instead of the age of the
+        newest sample.
+    estimator : Estimator, optional
+        Focus estimator; default the band-power engagement target with ``config.baseline_s``.
+    config : EngineConfig
+        Window, hop, filter, smoothing and gating settings.
+    max_batch_windows : int
+        Most windows processed in one batch (bounds memory for huge chunks).
+
+    Raises
+    ------
+    neurofb.errors.ChannelError, neurofb.errors.ModelError
+        When the estimator does not fit the stream's channels or sampling rate.
+    """
+
+    def __init__(
+        self,
+        info: SourceInfo,
+        estimator: Estimator | None = None,
+        config: EngineConfig = EngineConfig(),
+        *,
+        max_batch_windows: int = 128,
+    ) -> None:
+        if max_batch_windows < 1:
+            raise ValueError(f"max_batch_windows must be >= 1, got {max_batch_windows}")
+        if not info.ch_names:
+            raise ChannelError(f"source {info.board!r} has no EEG channels to process")
+        self.info = info
+        self.config = config
+        self.sfreq = float(info.sfreq)
+        self.ch_names = tuple(info.ch_names)
+        self.window_samples = _samples(config.window_s, self.sfreq)
+        self.hop_samples = _samples(config.hop_s, self.sfreq)
+        self.live = bool(info.extra.get("live", True))
+        n_ch = len(self.ch_names)
+        self._filter = StreamFilter(
+            design_filter(
+                self.sfreq, l_freq=config.l_freq, h_freq=config.h_freq, line_freq=config.line_freq
+            ),
+            n_ch,
+        )
+        self.estimator = estimator or BandPowerEstimator(
+            "engagement", baseline_s=config.baseline_s
+        )
+        hop_s = self.hop_samples / self.sfreq
+        if isinstance(self.estimator, BandPowerEstimator):
+            self._bound: BoundEstimator = self.estimator.bind(
+                self.ch_names, self.sfreq, hop_s=hop_s
+            )
+        else:
+            self._bound = self.estimator.bind(self.ch_names, self.sfreq)
+        self._alpha = 1.0 if config.smoothing_s == 0 else 1.0 - math.exp(
+            -hop_s / config.smoothing_s
+        )
+        self._block = self.hop_samples * max_batch_windows
+        capacity = self.window_samples - 1 + self._block
+        self._raw = np.zeros((n_ch, capacity))
+        self._filt = np.zeros((n_ch, capacity))
+        self.reset()
+
+    @property
+    def estimator_name(self) -> str:
+        """Name of the focus estimator (``"engagement"``, ``"model"``, …)."""
+        return str(self.estimator.name)
+
+    @property
+    def n_samples(self) -> int:
+        """Samples processed since the start (or the last reset)."""
+        return self._n
+
+    def reset(self) -> None:
+        """Start afresh: filter state, buffers, smoothing and the estimator's baseline."""
+        self._filter.reset()
+        self._bound.reset()
+        self._n = 0
+        self._len = 0
+        self._smooth: float | None = None
+        self._last = np.zeros(len(self.ch_names))
+
+    def _check(self, chunk: Chunk) -> None:
+        if tuple(chunk.ch_names) != self.ch_names:
+            missing = [c for c in self.ch_names if c not in chunk.ch_names]
+            extra = [c for c in chunk.ch_names if c not in self.ch_names]
+            detail = (
+                f"missing {missing}, unexpected {extra}" if missing or extra else "in another order"
+            )
+            raise ChannelError(
+                f"chunk channels do not match the stream ({detail}); expected "
+                f"{', '.join(self.ch_names)} — restart the pipeline for a new montage"
+            )
+        if not math.isclose(chunk.sfreq, self.sfreq, rel_tol=1e-9):
+            raise ChannelError(
+                f"chunk sampling rate {chunk.sfreq:g} Hz does not match the stream's "
+                f"{self.sfreq:g} Hz — restart the pipeline for a new source"
+            )
+
+    def _hold_nonfinite(self, x: np.ndarray) -> np.ndarray:
+        """Replace non-finite samples by the channel's last finite value (for filtering)."""
+        finite = np.isfinite(x)
+        if finite.all():
+            self._last = x[:, -1].copy()
+            return x
+        idx = np.where(finite, np.arange(x.shape[1]), -1)
+        np.maximum.accumulate(idx, axis=1, out=idx)
+        held = np.take_along_axis(x, np.maximum(idx, 0), axis=1)
+        held = np.where(idx >= 0, held, self._last[:, None])
+        self._last = held[:, -1].copy()
+        return held
+
+    def _append(self, raw: np.ndarray, filt: np.ndarray) -> None:
+        n_new = raw.shape[1]
+        if self._len + n_new > self._raw.shape[1]:
+            keep = min(self._len, self.window_samples - 1)
+            src = slice(self._len - keep, self._len)
+            self._raw[:, :keep] = self._raw[:, src]
+            self._filt[:, :keep] = self._filt[:, src]
+            self._len = keep
+        self._raw[:, self._len : self._len + n_new] = raw
+        self._filt[:, self._len : self._len + n_new] = filt
+        self._len += n_new
+
+    def _window_ends(self, n_before: int, n_after: int) -> np.ndarray:
+        w, h = self.window_samples, self.hop_samples
+        if n_after < w:
+            return np.empty(0, dtype=np.int64)
+        k_first = max(0, -((w - n_before - 1) // h))  # ceil((n_before + 1 - w) / h)
+        k_last = (n_after - w) // h
+        return w + h * np.arange(k_first, k_last + 1, dtype=np.int64)
+
+    def process(self, chunk: Chunk) -> list[Update]:
+        """Feed the next chunk; return the updates of every window that ended in it.
+
+        Parameters
+        ----------
+        chunk : Chunk
+            Consecutive samples (µV) of this stream's channels, at its sampling rate. May hold
+            NaN/inf: those windows are gated with reason ``"NaN"``.
+
+        Returns
+        -------
+        list of Update
+            Oldest first; empty when no window ended in this chunk.
+
+        Raises
+        ------
+        neurofb.errors.ChannelError
+            When the chunk's channels or sampling rate differ from the stream's.
+        """
+        self._check(chunk)
+        updates: list[Update] = []
+        n_chunk_start = self._n
+        data = np.asarray(chunk.data, dtype=float)
+        for start in range(0, data.shape[1], self._block):
+            raw = data[:, start : start + self._block]
+            t0 = time.perf_counter()
+            filt = self._filter.process(self._hold_nonfinite(raw))
+            self._append(raw, filt)
+            n_before, self._n = self._n, self._n + raw.shape[1]
+            ends = self._window_ends(n_before, self._n)
+            if ends.size:
+                updates.extend(self._emit(ends, chunk, n_chunk_start, t0))
+        return updates
+
+    def _gather(self, buf: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        first = self._n - self._len  # global index of buf[:, 0]
+        starts = ends - self.window_samples - first
+        view = np.lib.stride_tricks.sliding_window_view(
+            buf[:, : self._len], self.window_samples, axis=1
+        )
+        return np.ascontiguousarray(view[:, starts].transpose(1, 0, 2))
+
+    def _emit(
+        self, ends: np.ndarray, chunk: Chunk, n_chunk_start: int, t0: float
+    ) -> list[Update]:
+        raw = self._gather(self._raw, ends)
+        filt = self._gather(self._filt, ends)
+        features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
+        quality = assess(
+            raw, filt, self.sfreq, self.config.line_freq, ch_names=self.ch_names
+        )
+        has_nan = ~np.isfinite(raw).all(axis=(1, 2))
+        ok = ~has_nan & (quality.window_score >= self.config.min_quality)
+        focus = np.full(ends.size, np.nan)
+        attention: np.ndarray | None = None
+        if ok.any():
+            batch = self._bound.predict(filt[ok], _subset(features, ok))
+            focus[ok] = np.asarray(batch.focus, dtype=float)
+            if batch.explanation is not None:
+                attention = np.full((ends.size, len(self.ch_names)), np.nan)
+                attention[ok] = batch.explanation
+        done = time.time()
+        per_window = (time.perf_counter() - t0) / ends.size
+        updates = []
+        for i, n in enumerate(ends.tolist()):
+            raw_focus: float | None = float(focus[i]) if math.isfinite(focus[i]) else None
+            reason = str(quality.window_reason[i])
+            value: float | None = None
+            if raw_focus is not None:
+                self._smooth = (
+                    raw_focus
+                    if self._smooth is None
+                    else self._smooth + self._alpha * (raw_focus - self._smooth)
+                )
+                value = self._smooth
+            elif ok[i]:
+                reason = "the estimator gave no value for this window"
+            elif not reason:
+                reason = f"signal quality {quality.window_score[i]:.2f} is below the minimum"
+            if self.live:
+                latency = done - float(chunk.timestamps[n - 1 - n_chunk_start])
+            else:
+                latency = per_window
+            updates.append(
+                Update(
+                    t=n / self.sfreq,
+                    focus=value,
+                    raw_focus=raw_focus,
+                    quality=float(quality.window_score[i]),
+                    reason=reason,
+                    channel_quality=tuple(quality.channel_score[i].tolist()),
+                    channel_reasons=tuple(str(r) for r in quality.channel_reason[i]),
+                    attention=None
+                    if attention is None or not ok[i]
+                    else tuple(attention[i].tolist()),
+                    rel_power=tuple(tuple(row) for row in features.rel_power[i].tolist()),
+                    latency_s=latency,
+                    sample_index=n,
+                )
+            )
+        return updates
