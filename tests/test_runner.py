@@ -8,21 +8,15 @@ tests/test_runner_pipeline.py.
 from __future__ import annotations
 
 import threading
-import time
-import warnings
 
 import numpy as np
 import pytest
+from board_helpers import record_synthetic_csv, wait_for
 
 from neurofb.errors import BoardError
 from neurofb.runner import StatusEvent, StreamRunner, backoff_s
 from neurofb.sources import BrainFlowSource, open_board
 from neurofb.types import Chunk, Marker, Update
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from brainflow.board_shim import BoardShim, BrainFlowInputParams
-    from brainflow.data_filter import DataFilter
 
 
 class HopCounter:
@@ -93,16 +87,6 @@ class Collector:
     def samples(self) -> int:
         with self.lock:
             return sum(c.n_samples for c in self.chunks)
-
-
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    """Wait until ``condition()`` holds (generous timeout: this is not a timing test)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture
@@ -260,16 +244,8 @@ def test_missing_device_without_waiting_reports_an_event():
 
 
 def test_playback_ends_the_stream(tmp_path):
-    board = BoardShim(-1, BrainFlowInputParams())
-    board.prepare_session()
-    try:
-        board.start_stream()
-        time.sleep(0.5)
-        data = board.get_board_data()
-    finally:
-        board.release_session()
     path = tmp_path / "short.csv"
-    DataFilter.write_file(data, str(path), "w")
+    data = record_synthetic_csv(path, 0.5)
     source = open_board("playback", file=path)
     runner = StreamRunner(source, HopCounter(source.info.sfreq))
     seen = Collector(runner)

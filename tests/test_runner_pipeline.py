@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from board_helpers import wait_for
 
 from neurofb.config import EngineConfig
 from neurofb.focus.targets import make_estimator
@@ -13,15 +13,6 @@ from neurofb.pipeline import Pipeline
 from neurofb.runner import StreamRunner
 from neurofb.sources import open_board
 from neurofb.types import Update
-
-
-def wait_for(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.mark.parametrize("min_quality", [0.0, EngineConfig().min_quality])

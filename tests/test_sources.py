@@ -8,14 +8,14 @@ import warnings
 
 import numpy as np
 import pytest
+from board_helpers import record_synthetic_csv
 
 from neurofb.errors import BoardError, EndOfStream
 from neurofb.sources import BrainFlowSource, Source, board_id, board_names, open_board
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
-    from brainflow.data_filter import DataFilter
+    from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError
 
 SYNTH = BoardIds.SYNTHETIC_BOARD.value
 
@@ -168,23 +168,9 @@ def test_bad_connection_parameters():
         open_board("cyton", master_board="synthetic")
 
 
-def _record_synthetic(path, seconds: float) -> np.ndarray:
-    """Stream the real synthetic board for a while and save it as a BrainFlow CSV."""
-    board = BoardShim(SYNTH, BrainFlowInputParams())
-    board.prepare_session()
-    try:
-        board.start_stream()
-        time.sleep(seconds)
-        data = board.get_board_data()
-    finally:
-        board.release_session()
-    DataFilter.write_file(data, str(path), "w")
-    return DataFilter.read_file(str(path))
-
-
 def test_playback_streams_the_file(tmp_path):
     path = tmp_path / "synthetic.csv"
-    saved = _record_synthetic(path, 0.8)
+    saved = record_synthetic_csv(path, 0.8)
     source = open_board("playback", file=path)
     assert source.info.ch_names == tuple(BoardShim.get_eeg_names(SYNTH))
     assert source.info.board == "playback"
@@ -215,7 +201,7 @@ def test_playback_streams_the_file(tmp_path):
 
 def test_playback_file_must_fit_the_master_board(tmp_path):
     path = tmp_path / "synthetic.csv"
-    _record_synthetic(path, 0.2)
+    record_synthetic_csv(path, 0.2)
     n_synth = BoardShim.get_num_rows(SYNTH)
     n_cyton = BoardShim.get_num_rows(BoardIds.CYTON_BOARD.value)
     match = f"has {n_synth} columns but cyton files have {n_cyton}.*synthetic"

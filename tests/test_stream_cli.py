@@ -10,14 +10,14 @@ import warnings
 from pathlib import Path
 
 import pytest
+from board_helpers import record_synthetic_csv
 
 from neurofb.cli import main
 from neurofb.trace import read_trace
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from brainflow.board_shim import BoardShim, BrainFlowInputParams
-    from brainflow.data_filter import DataFilter
+    from brainflow.board_shim import BoardShim
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,22 +95,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_trace(tmp_path):
     assert f"trace: {trace} ({len(rows)} rows)" in out
 
 
-def _synthetic_csv(path: Path, seconds: float) -> int:
-    board = BoardShim(-1, BrainFlowInputParams())
-    board.prepare_session()
-    try:
-        board.start_stream()
-        time.sleep(seconds)
-        data = board.get_board_data()
-    finally:
-        board.release_session()
-    DataFilter.write_file(data, str(path), "w")
-    return data.shape[1]
-
-
 def test_playback_streams_to_the_end_of_the_file(tmp_path, capsys):
     csv_path = tmp_path / "synthetic.csv"
-    n = _synthetic_csv(csv_path, 3.0)
+    n = record_synthetic_csv(csv_path, 3.0).shape[1]
     trace = tmp_path / "trace.csv"
     code = main(["stream", "--board", "playback", "--file", str(csv_path), "--target",
                  "engagement", "--trace", str(trace), "--window", "1", "--hop", "0.5",
