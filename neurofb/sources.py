@@ -25,6 +25,7 @@ import os
 import re
 import threading
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -54,8 +55,9 @@ _HINTS: dict[int, str] = {
 }
 
 
-# BrainFlow sessions this program holds, by (board id, parameters JSON) → the owning source.
-_OPEN: dict[tuple[int, str], BrainFlowSource] = {}
+# BrainFlow sessions this program holds, by (board id, parameters JSON) → the owning source
+# (weak: a source dropped without stop() is collected and its BoardShim releases the session).
+_OPEN: weakref.WeakValueDictionary[tuple[int, str], BrainFlowSource] = weakref.WeakValueDictionary()
 _OPEN_LOCK = threading.Lock()
 
 
