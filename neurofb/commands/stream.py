@@ -259,7 +259,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Stream until ``--seconds`` pass, the source ends, or Ctrl-C; return 0."""
     from neurofb.focus.targets import make_estimator
     from neurofb.pipeline import Pipeline
-    from neurofb.runner import StreamRunner
+    from neurofb.runner import StatusEvent, StreamRunner
     from neurofb.sources import open_board
     from neurofb.trace import TraceWriter
 
@@ -295,7 +295,12 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             "config": dataclasses.asdict(config),
             "command": "neurofb stream",
         }
-        recorder = RecordingWriter(path, source.info, meta=meta)
+        recorder = RecordingWriter(
+            path,
+            source.info,
+            meta=meta,
+            on_error=lambda message: tally.events.put(StatusEvent("error", message, runner.t)),
+        )
         runner.add_chunk_listener(recorder.write_chunk)
         runner.add_update_listener(recorder.write_update)
         runner.add_marker_listener(recorder.write_marker)
