@@ -149,3 +149,20 @@ def test_data_dir_holds_default_recordings(tmp_path, capsys, monkeypatch):
     folders = list((home / "recordings").iterdir())
     assert len(folders) == 1 and folders[0].name.endswith("synthetic")
     assert f"recording: {folders[0]}" in out
+
+
+def test_boards_lists_every_board(capsys):
+    import json
+
+    from neurofb.sources import board_names
+
+    assert main(["boards", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert sorted(rows) == board_names()
+    synth = rows["synthetic"]
+    assert synth["sfreq"] == BoardShim.get_sampling_rate(-1)
+    assert synth["ch_names"] == BoardShim.get_eeg_names(-1)
+    assert rows["playback"]["sfreq"] is None  # its layout is the master board's
+    assert main(["boards"]) == 0
+    table = capsys.readouterr().out
+    assert "muse_s" in table and "cyton" in table
