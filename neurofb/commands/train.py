@@ -1,0 +1,192 @@
+"""``neurofb train``: train the focus model on eegmat and/or a user's labelled recordings.
+
+::
+
+    neurofb train --eegmat DATA/eegmat --out models/mine
+    neurofb train --recordings ~/recordings --init models/focus-default --out models/personal
+    torchrun --nproc_per_node 2 -m neurofb train --eegmat DATA/eegmat --out models/ddp
+
+Runs on CUDA with mixed precision when present, on the CPU otherwise, and under ``torchrun``
+(DDP; only rank 0 writes). ``--logdir`` writes TensorBoard logs; ``--checkpoint DIR`` saves a
+resumable checkpoint after every epoch and ``--resume`` continues from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    """The recipe flags (shared by ``train`` and ``evaluate --cv``)."""
+    g = p.add_argument_group("recipe")
+    g.add_argument("--epochs", type=int, default=60, help="most epochs (default 60)")
+    g.add_argument("--patience", type=int, default=10,
+                   help="stop after this many epochs without a better validation AUC")
+    g.add_argument("--val-subjects", type=int, default=4,
+                   help="subjects (or recordings) held out for early stopping (default 4)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--d-model", type=int, default=32, help="token width (default 32)")
+    g.add_argument("--layers", type=int, default=2, help="self-attention layers (default 2)")
+    g.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    g.add_argument("--dropout", type=float, default=0.1, help="dropout (default 0.1)")
+    g.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    g.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
+    g.add_argument("--batch-size", type=int, default=128, help="windows per step (default 128)")
+    g.add_argument("--adversarial", choices=["fgsm", "pgd"], default=None,
+                   help="add adversarial examples to every batch")
+    g.add_argument("--adv-eps", type=float, default=0.05,
+                   help="attack budget relative to each channel's std (default 0.05)")
+    g.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    g.add_argument("--threads", type=int, default=1,
+                   help="CPU threads for torch (default 1: the model is small)")
+    g.add_argument("--cache", default=None,
+                   help="folder for preprocessed eegmat windows (default: <data dir>/cache)")
+
+
+def config_from_args(args: argparse.Namespace) -> object:
+    """A :class:`~neurofb.training.train.TrainConfig` from the recipe flags."""
+    from neurofb.training.train import TrainConfig
+
+    try:
+        return TrainConfig(
+            d_model=args.d_model, n_heads=args.heads, n_layers=args.layers,
+            dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay,
+            batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience,
+            val_subjects=args.val_subjects, seed=args.seed, adversarial=args.adversarial,
+            adv_eps=args.adv_eps)
+    except ValueError as err:
+        from neurofb.errors import NeurofbError
+
+        raise NeurofbError(str(err)) from None
+
+
+def cache_dir(args: argparse.Namespace) -> str:
+    """The eegmat window cache folder."""
+    from neurofb import paths
+
+    return args.cache or str(paths.data_dir() / "cache")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``neurofb train``."""
+    p = subparsers.add_parser(
+        "train", help="train the focus model (eegmat and/or labelled recordings)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--eegmat", metavar="DIR", help="eegmat folder (SubjectNN_1/2.edf)")
+    p.add_argument("--subjects", default=None, help="eegmat subjects, e.g. 0,1,5 or 0-9 "
+                   "(default: all)")
+    p.add_argument("--recordings", nargs="+", metavar="PATH",
+                   help="neurofb recordings (or folders of them) with labelled rest/task blocks")
+    p.add_argument("--init", metavar="MODEL", help="start from this model folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    p.add_argument("--name", default=None, help="model name (default: the --out folder name)")
+    p.add_argument("--overwrite", action="store_true", help="replace a model in --out")
+    p.add_argument("--metrics", metavar="JSON",
+                   help="evaluation results to record in model.json (e.g. from evaluate --cv)")
+    p.add_argument("--robustness", action="store_true",
+                   help="report accuracy/AUC under FGSM and PGD on the validation subjects")
+    p.add_argument("--logdir", metavar="DIR", help="TensorBoard log folder")
+    p.add_argument("--checkpoint", metavar="DIR", help="save a resumable checkpoint here")
+    p.add_argument("--resume", action="store_true", help="resume from --checkpoint")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_training_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, then (rank 0) write the model folder."""
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from neurofb.errors import NeurofbError
+    from neurofb.focus.io import load_model
+    from neurofb.training import ddp
+    from neurofb.training.eegmat import dataset_description, load_eegmat
+    from neurofb.training.export import export
+    from neurofb.training.recordings import load_recordings
+    from neurofb.training.train import train
+    from neurofb.training.windows import concat
+
+    if not args.eegmat and not args.recordings:
+        raise NeurofbError("give training data: --eegmat DIR and/or --recordings PATH...")
+    if args.resume and not args.checkpoint:
+        raise NeurofbError("--resume needs --checkpoint DIR")
+    if (Path(args.out) / "model.json").exists() and not args.overwrite:
+        raise NeurofbError(f"{args.out} already holds a model; use --overwrite or another --out")
+    cfg = config_from_args(args)
+    torch.set_num_threads(max(1, args.threads))
+    init = load_model(args.init)[0] if args.init else None
+    sfreq = init.sfreq if init is not None else 128.0
+    window_s = init.n_times / init.sfreq if init is not None else 2.0
+    sets, data = [], {}
+    if args.eegmat:
+        ws = load_eegmat(args.eegmat, args.subjects, sfreq=sfreq, window_s=window_s,
+                         cache_dir=cache_dir(args))
+        sets.append(ws)
+        data["eegmat"] = dataset_description(ws, args.eegmat)
+    if args.recordings:
+        rs = load_recordings(args.recordings, sfreq=sfreq, window_s=window_s)
+        if args.eegmat:  # keep recording ids apart from eegmat subject numbers
+            rs = type(rs)(**{**rs.__dict__, "subject": rs.subject + 1000})
+        sets.append(rs)
+        data["recordings"] = {"files": rs.files, "windows": len(rs)}
+    ws = concat(sets)
+    if len(np.unique(ws.y)) < 2:
+        raise NeurofbError("the training data holds only one class; it needs rest and task")
+    world = ddp.setup()
+    bar = tqdm(total=cfg.max_epochs, desc="training", unit="epoch", disable=world.rank != 0,
+               file=sys.stderr)
+
+    def progress(row: dict) -> None:
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()
+                         if k in ("train_loss", "val_auc")})
+
+    try:
+        result = train(ws, config=cfg, init=init, device=args.device, logdir=args.logdir,
+                       checkpoint_dir=args.checkpoint, resume=args.resume, progress=progress)
+    except ValueError as err:
+        raise NeurofbError(str(err)) from None
+    finally:
+        bar.close()
+    metrics = {}
+    if args.metrics:
+        try:
+            metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise NeurofbError(f"cannot read --metrics {args.metrics}: {err}") from None
+    if args.robustness and result.val_subjects:
+        from neurofb.training.adversarial import robustness
+
+        val = ws.of_subjects(result.val_subjects)
+        metrics["robustness"] = robustness(result.model, val.X, val.y, val.positions())
+    extra = {}
+    if args.init:
+        extra["parent"] = {"path": args.init, "sha256": load_model(args.init)[1]["weights"]
+                           ["sha256"]}
+    if world.rank == 0:
+        out = export(result, ws, args.out, data=data, name=args.name or Path(args.out).name,
+                     metrics=metrics, extra=extra, overwrite=args.overwrite)
+        summary = {"out": str(out), "best_epoch": result.best_epoch,
+                   "val_auc": result.best_score, "train_subjects": result.train_subjects,
+                   "val_subjects": result.val_subjects, "seconds": round(result.seconds, 1),
+                   "device": result.device, "world_size": result.world_size,
+                   "final_train_loss": result.history[-1]["train_loss"]}
+        if "robustness" in metrics:
+            summary["robustness"] = metrics["robustness"]
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print(f"wrote {out}: best epoch {result.best_epoch}, validation AUC "
+                  f"{result.best_score:.3f} (subjects {result.val_subjects}), "
+                  f"{result.seconds:.0f} s on {result.device} x{result.world_size}")
+            for row in summary.get("robustness", []):
+                print(f"  {row['attack']} eps={row['eps']:g}: AUC {row['auc']:.3f}, "
+                      f"balanced accuracy {row['balanced_accuracy']:.3f}")
+    ddp.teardown()
+    return 0

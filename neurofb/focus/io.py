@@ -1,0 +1,210 @@
+"""Model folders: ``weights.safetensors`` + ``model.json``. Loading never unpickles.
+
+``model.json`` holds the architecture and its hyper-parameters, the input contract (channels the
+model was trained with, sampling rate, window, preprocessing, feature normalisation), the training
+data with the SHA-256 of its files, metrics, library versions, the date and the SHA-256 of
+``weights.safetensors``. Loading checks the hash, the tensor names and shapes against the
+architecture, and that the architecture stored inside the weights agrees with model.json; any
+mismatch is a :class:`~neurofb.errors.ModelError` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from neurofb.errors import ModelError
+from neurofb.focus.model import FocusNet, build
+
+FORMAT = "neurofb-focus-model"
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+META = "model.json"
+
+
+def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a model's numbers."""
+    import mne
+    import numpy
+    import scipy
+
+    import neurofb
+
+    return {
+        "neurofb": neurofb.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "mne": mne.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def architecture(model: FocusNet) -> dict[str, Any]:
+    """The ``architecture`` section of model.json for a model (name + hyper-parameters)."""
+    return {"name": "FocusNet", **model.hparams}
+
+
+def save_model(model: FocusNet, out_dir: str | os.PathLike, meta: dict[str, Any],
+               *, overwrite: bool = False) -> Path:
+    """Write a model folder.
+
+    Parameters
+    ----------
+    model : FocusNet
+        The trained model (moved to CPU, float32, for export).
+    out_dir : path-like
+        The folder to write (created).
+    meta : dict
+        Everything model.json records besides the architecture and the weights' hash
+        (``input``, ``training``, ``metrics``, ...); JSON-serialisable.
+    overwrite : bool
+        Replace the files of an existing model folder. Without it, an existing model.json is an
+        error.
+
+    Returns
+    -------
+    Path
+        The folder.
+    """
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    if (out / META).exists() and not overwrite:
+        raise ModelError(f"{out} already holds a model; choose another --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    arch = architecture(model)
+    state = {k: v.detach().to("cpu", torch.float32).contiguous()
+             for k, v in model.state_dict().items()}
+    tmp = out / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp), metadata={"format": FORMAT, "architecture": json.dumps(arch)})
+    os.replace(tmp, out / WEIGHTS)
+    doc = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "architecture": arch,
+        **{k: v for k, v in meta.items() if k not in ("format", "architecture", "weights")},
+        "versions": meta.get("versions") or library_versions(),
+        "weights": {
+            "file": WEIGHTS,
+            "sha256": sha256_file(out / WEIGHTS),
+            "n_parameters": int(sum(p.numel() for p in model.parameters())),
+            "tensors": {k: list(v.shape) for k, v in state.items()},
+        },
+    }
+    text = json.dumps(doc, indent=2, sort_keys=False)
+    (out / (META + ".tmp")).write_text(text + "\n", encoding="utf-8")
+    os.replace(out / (META + ".tmp"), out / META)
+    return out
+
+
+def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a model folder's model.json (without loading the weights)."""
+    folder = Path(model_dir)
+    path = folder / META
+    if not folder.is_dir():
+        raise ModelError(f"model folder {folder} does not exist; pass a folder holding "
+                         f"{META} and {WEIGHTS} (e.g. models/focus-default)")
+    if not path.is_file():
+        raise ModelError(f"{path} is missing: {folder} is not a neurofb model folder")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelError(f"{path} is not valid JSON ({err}); re-export or re-download the model"
+                         ) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a neurofb focus model (format must be {FORMAT!r})")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelError(f"{path} has format version {meta.get('format_version')}; this "
+                         f"neurofb reads up to {FORMAT_VERSION}: upgrade neurofb")
+    for key in ("architecture", "input", "weights"):
+        if not isinstance(meta.get(key), dict):
+            raise ModelError(f"{path} lacks its {key!r} section; re-export the model")
+    return meta
+
+
+def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cpu"
+               ) -> tuple[FocusNet, dict[str, Any]]:
+    """Load a model folder, checking it is the one model.json describes.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        Folder with ``weights.safetensors`` and ``model.json``.
+    device : str or torch.device
+        Where to put the model.
+
+    Returns
+    -------
+    model : FocusNet
+        In eval mode.
+    meta : dict
+        The parsed model.json.
+
+    Raises
+    ------
+    ModelError
+        Missing files, invalid JSON, a weights file whose hash, tensors or architecture do not
+        match model.json.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(model_dir)
+    meta = read_meta(folder)
+    wpath = folder / meta["weights"].get("file", WEIGHTS)
+    if not wpath.is_file():
+        raise ModelError(f"{wpath} is missing; the model folder is incomplete")
+    expected = meta["weights"].get("sha256")
+    actual = sha256_file(wpath)
+    if expected != actual:
+        raise ModelError(
+            f"{wpath.name} does not match {META}: file changed after export? "
+            f"(SHA-256 {actual[:12]}…, {META} records {str(expected)[:12]}…). "
+            f"Re-export the model or restore the original files"
+        )
+    try:
+        model = build(meta["architecture"])
+    except ValueError as err:
+        raise ModelError(f"{folder / META}: {err}") from None
+    try:
+        with safe_open(str(wpath), framework="pt") as f:
+            stored_meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(f"{wpath} is not a readable safetensors file ({err})") from None
+    stored_arch = stored_meta.get("architecture")
+    if stored_arch is not None and json.loads(stored_arch) != meta["architecture"]:
+        raise ModelError(
+            f"{META} architecture {meta['architecture']} does not match the one stored in "
+            f"{wpath.name} {json.loads(stored_arch)}: model.json was edited after export"
+        )
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if want != got:
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        shapes = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+        raise ModelError(
+            f"{wpath.name} does not fit the architecture in {META}: "
+            f"missing {missing[:5]}, unexpected {extra[:5]}, wrong shapes "
+            f"{[(k, got[k], want[k]) for k in shapes[:5]]}"
+        )
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval(), meta

@@ -1,0 +1,262 @@
+"""The focus model: a montage-agnostic attention classifier over channel tokens.
+
+One file for the architecture (braindecode style): shape arguments are checked, no training logic.
+
+Each channel of a window becomes a token: its Welch log power spectrum (1 Hz bins) is split into
+the spectral shape (log power minus the channel's mean log power — per-channel normalisation) and
+the channel's level (mean log power, absolute and relative to the other channels), standardised
+with the training set's statistics and embedded by a small MLP shared by all channels. The
+electrode's 3-D position (MNE's 10-05 template) is embedded by another MLP and added, so any subset
+of standard electrodes works. Tokens go through a few pre-norm layers of scaled dot-product
+self-attention with a key-padding mask for absent channels; a learned query then pools them, and
+its attention weights over channels are returned as the explanation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Scale of electrode positions: the template's head radius is about 0.1 m.
+POSITION_SCALE_M = 0.1
+
+
+class SpectralTokens(nn.Module):
+    """Welch log power spectrum of every channel, in fixed 1/seg_s Hz bins.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling rate of the input in Hz.
+    seg_s : float
+        Welch segment length in seconds (half-overlapping Hann segments).
+    fmin, fmax : float
+        Frequency range kept, in Hz (inclusive).
+    """
+
+    def __init__(self, *, sfreq: float, seg_s: float, fmin: float, fmax: float) -> None:
+        super().__init__()
+        self.seg = round(seg_s * sfreq)
+        if self.seg < 8:
+            raise ValueError(f"seg_s * sfreq must be >= 8 samples, got {self.seg}")
+        freqs = torch.fft.rfftfreq(self.seg, d=1.0 / sfreq)
+        keep = (freqs >= fmin) & (freqs <= fmax)
+        if not keep.any():
+            raise ValueError(f"no frequency bins in [{fmin}, {fmax}] Hz at sfreq {sfreq}")
+        self.register_buffer("bins", torch.nonzero(keep).flatten(), persistent=False)
+        self.register_buffer("window", torch.hann_window(self.seg, periodic=False),
+                             persistent=False)
+        self.n_bins = int(keep.sum())
+        self.scale = 1.0 / (sfreq * float((self.window**2).sum()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return log10 power spectral density, shape (batch, n_chans, n_bins), in log10 µV²/Hz."""
+        frames = x.unfold(-1, self.seg, self.seg // 2)  # (B, C, S, seg)
+        frames = frames - frames.mean(-1, keepdim=True)
+        spec = torch.fft.rfft(frames * self.window, dim=-1)
+        power = spec.real**2 + spec.imag**2
+        psd = 2.0 * self.scale * power.mean(-2).index_select(-1, self.bins)
+        return torch.log10(psd + 1e-6)
+
+
+class AttentionBlock(nn.Module):
+    """Pre-norm transformer layer: masked multi-head self-attention, then a feed-forward MLP."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+        self.n_heads = n_heads
+        self.norm1 = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)
+        )
+        self.dropout = dropout
+
+    def forward(self, h: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        """h: (batch, n_tokens, d_model); attn_mask: (batch, 1, 1, n_tokens) bool, True = attend."""
+        b, n, d = h.shape
+        qkv = self.qkv(self.norm1(h)).view(b, n, 3, self.n_heads, d // self.n_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+        h = h + F.dropout(self.proj(a.transpose(1, 2).reshape(b, n, d)), p, self.training)
+        return h + F.dropout(self.ff(self.norm2(h)), p, self.training)
+
+
+class FocusNet(nn.Module):
+    """Montage-agnostic attention classifier: rest (0) vs demanding mental task (1).
+
+    Parameters
+    ----------
+    n_times : int
+        Samples per window at ``sfreq`` (e.g. 256 = 2 s at 128 Hz).
+    sfreq : float
+        Sampling rate the model works at, in Hz.
+    d_model : int
+        Width of the channel tokens.
+    n_heads : int
+        Attention heads per layer.
+    n_layers : int
+        Self-attention layers over the channel tokens.
+    seg_s : float
+        Welch segment length in seconds.
+    fmin, fmax : float
+        Spectral range in Hz.
+    dropout : float
+        Dropout probability during training.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_times: int = 256,
+        sfreq: float = 128.0,
+        d_model: int = 32,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        seg_s: float = 1.0,
+        fmin: float = 1.0,
+        fmax: float = 45.0,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if n_times < round(seg_s * sfreq):
+            raise ValueError(f"n_times ({n_times}) must hold at least one {seg_s} s segment")
+        if not 0 < fmin < fmax <= sfreq / 2:
+            raise ValueError(f"need 0 < fmin < fmax <= sfreq/2, got {fmin}, {fmax}, {sfreq}")
+        if n_layers < 0 or d_model < 1 or n_heads < 1:
+            raise ValueError("n_layers must be >= 0, d_model and n_heads >= 1")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.n_times = int(n_times)
+        self.sfreq = float(sfreq)
+        #: The constructor arguments, as model.json records them.
+        self.hparams = {
+            "n_times": self.n_times, "sfreq": self.sfreq, "d_model": int(d_model),
+            "n_heads": int(n_heads), "n_layers": int(n_layers), "seg_s": float(seg_s),
+            "fmin": float(fmin), "fmax": float(fmax), "dropout": float(dropout),
+        }
+        self.spectrum = SpectralTokens(sfreq=sfreq, seg_s=seg_s, fmin=fmin, fmax=fmax)
+        n_feat = self.spectrum.n_bins + 2
+        self.n_features = n_feat
+        # Standardisation of the token features, set from the training data (see training).
+        self.register_buffer("feat_mean", torch.zeros(n_feat))
+        self.register_buffer("feat_std", torch.ones(n_feat))
+        self.embed = nn.Sequential(
+            nn.Linear(n_feat, d_model), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_model, d_model)
+        )
+        self.pos = nn.Sequential(nn.Linear(3, d_model), nn.GELU(), nn.Linear(d_model, d_model))
+        self.blocks = nn.ModuleList(
+            AttentionBlock(d_model, n_heads, dropout) for _ in range(n_layers)
+        )
+        self.pool_norm = nn.LayerNorm(d_model)
+        self.query = nn.Parameter(torch.randn(d_model) / math.sqrt(d_model))
+        self.pool_key = nn.Linear(d_model, d_model)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d_model, 1))
+
+    def log_spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """Welch log10 PSD of each channel, shape (batch, n_chans, n_bins), log10 µV²/Hz.
+
+        Computed in float32 even under mixed precision. Training computes it once per window and
+        feeds :meth:`forward_spectrum` (augmenting amplitude in the log domain).
+        """
+        if x.ndim != 3:
+            raise ValueError(f"x must be (batch, n_chans, n_times), got shape {tuple(x.shape)}")
+        if x.shape[-1] < self.spectrum.seg:
+            raise ValueError(
+                f"x has {x.shape[-1]} samples per window; the model needs at least "
+                f"{self.spectrum.seg} ({self.spectrum.seg / self.sfreq:g} s at {self.sfreq:g} Hz)"
+            )
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self.spectrum(x.float())
+
+    def features(self, logpsd: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Raw (unstandardised) token features, shape (batch, n_chans, n_features).
+
+        The channel's spectral shape (n_bins: log PSD minus its mean over bins), its mean log
+        power relative to the other present channels, and its mean log power (log10 µV²/Hz).
+        """
+        level = logpsd.mean(-1, keepdim=True)
+        m = mask.unsqueeze(-1).to(level.dtype)
+        mean_level = (level * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
+        return torch.cat([logpsd - level, level - mean_level, level], dim=-1)
+
+    def forward(
+        self, x: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Classify windows.
+
+        Parameters
+        ----------
+        x : tensor, shape (batch, n_chans, n_times)
+            EEG in µV at ``sfreq`` (band-passed 1–45 Hz as the engine does). Any length of at
+            least one Welch segment works; the model was trained on ``n_times`` samples.
+        pos : tensor, shape (batch, n_chans, 3) or (n_chans, 3)
+            Electrode positions in metres (:func:`neurofb.montage.positions`).
+        mask : bool tensor, shape (batch, n_chans), optional
+            True where a channel is present; absent channels are ignored. Default: all present.
+
+        Returns
+        -------
+        logits : tensor, shape (batch,)
+            Log-odds of the task (focused) class.
+        attention : tensor, shape (batch, n_chans)
+            Pooling attention over channels (sums to 1, 0 on absent channels).
+        """
+        return self.forward_spectrum(self.log_spectrum(x), pos, mask)
+
+    def forward_spectrum(
+        self, logpsd: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Classify windows from their :meth:`log_spectrum`; arguments as :meth:`forward`."""
+        if logpsd.ndim != 3 or logpsd.shape[-1] != self.spectrum.n_bins:
+            raise ValueError(f"logpsd must be (batch, n_chans, {self.spectrum.n_bins}), "
+                             f"got {tuple(logpsd.shape)}")
+        b, c, _ = logpsd.shape
+        if pos.ndim == 2:
+            pos = pos.unsqueeze(0).expand(b, -1, -1)
+        if pos.shape != (b, c, 3):
+            raise ValueError(f"pos must be ({b}, {c}, 3) or ({c}, 3), got {tuple(pos.shape)}")
+        if mask is None:
+            mask = torch.ones(b, c, dtype=torch.bool, device=logpsd.device)
+        elif mask.shape != (b, c):
+            raise ValueError(f"mask must be ({b}, {c}), got {tuple(mask.shape)}")
+        mask = mask.bool()
+        if not bool(mask.any(1).all()):
+            raise ValueError("every window needs at least one present channel in mask")
+        feats = (self.features(logpsd, mask) - self.feat_mean) / self.feat_std
+        h = self.embed(feats) + self.pos(pos.to(feats.dtype) / POSITION_SCALE_M)
+        attn_mask = mask[:, None, None, :]
+        for block in self.blocks:
+            h = block(h, attn_mask)
+        h = self.pool_norm(h)
+        scores = (self.pool_key(h) @ self.query) / math.sqrt(h.shape[-1])
+        scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores.float(), dim=-1)
+        pooled = (weights.unsqueeze(-1).to(h.dtype) * h).sum(1)
+        return self.head(pooled).squeeze(-1), weights
+
+
+def build(config: dict) -> FocusNet:
+    """Build a :class:`FocusNet` from the ``architecture`` section of a model.json.
+
+    Raises
+    ------
+    ValueError
+        When the section names another architecture or holds unknown hyper-parameters.
+    """
+    params = dict(config)
+    name = params.pop("name", "FocusNet")
+    if name != "FocusNet":
+        raise ValueError(f"unknown architecture {name!r} (this neurofb knows 'FocusNet')")
+    try:
+        return FocusNet(**params)
+    except TypeError as err:
+        raise ValueError(f"bad FocusNet hyper-parameters {params}: {err}") from None

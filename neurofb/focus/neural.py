@@ -1,0 +1,208 @@
+"""The attention model as an :class:`~neurofb.focus.base.Estimator` for the live engine.
+
+``load_estimator(model_dir).bind(ch_names, sfreq)`` maps the stream's channels to electrodes by
+name (:func:`neurofb.montage.match`), and ``predict`` resamples the batch of windows to the model's
+rate (one vectorised ``scipy.signal.resample_poly`` call), runs the model once on the batch under
+``torch.inference_mode`` and returns focus = sigmoid(logit) with the attention weights over the
+stream's channels as the explanation (0 on channels that are not electrodes). Live updates (one
+window) and fast replay (thousands) run this same code. Training builds its windows with
+:func:`resample_windows` too, so the model sees exactly what it was trained on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurofb import montage
+from neurofb.errors import ChannelError, ModelError
+from neurofb.focus.base import FocusBatch
+from neurofb.focus.io import load_model
+from neurofb.focus.model import FocusNet
+from neurofb.types import Features
+
+
+def resample_ratio(sfreq_in: float, sfreq_out: float) -> tuple[int, int]:
+    """The (up, down) integers of a polyphase resampling from ``sfreq_in`` to ``sfreq_out``."""
+    if not (sfreq_in > 0 and sfreq_out > 0):
+        raise ValueError(f"sampling rates must be positive, got {sfreq_in}, {sfreq_out}")
+    frac = Fraction(sfreq_out / sfreq_in).limit_denominator(1000)
+    return frac.numerator, frac.denominator
+
+
+def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> np.ndarray:
+    """Resample windows along time, each window on its own.
+
+    Parameters
+    ----------
+    windows : array, shape (..., n_times)
+        Signals (µV) at ``sfreq_in`` Hz.
+    sfreq_in, sfreq_out : float
+        Input and output sampling rates in Hz.
+
+    Returns
+    -------
+    array, shape (..., n_times_out), float32
+        ``scipy.signal.resample_poly`` of each window (its anti-aliasing filter included).
+    """
+    from scipy.signal import resample_poly
+
+    up, down = resample_ratio(sfreq_in, sfreq_out)
+    x = np.asarray(windows, dtype=np.float64)
+    if up == down:
+        return x.astype(np.float32)
+    return resample_poly(x, up, down, axis=-1).astype(np.float32)
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class NeuralEstimator:
+    """The attention focus model, before it is bound to a stream.
+
+    Parameters
+    ----------
+    model : FocusNet
+        A loaded model.
+    meta : dict
+        Its model.json.
+    model_dir : path-like, optional
+        Where it was loaded from.
+    device : str or torch.device
+        Where inference runs (CPU by default: one window at a time is fastest there).
+    """
+
+    name = "model"
+
+    def __init__(self, model: FocusNet, meta: dict, *, model_dir: str | os.PathLike | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.meta = meta
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        inp = meta.get("input", {})
+        self.sfreq = float(inp.get("sfreq", model.sfreq))
+        self.window_s = float(inp.get("window_s", model.n_times / model.sfreq))
+        self.min_channels = int(inp.get("min_channels", montage.MIN_CHANNELS))
+        self.sha256 = meta.get("weights", {}).get("sha256", "")
+
+    def bind(self, ch_names: Sequence[str], sfreq: float) -> BoundNeuralEstimator:
+        """Map the stream's channels to electrodes and check the sampling rate.
+
+        Raises
+        ------
+        ChannelError
+            Fewer than the model's minimum of known 10-20/10-10 electrodes among ``ch_names``.
+        ModelError
+            The stream's sampling rate is too low for the model's band (1–45 Hz needs > 90 Hz).
+        """
+        if not sfreq > 0:
+            raise ValueError(f"sfreq must be positive, got {sfreq}")
+        fmax = float(self.model.hparams["fmax"])
+        if sfreq < 2 * fmax:
+            raise ModelError(f"the focus model analyses up to {fmax:g} Hz and needs a sampling "
+                             f"rate of at least {2 * fmax:g} Hz; the stream has {sfreq:g} Hz")
+        return BoundNeuralEstimator(self, tuple(ch_names), float(sfreq))
+
+
+class BoundNeuralEstimator:
+    """The attention model bound to one stream's channels and sampling rate."""
+
+    def __init__(self, parent: NeuralEstimator, ch_names: tuple[str, ...], sfreq: float) -> None:
+        self.parent = parent
+        self.ch_names = ch_names
+        self.sfreq = sfreq
+        try:
+            known, idx, unknown = montage.match(ch_names, min_channels=parent.min_channels)
+        except ChannelError as err:
+            raise ChannelError(f"the focus model cannot use this headset: {err}") from None
+        self.electrodes = known
+        self.indices = idx
+        self.unknown = unknown
+        self._pos = torch.as_tensor(montage.positions(known), dtype=torch.float32,
+                                    device=parent.device)
+        self._n_times = round(parent.window_s * parent.sfreq)
+
+    def reset(self) -> None:
+        """The model keeps no state between windows: nothing to forget."""
+
+    def prepare(self, windows: np.ndarray) -> np.ndarray:
+        """Pick the electrodes and resample to the model's rate.
+
+        Parameters
+        ----------
+        windows : array, shape (n_windows, n_channels, n_times)
+            Filtered EEG in µV at the stream's rate.
+
+        Returns
+        -------
+        array, shape (n_windows, n_electrodes, n_times_model), float32
+            The last ``window_s`` seconds (or all of a shorter window) at the model's rate.
+        """
+        w = np.asarray(windows)
+        if w.ndim != 3 or w.shape[1] != len(self.ch_names):
+            raise ValueError(f"windows must be (n_windows, {len(self.ch_names)}, n_times), "
+                             f"got shape {w.shape}")
+        if not np.isfinite(w).all():
+            raise ValueError("windows contain NaN or infinite samples; gate them out first")
+        x = resample_windows(w[:, self.indices, :], self.sfreq, self.parent.sfreq)
+        return x[..., -self._n_times:]
+
+    def predict(self, windows: np.ndarray, features: Features | None = None) -> FocusBatch:
+        """Estimate focus for a batch of windows.
+
+        Parameters
+        ----------
+        windows : array, shape (n_windows, n_channels, n_times)
+            Filtered EEG in µV at the stream's rate, oldest first.
+        features : Features, optional
+            Band powers of the same windows (unused: the model computes its own spectra).
+
+        Returns
+        -------
+        FocusBatch
+            ``focus`` (n_windows,) in [0, 1]; ``explanation`` (n_windows, n_channels): the
+            attention over the stream's channels (0 on channels that are not electrodes).
+        """
+        n_win = np.asarray(windows).shape[0] if np.ndim(windows) == 3 else -1
+        if n_win == 0:
+            return FocusBatch(np.zeros(0), np.zeros((0, len(self.ch_names))))
+        x = torch.from_numpy(self.prepare(windows)).to(self.parent.device)
+        with torch.inference_mode():
+            logits, attn = self.parent.model(x, self._pos)
+        focus = torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
+        explanation = np.zeros((x.shape[0], len(self.ch_names)), dtype=np.float64)
+        explanation[:, self.indices] = attn.float().cpu().numpy()
+        return FocusBatch(focus=focus, explanation=explanation)
+
+
+def load_estimator(model_dir: str | os.PathLike | None = None, *,
+                   device: str | torch.device = "cpu") -> NeuralEstimator:
+    """Load a model folder as an estimator.
+
+    Parameters
+    ----------
+    model_dir : path-like, optional
+        The model folder; default: the shipped ``models/focus-default``.
+    device : str or torch.device
+        Where inference runs.
+
+    Raises
+    ------
+    ModelError
+        Missing, tampered or mismatched model files.
+    """
+    from neurofb.paths import default_model_dir
+
+    folder = Path(model_dir) if model_dir is not None else default_model_dir()
+    model, meta = load_model(folder, device=device)
+    return NeuralEstimator(model, meta, model_dir=folder, device=device)

@@ -1,0 +1,222 @@
+"""The eegmat adapter: PhysioNet "EEG During Mental Arithmetic Tasks" as labelled windows.
+
+``SubjectNN_1.edf`` is background EEG (rest, class 0, ~180 s), ``SubjectNN_2.edf`` serial
+subtraction (task, class 1, 60 s); 19 EEG channels at 500 Hz (old 10-20 names, linked-ear
+reference). Data: Zyma I. et al., Data 2019; 4(1):14, doi:10.3390/data4010014, PhysioNet,
+Open Data Commons Attribution licence v1.0 — credit them wherever the data or a model trained on
+it ships.
+
+Each file is read with :func:`mne.io.read_raw_edf`, its 19 EEG channels picked and converted to µV,
+filtered and windowed as the live engine does (:mod:`neurofb.training.windows`). Windows of each
+subject are cached as an .npz keyed by the files' SHA-256 and every windowing parameter, so the
+EDF files are decoded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from neurofb import montage
+from neurofb.config import EngineConfig
+from neurofb.errors import NeurofbError
+from neurofb.focus.io import sha256_file
+from neurofb.training.windows import (
+    WINDOWS_VERSION,
+    WindowSet,
+    concat,
+    cut_windows,
+    filter_description,
+    filter_like_engine,
+    load_npz,
+    save_npz,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Training class of each eegmat file suffix.
+CLASS_OF_RUN = {1: 0, 2: 1}
+CITATION = ("Zyma I, Tukaev S, Seleznov I, Kiyono K, Popov A, Chernykh M, Shpenkov O. "
+            "Electroencephalograms during Mental Arithmetic Task Performance. Data. 2019; "
+            "4(1):14. doi:10.3390/data4010014. PhysioNet. Open Data Commons Attribution "
+            "License v1.0.")
+_FILE = re.compile(r"^Subject(\d+)_([12])\.edf$", re.IGNORECASE)
+
+
+class DatasetError(NeurofbError):
+    """A dataset folder is missing, incomplete or unreadable."""
+
+
+def find_subjects(eegmat_dir: str | os.PathLike) -> dict[int, dict[int, Path]]:
+    """The subjects of an eegmat folder: subject → {1: rest file, 2: task file}.
+
+    Raises
+    ------
+    DatasetError
+        When the folder does not exist or holds no complete subject.
+    """
+    folder = Path(eegmat_dir)
+    if not folder.is_dir():
+        raise DatasetError(f"eegmat folder {folder} does not exist; pass the folder holding "
+                           f"SubjectNN_1.edf / SubjectNN_2.edf")
+    found: dict[int, dict[int, Path]] = {}
+    for path in folder.iterdir():
+        m = _FILE.match(path.name)
+        if m:
+            found.setdefault(int(m.group(1)), {})[int(m.group(2))] = path
+    complete = {s: f for s, f in sorted(found.items()) if set(f) == {1, 2}}
+    if not complete:
+        raise DatasetError(f"no complete eegmat subject (SubjectNN_1.edf + SubjectNN_2.edf) "
+                           f"in {folder}")
+    return complete
+
+
+def parse_subjects(text: str | Sequence[int] | None, available: Sequence[int]) -> list[int]:
+    """Parse ``--subjects`` (``"0,1,5"`` or ``"0-5,9"``; None = all) against what exists.
+
+    Raises
+    ------
+    DatasetError
+        When a subject is not in the folder.
+    """
+    if text is None or text == "" or text == "all":
+        return sorted(available)
+    if isinstance(text, str):
+        out: list[int] = []
+        for part in text.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not re.fullmatch(r"\d+(-\d+)?", part):
+                raise DatasetError(f"bad subject list {text!r}: use numbers like 0,1,5 or 0-5")
+            lo, _, hi = part.partition("-")
+            out += list(range(int(lo), int(hi or lo) + 1))
+    else:
+        out = [int(s) for s in text]
+    missing = sorted(set(out) - set(available))
+    if missing:
+        raise DatasetError(f"subjects {missing} are not in the eegmat folder (it has "
+                           f"{sorted(available)})")
+    return sorted(set(out))
+
+
+def _read_edf(path: Path) -> tuple[np.ndarray, float, tuple[str, ...]]:
+    """The EEG electrodes of an EDF file in µV: (data (n_ch, n), sfreq, canonical names)."""
+    import mne
+
+    try:
+        raw = mne.io.read_raw_edf(path, preload=False, verbose="error")
+    except (OSError, ValueError, RuntimeError) as err:
+        raise DatasetError(f"cannot read {path}: {err}") from None
+    names, idx, _ = montage.match(raw.ch_names)
+    data = raw.get_data(picks=[raw.ch_names[i] for i in idx]) * 1e6  # V → µV
+    return data, float(raw.info["sfreq"]), names
+
+
+def _cache_key(hashes: dict[int, str], params: dict) -> str:
+    blob = json.dumps({"hashes": hashes, "params": params, "v": WINDOWS_VERSION},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, sfreq: float = 128.0,
+                 window_s: float = 2.0, hop_s: float = 1.0,
+                 config: EngineConfig = EngineConfig(),
+                 cache_dir: str | os.PathLike | None = None) -> WindowSet:
+    """Windows of one subject's rest and task recordings.
+
+    Parameters
+    ----------
+    eegmat_dir : path-like
+        The eegmat folder.
+    subject : int
+        Subject number (NN of SubjectNN_1.edf).
+    sfreq : float
+        The model's sampling rate in Hz.
+    window_s, hop_s : float
+        Window length and step in seconds.
+    config : EngineConfig
+        The engine's filter settings (band-pass, line frequency).
+    cache_dir : path-like, optional
+        Where to keep .npz caches (None: no cache).
+
+    Returns
+    -------
+    WindowSet
+        Every window of both recordings, rest first.
+    """
+    files = find_subjects(eegmat_dir).get(int(subject))
+    if files is None:
+        raise DatasetError(f"subject {subject} is not in {eegmat_dir}")
+    hashes = {run: sha256_file(p) for run, p in files.items()}
+    params = {"sfreq": sfreq, "window_s": window_s, "hop_s": hop_s,
+              "filter": filter_description(config)}
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"eegmat-{subject:02d}-{_cache_key(hashes, params)}.npz"
+        if cache.is_file():
+            try:
+                return load_npz(cache)
+            except (OSError, ValueError, KeyError) as err:
+                logger.warning("ignoring unreadable cache %s: %s", cache, err)
+    parts = []
+    for run in (1, 2):
+        data, native, names = _read_edf(files[run])
+        filtered = filter_like_engine(data, native, config)
+        X, t = cut_windows(filtered, native, window_s=window_s, hop_s=hop_s, model_sfreq=sfreq)
+        parts.append(WindowSet(
+            X=X, y=np.full(len(X), CLASS_OF_RUN[run], np.int64),
+            subject=np.full(len(X), int(subject), np.int64), t=t, ch_names=names, sfreq=sfreq,
+            files=[{"file": files[run].name, "sha256": hashes[run], "label": CLASS_OF_RUN[run],
+                    "sfreq": native, "n_windows": len(X)}]))
+    ws = concat(parts)
+    if cache is not None:
+        save_npz(cache, ws)
+    return ws
+
+
+def load_eegmat(eegmat_dir: str | os.PathLike, subjects: Sequence[int] | str | None = None, *,
+                sfreq: float = 128.0, window_s: float = 2.0, hop_s: float = 1.0,
+                config: EngineConfig = EngineConfig(),
+                cache_dir: str | os.PathLike | None = None,
+                progress: Callable[[int, int], None] | None = None) -> WindowSet:
+    """Windows of several eegmat subjects (see :func:`load_subject`).
+
+    Parameters
+    ----------
+    subjects : sequence of int or str, optional
+        Subject numbers or a ``--subjects`` string; None = every subject in the folder.
+    progress : callable(done, total), optional
+        Called after each subject.
+    """
+    available = list(find_subjects(eegmat_dir))
+    chosen = parse_subjects(subjects, available)
+    sets = []
+    for i, s in enumerate(chosen):
+        sets.append(load_subject(eegmat_dir, s, sfreq=sfreq, window_s=window_s, hop_s=hop_s,
+                                 config=config, cache_dir=cache_dir))
+        if progress is not None:
+            progress(i + 1, len(chosen))
+    return concat(sets)
+
+
+def dataset_description(ws: WindowSet, eegmat_dir: str | os.PathLike | None = None) -> dict:
+    """The ``training.data`` section of model.json for eegmat windows."""
+    return {
+        "dataset": "eegmat (PhysioNet EEG During Mental Arithmetic Tasks)",
+        "citation": CITATION,
+        "licence": "ODC-By-1.0",
+        "folder": str(eegmat_dir) if eegmat_dir is not None else None,
+        "subjects": ws.subjects,
+        "windows": len(ws),
+        "windows_rest": int((ws.y == 0).sum()),
+        "windows_task": int((ws.y == 1).sum()),
+        "files": ws.files,
+    }

@@ -1,0 +1,121 @@
+"""Labelled windows from neurofb recordings (a user's own calibration sessions).
+
+The labels come from the recording's ``block_start``/``block_end`` markers (``rest`` = 0,
+``task`` = 1, :func:`neurofb.labels.labelled_blocks`). The whole recording is filtered as the
+live engine filters it, then windows lying entirely inside a labelled block are cut and
+resampled to the model's rate (:mod:`neurofb.training.windows`). Each recording is its own
+"subject" for validation splits, so a session is never split between training and validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from neurofb import montage
+from neurofb.config import EngineConfig
+from neurofb.errors import RecordingError
+from neurofb.labels import labelled_blocks
+from neurofb.training.windows import WindowSet, concat, cut_windows, filter_like_engine
+
+
+def recording_hash(rec: object) -> str:
+    """SHA-256 of a recording's samples and markers (what the labels and windows come from)."""
+    h = hashlib.sha256()
+    data = np.ascontiguousarray(rec.data, dtype=np.float64)
+    h.update(str(data.shape).encode())
+    h.update(data.tobytes())
+    for m in rec.markers:
+        h.update(f"{m.t:.6f}|{m.kind}|{m.label}|{m.value}\n".encode())
+    return h.hexdigest()
+
+
+def recording_windows(rec: object, *, subject: int = 0, sfreq: float = 128.0,
+                      window_s: float = 2.0, hop_s: float = 1.0,
+                      config: EngineConfig = EngineConfig()) -> WindowSet:
+    """Labelled windows of one recording.
+
+    Parameters
+    ----------
+    rec : neurofb.recording.Recording
+        An opened recording (data in µV, markers in seconds since its start).
+    subject : int
+        The id its windows get (for splits by recording).
+    sfreq : float
+        The model's sampling rate in Hz.
+    window_s, hop_s : float
+        Window length and step in seconds.
+    config : EngineConfig
+        The engine's filter settings.
+
+    Raises
+    ------
+    RecordingError
+        When the recording has no labelled rest/task block long enough for one window.
+    neurofb.errors.ChannelError
+        When fewer than 3 of its channels are 10-20/10-10 electrodes.
+    """
+    name = str(getattr(rec, "path", None) or "the recording")
+    blocks = labelled_blocks(rec.markers, end_s=rec.duration_s)
+    if not blocks:
+        raise RecordingError(
+            f"{name} has no labelled rest/task blocks; record a calibration session first "
+            f"(block_start/block_end markers labelled 'rest' and 'task')")
+    names, idx, _ = montage.match(rec.ch_names)
+    filtered = filter_like_engine(np.asarray(rec.data)[idx], rec.sfreq, config)
+    parts = []
+    for b in blocks:
+        X, t = cut_windows(filtered, rec.sfreq, window_s=window_s, hop_s=hop_s,
+                           model_sfreq=sfreq, start_s=b.start_s, end_s=b.end_s)
+        if len(X):
+            parts.append(WindowSet(X=X, y=np.full(len(X), b.y, np.int64),
+                                   subject=np.full(len(X), subject, np.int64), t=t,
+                                   ch_names=names, sfreq=sfreq))
+    if not parts:
+        raise RecordingError(f"{name}: no labelled block is as long as one {window_s:g} s "
+                             f"window")
+    ws = concat(parts)
+    digest = recording_hash(rec)
+    return WindowSet(X=ws.X, y=ws.y, subject=ws.subject, t=ws.t, ch_names=ws.ch_names,
+                     sfreq=ws.sfreq, files=[{"file": name, "sha256": digest,
+                                             "n_windows": len(ws),
+                                             "windows_rest": int((ws.y == 0).sum()),
+                                             "windows_task": int((ws.y == 1).sum())}])
+
+
+def load_recordings(paths: Sequence[str | os.PathLike], **kwargs: object) -> WindowSet:
+    """Labelled windows of several recordings (recording ``i`` gets subject id ``i``).
+
+    A folder that is not itself a recording is searched for recordings (folders holding a
+    ``meta.json``). Keyword arguments go to :func:`recording_windows`.
+
+    Raises
+    ------
+    RecordingError
+        When no recording with labelled blocks is found.
+    """
+    from neurofb.recording import open_recording
+
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir() and not (p / "meta.json").exists():
+            found += sorted(m.parent for m in p.rglob("meta.json"))
+        else:
+            found.append(p)
+    if not found:
+        raise RecordingError(f"no recordings found in {[str(p) for p in paths]}")
+    sets, skipped = [], []
+    for i, p in enumerate(found):
+        rec = open_recording(p)
+        try:
+            sets.append(recording_windows(rec, subject=i, **kwargs))
+        except RecordingError as err:
+            skipped.append(str(err))
+    if not sets:
+        raise RecordingError("none of the recordings has labelled rest/task blocks: "
+                             + "; ".join(skipped))
+    return concat(sets)
