@@ -10,32 +10,16 @@ from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("synthetic", "demo")
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the app's command line (the same options as ``neurofb app``)."""
+    from neurofb.commands.app import add_arguments
+
     p = argparse.ArgumentParser(prog="neurofb app", description="Open the neurofb desktop app.")
     add_arguments(p)
-    return p.parse_args(argv)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Add the app's options to a parser."""
-    p.add_argument("--source", default=None, metavar="synthetic|demo|FILE",
-                   help="what to stream at start: the synthetic board, the real-EEG demo "
-                        "recording, or a recording file (default: the last source used, "
-                        "else the demo)")
-    p.add_argument("--board", default=None, metavar="NAME",
-                   help="stream from this BrainFlow board (cyton, ganglion, muse_s, …)")
-    for flag in ("serial-port", "mac-address", "ip-address", "ip-port", "serial-number",
-                 "timeout", "other-info", "file"):
-        p.add_argument(f"--{flag}", default=None, help=f"board connection field {flag}")
-    p.add_argument("--data-dir", default=None,
-                   help="user data folder (recordings, session library, models); "
-                        "default: $NEUROFB_HOME or the platform's user data dir")
-    p.add_argument("--no-connect", action="store_true",
-                   help="open the window without connecting to a source")
+    args = p.parse_args(argv)
+    if args.quit_after is not None and args.quit_after < 0:
+        p.error("--quit-after must be >= 0 seconds")
+    return args
 
 
 def initial_spec(args: argparse.Namespace, settings: object) -> object:
@@ -103,4 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"neurofb app: error: {err}", file=sys.stderr)
         return 2
     win.show()
+    if args.quit_after is not None:
+        win.start_later(win.close, int(args.quit_after * 1000))
     return app.exec()

@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "exercises, calibration, history and retraining. By default it streams the shipped "
         "real-EEG demo recording (no headset needed).",
     )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the app's options (shared with ``python -m neurofb_ui``)."""
     p.add_argument("--source", default=None, metavar="synthetic|demo|FILE",
                    help="what to stream at start: the synthetic board, the real-EEG demo, or a "
                         "recording file (default: the last source used, else the demo)")
@@ -37,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="user data folder (recordings, session library, personal models)")
     p.add_argument("--no-connect", action="store_true",
                    help="open the window without connecting to a source")
-    p.set_defaults(func=run)
+    p.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
+                   help="close the window after this many seconds (demos, smoke tests)")
 
 
 def app_argv(args: argparse.Namespace) -> list[str]:
@@ -49,6 +56,8 @@ def app_argv(args: argparse.Namespace) -> list[str]:
             argv += [f"--{name.replace('_', '-')}", str(value)]
     if getattr(args, "no_connect", False):
         argv.append("--no-connect")
+    if getattr(args, "quit_after", None) is not None:
+        argv += ["--quit-after", str(args.quit_after)]
     return argv
 
 

@@ -1,0 +1,131 @@
+"""The live view on BrainFlow's real synthetic board and the real-EEG demo, offscreen.
+
+Faults: a board that cannot be opened, a failed model load, and a board that stops delivering
+mid-stream (a wrapper around the real synthetic board, the one fault that cannot be produced
+for real) are shown in the window while the app keeps running.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from ui_helpers import CONNECT_S, connect
+
+from neurofb.errors import BoardError
+
+
+def test_connect_synthetic_draws_eeg_quality_bands_and_focus(qtbot, make_window):
+    win = make_window()
+    connect(qtbot, win)
+    live = win.live
+    assert live.eeg.n_channels == 16  # BrainFlow's synthetic board: 16 EEG channels
+    frames = live.frames
+    qtbot.waitUntil(lambda: live.frames >= frames + 10, timeout=20_000)
+    x, y = live.eeg._curves[0].getData()
+    assert x is not None and np.isfinite(y).sum() > 100
+    u = live.last_update
+    assert len(u.channel_quality) == 16
+    # every channel got a quality colour (not the grey of "no data yet")
+    assert all(c != "#9e9e9e" for c in live.quality.colours)
+    assert live.bands.heights.size >= 5 and np.all(live.bands.heights >= 0)
+    assert live.headmap.values is not None and live.headmap.n_electrodes == 16
+    if u.focus is None:
+        assert live.meter.focus is None and live.meter.reason
+    else:
+        assert 0.0 <= live.meter.focus <= 1.0
+    assert "16 channels" in live.summary.text()
+    win.disconnect_source()
+    qtbot.waitUntil(lambda: win.stream.current_state == "disconnected", timeout=CONNECT_S * 1000)
+    assert win.source.button.text() == "Connect"
+
+
+def test_demo_recording_streams_real_eeg(qtbot, make_window):
+    from neurofb_ui.source_panel import demo_path
+
+    if not demo_path():
+        pytest.skip("the demo recording is not installed")
+    win = make_window()
+    assert win.source.spec().kind == "demo"  # first launch: the demo is the default source
+    connect(qtbot, win, "demo", file=demo_path())
+    assert win.live.eeg.n_channels == len(win.stream.current.info.ch_names)
+    qtbot.waitUntil(lambda: win.live.last_update.quality > 0, timeout=20_000)
+
+
+def test_unknown_board_device_shows_error_and_app_keeps_running(qtbot, make_window):
+    from neurofb_ui.source_panel import SourceSpec
+
+    win = make_window()
+    win.connect_source(SourceSpec(kind="board", board="cyton",
+                                  fields={"serial_port": "/dev/does-not-exist", "timeout": "1"}))
+    qtbot.waitUntil(lambda: win.stream.current_state == "error", timeout=CONNECT_S * 1000)
+    assert win.banner.isVisible() and "Could not connect" in win.banner.label.text()
+    assert "error" in win.source.state.text()
+    connect(qtbot, win)  # the app still works
+    assert not win.banner.isVisible() or "connect" not in win.banner.label.text().lower()
+
+
+def test_bad_numeric_field_is_a_clear_error(qtbot, make_window):
+    from neurofb_ui.source_panel import SourceSpec
+
+    win = make_window()
+    win.connect_source(SourceSpec(kind="board", board="synthetic", fields={"ip_port": "abc"}))
+    qtbot.waitUntil(lambda: win.stream.current_state == "error", timeout=CONNECT_S * 1000)
+    assert "ip port must be a number" in win.banner.label.text()
+
+
+def test_failed_model_load_falls_back_and_is_shown(qtbot, make_window, tmp_path):
+    win = make_window(target="model", model_dir=str(tmp_path / "no-such-model"))
+    connect(qtbot, win)
+    assert win.stream.current.estimator_name == "engagement"
+    assert win.banner.isVisible() and "could not load" in win.banner.label.text()
+    assert win.banner.level == "warning"
+
+
+class DyingSource:
+    """The real synthetic board, made to stop delivering for a while (an unplugged cable)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self.dead_until = 0.0
+
+    def unplug(self, seconds: float) -> None:
+        self.dead_until = time.monotonic() + seconds
+
+    def start(self):
+        self.inner.start()
+
+    def stop(self):
+        self.inner.stop()
+
+    def restart(self):
+        self.inner.restart()
+
+    def read(self):
+        chunk = self.inner.read()
+        if time.monotonic() < self.dead_until:
+            raise BoardError("synthetic stopped delivering data: cable pulled (test)")
+        return chunk
+
+
+def test_lost_board_is_shown_and_stream_resumes(qtbot, make_window, monkeypatch):
+    import neurofb_ui.stream as stream_mod
+
+    real = stream_mod.make_source
+    made = []
+    monkeypatch.setattr(stream_mod, "make_source",
+                        lambda spec: made.append(DyingSource(real(spec))) or made[-1])
+    win = make_window()
+    connect(qtbot, win)
+    states = []
+    win.stream.state.connect(lambda s, _m: states.append(s))
+    made[0].unplug(2.0)
+    qtbot.waitUntil(lambda: "reconnecting" in states, timeout=CONNECT_S * 1000)
+    assert "stopped delivering" in win.banner.label.text()
+    assert win.source.state.text().count("reconnecting")
+    qtbot.waitUntil(lambda: states[-1] == "connected", timeout=CONNECT_S * 1000)
+    assert not win.banner.isVisible()
+    n = win.live.updates
+    qtbot.waitUntil(lambda: win.live.updates > n + 2, timeout=CONNECT_S * 1000)

@@ -1,0 +1,145 @@
+"""Each exercise on the real synthetic board: run it, see its summary, find it in the history.
+
+Sessions are recorded into the private data dir and indexed in a real SQLite library.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+from pathlib import Path
+
+import pytest
+from ui_helpers import STEP_S, connect
+
+from neurofb.library import SessionLibrary
+from neurofb.recording import open_recording
+
+SHORT_MIN = 0.07  # 4.2 s sessions
+
+
+def run_exercise(qtbot, win, name: str):
+    page = win.pages["train"]
+    win.show_page("train")
+    page.choose(name)
+    assert page.start_session()
+    assert page.running and not page.start_button.isEnabled()
+    qtbot.waitUntil(lambda: page.last_result is not None and not page.running,
+                    timeout=STEP_S * 1000)
+    return page
+
+
+@pytest.mark.parametrize("name", ["gauge", "rocket", "clarity"])
+def test_exercise_runs_records_and_summarises(qtbot, make_window, name):
+    win = make_window(session_min=SHORT_MIN)
+    connect(qtbot, win)
+    page = run_exercise(qtbot, win, name)
+    canvas = page.canvases[name]
+    assert canvas.view is not None and canvas.view.name == name
+    assert canvas.frames > 0  # animated while it ran
+    assert page.steps >= 8  # 4 updates/s for ~4 s
+    res = page.last_result
+    assert res.feedback.duration_s == pytest.approx(SHORT_MIN * 60, abs=0.6)
+    assert page.stack.currentWidget() is page.summary
+    assert page.summary.values["duration"].text() != "–"
+    assert win.settings.exercise == name
+    # the recording is closed, complete, and holds the exercise block
+    rec = open_recording(res.recording)
+    assert rec.meta["complete"] is True and not (Path(res.recording) / ".open").exists()
+    assert rec.meta["summary"]["exercise"] == name
+    kinds = [(m.kind, m.label) for m in rec.markers]
+    assert ("block_start", name) in kinds and ("block_end", name) in kinds
+    assert rec.trace and float(rec.trace[0]["t"]) >= 0  # re-timed to the recording
+    assert rec.duration_s >= SHORT_MIN * 60 - 1
+    lib = SessionLibrary()
+    rows = lib.list_sessions()
+    lib.close()
+    assert [r.exercise for r in rows] == [name]
+    assert rows[0].id == res.library_id and rows[0].user == "me"
+    # the history page shows it
+    hist = win.pages["history"]
+    win.show_page("history")
+    qtbot.waitUntil(lambda: len(hist.sessions) == 1, timeout=STEP_S * 1000)
+    assert hist.table.rowCount() == 1 and hist.table.item(0, 1).text() == name
+    hist.select_row(0)
+    assert hist.open_button.isEnabled()
+    hist.open_selected()
+    qtbot.waitUntil(lambda: hist.trace is not None, timeout=STEP_S * 1000)
+    assert hist.trace.t.size >= 8
+
+
+def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
+    win = make_window(session_min=5.0)
+    connect(qtbot, win)
+    page = win.pages["train"]
+    win.show_page("train")
+    page.choose("gauge")
+    assert page.start_session()
+    qtbot.waitUntil(lambda: page.steps >= 4, timeout=STEP_S * 1000)
+    page.toggle_pause()
+    assert page.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: page.last_step.view.paused, timeout=STEP_S * 1000)
+    elapsed = page.last_step.view.elapsed_s
+    n = page.steps
+    qtbot.waitUntil(lambda: page.steps >= n + 6, timeout=STEP_S * 1000)
+    assert page.last_step.view.elapsed_s == pytest.approx(elapsed, abs=0.3)
+    assert page.last_step.view.message == "Paused"
+    page.toggle_pause()
+    qtbot.waitUntil(lambda: page.last_step.view.elapsed_s > elapsed + 0.5,
+                    timeout=STEP_S * 1000)
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    assert page.last_result.feedback.paused_s > 1.0
+    assert page.last_result.feedback.duration_s < 60
+
+
+def test_closing_mid_session_ends_the_recording_cleanly(qtbot, make_window):
+    win = make_window(session_min=5.0)
+    connect(qtbot, win)
+    page = win.pages["train"]
+    assert page.start_session()
+    qtbot.waitUntil(lambda: page.steps >= 4, timeout=STEP_S * 1000)
+    path = page.controller.recorder.path
+    win.close()
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["complete"] is True and meta["interrupted"] is False
+    assert not (path / ".open").exists()
+    lib = SessionLibrary()
+    rows = lib.list_sessions()
+    lib.close()
+    assert len(rows) == 1 and rows[0].recording_path == str(path.resolve())
+
+
+def test_second_session_needs_a_connection(qtbot, make_window):
+    win = make_window()
+    page = win.pages["train"]
+    assert not page.start_session()
+    assert "Connect a source first" in win.banner.label.text()
+
+
+def test_full_disk_is_shown_and_session_goes_on(qtbot, make_window):
+    """A real write failure: a file size limit makes the recorder's writes fail (EFBIG)."""
+    win = make_window(session_min=5.0)
+    connect(qtbot, win)
+    page = win.pages["train"]
+    assert page.start_session()
+    rec = page.controller.recorder
+    qtbot.waitUntil(lambda: (rec.path / "eeg.bin").stat().st_size > 0, timeout=STEP_S * 1000)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    limit = (rec.path / "eeg.bin").stat().st_size + 20_000
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        qtbot.waitUntil(lambda: rec.error is not None, timeout=STEP_S * 1000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    qtbot.waitUntil(lambda: "recording stopped" in win.banner.label.text(),
+                    timeout=STEP_S * 1000)
+    assert win.banner.isVisible()
+    n = page.steps
+    qtbot.waitUntil(lambda: page.steps > n + 3, timeout=STEP_S * 1000)  # the session goes on
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    assert open_recording(rec.path).n_samples > 0  # what was written stays readable
