@@ -203,6 +203,7 @@ class RecordingWriter:
                 f"{self.path} already exists: neurofb never overwrites a recording. "
                 "Choose a new path (or let neurofb pick one)."
             )
+        self._recover_siblings()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -237,6 +238,18 @@ class RecordingWriter:
                 f"cannot write the recording in {self.path}: {err.strerror}. "
                 "Free disk space or choose a writable folder."
             ) from err
+
+    def _recover_siblings(self) -> None:
+        """Finalise recordings a crash left open beside this one (the next start recovers)."""
+        from neurofb.recording import finalise_all_interrupted
+
+        try:
+            done = finalise_all_interrupted(self.path.parent, recursive=False)
+        except OSError as err:  # an unreadable folder must not stop a new recording
+            logger.warning("could not look for interrupted recordings: %s", err)
+            return
+        for folder in done:
+            logger.warning("finalised interrupted recording %s", folder)
 
     # -- cheap appends (any thread) ------------------------------------------------------------
 

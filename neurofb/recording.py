@@ -404,18 +404,23 @@ def _is_live(folder: Path) -> bool:
     return True
 
 
-def find_interrupted(root: str | os.PathLike | None = None) -> list[Path]:
+def find_interrupted(
+    root: str | os.PathLike | None = None, *, recursive: bool = True
+) -> list[Path]:
     """Return recording folders under ``root`` left open by a process that no longer runs.
 
     Parameters
     ----------
     root : path-like, optional
-        Folder to search (recursively); default ``<data dir>/recordings``.
+        Folder to search; default ``<data dir>/recordings``.
+    recursive : bool
+        Search every level below ``root``, or only its direct sub-folders.
     """
     base = Path(root) if root is not None else paths.data_dir() / "recordings"
     if not base.is_dir():
         return []
-    found = [p.parent for p in base.rglob(OPEN) if (p.parent / META).exists()]
+    locks = base.rglob(OPEN) if recursive else base.glob(f"*/{OPEN}")
+    found = [p.parent for p in locks if (p.parent / META).exists()]
     return sorted(p for p in found if not _is_live(p))
 
 
@@ -476,13 +481,16 @@ def finalise_interrupted(path: str | os.PathLike) -> dict:
     return meta
 
 
-def finalise_all_interrupted(root: str | os.PathLike | None = None) -> list[Path]:
+def finalise_all_interrupted(
+    root: str | os.PathLike | None = None, *, recursive: bool = True
+) -> list[Path]:
     """Finalise every interrupted recording under ``root``; return those finalised.
 
-    Meant for start-up. A recording that cannot be finalised is logged and left as it is.
+    Meant for start-up (:class:`RecordingWriter` calls it on the folder it records into). A
+    recording that cannot be finalised is logged and left as it is.
     """
     done = []
-    for folder in find_interrupted(root):
+    for folder in find_interrupted(root, recursive=recursive):
         try:
             finalise_interrupted(folder)
             done.append(folder)

@@ -339,3 +339,22 @@ def test_finalise_interrupted_rejects_damaged_meta(small):
     with pytest.raises(RecordingError, match=r"meta\.json"):
         finalise_interrupted(path)
     assert finalise_all_interrupted(path.parent) == []  # logged and left alone
+
+
+def test_a_new_recording_finalises_crashed_ones_beside_it(tmp_path):
+    info = SourceInfo(("Fz",), 250.0, "test")
+    root = tmp_path / "recordings"
+    old = RecordingWriter(root / "old", info)
+    old.write_chunk(Chunk(np.ones((1, 250)), np.arange(250) / 250.0, ("Fz",), 250.0))
+    old.flush()
+    shutil.copytree(root / "old", root / "crashed")  # what kill -9 leaves
+    old.close()
+    nested = root / "deeper" / "crashed"
+    shutil.copytree(root / "crashed", nested)
+    assert find_interrupted(root) == [root / "crashed", nested]
+    assert find_interrupted(root, recursive=False) == [root / "crashed"]
+    RecordingWriter(root / "new", info).close()
+    meta = read_meta(root / "crashed")
+    assert meta["interrupted"] is True and meta["n_samples"] == 250
+    assert not (root / "crashed" / ".open").exists()
+    assert find_interrupted(root) == [nested]  # only the folder recorded into is looked at
