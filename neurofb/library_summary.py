@@ -27,6 +27,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,11 @@ from neurofb.trace import read_trace
 from neurofb.types import Marker
 
 __all__ = ["SessionSummary", "summarise_folder", "summarise_recording", "summarise_trace"]
+
+#: Keys that mark a meta.json ``summary`` as a :class:`SessionSummary` (the app's end-of-session
+#: summary) rather than the short trace summary written when an interrupted recording is finalised.
+_SUMMARY_KEYS = frozenset({"duration_s", "time_above_s", "fraction_above", "points",
+                           "longest_streak", "block_focus", "exercise"})
 
 
 @dataclass(frozen=True)
@@ -255,13 +261,25 @@ def summarise_trace(
     }
 
 
+def _local_iso(value: str | float) -> str:
+    """ISO 8601 in local time with its offset, from a Unix time or an ISO string."""
+    if isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return when.astimezone().isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(value).astimezone().isoformat(timespec="seconds")
+
+
 def _started_at(meta: Mapping[str, Any]) -> str:
-    for key in ("started_at", "start_time", "created", "created_at"):
+    """Start time in local time (the history groups sessions by local day)."""
+    for key in ("start_unix", "started_at", "start_time"):
         value = meta.get(key)
         if isinstance(value, str) and value:
-            return value
-        if isinstance(value, int | float) and math.isfinite(value):
-            return dt.datetime.fromtimestamp(value).astimezone().isoformat(timespec="seconds")
+            return _local_iso(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return _local_iso(float(value))
     return ""
 
 
@@ -338,8 +356,9 @@ def summarise_recording(recording: Any) -> SessionSummary:
 def summarise_folder(folder: str | os.PathLike) -> tuple[SessionSummary, bool]:
     """Summarise a neurofb recording folder for the library.
 
-    Uses the summary stored in ``meta.json`` at close when there is one (completed with the
-    recording's metadata); otherwise opens the recording and computes it.
+    Uses the :class:`SessionSummary` stored in ``meta.json`` at close when there is one
+    (completed with the recording's metadata); otherwise (an interrupted or imported recording)
+    opens the recording and computes it with :func:`summarise_recording`.
 
     Returns
     -------
@@ -355,12 +374,11 @@ def summarise_folder(folder: str | os.PathLike) -> tuple[SessionSummary, bool]:
     if not isinstance(meta, dict):
         raise RecordingError(f"{folder / 'meta.json'} is not a JSON object")
     stored = meta.get("summary")
-    if isinstance(stored, Mapping) and stored:
-        from types import SimpleNamespace
-
+    if isinstance(stored, Mapping) and _SUMMARY_KEYS & set(stored):
         shell = SimpleNamespace(
-            path=folder, markers=[], info=None, duration_s=stored.get("duration_s", 0.0)
-        )
+            path=folder, markers=[], info=None,
+            duration_s=stored.get("duration_s", meta.get("duration_s", 0.0)),
+        )  # fmt: skip
         base = {k: v for k, v in _base_fields(meta, shell).items() if v not in ("", None)}
         base.pop("notes", None)
         merged = {**base, **{k: v for k, v in stored.items() if v not in ("", None)}}

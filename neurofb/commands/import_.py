@@ -1,0 +1,64 @@
+"""``neurofb import``: convert an EDF/EDF+/BDF, FIF or BrainFlow CSV file to a neurofb recording.
+
+The module is named ``import_`` because ``import`` is a Python keyword; the command is
+``neurofb import``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``import`` subcommand."""
+    p = subparsers.add_parser(
+        "import",
+        help="convert an EDF/BDF/FIF/BrainFlow CSV file into a neurofb recording",
+        description="Convert a file into a neurofb recording folder that `neurofb replay` and "
+        "the app play: EEG channels only (ECG, EOG, status channels dropped; names kept), µV, "
+        "annotations as markers. The recording is added to the session library.",
+    )
+    p.add_argument("file", help="EDF/EDF+/BDF, FIF or BrainFlow CSV file")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="recording folder to create (an existing folder gets the recording "
+                        "inside it); default: <data dir>/recordings/<time>-<name>")
+    p.add_argument("--board", default=None,
+                   help="BrainFlow CSV only: board that wrote the file (default: from its "
+                        ".neurofb.json sidecar, else synthetic)")
+    p.add_argument("--no-index", action="store_true",
+                   help="do not add the recording to the session library")
+    p.add_argument("--data-dir", default=None, help="user data folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import one file and print the new recording folder."""
+    from pathlib import Path
+
+    from neurofb import paths
+    from neurofb.errors import LibraryError
+    from neurofb.formats import import_file
+    from neurofb.recording import new_recording_path
+
+    out = args.out
+    if out is None:
+        stem = Path(args.file).name.split(".")[0]
+        out = new_recording_path(paths.data_dir(args.data_dir) / "recordings", label=stem)
+    folder = import_file(args.file, out, board=args.board)
+    print(f"imported {args.file} into {folder}")
+    if not args.no_index:
+        from neurofb.library import SessionLibrary, default_path
+        from neurofb.library_summary import summarise_folder
+
+        try:
+            summary, _ = summarise_folder(folder)
+            with SessionLibrary(default_path(args.data_dir)) as lib:
+                session_id = lib.add_session(summary)
+            print(f"added to the session library as session {session_id}")
+        except LibraryError as err:
+            print(f"warning: not added to the session library: {err}", file=sys.stderr)
+    return 0

@@ -1,0 +1,379 @@
+"""BrainFlow CSV files: the layout ``DataFilter.write_file`` writes and the playback board plays.
+
+A BrainFlow CSV holds one sample per line, tab-separated, with one column per row of the board's
+data array (``BoardShim.get_num_rows``): EEG at ``get_eeg_channels``, the timestamp at
+``get_timestamp_channel``, markers at ``get_marker_channel``; the file does not say which board
+wrote it, so the reader needs it (``board=``). Values are printed with 6 decimals (µV, seconds).
+
+Export writes that exact layout for the board the recording came from (other rows zero), so
+BrainFlow's ``PLAYBACK_FILE_BOARD`` (``master_board`` = that board) and the OpenBCI GUI can play
+it. Markers go to the marker row as numeric codes (:data:`MARKER_CODES`, a reward is 5.0, ...)
+and, with their labels and values, to a sidecar ``<name>.neurofb.json`` that also names the board
+and the channels, so importing the file back needs no ``--board`` and keeps every marker.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurofb.errors import BoardError, RecordingError
+from neurofb.types import Marker
+
+log = logging.getLogger(__name__)
+
+#: Numeric code of each marker kind in the board's marker row (BrainFlow markers are non-zero
+#: floats). Unknown kinds are written as :data:`OTHER_CODE`.
+MARKER_CODES: dict[str, float] = {
+    "session_start": 1.0, "session_end": 2.0, "block_start": 3.0, "block_end": 4.0,
+    "reward": 5.0, "threshold": 6.0, "note": 7.0, "disconnect": 8.0, "reconnect": 9.0,
+}  # fmt: skip
+OTHER_CODE = 99.0
+SIDECAR_FORMAT = "neurofb-brainflow-csv"
+DEFAULT_BOARD = "synthetic"
+
+
+@functools.lru_cache(maxsize=1)
+def _bf() -> tuple[Any, Any]:
+    """Import BrainFlow quietly (it imports the deprecated pkg_resources; its loggers chat)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from brainflow import board_shim, data_filter
+
+    board_shim.BoardShim.disable_board_logger()
+    data_filter.DataFilter.disable_data_logger()
+    return board_shim, data_filter
+
+
+@dataclass(frozen=True)
+class BoardLayout:
+    """Where a board puts what in its data array (``BoardShim`` descriptors)."""
+
+    board_id: int
+    name: str
+    num_rows: int
+    eeg_rows: tuple[int, ...]
+    eeg_names: tuple[str, ...]
+    timestamp_row: int
+    marker_row: int | None
+    sfreq: float
+
+
+@functools.lru_cache(maxsize=1)
+def _board_names() -> dict[int, str]:
+    """Board id → the name :func:`neurofb.sources.board_names` uses for it."""
+    from neurofb import sources
+
+    return {sources.board_id(name): name for name in sources.board_names()}
+
+
+def board_layout(board: str | int) -> BoardLayout:
+    """Return the data layout of a BrainFlow board given by name or id.
+
+    Raises
+    ------
+    RecordingError
+        BrainFlow knows no such board, or it has no EEG channels.
+    """
+    from neurofb import sources
+
+    bs, _ = _bf()
+    try:
+        board_id = sources.board_id(board)
+    except BoardError as err:
+        raise RecordingError(str(err)) from None
+    name = _board_names().get(board_id, str(board))
+    shim = bs.BoardShim
+    try:
+        eeg = tuple(int(r) for r in shim.get_eeg_channels(board_id))
+        ts = int(shim.get_timestamp_channel(board_id))
+        rows = int(shim.get_num_rows(board_id))
+        sfreq = float(shim.get_sampling_rate(board_id))
+    except bs.BrainFlowError:
+        raise RecordingError(
+            f"board {name} has no EEG data layout in BrainFlow (playback and streaming boards "
+            "take the layout of their master board): pass the board that recorded the data"
+        ) from None
+    try:
+        marker: int | None = int(shim.get_marker_channel(board_id))
+    except bs.BrainFlowError:
+        marker = None
+    try:
+        names = tuple(shim.get_eeg_names(board_id))
+    except bs.BrainFlowError:
+        names = ()
+    if len(names) != len(eeg):
+        names = tuple(f"EEG{i + 1}" for i in range(len(eeg)))
+    return BoardLayout(board_id, name, rows, eeg, names, ts, marker, sfreq)
+
+
+def _fitting_boards(n_ch: int, sfreq: float) -> list[str]:
+    from neurofb import sources
+
+    out = []
+    for name in sources.board_names():
+        try:
+            lay = board_layout(name)
+        except RecordingError:
+            continue
+        if len(lay.eeg_rows) >= n_ch and lay.sfreq == sfreq:
+            out.append(name)
+    return out
+
+
+def recording_board(recording: Any) -> str | int | None:
+    """The BrainFlow board a recording was made with (the master board of a playback), or None."""
+    meta = getattr(recording, "meta", {}) or {}
+    source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
+    for key in ("master_board", "board_id"):
+        value = source.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= -1:
+            return value
+    board = meta.get("board") or getattr(getattr(recording, "info", None), "board", "")
+    if isinstance(board, str) and board:
+        try:
+            board_layout(board)
+        except RecordingError:
+            return None
+        return board
+    return None
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """The sidecar JSON of a BrainFlow CSV: ``session.csv`` → ``session.neurofb.json``."""
+    p = Path(path)
+    return p.with_name(p.stem + ".neurofb.json")
+
+
+def _channel_rows(ch_names: tuple[str, ...], lay: BoardLayout) -> list[int]:
+    if set(ch_names) <= set(lay.eeg_names) and len(set(ch_names)) == len(ch_names):
+        return [lay.eeg_rows[lay.eeg_names.index(n)] for n in ch_names]
+    return list(lay.eeg_rows[: len(ch_names)])
+
+
+def write_csv(
+    recording: Any, out: str | os.PathLike, *, board: str | int | None = None
+) -> Path:
+    """Write a recording as a BrainFlow CSV (and its ``.neurofb.json`` sidecar).
+
+    Parameters
+    ----------
+    recording : Recording
+        Data in µV, shape (n_channels, n_samples).
+    out : path-like
+        CSV file to write.
+    board : str or int, optional
+        Board whose layout to use; default the board the recording came from, else
+        ``synthetic`` when the channels and sampling rate fit it.
+
+    Raises
+    ------
+    RecordingError
+        The recording does not fit the board's layout (too many channels, another sampling
+        rate); the message lists boards that fit.
+    """
+    _, df = _bf()
+    n_ch, n = recording.data.shape
+    sfreq = float(recording.info.sfreq)
+    explicit = board is not None
+    if board is None:
+        board = recording_board(recording) or DEFAULT_BOARD
+    lay = board_layout(board)
+    if n_ch > len(lay.eeg_rows) or lay.sfreq != sfreq:
+        fits = _fitting_boards(n_ch, sfreq)
+        origin = "the chosen board" if explicit else "the board layout used"
+        raise RecordingError(
+            f"a BrainFlow CSV for {lay.name} ({origin}) holds {len(lay.eeg_rows)} EEG channels "
+            f"at {lay.sfreq:g} Hz; this recording has {n_ch} channels at {sfreq:g} Hz. "
+            + (f"Pass --board with a board that fits: {', '.join(fits)}."
+               if fits else "No BrainFlow board has that layout; export EDF or FIF instead.")
+        )  # fmt: skip
+    rows = np.zeros((lay.num_rows, n), dtype=np.float64)
+    rows[_channel_rows(tuple(recording.info.ch_names), lay)] = recording.data
+    rows[lay.timestamp_row] = recording.timestamps
+    markers = list(recording.markers)
+    if lay.marker_row is not None:
+        used: set[int] = set()
+        for m in sorted(markers, key=lambda m: m.t):
+            i = min(max(round(m.t * sfreq), 0), n - 1)
+            while i in used and i < n - 1:
+                i += 1
+            used.add(i)
+            rows[lay.marker_row, i] = MARKER_CODES.get(m.kind, OTHER_CODE)
+    out = Path(out)
+    try:
+        df.DataFilter.write_file(rows, str(out), "w")
+    except Exception as err:  # BrainFlowError: the folder is missing or unwritable
+        raise RecordingError(f"cannot write {out}: {err}") from err
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "board": lay.name,
+        "board_id": lay.board_id,
+        "ch_names": list(recording.info.ch_names),
+        "rows": _channel_rows(tuple(recording.info.ch_names), lay),
+        "sfreq": sfreq,
+        "unit": "uV",
+        "markers": [
+            {"t": m.t, "kind": m.kind, "label": m.label, "value": m.value} for m in markers
+        ],
+        "meta": _portable_meta(getattr(recording, "meta", {}) or {}),
+    }
+    sidecar_path(out).write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
+    return out
+
+
+def _portable_meta(meta: dict) -> dict:
+    keys = ("user", "exercise", "model", "model_hash", "start_time", "start_unix", "board")
+    return {k: meta[k] for k in keys if k in meta and isinstance(meta[k], str | int | float)}
+
+
+def _read_sidecar(path: Path, warn: list[str]) -> dict:
+    side = sidecar_path(path)
+    if not side.is_file():
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
+            raise ValueError(f"not a {SIDECAR_FORMAT} sidecar")
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        warn.append(f"{side.name} ignored: {err}")
+        return {}
+    return data
+
+
+def _sidecar_markers(side: dict, warn: list[str]) -> list[Marker] | None:
+    raw = side.get("markers")
+    if not isinstance(raw, list):
+        return None
+    out = []
+    for rec in raw:
+        try:
+            value = rec.get("value")
+            t = float(rec["t"])
+            if not math.isfinite(t):
+                raise ValueError("t is not finite")
+            out.append(Marker(t, str(rec["kind"]), str(rec.get("label", "")),
+                              None if value is None else float(value)))  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            warn.append(f"sidecar marker {rec!r} skipped: {err}")
+    return out
+
+
+def _check_text(path: Path, n_rows: int, lay: BoardLayout) -> None:
+    """Check the first line has the board's column count before BrainFlow parses the file."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    if not head.strip():
+        raise RecordingError(f"{path} is empty: it holds no samples")
+    if b"\0" in head:
+        raise RecordingError(f"{path} is not a BrainFlow CSV: it holds binary data")
+    first = head.split(b"\n", 1)[0]
+    cols = len(first.split(b"\t"))
+    if cols != n_rows:
+        fits = []
+        from neurofb import sources
+
+        for name in sources.board_names():
+            try:
+                if board_layout(name).num_rows == cols:
+                    fits.append(name)
+            except RecordingError:
+                continue
+        hint = (f"pass --board with the board that recorded it ({', '.join(fits)} write "
+                f"{cols} columns)" if fits and cols > 1 else
+                "it is not a BrainFlow CSV (tab-separated, one sample per line)")
+        raise RecordingError(
+            f"{path} has {cols} column{'s' if cols != 1 else ''} per line but {lay.name} "
+            f"files have {n_rows}: {hint}"
+        )  # fmt: skip
+
+
+def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> dict[str, Any]:
+    """Read a BrainFlow CSV into the parts of a Recording.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file.
+    board : str or int, optional
+        Board that wrote it; default the sidecar's board, else ``synthetic``.
+
+    Returns
+    -------
+    parts : dict
+        ``ch_names``, ``sfreq``, ``board``, ``data`` (n_ch, n) µV, ``timestamps`` (n,) s,
+        ``markers``, ``meta``, ``warnings``.
+
+    Raises
+    ------
+    RecordingError
+        The file is empty, not a BrainFlow CSV, damaged, or of another board's layout.
+    """
+    _, df = _bf()
+    path = Path(path)
+    warn: list[str] = []
+    side = _read_sidecar(path, warn)
+    if board is None:
+        board = side.get("board_id", side.get("board")) if side else None
+    lay = board_layout(board if board is not None else DEFAULT_BOARD)
+    _check_text(path, lay.num_rows, lay)
+    try:
+        rows = df.DataFilter.read_file(str(path))
+    except Exception as err:  # BrainFlowError: not numbers, ragged lines
+        raise RecordingError(
+            f"{path} is not a readable BrainFlow CSV ({err}): every line must hold "
+            f"{lay.num_rows} tab-separated numbers"
+        ) from None
+    if rows.ndim != 2 or rows.shape[0] != lay.num_rows or rows.shape[1] == 0:
+        raise RecordingError(
+            f"{path} holds an array of shape {rows.shape}, not {lay.num_rows} rows of "
+            f"{lay.name} samples: it is damaged or of another board (--board)"
+        )
+    n_lines = _count_lines(path)
+    if n_lines != rows.shape[1]:
+        warn.append(f"{path.name}: {n_lines - rows.shape[1]} incomplete line(s) at the end "
+                    "dropped (the file was truncated)")
+    ch_rows = list(lay.eeg_rows)
+    ch_names = list(lay.eeg_names)
+    if side and side.get("board_id") == lay.board_id:
+        names, srows = side.get("ch_names"), side.get("rows")
+        if (isinstance(names, list) and isinstance(srows, list) and len(names) == len(srows)
+                and all(isinstance(r, int) and 0 <= r < lay.num_rows for r in srows)):
+            ch_rows, ch_names = srows, [str(x) for x in names]
+    data = np.ascontiguousarray(rows[ch_rows], dtype=np.float64)
+    timestamps = np.ascontiguousarray(rows[lay.timestamp_row], dtype=np.float64)
+    if not (np.all(np.isfinite(data)) and np.all(np.isfinite(timestamps))):
+        raise RecordingError(f"{path} holds non-numeric or infinite samples: it is damaged")
+    markers = _sidecar_markers(side, warn) if side else None
+    if markers is None:
+        markers = []
+        if lay.marker_row is not None:
+            names_by_code = {v: k for k, v in MARKER_CODES.items()}
+            for i in np.flatnonzero(rows[lay.marker_row]):
+                code = float(rows[lay.marker_row, i])
+                kind = names_by_code.get(code)
+                markers.append(Marker(i / lay.sfreq, kind or "note", "" if kind else f"{code:g}"))
+    meta = dict(side.get("meta", {})) if isinstance(side.get("meta"), dict) else {}
+    return {
+        "ch_names": tuple(ch_names), "sfreq": lay.sfreq, "board": lay.name,
+        "board_id": lay.board_id, "data": data, "timestamps": timestamps,
+        "markers": markers, "meta": meta, "warnings": warn,
+    }  # fmt: skip
+
+
+def _count_lines(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                n += 1
+    return n

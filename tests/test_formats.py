@@ -1,0 +1,354 @@
+"""Import/export formats: round trips, BrainFlow playback, eegmat, damaged files (fuzzed)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from neurofb import formats
+from neurofb.errors import RecordingError
+from neurofb.formats_mne import decode_annotation, encode_marker
+from neurofb.recording import Recording, RecordingWriter, open_recording
+from neurofb.sources import open_board
+from neurofb.types import Marker
+
+SFREQ = 250.0
+MARKERS = [
+    Marker(0.0, "session_start"),
+    Marker(0.2, "threshold", value=0.6),
+    Marker(0.5, "block_start", "rest"),
+    Marker(1.0, "reward", value=10.0),
+    Marker(1.25, "note", "héllo = world 100% : ok"),
+    Marker(1.5, "block_end", "rest"),
+]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Recording:
+    """A 3 s recording of BrainFlow's real synthetic board, with markers."""
+    folder = tmp_path_factory.mktemp("synth") / "rec"
+    src = open_board("synthetic")
+    src.start()
+    meta = {"user": "ann", "exercise": "gauge", "model": "focus-default"}
+    writer = RecordingWriter(folder, src.info, meta=meta)
+    n, deadline = 0, time.monotonic() + 30
+    try:
+        while n < 3 * SFREQ and time.monotonic() < deadline:
+            chunk = src.read()
+            if chunk is None:
+                time.sleep(0.05)
+                continue
+            writer.write_chunk(chunk)
+            n += chunk.n_samples
+    finally:
+        src.stop()
+    for m in MARKERS:
+        writer.write_marker(m)
+    writer.write_marker(Marker(n / SFREQ, "session_end"))
+    writer.close()
+    rec = open_recording(folder)
+    assert rec.n_samples == n >= 3 * SFREQ
+    return rec
+
+
+@pytest.fixture(scope="module")
+def exported(synth, tmp_path_factory) -> dict:
+    """The synthetic recording exported to every file format."""
+    out = tmp_path_factory.mktemp("exported")
+    return {fmt: formats.export(synth, fmt, out / f"synth{formats.SUFFIX[fmt]}")
+            for fmt in ("edf", "bdf", "fif", "csv")}  # fmt: skip
+
+
+def _tolerance(fmt: str, data: np.ndarray) -> np.ndarray:
+    """Largest error each channel may have after a round trip through ``fmt`` (µV)."""
+    span = np.ptp(data, axis=1)
+    if fmt == "edf":
+        return span / 65534  # 16-bit, one physical range per channel: half a step, with margin
+    if fmt == "bdf":
+        return span / 16777214
+    if fmt == "csv":
+        return np.full(len(data), 5.0001e-7)  # printed with 6 decimals
+    return np.abs(data).max(axis=1) * 1e-12  # FIF float64
+
+
+def _same_markers(got: list[Marker], want: list[Marker], sfreq: float, duration: float) -> None:
+    assert [(m.kind, m.label, m.value) for m in got] == [(m.kind, m.label, m.value) for m in want]
+    last = duration - 1 / sfreq
+    for g, w in zip(got, want, strict=True):
+        assert abs(g.t - min(w.t, last)) <= 1 / sfreq + 1e-9
+
+
+@pytest.mark.parametrize("fmt", ["edf", "bdf", "fif", "csv"])
+def test_export_import_round_trip(synth, exported, fmt):
+    back = formats.read_file(exported[fmt])
+    assert back.info.ch_names == synth.info.ch_names
+    assert back.info.sfreq == synth.info.sfreq
+    assert back.data.shape == synth.data.shape
+    err = np.abs(back.data - synth.data).max(axis=1)
+    tol = _tolerance(fmt, synth.data)
+    assert np.all(err <= tol), (err / tol).max()
+    assert np.all(err < 1e-3 * np.ptp(synth.data, axis=1))  # never a unit mix-up (1e6 off)
+    _same_markers(back.markers, synth.markers, synth.sfreq, synth.duration_s)
+    assert back.meta["user"] == "ann"
+    assert back.info.board == "synthetic"
+    if fmt in ("fif", "csv"):  # µs-resolution start, exact timestamps for csv
+        assert abs(back.timestamps[0] - synth.timestamps[0]) < 2e-6
+        assert back.meta["exercise"] == "gauge"
+    else:  # EDF headers keep the start time to the second
+        assert abs(back.timestamps[0] - synth.timestamps[0]) < 1.0
+    if fmt == "csv":
+        assert np.abs(back.timestamps - synth.timestamps).max() <= 5.0001e-7
+
+
+def test_csv_is_the_brainflow_layout(synth, exported):
+    from brainflow.board_shim import BoardIds, BoardShim
+    from brainflow.data_filter import DataFilter
+
+    rows = DataFilter.read_file(str(exported["csv"]))
+    board = BoardIds.SYNTHETIC_BOARD.value
+    assert rows.shape == (BoardShim.get_num_rows(board), synth.n_samples)
+    eeg = BoardShim.get_eeg_channels(board)
+    assert np.abs(rows[eeg] - synth.data).max() <= 5.0001e-7
+    assert np.abs(rows[BoardShim.get_timestamp_channel(board)] - synth.timestamps).max() < 1e-6
+    marker_row = rows[BoardShim.get_marker_channel(board)]
+    assert np.count_nonzero(marker_row) == len(synth.markers)
+    # tab-separated, one sample per line, no header: what DataFilter.write_file writes
+    first = exported["csv"].read_text().splitlines()[0].split("\t")
+    assert len(first) == rows.shape[0]
+
+
+def test_brainflow_playback_board_plays_the_exported_csv(synth, exported):
+    from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+
+    board = BoardIds.SYNTHETIC_BOARD.value
+    params = BrainFlowInputParams()
+    params.file = str(exported["csv"])
+    params.master_board = board
+    shim = BoardShim(BoardIds.PLAYBACK_FILE_BOARD.value, params)
+    shim.prepare_session()
+    shim.config_board("old_timestamps")
+    got = []
+    try:
+        shim.start_stream()
+        deadline = time.monotonic() + synth.duration_s + 15
+        while sum(c.shape[1] for c in got) < synth.n_samples and time.monotonic() < deadline:
+            time.sleep(0.2)
+            chunk = shim.get_board_data()
+            if chunk.size:
+                got.append(chunk)
+    finally:
+        shim.release_session()
+    played = np.concatenate(got, axis=1)
+    assert played.shape[1] == synth.n_samples
+    eeg = BoardShim.get_eeg_channels(board)
+    assert np.abs(played[eeg] - synth.data).max() <= 5.0001e-7
+    ts = played[BoardShim.get_timestamp_channel(board)]
+    assert np.abs(ts - synth.timestamps).max() <= 1e-6
+
+
+def test_csv_without_sidecar_needs_the_right_board(synth, exported, tmp_path):
+    bare = tmp_path / "bare.csv"
+    shutil.copy(exported["csv"], bare)
+    back = formats.read_file(bare)  # default board: synthetic
+    assert back.info.ch_names == synth.info.ch_names
+    # without the sidecar the markers come from the board's marker row: kinds, no labels
+    assert [m.kind for m in back.markers] == [m.kind for m in synth.markers]
+    with pytest.raises(RecordingError, match="32 columns per line but cyton files have 24"):
+        formats.read_file(bare, board="cyton")
+    with pytest.raises(RecordingError, match="unknown board"):
+        formats.read_file(bare, board="no_such_board")
+
+
+def test_csv_export_of_a_file_recording_needs_a_fitting_board(eegmat_dir, tmp_path):
+    rec = formats.read_file(eegmat_dir / "Subject00_1.edf")  # 20 EEG channels at 500 Hz
+    with pytest.raises(RecordingError, match=r"20 channels at 500 Hz.*--board.*ob3000"):
+        formats.export(rec, "csv", tmp_path / "x.csv")
+    out = formats.export(rec, "csv", tmp_path / "x.csv", board="ob3000_24_channels")
+    back = formats.read_file(out)
+    assert back.info.ch_names == rec.info.ch_names
+    assert np.abs(back.data - rec.data).max() <= 5.0001e-7
+
+
+def test_eegmat_imports_and_replays(eegmat_dir, tmp_path):
+    import mne
+
+    from neurofb.errors import EndOfStream
+    from neurofb.replay import ReplaySource
+
+    path = eegmat_dir / "Subject00_2.edf"
+    rec = formats.read_file(path)
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+    eeg = [n for n in raw.ch_names if not n.startswith("ECG")]
+    assert rec.info.ch_names == tuple(eeg) and "EEG Fp1" in eeg
+    assert rec.meta["dropped_channels"] == ["ECG ECG"]
+    assert np.array_equal(rec.data, raw.get_data(picks=eeg) * 1e6)
+    folder = formats.import_file(path, tmp_path / "imported")
+    again = open_recording(folder)
+    assert np.array_equal(again.data, rec.data)
+    assert again.info.ch_names == rec.info.ch_names
+    source = ReplaySource(folder, speed=None, batch_s=20.0)
+    source.start()
+    total = 0
+    with pytest.raises(EndOfStream):
+        while True:
+            chunk = source.read()
+            assert np.array_equal(chunk.data, rec.data[:, total : total + chunk.n_samples])
+            total += chunk.n_samples
+    assert total == rec.n_samples
+
+
+@pytest.mark.parametrize("fmt", ["edf", "fif", "csv"])
+def test_import_file_makes_a_recording_and_never_overwrites(synth, exported, fmt, tmp_path):
+    folder = formats.import_file(exported[fmt], tmp_path / "rec")
+    rec = open_recording(folder)
+    assert rec.info.ch_names == synth.info.ch_names
+    assert np.all(np.abs(rec.data - synth.data).max(axis=1) <= _tolerance(fmt, synth.data))
+    _same_markers(rec.markers, synth.markers, synth.sfreq, synth.duration_s)
+    assert rec.meta["imported_from"] == str(exported[fmt].resolve())
+    with pytest.raises(RecordingError, match="already exists"):
+        formats.import_file(exported[fmt], folder)
+    # an existing plain folder gets the recording inside, named after the file
+    inside = formats.import_file(exported[fmt], tmp_path)
+    assert inside.parent == tmp_path and inside.name == exported[fmt].name.split(".")[0]
+
+
+def test_bids_export(synth, tmp_path):
+    import mne_bids
+
+    root = tmp_path / "bids"
+    first = formats.export(synth, "bids", root)
+    second = formats.export(synth, "bids", root)
+    assert "sub-ann" in first.parts and "task-gauge" in first.name and "run-1" in first.name
+    assert "run-2" in second.name
+    assert (root / "dataset_description.json").is_file() and (root / "README").is_file()
+    events = next(first.parent.glob("*run-1_events.tsv")).read_text().splitlines()
+    types = [line.split("\t")[2] for line in events[1:]]
+    assert types == [encode_marker(m) for m in synth.markers]
+    bids_path = mne_bids.get_bids_path_from_fname(first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = mne_bids.read_raw_bids(bids_path, verbose="error")
+    data = raw.get_data() * 1e6
+    assert raw.ch_names == list(synth.info.ch_names)
+    assert np.all(np.abs(data[:, : synth.n_samples] - synth.data).max(axis=1)
+                  <= 2 * np.ptp(synth.data) / 65534)  # fmt: skip
+
+
+def test_export_refuses_to_overwrite_and_bad_targets(synth, exported, tmp_path):
+    with pytest.raises(RecordingError, match="exists"):
+        formats.export(synth, "edf", exported["edf"])
+    formats.export(synth, "edf", exported["edf"], overwrite=True)
+    with pytest.raises(RecordingError, match="does not exist"):
+        formats.export(synth, "fif", tmp_path / "missing" / "x_raw.fif")
+    with pytest.raises(ValueError, match="fmt must be one of"):
+        formats.export(synth, "mat", tmp_path / "x.mat")
+    from dataclasses import replace
+
+    long = replace(synth, info=replace(synth.info, ch_names=tuple(
+        f"{n}-a-very-long-label" for n in synth.info.ch_names)))  # fmt: skip
+    with pytest.raises(RecordingError, match="16 characters"):
+        formats.export(long, "edf", tmp_path / "long.edf")
+
+
+def test_marker_descriptions_round_trip():
+    rng = np.random.default_rng(0)
+    alphabet = list("abcXYZ019 :=%/\\@#\"'µé€\t\n✓")
+    for _ in range(300):
+        label = "".join(rng.choice(alphabet, size=int(rng.integers(0, 12))))
+        value = None if rng.uniform() < 0.3 else float(rng.normal() * 10.0 ** rng.integers(-5, 5))
+        kind = str(rng.choice(["reward", "block_start", "note", "custom_kind"]))
+        m = Marker(float(rng.uniform(0, 100)), kind, label, value)
+        (back,) = decode_annotation(encode_marker(m), m.t, 0.0)
+        assert back == m
+    # annotations of other software: a note, or a block when they last
+    assert decode_annotation("Stimulus/S  1", 2.0, 0.0) == [Marker(2.0, "note", "Stimulus/S  1")]
+    assert decode_annotation("T1", 4.0, 4.1) == [
+        Marker(4.0, "block_start", "T1"), Marker(8.1, "block_end", "T1")]  # fmt: skip
+
+
+# -- damaged files ----------------------------------------------------------------------------
+
+
+def _read_or_recording_error(path) -> Recording | None:
+    """Read ``path``: a consistent Recording, or a RecordingError naming the file."""
+    try:
+        rec = formats.read_file(path)
+    except RecordingError as err:
+        assert path.name in str(err) or str(path) in str(err), str(err)
+        return None
+    assert rec.data.shape == (len(rec.info.ch_names), rec.timestamps.size)
+    assert rec.data.shape[1] > 0 and np.all(np.isfinite(rec.data))
+    assert rec.info.sfreq > 0
+    return rec
+
+
+@pytest.mark.parametrize("fmt", ["edf", "bdf", "fif", "csv"])
+def test_fuzzed_files_give_recording_errors(exported, fmt, tmp_path):
+    rng = np.random.default_rng(["edf", "bdf", "fif", "csv"].index(fmt))
+    good = exported[fmt].read_bytes()
+    suffix = exported[fmt].name[len("synth"):]
+    variants = {f"trunc{k}": good[: int(rng.integers(1, len(good)))] for k in range(8)}
+    header = 1024 if fmt != "csv" else len(good.split(b"\n", 1)[0])
+    for k in range(10):
+        flipped = bytearray(good)
+        for pos in rng.integers(0, header, size=int(rng.integers(1, 4))):
+            flipped[pos] ^= int(rng.integers(1, 256))
+        variants[f"flip{k}"] = bytes(flipped)
+    variants["zeros"] = bytes(len(good))
+    variants["garbage"] = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    outcomes = {}
+    for name, blob in variants.items():
+        path = tmp_path / f"{name}{suffix}"
+        path.write_bytes(blob)
+        outcomes[name] = _read_or_recording_error(path)
+    assert outcomes["garbage"] is None and outcomes["zeros"] is None
+    full = formats.read_file(exported[fmt]).n_samples
+    for name, rec in outcomes.items():
+        if name.startswith("trunc") and rec is not None:
+            assert rec.n_samples <= full  # what was cut off is never invented
+
+
+@pytest.mark.parametrize("suffix", [".edf", ".bdf", "_raw.fif", ".csv", ".dat"])
+def test_empty_files_are_named_as_empty(tmp_path, suffix):
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(b"")
+    with pytest.raises(RecordingError, match="is empty"):
+        formats.read_file(path)
+
+
+def test_wrong_extensions(exported, tmp_path):
+    edf_as_fif = tmp_path / "really_edf_raw.fif"
+    shutil.copy(exported["edf"], edf_as_fif)
+    rec = formats.read_file(edf_as_fif)
+    assert rec.meta["source_format"] == "edf" and "despite its extension" in rec.warnings[0]
+    csv_as_edf = tmp_path / "really_csv.edf"
+    shutil.copy(exported["csv"], csv_as_edf)
+    assert formats.read_file(csv_as_edf).meta["source_format"] == "csv"
+    text = tmp_path / "notes.edf"
+    text.write_text("just some notes, not EEG\n")
+    with pytest.raises(RecordingError, match="not a readable EDF"):
+        formats.read_file(text)
+    unknown = tmp_path / "notes.xyz"
+    unknown.write_text("just some notes\n")
+    with pytest.raises(RecordingError, match="no format neurofb reads"):
+        formats.read_file(unknown)
+    with pytest.raises(RecordingError, match="does not exist"):
+        formats.read_file(tmp_path / "missing.edf")
+    with pytest.raises(RecordingError, match="is a folder"):
+        formats.read_file(tmp_path)
+
+
+def test_file_without_eeg_channels(tmp_path):
+    import mne
+
+    info = mne.create_info(["ECG", "EOG left"], 100.0, "eeg")
+    raw = mne.io.RawArray(np.random.default_rng(1).normal(size=(2, 500)) * 1e-5, info,
+                          verbose="error")  # fmt: skip
+    path = tmp_path / "no_eeg.edf"
+    mne.export.export_raw(path, raw, fmt="edf", verbose="error")
+    with pytest.raises(RecordingError, match=r"holds no EEG channel.*ECG, EOG left"):
+        formats.read_file(path)
