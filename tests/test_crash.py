@@ -86,6 +86,25 @@ def _row_bytes(path: Path) -> int:
     return (len(read_meta(path)["ch_names"]) + 1) * 8
 
 
+def _kill_after(proc: subprocess.Popen, path: Path, *, seconds: float) -> float:
+    """``kill -9`` the recording process once ``seconds`` of samples are on disk; kill time."""
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            eeg = path / "eeg.bin"
+            if eeg.exists():  # meta.json is written before eeg.bin is created
+                need = seconds * read_meta(path)["sfreq"] * _row_bytes(path)
+                if eeg.stat().st_size >= need:
+                    break
+            time.sleep(0.1)
+        assert proc.poll() is None, f"the recording process died: {proc.stderr.read()}"
+        proc.send_signal(signal.SIGKILL)
+        return time.time()
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
 def test_kill_9_loses_at_most_the_last_second(tmp_path):
     root = tmp_path / "recordings"
     path = root / "killed"
@@ -96,21 +115,7 @@ def test_kill_9_loses_at_most_the_last_second(tmp_path):
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
-            eeg = path / "eeg.bin"
-            if (path / "meta.json").exists() and eeg.exists():
-                meta = read_meta(path)
-                if eeg.stat().st_size >= 4 * meta["sfreq"] * _row_bytes(path):
-                    break
-            time.sleep(0.1)
-        assert proc.poll() is None, f"recorder died: {proc.stderr.read()}"
-        proc.send_signal(signal.SIGKILL)
-        killed_at = time.time()
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
+    killed_at = _kill_after(proc, path, seconds=4.0)
     reader.join(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     accepted, last_stamp = lines[-1].split()
@@ -177,19 +182,7 @@ def test_kill_9_of_neurofb_stream_record(tmp_path):
          str(path), "--seconds", "60", "--target", "engagement"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
-            eeg = path / "eeg.bin"
-            if eeg.exists() and eeg.stat().st_size >= 4 * 250 * _row_bytes(path):
-                break
-            time.sleep(0.1)
-        assert proc.poll() is None, f"neurofb stream died: {proc.stderr.read()}"
-        proc.send_signal(signal.SIGKILL)
-        killed_at = time.time()
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
+    killed_at = _kill_after(proc, path, seconds=4.0)
     rec = open_recording(path)
     # The synthetic board stamps samples with wall-clock time: the samples on disk cover the
     # stream from its first sample to within ~1 s of the kill (generous slack, loaded machine).
