@@ -136,12 +136,14 @@ def welch_psd(
     psd = np.empty((flat.shape[0], plan.hi - plan.lo))
     for start in range(0, flat.shape[0], rows_per_block):
         seg = flat[start : start + rows_per_block, index]  # (rows, n_segments, n_per_seg) copy
-        seg -= seg.mean(axis=-1, keepdims=True)
+        seg -= np.add.reduce(seg, axis=-1, keepdims=True) / n_per_seg
         seg *= plan.taper
         spec = np.fft.rfft(seg, axis=-1)[..., plan.lo : plan.hi]
         power = spec.real**2
         power += spec.imag**2
-        np.multiply(power.mean(axis=1), plan.scale, out=psd[start : start + rows_per_block])
+        # mean over segments, scaled to a one-sided density
+        np.multiply(np.add.reduce(power, axis=1), plan.scale / index.shape[0],
+                    out=psd[start : start + rows_per_block])
     return psd.reshape(*lead, plan.hi - plan.lo), plan.freqs
 
 
@@ -181,10 +183,51 @@ def integrate_bands(
         Band power in µV².
     """
     df = float(freqs[1] - freqs[0]) if freqs.size > 1 else 1.0
-    out = np.empty((*psd.shape[:-1], len(bands)))
-    for i, sl in enumerate(band_slices(freqs, bands)):
-        out[..., i] = psd[..., sl].sum(axis=-1) * df
-    return out
+    slices = band_slices(freqs, bands)
+    return _integrate(psd, np.array([sl.start for sl in slices]),
+                      np.array([sl.stop for sl in slices]), df)
+
+
+def _integrate(psd: np.ndarray, lo: np.ndarray, hi: np.ndarray, df: float) -> np.ndarray:
+    """Sum ``psd[..., lo[i]:hi[i]] * df`` for every band from one cumulative sum."""
+    cum = np.cumsum(psd, axis=-1)
+    if lo.min() == 0:  # sum(psd[lo:hi]) = cum[hi - 1] - cum[lo - 1], with cum[-1] = 0
+        cum = np.concatenate([np.zeros((*psd.shape[:-1], 1)), cum], axis=-1)
+        return (cum[..., hi] - cum[..., lo]) * df
+    return (cum[..., hi - 1] - cum[..., lo - 1]) * df
+
+
+@dataclass(frozen=True)
+class _BandPlan:
+    n_per_seg: int
+    n_overlap: int
+    fmax: float
+    lo: np.ndarray  # PSD bin where each band (and the total, last) starts
+    hi: np.ndarray  # PSD bin after each band ends
+    df: float
+    theta: int
+    alpha: int
+    beta: int
+
+
+@lru_cache(maxsize=32)
+def _band_plan(
+    sfreq: float, n_times: int, bands: tuple[tuple[str, tuple[float, float]], ...]
+) -> _BandPlan:
+    n_per_seg, n_overlap = default_segment(n_times, sfreq)
+    edges = [edge for _, edge in bands] + [TOTAL_BAND]
+    fmax = max(hi for _, hi in edges)
+    freqs = np.fft.rfftfreq(n_per_seg, 1.0 / sfreq)
+    freqs = freqs[freqs <= fmax]
+    slices = band_slices(freqs, dict(enumerate(edges)))
+    idx = {name: i for i, (name, _) in enumerate(bands)}
+    return _BandPlan(
+        n_per_seg, n_overlap, fmax,
+        lo=np.array([sl.start for sl in slices]),
+        hi=np.array([sl.stop for sl in slices]),
+        df=sfreq / n_per_seg,
+        theta=idx["theta"], alpha=idx["alpha"], beta=idx["beta"],
+    )
 
 
 def band_powers(
@@ -229,20 +272,18 @@ def band_powers(
     names = tuple(ch_names) if ch_names is not None else tuple(str(i) for i in range(n_ch))
     if len(names) != n_ch:
         raise ValueError(f"{len(names)} channel names for {n_ch} channels")
-    n_per_seg, n_overlap = default_segment(windows.shape[-1], sfreq)
-    fmax = max(hi for _, hi in [*bands.values(), TOTAL_BAND])
-    psd, freqs = welch_psd(
-        windows, sfreq, n_per_seg=n_per_seg, n_overlap=n_overlap, fmin=0.0, fmax=fmax
+    plan = _band_plan(float(sfreq), windows.shape[-1], tuple(bands.items()))
+    psd, _ = welch_psd(
+        windows, sfreq, n_per_seg=plan.n_per_seg, n_overlap=plan.n_overlap, fmax=plan.fmax
     )
-    powers = integrate_bands(psd, freqs, {**bands, "_total": TOTAL_BAND})
+    powers = _integrate(psd, plan.lo, plan.hi, plan.df)
     abs_power, total = powers[..., :-1], powers[..., -1:]
     rel_power = abs_power / np.maximum(total, _TINY)
-    idx = {name: i for i, name in enumerate(bands)}
-    theta, alpha, beta = (
-        np.ascontiguousarray(abs_power[..., idx[b]]) for b in ("theta", "alpha", "beta")
-    )  # contiguous rows: each window is reduced the same way whatever the batch size
-    theta_beta = (theta / np.maximum(beta, _TINY)).mean(axis=-1)
-    engagement = (beta / np.maximum(alpha + theta, _TINY)).mean(axis=-1)
+    theta, alpha, beta = (abs_power[..., i] for i in (plan.theta, plan.alpha, plan.beta))
+    # Reduced over channels only after an arithmetic op: contiguous rows, so each window is
+    # summed the same way whatever the batch size.
+    theta_beta = np.add.reduce(theta / np.maximum(beta, _TINY), axis=-1) / n_ch
+    engagement = np.add.reduce(beta / np.maximum(alpha + theta, _TINY), axis=-1) / n_ch
     return Features(
         ch_names=names,
         bands=tuple(bands),

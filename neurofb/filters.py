@@ -22,8 +22,23 @@ NOTCH_HALF_WIDTH_HZ = 2.0
 NOTCH_SKIP_ATTENUATION_DB = 40.0
 
 
-def _iir_params(order: int) -> dict:
-    return dict(order=order, ftype="butter", output="sos")
+def _mne_butter_sos(
+    sfreq: float, l_freq: float | None, h_freq: float | None, order: int
+) -> np.ndarray:
+    """Butterworth SOS from :func:`mne.filter.create_filter` (``l_freq > h_freq``: band-stop)."""
+    import mne
+
+    params = mne.filter.create_filter(
+        None,
+        sfreq,
+        l_freq,
+        h_freq,
+        method="iir",
+        iir_params=dict(order=order, ftype="butter", output="sos"),
+        phase="forward",
+        verbose="error",
+    )
+    return np.asarray(params["sos"], dtype=float)
 
 
 def bandpass_sos(sfreq: float, *, l_freq: float | None, h_freq: float | None) -> np.ndarray:
@@ -41,22 +56,10 @@ def bandpass_sos(sfreq: float, *, l_freq: float | None, h_freq: float | None) ->
     sos : array, shape (n_sections, 6)
         Second-order sections.
     """
-    import mne
-
     l_freq = l_freq if l_freq else None
     if l_freq is None and h_freq is None:
         return np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
-    params = mne.filter.create_filter(
-        None,
-        sfreq,
-        l_freq,
-        h_freq,
-        method="iir",
-        iir_params=_iir_params(BANDPASS_ORDER),
-        phase="forward",
-        verbose="error",
-    )
-    return np.asarray(params["sos"], dtype=float)
+    return _mne_butter_sos(sfreq, l_freq, h_freq, BANDPASS_ORDER)
 
 
 def notch_frequencies(
@@ -104,19 +107,10 @@ def notch_sos(sfreq: float, freq: float) -> np.ndarray:
     -------
     sos : array, shape (n_sections, 6)
     """
-    import mne
-
-    params = mne.filter.create_filter(
-        None,
-        sfreq,
-        freq + NOTCH_HALF_WIDTH_HZ,  # l_freq > h_freq: MNE designs a band-stop
-        freq - NOTCH_HALF_WIDTH_HZ,
-        method="iir",
-        iir_params=_iir_params(NOTCH_ORDER),
-        phase="forward",
-        verbose="error",
+    # l_freq > h_freq: MNE designs a band-stop.
+    return _mne_butter_sos(
+        sfreq, freq + NOTCH_HALF_WIDTH_HZ, freq - NOTCH_HALF_WIDTH_HZ, NOTCH_ORDER
     )
-    return np.asarray(params["sos"], dtype=float)
 
 
 def design_filter(

@@ -171,13 +171,14 @@ class Pipeline:
         self._filt[:, self._len : self._len + n_new] = filt
         self._len += n_new
 
-    def _window_ends(self, n_before: int, n_after: int) -> np.ndarray:
+    def _window_ends(self, n_before: int, n_after: int) -> list[int]:
+        """Sample counts ``W + k·H`` in ``(n_before, n_after]``: the windows ending there."""
         w, h = self.window_samples, self.hop_samples
         if n_after < w:
-            return np.empty(0, dtype=np.int64)
+            return []
         k_first = max(0, -((w - n_before - 1) // h))  # ceil((n_before + 1 - w) / h)
         k_last = (n_after - w) // h
-        return w + h * np.arange(k_first, k_last + 1, dtype=np.int64)
+        return list(range(w + h * k_first, w + h * k_last + 1, h))
 
     def process(self, chunk: Chunk) -> list[Update]:
         """Feed the next chunk; return the updates of every window that ended in it.
@@ -209,42 +210,51 @@ class Pipeline:
             self._append(raw, filt)
             n_before, self._n = self._n, self._n + raw.shape[1]
             ends = self._window_ends(n_before, self._n)
-            if ends.size:
+            if ends:
                 updates.extend(self._emit(ends, chunk, n_chunk_start, t0))
         return updates
 
-    def _gather(self, buf: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        first = self._n - self._len  # global index of buf[:, 0]
-        starts = ends - self.window_samples - first
-        view = np.lib.stride_tricks.sliding_window_view(
-            buf[:, : self._len], self.window_samples, axis=1
-        )
-        return np.ascontiguousarray(view[:, starts].transpose(1, 0, 2))
+    def _gather(self, buf: np.ndarray, ends: list[int]) -> np.ndarray:
+        """Windows ending at ``ends`` (global sample counts) as (n_windows, n_channels, W)."""
+        w = self.window_samples
+        offset = self._n - self._len + w  # buffer index of a window's start = end - offset
+        out = np.empty((len(ends), buf.shape[0], w))
+        for j, end in enumerate(ends):  # one copy per window
+            out[j] = buf[:, end - offset : end - offset + w]
+        return out
 
     def _emit(
-        self, ends: np.ndarray, chunk: Chunk, n_chunk_start: int, t0: float
+        self, ends: list[int], chunk: Chunk, n_chunk_start: int, t0: float
     ) -> list[Update]:
         raw = self._gather(self._raw, ends)
         filt = self._gather(self._filt, ends)
         features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
-        quality = assess(
-            raw, filt, self.sfreq, self.config.line_freq, ch_names=self.ch_names
-        )
-        has_nan = ~np.isfinite(raw).all(axis=(1, 2))
-        ok = ~has_nan & (quality.window_score >= self.config.min_quality)
-        focus = np.full(ends.size, np.nan)
-        attention: np.ndarray | None = None
-        if ok.any():
-            batch = self._bound.predict(filt[ok], _subset(features, ok))
-            focus[ok] = np.asarray(batch.focus, dtype=float)
-            if batch.explanation is not None:
-                attention = np.full((ends.size, len(self.ch_names)), np.nan)
-                attention[ok] = batch.explanation
+        quality = assess(raw, filt, self.sfreq, self.config.line_freq, ch_names=self.ch_names)
+        has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
+        ok = (quality.window_score >= self.config.min_quality) & ~has_nan
+        n_win = len(ends)
+        focus: list[float | None] = [None] * n_win
+        attention: list[tuple[float, ...] | None] = [None] * n_win
+        kept = np.flatnonzero(ok).tolist()
+        if kept:
+            every = len(kept) == n_win
+            batch = self._bound.predict(
+                filt if every else filt[ok], features if every else _subset(features, ok)
+            )
+            explanation = None if batch.explanation is None else batch.explanation.tolist()
+            for j, (i, value) in enumerate(zip(kept, np.asarray(batch.focus).tolist(),
+                                               strict=True)):
+                focus[i] = value if math.isfinite(value) else None
+                if explanation is not None:
+                    attention[i] = tuple(explanation[j])
         done = time.time()
-        per_window = (time.perf_counter() - t0) / ends.size
+        per_window = (time.perf_counter() - t0) / n_win
+        scores = quality.window_score.tolist()
+        channel_scores = quality.channel_score.tolist()
+        rel_power = features.rel_power.tolist()
         updates = []
-        for i, n in enumerate(ends.tolist()):
-            raw_focus: float | None = float(focus[i]) if math.isfinite(focus[i]) else None
+        for i, n in enumerate(ends):
+            raw_focus = focus[i]
             reason = str(quality.window_reason[i])
             value: float | None = None
             if raw_focus is not None:
@@ -257,7 +267,7 @@ class Pipeline:
             elif ok[i]:
                 reason = "the estimator gave no value for this window"
             elif not reason:
-                reason = f"signal quality {quality.window_score[i]:.2f} is below the minimum"
+                reason = f"signal quality {scores[i]:.2f} is below the minimum"
             if self.live:
                 latency = done - float(chunk.timestamps[n - 1 - n_chunk_start])
             else:
@@ -267,14 +277,12 @@ class Pipeline:
                     t=n / self.sfreq,
                     focus=value,
                     raw_focus=raw_focus,
-                    quality=float(quality.window_score[i]),
+                    quality=scores[i],
                     reason=reason,
-                    channel_quality=tuple(quality.channel_score[i].tolist()),
-                    channel_reasons=tuple(str(r) for r in quality.channel_reason[i]),
-                    attention=None
-                    if attention is None or not ok[i]
-                    else tuple(attention[i].tolist()),
-                    rel_power=tuple(tuple(row) for row in features.rel_power[i].tolist()),
+                    channel_quality=tuple(channel_scores[i]),
+                    channel_reasons=tuple(quality.channel_reason[i].tolist()),
+                    attention=attention[i] if raw_focus is not None else None,
+                    rel_power=tuple(map(tuple, rel_power[i])),
                     latency_s=latency,
                     sample_index=n,
                 )

@@ -21,6 +21,8 @@ and its reason the name of the worst check. Checks, in order of precedence:
     Relative power above 30 Hz (up to 95 Hz or Nyquist, mains bands excluded) in the raw window,
     graded (muscle activity).
 
+The spectral checks use one Hann-tapered periodogram of each raw window (mean removed).
+
 The window score is the mean of the channel scores (the fraction of usable signal); the window
 reason names the channels of each reason, worst first: ``"flat: Fz, Cz; EMG: T7"``.
 """
@@ -33,8 +35,6 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-
-from neurofb.features import default_segment, welch_psd
 
 REASONS: tuple[str, ...] = ("NaN", "railed", "flat", "high amplitude", "line noise", "EMG")
 #: A channel's reason is reported once its worst check reaches this badness.
@@ -79,71 +79,86 @@ class QualityReport(NamedTuple):
     window_reason: np.ndarray
 
 
+_REASON_NAMES = np.array(("", *REASONS), dtype=object)
+
+
 def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    """0 at ``lo``, 1 at ``hi``, linear between (NaN stays NaN)."""
+    return np.minimum(np.maximum((x - lo) * (1.0 / (hi - lo)), 0.0), 1.0)
 
 
 @dataclass(frozen=True)
 class _SpectralPlan:
-    n_per_seg: int
-    n_overlap: int
-    eeg: np.ndarray  # PSD bin indices of 1-45 Hz EEG (mains bands excluded)
-    line: np.ndarray  # bins within ±1 Hz of the mains frequency
-    broad: np.ndarray  # 1 Hz .. min(95 Hz, Nyquist), mains bands excluded
-    high: np.ndarray  # the part of ``broad`` at or above 30 Hz
+    taper: np.ndarray  # Hann taper over the whole window
+    n_bins: int  # rfft bins kept (up to the top of the broad band)
+    keep: np.ndarray  # 1.0 on bins outside the mains bands, 0.0 inside
+    edges: np.ndarray  # bin edges [1 Hz, 30 Hz, 45 Hz, top] as cumulative-sum indices
+    line: slice  # bins within ±1 Hz of the mains frequency
+    has_emg: bool  # the broad band reaches above 30 Hz
 
 
 @lru_cache(maxsize=32)
 def _spectral_plan(n_times: int, sfreq: float, line_freq: float | None) -> _SpectralPlan:
-    n_per_seg, n_overlap = default_segment(n_times, sfreq)
-    freqs = np.fft.rfftfreq(n_per_seg, 1.0 / sfreq)
+    from scipy.signal import get_window
+
+    freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
     mains = np.zeros(freqs.shape, dtype=bool)
     if line_freq:
         for harmonic in np.arange(line_freq, freqs[-1] + 1, line_freq):
             mains |= np.abs(freqs - harmonic) <= 2.0
-    line = np.zeros(freqs.shape, dtype=bool)
-    if line_freq and line_freq < sfreq / 2:
-        line = np.abs(freqs - line_freq) <= 1.0
     top = min(95.0, sfreq / 2.0)
-    broad = (freqs >= 1.0) & (freqs < top) & ~mains
+    n_bins = int(np.searchsorted(freqs, top, "left"))
+    edges = np.searchsorted(freqs, [1.0, 30.0, 45.0, top], "left")
+    line = slice(0, 0)
+    if line_freq and line_freq < sfreq / 2:
+        idx = np.flatnonzero(np.abs(freqs - line_freq) <= 1.0)
+        line = slice(int(idx[0]), int(idx[-1]) + 1)
     return _SpectralPlan(
-        n_per_seg,
-        n_overlap,
-        eeg=np.flatnonzero((freqs >= 1.0) & (freqs < 45.0) & ~mains),
-        line=np.flatnonzero(line),
-        broad=np.flatnonzero(broad),
-        high=np.flatnonzero(broad & (freqs >= 30.0)) if top > 30.0 else np.empty(0, int),
+        taper=get_window("hann", n_times),
+        n_bins=n_bins,
+        keep=(~mains[:n_bins]).astype(float),
+        edges=edges,
+        line=line,
+        has_emg=top > 30.0,
     )
 
 
 def _spectral_badness(
-    raw: np.ndarray, sfreq: float, line_freq: float | None, th: QualityThresholds
+    dev: np.ndarray, sfreq: float, line_freq: float | None, th: QualityThresholds
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Line-noise and EMG badness from the raw windows' spectrum."""
-    plan = _spectral_plan(raw.shape[-1], float(sfreq), line_freq)
-    psd, _ = welch_psd(raw, sfreq, n_per_seg=plan.n_per_seg, n_overlap=plan.n_overlap)
-    eeg = np.maximum(psd[..., plan.eeg].sum(axis=-1), 1e-12)
+    """Line-noise and EMG badness from the periodogram of the raw (mean-removed) windows."""
+    plan = _spectral_plan(dev.shape[-1], float(sfreq), line_freq)
+    spec = np.fft.rfft(dev * plan.taper, axis=-1)[..., : plan.n_bins]
+    power = spec.real**2
+    power += spec.imag**2
+    # Band sums from one cumulative sum over the bins outside the mains bands.
+    cum = np.cumsum(power * plan.keep, axis=-1)
+    at = cum[..., plan.edges - 1]  # cumulative power below 1, 30, 45 Hz and the top
+    eeg = np.maximum(at[..., 2] - at[..., 0], 1e-12)
     line_bad = np.zeros(eeg.shape)
-    if plan.line.size:
-        ratio = np.maximum(psd[..., plan.line].sum(axis=-1) / eeg, 1e-12)
-        line_bad = _ramp(np.log10(ratio), *np.log10(th.line_ratio))
+    if plan.line.stop:
+        line = np.add.reduce(power[..., plan.line], axis=-1)
+        line_bad = _ramp(np.log10(np.maximum(line / eeg, 1e-12)), *np.log10(th.line_ratio))
     emg_bad = np.zeros(eeg.shape)
-    if plan.high.size:
-        broad = np.maximum(psd[..., plan.broad].sum(axis=-1), 1e-12)
-        emg_bad = _ramp(psd[..., plan.high].sum(axis=-1) / broad, *th.emg_ratio)
+    if plan.has_emg:
+        broad = np.maximum(at[..., 3] - at[..., 0], 1e-12)
+        emg_bad = _ramp((at[..., 3] - at[..., 1]) / broad, *th.emg_ratio)
     return line_bad, emg_bad
 
 
 def _amplitude_checks(
     raw: np.ndarray, th: QualityThresholds
-) -> tuple[np.ndarray, np.ndarray]:
-    """Railed (ADC rail, excursion, clipping plateau) and flat (tiny std, stuck) channels."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Railed (ADC rail, excursion, clipping plateau) and flat (tiny std, stuck) channels.
+
+    Also returns the mean-removed windows for the spectral checks.
+    """
     n = raw.shape[-1]
     hi = raw.max(axis=-1)
     lo = raw.min(axis=-1)
-    level = raw.mean(axis=-1)
+    level = np.add.reduce(raw, axis=-1) / n
     dev = raw - level[..., None]
-    std = np.sqrt((dev * dev).mean(axis=-1))
+    std = np.sqrt(np.add.reduce(dev * dev, axis=-1) / n)
     at_extreme = np.maximum(
         np.count_nonzero(raw == hi[..., None], axis=-1),
         np.count_nonzero(raw == lo[..., None], axis=-1),
@@ -157,7 +172,7 @@ def _amplitude_checks(
         | clipped
     )
     flat = (std < th.flat_uv) | stuck
-    return railed, flat
+    return railed, flat, dev
 
 
 def assess(
@@ -205,36 +220,37 @@ def assess(
         raise ValueError(f"{len(names)} channel names for {n_ch} channels")
 
     # One pass decides whether any sample is non-finite (a sum is NaN/inf if one is).
-    nan_bad = (~np.isfinite(windows.sum(axis=-1))).astype(float)
+    nan_bad = (~np.isfinite(np.add.reduce(windows, axis=-1))).astype(float)
     raw = np.where(np.isfinite(windows), windows, 0.0) if nan_bad.any() else windows
-    railed, flat = _amplitude_checks(raw, th)
-    peak_to_peak = filtered.max(axis=-1) - filtered.min(axis=-1)
-    amplitude_bad = np.nan_to_num(_ramp(peak_to_peak, *th.amplitude_uv), nan=1.0)
-    line_bad, emg_bad = _spectral_badness(raw, sfreq, line_freq, th)
+    railed, flat, dev = _amplitude_checks(raw, th)
+    amplitude_bad = _ramp(filtered.max(axis=-1) - filtered.min(axis=-1), *th.amplitude_uv)
+    if np.isnan(np.add.reduce(amplitude_bad, axis=None)):
+        amplitude_bad = np.nan_to_num(amplitude_bad, nan=1.0)
+    line_bad, emg_bad = _spectral_badness(dev, sfreq, line_freq, th)
 
     badness = np.stack(
-        [nan_bad, railed.astype(float), flat.astype(float), amplitude_bad, line_bad, emg_bad],
-        axis=-1,
+        [nan_bad, railed, flat, amplitude_bad, line_bad, emg_bad], axis=-1, dtype=float
     )  # (n_win, n_ch, n_reasons), in the order of REASONS: argmax picks the first on ties
     worst = badness.argmax(axis=-1)
-    worst_value = np.take_along_axis(badness, worst[..., None], axis=-1)[..., 0]
-    channel_score = np.ascontiguousarray(1.0 - worst_value)
-    reasons = np.array(REASONS, dtype=object)
-    channel_reason = np.where(worst_value >= REPORT_BADNESS, reasons[worst], "").astype(object)
-    window_score = channel_score.mean(axis=-1)
-    window_reason = _window_reasons(channel_reason, worst_value, names)
+    worst_value = badness.max(axis=-1)
+    channel_score = 1.0 - worst_value
+    # index 0 of _REASON_NAMES is "" (nothing to report)
+    reported = worst_value >= REPORT_BADNESS
+    channel_reason = _REASON_NAMES[np.where(reported, worst + 1, 0)]
+    window_score = np.add.reduce(channel_score, axis=-1) / n_ch
+    window_reason = _window_reasons(channel_reason, reported, worst_value, names)
     return QualityReport(channel_score, channel_reason, window_score, window_reason)
 
 
 def _window_reasons(
-    channel_reason: np.ndarray, badness: np.ndarray, names: list[str]
+    channel_reason: np.ndarray, reported: np.ndarray, badness: np.ndarray, names: list[str]
 ) -> np.ndarray:
     """``"reason: ch, ch; reason: ch"`` per window, reasons in order of total badness."""
     out = np.full(channel_reason.shape[0], "", dtype=object)
-    for w in np.flatnonzero((channel_reason != "").any(axis=-1)):
+    for w in np.flatnonzero(reported.any(axis=-1)).tolist():
         groups: dict[str, list[int]] = {}
-        for c in np.flatnonzero(channel_reason[w] != ""):
-            groups.setdefault(channel_reason[w, c], []).append(int(c))
+        for c in np.flatnonzero(reported[w]).tolist():
+            groups.setdefault(channel_reason[w, c], []).append(c)
         order = sorted(groups, key=lambda r: -float(badness[w, groups[r]].sum()))
         out[w] = "; ".join(f"{r}: {', '.join(names[c] for c in groups[r])}" for r in order)
     return out

@@ -259,13 +259,19 @@ class BoundBandPower:
         """Per-channel target value of each window, shape (n_windows, n_channels_used)."""
         bands = {b: i for i, b in enumerate(features.bands)}
         t = self.target
+        every = self.channel_idx.size == len(self.ch_names)
+        source = features.abs_power if t.denominator else features.rel_power
+        power = source if every else source[:, self.channel_idx]
+
+        def band_sum(names: tuple[str, ...]) -> np.ndarray:
+            total = power[..., bands[names[0]]]
+            for name in names[1:]:
+                total = total + power[..., bands[name]]
+            return total
+
         if t.denominator:
-            power = features.abs_power[:, self.channel_idx]
-            num = power[..., [bands[b] for b in t.numerator]].sum(axis=-1)
-            den = power[..., [bands[b] for b in t.denominator]].sum(axis=-1)
-            return num / np.maximum(den, _TINY)
-        rel = features.rel_power[:, self.channel_idx]
-        return rel[..., [bands[b] for b in t.numerator]].sum(axis=-1)
+            return band_sum(t.numerator) / np.maximum(band_sum(t.denominator), _TINY)
+        return band_sum(t.numerator)
 
     def predict(self, windows: np.ndarray, features: Features) -> FocusBatch:
         """Focus of consecutive windows against the baseline; updates the baseline in order.
@@ -282,7 +288,7 @@ class BoundBandPower:
         n_win = per_channel.shape[0]
         if windows.shape[0] != n_win:
             raise ValueError(f"{windows.shape[0]} windows but features of {n_win}")
-        value = np.maximum(per_channel.mean(axis=-1), _TINY)
+        value = np.maximum(np.add.reduce(per_channel, axis=-1) / per_channel.shape[1], _TINY)
         sign = -1.0 if self.target.down else 1.0
         focus = np.empty(n_win)
         # Scalar math per window: the result of a window never depends on the batch it came in
@@ -296,10 +302,12 @@ class BoundBandPower:
                 self._m2 += delta * (score - self._mean)
             z = (score - self._mean) / self._std()
             focus[i] = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        total = np.add.reduce(per_channel, axis=-1, keepdims=True)
+        share = per_channel / np.maximum(total, _TINY)
+        if (total <= _TINY).any():  # no power at all: equal shares
+            share[(total <= _TINY)[:, 0]] = 1.0 / per_channel.shape[1]
+        if self.channel_idx.size == len(self.ch_names):
+            return FocusBatch(focus=focus, explanation=share)
         explanation = np.zeros((n_win, len(self.ch_names)))
-        total = per_channel.sum(axis=-1, keepdims=True)
-        share = np.where(
-            total > _TINY, per_channel / np.maximum(total, _TINY), 1.0 / per_channel.shape[1]
-        )
         explanation[:, self.channel_idx] = share
         return FocusBatch(focus=focus, explanation=explanation)
