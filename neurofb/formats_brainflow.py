@@ -10,11 +10,15 @@ BrainFlow's ``PLAYBACK_FILE_BOARD`` (``master_board`` = that board) and the Open
 it. Markers go to the marker row as numeric codes (:data:`MARKER_CODES`, a reward is 5.0, ...)
 and, with their labels and values, to a sidecar ``<name>.neurofb.json`` that also names the board
 and the channels, so importing the file back needs no ``--board`` and keeps every marker.
+
+Files are written with ``DataFilter.write_file`` and read with numpy (see :func:`_parse`:
+BrainFlow's own parser aborts the process on some damaged files).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import math
@@ -318,7 +322,6 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> dict
     RecordingError
         The file is empty, not a BrainFlow CSV, damaged, or of another board's layout.
     """
-    _, df = _bf()
     path = Path(path)
     warn: list[str] = []
     side = _read_sidecar(path, warn)
@@ -326,22 +329,13 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> dict
         board = side.get("board_id", side.get("board")) if side else None
     lay = board_layout(board if board is not None else DEFAULT_BOARD)
     _check_text(path, lay.num_rows, lay)
-    try:
-        rows = df.DataFilter.read_file(str(path))
-    except Exception as err:  # BrainFlowError: not numbers, ragged lines
+    rows = _parse(path, warn)
+    if rows.shape[0] != lay.num_rows or rows.shape[1] == 0:
         raise RecordingError(
-            f"{path} is not a readable BrainFlow CSV ({err}): every line must hold "
-            f"{lay.num_rows} tab-separated numbers"
-        ) from None
-    if rows.ndim != 2 or rows.shape[0] != lay.num_rows or rows.shape[1] == 0:
-        raise RecordingError(
-            f"{path} holds an array of shape {rows.shape}, not {lay.num_rows} rows of "
-            f"{lay.name} samples: it is damaged or of another board (--board)"
+            f"{path} holds {rows.shape[0]} columns of {rows.shape[1]} samples, not "
+            f"{lay.num_rows} columns of {lay.name} samples: it is damaged or of another board "
+            "(--board)"
         )
-    n_lines = _count_lines(path)
-    if n_lines != rows.shape[1]:
-        warn.append(f"{path.name}: {n_lines - rows.shape[1]} incomplete line(s) at the end "
-                    "dropped (the file was truncated)")
     ch_rows = list(lay.eeg_rows)
     ch_names = list(lay.eeg_names)
     if side and side.get("board_id") == lay.board_id:
@@ -370,10 +364,33 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> dict
     }  # fmt: skip
 
 
-def _count_lines(path: Path) -> int:
-    n = 0
-    with open(path, "rb") as fh:
-        for line in fh:
-            if line.strip():
-                n += 1
-    return n
+def _parse(path: Path, warn: list[str]) -> np.ndarray:
+    """Parse a BrainFlow CSV into shape (n_columns, n_samples).
+
+    The same text ``DataFilter.read_file`` reads, parsed with numpy because BrainFlow's parser
+    aborts the whole process (an uncaught C++ ``std::out_of_range``) on a number out of double
+    range such as ``1e999``, which a damaged file can hold. A last line cut off by a crash is
+    dropped with a warning.
+    """
+    try:
+        text = path.read_bytes()
+    except OSError as err:
+        raise RecordingError(f"cannot read {path}: {err.strerror or err}") from None
+    if not text.endswith(b"\n"):
+        cut = text.rfind(b"\n") + 1
+        if text[cut:].strip():
+            warn.append(f"{path.name}: the last line is incomplete (the file was cut off "
+                        "while writing); dropped")  # fmt: skip
+        text = text[:cut]
+    if not text.strip():
+        raise RecordingError(f"{path} holds no complete line of samples")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "empty input" is reported below
+            rows = np.loadtxt(io.BytesIO(text), delimiter="\t", dtype=np.float64, ndmin=2)
+    except ValueError as err:
+        raise RecordingError(
+            f"{path} is not a readable BrainFlow CSV ({err}): every line must hold the same "
+            "number of tab-separated numbers"
+        ) from None
+    return np.ascontiguousarray(rows.T)

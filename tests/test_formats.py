@@ -292,7 +292,7 @@ def test_fuzzed_files_give_recording_errors(exported, fmt, tmp_path):
     good = exported[fmt].read_bytes()
     suffix = exported[fmt].name[len("synth"):]
     variants = {f"trunc{k}": good[: int(rng.integers(1, len(good)))] for k in range(8)}
-    header = 1024 if fmt != "csv" else len(good.split(b"\n", 1)[0])
+    header = 1024 if fmt != "csv" else len(good)  # csv: anywhere
     for k in range(10):
         flipped = bytearray(good)
         for pos in rng.integers(0, header, size=int(rng.integers(1, 4))):
@@ -310,6 +310,26 @@ def test_fuzzed_files_give_recording_errors(exported, fmt, tmp_path):
     for name, rec in outcomes.items():
         if name.startswith("trunc") and rec is not None:
             assert rec.n_samples <= full  # what was cut off is never invented
+
+
+def test_damaged_csv_numbers_and_cut_lines(synth, exported, tmp_path):
+    lines = exported["csv"].read_bytes().split(b"\n")
+    # numbers out of double range: BrainFlow's own parser aborts the process on these
+    for bad in (b"1e999", b"1e-400x", b"nan"):
+        cells = lines[5].split(b"\t")
+        cells[3] = bad
+        path = tmp_path / "bad.csv"
+        path.write_bytes(b"\n".join([*lines[:5], b"\t".join(cells), *lines[6:]]))
+        with pytest.raises(RecordingError, match=r"bad\.csv"):
+            formats.read_file(path)
+    # a last line cut by a crash is dropped, with a warning; the rest is intact
+    cut = tmp_path / "cut.csv"
+    body = b"\n".join(lines[:-1])  # the file ends with a newline: drop the empty tail
+    cut.write_bytes(body[: body.rfind(b"\n") + 20])
+    rec = formats.read_file(cut)
+    assert rec.n_samples == synth.n_samples - 1
+    assert np.abs(rec.data - synth.data[:, :-1]).max() <= 5.0001e-7
+    assert any("incomplete" in w for w in rec.warnings)
 
 
 @pytest.mark.parametrize("suffix", [".edf", ".bdf", "_raw.fif", ".csv", ".dat"])

@@ -1,0 +1,199 @@
+"""`neurofb sessions`, `neurofb export`, `neurofb import` and reindexing from real recordings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from neurofb.cli import main
+from neurofb.library import SessionLibrary, SessionSummary, default_path, summarise_recording
+from neurofb.library_summary import summarise_trace
+from neurofb.recording import RecordingWriter, finalise_interrupted, open_recording
+from neurofb.sources import open_board
+from neurofb.types import Chunk, Marker, Update
+
+
+@pytest.fixture(scope="module")
+def board_chunk() -> Chunk:
+    """About one second of BrainFlow's real synthetic board."""
+    src = open_board("synthetic")
+    src.start()
+    parts, n, deadline = [], 0, time.monotonic() + 30
+    try:
+        while n < 250 and time.monotonic() < deadline:
+            chunk = src.read()
+            if chunk is None:
+                time.sleep(0.05)
+                continue
+            parts.append(chunk)
+            n += chunk.n_samples
+    finally:
+        src.stop()
+    first = parts[0]
+    return Chunk(
+        data=np.concatenate([c.data for c in parts], axis=1),
+        timestamps=np.concatenate([c.timestamps for c in parts]),
+        ch_names=first.ch_names, sfreq=first.sfreq, board=first.board,
+    )  # fmt: skip
+
+
+def _write_session(writer: RecordingWriter, chunk: Chunk, rng, n_updates: int = 40) -> None:
+    """Samples, a focus trace with a threshold and some rewards, and block markers."""
+    writer.write_chunk(chunk)
+    writer.write_marker(Marker(0.0, "threshold", value=0.5))
+    writer.write_marker(Marker(0.1, "block_start", "rest"))
+    for i in range(n_updates):
+        t = 0.25 * i
+        focus = None if i % 9 == 4 else float(rng.uniform())
+        writer.write_update(Update(
+            t=t, focus=focus, raw_focus=focus, quality=float(rng.uniform(0.5, 1)),
+            reason="" if focus is not None else "artifact", channel_quality=(1.0,),
+            channel_reasons=("",), attention=None, rel_power=(), latency_s=0.01, sample_index=i,
+        ))  # fmt: skip
+        if focus is not None and focus > 0.8:
+            writer.write_marker(Marker(t, "reward", value=5.0))
+    writer.write_marker(Marker(0.25 * n_updates, "block_end", "rest"))
+
+
+@pytest.fixture
+def home(tmp_path, board_chunk):
+    """A data dir with four recordings: closed with the app's summary, closed without one,
+    a crash snapshot finalised at the next start, and a crash snapshot left open."""
+    home = tmp_path / "home"
+    root = home / "recordings"
+    rng = np.random.default_rng(0)
+    info = open_board("synthetic").info
+    app = RecordingWriter(root / "a-app", info, meta={"user": "ann", "exercise": "rocket"})
+    _write_session(app, board_chunk, rng)
+    app.close(summary=SessionSummary(
+        user="ann", started_at="2025-03-01T10:00:00+01:00", duration_s=600.0,
+        exercise="rocket", mean_focus=0.7, rewards=12, points=120, model="focus-default",
+    ).to_dict())  # fmt: skip
+    plain = RecordingWriter(root / "b-plain", info, meta={"user": "bo", "exercise": "gauge"})
+    _write_session(plain, board_chunk, rng)
+    plain.close()
+    crashing = RecordingWriter(root / "c-crash", info, meta={"user": "bo"})
+    _write_session(crashing, board_chunk, rng)
+    crashing.flush()
+    shutil.copytree(root / "c-crash", root / "d-crash-open")  # what kill -9 would leave
+    crashing.close()
+    shutil.rmtree(root / "c-crash")
+    shutil.copytree(root / "d-crash-open", root / "c-crash")
+    finalise_interrupted(root / "c-crash")
+    assert (root / "d-crash-open" / ".open").exists()
+    return home
+
+
+def test_reindex_indexes_every_recording(home):
+    root = home / "recordings"
+    with SessionLibrary(default_path(home)) as lib:
+        result = lib.reindex(root)
+        rows = {r.recording_path.rsplit("/", 1)[-1]: r for r in lib.list_sessions()}
+    # computed now: the one closed without a summary and the crash snapshot still open (the
+    # finalised one got its summary from summarise_recording when it was finalised)
+    assert (result.indexed, result.computed, result.failed) == (4, 2, ())
+    assert set(rows) == {"a-app", "b-plain", "c-crash", "d-crash-open"}
+    # the app's summary is taken as stored ...
+    a = rows["a-app"]
+    assert (a.user, a.rewards, a.points, a.mean_focus) == ("ann", 12, 120, 0.7)
+    # ... the others come from their trace and markers
+    for name in ("b-plain", "c-crash", "d-crash-open"):
+        rec = open_recording(root / name)
+        want = summarise_trace(rec.trace, rec.markers, duration_s=rec.duration_s)
+        row = rows[name]
+        assert row.user == "bo" and row.board == "synthetic"
+        assert row.rewards == want["rewards"] == sum(m.kind == "reward" for m in rec.markers)
+        assert row.mean_focus == pytest.approx(want["mean_focus"])
+        focus = [float(r["focus"]) for r in rec.trace if r["focus"]]
+        assert row.mean_focus == pytest.approx(np.mean(focus), abs=1e-6)
+        assert row.duration_s == pytest.approx(rec.duration_s)
+        assert set(row.block_focus) == {"rest"} and row.threshold == 0.5
+    assert summarise_recording(open_recording(root / "b-plain")).exercise == "gauge"
+
+
+def test_reindex_removes_deleted_recordings_and_keeps_others(home):
+    root = home / "recordings"
+    with SessionLibrary(default_path(home)) as lib:
+        lib.reindex(root)
+        lib.add_session(SessionSummary(user="cy", notes="no recording"))
+        shutil.rmtree(root / "b-plain")
+        result = lib.reindex(root)
+        assert result.removed == 1 and result.indexed == 3
+        assert sorted(r.user for r in lib.list_sessions()) == ["ann", "bo", "bo", "cy"]
+
+
+def test_sessions_lists_table_and_json(home, capsys):
+    assert main(["sessions", "--data-dir", str(home), "--reindex"]) == 0
+    out = capsys.readouterr().out
+    assert "indexed 4 recording(s)" in out
+    lines = out.strip().splitlines()
+    header = next(line for line in lines if line.startswith("id"))
+    for col in ("date", "user", "duration", "exercise", "focus", "above thr", "rewards",
+                "model", "quality"):  # fmt: skip
+        assert col in header
+    assert sum(" ann " in line for line in lines) == 1
+    assert main(["sessions", "--data-dir", str(home), "--json", "--user", "bo"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3 and {r["user"] for r in rows} == {"bo"}
+    assert all(isinstance(r["id"], int) and r["recording_path"] for r in rows)
+    assert main(["sessions", "--data-dir", str(home), "--progress", "--json"]) == 0
+    days = json.loads(capsys.readouterr().out)
+    assert sum(d["sessions"] for d in days) == 4
+
+
+def test_corrupt_database_then_reindex(home, capsys):
+    db = default_path(home)
+    db.write_bytes(b"this is not an sqlite database" * 100)
+    assert main(["sessions", "--data-dir", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert "corrupt" in err and "neurofb sessions --reindex" in err and "Traceback" not in err
+    assert main(["sessions", "--data-dir", str(home), "--reindex"]) == 0
+    out = capsys.readouterr().out
+    assert "moved the damaged database aside" in out
+    assert len(list(home.glob("sessions.sqlite3.corrupt-*"))) == 1
+    with SessionLibrary(db) as lib:
+        assert len(lib) == 4
+    assert (home / "recordings" / "a-app" / "eeg.bin").exists()
+
+
+def test_export_and_import_commands(home, tmp_path, capsys):
+    rec = home / "recordings" / "a-app"
+    edf = tmp_path / "a.edf"
+    assert main(["export", str(rec), "--to", "edf", "--out", str(edf)]) == 0
+    assert edf.is_file() and "wrote" in capsys.readouterr().out
+    assert main(["export", str(rec), "--to", "edf", "--out", str(edf)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["export", str(rec), "--to", "edf", "--out", str(edf), "--force"]) == 0
+    assert main(["export", str(rec), "--to", "csv"]) == 0  # default: beside the recording
+    assert (home / "recordings" / "a-app.csv").is_file()
+    capsys.readouterr()
+    out_dir = tmp_path / "imported"
+    assert main(["import", str(edf), "--out", str(out_dir), "--data-dir", str(home)]) == 0
+    assert "added to the session library" in capsys.readouterr().out
+    back = open_recording(out_dir)
+    assert back.info.ch_names == open_recording(rec).info.ch_names
+    with SessionLibrary(default_path(home)) as lib:
+        assert lib.get_by_recording(out_dir) is not None
+    garbage = tmp_path / "garbage.edf"
+    garbage.write_bytes(np.random.default_rng(3).integers(0, 256, 3000, dtype=np.uint8).tobytes())
+    assert main(["import", str(garbage), "--data-dir", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert "neurofb import: error:" in err and "garbage.edf" in err and "Traceback" not in err
+
+
+def test_sessions_json_from_a_fresh_process(home):
+    res = subprocess.run(
+        [sys.executable, "-m", "neurofb", "sessions", "--json", "--reindex", "--data-dir",
+         str(home)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert sorted(r["user"] for r in rows) == ["ann", "bo", "bo", "bo"]
+    assert "indexed 4" in res.stderr
