@@ -240,6 +240,9 @@ class MainWindow(QMainWindow):
             self.banner.hide()
 
     def _on_opened(self, opened: OpenedStream) -> None:
+        if self._pending is not None:  # asked for another source while this one connected
+            self.stream.disconnect_source()
+            return
         self.live.on_info(opened.info)
         self.stream_opened.emit(opened)
 
@@ -271,8 +274,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """End the session (closing its recording cleanly), stop the stream, then close."""
         self.live.timer.stop()
+        self._pending = None
         self.end_activities(wait=True)
-        self.stream.disconnect_source(wait=True)
+        self.stream.shutdown()
         for page in self.pages.values():
             shutdown = getattr(page, "shutdown", None)
             if shutdown is not None:

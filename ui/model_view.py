@@ -32,6 +32,7 @@ from PyQt6.QtWidgets import (
 )
 
 from neurofb import paths
+from neurofb.errors import NeurofbError
 from neurofb_ui.headmap import HeadMap
 from neurofb_ui.qt_bridge import Task, start_task
 
@@ -89,21 +90,73 @@ def new_model_dir(base: str, kind: str) -> Path:
     return out
 
 
-def run_personalise(model_dir: str, recording: str, out_dir: str, *, progress: Any,
-                    cancel: Any) -> Any:
-    """Personalise ``model_dir`` with a calibration recording (worker thread)."""
-    from neurofb.training.calibrate import personalise
+class JobCancelled(NeurofbError):
+    """The user cancelled a personalisation or retraining."""
 
-    return personalise(model_dir, recording, out_dir, progress=progress, cancel=cancel)
+
+def run_personalise(model_dir: str, recording: str, out_dir: str, *, progress: Any,
+                    cancel: Any) -> dict:
+    """Personalise ``model_dir`` with a calibration recording (worker thread).
+
+    Returns :func:`neurofb.training.calibrate.personalise`'s report (``before``/``after``
+    metrics on held-back windows, ``out_dir``).
+    """
+    from neurofb.training.calibrate import personalise
+    from neurofb.training.train import Cancelled
+
+    try:
+        return personalise(
+            model_dir, recording, out_dir,
+            progress=lambda i, n: progress(i / max(n, 1), f"personalising: step {i} of {n}"),
+            cancel=cancel.is_set,
+        )
+    except Cancelled:
+        raise JobCancelled("cancelled: the model in use is unchanged") from None
 
 
 def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress: Any,
-                cancel: Any) -> Any:
-    """Retrain from the user's labelled recordings (worker thread)."""
-    from neurofb.training.train import retrain_from_recordings
+                cancel: Any, max_epochs: int = 30) -> dict:
+    """Retrain the model in use on the user's labelled recordings (worker thread).
 
-    return retrain_from_recordings(recordings, out_dir, base_model=model_dir,
-                                   progress=progress, cancel=cancel)
+    The same steps as ``neurofb train --recordings ... --init MODEL --out DIR``: the model's
+    input contract, :func:`neurofb.training.recordings.load_recordings`,
+    :func:`neurofb.training.train.train` from the current weights, then
+    :func:`neurofb.training.export.export`.
+    """
+    import numpy as np
+    import torch
+
+    from neurofb.focus.io import load_model
+    from neurofb.training.export import export
+    from neurofb.training.recordings import load_recordings
+    from neurofb.training.train import Cancelled, TrainConfig, train
+
+    torch.set_num_threads(1)
+    progress(0.0, "reading your labelled recordings…")
+    init, meta = load_model(model_dir)
+    ws = load_recordings(recordings, sfreq=init.sfreq, window_s=init.n_times / init.sfreq)
+    if len(np.unique(ws.y)) < 2:
+        raise JobCancelled("the recordings hold only one class; record a calibration with both "
+                           "rest and task blocks")
+    config = TrainConfig(max_epochs=max_epochs)
+
+    def epoch(row: dict) -> None:
+        done = int(row.get("epoch", 0))
+        progress(done / config.max_epochs, f"retraining: epoch {done} of {config.max_epochs}")
+
+    try:
+        result = train(ws, config=config, init=init, device="cpu", progress=epoch,
+                       cancel=cancel.is_set)
+    except Cancelled:
+        raise JobCancelled("cancelled: the model in use is unchanged") from None
+    except ValueError as err:
+        raise JobCancelled(f"retraining failed: {err}") from None
+    out = export(result, ws, out_dir, data={"recordings": {"files": ws.files,
+                                                           "windows": len(ws)}},
+                 name=Path(out_dir).name,
+                 extra={"parent": {"path": model_dir, "sha256": meta["weights"]["sha256"]}})
+    return {"out_dir": str(out), "windows": len(ws), "best_epoch": result.best_epoch,
+            "val_auc": result.best_score, "seconds": result.seconds}
 
 
 def calibration_recordings(library_path: str | None) -> list[str]:
@@ -138,16 +191,24 @@ def card_html(entry: ModelEntry) -> str:
     metrics = m.get("metrics", {}) if isinstance(m.get("metrics"), dict) else {}
     weights = m.get("weights", {}) if isinstance(m.get("weights"), dict) else {}
     rows = [
-        ("Model", f"{entry.name} ({'shipped' if entry.shipped else 'yours'})"),
+        ("Model", f"{m.get('name') or entry.name} ({'shipped' if entry.shipped else 'yours'})"),
+        ("Folder", entry.path),
         ("Created", entry.created or "–"),
         ("Architecture", f"{arch.get('name', '?')}, "
                          f"{weights.get('n_parameters', '?')} parameters"),
         ("Input", f"{inp.get('window_s', '?')} s windows at {inp.get('sfreq', '?')} Hz, "
-                  f"{len(inp.get('ch_names', []) or [])} channels"),
+                  f"{len(inp.get('channels', []) or [])} channels"),
         ("Trained on", _fmt_metric(train.get("data", train.get("dataset", "–")))),
     ]
-    if "personalised_from" in m or "base_model" in m:
-        rows.append(("Personalised from", str(m.get("personalised_from", m.get("base_model")))))
+    parent = m.get("parent") if isinstance(m.get("parent"), dict) else None
+    if parent:
+        rows.append(("Derived from", str(parent.get("name") or parent.get("path", "?"))))
+    calib = m.get("calibration") if isinstance(m.get("calibration"), dict) else None
+    if calib and isinstance(calib.get("before"), dict) and isinstance(calib.get("after"), dict):
+        for k in ("auc", "balanced_accuracy"):
+            if k in calib["before"] and k in calib["after"]:
+                rows.append((f"{k.replace('_', ' ')} before → after personalising",
+                             f"{calib['before'][k]:.3f} → {calib['after'][k]:.3f}"))
     for key, value in list(metrics.items())[:8]:
         rows.append((key.replace("_", " "), _fmt_metric(value)))
     if weights.get("sha256"):
@@ -279,7 +340,7 @@ class ModelPage(QWidget):
     def _show_card(self, entry: ModelEntry) -> None:
         self.card.setText(card_html(entry))
         inp = entry.meta.get("input", {}) if isinstance(entry.meta.get("input"), dict) else {}
-        self.montage.set_channels(list(inp.get("ch_names", []) or []))
+        self.montage.set_channels(list(inp.get("channels", []) or []))
         self.montage.set_values(None)
 
     def _show_selected(self, row: int) -> None:
@@ -393,9 +454,8 @@ class ModelPage(QWidget):
         self._set_busy(False)
         self.last_result = result
         self.progress.setValue(1000)
-        out = getattr(result, "model_dir", None) or getattr(result, "out_dir", None) or result
-        before = getattr(result, "before", None)
-        after = getattr(result, "after", None)
+        out = result.get("out_dir", "")
+        before, after = result.get("before"), result.get("after")
         extra = ""
         if isinstance(before, dict) and isinstance(after, dict):
             keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
@@ -411,7 +471,7 @@ class ModelPage(QWidget):
         self._set_busy(False)
         self.last_error = message
         self.progress.setValue(0)
-        cancelled = "cancel" in message.lower()
+        cancelled = message.startswith("cancelled")
         self.progress_text.setText("Cancelled: the model in use is unchanged." if cancelled
                                    else f"Failed: {message}")
         if not cancelled:

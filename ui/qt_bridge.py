@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
+from PyQt6.QtCore import QObject, QThreadPool, pyqtSignal
 
 from neurofb.errors import NeurofbError
 
@@ -43,6 +43,7 @@ class EngineBridge(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._generation = 0
+        self._closed = False
         self._lock = threading.Lock()
 
     def attach(self, runner: Any) -> None:
@@ -55,15 +56,16 @@ class EngineBridge(QObject):
         runner.add_marker_listener(self._relay(self.marker, gen))
         runner.add_status_listener(self._relay(self.status, gen))
 
-    def detach(self) -> None:
-        """Drop every callback of the runners attached so far."""
+    def detach(self, *, close: bool = False) -> None:
+        """Drop every callback of the runners attached so far; ``close`` drops all later ones."""
         with self._lock:
             self._generation += 1
+            self._closed = self._closed or close
 
     def _relay(self, signal: Any, gen: int) -> Callable[[object], None]:
         def emit(record: object) -> None:
             # Runs on the runner thread: no widget work, only a queued emit.
-            if gen == self._generation:
+            if gen == self._generation and not self._closed:
                 signal.emit(record)
 
         return emit
@@ -75,8 +77,11 @@ class _TaskSignals(QObject):
     progress = pyqtSignal(float, str)
 
 
-class Task(QRunnable):
+class Task:
     """A function run on the global thread pool, reporting back through queued signals.
+
+    The pool runs the bound method :meth:`run` (a callable, not a ``QRunnable`` subclass), so
+    Qt owns and frees its own wrapper and never touches a Python object after it is gone.
 
     Parameters
     ----------
@@ -102,8 +107,6 @@ class Task(QRunnable):
         on_progress: Callable[[float, str], None] | None = None,
         with_progress: bool = False,
     ) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
         self._fn = fn
         self._args = args
         self._with_progress = with_progress
@@ -151,7 +154,7 @@ def start_task(task: Task) -> Task:
     _running.add(task)
     task.signals.done.connect(lambda _r: _running.discard(task))
     task.signals.failed.connect(lambda _m: _running.discard(task))
-    QThreadPool.globalInstance().start(task)
+    QThreadPool.globalInstance().start(task.run)
     return task
 
 

@@ -9,6 +9,8 @@ streams on its own thread, and its callbacks reach the views as queued signals o
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from neurofb import paths
 from neurofb.errors import BoardError, ChannelError, ModelError
-from neurofb_ui.qt_bridge import EngineBridge, Task, start_task
+from neurofb_ui.qt_bridge import EngineBridge, Task, start_task, wait_for_tasks
 from neurofb_ui.source_panel import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -126,8 +128,12 @@ def make_estimator(target: str, model_dir: str) -> tuple[Any, str, str]:
         return engine_make("engagement"), "engagement", warning
 
 
-def open_stream(request: StreamRequest, bridge: EngineBridge) -> OpenedStream:
+def open_stream(request: StreamRequest, bridge: EngineBridge,
+                started: Callable[[Any], bool] | None = None) -> OpenedStream:
     """Open and start a stream (runs on a worker thread; may block on a device).
+
+    ``started(runner)`` is called once the runner runs; when it returns False (the window is
+    closing) the runner is stopped again and :class:`BoardError` raised.
 
     Raises
     ------
@@ -152,6 +158,9 @@ def open_stream(request: StreamRequest, bridge: EngineBridge) -> OpenedStream:
     runner = StreamRunner(source, pipeline)
     bridge.attach(runner)
     runner.start(wait=True)
+    if started is not None and not started(runner):
+        runner.stop()
+        raise BoardError("the window closed while connecting")
     return OpenedStream(runner, source, source.info, name, model_dir, warning)
 
 
@@ -184,6 +193,9 @@ class LiveStream(QObject):
         self.current: OpenedStream | None = None
         self.current_state = "disconnected"
         self._task: Task | None = None
+        self._lock = threading.Lock()
+        self._closing = False
+        self._started: list[Any] = []  # runners started by workers, not yet adopted or stopped
 
     @property
     def runner(self) -> Any:
@@ -194,10 +206,32 @@ class LiveStream(QObject):
         """Open ``request`` on a worker thread; ``state`` reports how it went."""
         if self.current is not None or self.current_state == "connecting":
             return None
+        if self._closing:
+            return None
         self._set_state("connecting", request.spec.label)
-        self._task = start_task(Task(open_stream, request, self.bridge,
+        self._task = start_task(Task(open_stream, request, self.bridge, self._register,
                                      on_done=self._on_opened, on_error=self._on_failed))
         return self._task
+
+    def _register(self, runner: Any) -> bool:
+        """Called on the worker thread once a runner runs: keep track of it for shutdown."""
+        with self._lock:
+            if self._closing:
+                return False
+            self._started.append(runner)
+            return True
+
+    def shutdown(self) -> None:
+        """Stop for good (the window closes): the stream, and any stream still connecting."""
+        with self._lock:
+            self._closing = True
+        self.bridge.detach(close=True)
+        self.disconnect_source(wait=True)
+        wait_for_tasks(15.0)
+        with self._lock:
+            left, self._started = self._started, []
+        for runner in left:
+            runner.stop(timeout=5.0)
 
     def disconnect_source(self, *, wait: bool = False) -> None:
         """Stop the stream (on a worker thread unless ``wait``)."""
@@ -219,6 +253,13 @@ class LiveStream(QObject):
         self.closed.emit()
 
     def _on_opened(self, opened: OpenedStream) -> None:
+        with self._lock:
+            if opened.runner in self._started:
+                self._started.remove(opened.runner)
+            closing = self._closing
+        if closing:
+            opened.runner.stop(timeout=5.0)
+            return
         self.current = opened
         self._set_state("connected", f"{opened.info.board} · feedback: {opened.estimator_name}")
         self.opened.emit(opened)

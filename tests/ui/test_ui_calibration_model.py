@@ -1,0 +1,116 @@
+"""Calibrate on the real synthetic board, then personalise, cancel, retrain and switch models.
+
+The model is a real :class:`neurofb.focus.model.FocusNet` saved as a real model folder
+(safetensors + model.json); its weights are untrained, which is all these screens need.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ui_helpers import STEP_S, connect
+
+from neurofb import paths
+from neurofb.library import SessionLibrary
+from neurofb.recording import open_recording
+
+BLOCK_S = 6.0
+
+
+@pytest.fixture
+def model_dir():
+    """A real model folder in the user's models folder."""
+    from neurofb.focus.io import save_model
+    from neurofb.focus.model import FocusNet
+
+    out = paths.data_dir() / "models" / "test-base"
+    meta = {"name": "test-base", "metrics": {"auc": 0.5},
+            "input": {"sfreq": 128.0, "window_s": 2.0, "n_times": 256, "unit": "uV",
+                      "channels": ["Fz", "C3", "Cz", "C4", "Pz"]}}
+    return str(save_model(FocusNet(), out, meta))
+
+
+def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window, model_dir):
+    win = make_window(calib_block_s=BLOCK_S, calib_blocks=2, model_dir=model_dir)
+    connect(qtbot, win)
+    assert win.stream.current.estimator_name == "model"
+    page = win.pages["calibrate"]
+    win.show_page("calibrate")
+    assert "2 blocks of 6 s" in page.plan.text()
+    assert page.start_session()
+    qtbot.waitUntil(lambda: page.last_step is not None
+                    and page.last_step.view.phase == "task", timeout=STEP_S * 1000)
+    assert page.last_step.view.task_start is not None
+    assert page.canvas_widget.view.instruction.startswith("Count down")
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    res = page.last_result
+    assert page.summary.personalise_button.isVisibleTo(page.summary)
+    rec = open_recording(res.recording)
+    labels = [(m.kind, m.label) for m in rec.markers if m.label in ("rest", "task")]
+    assert labels == [("block_start", "rest"), ("block_end", "rest"),
+                      ("block_start", "task"), ("block_end", "task")]
+    assert all(0 <= m.t <= rec.duration_s + 0.5 for m in rec.markers)
+    lib = SessionLibrary()
+    assert [r.exercise for r in lib.list_sessions()] == ["calibration"]
+    lib.close()
+
+    model = win.pages["model"]
+    # cancel: set before the worker's first check, so nothing is written
+    win.show_page("model")
+    task = model.personalise(res.recording)
+    model.cancel()
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 1000)
+    assert task is not None and model.last_error.startswith("cancelled")
+    assert "Cancelled" in model.progress_text.text()
+    assert win.settings.model_dir == model_dir
+    assert len(list((paths.data_dir() / "models").iterdir())) == 1
+
+    # personalise for real: a new model folder, used from now on, stream reconnected
+    page.summary.personalise_button.click()
+    assert win.current_page == "model" and model.busy
+    assert not model.personalise_button.isEnabled() and model.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 1000)
+    assert model.last_error == "", model.last_error
+    new = model.last_result["out_dir"]
+    assert (Path(new) / "model.json").exists() and "before" in model.last_result
+    assert win.settings.model_dir == new
+    qtbot.waitUntil(lambda: win.stream.current is not None
+                    and win.stream.current.model_dir == new, timeout=STEP_S * 1000)
+    qtbot.waitUntil(lambda: len(model.models) == 2, timeout=STEP_S * 1000)
+    assert "test-base-personal" in model.card.text()
+
+    # switch back to the earlier model
+    row = next(i for i, m in enumerate(model.models) if m.path == model_dir)
+    model.list.setCurrentRow(row)
+    model.use_selected()
+    assert win.settings.model_dir == model_dir
+    qtbot.waitUntil(lambda: win.stream.current is not None
+                    and win.stream.current.model_dir == model_dir, timeout=STEP_S * 1000)
+
+    # retrain from the library's labelled recordings
+    task = model.retrain()
+    assert task is not None
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 2000)
+    assert model.last_error == "", model.last_error
+    assert Path(model.last_result["out_dir"], "model.json").exists()
+    assert model.progress.value() == 1000
+
+
+def test_model_card_shows_metrics_and_montage(qtbot, make_window, model_dir):
+    win = make_window(model_dir=model_dir)
+    model = win.pages["model"]
+    win.show_page("model")
+    qtbot.waitUntil(lambda: len(model.models) == 1, timeout=STEP_S * 1000)
+    text = model.card.text()
+    assert "test-base" in text and "auc" in text and "0.500" in text
+    assert model.montage.n_electrodes == 5
+    assert model.list.item(0).text().startswith("●")
+
+
+def test_personalise_without_a_recording_says_what_to_do(qtbot, make_window, model_dir):
+    win = make_window(model_dir=model_dir)
+    model = win.pages["model"]
+    assert model.personalise(None) is None
+    assert "calibration recording" in model.progress_text.text()
+    assert model.retrain() is None and "record a calibration" in model.progress_text.text()
