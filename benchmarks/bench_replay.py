@@ -15,7 +15,7 @@
    the same on a fake clock.
 
 Run: ``neurofb bench replay`` (``--quick`` for a smoke run; ``--drift-seconds 600`` for a real
-10-minute pace run).
+10-minute pace run; ``--replay-hours``, ``--replay-hop``, ``--replay-model DIR``).
 """
 
 from __future__ import annotations
@@ -39,20 +39,26 @@ CH_NAMES = ("Fp1", "Fp2", "F3", "F4", "F7", "F8", "T7", "T8", "C3", "C4",
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``neurofb bench replay``."""
-    options = [
-        ("--hours", dict(type=float, default=1.0, help="hours of EEG to replay (default 1)")),
-        ("--hop", dict(type=float, default=1.0, help="seconds between updates (default 1)")),
-        ("--drift-seconds", dict(type=float, default=60.0,
-                                 help="seconds of real-time pace measurement (default 60)")),
-        ("--model", dict(default=None, metavar="DIR", help="attention model folder")),
-        ("--quick", dict(action="store_true", help="a short smoke run (CI)")),
-    ]
-    for flag, kwargs in options:
-        try:
-            parser.add_argument(flag, **kwargs)
-        except argparse.ArgumentError:  # the bench command already has it (e.g. --quick)
-            continue
+    """Options of ``neurofb bench replay`` (prefixed: all benchmarks share one parser)."""
+    parser.add_argument("--replay-hours", type=float, default=1.0,
+                        help="hours of EEG to replay at max speed (default 1)")
+    parser.add_argument("--replay-hop", type=float, default=1.0,
+                        help="seconds between updates in the replay benchmark (default 1)")
+    parser.add_argument("--drift-seconds", type=float, default=60.0,
+                        help="seconds of real-time speed=1 pace measurement (default 60)")
+    parser.add_argument("--replay-model", default=None, metavar="DIR",
+                        help="attention model folder for the replay benchmark")
+
+
+def _options(args: argparse.Namespace) -> dict:
+    """This benchmark's settings from ``args`` (defaults where the parser did not add them)."""
+    quick = bool(getattr(args, "quick", False))
+    return {
+        "hours": 2 / 60 if quick else float(getattr(args, "replay_hours", 1.0)),
+        "hop_s": float(getattr(args, "replay_hop", 1.0)),
+        "drift_s": 3.0 if quick else float(getattr(args, "drift_seconds", 60.0)),
+        "model": getattr(args, "replay_model", None),
+    }
 
 
 def _eeg(seconds: float) -> tuple[np.ndarray, str]:
@@ -93,11 +99,11 @@ def _write(path: Path, data: np.ndarray) -> None:
             writer.write_chunk(Chunk(data[:, a:b], np.arange(a, b) / SFREQ, CH_NAMES, SFREQ, a))
 
 
-def _model_dir(args: argparse.Namespace, tmp: Path) -> tuple[Path, str]:
+def _model_dir(model: str | None, tmp: Path) -> tuple[Path, str]:
     """The attention model to time: --model, the shipped one, or an untrained FocusNet."""
     from neurofb import paths
 
-    for folder in (args.model, paths.default_model_dir()):
+    for folder in (model, paths.default_model_dir()):
         if folder and (Path(folder) / "model.json").is_file():
             return Path(folder), f"model ({Path(folder).name})"
     import torch
@@ -141,7 +147,7 @@ class _BrainFlowRoute:
         self.model.release()
 
 
-def _throughput(args: argparse.Namespace, tmp: Path) -> list[dict]:
+def _throughput(opts: dict, tmp: Path) -> list[dict]:
     """Replay at max speed and BrainFlow's route, interleaved chunk by chunk.
 
     Each replay is ``ReplaySource(speed=None)`` → ``Pipeline.process``, exactly what
@@ -154,14 +160,13 @@ def _throughput(args: argparse.Namespace, tmp: Path) -> list[dict]:
     from neurofb.recording import open_recording
     from neurofb.replay import ReplaySource, replay
 
-    hours = 2 / 60 if args.quick else float(args.hours)
-    data, origin = _eeg(hours * 3600)
+    data, origin = _eeg(opts["hours"] * 3600)
     path = tmp / "hour"
     _write(path, data)
     del data
-    config = EngineConfig(hop_s=args.hop)
+    config = EngineConfig(hop_s=opts["hop_s"])
     window = round(config.window_s * SFREQ)
-    model_dir, model_label = _model_dir(args, tmp)
+    model_dir, model_label = _model_dir(opts["model"], tmp)
     cases = {"engagement (band power)": "engagement", model_label: "model"}
     t0 = time.perf_counter()
     rec = open_recording(path)
@@ -255,13 +260,13 @@ def _playback_file(path: Path, seconds: float, data: np.ndarray) -> Path:
     return path
 
 
-def _drift(args: argparse.Namespace, tmp: Path) -> list[dict]:
+def _drift(opts: dict, tmp: Path) -> list[dict]:
     from neurofb.errors import EndOfStream
     from neurofb.recording import open_recording
     from neurofb.replay import ReplaySource
     from neurofb.sources import open_board
 
-    seconds = 3.0 if args.quick else float(args.drift_seconds)
+    seconds = opts["drift_s"]
     rec = open_recording(tmp / "hour")
     replay_src = ReplaySource(rec, speed=1.0, loop=True)
     csv = _playback_file(tmp / "playback.csv", seconds + 30, rec.data)
@@ -338,13 +343,15 @@ def run(args: argparse.Namespace) -> list[dict]:
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="neurofb-bench-replay-") as tmp:
-        rows = _throughput(args, Path(tmp))
-        rows += _drift(args, Path(tmp))
+        opts = _options(args)
+        rows = _throughput(opts, Path(tmp))
+        rows += _drift(opts, Path(tmp))
     return rows
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=DESCRIPTION)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
     add_arguments(parser)
     for row in run(parser.parse_args()):
         print(row)
