@@ -1,0 +1,61 @@
+"""Shared helpers of the focus-model tests: a small eegmat folder, tiny recipes, recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from neurofb.training.train import TrainConfig
+from neurofb.types import Chunk, Marker, SourceInfo
+
+
+def small_eegmat(tmp_path: Path, eegmat_dir: Path, subjects: tuple[int, ...] = (0, 1, 2)) -> Path:
+    """A folder of symlinks to a few eegmat subjects' EDF files."""
+    folder = tmp_path / "eegmat-small"
+    folder.mkdir(exist_ok=True)
+    for s in subjects:
+        for run in (1, 2):
+            name = f"Subject{s:02d}_{run}.edf"
+            if not (folder / name).exists():
+                (folder / name).symlink_to(eegmat_dir / name)
+    return folder
+
+
+def tiny_config(**changes: object) -> TrainConfig:
+    """A recipe small enough for CPU tests (a few seconds)."""
+    base = dict(d_model=8, n_heads=2, n_layers=1, max_epochs=2, patience=2, val_subjects=1,
+                batch_size=64)
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+def write_calibration_recording(path: Path, eegmat_dir: Path, subject: int, *,
+                                rest_s: float = 60.0, task_s: float = 60.0) -> Path:
+    """Write a real neurofb recording: ``rest_s`` of an eegmat subject's rest, then ``task_s`` of
+    their arithmetic, with rest/task calibration block markers (RecordingWriter, as live)."""
+    import mne
+
+    from neurofb.recording import RecordingWriter
+
+    parts = []
+    names: list[str] = []
+    for run, seconds in ((1, rest_s), (2, task_s)):
+        raw = mne.io.read_raw_edf(eegmat_dir / f"Subject{subject:02d}_{run}.edf",
+                                  preload=False, verbose="error")
+        sfreq = float(raw.info["sfreq"])
+        picks = [n for n in raw.ch_names if n.startswith("EEG") and "A2-A1" not in n]
+        names = [n.replace("EEG ", "") for n in picks]
+        parts.append(raw.get_data(picks=picks, stop=round(seconds * sfreq)) * 1e6)
+    data = np.concatenate(parts, axis=1)
+    info = SourceInfo(ch_names=tuple(names), sfreq=sfreq, board="eegmat")
+    ts = np.arange(data.shape[1]) / sfreq
+    with RecordingWriter(path, info) as w:
+        for i in range(0, data.shape[1], 500):
+            w.write_chunk(Chunk(data=data[:, i:i + 500], timestamps=ts[i:i + 500],
+                                ch_names=info.ch_names, sfreq=sfreq, first_sample=i))
+        w.write_marker(Marker(0.0, "block_start", "rest"))
+        w.write_marker(Marker(rest_s, "block_end", "rest"))
+        w.write_marker(Marker(rest_s, "block_start", "task"))
+        w.write_marker(Marker(rest_s + task_s, "block_end", "task"))
+    return path
