@@ -1,0 +1,110 @@
+"""Settings persist in the user config dir; sound degrades without audio; ``neurofb app``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from neurofb import paths
+
+
+def test_settings_page_edits_persist_across_windows(qtbot, make_window):
+    from neurofb_ui.settings import load_settings
+
+    win = make_window()
+    page = win.settings_page
+    page.user.setText("ada")
+    page.user.editingFinished.emit()
+    page.reward_rate.setValue(55)
+    page.volume.setValue(30)
+    page.muted.setChecked(True)
+    page.calib_block_s.setValue(20)
+    page.exercise.setCurrentText("rocket")
+    saved = load_settings()
+    assert (saved.user, saved.reward_rate, saved.volume, saved.muted) == ("ada", 0.55, 0.3, True)
+    assert saved.calib_block_s == 20 and saved.exercise == "rocket"
+    assert win.settings == saved
+    # the other pages follow
+    assert win.pages["train"].exercise_name == "rocket"
+    assert win.pages["train"].mute.isChecked()
+    assert "blocks of 20 s" in win.pages["calibrate"].plan.text()
+    assert win.sound.muted and win.sound.volume == pytest.approx(0.3)
+    win2 = make_window(**{k: getattr(saved, k) for k in ("user", "reward_rate", "volume")})
+    assert win2.settings_page.user.text() == "ada"
+    assert win2.settings_page.reward_rate.value() == 55
+
+
+def test_source_choice_and_board_fields_are_remembered(qtbot, make_window):
+    from neurofb_ui.settings import load_settings
+    from neurofb_ui.source_panel import SourceSpec
+
+    win = make_window()
+    win.source.select(SourceSpec(kind="board", board="cyton",
+                                 fields={"serial_port": "/dev/ttyUSB9"}))
+    assert win.source.board_box.isVisibleTo(win.source)
+    win._remember_source(win.source.spec())
+    saved = load_settings()
+    assert (saved.source, saved.board, saved.board_fields) == (
+        "board", "cyton", {"serial_port": "/dev/ttyUSB9"})
+
+
+def test_unreadable_settings_file_is_kept_aside(tmp_path):
+    from neurofb_ui.settings import AppSettings, load_settings, settings_path
+
+    path = settings_path()
+    path.write_text("{not json", encoding="utf-8")
+    assert load_settings() == AppSettings()
+    assert path.with_name(path.name + ".bad").read_text() == "{not json"
+
+
+def test_bad_setting_values_are_rejected():
+    from neurofb_ui.settings import AppSettings
+
+    with pytest.raises(ValueError, match="reward_rate"):
+        AppSettings(reward_rate=1.5)
+    with pytest.raises(ValueError, match="unknown board fields"):
+        AppSettings(board_fields={"colour": "red"})
+
+
+def test_sound_without_audio_device_is_silent_not_fatal(qtbot, caplog):
+    from neurofb.sound import reward_tone, wav_bytes
+    from neurofb_ui.sound import SoundPlayer
+
+    player = SoundPlayer(volume=0.5)
+    path = player.load("reward", wav_bytes(reward_tone()))
+    assert path.read_bytes()[:4] == b"RIFF"
+    played = player.play("reward")
+    assert player.played["reward"] == 1
+    if not player.available:  # offscreen CI: no device, a clear reason, nothing raised
+        assert played is False and player.reason
+    player.set_muted(True)
+    assert player.play("reward") is False
+    with pytest.raises(ValueError, match="volume"):
+        player.set_volume(2.0)
+
+
+def _app(*args, timeout=120):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "-m", "neurofb", "app", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, check=False)
+
+
+def test_neurofb_app_opens_streams_and_closes(tmp_path):
+    res = _app("--source", "synthetic", "--data-dir", str(tmp_path), "--quit-after", "4")
+    assert res.returncode == 0, res.stderr
+    saved = json.loads((tmp_path / "config" / "app-settings.json").read_text())
+    assert saved["source"] == "synthetic"
+
+
+def test_neurofb_app_bad_source_is_a_clear_error(tmp_path):
+    res = _app("--source", str(tmp_path / "nope.edf"), "--data-dir", str(tmp_path))
+    assert res.returncode == 2
+    assert "no such file" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_config_dir_is_under_the_private_home():
+    assert str(paths.config_dir()).startswith(os.environ["NEUROFB_HOME"])
