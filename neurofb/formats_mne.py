@@ -47,7 +47,7 @@ NOT_EEG = frozenset({
 _SAFE = "".join(c for c in string.printable if c not in "%=\t\n\r\x0b\x0c")
 _OURS = re.compile(r"(?P<kind>[a-z][a-z0-9_]*)(?::(?P<label>[^=]*))?(?:=(?P<value>[^=]+))?")
 #: EDF's start date must lie in 1985..2084.
-_EDF_MIN, _EDF_MAX = 489_024_000.0, 3_629_059_200.0
+_EDF_MIN, _EDF_MAX = 473_385_600.0, 3_629_145_600.0
 PAD_ANNOTATION = "BAD_ACQ_SKIP"
 
 
@@ -351,6 +351,8 @@ def _parts(raw: Any, notes: list[str], path: Path, kind: str) -> dict[str, Any]:
         if k:
             markers.extend(decode_annotation(str(desc), float(onset), float(dur)))
     meas = raw.info["meas_date"]
+    if meas is not None and meas.timestamp() == _EDF_MIN:
+        meas = None  # 01.01.85 00:00:00 is how EDF writers (edfio) say "no date"
     t0 = meas.timestamp() + raw.first_time if meas is not None else 0.0
     meta, board = _file_meta(raw, kind)
     if board == kind and kind in ("edf", "bdf"):

@@ -199,6 +199,9 @@ class SessionLibrary:
                 self._con.row_factory = sqlite3.Row
                 self._check_integrity()
                 self._con.execute("PRAGMA journal_mode=WAL")
+                # Safe from corruption in WAL mode; a power cut may lose the last session added,
+                # which the next reindex brings back from its recording.
+                self._con.execute("PRAGMA synchronous=NORMAL")
                 self._migrate()
         except BaseException:
             self._con.close()
@@ -308,7 +311,8 @@ class SessionLibrary:
         # The columns win over the JSON copy: rows migrated from v1 have an empty JSON.
         columns = {k: row[k] for k in row.keys() if k not in ("id", "summary_json", "started_ts")}
         merged = {**stored, **columns}
-        return SessionRow(id=int(row["id"]), **SessionSummary.from_dict(merged).to_dict())
+        merged["id"] = int(row["id"])
+        return SessionRow.from_dict(merged)
 
     def add_session(self, summary: SessionSummary | Mapping[str, Any]) -> int:
         """Add a session, or replace the one with the same ``recording_path``.

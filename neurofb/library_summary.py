@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -115,12 +115,12 @@ class SessionSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict."""
-        out = dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["block_focus"] = dict(self.block_focus)
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SessionSummary:
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Build a summary from a dict, ignoring unknown keys and converting number types.
 
         Raises
@@ -129,12 +129,12 @@ class SessionSummary:
             A field has a value of the wrong type.
         """
         kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(SessionSummary):
+        for f in dataclasses.fields(cls):
             if f.name not in data or data[f.name] is None:
                 continue
             value = data[f.name]
             try:
-                if f.name in ("rewards", "points", "longest_streak"):
+                if f.name in ("rewards", "points", "longest_streak", "id"):
                     value = int(value)
                 elif f.name == "duration_s" or f.name == "time_above_s":
                     value = float(value)

@@ -254,6 +254,20 @@ def test_export_refuses_to_overwrite_and_bad_targets(synth, exported, tmp_path):
         formats.export(long, "edf", tmp_path / "long.edf")
 
 
+def test_recording_without_a_date_keeps_relative_times(eegmat_dir, tmp_path):
+    from dataclasses import replace
+
+    full = formats.read_file(eegmat_dir / "Subject01_1.edf")
+    n = 2000
+    rec = replace(full, data=full.data[:, :n].copy(), timestamps=np.arange(n) / full.sfreq,
+                  meta={}, markers=[Marker(1.0, "block_start", "task")])  # fmt: skip
+    for fmt in ("edf", "fif"):
+        back = formats.read_file(formats.export(rec, fmt, tmp_path / f"rel{formats.SUFFIX[fmt]}"))
+        assert back.timestamps[0] == 0.0 and "start_unix" not in back.meta
+        assert np.allclose(back.timestamps, rec.timestamps)
+        assert back.markers == rec.markers
+
+
 def test_marker_descriptions_round_trip():
     rng = np.random.default_rng(0)
     alphabet = list("abcXYZ019 :=%/\\@#\"'µé€\t\n✓")
