@@ -186,14 +186,17 @@ class SessionLibrary:
         self._lock = threading.RLock()
         if self.path.is_dir():
             raise LibraryError(f"session database path {self.path} is a folder, not a file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._con = sqlite3.connect(
                 self.path, timeout=self.busy_timeout_s, isolation_level=None,
                 check_same_thread=False,
             )  # fmt: skip
-        except sqlite3.Error as err:
-            raise LibraryError(f"cannot open the session database {self.path}: {err}") from err
+        except (sqlite3.Error, OSError) as err:
+            raise LibraryError(
+                f"cannot open the session database {self.path}: {err}; choose a writable "
+                "folder with --data-dir"
+            ) from err
         try:
             with self._guard("open"):
                 self._con.row_factory = sqlite3.Row

@@ -336,8 +336,9 @@ def summarise_recording(recording: Any) -> SessionSummary:
     Parameters
     ----------
     recording : neurofb.recording.Recording
-        An opened recording; its trace is ``recording.path / "trace.csv"`` (no trace: no focus
-        statistics, only duration, markers and metadata).
+        An opened recording; its focus trace is ``recording.trace`` (else the folder's
+        ``trace.csv``). Without a trace there are no focus statistics, only duration, markers
+        and metadata.
 
     Returns
     -------

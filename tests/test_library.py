@@ -191,6 +191,15 @@ def test_v1_database_is_migrated(tmp_path):
     con.close()
 
 
+def test_unwritable_location_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(LibraryError, match="cannot open the session database"):
+        SessionLibrary(blocker / "sub" / "sessions.sqlite3")
+    with pytest.raises(LibraryError, match="is a folder"):
+        SessionLibrary(tmp_path)
+
+
 def test_newer_schema_is_refused(tmp_path):
     db = tmp_path / "new.sqlite3"
     con = sqlite3.connect(db)

@@ -145,6 +145,8 @@ def test_sessions_lists_table_and_json(home, capsys):
     assert main(["sessions", "--data-dir", str(home), "--progress", "--json"]) == 0
     days = json.loads(capsys.readouterr().out)
     assert sum(d["sessions"] for d in days) == 4
+    assert main(["sessions", "--data-dir", str(home), "--since", "yesterday"]) == 2
+    assert "--since" in capsys.readouterr().err
 
 
 def test_corrupt_database_then_reindex(home, capsys):

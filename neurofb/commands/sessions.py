@@ -82,6 +82,7 @@ def format_table(rows: list) -> str:
 def run(args: argparse.Namespace) -> int:
     """List (and optionally rebuild) the session library."""
     from neurofb import paths
+    from neurofb.errors import LibraryError
     from neurofb.library import SessionLibrary, default_path, rebuild
 
     db = Path(args.db) if args.db else default_path(args.data_dir)
@@ -111,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
                           f"{_num(d.mean_focus):>5}  {_mmss(d.time_above_s):>9}  "
                           f"{d.rewards:>7}  {d.points:>6}")  # fmt: skip
             return 0
-        rows = lib.list_sessions(user=args.user, since=args.since)
+        try:
+            rows = lib.list_sessions(user=args.user, since=args.since)
+        except ValueError as err:
+            raise LibraryError(f"--since: {err}; use a date like 2025-03-01") from None
     if args.json:
         json.dump([r.to_dict() for r in rows], sys.stdout, indent=1)
         sys.stdout.write("\n")
