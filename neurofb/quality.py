@@ -1,7 +1,7 @@
 """Signal quality per channel and per window, with the reason.
 
 Each check gives a channel a *badness* in [0, 1]; the channel's score is ``1 − max(badness)``
-and its reason the name of the worst check. Checks, in order of precedence:
+and its reason the name of the worst check (on a tie, the first in this order):
 
 ``"NaN"``
     Non-finite samples in the raw window.
@@ -12,14 +12,15 @@ and its reason the name of the worst check. Checks, in order of precedence:
 ``"flat"``
     Standard deviation below ``flat_uv`` (electrode off, shorted), or at least ``stuck_fraction``
     of the samples at one value (the signal dropped out and holds a value).
-``"high amplitude"``
-    Peak-to-peak of the *filtered* window above ``amplitude_uv`` (blink, movement), graded.
 ``"line noise"``
     Power within ±1 Hz of the mains frequency in the *raw* window, relative to the 1–45 Hz EEG
     power, graded on a log scale (a loose electrode picks up mains).
 ``"EMG"``
     Relative power above 30 Hz (up to 95 Hz or Nyquist, mains bands excluded) in the raw window,
     graded (muscle activity).
+``"high amplitude"``
+    Peak-to-peak of the *filtered* window above ``amplitude_uv`` (blink, movement), graded. Last,
+    so that when mains or muscle also saturate their check, the cause is named.
 
 The spectral checks use one Hann-tapered periodogram of each raw window (mean removed).
 
@@ -36,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-REASONS: tuple[str, ...] = ("NaN", "railed", "flat", "high amplitude", "line noise", "EMG")
+REASONS: tuple[str, ...] = ("NaN", "railed", "flat", "line noise", "EMG", "high amplitude")
 #: A channel's reason is reported once its worst check reaches this badness.
 REPORT_BADNESS = 0.1
 
@@ -54,7 +55,7 @@ class QualityThresholds:
     plateau_fraction: float = 0.02
     stuck_fraction: float = 0.5
     amplitude_uv: tuple[float, float] = (150.0, 300.0)
-    line_ratio: tuple[float, float] = (2.0, 20.0)
+    line_ratio: tuple[float, float] = (1.0, 5.0)
     emg_ratio: tuple[float, float] = (0.35, 0.7)
 
 
@@ -229,7 +230,7 @@ def assess(
     line_bad, emg_bad = _spectral_badness(dev, sfreq, line_freq, th)
 
     badness = np.stack(
-        [nan_bad, railed, flat, amplitude_bad, line_bad, emg_bad], axis=-1, dtype=float
+        [nan_bad, railed, flat, line_bad, emg_bad, amplitude_bad], axis=-1, dtype=float
     )  # (n_win, n_ch, n_reasons), in the order of REASONS: argmax picks the first on ties
     worst = badness.argmax(axis=-1)
     worst_value = badness.max(axis=-1)
