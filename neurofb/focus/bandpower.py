@@ -112,9 +112,9 @@ def parse_target(spec: str) -> TargetDef:
     for suffix, is_down in ((":down", True), (":up", False)):
         if body.lower().endswith(suffix):
             body, down = body[: -len(suffix)], is_down
-    expr, _, chans = body.partition("@")
-    channels = tuple(c.strip() for c in chans.split(",") if c.strip()) if chans else None
-    if chans and not channels:
+    expr, at, chans = body.partition("@")
+    channels = tuple(c.strip() for c in chans.split(",") if c.strip()) if at else None
+    if at and not channels:
         raise ModelError(f"no channels after '@' in target {spec!r}")
     num, slash, den = expr.partition("/")
     if not num.strip():
