@@ -237,7 +237,7 @@ def save_npz(path: Path, ws: WindowSet) -> None:
     import json
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".npz.tmp")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.npz.tmp")
     with open(tmp, "wb") as f:
         np.savez(f, X=ws.X, y=ws.y, subject=ws.subject, t=ws.t,
                  mask=ws.full_mask(), has_mask=np.array(ws.mask is not None),
