@@ -57,7 +57,8 @@ class Pipeline:
     config : EngineConfig
         Window, hop, filter, smoothing and gating settings.
     max_batch_windows : int
-        Most windows processed in one batch (bounds memory for huge chunks).
+        Most windows processed in one batch: bounds memory for huge chunks, and 16 windows keep
+        a batch in the CPU cache (faster per window than larger batches).
 
     Raises
     ------
@@ -71,7 +72,7 @@ class Pipeline:
         estimator: Estimator | None = None,
         config: EngineConfig = EngineConfig(),
         *,
-        max_batch_windows: int = 128,
+        max_batch_windows: int = 16,
     ) -> None:
         if max_batch_windows < 1:
             raise ValueError(f"max_batch_windows must be >= 1, got {max_batch_windows}")
