@@ -36,6 +36,9 @@ from neurofb.types import Chunk, SourceInfo
 
 log = logging.getLogger(__name__)
 
+#: Seconds of samples BrainFlow's ring buffer holds between two reads.
+BUFFER_S = 60.0
+
 #: Board names that are not the plain lowercase BrainFlow enum name.
 ALIASES: dict[str, str] = {"playback": "playback_file"}
 
@@ -220,10 +223,17 @@ class BrainFlowSource:
         Name shown to the user (``"synthetic"``, ``"cyton"``, …).
     where : str
         Where the device is (``"on /dev/ttyUSB0"``), for error messages.
+    buffer_s : float
+        Seconds of samples BrainFlow keeps between reads (its ring buffer); older unread
+        samples are dropped.
     """
 
-    def __init__(self, board: int, params: Any, *, name: str, where: str = "") -> None:
+    def __init__(
+        self, board: int, params: Any, *, name: str, where: str = "", buffer_s: float = BUFFER_S
+    ) -> None:
         bs = _brainflow()
+        if not buffer_s > 0:
+            raise ValueError(f"buffer_s must be positive seconds, got {buffer_s}")
         self.board_id = int(board)
         self.name = name
         self.where = where
@@ -259,6 +269,9 @@ class BrainFlowSource:
                 "connection": where,
             },
         )
+        # BrainFlow's default ring buffer holds 30 min and its pages are touched as it fills, so
+        # memory would climb for half an hour; a short buffer keeps it flat.
+        self._buffer_samples = max(round(sfreq * buffer_s), 256)
         self._shim: Any = None
         self._streaming = False
         self._delivered = 0
@@ -290,7 +303,7 @@ class BrainFlowSource:
             self._shim = bs.BoardShim(self.board_id, self._params)
         try:
             self._shim.prepare_session()
-            self._shim.start_stream()
+            self._shim.start_stream(self._buffer_samples)
         except bs.BrainFlowError as err:
             self._release()
             raise BoardError(self._describe(err)) from None
@@ -403,6 +416,7 @@ def open_board(
     serial_number: str | None = None,
     timeout: float | None = None,
     other_info: str | None = None,
+    buffer_s: float = BUFFER_S,
 ) -> BrainFlowSource:
     """Make a :class:`BrainFlowSource` for a board named as BrainFlow names it.
 
@@ -423,6 +437,8 @@ def open_board(
         ``"tcp"``).
     timeout : float, optional
         Seconds to wait for the device (BrainFlow rounds up to whole seconds).
+    buffer_s : float
+        Seconds of samples BrainFlow keeps between two reads.
 
     Raises
     ------
@@ -474,4 +490,4 @@ def open_board(
             raise BoardError("the playback board needs a BrainFlow CSV: pass --file PATH")
     elif master_board is not None:
         raise BoardError(f"--master-board only applies to playback and streaming, not {display}")
-    return BrainFlowSource(board, params, name=display, where=" ".join(where))
+    return BrainFlowSource(board, params, name=display, where=" ".join(where), buffer_s=buffer_s)
