@@ -211,3 +211,18 @@ def test_playback_file_must_fit_the_master_board(tmp_path):
         open_board("playback", file=tmp_path / "missing.csv")
     with pytest.raises(BoardError, match="--file"):
         open_board("playback")
+
+
+def test_ring_buffer_bounds_unread_samples():
+    source = open_board("synthetic", buffer_s=0.5)
+    capacity = max(round(0.5 * source.info.sfreq), 256)
+    source.start()
+    try:
+        time.sleep(2.5 * capacity / source.info.sfreq)  # the board makes more than fits
+        chunk = source.read()
+    finally:
+        source.stop()
+    assert chunk is not None
+    assert 0 < chunk.n_samples <= capacity
+    with pytest.raises(ValueError, match="buffer_s"):
+        open_board("synthetic", buffer_s=0)
