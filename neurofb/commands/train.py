@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
@@ -69,6 +70,41 @@ def cache_dir(args: argparse.Namespace) -> str:
     return args.cache or str(paths.data_dir() / "cache")
 
 
+def _select(args: argparse.Namespace, ws: object, cfg: object) -> dict:
+    """Choose the recipe by inner validation (``--recipes grid``) or keep the flags' recipe."""
+    from neurofb.errors import NeurofbError
+    from neurofb.training.evaluate import RECIPES, select_recipe
+
+    if args.recipes not in RECIPES:
+        raise NeurofbError(f"unknown --recipes {args.recipes!r}; choose {sorted(RECIPES)}")
+    if args.resume or len(RECIPES[args.recipes]) == 1:
+        return {"recipes": args.recipes, "chosen": {}, "scores": []}
+    print(f"choosing among {len(RECIPES[args.recipes])} recipes by inner validation...",
+          file=sys.stderr)
+    chosen, scores = select_recipe(ws, RECIPES[args.recipes], cfg, device=args.device)
+    return {"recipes": args.recipes, "chosen": chosen, "scores": scores}
+
+
+def _read_metrics(path: str) -> dict:
+    """Evaluation results for model.json; an ``evaluate --cv`` result is summarised."""
+    from pathlib import Path
+
+    from neurofb.errors import NeurofbError
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise NeurofbError(f"cannot read --metrics {path}: {err}") from None
+    if isinstance(doc, dict) and "summary" in doc and "folds" in doc:
+        cv = {"protocol": doc["protocol"], "summary": doc["summary"],
+              "folds": [{k: f[k] for k in ("fold", "test_subjects", "chosen", "best_epoch")}
+                        for f in doc["folds"]]}
+        if "summary_calibrated" in doc:
+            cv["summary_calibrated"] = doc["summary_calibrated"]
+        return {"cross_validation": cv}
+    return doc if isinstance(doc, dict) else {"metrics": doc}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``neurofb train``."""
     p = subparsers.add_parser(
@@ -85,6 +121,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a model in --out")
     p.add_argument("--metrics", metavar="JSON",
                    help="evaluation results to record in model.json (e.g. from evaluate --cv)")
+    p.add_argument("--recipes", default="default",
+                   help="'grid': choose the recipe among the cross-validation candidates by "
+                        "inner validation on the training subjects first (default: 'default')")
     p.add_argument("--robustness", action="store_true",
                    help="report accuracy/AUC under FGSM and PGD on the validation subjects")
     p.add_argument("--logdir", metavar="DIR", help="TensorBoard log folder")
@@ -147,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()
                          if k in ("train_loss", "val_auc")})
 
+    selection = _select(args, ws, cfg)
+    cfg = replace(cfg, **selection["chosen"])
     try:
         result = train(ws, config=cfg, init=init, device=args.device, logdir=args.logdir,
                        checkpoint_dir=args.checkpoint, resume=args.resume, progress=progress)
@@ -154,18 +195,13 @@ def run(args: argparse.Namespace) -> int:
         raise NeurofbError(str(err)) from None
     finally:
         bar.close()
-    metrics = {}
-    if args.metrics:
-        try:
-            metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise NeurofbError(f"cannot read --metrics {args.metrics}: {err}") from None
+    metrics = _read_metrics(args.metrics) if args.metrics else {}
     if args.robustness and result.val_subjects:
         from neurofb.training.adversarial import robustness
 
         val = ws.of_subjects(result.val_subjects)
         metrics["robustness"] = robustness(result.model, val.X, val.y, val.positions())
-    extra = {}
+    extra = {"recipe_selection": selection}
     if args.init:
         extra["parent"] = {"path": args.init, "sha256": load_model(args.init)[1]["weights"]
                            ["sha256"]}

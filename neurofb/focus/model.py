@@ -79,8 +79,9 @@ class AttentionBlock(nn.Module):
         )
         self.dropout = dropout
 
-    def forward(self, h: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
-        """h: (batch, n_tokens, d_model); attn_mask: (batch, 1, 1, n_tokens) bool, True = attend."""
+    def forward(self, h: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        """h: (batch, n_tokens, d_model); attn_mask: (batch, 1, 1, n_tokens) bool (True = attend)
+        or None (all tokens present)."""
         b, n, d = h.shape
         qkv = self.qkv(self.norm1(h)).view(b, n, 3, self.n_heads, d // self.n_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
@@ -224,21 +225,24 @@ class FocusNet(nn.Module):
             pos = pos.unsqueeze(0).expand(b, -1, -1)
         if pos.shape != (b, c, 3):
             raise ValueError(f"pos must be ({b}, {c}, 3) or ({c}, 3), got {tuple(pos.shape)}")
+        full = mask is None
         if mask is None:
             mask = torch.ones(b, c, dtype=torch.bool, device=logpsd.device)
         elif mask.shape != (b, c):
             raise ValueError(f"mask must be ({b}, {c}), got {tuple(mask.shape)}")
-        mask = mask.bool()
-        if not bool(mask.any(1).all()):
-            raise ValueError("every window needs at least one present channel in mask")
+        else:
+            mask = mask.bool()
+            if not bool(mask.any(1).all()):
+                raise ValueError("every window needs at least one present channel in mask")
         feats = (self.features(logpsd, mask) - self.feat_mean) / self.feat_std
         h = self.embed(feats) + self.pos(pos.to(feats.dtype) / POSITION_SCALE_M)
-        attn_mask = mask[:, None, None, :]
+        attn_mask = None if full else mask[:, None, None, :]
         for block in self.blocks:
             h = block(h, attn_mask)
         h = self.pool_norm(h)
         scores = (self.pool_key(h) @ self.query) / math.sqrt(h.shape[-1])
-        scores = scores.masked_fill(~mask, float("-inf"))
+        if not full:
+            scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores.float(), dim=-1)
         pooled = (weights.unsqueeze(-1).to(h.dtype) * h).sum(1)
         return self.head(pooled).squeeze(-1), weights

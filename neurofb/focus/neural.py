@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,18 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
     x = np.asarray(windows, dtype=np.float64)
     if up == down:
         return x.astype(np.float32)
-    return resample_poly(x, up, down, axis=-1).astype(np.float32)
+    return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(np.float32)
+
+
+@lru_cache(maxsize=16)
+def _antialias(up: int, down: int) -> np.ndarray:
+    """resample_poly's default FIR (Kaiser, beta 5), designed once per ratio instead of per call."""
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    h = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+    h.flags.writeable = False
+    return h
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
