@@ -31,13 +31,17 @@ _ANCHORS = np.array(
 )
 
 
-def colormap(values: np.ndarray) -> np.ndarray:
+# Signal quality: red (poor) → amber → green (good).
+_QUALITY = np.array([[198, 40, 40], [224, 161, 0], [46, 125, 50]], dtype=np.float64)
+
+
+def colormap(values: np.ndarray, anchors: np.ndarray = _ANCHORS) -> np.ndarray:
     """Map values in [0, 1] to RGB uint8 colours, shape ``values.shape + (3,)``."""
-    v = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0) * (len(_ANCHORS) - 1)
+    v = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0) * (len(anchors) - 1)
     lo = np.floor(v).astype(int)
-    hi = np.minimum(lo + 1, len(_ANCHORS) - 1)
+    hi = np.minimum(lo + 1, len(anchors) - 1)
     frac = (v - lo)[..., None]
-    return (_ANCHORS[lo] * (1 - frac) + _ANCHORS[hi] * frac).astype(np.uint8)
+    return (anchors[lo] * (1 - frac) + anchors[hi] * frac).astype(np.uint8)
 
 
 def project(names: Sequence[str]) -> tuple[np.ndarray, list[int]]:
@@ -120,15 +124,19 @@ class HeadMap(QWidget):
         self._image = None
         self.update()
 
-    def set_values(self, values: Sequence[float] | None, *, caption: str = "") -> None:
-        """Show one value per stream channel (any scale; drawn relative to its range).
+    def set_values(self, values: Sequence[float] | None, *, caption: str = "",
+                   quality: bool = False) -> None:
+        """Show one value per stream channel.
 
         Parameters
         ----------
         values : sequence of float, length n_channels, or None
-            A value per channel of the stream (e.g. the attention weights); None clears.
+            A value per channel of the stream; None clears.
         caption : str
             A line under the head (what the colours mean).
+        quality : bool
+            Values are quality scores in [0, 1], drawn red (poor) to green (good) as they are;
+            otherwise (attention weights) they are drawn relative to their range, blue to red.
         """
         self.caption = caption
         if values is None or self._weights is None:
@@ -140,12 +148,15 @@ class HeadMap(QWidget):
         if v.shape != (len(self._names),):
             raise ValueError(f"expected {len(self._names)} values, got shape {v.shape}")
         v = v[self._index]
-        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
-        norm = (v - lo) / (hi - lo) if hi - lo > 1e-12 else np.full_like(v, 0.5)
+        if quality:
+            norm = np.clip(v, 0.0, 1.0)
+        else:
+            lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+            norm = (v - lo) / (hi - lo) if hi - lo > 1e-12 else np.full_like(v, 0.5)
         self._values = norm
         grid = (self._weights @ norm).reshape(_GRID, _GRID)
         rgba = np.zeros((_GRID, _GRID, 4), dtype=np.uint8)
-        rgba[..., :3] = colormap(grid)
+        rgba[..., :3] = colormap(grid, _QUALITY if quality else _ANCHORS)
         rgba[..., 3] = np.where(self._inside, 255, 0)
         img = QImage(rgba.tobytes(), _GRID, _GRID, 4 * _GRID, QImage.Format.Format_RGBA8888)
         self._image = img.copy()

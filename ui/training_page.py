@@ -218,9 +218,10 @@ class TrainingPage(SessionPage):
         self.pick_buttons: dict[str, QPushButton] = {}
         for name in self.canvases:
             info = EXERCISES[name]
-            b = QPushButton(f"{info.title}\n{info.description}")
+            b = QPushButton(info.title)
+            b.setToolTip(info.description)
             b.setCheckable(True)
-            b.setMinimumHeight(58)
+            b.setMinimumHeight(40)
             b.setStyleSheet("QPushButton { text-align: left; padding: 6px 10px; }"
                             "QPushButton:checked { background: #c8e6c9; "
                             "border: 2px solid #2e7d32; }")
@@ -228,6 +229,8 @@ class TrainingPage(SessionPage):
             self.pick_buttons[name] = b
             b.clicked.connect(lambda _c=False, n=name: self.choose(n))
             pick.addWidget(b)
+        self.about = QLabel()
+        self.about.setWordWrap(True)
         self.canvas_stack = QStackedWidget()
         for c in self.canvases.values():
             self.canvas_stack.addWidget(c)
@@ -262,6 +265,7 @@ class TrainingPage(SessionPage):
 
         lay = QVBoxLayout(self)
         lay.addLayout(pick)
+        lay.addWidget(self.about)
         lay.addLayout(self.controls())
         lay.addWidget(self.stack, 1)
         self.apply_settings(window.settings)
@@ -280,6 +284,7 @@ class TrainingPage(SessionPage):
             raise ValueError(f"unknown exercise {name!r}; choose one of {list(self.canvases)}")
         self.pick_buttons[name].setChecked(True)
         self.canvas_stack.setCurrentWidget(self.canvases[name])
+        self._describe(name)
         self.show_exercise()
         if self.window.settings.exercise != name:
             self.window.update_settings(exercise=name)
@@ -289,6 +294,7 @@ class TrainingPage(SessionPage):
         name = settings.exercise if settings.exercise in self.canvases else "gauge"
         self.pick_buttons[name].setChecked(True)
         self.canvas_stack.setCurrentWidget(self.canvases[name])
+        self._describe(name)
         for w in (self.mute, self.volume):
             w.blockSignals(True)
         self.mute.setChecked(settings.muted)
@@ -297,6 +303,11 @@ class TrainingPage(SessionPage):
             w.blockSignals(False)
         self.sound.set_volume(settings.volume)
         self.sound.set_muted(settings.muted)
+
+    def _describe(self, name: str) -> None:
+        from neurofb.exercises import EXERCISES
+
+        self.about.setText(f"<b>{EXERCISES[name].title}</b> — {EXERCISES[name].description}")
 
     def _sound_changed(self) -> None:
         self.window.update_settings(volume=self.volume.value() / 100,
