@@ -155,14 +155,14 @@ def _amplitude_checks(
     Also returns the mean-removed windows for the spectral checks.
     """
     n = raw.shape[-1]
-    hi = raw.max(axis=-1)
-    lo = raw.min(axis=-1)
+    hi = np.maximum.reduce(raw, axis=-1)
+    lo = np.minimum.reduce(raw, axis=-1)
     level = np.add.reduce(raw, axis=-1) / n
     dev = raw - level[..., None]
     std = np.sqrt(np.add.reduce(dev * dev, axis=-1) / n)
     at_extreme = np.maximum(
-        np.count_nonzero(raw == hi[..., None], axis=-1),
-        np.count_nonzero(raw == lo[..., None], axis=-1),
+        np.add.reduce(raw == hi[..., None], axis=-1),
+        np.add.reduce(raw == lo[..., None], axis=-1),
     )
     stuck = at_extreme >= th.stuck_fraction * n
     need = max(3, int(np.ceil(th.plateau_fraction * n)))
@@ -222,18 +222,22 @@ def assess(
 
     # One pass decides whether any sample is non-finite (a sum is NaN/inf if one is).
     nan_bad = (~np.isfinite(np.add.reduce(windows, axis=-1))).astype(float)
-    raw = np.where(np.isfinite(windows), windows, 0.0) if nan_bad.any() else windows
+    raw = windows
+    if np.add.reduce(nan_bad, axis=None):
+        raw = np.where(np.isfinite(windows), windows, 0.0)
     railed, flat, dev = _amplitude_checks(raw, th)
-    amplitude_bad = _ramp(filtered.max(axis=-1) - filtered.min(axis=-1), *th.amplitude_uv)
+    peak_to_peak = np.maximum.reduce(filtered, axis=-1) - np.minimum.reduce(filtered, axis=-1)
+    amplitude_bad = _ramp(peak_to_peak, *th.amplitude_uv)
     if np.isnan(np.add.reduce(amplitude_bad, axis=None)):
         amplitude_bad = np.nan_to_num(amplitude_bad, nan=1.0)
     line_bad, emg_bad = _spectral_badness(dev, sfreq, line_freq, th)
 
-    badness = np.stack(
-        [nan_bad, railed, flat, line_bad, emg_bad, amplitude_bad], axis=-1, dtype=float
-    )  # (n_win, n_ch, n_reasons), in the order of REASONS: argmax picks the first on ties
+    # (n_win, n_ch, n_reasons), in the order of REASONS: argmax picks the first on ties
+    badness = np.empty((*nan_bad.shape, len(REASONS)))
+    for i, value in enumerate((nan_bad, railed, flat, line_bad, emg_bad, amplitude_bad)):
+        badness[..., i] = value
     worst = badness.argmax(axis=-1)
-    worst_value = badness.max(axis=-1)
+    worst_value = np.maximum.reduce(badness, axis=-1)
     channel_score = 1.0 - worst_value
     # index 0 of _REASON_NAMES is "" (nothing to report)
     reported = worst_value >= REPORT_BADNESS
@@ -248,7 +252,7 @@ def _window_reasons(
 ) -> np.ndarray:
     """``"reason: ch, ch; reason: ch"`` per window, reasons in order of total badness."""
     out = np.full(channel_reason.shape[0], "", dtype=object)
-    for w in np.flatnonzero(reported.any(axis=-1)).tolist():
+    for w in np.flatnonzero(np.logical_or.reduce(reported, axis=-1)).tolist():
         groups: dict[str, list[int]] = {}
         for c in np.flatnonzero(reported[w]).tolist():
             groups.setdefault(channel_reason[w, c], []).append(c)

@@ -12,13 +12,8 @@ import pytest
 from neurofb.cli import main
 from neurofb.commands.bench import benchmarks_dir, discover, format_table
 
-ENGINE_KEYS = {
-    "channels", "sfreq_hz", "estimator", "updates",
-    "engine_p50_wall_ms", "engine_p99_wall_ms", "brainflow_p50_wall_ms", "brainflow_p99_wall_ms",
-    "ratio_p50_wall", "ratio_p99_wall", "engine_p50_cpu_ms", "engine_p99_cpu_ms",
-    "brainflow_p50_cpu_ms", "brainflow_p99_cpu_ms", "ratio_p50_cpu", "ratio_p99_cpu",
-    "target_met", "data",
-}
+TIMING_KEYS = {"p50_ms", "p99_ms", "cpu_p50_ms", "cpu_p99_ms"}
+RATIO_KEYS = {"bf_ratio_p50", "bf_ratio_p99", "bf_ratio_cpu_p99", "target_met"}
 
 
 def test_engine_quick_json(capsys):
@@ -27,16 +22,20 @@ def test_engine_quick_json(capsys):
     assert list(result) == ["engine"]
     rows = result["engine"]
     timed = [r for r in rows if r["estimator"] == "engagement"]
-    assert [r["channels"] for r in timed] == [8, 16]
+    assert [(r["channels"], r["route"]) for r in timed] == [
+        (n, route) for n in (8, 16) for route in ("brainflow", "engine core", "engine update")]
     for row in timed:
-        assert ENGINE_KEYS <= set(row)
-        assert row["updates"] == 60 and row["sfreq_hz"] == 250.0
-        assert row["engine_p50_wall_ms"] > 0 and row["brainflow_p50_wall_ms"] > 0
-        assert row["engine_p99_wall_ms"] >= row["engine_p50_wall_ms"]
-        assert row["ratio_p99_wall"] == pytest.approx(
-            row["brainflow_p99_wall_ms"] / row["engine_p99_wall_ms"])
+        assert TIMING_KEYS | RATIO_KEYS | {"updates", "data"} <= set(row)
+        assert row["updates"] == 60
+        assert 0 < row["p50_ms"] <= row["p99_ms"] and 0 < row["cpu_p50_ms"] <= row["cpu_p99_ms"]
+    for n in (8, 16):
+        bf, core = (next(r for r in timed if r["channels"] == n and r["route"] == route)
+                    for route in ("brainflow", "engine core"))
+        assert core["bf_ratio_p99"] == pytest.approx(bf["p99_ms"] / core["p99_ms"])
+        assert core["target_met"] == (core["bf_ratio_p99"] >= 5.0)
+        assert bf["bf_ratio_p50"] is None
     model_rows = [r for r in rows if r["estimator"] == "model"]
-    assert all("note" in r or "engine_p99_wall_ms" in r for r in model_rows)
+    assert all("note" in r or "p99_ms" in r for r in model_rows)
 
 
 def test_memory_quick_json(capsys):
