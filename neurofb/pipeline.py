@@ -86,6 +86,12 @@ class Pipeline:
         self.hop_samples = _samples(config.hop_s, self.sfreq)
         self.live = bool(info.extra.get("live", True))
         n_ch = len(self.ch_names)
+        if not config.h_freq < self.sfreq / 2:
+            raise ChannelError(
+                f"{info.board or 'the source'} samples at {self.sfreq:g} Hz: the "
+                f"{config.h_freq:g} Hz low-pass must be below Nyquist ({self.sfreq / 2:g} Hz); "
+                "lower h_freq"
+            )
         self._filter = StreamFilter(
             design_filter(
                 self.sfreq, l_freq=config.l_freq, h_freq=config.h_freq, line_freq=config.line_freq

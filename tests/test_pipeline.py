@@ -158,6 +158,8 @@ def test_estimator_that_does_not_fit_is_refused_at_start():
         Pipeline(_info(), BandPowerEstimator("band:beta/theta@Pz,Oz"))
     with pytest.raises(ChannelError, match="no EEG channels"):
         Pipeline(_info(names=()))
+    with pytest.raises(ChannelError, match=r"80 Hz.*below Nyquist"):
+        Pipeline(_info(sfreq=80.0))
 
 
 def test_reset_starts_over():
