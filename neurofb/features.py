@@ -190,7 +190,7 @@ def integrate_bands(
 
 def _integrate(psd: np.ndarray, lo: np.ndarray, hi: np.ndarray, df: float) -> np.ndarray:
     """Sum ``psd[..., lo[i]:hi[i]] * df`` for every band from one cumulative sum."""
-    cum = np.cumsum(psd, axis=-1)
+    cum = np.add.accumulate(psd, axis=-1)
     if lo.min() == 0:  # sum(psd[lo:hi]) = cum[hi - 1] - cum[lo - 1], with cum[-1] = 0
         cum = np.concatenate([np.zeros((*psd.shape[:-1], 1)), cum], axis=-1)
         return (cum[..., hi] - cum[..., lo]) * df

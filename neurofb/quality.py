@@ -93,7 +93,7 @@ class _SpectralPlan:
     taper: np.ndarray  # Hann taper over the whole window
     n_bins: int  # rfft bins kept (up to the top of the broad band)
     keep: np.ndarray  # 1.0 on bins outside the mains bands, 0.0 inside
-    edges: np.ndarray  # bin edges [1 Hz, 30 Hz, 45 Hz, top] as cumulative-sum indices
+    edges: np.ndarray  # last bin below 1 Hz, 30 Hz, 45 Hz and the top (cumulative-sum indices)
     line: slice  # bins within ±1 Hz of the mains frequency
     has_emg: bool  # the broad band reaches above 30 Hz
 
@@ -109,7 +109,7 @@ def _spectral_plan(n_times: int, sfreq: float, line_freq: float | None) -> _Spec
             mains |= np.abs(freqs - harmonic) <= 2.0
     top = min(95.0, sfreq / 2.0)
     n_bins = int(np.searchsorted(freqs, top, "left"))
-    edges = np.searchsorted(freqs, [1.0, 30.0, 45.0, top], "left")
+    edges = np.minimum(np.searchsorted(freqs, [1.0, 30.0, 45.0, top], "left"), n_bins) - 1
     line = slice(0, 0)
     if line_freq and line_freq < sfreq / 2:
         idx = np.flatnonzero(np.abs(freqs - line_freq) <= 1.0)
@@ -132,13 +132,14 @@ def _spectral_badness(
     spec = np.fft.rfft(dev * plan.taper, axis=-1)[..., : plan.n_bins]
     power = spec.real**2
     power += spec.imag**2
+    line = np.add.reduce(power[..., plan.line], axis=-1) if plan.line.stop else None
     # Band sums from one cumulative sum over the bins outside the mains bands.
-    cum = np.cumsum(power * plan.keep, axis=-1)
-    at = cum[..., plan.edges - 1]  # cumulative power below 1, 30, 45 Hz and the top
+    power *= plan.keep
+    cum = np.add.accumulate(power, axis=-1)
+    at = cum[..., plan.edges]  # cumulative power below 1, 30, 45 Hz and the top
     eeg = np.maximum(at[..., 2] - at[..., 0], 1e-12)
     line_bad = np.zeros(eeg.shape)
-    if plan.line.stop:
-        line = np.add.reduce(power[..., plan.line], axis=-1)
+    if line is not None:
         line_bad = _ramp(np.log10(np.maximum(line / eeg, 1e-12)), *np.log10(th.line_ratio))
     emg_bad = np.zeros(eeg.shape)
     if plan.has_emg:

@@ -180,3 +180,14 @@ def test_bad_arguments():
         assess(np.zeros((2, 500)), np.zeros((2, 500)), 250.0)
     with pytest.raises(ValueError, match="channel names"):
         assess(np.zeros((1, 2, 500)), np.zeros((1, 2, 500)), 250.0, ch_names=["Fz"])
+
+
+@pytest.mark.parametrize(("sfreq", "n_times"), [(80.0, 160), (128.0, 64), (500.0, 1000)])
+def test_any_rate_and_window_length_gives_valid_scores(sfreq, n_times):
+    rng = np.random.default_rng(3)
+    t = np.arange(n_times) / sfreq
+    x = 20 * np.sin(2 * np.pi * 10 * t) + rng.normal(0, 2, (2, 4, n_times))
+    report = assess(x, x, sfreq, 50.0)
+    assert report.channel_score.shape == (2, 4)
+    assert ((report.channel_score >= 0) & (report.channel_score <= 1)).all()
+    assert (report.window_score > 0.9).all()
