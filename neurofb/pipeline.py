@@ -51,7 +51,9 @@ class Pipeline:
     info : SourceInfo
         What the source delivers (channels, sampling rate). ``info.extra["live"] = False`` marks
         a replay: ``latency_s`` is then the processing time per window instead of the age of the
-        newest sample.
+        newest sample. ``info.extra["simulated"]`` (default: the board is ``"synthetic"``) marks
+        a test-signal source: with the default ``config.min_quality`` nothing but non-finite
+        samples is gated on it (its quality is still scored and reported).
     estimator : Estimator, optional
         Focus estimator; default the band-power engagement target with ``config.baseline_s``.
     config : EngineConfig
@@ -85,6 +87,13 @@ class Pipeline:
         self.window_samples = _samples(config.window_s, self.sfreq)
         self.hop_samples = _samples(config.hop_s, self.sfreq)
         self.live = bool(info.extra.get("live", True))
+        # BrainFlow's synthetic board streams sines of rising amplitude, not EEG, so every window
+        # would fail the quality gate. Its quality is still reported, but unless the caller set
+        # another gate it gates only non-finite samples, so the whole chain can be tried without
+        # a headset.
+        self.simulated = bool(info.extra.get("simulated", info.board == "synthetic"))
+        default_gate = config.min_quality == EngineConfig.min_quality
+        self.min_quality = 0.0 if self.simulated and default_gate else config.min_quality
         n_ch = len(self.ch_names)
         if not config.h_freq < self.sfreq / 2:
             raise ChannelError(
@@ -238,7 +247,7 @@ class Pipeline:
         features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
         quality = assess(raw, filt, self.sfreq, self.config.line_freq, ch_names=self.ch_names)
         has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
-        ok = (quality.window_score >= self.config.min_quality) & ~has_nan
+        ok = (quality.window_score >= self.min_quality) & ~has_nan
         n_win = len(ends)
         focus: list[float | None] = [None] * n_win
         attention: list[tuple[float, ...] | None] = [None] * n_win

@@ -201,10 +201,13 @@ def test_streams_brainflow_synthetic_board_end_to_end():
     rows = BoardShim.get_eeg_channels(board_id)
     sfreq = float(BoardShim.get_sampling_rate(board_id))
     ts_row = BoardShim.get_timestamp_channel(board_id)
-    pipeline = Pipeline(SourceInfo(names, sfreq, "synthetic"), config=EngineConfig(min_quality=0))
+    info = SourceInfo(names, sfreq, "synthetic")
+    # Default gate: the synthetic board's sines are scored honestly but not gated.
+    pipeline = Pipeline(info)
+    strict = Pipeline(info, config=EngineConfig(min_quality=0.6))
     board = BoardShim(board_id, BrainFlowInputParams())
     board.prepare_session()
-    updates, n = [], 0
+    updates, gated, n = [], [], 0
     try:
         board.start_stream()
         deadline = time.monotonic() + 30.0
@@ -212,7 +215,9 @@ def test_streams_brainflow_synthetic_board_end_to_end():
             time.sleep(0.05)
             data = board.get_board_data()
             if data.shape[1]:
-                updates += pipeline.process(Chunk(data[rows], data[ts_row], names, sfreq, n))
+                chunk = Chunk(data[rows], data[ts_row], names, sfreq, n)
+                updates += pipeline.process(chunk)
+                gated += strict.process(chunk)
                 n += data.shape[1]
     finally:
         board.release_session()
@@ -220,5 +225,9 @@ def test_streams_brainflow_synthetic_board_end_to_end():
     assert [u.sample_index for u in updates] == [500 + 63 * k for k in range(len(updates))]
     assert all(u.focus is not None and 0 <= u.focus <= 1 for u in updates)
     assert all(0.0 <= u.latency_s < 5.0 for u in updates)
+    assert all(u.quality < 0.6 and u.reason for u in updates)  # reported, not hidden
+    # An explicit gate still applies to the synthetic board.
+    assert [u.sample_index for u in gated] == [u.sample_index for u in updates]
+    assert all(u.focus is None for u in gated)
     # The board's pure 50 Hz channel (F7) is flagged in every window after the first.
     assert all(u.channel_reasons[names.index("F7")] == "line noise" for u in updates[1:])
