@@ -31,6 +31,31 @@ def block_labels(n_blocks: int) -> tuple[str, ...]:
 class CalibrationCanvas(Canvas):
     """Draw the instruction of the current block, a fixation dot, and the block's progress."""
 
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)
+        self.blocks: tuple[str, ...] = ()
+
+    def _strip(self, p: QPainter, w: float, current: int, done: bool) -> None:
+        """The plan of blocks along the top, the current one outlined."""
+        n = len(self.blocks)
+        if not n:
+            return
+        cell = min(90.0, (w - 40) / n)
+        x0 = (w - cell * n) / 2
+        p.setFont(_font(self, -1, bold=True))
+        for i, label in enumerate(self.blocks):
+            box = QRectF(x0 + i * cell + 3, 40, cell - 6, 24)
+            passed = done or i < current
+            col = QColor("#90caf9" if label == "rest" else "#ffcc80")
+            if passed:
+                col = col.darker(115)
+            p.setPen(QPen(QColor("#263238"), 2.5) if i == current and not done
+                     else Qt.PenStyle.NoPen)
+            p.setBrush(col)
+            p.drawRoundedRect(box, 6, 6)
+            p.setPen(QColor("#263238"))
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, ("✓ " if passed else "") + label)
+
     def paintEvent(self, _event: object) -> None:
         """Draw the current calibration phase."""
         p = QPainter(self)
@@ -58,16 +83,17 @@ class CalibrationCanvas(Canvas):
         n = v.n_blocks
         label = "" if phase == "done" else f"Block {v.block_index + 1} of {n} · {v.block_label}"
         p.drawText(QRectF(16, 10, w - 32, 24), Qt.AlignmentFlag.AlignLeft, label)
+        self._strip(p, w, v.block_index, phase == "done")
         if v.recording_label:
             p.setPen(QColor("#c62828"))
             p.drawText(QRectF(16, 10, w - 32, 24), Qt.AlignmentFlag.AlignRight,
                        f"● recording “{v.recording_label}”")
         p.setPen(QColor("#263238"))
         p.setFont(_font(self, 12, bold=True))
-        p.drawText(QRectF(20, h * 0.18, w - 40, 60), Qt.AlignmentFlag.AlignCenter,
+        p.drawText(QRectF(20, max(90, h * 0.18), w - 40, 60), Qt.AlignmentFlag.AlignCenter,
                    v.instruction)
         p.setFont(_font(self, 3))
-        p.drawText(QRectF(w * 0.1, h * 0.18 + 64, w * 0.8, 70),
+        p.drawText(QRectF(w * 0.1, max(90, h * 0.18) + 64, w * 0.8, 70),
                    Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, v.detail)
         cy = h * 0.62
         if phase == "rest":
@@ -77,8 +103,11 @@ class CalibrationCanvas(Canvas):
         elif phase == "task" and v.task_start is not None:
             p.setFont(_font(self, 30, bold=True))
             p.setPen(QColor("#e65100"))
-            p.drawText(QRectF(0, cy - 50, w, 100), Qt.AlignmentFlag.AlignCenter,
-                       f"{v.task_start} − {v.task_step}")
+            p.drawText(QRectF(0, cy - 60, w, 100), Qt.AlignmentFlag.AlignCenter,
+                       f"{v.task_start}")
+            p.setFont(_font(self, 8, bold=True))
+            p.drawText(QRectF(0, cy + 40, w, 40), Qt.AlignmentFlag.AlignCenter,
+                       f"− {v.task_step}, − {v.task_step}, − {v.task_step}, …")
         # progress of the phase
         if phase != "done":
             bar = QRectF(w * 0.15, h - 60, w * 0.7, 14)
@@ -147,6 +176,13 @@ class CalibrationPage(SessionPage):
     def draw_step(self, step: Any) -> None:
         """Show the current block."""
         self.canvas_widget.set_view(step.view)
+
+    def start_session(self) -> bool:
+        """Start the calibration; the canvas shows its plan of blocks."""
+        ok = super().start_session()
+        if ok:
+            self.canvas_widget.blocks = self.controller.session.exercise.blocks
+        return ok
 
     def on_finished(self, result: SessionResult) -> None:
         """Show the summary with the personalisation offer."""

@@ -112,8 +112,8 @@ class GaugeCanvas(Canvas):
         w, h = self.width(), self.height()
         p.fillRect(self.rect(), QColor("#fafafa"))
         v = self.view
-        r = min(w / 2 - 30, h - 110)
-        cx, cy = w / 2, h / 2 + r / 2 - 10
+        r = max(40.0, min((w / 2 - 40) / 1.1, (h - 150) / 1.1))
+        cx, cy = w / 2, 60 + r * 1.1
         arc = QRectF(cx - r, cy - r, 2 * r, 2 * r)
         thr = self.shown_threshold
         flash = getattr(v, "flash", 0.0) if v is not None else 0.0
@@ -217,7 +217,7 @@ class RocketCanvas(Canvas):
             p.drawRect(QRectF(0, h - ground_h, w, ground_h))
             p.setBrush(QColor("#1b5e20"))
             p.drawEllipse(QRectF(w * 0.55, h - ground_h - 20, w * 0.6, 60))
-        margin_top, margin_bottom = 70, 40
+        margin_top, margin_bottom = 90, 70
         rx = w * 0.42
         ry = h - margin_bottom - (h - margin_top - margin_bottom) * alt - 40
         v = self.view
@@ -228,35 +228,40 @@ class RocketCanvas(Canvas):
             p.setFont(_font(self, -1))
             p.drawText(QRectF(6, by + 22, 120, 16), Qt.AlignmentFlag.AlignLeft, "best")
         thrust = v is not None and v.thrust
+        scale = max(1.0, h / 420)
+        p.save()
+        p.translate(rx, ry)
+        p.scale(scale, scale)
         if thrust:
             flick = 1.0 + 0.15 * math.sin(self._flame_phase)
             flame = QPainterPath()
-            flame.moveTo(rx - 10, ry + 34)
-            flame.quadTo(rx, ry + 34 + 46 * flick, rx + 10, ry + 34)
-            grad = QLinearGradient(rx, ry + 34, rx, ry + 80)
+            flame.moveTo(-10, 34)
+            flame.quadTo(0, 34 + 46 * flick, 10, 34)
+            grad = QLinearGradient(0, 34, 0, 80)
             grad.setColorAt(0, QColor("#ffeb3b"))
             grad.setColorAt(1, QColor(255, 87, 34, 0))
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QBrush(grad))
             p.drawPath(flame)
         body = QPainterPath()
-        body.moveTo(rx, ry - 40)
-        body.cubicTo(rx + 18, ry - 22, rx + 16, ry + 10, rx + 12, ry + 34)
-        body.lineTo(rx - 12, ry + 34)
-        body.cubicTo(rx - 16, ry + 10, rx - 18, ry - 22, rx, ry - 40)
+        body.moveTo(0, -40)
+        body.cubicTo(18, -22, 16, 10, 12, 34)
+        body.lineTo(-12, 34)
+        body.cubicTo(-16, 10, -18, -22, 0, -40)
         p.setPen(QPen(QColor("#37474f"), 2))
         p.setBrush(QColor("#eceff1"))
         p.drawPath(body)
         p.setBrush(QColor("#e53935"))
         for side in (-1, 1):
             fin = QPainterPath()
-            fin.moveTo(rx + side * 12, ry + 12)
-            fin.lineTo(rx + side * 26, ry + 38)
-            fin.lineTo(rx + side * 12, ry + 32)
+            fin.moveTo(side * 12, 12)
+            fin.lineTo(side * 26, 38)
+            fin.lineTo(side * 12, 32)
             fin.closeSubpath()
             p.drawPath(fin)
         p.setBrush(QColor("#4fc3f7"))
-        p.drawEllipse(QPointF(rx, ry - 10), 6, 6)
+        p.drawEllipse(QPointF(0, -10), 6, 6)
+        p.restore()
         stars = 0 if v is None else v.stars
         if self._burst > 0:
             r = 14 + 40 * (1 - self._burst)
@@ -317,8 +322,6 @@ def landscape(width: int = 480, height: int = 300, *, seed: int = 3) -> np.ndarr
         mask = (yy >= top[None, :]) & (yy < horizon)
         shade = 1 - 0.25 * (yy - top[None, :]) / height
         img[mask] = (np.array(col)[None, :] * shade[mask][:, None])
-        snow = mask & (yy < top[None, :] + 6) & (top[None, :] < height * 0.4)
-        img[snow] = [240, 240, 250]
     above = img[horizon - (height - horizon):horizon][::-1]
     water = above[: height - horizon] * 0.55 + np.array([20, 60, 110]) * 0.45
     ripple = 1 + 0.05 * np.sin(np.arange(height - horizon) * 1.7)[:, None, None]

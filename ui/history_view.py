@@ -6,7 +6,6 @@ recordings it points at; reading them, and rebuilding the index, runs on worker 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,17 +91,6 @@ def reindex(library_path: str | None, root: str) -> Any:
         lib.close()
 
 
-def _day_ts(day: str) -> float:
-    return dt.datetime.fromisoformat(day).timestamp() + 12 * 3600
-
-
-def _started_ts(started_at: str) -> float | None:
-    try:
-        return dt.datetime.fromisoformat(started_at).timestamp()
-    except ValueError:
-        return None
-
-
 class HistoryPage(QWidget):
     """Progress charts, the session table, and a past session's trace with replay."""
 
@@ -127,28 +115,29 @@ class HistoryPage(QWidget):
         top.addWidget(self.count, 1)
         top.addWidget(self.reindex_button)
 
-        self.progress_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.progress_plot = pg.PlotWidget()
         pp = self.progress_plot.getPlotItem()
-        pp.setTitle("Mean focus per session (dots) and per day (line)")
+        pp.setTitle("Progress across sessions")
         pp.setYRange(0, 1, padding=0.05)
+        pp.setLabel("bottom", "session")
         pp.showGrid(x=False, y=True, alpha=0.2)
-        pp.addLegend(offset=(10, 10))
-        self.session_dots = pp.plot(pen=None, symbol="o", symbolSize=7,
-                                    symbolBrush=pg.mkBrush(30, 136, 229, 120), name="session")
-        self.day_line = pp.plot(pen=pg.mkPen("#1e88e5", width=2), symbol="s", symbolSize=8,
-                                symbolBrush="#1e88e5", name="day mean")
+        pp.addLegend(offset=(-10, -10))
+        self.focus_line = pp.plot(pen=pg.mkPen("#1e88e5", width=2), symbol="o", symbolSize=8,
+                                  symbolBrush="#1e88e5", name="mean focus")
         self.above_line = pp.plot(pen=pg.mkPen("#43a047", width=2, style=Qt.PenStyle.DashLine),
-                                  name="share on target")
-        self.minutes_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
-        mp = self.minutes_plot.getPlotItem()
-        mp.setTitle("Minutes trained per day")
-        self.minutes_bars = pg.BarGraphItem(x=[], height=[], width=60000,
-                                            brush=pg.mkBrush("#7e57c2"))
-        mp.addItem(self.minutes_bars)
-        for plot in (self.progress_plot, self.minutes_plot):
+                                  symbol="t", symbolSize=8, symbolBrush="#43a047",
+                                  name="share of time on target")
+        self.days_plot = pg.PlotWidget()
+        dp = self.days_plot.getPlotItem()
+        dp.setTitle("Minutes trained per day (mean focus of the day above each bar)")
+        self.day_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush("#b39ddb"))
+        dp.addItem(self.day_bars)
+        self.day_labels: list[pg.TextItem] = []
+        for plot in (self.progress_plot, self.days_plot):
             plot.getPlotItem().setMenuEnabled(False)
             plot.getPlotItem().hideButtons()
-        self.minutes_plot.setMaximumHeight(170)
+            plot.getPlotItem().setMouseEnabled(x=False, y=False)
+        self.days_plot.setMaximumHeight(190)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -179,7 +168,7 @@ class HistoryPage(QWidget):
         cl = QVBoxLayout(charts)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(self.progress_plot, 2)
-        cl.addWidget(self.minutes_plot, 1)
+        cl.addWidget(self.days_plot, 1)
         lower = QWidget()
         ll = QVBoxLayout(lower)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -246,28 +235,37 @@ class HistoryPage(QWidget):
         self.table.resizeColumnsToContents()
 
     def _draw_progress(self, data: HistoryData) -> None:
-        pts = [(_started_ts(s.started_at), s.mean_focus) for s in data.sessions
-               if s.mean_focus is not None]
-        pts = [(t, f) for t, f in pts if t is not None]
-        if pts:
-            x, y = np.array(pts).T
-            self.session_dots.setData(x, y)
-        else:
-            self.session_dots.setData([], [])
-        days = [d for d in data.days if d.mean_focus is not None]
-        self.day_line.setData([_day_ts(d.day) for d in days], [d.mean_focus for d in days])
-        above = [d for d in data.days if d.fraction_above is not None]
-        self.above_line.setData([_day_ts(d.day) for d in above],
-                                [d.fraction_above for d in above])
-        xs = [_day_ts(d.day) for d in data.days]
-        self.minutes_bars.setOpts(x=xs, height=[d.duration_s / 60 for d in data.days],
-                                  width=0.6 * 86400)
-        if xs:
-            lo, hi = min(xs) - 86400, max(xs) + 86400
-            for plot in (self.progress_plot, self.minutes_plot):
-                plot.getPlotItem().setXRange(lo, hi, padding=0)
-            self.minutes_plot.getPlotItem().setYRange(
-                0, max(1.0, max(d.duration_s / 60 for d in data.days) * 1.15), padding=0)
+        n = len(data.sessions)
+        x = np.arange(1, n + 1, dtype=float)
+        focus = np.array([np.nan if s.mean_focus is None else s.mean_focus
+                          for s in data.sessions], dtype=float)
+        above = np.array([np.nan if s.fraction_above is None else s.fraction_above
+                          for s in data.sessions], dtype=float)
+        self.focus_line.setData(x, focus, connect="finite")
+        self.above_line.setData(x, above, connect="finite")
+        pp = self.progress_plot.getPlotItem()
+        pp.setXRange(0.5, max(n, 2) + 0.5, padding=0)
+        step = max(1, n // 12)
+        pp.getAxis("bottom").setTicks([[(i, str(i)) for i in range(1, n + 1, step)]])
+        days = data.days
+        dx = np.arange(len(days), dtype=float)
+        minutes = [d.duration_s / 60 for d in days]
+        self.day_bars.setOpts(x=dx, height=minutes, width=0.6)
+        dp = self.days_plot.getPlotItem()
+        for item in self.day_labels:
+            dp.removeItem(item)
+        self.day_labels = []
+        for i, d in enumerate(days):
+            text = "focus –" if d.mean_focus is None else f"focus {d.mean_focus:.2f}"
+            label = pg.TextItem(f"{text}, {d.sessions} session{'s' if d.sessions > 1 else ''}",
+                                color="#333", anchor=(0.5, 1.0))
+            label.setPos(i, minutes[i])
+            dp.addItem(label)
+            self.day_labels.append(label)
+        dp.getAxis("bottom").setTicks([[(i, d.day[5:]) for i, d in enumerate(days)]])
+        dp.setXRange(-0.6, max(len(days), 3) - 0.4, padding=0)
+        dp.setYRange(0, max([1.0, *minutes]) * 1.35, padding=0)
+        dp.setLabel("left", "minutes")
 
     # -- one session ------------------------------------------------------------------------
     def selected(self) -> Any:

@@ -100,6 +100,11 @@ class MainWindow(QMainWindow):
         self.source = SourcePanel(settings)
         self.nav = QListWidget()
         self.nav.setMaximumWidth(260)
+        self.nav.setStyleSheet(
+            "QListWidget { font-size: 15px; border: none; background: transparent; }"
+            "QListWidget::item { padding: 9px 8px; border-radius: 4px; }"
+            "QListWidget::item:selected { background: #1e88e5; color: white; }"
+        )
         self.pages_stack = QStackedWidget()
         self.pages: dict[str, QWidget] = {}
         self.banner = Banner()

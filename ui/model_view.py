@@ -278,6 +278,7 @@ class ModelPage(QWidget):
         al.addWidget(self.progress, 3, 0, 1, 2)
         al.addWidget(self.cancel_button, 3, 2)
         al.addWidget(self.progress_text, 4, 0, 1, 3)
+        al.setRowStretch(5, 1)
 
         lay = QVBoxLayout(self)
         lay.addWidget(card_box, 3)

@@ -77,15 +77,17 @@ class SummaryView(QWidget):
 
         charts = QHBoxLayout()
         self.blocks_plot = pg.PlotWidget(title="Mean focus per block")
-        self.minutes_plot = pg.PlotWidget(title="Mean focus per minute")
-        for plot in (self.blocks_plot, self.minutes_plot):
+        self.trace_plot = pg.PlotWidget(title="Focus during the session")
+        self.blocks_plot.setMaximumWidth(380)
+        for plot in (self.blocks_plot, self.trace_plot):
             pi = plot.getPlotItem()
             pi.setMenuEnabled(False)
             pi.hideButtons()
             pi.setMouseEnabled(x=False, y=False)
             pi.setYRange(0, 1, padding=0.02)
             plot.setMinimumHeight(180)
-            charts.addWidget(plot)
+        charts.addWidget(self.trace_plot, 3)
+        charts.addWidget(self.blocks_plot, 1)
         lay.addLayout(charts, 1)
         self.where = QLabel()
         self.where.setWordWrap(True)
@@ -107,8 +109,17 @@ class SummaryView(QWidget):
         buttons.addWidget(self.personalise_button)
         lay.addLayout(buttons)
 
-    def show_result(self, result: Any) -> None:
-        """Fill the summary from a finished session."""
+    def show_result(self, result: Any, trace: Any = None) -> None:
+        """Fill the summary from a finished session.
+
+        Parameters
+        ----------
+        result : SessionResult
+            The finished session.
+        trace : tuple of arrays, optional
+            ``(t, focus, threshold, reward_t)`` seen during the session (seconds, focus with
+            NaN where gated, threshold in force, times of rewards), for the focus chart.
+        """
         self.result = result
         fb, row = result.feedback, result.summary
         self.title.setText(f"<h2>Session summary — {row.exercise}</h2>")
@@ -124,7 +135,7 @@ class SummaryView(QWidget):
         v["gated"].setText(f"{fmt_duration(fb.gated_s)} ({fmt_fraction(fb.gated_fraction)})")
         v["threshold"].setText(f"{fb.threshold_start:.2f} → {fb.threshold_end:.2f}")
         self._draw_blocks(fb.blocks)
-        self._draw_minutes(fb.minutes)
+        self._draw_trace(trace)
         lines = []
         if result.recording:
             lines.append(f"Recorded in {result.recording}")
@@ -153,15 +164,27 @@ class SummaryView(QWidget):
         )
         pi.addItem(bars)
         pi.getAxis("bottom").setTicks([[(i, b.label) for i, b in enumerate(shown)]])
+        pi.setXRange(-0.6, max(len(shown), 3) - 0.4, padding=0)
 
-    def _draw_minutes(self, minutes: Any) -> None:
-        pi = self.minutes_plot.getPlotItem()
+    def _draw_trace(self, trace: Any) -> None:
+        pi = self.trace_plot.getPlotItem()
         pi.clear()
-        y = np.array([np.nan if m is None else m for m in minutes], dtype=float)
-        if not np.isfinite(y).any():
-            pi.addItem(pg.TextItem("no minute with a focus value", color="#666"))
+        if trace is None or not len(trace[0]):
+            pi.addItem(pg.TextItem("no focus values were seen", color="#666"))
             return
-        x = np.arange(len(y)) + 0.5
-        pi.plot(x, y, pen=pg.mkPen("#1e88e5", width=2), symbol="o", symbolSize=7,
-                symbolBrush="#1e88e5", connect="finite")
-        pi.setLabel("bottom", "minute")
+        t, focus, threshold, rewards = (np.asarray(a, dtype=float) for a in trace)
+        t0 = t[0]
+        pi.plot(t - t0, focus, pen=pg.mkPen("#1e88e5", width=2), connect="finite")
+        colours = {"rest": (66, 165, 245, 50), "task": (239, 108, 0, 50)}
+        for b in getattr(self.result.feedback, "blocks", ()) if self.result else ():
+            if b.label in colours:
+                region = pg.LinearRegionItem((b.start_t - t0, b.end_t - t0), movable=False,
+                                             brush=pg.mkBrush(*colours[b.label]))
+                region.setZValue(-10)
+                pi.addItem(region)
+        pi.plot(t - t0, threshold, pen=pg.mkPen("#d32f2f", width=2), connect="finite")
+        if rewards.size:
+            pi.plot(rewards - t0, np.full(rewards.size, 0.97), pen=None, symbol="star",
+                    symbolSize=12, symbolBrush="#ffb300", symbolPen="#ff8f00")
+        pi.setLabel("bottom", "seconds (focus blue, threshold red, rewards ★)")
+        pi.setXRange(0, max(float(t[-1] - t0), 1.0), padding=0.01)

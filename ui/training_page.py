@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import (
     QButtonGroup,
@@ -52,6 +53,7 @@ class SessionPage(QWidget):
         self.last_step: Any = None
         self.last_result: SessionResult | None = None
         self.steps = 0
+        self._trace: tuple[list, list, list, list] = ([], [], [], [])
 
         self.start_button = QPushButton("Start")
         self.start_button.setStyleSheet("font-weight: bold; padding: 6px 18px;")
@@ -124,6 +126,7 @@ class SessionPage(QWidget):
             return False
         self.last_step = None
         self.steps = 0
+        self._trace = ([], [], [], [])
         self.show_exercise()
         c = self.canvas()
         if c is not None:
@@ -171,6 +174,14 @@ class SessionPage(QWidget):
         self.last_step = step
         self.steps += 1
         view = step.view
+        fb = step.feedback
+        if not fb.paused:
+            t, f, thr, rew = self._trace
+            t.append(fb.t)
+            f.append(np.nan if fb.focus is None else fb.focus)
+            thr.append(fb.threshold)
+            if fb.reward:
+                rew.append(fb.t)
         self.draw_step(step)
         if getattr(view, "milestone", False):
             self.sound.play("streak")
@@ -189,7 +200,8 @@ class SessionPage(QWidget):
         self._set_running(False)
         self.window.live.set_threshold(None)
         self.sound.play("done")
-        self.summary.show_result(result)
+        self.summary.show_result(result, self._trace if self.uses_threshold else
+                                 (*self._trace[:2], [np.nan] * len(self._trace[0]), []))
         self.stack.setCurrentWidget(self.summary)
         self.clock.setText("done")
         self.status.setText("")
