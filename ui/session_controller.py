@@ -15,6 +15,7 @@ personalisation reads back).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 from dataclasses import dataclass, replace
@@ -89,17 +90,20 @@ class SessionResult:
 
 
 def model_fields(target: str, model_dir: str) -> dict[str, str]:
-    """``model`` and ``model_hash`` of the library row for a feedback target."""
+    """``model`` and ``model_hash`` of the library row for a feedback target.
+
+    Reads only the model card (model.json), never the weights, so it is quick enough for the
+    GUI thread.
+    """
     if target != "model":
         return {"model": target, "model_hash": ""}
     try:
-        from neurofb.focus.io import read_meta
-
-        meta = read_meta(model_dir)
-    except (NeurofbError, OSError, ImportError):
+        meta = json.loads((Path(model_dir) / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return {"model": Path(model_dir).name, "model_hash": ""}
-    weights = meta.get("weights") if isinstance(meta.get("weights"), dict) else {}
-    return {"model": Path(model_dir).name, "model_hash": str(weights.get("sha256", ""))}
+    weights = meta.get("weights") if isinstance(meta, dict) else None
+    digest = str(weights.get("sha256", "")) if isinstance(weights, dict) else ""
+    return {"model": Path(model_dir).name, "model_hash": digest}
 
 
 def _finalise(recorder: AlignedRecorder | None, summary: Any, library_path: str | None) -> tuple:

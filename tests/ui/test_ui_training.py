@@ -67,6 +67,20 @@ def test_exercise_runs_records_and_summarises(qtbot, make_window, name):
     hist.open_selected()
     qtbot.waitUntil(lambda: hist.trace is not None, timeout=STEP_S * 1000)
     assert hist.trace.t.size >= 8
+    if name == "gauge":  # once: replay the session through the live pipeline, rebuild index
+        hist.replay_selected()
+        qtbot.waitUntil(lambda: win.stream.current is not None
+                        and bool(win.stream.current.source.info.extra.get("replay")),
+                        timeout=STEP_S * 1000)
+        assert win.current_page == "live"
+        assert Path(win.stream.current.source.info.extra["replay"]).resolve() == Path(
+            res.recording).resolve()
+        n = win.live.updates
+        qtbot.waitUntil(lambda: win.live.updates > n + 2, timeout=STEP_S * 1000)
+        hist.rebuild()
+        qtbot.waitUntil(lambda: "Index rebuilt" in win.banner.label.text(),
+                        timeout=STEP_S * 1000)
+        assert "1 recordings indexed" in win.banner.label.text()
 
 
 def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
