@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TextIO
 
-from neurofb.commands.stream import _config, _non_negative, _positive
+from neurofb.commands.stream import engine_config, non_negative_float, positive_float
 from neurofb.errors import NeurofbError
 
 
@@ -55,9 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "smr, alpha, band:beta/theta@Fz,Cz, …",
     )
     p.add_argument(
-        "--hop", type=_positive, default=None, metavar="S", help="seconds between updates"
+        "--hop", type=positive_float, default=None, metavar="S", help="seconds between updates"
     )
-    p.add_argument("--window", type=_positive, default=None, metavar="S", help="window in seconds")
+    p.add_argument(
+        "--window", type=positive_float, default=None, metavar="S", help="window in seconds"
+    )
     p.add_argument(
         "--line-freq", type=int, choices=(50, 60, 0), default=None,
         help="mains frequency to notch in Hz (0: no notch; default 50)",
@@ -67,9 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="gate windows whose signal quality (0-1) is below this (default 0.5; 0 never gates)",
     )
     p.add_argument("--loop", action="store_true", help="start again at the end (needs --seconds)")
-    p.add_argument("--seek", type=_non_negative, default=0.0, metavar="S", help="start S s in")
+    p.add_argument("--seek", type=non_negative_float, default=0.0, metavar="S", help="start S s in")
     p.add_argument(
-        "--seconds", type=_non_negative, default=None, metavar="S",
+        "--seconds", type=non_negative_float, default=None, metavar="S",
         help="stop after S seconds of recording",
     )
     p.add_argument("--trace", default=None, metavar="CSV", help="write the focus trace here")
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     if args.loop and not args.seconds:
         raise NeurofbError("--loop needs --seconds S to know when to stop")
-    config = _config(args)
+    config = engine_config(args)
     recording = open_recording(args.path)
     if args.seek > recording.duration_s:
         raise NeurofbError(

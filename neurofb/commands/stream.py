@@ -58,7 +58,7 @@ _METAVARS = {
 }
 
 
-def _positive(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -68,7 +68,7 @@ def _positive(text: str) -> float:
     return value
 
 
-def _non_negative(text: str) -> float:
+def non_negative_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -92,7 +92,7 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
         if dest == "ip_port":
             kwargs["type"] = int
         elif dest == "timeout":
-            kwargs["type"] = _positive
+            kwargs["type"] = positive_float
         elif dest == "ip_protocol":
             kwargs["choices"] = ("udp", "tcp", "none")
         parser.add_argument(f"--{dest.replace('_', '-')}", dest=dest, **kwargs)
@@ -115,7 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_board_arguments(p)
     p.add_argument(
         "--seconds",
-        type=_non_negative,
+        type=non_negative_float,
         default=0.0,
         metavar="S",
         help="how long to stream in seconds (0, the default: until Ctrl-C)",
@@ -138,10 +138,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default=None, metavar="DIR", help="focus model folder to use")
     p.add_argument(
-        "--window", type=_positive, default=None, metavar="S", help="analysis window in seconds"
+        "--window", type=positive_float, default=None, metavar="S",
+        help="analysis window in seconds",
     )
     p.add_argument(
-        "--hop", type=_positive, default=None, metavar="S", help="seconds between updates"
+        "--hop", type=positive_float, default=None, metavar="S", help="seconds between updates"
     )
     p.add_argument(
         "--line-freq",
@@ -159,7 +160,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--stall",
-        type=_positive,
+        type=positive_float,
         default=2.0,
         metavar="S",
         help="seconds without samples before reconnecting (default 2)",
@@ -242,7 +243,8 @@ def _default_target(model_dir: str | None) -> str:
     return "model" if os.path.isfile(os.path.join(folder, "model.json")) else "engagement"
 
 
-def _config(args: argparse.Namespace) -> Any:
+def engine_config(args: argparse.Namespace) -> Any:
+    """Return the EngineConfig set by the shared engine flags (--window, --hop, ...)."""
     from neurofb.config import EngineConfig
 
     config = EngineConfig()
@@ -267,7 +269,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     err_out = sys.stderr
     if args.data_dir:
         os.environ["NEUROFB_HOME"] = os.path.abspath(args.data_dir)
-    config = _config(args)
+    config = engine_config(args)
     try:
         source = open_board(args.board, **board_kwargs(args))
     except ValueError as err:
