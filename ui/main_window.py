@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, QThreadPool, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
     QFrame,
@@ -87,6 +87,10 @@ class MainWindow(QMainWindow):
         self.data_dir = data_dir
         #: Session database; None = the default in the user data dir.
         self.library_path: str | None = None
+        # Workers: connecting to a board, training and reading the library may overlap; a
+        # 2-core machine's default of 2 pool threads would queue a disconnect behind a retrain.
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), 8))
         self.stream = LiveStream(self)
         self._pending: SourceSpec | None = None
         self.sound = SoundPlayer(volume=settings.volume, muted=settings.muted, parent=self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -67,4 +68,11 @@ def run(args: argparse.Namespace) -> int:
         raise NeurofbError("the desktop app (neurofb_ui) is not installed: run scripts/setup.sh")
     if importlib.util.find_spec("PyQt6") is None:
         raise NeurofbError("PyQt6 is not installed: pip install pyqt6 pyqtgraph")
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        raise NeurofbError(
+            "no display to open the window on (DISPLAY is not set): run it on a desktop, "
+            'over ssh -X, or under a virtual display: xvfb-run -s "-screen 0 1400x900x24" '
+            "neurofb app"
+        )
     return subprocess.call(app_argv(args))

@@ -106,5 +106,16 @@ def test_neurofb_app_bad_source_is_a_clear_error(tmp_path):
     assert "no such file" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_neurofb_app_without_display_says_what_to_do(tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the display check is for Linux")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    res = subprocess.run([sys.executable, "-m", "neurofb", "app", "--data-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert res.returncode == 2
+    assert "no display" in res.stderr and "xvfb-run" in res.stderr
+
+
 def test_config_dir_is_under_the_private_home():
     assert str(paths.config_dir()).startswith(os.environ["NEUROFB_HOME"])
