@@ -98,6 +98,21 @@ def peak_decimate(x: np.ndarray, y: np.ndarray, width_px: int) -> tuple[np.ndarr
     return xo, out
 
 
+def next_step(quality: float, channel_quality: Sequence[float], reasons: Sequence[str],
+              names: Sequence[str]) -> str:
+    """One line telling a newcomer what to do next, from the signal quality."""
+    bad = [f"{n} ({r})" if r else n for n, q, r in zip(names, channel_quality, reasons,
+                                                      strict=False) if q < 0.5]
+    if quality >= 0.8 and not bad:
+        return ("Signal looks good. Next: <b>Calibrate</b> (a few minutes, personalises the "
+                "model) or start an exercise on <b>Train</b>.")
+    if quality >= 0.5:
+        more = f" Check: {', '.join(bad[:4])}{'…' if len(bad) > 4 else ''}." if bad else ""
+        return f"Signal is usable; some channels are noisy.{more} Then go to <b>Train</b>."
+    return ("Signal is poor: focus is not scored and no reward is given. Check the electrodes "
+            f"({', '.join(bad[:4]) or 'see the list'}): contact, cable, muscles relaxed.")
+
+
 class EegPlot(pg.PlotWidget):
     """Scrolling multichannel EEG, stacked in lanes.
 
@@ -442,6 +457,10 @@ class LiveView(QWidget):
         )
         self.summary = QLabel("Not connected")
         self.summary.setWordWrap(True)
+        self.hint = QLabel("Pick a source on the left and press Connect — the demo recording "
+                           "and the synthetic board need no headset.")
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #37474f; padding: 2px;")
 
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -453,6 +472,7 @@ class LiveView(QWidget):
         top.addWidget(QLabel("scale"))
         top.addWidget(self.scale)
         ll.addLayout(top)
+        ll.addWidget(self.hint)
         ll.addWidget(self.eeg, 1)
         ll.addWidget(self.trace)
 
@@ -525,6 +545,7 @@ class LiveView(QWidget):
 
     def clear(self) -> None:
         """Back to the disconnected state."""
+        self.hint.setText("Disconnected. Pick a source on the left and press Connect.")
         self.last_update = None
         self.meter.set_state(None, threshold=self.threshold, reason="not connected")
         self.summary.setText("Not connected")
@@ -570,3 +591,5 @@ class LiveView(QWidget):
         base = self.summary.text().split(" · ")[0]
         self.summary.setText(f"{base} · signal {q} ({u.quality:.2f})"
                              f" · latency {u.latency_s * 1000:.0f} ms")
+        self.hint.setText(next_step(u.quality, cq, list(u.channel_reasons),
+                                    list(self.info.ch_names) if self.info else []))

@@ -36,6 +36,7 @@ def test_connect_synthetic_draws_eeg_quality_bands_and_focus(qtbot, make_window)
     else:
         assert 0.0 <= live.meter.focus <= 1.0
     assert "16 channels" in live.summary.text()
+    assert live.hint.text().startswith("Signal")  # the next step for a newcomer
     win.disconnect_source()
     qtbot.waitUntil(lambda: win.stream.current_state == "disconnected", timeout=CONNECT_S * 1000)
     assert win.source.button.text() == "Connect"
