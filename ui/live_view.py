@@ -421,6 +421,7 @@ class LiveView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.info = None
+        self.target = "model"
         self.last_update = None
         self.threshold: float | None = None
         self.frames = 0
@@ -574,8 +575,13 @@ class LiveView(QWidget):
             rows = rel[good] if good.any() else rel
             self.bands.set_powers(rows.mean(axis=0))
         if u.attention is not None:
-            self.headmap.title = "Model attention"
-            self.headmap.set_values(u.attention, caption="where the model looks (red = most)")
+            if self.target == "model":
+                self.headmap.title = "Model attention"
+                caption = "where the model looks (red = most)"
+            else:
+                self.headmap.title = f"Channel weights ({self.target})"
+                caption = "each channel's share of the feedback value (red = most)"
+            self.headmap.set_values(u.attention, caption=caption)
         else:
             self.headmap.title = "Channel quality"
             self.headmap.set_values(cq, quality=True,

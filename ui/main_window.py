@@ -252,6 +252,7 @@ class MainWindow(QMainWindow):
         if self._pending is not None:  # asked for another source while this one connected
             self.stream.disconnect_source()
             return
+        self.live.target = opened.estimator_name
         self.live.on_info(opened.info)
         self.stream_opened.emit(opened)
 

@@ -198,6 +198,9 @@ class SettingsPage(QWidget):
             "(engagement, theta/beta down, SMR up, alpha up, or band:beta/theta@Fz,Cz)"
         )
         form.addRow("Feedback target", self.target)
+        note = QLabel("The target and the model apply from the next connection.")
+        note.setStyleSheet("color: #666;")
+        form.addRow("", note)
         self.reward_rate = QSpinBox()
         self.reward_rate.setRange(5, 95)
         self.reward_rate.setSuffix(" %")
