@@ -241,8 +241,9 @@ class HistoryPage(QWidget):
                           for s in data.sessions], dtype=float)
         above = np.array([np.nan if s.fraction_above is None else s.fraction_above
                           for s in data.sessions], dtype=float)
-        self.focus_line.setData(x, focus, connect="finite")
-        self.above_line.setData(x, above, connect="finite")
+        ok_f, ok_a = np.isfinite(focus), np.isfinite(above)
+        self.focus_line.setData(x[ok_f], focus[ok_f])
+        self.above_line.setData(x[ok_a], above[ok_a])
         pp = self.progress_plot.getPlotItem()
         pp.setXRange(0.5, max(n, 2) + 0.5, padding=0)
         step = max(1, n // 12)

@@ -6,8 +6,11 @@ Sessions are recorded into the private data dir and indexed in a real SQLite lib
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,44 @@ def test_full_disk_is_shown_and_session_goes_on(qtbot, make_window):
     page.end_activity()
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
     assert open_recording(rec.path).n_samples > 0  # what was written stays readable
+
+
+RECORDER = """
+import sys, time
+from neurofb.recording import RecordingWriter, new_recording_path
+from neurofb.sources import open_board
+
+source = open_board("synthetic")
+writer = RecordingWriter(new_recording_path(label="crashed"), source.info, meta={"user": "me"})
+source.start()
+n = 0
+while True:
+    chunk = source.read()
+    if chunk is not None:
+        writer.write_chunk(chunk)
+        n += chunk.n_samples
+        print(n, flush=True)
+    time.sleep(0.05)
+"""
+
+
+def test_next_start_finalises_an_interrupted_recording(qtbot, make_window):
+    """A recording process is killed (kill -9); the next app start finalises and indexes it."""
+    proc = subprocess.Popen([sys.executable, "-c", RECORDER], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    try:
+        for line in proc.stdout:
+            if int(line) >= 750:  # 3 s of samples, at least two flushes
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    win = make_window()
+    qtbot.waitUntil(lambda: "Recovered 1 interrupted recording" in win.banner.label.text(),
+                    timeout=STEP_S * 1000)
+    lib = SessionLibrary()
+    rows = lib.list_sessions()
+    lib.close()
+    assert len(rows) == 1 and rows[0].recording_path.endswith("-crashed")
+    rec = open_recording(rows[0].recording_path)
+    assert rec.meta["interrupted"] is True and rec.n_samples >= 500
