@@ -99,6 +99,7 @@ class HistoryPage(QWidget):
         self.window = window
         self.data: HistoryData | None = None
         self.trace: TraceData | None = None
+        self.replay_from = 0.0
         self.loads = 0
         self._task: Task | None = None
 
@@ -159,8 +160,10 @@ class HistoryPage(QWidget):
         tp = self.trace_plot.getPlotItem()
         tp.setTitle("Select a session and press “Show focus trace”")
         tp.setYRange(0, 1, padding=0.05)
-        tp.setLabel("bottom", "time in session (s)")
+        tp.setLabel("bottom", "time in session (s) — click to replay from there")
         tp.setMenuEnabled(False)
+        self.trace_plot.scene().sigMouseClicked.connect(self._trace_clicked)
+        self._from_line = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#6a1b9a", width=2))
         self.trace_info = QLabel()
         self.trace_info.setWordWrap(True)
 
@@ -296,10 +299,27 @@ class HistoryPage(QWidget):
         start_task(Task(read_trace, s.recording_path, on_done=self._draw_trace,
                         on_error=lambda m: self.trace_info.setText(f"Cannot read it: {m}")))
 
+    def _trace_clicked(self, event: Any) -> None:
+        if self.trace is None:
+            return
+        vb = self.trace_plot.getPlotItem().getViewBox()
+        x = vb.mapSceneToView(event.scenePos()).x()
+        self.set_replay_from(x)
+
+    def set_replay_from(self, t_s: float) -> None:
+        """Start the next replay ``t_s`` seconds into the session shown."""
+        end = self.trace.duration_s if self.trace is not None else 0.0
+        self.replay_from = min(max(float(t_s), 0.0), end)
+        self._from_line.setPos(self.replay_from)
+        self.replay_button.setText(f"Replay from {fmt_duration(self.replay_from)} "
+                                   "through the live view")
+
     def _draw_trace(self, tr: TraceData) -> None:
         self.trace = tr
         pi = self.trace_plot.getPlotItem()
         pi.clear()
+        pi.addItem(self._from_line)
+        self.set_replay_from(0.0)
         colours = {"rest": (66, 165, 245, 50), "task": (239, 108, 0, 50)}
         for b in tr.blocks:
             if b.label in colours:
@@ -328,7 +348,8 @@ class HistoryPage(QWidget):
         """Stream the selected session's recording through the live pipeline."""
         s = self.selected()
         if s is not None and s.recording_path:
-            self.window.replay(s.recording_path)
+            shown = self.trace is not None and Path(self.trace.path) == Path(s.recording_path)
+            self.window.replay(s.recording_path, self.replay_from if shown else 0.0)
 
     def rebuild(self) -> None:
         """Rebuild the index from the recordings folder (worker thread)."""

@@ -202,9 +202,9 @@ class MainWindow(QMainWindow):
         self._pending = spec
         self.disconnect_source()
 
-    def replay(self, recording: str) -> None:
-        """Stream a recording through the live pipeline and show the live page."""
-        self.reconnect(SourceSpec(kind="file", file=str(recording)))
+    def replay(self, recording: str, start_s: float = 0.0) -> None:
+        """Stream a recording through the live pipeline (from ``start_s``); show the live page."""
+        self.reconnect(SourceSpec(kind="file", file=str(recording), start_s=float(start_s)))
         self.show_page("live")
 
     def _connect_pending(self) -> None:

@@ -62,6 +62,7 @@ class SourceSpec:
     board: str = "synthetic"
     fields: dict = field(default_factory=dict)
     file: str = ""
+    start_s: float = 0.0  # where a replay starts, seconds into the recording
 
     @property
     def label(self) -> str:

@@ -98,7 +98,10 @@ def make_source(spec: SourceSpec) -> Any:
             raise BoardError(f"recording {spec.file} not found: choose another file")
         from neurofb.replay import ReplaySource
 
-        return ReplaySource(spec.file, speed=1.0, loop=True)
+        source = ReplaySource(spec.file, speed=1.0, loop=True)
+        if spec.start_s > 0:
+            source.seek(min(spec.start_s, source.recording.duration_s))
+        return source
     raise BoardError(f"unknown source kind {spec.kind!r}")
 
 

@@ -71,10 +71,18 @@ def test_exercise_runs_records_and_summarises(qtbot, make_window, name):
     qtbot.waitUntil(lambda: hist.trace is not None, timeout=STEP_S * 1000)
     assert hist.trace.t.size >= 8
     if name == "gauge":  # once: replay the session through the live pipeline, rebuild index
+        hist.set_replay_from(2.0)
+        assert hist.replay_button.text().startswith("Replay from 0:02")
         hist.replay_selected()
         qtbot.waitUntil(lambda: win.stream.current is not None
                         and bool(win.stream.current.source.info.extra.get("replay")),
                         timeout=STEP_S * 1000)
+        assert win.source.spec().kind == "file"
+        from neurofb_ui.source_panel import SourceSpec
+        from neurofb_ui.stream import make_source
+
+        src = make_source(SourceSpec("file", file=res.recording, start_s=2.0))
+        assert src.position_s == pytest.approx(2.0, abs=0.01)
         assert win.current_page == "live"
         assert Path(win.stream.current.source.info.extra["replay"]).resolve() == Path(
             res.recording).resolve()
