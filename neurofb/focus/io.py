@@ -95,6 +95,7 @@ def save_model(model: FocusNet, out_dir: str | os.PathLike, meta: dict[str, Any]
     tmp = out / (WEIGHTS + ".tmp")
     save_file(state, str(tmp), metadata={"format": FORMAT, "architecture": json.dumps(arch)})
     os.replace(tmp, out / WEIGHTS)
+    os.chmod(out / WEIGHTS, 0o644)  # safetensors writes 0600; a model folder is shareable
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -57,7 +57,25 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
     x = np.asarray(windows, dtype=np.float64)
     if up == down:
         return x.astype(np.float32)
+    if x.shape[-1] <= _MATRIX_MAX_SAMPLES:
+        # resample_poly is linear: for a window length it is one (n_in, n_out) matrix, applied
+        # to the whole batch in a single BLAS call (same numbers, ~2x faster per window).
+        return (x @ _resample_matrix(x.shape[-1], up, down)).astype(np.float32)
     return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(np.float32)
+
+
+#: Longest window resampled by matrix product (longer signals use resample_poly directly).
+_MATRIX_MAX_SAMPLES = 4096
+
+
+@lru_cache(maxsize=8)
+def _resample_matrix(n_in: int, up: int, down: int) -> np.ndarray:
+    """The matrix of :func:`scipy.signal.resample_poly` for ``n_in`` samples, (n_in, n_out)."""
+    from scipy.signal import resample_poly
+
+    m = resample_poly(np.eye(n_in), up, down, axis=-1, window=_antialias(up, down))
+    m.flags.writeable = False
+    return m
 
 
 @lru_cache(maxsize=16)
