@@ -174,12 +174,62 @@ def calibration_recordings(library_path: str | None) -> list[str]:
     return list(reversed(recs))
 
 
-def _fmt_metric(value: Any) -> str:
-    if isinstance(value, float):
+def _num(value: Any) -> str:
+    """A metric as text: a number, or ``mean ± sd`` for a [mean, sd] pair."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{value:.3f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_fmt_metric(v)}" for k, v in list(value.items())[:4])
-    return str(value)
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) for v in value)):
+        return f"{value[0]:.3f} ± {value[1]:.3f}"
+    return ""
+
+
+def metric_rows(metrics: dict) -> list[tuple[str, str]]:
+    """Readable rows of a model card's metrics.
+
+    Scalars are shown as they are; a cross-validation ``summary`` (montage → method → metric)
+    becomes one row per montage comparing the model's AUC and balanced accuracy with the
+    baselines'. Anything else is left to model.json.
+    """
+    rows: list[tuple[str, str]] = []
+    for key, value in metrics.items():
+        text = _num(value)
+        if text:
+            rows.append((key.replace("_", " "), text))
+            continue
+        summary = value.get("summary") if isinstance(value, dict) else None
+        if not isinstance(summary, dict):
+            continue
+        for montage, methods in summary.items():
+            if not isinstance(methods, dict):
+                continue
+            parts = []
+            for method, res in methods.items():
+                if isinstance(res, dict) and _num(res.get("auc")):
+                    auc = res["auc"][0] if isinstance(res["auc"], (list, tuple)) else res["auc"]
+                    parts.append(f"{method} {auc:.2f}")
+            model = methods.get("model") if isinstance(methods.get("model"), dict) else {}
+            bacc = _num(model.get("balanced_accuracy"))
+            label = f"{key.replace('_', ' ')}, {montage} montage: AUC"
+            rows.append((label, ", ".join(parts)
+                         + (f" (model balanced accuracy {bacc})" if bacc else "")))
+    return rows
+
+
+def _training_text(train: dict) -> str:
+    data = train.get("data") if isinstance(train.get("data"), dict) else {}
+    out = []
+    for name, d in data.items():
+        if not isinstance(d, dict):
+            continue
+        what = d.get("dataset") or name
+        subjects = d.get("subjects")
+        n = f", {len(subjects)} people" if isinstance(subjects, list) else ""
+        windows = f", {d['windows']} windows" if "windows" in d else ""
+        out.append(f"{str(what).split(' (')[0]}{n}{windows}")
+    if train.get("device"):
+        out.append(f"on {train['device']}, {train.get('seconds', '?')} s")
+    return "; ".join(out) or "–"
 
 
 def card_html(entry: ModelEntry) -> str:
@@ -198,8 +248,10 @@ def card_html(entry: ModelEntry) -> str:
                          f"{weights.get('n_parameters', '?')} parameters"),
         ("Input", f"{inp.get('window_s', '?')} s windows at {inp.get('sfreq', '?')} Hz, "
                   f"{len(inp.get('channels', []) or [])} channels"),
-        ("Trained on", _fmt_metric(train.get("data", train.get("dataset", "–")))),
+        ("Trained on", _training_text(train)),
     ]
+    if m.get("task"):
+        rows.append(("Focus means", str(m["task"])))
     parent = m.get("parent") if isinstance(m.get("parent"), dict) else None
     if parent:
         rows.append(("Derived from", str(parent.get("name") or parent.get("path", "?"))))
@@ -209,8 +261,7 @@ def card_html(entry: ModelEntry) -> str:
             if k in calib["before"] and k in calib["after"]:
                 rows.append((f"{k.replace('_', ' ')} before → after personalising",
                              f"{calib['before'][k]:.3f} → {calib['after'][k]:.3f}"))
-    for key, value in list(metrics.items())[:8]:
-        rows.append((key.replace("_", " "), _fmt_metric(value)))
+    rows += metric_rows(metrics)
     if weights.get("sha256"):
         rows.append(("Weights SHA-256", str(weights["sha256"])[:16] + "…"))
     cells = "".join(f"<tr><td style='padding-right:14px;color:#555'>{k}</td>"

@@ -18,6 +18,11 @@ from neurofb.recording import open_recording
 BLOCK_S = 6.0
 
 
+def yours(page):
+    """The user's models listed on the model page (not the shipped ones)."""
+    return [m for m in page.models if not m.shipped]
+
+
 @pytest.fixture
 def model_dir():
     """A real model folder in the user's models folder."""
@@ -77,7 +82,7 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
     assert win.settings.model_dir == new
     qtbot.waitUntil(lambda: win.stream.current is not None
                     and win.stream.current.model_dir == new, timeout=STEP_S * 1000)
-    qtbot.waitUntil(lambda: len(model.models) == 2, timeout=STEP_S * 1000)
+    qtbot.waitUntil(lambda: len(yours(model)) == 2, timeout=STEP_S * 1000)
     assert "test-base-personal" in model.card.text()
 
     # switch back to the earlier model
@@ -101,11 +106,13 @@ def test_model_card_shows_metrics_and_montage(qtbot, make_window, model_dir):
     win = make_window(model_dir=model_dir)
     model = win.pages["model"]
     win.show_page("model")
-    qtbot.waitUntil(lambda: len(model.models) == 1, timeout=STEP_S * 1000)
+    qtbot.waitUntil(lambda: len(yours(model)) == 1, timeout=STEP_S * 1000)
     text = model.card.text()
     assert "test-base" in text and "auc" in text and "0.500" in text
     assert model.montage.n_electrodes == 5
-    assert model.list.item(0).text().startswith("●")
+    row = next(i for i, m in enumerate(model.models) if m.path == model_dir)
+    assert model.list.item(row).text().startswith("●")  # the one in use
+    assert sum(model.list.item(i).text().startswith("●") for i in range(model.list.count())) == 1
 
 
 def test_personalise_without_a_recording_says_what_to_do(qtbot, make_window, model_dir):
@@ -114,3 +121,14 @@ def test_personalise_without_a_recording_says_what_to_do(qtbot, make_window, mod
     assert model.personalise(None) is None
     assert "calibration recording" in model.progress_text.text()
     assert model.retrain() is None and "record a calibration" in model.progress_text.text()
+
+
+def test_shipped_model_is_used_by_default_and_its_card_shown(qtbot, make_window):
+    if not (paths.default_model_dir() / "model.json").exists():
+        pytest.skip("models/focus-default is not installed")
+    win = make_window()
+    model = win.pages["model"]
+    win.show_page("model")
+    qtbot.waitUntil(lambda: "focus-default" in model.card.text(), timeout=STEP_S * 1000)
+    assert "shipped" in model.card.text() and "AUC" in model.card.text()
+    assert model.montage.n_electrodes >= 8
