@@ -93,7 +93,11 @@ def steps(win: object, out: Path, exercise_s: float) -> Iterator[float | Callabl
     model = win.pages["model"]
     win.show_page("model")
     yield lambda: model.card.text() != "Reading the model…"
-    yield 1.0
+    if calib.last_result is not None and calib.last_result.recording:
+        model.personalise(calib.last_result.recording)
+        yield lambda: not model.busy
+        yield lambda: len(model.models) >= 2
+    yield 1.5
     save(win, "model", out)
     win.show_page("settings")
     yield 0.5
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         from neurofb_ui.settings import AppSettings
 
         app = QApplication(sys.argv[:1])
-        settings = AppSettings(user="demo", source="demo", session_min=0.75, calib_block_s=20,
+        settings = AppSettings(user="demo", source="demo", session_min=0.75, calib_block_s=35,
                                calib_blocks=2, target="model")
         settings.save()
         win = MainWindow(settings)

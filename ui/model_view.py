@@ -437,6 +437,12 @@ class ModelPage(QWidget):
             self.recording.addItem(Path(r).name, r)
         if current in self._calibrations:
             self.recording.setCurrentIndex(self._calibrations.index(current))
+        if self._calibrations and self.job is None and self.last_result is None \
+                and not self.last_error:
+            n = len(self._calibrations)
+            self.progress_text.setText(
+                f"{n} calibration recording{'s' if n > 1 else ''} ready: personalise the model "
+                "with one, or retrain it on all of them.")
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Calibration recording folder",
