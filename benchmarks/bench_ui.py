@@ -41,7 +41,7 @@ def _measure(app: object, kind: str, seconds: float) -> dict:
     from neurofb_ui.settings import AppSettings
     from neurofb_ui.source_panel import SourceSpec, demo_path
 
-    settings = AppSettings(source=kind, target="engagement")
+    settings = AppSettings(source=kind)  # the default feedback: the shipped model
     win = MainWindow(settings)
     win.resize(1400, 900)
     win.show()
@@ -62,6 +62,7 @@ def _measure(app: object, kind: str, seconds: float) -> dict:
         win.close()
         raise RuntimeError(f"could not connect to {kind}: {state}")
     info = win.stream.current.info
+    feedback = win.stream.current.estimator_name
     frame_ms: list[float] = []
     paint = {"s": 0.0, "eeg": 0, "draw": None}
 
@@ -109,6 +110,7 @@ def _measure(app: object, kind: str, seconds: float) -> dict:
     ft = np.asarray(frame_ms)
     return {
         "source": f"{kind} ({len(info.ch_names)} ch @ {info.sfreq:g} Hz)",
+        "feedback": feedback,
         "seconds": round(wall, 1),
         "frames": int(ft.size),
         "fps": (paint["eeg"] - eeg0) / wall,
