@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from ui_helpers import STEP_S, connect
 
+from neurofb import paths
 from neurofb.library import SessionLibrary
 from neurofb.recording import open_recording
 
@@ -170,32 +171,16 @@ def test_full_disk_is_shown_and_session_goes_on(qtbot, make_window):
     assert open_recording(rec.path).n_samples > 0  # what was written stays readable
 
 
-RECORDER = """
-import sys, time
-from neurofb.recording import RecordingWriter, new_recording_path
-from neurofb.sources import open_board
-
-source = open_board("synthetic")
-writer = RecordingWriter(new_recording_path(label="crashed"), source.info, meta={"user": "me"})
-source.start()
-n = 0
-while True:
-    chunk = source.read()
-    if chunk is not None:
-        writer.write_chunk(chunk)
-        n += chunk.n_samples
-        print(n, flush=True)
-    time.sleep(0.05)
-"""
-
-
 def test_next_start_finalises_an_interrupted_recording(qtbot, make_window):
     """A recording process is killed (kill -9); the next app start finalises and indexes it."""
-    proc = subprocess.Popen([sys.executable, "-c", RECORDER], stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
+    from test_crash import RECORDER  # records the synthetic board until killed
+
+    path = paths.data_dir() / "recordings" / "20250101-120000-crashed"
+    proc = subprocess.Popen([sys.executable, "-c", RECORDER, str(path)], stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ))
     try:
         for line in proc.stdout:
-            if int(line) >= 750:  # 3 s of samples, at least two flushes
+            if int(line.split()[0]) >= 750:  # 3 s of samples, at least two flushes
                 break
     finally:
         proc.send_signal(signal.SIGKILL)
