@@ -29,7 +29,6 @@ from PyQt6.QtWidgets import (
 from neurofb_ui.eeg_plot import BAD, FAIR, FPS, GOOD, IDLE, EegPlot, cache_axes
 from neurofb_ui.headmap import HeadMap
 
-BAND_FALLBACK = ("delta", "theta", "alpha", "beta", "gamma")
 SCALES_UV = (0, 10, 20, 50, 100, 200, 500, 1000)  # 0 = automatic
 
 pg.setConfigOptions(antialias=False, background="w", foreground="#333")
@@ -44,12 +43,9 @@ def quality_colour(q: float | None) -> str:
 
 def band_names(n: int) -> tuple[str, ...]:
     """Names of the engine's bands (``neurofb.features.BANDS``) for ``n`` bands."""
-    try:
-        from neurofb.features import BANDS
-    except ImportError:
-        names: tuple[str, ...] = BAND_FALLBACK
-    else:
-        names = tuple(BANDS)
+    from neurofb.features import BANDS
+
+    names = tuple(BANDS)
     return names[:n] if len(names) >= n else tuple(f"band {i + 1}" for i in range(n))
 
 

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
 )
 
 from neurofb import paths
+from neurofb.sources import board_names
 from neurofb_ui.settings import BOARD_FIELDS, AppSettings
 
 DEMO_NAME = "demo-eegmat"
@@ -81,14 +82,6 @@ def default_kind(settings: AppSettings) -> str:
     return "demo" if demo_path() else "synthetic"
 
 
-def _board_names() -> list[str]:
-    try:
-        from neurofb.sources import board_names
-    except ImportError:
-        return ["synthetic", "playback"]
-    return list(board_names())
-
-
 class SourcePanel(QGroupBox):
     """Pick a source; emits ``connect_requested(SourceSpec)`` or ``disconnect_requested``."""
 
@@ -109,7 +102,7 @@ class SourcePanel(QGroupBox):
         form = QFormLayout(self.board_box)
         form.setContentsMargins(0, 0, 0, 0)
         self.board = QComboBox()
-        self.board.addItems(_board_names())
+        self.board.addItems(board_names())
         self.board.setCurrentText(settings.board)
         form.addRow("Board", self.board)
         self.fields: dict[str, QLineEdit] = {}
