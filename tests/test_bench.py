@@ -23,14 +23,14 @@ def test_engine_quick_json(capsys):
     rows = result["engine"]
     timed = [r for r in rows if r["estimator"] == "engagement"]
     assert [(r["channels"], r["route"]) for r in timed] == [
-        (n, route) for n in (8, 16) for route in ("brainflow", "engine core", "engine update")]
+        (n, route) for n in (8, 16) for route in ("brainflow", "features+estimator", "engine core", "engine update")]
     for row in timed:
         assert TIMING_KEYS | RATIO_KEYS | {"updates", "data"} <= set(row)
         assert row["updates"] == 60
         assert 0 < row["p50_ms"] <= row["p99_ms"] and 0 < row["cpu_p50_ms"] <= row["cpu_p99_ms"]
     for n in (8, 16):
         bf, core = (next(r for r in timed if r["channels"] == n and r["route"] == route)
-                    for route in ("brainflow", "engine core"))
+                    for route in ("brainflow", "features+estimator"))
         assert core["bf_ratio_p99"] == pytest.approx(bf["p99_ms"] / core["p99_ms"])
         assert core["target_met"] == (core["bf_ratio_p99"] >= 5.0)
         assert bf["bf_ratio_p50"] is None
