@@ -55,13 +55,15 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
     from scipy.signal import resample_poly
 
     up, down = resample_ratio(sfreq_in, sfreq_out)
-    x = np.asarray(windows, dtype=np.float64)
+    x = np.asarray(windows)
     if up == down:
         return x.astype(np.float32)
     if x.shape[-1] <= _MATRIX_MAX_SAMPLES:
         # resample_poly is linear: for a window length it is one (n_in, n_out) matrix, applied
-        # to the whole batch in a single BLAS call (same numbers, ~2x faster per window).
-        return (x @ _resample_matrix(x.shape[-1], up, down)).astype(np.float32)
+        # to the whole batch in a single float32 BLAS call (the model runs in float32; the
+        # result matches resample_poly to float32 precision, ~4x faster per window).
+        return x.astype(np.float32) @ _resample_matrix(x.shape[-1], up, down)
+    x = x.astype(np.float64, copy=False)
     return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(np.float32)
 
 
@@ -75,6 +77,7 @@ def _resample_matrix(n_in: int, up: int, down: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     m = resample_poly(np.eye(n_in), up, down, axis=-1, window=_antialias(up, down))
+    m = m.astype(np.float32)
     m.flags.writeable = False
     return m
 
