@@ -23,7 +23,8 @@ def test_engine_quick_json(capsys):
     rows = result["engine"]
     timed = [r for r in rows if r["estimator"] == "engagement"]
     assert [(r["channels"], r["route"]) for r in timed] == [
-        (n, route) for n in (8, 16) for route in ("brainflow", "features+estimator", "engine core", "engine update")]
+        (n, route) for n in (8, 16)
+        for route in ("brainflow", "features+estimator", "engine core", "engine update")]
     for row in timed:
         assert TIMING_KEYS | RATIO_KEYS | {"updates", "data"} <= set(row)
         assert row["updates"] == 60
