@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import sys
+from typing import TextIO
 
 from neurofb.commands.train import add_training_options, cache_dir, config_from_args
 
@@ -60,8 +61,9 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-def print_table(results: dict, *, title: str, file: object = sys.stdout) -> None:
-    """Print ``{montage: {method: metrics}}`` as a table."""
+def print_table(results: dict, *, title: str, file: TextIO | None = None) -> None:
+    """Print ``{montage: {method: metrics}}`` as a table (to ``file``, default stdout)."""
+    file = sys.stdout if file is None else file
     print(title, file=file)
     head = f"{'montage':8} {'method':14} {'AUC':>13} {'bal.acc':>13} {'F1':>13} " \
            f"{'subj.AUC':>13} {'windows':>8}"

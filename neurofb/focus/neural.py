@@ -55,15 +55,15 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
     from scipy.signal import resample_poly
 
     up, down = resample_ratio(sfreq_in, sfreq_out)
-    x = np.asarray(windows)
+    x = np.asarray(windows, dtype=np.float64)
     if up == down:
         return x.astype(np.float32)
     if x.shape[-1] <= _MATRIX_MAX_SAMPLES:
         # resample_poly is linear: for a window length it is one (n_in, n_out) matrix, applied
-        # to the whole batch in a single float32 BLAS call (the model runs in float32; the
-        # result matches resample_poly to float32 precision, ~4x faster per window).
-        return x.astype(np.float32) @ _resample_matrix(x.shape[-1], up, down)
-    x = x.astype(np.float64, copy=False)
+        # to the whole batch in a single BLAS call (same numbers, ~2x faster per window). In
+        # float64: a float32 product rounds differently for different batch sizes, and a
+        # replay's trace must not depend on how many windows were batched.
+        return (x @ _resample_matrix(x.shape[-1], up, down)).astype(np.float32)
     return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(np.float32)
 
 
@@ -77,7 +77,6 @@ def _resample_matrix(n_in: int, up: int, down: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     m = resample_poly(np.eye(n_in), up, down, axis=-1, window=_antialias(up, down))
-    m = m.astype(np.float32)
     m.flags.writeable = False
     return m
 
@@ -120,7 +119,11 @@ class NeuralEstimator:
     def __init__(self, model: FocusNet, meta: dict, *, model_dir: str | os.PathLike | None = None,
                  device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        # On the CPU the model runs in float64: float32 kernels round differently for different
+        # batch sizes, and a trace must not depend on how many windows were batched (a replay
+        # at --speed max batches, live updates do not). The weights convert exactly.
+        self.dtype = torch.float64 if self.device.type == "cpu" else torch.float32
+        self.model = model.to(self.device, dtype=self.dtype).eval()
         self.meta = meta
         self.model_dir = Path(model_dir) if model_dir is not None else None
         inp = meta.get("input", {})
@@ -162,7 +165,7 @@ class BoundNeuralEstimator:
         self.electrodes = known
         self.indices = idx
         self.unknown = unknown
-        self._pos = torch.as_tensor(montage.positions(known), dtype=torch.float32,
+        self._pos = torch.as_tensor(montage.positions(known), dtype=parent.dtype,
                                     device=parent.device)
         self._n_times = round(parent.window_s * parent.sfreq)
 
@@ -210,7 +213,7 @@ class BoundNeuralEstimator:
         n_win = np.asarray(windows).shape[0] if np.ndim(windows) == 3 else -1
         if n_win == 0:
             return FocusBatch(np.zeros(0), np.zeros((0, len(self.ch_names))))
-        x = torch.from_numpy(self.prepare(windows)).to(self.parent.device)
+        x = torch.from_numpy(self.prepare(windows)).to(self.parent.device, self.parent.dtype)
         with torch.inference_mode(), _cpu_threads(self.parent.device, x.shape[0]):
             logits, attn = self.parent.model(x, self._pos)
         focus = torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
