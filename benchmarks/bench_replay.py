@@ -204,6 +204,11 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     finally:
         brainflow.close()
     eeg_h = rec.duration_s / 3600
+    from neurofb.pipeline import _usable_cpus
+
+    n_cpu = _usable_cpus()
+    cpus = (f"{n_cpu} CPUs: the model scores on a worker thread" if n_cpu > 1
+            else "1 CPU (no worker thread)")
     rows = []
     for label, (_, _, spent, n) in runs.items():
         if n != n_windows:
@@ -211,7 +216,7 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
         total = t_read + spent
         rows.append(_row(f"neurofb replay --speed max: {label}", eeg_h, n, total,
                          ratio=bf_s / total,
-                         note=f"read {t_read:.2f} s + pipeline {spent:.2f} s; {origin}"))
+                         note=f"read {t_read:.2f} s + pipeline {spent:.2f} s; {cpus}; {origin}"))
     rows.append(_row("BrainFlow get_avg_band_powers + MLModel(MINDFULNESS).predict",
                      eeg_h, n_windows, bf_s, ratio=1.0, note="per window, the same windows"))
     return rows

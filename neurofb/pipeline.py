@@ -14,7 +14,9 @@ hops, so memory stays bounded.
 from __future__ import annotations
 
 import math
+import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -23,7 +25,7 @@ from neurofb.errors import ChannelError
 from neurofb.features import band_powers
 from neurofb.filters import StreamFilter, design_filter
 from neurofb.focus.bandpower import BandPowerEstimator
-from neurofb.focus.base import BoundEstimator, Estimator
+from neurofb.focus.base import BoundEstimator, Estimator, FocusBatch
 from neurofb.quality import assess
 from neurofb.types import Chunk, Features, SourceInfo, Update
 
@@ -41,6 +43,30 @@ def _subset(features: Features, keep: np.ndarray) -> Features:
         theta_beta=features.theta_beta[keep],
         engagement=features.engagement[keep],
     )
+
+
+_AHEAD: ThreadPoolExecutor | None = None
+
+
+def _ahead_worker() -> ThreadPoolExecutor:
+    """The one worker thread that runs stateless estimators ahead (created on first use)."""
+    global _AHEAD
+    if _AHEAD is None:
+        _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurofb-estimator")
+    return _AHEAD
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _pick(batch: FocusBatch, ok: np.ndarray) -> FocusBatch:
+    """The rows of ``batch`` where ``ok``."""
+    explanation = None if batch.explanation is None else batch.explanation[ok]
+    return FocusBatch(np.asarray(batch.focus)[ok], explanation)
 
 
 class Pipeline:
@@ -119,6 +145,13 @@ class Pipeline:
             self._bound = self.estimator.bind(self.ch_names, self.sfreq)
         self._alpha = 1.0 if config.smoothing_s == 0 else 1.0 - math.exp(
             -hop_s / config.smoothing_s
+        )
+        # Run a stateless estimator ahead on a second core in replay (never live: there one
+        # window at a time is scored at once, and the thread hand-off would only add latency).
+        self._run_ahead = (
+            not self.live
+            and bool(getattr(self._bound, "stateless", False))
+            and _usable_cpus() > 1
         )
         self._block = self.hop_samples * max_batch_windows
         capacity = self.window_samples - 1 + self._block
@@ -244,6 +277,13 @@ class Pipeline:
     ) -> list[Update]:
         raw = self._gather(self._raw, ends)
         filt = self._gather(self._filt, ends)
+        ahead: Future | None = None
+        if self._run_ahead and len(ends) > 1:
+            # Replay: a stateless estimator (the attention model) scores every window on the
+            # worker thread while band powers and quality are computed here (torch and numpy
+            # release the GIL); gated windows are dropped from its result below. Each window's
+            # numbers do not depend on the batch, so the trace is the same as the serial path's.
+            ahead = _ahead_worker().submit(self._bound.predict, filt, None)
         features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
         quality = assess(raw, filt, self.sfreq, self.config.line_freq, ch_names=self.ch_names)
         has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
@@ -254,9 +294,18 @@ class Pipeline:
         kept = np.flatnonzero(ok).tolist()
         if kept:
             every = len(kept) == n_win
-            batch = self._bound.predict(
-                filt if every else filt[ok], features if every else _subset(features, ok)
-            )
+            batch = None
+            if ahead is not None:
+                try:
+                    batch = ahead.result()
+                except ValueError:  # e.g. a window it cannot score: the serial path decides
+                    batch = None
+                if batch is not None and not every:
+                    batch = _pick(batch, ok)
+            if batch is None:
+                batch = self._bound.predict(
+                    filt if every else filt[ok], features if every else _subset(features, ok)
+                )
             explanation = None if batch.explanation is None else batch.explanation.tolist()
             for j, (i, value) in enumerate(zip(kept, np.asarray(batch.focus).tolist(),
                                                strict=True)):

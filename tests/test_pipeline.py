@@ -14,7 +14,7 @@ import pytest
 from neurofb.config import EngineConfig
 from neurofb.errors import ChannelError
 from neurofb.focus.bandpower import BandPowerEstimator
-from neurofb.pipeline import Pipeline
+from neurofb.pipeline import Pipeline, _usable_cpus
 from neurofb.types import Chunk, SourceInfo, Update
 
 with warnings.catch_warnings():
@@ -231,3 +231,23 @@ def test_streams_brainflow_synthetic_board_end_to_end():
     assert all(u.focus is None for u in gated)
     # The board's pure 50 Hz channel (F7) is flagged in every window after the first.
     assert all(u.channel_reasons[names.index("F7")] == "line noise" for u in updates[1:])
+
+
+def test_model_scored_ahead_in_replay_matches_the_serial_live_path():
+    """Replay scores the stateless model on a worker thread before gating; live does not."""
+    from neurofb.focus.neural import load_estimator
+
+    x = _eeg(40.0)
+    x[:6, 3000:3500] = 0.0  # six of eight channels flat for 2 s: gated windows
+    x[2, 7000] = np.nan
+    replay = Pipeline(_info(live=False), load_estimator())
+    live = Pipeline(_info(live=True), load_estimator())
+    assert replay._run_ahead is (_usable_cpus() > 1) and not live._run_ahead
+    fast = _feed(replay, x, x.shape[1])  # whole batches of 16 windows
+    slow = _feed(live, x, 25)  # one window at a time, serially
+    assert [_strip(u) for u in fast] == [_strip(u) for u in slow]
+    gated = [u for u in fast if u.focus is None]
+    assert gated and len(gated) < len(fast) - 10
+    assert all(u.attention is None for u in gated)
+    assert all(u.attention is not None and abs(sum(u.attention) - 1) < 1e-6
+               for u in fast if u.focus is not None)

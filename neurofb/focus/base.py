@@ -36,7 +36,12 @@ class FocusBatch:
 
 @runtime_checkable
 class BoundEstimator(Protocol):
-    """An estimator bound to one stream's channels and sampling rate."""
+    """An estimator bound to one stream's channels and sampling rate.
+
+    A bound estimator whose ``stateless`` attribute is true scores each window on its own (no
+    baseline, no memory): in replay the pipeline may then score every window of a batch on a
+    worker thread, before quality gating, and keep the gated-in ones.
+    """
 
     ch_names: tuple[str, ...]
     sfreq: float

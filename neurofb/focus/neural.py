@@ -59,26 +59,46 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
     if up == down:
         return x.astype(np.float32)
     if x.shape[-1] <= _MATRIX_MAX_SAMPLES:
-        # resample_poly is linear: for a window length it is one (n_in, n_out) matrix, applied
-        # to the whole batch in a single BLAS call (same numbers, ~2x faster per window). In
-        # float64: a float32 product rounds differently for different batch sizes, and a
-        # replay's trace must not depend on how many windows were batched.
-        return (x @ _resample_matrix(x.shape[-1], up, down)).astype(np.float32)
+        # resample_poly is linear: for a window length it is one (n_in, n_out) matrix. Each
+        # output sample only sees the ~80 inputs under the anti-aliasing FIR, so the matrix is
+        # banded: it is applied block by block of output samples, each block a BLAS product
+        # over its own rows (same numbers as resample_poly to 1e-15, ~4x faster than the dense
+        # product). In float64: a float32 product rounds differently for different batch
+        # sizes, and a replay's trace must not depend on how many windows were batched.
+        out = np.empty((*x.shape[:-1], _n_out(x.shape[-1], up, down)))
+        for cols, rows, block in _resample_blocks(x.shape[-1], up, down):
+            np.matmul(x[..., rows], block, out=out[..., cols])
+        return out.astype(np.float32)
     return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(np.float32)
 
 
 #: Longest window resampled by matrix product (longer signals use resample_poly directly).
 _MATRIX_MAX_SAMPLES = 4096
 
+#: Output samples per block of the banded resampling product (fastest on 1 and 16 windows).
+_BLOCK_COLUMNS = 16
+
+
+def _n_out(n_in: int, up: int, down: int) -> int:
+    """Output length of :func:`scipy.signal.resample_poly` for ``n_in`` samples."""
+    return -(-n_in * up // down)  # ceil(n_in * up / down)
+
 
 @lru_cache(maxsize=8)
-def _resample_matrix(n_in: int, up: int, down: int) -> np.ndarray:
-    """The matrix of :func:`scipy.signal.resample_poly` for ``n_in`` samples, (n_in, n_out)."""
+def _resample_blocks(n_in: int, up: int, down: int) -> tuple[tuple[slice, slice, np.ndarray], ...]:
+    """The resampling matrix of ``n_in`` samples cut into bands: (columns, rows, block)."""
     from scipy.signal import resample_poly
 
     m = resample_poly(np.eye(n_in), up, down, axis=-1, window=_antialias(up, down))
-    m.flags.writeable = False
-    return m
+    blocks = []
+    for c0 in range(0, m.shape[1], _BLOCK_COLUMNS):
+        cols = slice(c0, min(c0 + _BLOCK_COLUMNS, m.shape[1]))
+        used = np.flatnonzero(np.any(m[:, cols] != 0.0, axis=1))
+        rows = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 1)
+        block = np.ascontiguousarray(m[rows, cols])
+        block.flags.writeable = False
+        blocks.append((cols, rows, block))
+    return tuple(blocks)
 
 
 @lru_cache(maxsize=16)
@@ -153,6 +173,9 @@ class NeuralEstimator:
 
 class BoundNeuralEstimator:
     """The attention model bound to one stream's channels and sampling rate."""
+
+    #: Each window is scored on its own, with no state: the pipeline may score windows ahead.
+    stateless = True
 
     def __init__(self, parent: NeuralEstimator, ch_names: tuple[str, ...], sfreq: float) -> None:
         self.parent = parent
