@@ -110,3 +110,68 @@ def test_cli_calibrate(trained, recording, tmp_path, capsys):
     assert main(["calibrate", "--model", str(trained), "--recording", str(tmp_path / "nope"),
                  "--out", str(tmp_path / "me2")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_personal_head_is_the_fitted_logistic_regression(trained, eegmat_dir, tmp_path):
+    """The head reproduces scikit-learn's stacked regression and is tied to its electrodes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from neurofb.training.train import log_spectra
+
+    model, _ = load_model(trained)
+    ws = load_eegmat(eegmat_dir, [1], cache_dir=tmp_path).pick(("Fp1", "Fp2", "T7", "T8"))
+    cal, held = hold_back(ws, 0.3)
+    res = personalise_windows(model, cal, epochs=10)
+    head = res.model.personal
+    assert head is not None and head.n_chans == 4
+    assert res.model.hparams["personal_channels"] == 4 and model.personal is None
+    # the same regression by hand: the population part's logit + log band powers per electrode
+    pop = res.model.population()
+    assert pop.personal is None and "personal_channels" not in pop.hparams
+    lp = log_spectra(pop, cal.X, torch.device("cpu"))
+    pos = torch.as_tensor(cal.positions(), dtype=torch.float32)
+    with torch.no_grad():
+        logit, _ = pop.forward_spectrum(lp, pos)
+        z = head.features(logit, lp).double().numpy()
+    sc = StandardScaler().fit(z)
+    lr = LogisticRegression(class_weight="balanced", max_iter=5000).fit(sc.transform(z), cal.y)
+    lp_held = log_spectra(pop, held.X, torch.device("cpu"))
+    with torch.no_grad():
+        logit_held, _ = pop.forward_spectrum(lp_held, pos)
+        expected = lr.predict_proba(sc.transform(
+            head.features(logit_held, lp_held).double().numpy()))[:, 1]
+    np.testing.assert_allclose(predict(res.model, held)[0], expected, atol=1e-4)
+    assert not np.allclose(expected, predict(pop, held)[0], atol=1e-2)
+    with pytest.raises(ValueError, match="calibrated on 4 electrodes"):
+        res.model(torch.zeros(1, 3, 256), torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="all of its calibration electrodes"):
+        res.model(torch.zeros(1, 4, 256), pos, torch.tensor([[True, True, True, False]]))
+    no_head = personalise_windows(model, cal, epochs=0, stack=False).model
+    assert no_head.personal is None
+
+
+def test_personalised_model_binds_to_its_electrodes_in_its_order(trained, recording, tmp_path):
+    from neurofb.errors import ChannelError
+    from neurofb.focus.neural import load_estimator
+
+    out = tmp_path / "personal"
+    personalise(trained, recording, out)
+    meta = json.loads((out / "model.json").read_text())
+    electrodes = meta["input"]["personal_electrodes"]
+    assert len(electrodes) >= 8
+    est = load_estimator(out)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, len(electrodes), 500)) * 10
+    in_order = est.bind(electrodes, 250.0).predict(x)
+    shuffled = [*reversed(electrodes), "ECG"]
+    x_shuffled = np.concatenate([x[:, ::-1], np.zeros((3, 1, 500))], axis=1)
+    other = est.bind(shuffled, 250.0).predict(x_shuffled)
+    np.testing.assert_allclose(other.focus, in_order.focus, rtol=1e-12)
+    np.testing.assert_allclose(other.explanation[:, :-1][:, ::-1], in_order.explanation)
+    with pytest.raises(ChannelError, match=f"lacks {electrodes[0]}"):
+        est.bind(electrodes[1:], 250.0)
+    del meta["input"]["personal_electrodes"]
+    (out / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="personal_electrodes"):
+        load_estimator(out).bind(electrodes, 250.0)

@@ -159,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
         raise NeurofbError(f"{args.out} already holds a model; use --overwrite or another --out")
     cfg = config_from_args(args)
     torch.set_num_threads(max(1, args.threads))
-    init = load_model(args.init)[0] if args.init else None
+    # a personalised model's head is one person's: retraining starts from its population part
+    init = load_model(args.init)[0].population() if args.init else None
     sfreq = init.sfreq if init is not None else 128.0
     window_s = init.n_times / init.sfreq if init is not None else 2.0
     sets, data = [], {}

@@ -10,6 +10,11 @@ electrode's 3-D position (MNE's 10-05 template) is embedded by another MLP and a
 of standard electrodes works. Tokens go through a few pre-norm layers of scaled dot-product
 self-attention with a key-padding mask for absent channels; a learned query then pools them, and
 its attention weights over channels are returned as the explanation.
+
+A personalised model (``personal_channels > 0``, written by ``neurofb calibrate``) adds a
+:class:`PersonalHead`: a logistic regression fitted on one person's calibration windows that
+stacks the network's logit with that person's log band powers per electrode. It is tied to the
+electrodes it was calibrated on, in their order.
 """
 
 from __future__ import annotations
@@ -62,6 +67,60 @@ class SpectralTokens(nn.Module):
         return torch.log10(psd + 1e-6)
 
 
+#: Bands of the personal head's log band powers (Hz, lower edge inclusive; the last one's upper
+#: edge inclusive), the same as the band-power + LR baseline's.
+PERSONAL_BANDS: tuple[tuple[float, float], ...] = (
+    (1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0),
+)
+
+
+class PersonalHead(nn.Module):
+    """One person's read-out: logistic regression on [network logit, log band powers].
+
+    The features of a window are the network's logit and, for each of ``n_chans`` electrodes
+    (in calibration order), log10 of its absolute power in each of :data:`PERSONAL_BANDS`, summed
+    from the model's own Welch spectrum; they are standardised with ``mean``/``std`` and weighed
+    by ``weight`` plus ``bias`` (all fitted by :mod:`neurofb.training.calibrate`).
+
+    Parameters
+    ----------
+    n_chans : int
+        Electrodes the person was calibrated with.
+    freqs : tensor, shape (n_bins,)
+        Frequencies (Hz) of the model's spectral bins.
+    """
+
+    def __init__(self, n_chans: int, freqs: torch.Tensor) -> None:
+        super().__init__()
+        if n_chans < 1:
+            raise ValueError(f"n_chans must be >= 1, got {n_chans}")
+        self.n_chans = int(n_chans)
+        member = torch.zeros(len(PERSONAL_BANDS), len(freqs))
+        for i, (lo, hi) in enumerate(PERSONAL_BANDS):
+            last = i == len(PERSONAL_BANDS) - 1
+            member[i] = ((freqs >= lo) & ((freqs <= hi) if last else (freqs < hi))).float()
+        self.register_buffer("bands", member, persistent=False)
+        n_feat = 1 + self.n_chans * len(PERSONAL_BANDS)
+        self.register_buffer("mean", torch.zeros(n_feat))
+        self.register_buffer("std", torch.ones(n_feat))
+        self.weight = nn.Parameter(torch.zeros(n_feat))
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def features(self, logit: torch.Tensor, logpsd: torch.Tensor) -> torch.Tensor:
+        """Raw features (batch, 1 + n_chans * n_bands): logit, then log10 µV² per band."""
+        if logpsd.shape[1] != self.n_chans:
+            raise ValueError(f"this personal head was calibrated on {self.n_chans} electrodes, "
+                             f"got {logpsd.shape[1]}")
+        power = torch.pow(10.0, logpsd) @ self.bands.to(logpsd.dtype).T  # (B, C, n_bands)
+        bands = torch.log10(power + 1e-12).flatten(1)
+        return torch.cat([logit.unsqueeze(-1), bands], dim=-1)
+
+    def forward(self, logit: torch.Tensor, logpsd: torch.Tensor) -> torch.Tensor:
+        """The personalised logit, shape (batch,)."""
+        z = (self.features(logit, logpsd) - self.mean) / self.std
+        return z @ self.weight + self.bias
+
+
 class AttentionBlock(nn.Module):
     """Pre-norm transformer layer: masked multi-head self-attention, then a feed-forward MLP."""
 
@@ -112,6 +171,9 @@ class FocusNet(nn.Module):
         Spectral range in Hz.
     dropout : float
         Dropout probability during training.
+    personal_channels : int
+        0 for a population model; for a personalised one, the number of electrodes of its
+        :class:`PersonalHead` (every window must then have exactly those, all present).
     """
 
     def __init__(
@@ -126,6 +188,7 @@ class FocusNet(nn.Module):
         fmin: float = 1.0,
         fmax: float = 45.0,
         dropout: float = 0.1,
+        personal_channels: int = 0,
     ) -> None:
         super().__init__()
         if n_times < round(seg_s * sfreq):
@@ -136,6 +199,8 @@ class FocusNet(nn.Module):
             raise ValueError("n_layers must be >= 0, d_model and n_heads >= 1")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if personal_channels < 0:
+            raise ValueError(f"personal_channels must be >= 0, got {personal_channels}")
         self.n_times = int(n_times)
         self.sfreq = float(sfreq)
         #: The constructor arguments, as model.json records them.
@@ -144,6 +209,8 @@ class FocusNet(nn.Module):
             "n_heads": int(n_heads), "n_layers": int(n_layers), "seg_s": float(seg_s),
             "fmin": float(fmin), "fmax": float(fmax), "dropout": float(dropout),
         }
+        if personal_channels:
+            self.hparams["personal_channels"] = int(personal_channels)
         self.spectrum = SpectralTokens(sfreq=sfreq, seg_s=seg_s, fmin=fmin, fmax=fmax)
         n_feat = self.spectrum.n_bins + 2
         self.n_features = n_feat
@@ -161,6 +228,29 @@ class FocusNet(nn.Module):
         self.query = nn.Parameter(torch.randn(d_model) / math.sqrt(d_model))
         self.pool_key = nn.Linear(d_model, d_model)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d_model, 1))
+        self.personal: PersonalHead | None = None
+        if personal_channels:
+            freqs = torch.fft.rfftfreq(self.spectrum.seg, d=1.0 / sfreq)[self.spectrum.bins]
+            self.personal = PersonalHead(personal_channels, freqs)
+
+    def population(self) -> FocusNet:
+        """A copy of this model without its personal head (itself if it has none)."""
+        if self.personal is None:
+            return self
+        hp = {k: v for k, v in self.hparams.items() if k != "personal_channels"}
+        out = FocusNet(**hp)
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith("personal.")}
+        out.load_state_dict(state)
+        return out.to(self.feat_mean.device, self.feat_mean.dtype).train(self.training)
+
+    def with_personal_head(self, n_chans: int) -> FocusNet:
+        """A copy of this model's population part with a new (zero) personal head."""
+        base = self.population()
+        out = FocusNet(**{**base.hparams, "personal_channels": int(n_chans)})
+        missing, unexpected = out.load_state_dict(base.state_dict(), strict=False)
+        if unexpected or not all(k.startswith("personal.") for k in missing):
+            raise RuntimeError(f"state mismatch: missing {missing}, unexpected {unexpected}")
+        return out.to(base.feat_mean.device, base.feat_mean.dtype).train(self.training)
 
     def log_spectrum(self, x: torch.Tensor) -> torch.Tensor:
         """Welch log10 PSD of each channel, shape (batch, n_chans, n_bins), log10 µV²/Hz.
@@ -245,7 +335,13 @@ class FocusNet(nn.Module):
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores.float(), dim=-1)
         pooled = (weights.unsqueeze(-1).to(h.dtype) * h).sum(1)
-        return self.head(pooled).squeeze(-1), weights
+        logits = self.head(pooled).squeeze(-1)
+        if self.personal is not None:
+            if not full and not bool(mask.all()):
+                raise ValueError("a personalised model needs all of its calibration electrodes "
+                                 "present in every window")
+            logits = self.personal(logits, logpsd)
+        return logits, weights
 
 
 def build(config: dict) -> FocusNet:

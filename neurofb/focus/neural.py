@@ -185,6 +185,8 @@ class BoundNeuralEstimator:
             known, idx, unknown = montage.match(ch_names, min_channels=parent.min_channels)
         except ChannelError as err:
             raise ChannelError(f"the focus model cannot use this headset: {err}") from None
+        if parent.model.personal is not None:
+            known, idx = _personal_channels(parent.meta, known, idx)
         self.electrodes = known
         self.indices = idx
         self.unknown = unknown
@@ -243,6 +245,30 @@ class BoundNeuralEstimator:
         explanation = np.zeros((x.shape[0], len(self.ch_names)), dtype=np.float64)
         explanation[:, self.indices] = attn.float().cpu().numpy()
         return FocusBatch(focus=focus, explanation=explanation)
+
+
+def _personal_channels(meta: dict, known: tuple[str, ...], idx: np.ndarray
+                       ) -> tuple[tuple[str, ...], np.ndarray]:
+    """The stream's indices of a personalised model's calibration electrodes, in their order.
+
+    Raises
+    ------
+    ModelError
+        model.json does not list the calibration electrodes.
+    ChannelError
+        The stream lacks some of them.
+    """
+    wanted = meta.get("input", {}).get("personal_electrodes")
+    if not isinstance(wanted, list) or not wanted:
+        raise ModelError("this personalised model's model.json does not list the electrodes it "
+                         "was calibrated on (input.personal_electrodes)")
+    where = dict(zip(known, idx.tolist(), strict=True))
+    missing = [e for e in wanted if e not in where]
+    if missing:
+        raise ChannelError(
+            f"this personalised model was calibrated on {', '.join(wanted)}; the stream lacks "
+            f"{', '.join(missing)}. Use the population model or calibrate on this headset")
+    return tuple(wanted), np.asarray([where[e] for e in wanted], dtype=int)
 
 
 @contextmanager

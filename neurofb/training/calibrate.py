@@ -9,6 +9,10 @@ Two small steps, seconds on a CPU:
    loss) with an L2 pull back toward the trained weights (L2-SP), so 50 windows adapt the model
    without forgetting it. (Tuning only the read-out, ``scope=HEAD_PREFIXES``, adapted less in our
    inner-validation check: see the model card.)
+3. **Personal head** (:class:`~neurofb.focus.model.PersonalHead`): a class-balanced logistic
+   regression (scikit-learn, ``C=1``, standardised features) fitted on the calibration windows
+   stacks the fine-tuned network's logit with the person's log band powers per electrode. The
+   personalised model is then tied to the calibration's electrodes.
 
 :func:`personalise` does this from a recording with labelled rest/task blocks, holds back the
 last 30 % of each class's windows to report AUC before and after, and writes a new model folder
@@ -57,6 +61,7 @@ def class_balanced_mean(feats: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def personalise_windows(model: FocusNet, cal: WindowSet, *, epochs: int = 100, lr: float = 1e-3,
                         anchor: float = 0.1, renormalise: bool = True, finetune: bool = True,
+                        stack: bool = True, stack_c: float = 1.0,
                         scope: tuple[str, ...] | None = None,
                         device: str | torch.device = "cpu", seed: int = 0,
                         progress: Callable[[int, int], None] | None = None,
@@ -75,8 +80,10 @@ def personalise_windows(model: FocusNet, cal: WindowSet, *, epochs: int = 100, l
         Its learning rate.
     anchor : float
         Weight of the L2 pull toward the original read-out weights.
-    renormalise, finetune : bool
-        Which of the two steps to run.
+    renormalise, finetune, stack : bool
+        Which of the three steps to run (``stack`` needs both classes).
+    stack_c : float
+        Inverse L2 strength of the personal head's logistic regression.
     scope : tuple of str or None
         Name prefixes of the parameters fine-tuned, e.g. :data:`HEAD_PREFIXES` for the
         read-out only; None (default) = all, anchored to their trained values.
@@ -100,7 +107,7 @@ def personalise_windows(model: FocusNet, cal: WindowSet, *, epochs: int = 100, l
     t0 = time.perf_counter()
     dev = torch.device(device)
     torch.manual_seed(seed)
-    new = copy.deepcopy(model).to(dev).eval()
+    new = copy.deepcopy(model.population()).to(dev).eval()
     if cal.ch_names and cal.sfreq != new.sfreq:
         raise ModelError(f"calibration windows are at {cal.sfreq:g} Hz, the model works at "
                          f"{new.sfreq:g} Hz")
@@ -136,8 +143,52 @@ def personalise_windows(model: FocusNet, cal: WindowSet, *, epochs: int = 100, l
                 progress(step + 1, epochs)
         for p in new.parameters():
             p.requires_grad_(True)
+    if stack and both:
+        new = fit_personal_head(new.eval(), lp, pos, mask, cal.y, c=stack_c)
     return CalibrationResult(model=new.cpu().eval(), seconds=time.perf_counter() - t0,
                              n_windows=len(cal))
+
+
+def fit_personal_head(model: FocusNet, logpsd: torch.Tensor, pos: torch.Tensor,
+                      mask: torch.Tensor, y: np.ndarray, *, c: float = 1.0) -> FocusNet:
+    """Fit a :class:`~neurofb.focus.model.PersonalHead` on calibration windows.
+
+    Parameters
+    ----------
+    model : FocusNet
+        The (fine-tuned) population model.
+    logpsd, pos, mask : tensor
+        The calibration windows' log spectra (:meth:`FocusNet.log_spectrum`), electrode
+        positions and channel mask (all present).
+    y : array of int, shape (n_windows,)
+        Their labels (both classes).
+    c : float
+        Inverse L2 strength of the class-balanced logistic regression.
+
+    Returns
+    -------
+    FocusNet
+        A copy of ``model`` with the fitted personal head.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if not bool(mask.all()):
+        raise ValueError("the personal head needs every calibration electrode in every window")
+    out = model.with_personal_head(logpsd.shape[1]).to(logpsd.device).eval()
+    with torch.no_grad():
+        logits, _ = model.eval().forward_spectrum(logpsd, pos, mask)
+        z = out.personal.features(logits, logpsd).double().cpu().numpy()
+    scaler = StandardScaler().fit(z)
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+    lr.fit(scaler.transform(z), np.asarray(y))
+    head = out.personal
+    with torch.no_grad():
+        head.mean.copy_(torch.as_tensor(scaler.mean_))
+        head.std.copy_(torch.as_tensor(scaler.scale_))
+        head.weight.copy_(torch.as_tensor(lr.coef_[0]))
+        head.bias.copy_(torch.as_tensor(lr.intercept_[0]))
+    return out
 
 
 def hold_back(ws: WindowSet, fraction: float = 0.3) -> tuple[WindowSet, WindowSet]:
@@ -212,8 +263,10 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     new_meta["name"] = f"{meta.get('name', 'model')}-personal"
     new_meta["parent"] = {"name": meta.get("name"), "sha256": meta["weights"]["sha256"],
                           "path": str(Path(model_dir))}
+    new_meta["input"] = {**meta["input"], "personal_electrodes": list(cal.ch_names)}
     new_meta["calibration"] = {
-        "method": "re-normalised token features + fine-tuned attention read-out",
+        "method": "re-normalised token features, anchored fine-tuning, personal head "
+                  "(logistic regression on the network's logit + log band powers per electrode)",
         "data": data.files, "windows_used": len(cal), "windows_held_back": len(held),
         "before": before, "after": after, "seconds": round(result.seconds, 2)}
     save_model(result.model, out_dir, new_meta)
