@@ -160,3 +160,14 @@ def test_cli_evaluate_json(eegmat_dir, tmp_path, capsys):
     assert "muse" in text and "not held-out" in text
     assert main(["evaluate", "--model", str(tmp_path / "none"), "--eegmat", str(folder)]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # a personalised model is one person's: evaluating it on others is refused
+    from neurofb.focus.io import load_model, save_model
+
+    model, meta = load_model(model_dir)
+    personal = model.with_personal_head(len(meta["input"]["channels"]))
+    keep = {k: v for k, v in meta.items() if k in ("input", "training", "name")}
+    keep["input"] = {**keep["input"], "personal_electrodes": meta["input"]["channels"]}
+    save_model(personal, tmp_path / "personal", keep)
+    assert main(["evaluate", "--model", str(tmp_path / "personal"), "--eegmat", str(folder),
+                 "--subjects", "2", "--cache", cache]) == 2
+    assert "personalised" in capsys.readouterr().err

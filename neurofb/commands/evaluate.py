@@ -127,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         model_dir = Path(args.model) if args.model else default_model_dir()
         model, meta = load_model(model_dir)
+        if model.personal is not None:
+            raise NeurofbError(
+                f"{model_dir} is personalised to one person's electrodes and signals; evaluate "
+                "the population model it came from (model.json: parent) on other people")
         subjects = parse_subjects(args.subjects, available)
         test = load_eegmat(args.eegmat, subjects, sfreq=model.sfreq,
                            window_s=model.n_times / model.sfreq, cache_dir=cache_dir(args))
