@@ -5,10 +5,12 @@
     neurofb calibrate --model models/focus-default --recording REC --out models/me
 
 The recording needs labelled rest and task blocks (the app's calibration exercise marks them).
-The latest 30 % of each class's windows are held back; the model is re-normalised and fine-tuned
-on the rest (seconds on a CPU), AUC on the held-back windows is reported before and after, and
-the personalised model is written to ``--out`` (its model.json records the parent model's hash
-and the calibration data's hash).
+The latest 30 % of each class's windows are held back; on the rest (seconds on a CPU) the model
+is re-normalised, fine-tuned, and given a personal head (a logistic regression on the network's
+logit and the person's log band powers per electrode); AUC on the held-back windows is reported
+before and after, and the personalised model is written to ``--out`` (its model.json records the
+parent model's hash, the calibration data's hash and the electrodes it is tied to: a stream
+without all of them is refused with a clear error).
 """
 
 from __future__ import annotations
