@@ -175,3 +175,27 @@ def test_personalised_model_binds_to_its_electrodes_in_its_order(trained, record
     (out / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="personal_electrodes"):
         load_estimator(out).bind(electrodes, 250.0)
+
+
+def test_retrain_from_recordings_starts_from_the_population_part(trained, recording, eegmat_dir,
+                                                                 tmp_path):
+    from neurofb.errors import NeurofbError
+    from neurofb.training.retrain import retrain_from_recordings
+
+    personal = tmp_path / "personal"
+    personalise(trained, recording, personal)
+    assert load_model(personal)[0].personal is not None
+    res = retrain_from_recordings(personal, [recording], tmp_path / "again",
+                                  config=tiny_config(max_epochs=1))
+    model, meta = load_model(res["out_dir"])
+    assert model.personal is None and res["windows"] > 50
+    assert meta["parent"]["sha256"] == sha256_file(personal / "weights.safetensors")
+    assert meta["training"]["data"]["recordings"]["windows"] == res["windows"]
+    with pytest.raises(ModelError, match="already holds a model"):
+        retrain_from_recordings(personal, [recording], tmp_path / "again",
+                                config=tiny_config(max_epochs=1))
+    rest_only = write_calibration_recording(tmp_path / "rest", eegmat_dir, 1, rest_s=30,
+                                            task_s=1)  # no whole 2 s task window
+    with pytest.raises(NeurofbError, match="only one class"):
+        retrain_from_recordings(trained, [rest_only], tmp_path / "x",
+                                config=tiny_config(max_epochs=1))

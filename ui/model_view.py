@@ -118,26 +118,17 @@ def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress
                 cancel: Any, max_epochs: int = 30) -> dict:
     """Retrain the model in use on the user's labelled recordings (worker thread).
 
-    The same steps as ``neurofb train --recordings ... --init MODEL --out DIR``: the model's
-    input contract, :func:`neurofb.training.recordings.load_recordings`,
-    :func:`neurofb.training.train.train` from the current weights, then
-    :func:`neurofb.training.export.export`.
+    :func:`neurofb.training.retrain.retrain_from_recordings` (what ``neurofb train --recordings
+    ... --init MODEL`` does), with the job's progress and cancel.
     """
-    import numpy as np
     import torch
 
-    from neurofb.focus.io import load_model
-    from neurofb.training.export import export
-    from neurofb.training.recordings import load_recordings
-    from neurofb.training.train import Cancelled, TrainConfig, train
+    from neurofb.errors import NeurofbError
+    from neurofb.training.retrain import retrain_from_recordings
+    from neurofb.training.train import Cancelled, TrainConfig
 
     torch.set_num_threads(1)
     progress(0.0, "reading your labelled recordings…")
-    init, meta = load_model(model_dir)
-    ws = load_recordings(recordings, sfreq=init.sfreq, window_s=init.n_times / init.sfreq)
-    if len(np.unique(ws.y)) < 2:
-        raise JobCancelled("the recordings hold only one class; record a calibration with both "
-                           "rest and task blocks")
     config = TrainConfig(max_epochs=max_epochs)
 
     def epoch(row: dict) -> None:
@@ -145,18 +136,12 @@ def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress
         progress(done / config.max_epochs, f"retraining: epoch {done} of {config.max_epochs}")
 
     try:
-        result = train(ws, config=config, init=init, device="cpu", progress=epoch,
-                       cancel=cancel.is_set)
+        return retrain_from_recordings(model_dir, recordings, out_dir, config=config,
+                                       device="cpu", progress=epoch, cancel=cancel.is_set)
     except Cancelled:
         raise JobCancelled("cancelled: the model in use is unchanged") from None
-    except ValueError as err:
+    except (ValueError, NeurofbError) as err:
         raise JobCancelled(f"retraining failed: {err}") from None
-    out = export(result, ws, out_dir, data={"recordings": {"files": ws.files,
-                                                           "windows": len(ws)}},
-                 name=Path(out_dir).name,
-                 extra={"parent": {"path": model_dir, "sha256": meta["weights"]["sha256"]}})
-    return {"out_dir": str(out), "windows": len(ws), "best_epoch": result.best_epoch,
-            "val_auc": result.best_score, "seconds": result.seconds}
 
 
 def calibration_recordings(library_path: str | None) -> list[str]:
