@@ -216,7 +216,8 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
         total = t_read + spent
         rows.append(_row(f"neurofb replay --speed max: {label}", eeg_h, n, total,
                          ratio=bf_s / total,
-                         note=f"read {t_read:.2f} s + pipeline {spent:.2f} s; {cpus}; {origin}"))
+                         note=f"read {t_read:.2f} s + pipeline {spent:.2f} s; "
+                              f"{cpus if cases[label] == 'model' else 'serial'}; {origin}"))
     rows.append(_row("BrainFlow get_avg_band_powers + MLModel(MINDFULNESS).predict",
                      eeg_h, n_windows, bf_s, ratio=1.0, note="per window, the same windows"))
     return rows
