@@ -128,3 +128,24 @@ def test_gradients_reach_every_parameter(model):
     logits.sum().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
     assert missing == []
+
+
+def test_without_absolute_level_a_headset_gain_changes_nothing():
+    """Tokens without the absolute log power: one gain on every channel leaves the output."""
+    names = montage.preset("cyton")
+    x = torch.randn(4, len(names), 256, dtype=torch.float64) * 20
+    pos = _pos(names).double()
+    outs = {}
+    for absolute in (True, False):
+        torch.manual_seed(0)
+        m = FocusNet(d_model=16, n_heads=2, n_layers=1, absolute_level=absolute).double().eval()
+        assert m.n_features == m.spectrum.n_bins + (2 if absolute else 1)
+        assert ("absolute_level" in m.hparams) is (not absolute)
+        assert build({"name": "FocusNet", **m.hparams}).n_features == m.n_features
+        with torch.no_grad():
+            m.feat_mean.normal_()
+            outs[absolute] = (m(x, pos)[0], m(x * 3.0, pos)[0])
+    plain, gained = outs[False]
+    torch.testing.assert_close(gained, plain, atol=1e-6, rtol=1e-6)
+    plain, gained = outs[True]
+    assert (gained - plain).abs().max() > 1e-3  # the comparison above can fail

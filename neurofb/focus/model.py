@@ -171,6 +171,10 @@ class FocusNet(nn.Module):
         Spectral range in Hz.
     dropout : float
         Dropout probability during training.
+    absolute_level : bool
+        Give each token its channel's absolute mean log power (µV²/Hz). Without it the tokens
+        carry only the spectral shape and the level relative to the other channels, which a
+        headset's gain or electrode impedance does not change.
     personal_channels : int
         0 for a population model; for a personalised one, the number of electrodes of its
         :class:`PersonalHead` (every window must then have exactly those, all present).
@@ -188,6 +192,7 @@ class FocusNet(nn.Module):
         fmin: float = 1.0,
         fmax: float = 45.0,
         dropout: float = 0.1,
+        absolute_level: bool = True,
         personal_channels: int = 0,
     ) -> None:
         super().__init__()
@@ -209,10 +214,13 @@ class FocusNet(nn.Module):
             "n_heads": int(n_heads), "n_layers": int(n_layers), "seg_s": float(seg_s),
             "fmin": float(fmin), "fmax": float(fmax), "dropout": float(dropout),
         }
+        self.absolute_level = bool(absolute_level)
+        if not self.absolute_level:
+            self.hparams["absolute_level"] = False
         if personal_channels:
             self.hparams["personal_channels"] = int(personal_channels)
         self.spectrum = SpectralTokens(sfreq=sfreq, seg_s=seg_s, fmin=fmin, fmax=fmax)
-        n_feat = self.spectrum.n_bins + 2
+        n_feat = self.spectrum.n_bins + (2 if self.absolute_level else 1)
         self.n_features = n_feat
         # Standardisation of the token features, set from the training data (see training).
         self.register_buffer("feat_mean", torch.zeros(n_feat))
@@ -272,12 +280,16 @@ class FocusNet(nn.Module):
         """Raw (unstandardised) token features, shape (batch, n_chans, n_features).
 
         The channel's spectral shape (n_bins: log PSD minus its mean over bins), its mean log
-        power relative to the other present channels, and its mean log power (log10 µV²/Hz).
+        power relative to the other present channels, and (with ``absolute_level``) its mean log
+        power (log10 µV²/Hz).
         """
         level = logpsd.mean(-1, keepdim=True)
         m = mask.unsqueeze(-1).to(level.dtype)
         mean_level = (level * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
-        return torch.cat([logpsd - level, level - mean_level, level], dim=-1)
+        parts = [logpsd - level, level - mean_level]
+        if self.absolute_level:
+            parts.append(level)
+        return torch.cat(parts, dim=-1)
 
     def forward(
         self, x: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor | None = None

@@ -59,6 +59,7 @@ class TrainConfig:
     adversarial : None, ``"fgsm"`` or ``"pgd"`` — add adversarial examples to each batch.
     adv_eps, pgd_steps : attack budget (relative to each channel's std) and PGD iterations.
     mixed_precision : use autocast (bfloat16/float16) on CUDA.
+    absolute_level : give the model each channel's absolute log power (see :class:`FocusNet`).
     """
 
     d_model: int = 32
@@ -80,6 +81,7 @@ class TrainConfig:
     adv_eps: float = 0.05
     pgd_steps: int = 5
     mixed_precision: bool = True
+    absolute_level: bool = True
 
     def __post_init__(self) -> None:
         if self.adversarial not in (None, *ATTACKS):
@@ -95,7 +97,8 @@ class TrainConfig:
     def architecture(self, ws: WindowSet) -> dict:
         """FocusNet hyper-parameters for windows of ``ws``."""
         return {"n_times": int(ws.X.shape[2]), "sfreq": float(ws.sfreq), "d_model": self.d_model,
-                "n_heads": self.n_heads, "n_layers": self.n_layers, "dropout": self.dropout}
+                "n_heads": self.n_heads, "n_layers": self.n_layers, "dropout": self.dropout,
+                "absolute_level": self.absolute_level}
 
 
 @dataclass
