@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -46,14 +47,16 @@ def _subset(features: Features, keep: np.ndarray) -> Features:
 
 
 _AHEAD: ThreadPoolExecutor | None = None
+_AHEAD_LOCK = threading.Lock()
 
 
 def _ahead_worker() -> ThreadPoolExecutor:
     """The one worker thread that runs stateless estimators ahead (created on first use)."""
     global _AHEAD
-    if _AHEAD is None:
-        _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurofb-estimator")
-    return _AHEAD
+    with _AHEAD_LOCK:
+        if _AHEAD is None:
+            _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurofb-estimator")
+        return _AHEAD
 
 
 def _usable_cpus() -> int:
