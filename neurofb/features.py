@@ -27,6 +27,9 @@ BANDS: dict[str, tuple[float, float]] = {
     "beta": (13.0, 30.0),
     "gamma": (30.0, 45.0),
 }
+#: The five classic, non-overlapping bands of :data:`BANDS` (no SMR): the log band powers of the
+#: band-power + LR baseline and of a personalised model's head.
+CLASSIC_BANDS: dict[str, tuple[float, float]] = {k: v for k, v in BANDS.items() if k != "smr"}
 #: The band relative powers are taken against, in Hz ``[low, high)``.
 TOTAL_BAND: tuple[float, float] = (1.0, 45.0)
 #: Guard against division by zero (µV²) for flat channels.

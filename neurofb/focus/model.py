@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurofb.features import CLASSIC_BANDS
+
 #: Scale of electrode positions: the template's head radius is about 0.1 m.
 POSITION_SCALE_M = 0.1
 
@@ -68,10 +70,8 @@ class SpectralTokens(nn.Module):
 
 
 #: Bands of the personal head's log band powers (Hz, lower edge inclusive; the last one's upper
-#: edge inclusive), the same as the band-power + LR baseline's.
-PERSONAL_BANDS: tuple[tuple[float, float], ...] = (
-    (1.0, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 30.0), (30.0, 45.0),
-)
+#: edge inclusive): the same bands as the band-power + LR baseline's.
+PERSONAL_BANDS: tuple[tuple[float, float], ...] = tuple(CLASSIC_BANDS.values())
 
 
 class PersonalHead(nn.Module):

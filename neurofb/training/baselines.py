@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Frequency bands in Hz (the engine's bands).
-BANDS: dict[str, tuple[float, float]] = {
-    "delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0),
-    "gamma": (30.0, 45.0),
-}
+from neurofb.features import CLASSIC_BANDS
+
+#: Frequency bands in Hz: the engine's five classic bands (no SMR).
+BANDS = CLASSIC_BANDS
 
 
 def log_band_powers(X: np.ndarray, sfreq: float) -> np.ndarray:

@@ -144,7 +144,7 @@ def personalise_windows(model: FocusNet, cal: WindowSet, *, epochs: int = 100, l
         for p in new.parameters():
             p.requires_grad_(True)
     if stack and both:
-        new = fit_personal_head(new.eval(), lp, pos, mask, cal.y, c=stack_c)
+        new = fit_personal_head(new, lp, pos, mask, cal.y, c=stack_c)
     return CalibrationResult(model=new.cpu().eval(), seconds=time.perf_counter() - t0,
                              n_windows=len(cal))
 
