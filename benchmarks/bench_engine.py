@@ -111,18 +111,18 @@ def _time_routes(data: np.ndarray, estimator: object, n_updates: int) -> dict[st
     )
 
     from neurofb.config import EngineConfig
-    from neurofb.features import band_powers
-    from neurofb.filters import StreamFilter, design_filter
-    from neurofb.montage import PRESETS
-    from neurofb.pipeline import Pipeline
-    from neurofb.quality import assess
+    from neurofb.dsp.features import band_powers
+    from neurofb.dsp.filters import StreamFilter, design_filter
+    from neurofb.dsp.montage import PRESETS
+    from neurofb.dsp.quality import assess
+    from neurofb.stream.pipeline import Pipeline
     from neurofb.types import Chunk, SourceInfo
 
     n_ch = data.shape[0]
     # eegmat's channel order is the 19-channel 10-20 preset's, so the names match the data.
     names = tuple(PRESETS["full"][:n_ch]) if n_ch <= 19 else tuple(f"EEG{i}" for i in range(n_ch))
     config = EngineConfig()
-    pipeline = Pipeline(SourceInfo(names, SFREQ, "bench", extra={"live": False}), estimator,
+    pipeline = Pipeline(SourceInfo(names, SFREQ, "bench", live=False), estimator,
                         config)
     bound = estimator.bind(names, SFREQ)
     filtered = StreamFilter(design_filter(SFREQ, l_freq=config.l_freq, h_freq=config.h_freq,

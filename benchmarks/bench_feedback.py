@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from neurofb.exercises import Rocket
-from neurofb.feedback import RewardConfig, RewardController
+from neurofb.practice.exercises import Rocket
+from neurofb.practice.reward import RewardConfig, RewardController
 from neurofb.types import Update
 
 NAME = "feedback"

@@ -2,9 +2,9 @@
 
 A recording of ``--formats-minutes`` of 19-channel 500 Hz real EEG (eegmat subjects back to
 back, with a marker every 10 s) is exported to EDF+, BDF+, FIF and BrainFlow CSV (the OB3000
-24-channel layout, 500 Hz) and read back with :func:`neurofb.formats.read_file`; a BIDS export
-and an import into a neurofb folder are timed too. Without eegmat the EEG is seeded 1/f noise.
-The library rows time ``add_session`` (one transaction each), ``list_sessions`` and
+24-channel layout, 500 Hz) and read back with :func:`neurofb.recording.formats.read_file`; a BIDS
+export and an import into a neurofb folder are timed too. Without eegmat the EEG is seeded 1/f
+noise. The library rows time ``add_session`` (one transaction each), ``list_sessions`` and
 ``progress`` over ``--formats-sessions`` sessions.
 """
 
@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _eeg(n: int) -> tuple[np.ndarray, list[str], str]:
-    from neurofb import formats
     from neurofb.paths import REPO_ROOT
+    from neurofb.recording import formats
 
     folder = REPO_ROOT.parent / "shared" / "data" / "eegmat"
     files = sorted(folder.glob("Subject*_*.edf"))
@@ -67,9 +67,8 @@ def _timed(fn):
 
 def run(args: argparse.Namespace) -> list[dict]:
     """Time every format's export and import, then the library queries."""
-    from neurofb import formats
-    from neurofb.library import SessionLibrary, SessionSummary
-    from neurofb.recording import Recording
+    from neurofb.library.index import SessionLibrary, SessionSummary
+    from neurofb.recording import Recording, formats
     from neurofb.types import Marker, SourceInfo
 
     logging.getLogger("neurofb").setLevel(logging.ERROR)

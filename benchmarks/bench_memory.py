@@ -64,13 +64,13 @@ class _Generator:
 def run(args: argparse.Namespace) -> list[dict]:
     """Stream the simulated session; one row of memory figures."""
     from neurofb.config import EngineConfig
-    from neurofb.pipeline import Pipeline
+    from neurofb.stream.pipeline import Pipeline
     from neurofb.types import Chunk, SourceInfo
 
     minutes = 1.0 if getattr(args, "quick", False) else float(
         getattr(args, "memory_minutes", 10.0))
     names = tuple(f"EEG{i + 1}" for i in range(N_CHANNELS))
-    pipeline = Pipeline(SourceInfo(names, SFREQ, "synthetic", extra={"live": False}),
+    pipeline = Pipeline(SourceInfo(names, SFREQ, "synthetic", live=False, simulated=True),
                         config=EngineConfig())
     start_mb = rss_mb()  # libraries loaded, pipeline built, nothing streamed yet
     gen = _Generator()

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     """Time the estimator for each layout, batch 1 and batched; return table rows."""
     import torch
 
-    from neurofb import montage
+    from neurofb.dsp import montage
     from neurofb.focus.neural import load_estimator
 
     torch.set_num_threads(max(1, args.threads))

@@ -8,7 +8,8 @@
    per window, as BrainFlow's own example does. The two are timed interleaved, 60 s of recording
    at a time, so a busy machine slows both alike. Reported: wall time, ms per window, hours of EEG
    per second, and the ratio to BrainFlow's route (target ≥ 10×).
-2. Pace at ``speed=1``: a :class:`~neurofb.replay.ReplaySource` and BrainFlow's playback board
+2. Pace at ``speed=1``: a :class:`~neurofb.stream.replay.ReplaySource` and BrainFlow's playback
+board
    run side by side on the real clock for ``--drift-seconds``; the lag of the delivered samples
    behind the wall clock is followed (change over the run, and a fitted slope extrapolated to
    10 minutes; target < 50 ms per 10 min). A simulated 10-minute run with irregular reads checks
@@ -151,14 +152,14 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     """Replay at max speed and BrainFlow's route, interleaved chunk by chunk.
 
     Each replay is ``ReplaySource(speed=None)`` → ``Pipeline.process``, exactly what
-    :func:`neurofb.replay.replay` (and ``neurofb replay --speed max``) runs.
+    :func:`neurofb.stream.replay.replay` (and ``neurofb replay --speed max``) runs.
     """
     from neurofb.config import EngineConfig
     from neurofb.errors import EndOfStream
     from neurofb.focus.targets import make_estimator
-    from neurofb.pipeline import Pipeline
     from neurofb.recording import open_recording
-    from neurofb.replay import ReplaySource, replay
+    from neurofb.stream.pipeline import Pipeline
+    from neurofb.stream.replay import ReplaySource, replay
 
     data, origin = _eeg(opts["hours"] * 3600)
     path = tmp / "hour"
@@ -204,7 +205,7 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     finally:
         brainflow.close()
     eeg_h = rec.duration_s / 3600
-    from neurofb.pipeline import _usable_cpus
+    from neurofb.stream.pipeline import _usable_cpus
 
     n_cpu = _usable_cpus()
     cpus = (f"{n_cpu} CPUs: the model scores on a worker thread" if n_cpu > 1
@@ -269,8 +270,8 @@ def _playback_file(path: Path, seconds: float, data: np.ndarray) -> Path:
 def _drift(opts: dict, tmp: Path) -> list[dict]:
     from neurofb.errors import EndOfStream
     from neurofb.recording import open_recording
-    from neurofb.replay import ReplaySource
-    from neurofb.sources import open_board
+    from neurofb.stream.brainflow import open_board
+    from neurofb.stream.replay import ReplaySource
 
     seconds = opts["drift_s"]
     rec = open_recording(tmp / "hour")
@@ -321,7 +322,7 @@ def _drift(opts: dict, tmp: Path) -> list[dict]:
 
 def _simulated(rec, intervals: np.ndarray) -> dict:
     """10 simulated minutes at speed=1, reads at the measured (irregular) intervals × 0.5–3."""
-    from neurofb.replay import ReplaySource
+    from neurofb.stream.replay import ReplaySource
 
     clock_now = [0.0]
     source = ReplaySource(rec, speed=1.0, loop=True, clock=lambda: clock_now[0])

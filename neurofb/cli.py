@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"neurofb.commands.{info.name}")
-        module.register(sub)
+        register = getattr(module, "register", None)
+        if register is not None:  # options.py holds shared flags, not a command
+            register(sub)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 
@@ -53,3 +54,10 @@ class EngineConfig:
     def with_(self, **changes: object) -> EngineConfig:
         """Return a copy with some fields changed (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS reports it, e.g. ``taskset``)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

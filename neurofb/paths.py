@@ -3,6 +3,10 @@
 User data (recordings, the session database, personal models) lives in the platform's user data
 directory, overridable with ``NEUROFB_HOME`` or the CLI's ``--data-dir``. Nothing is ever written
 into the installed package.
+
+The shipped model and demo recording live in ``models/`` and ``recordings/`` of the source
+checkout; a wheel carries them as package data under ``neurofb/_shipped/`` (see
+``pyproject.toml``), so ``pip install neurofb`` runs the app on them without a download.
 """
 
 from __future__ import annotations
@@ -14,6 +18,16 @@ import platformdirs
 
 #: Root of the source checkout (models/ and recordings/ ship beside the package).
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Where a wheel install keeps the shipped models and recordings (package data).
+INSTALLED_ASSETS = Path(__file__).resolve().parent / "_shipped"
+
+
+def _shipped(name: str) -> Path:
+    """``name`` (models, recordings) of the checkout, else of the installed package."""
+    checkout = REPO_ROOT / name
+    if checkout.is_dir() and (REPO_ROOT / "pyproject.toml").is_file():
+        return checkout
+    return INSTALLED_ASSETS / name
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
@@ -46,7 +60,7 @@ def config_dir(override: str | os.PathLike | None = None) -> Path:
 
 def shipped_models_dir() -> Path:
     """Return the folder of models shipped with neurofb (``models/`` in the checkout)."""
-    return REPO_ROOT / "models"
+    return _shipped("models")
 
 
 def default_model_dir() -> Path:
@@ -56,4 +70,4 @@ def default_model_dir() -> Path:
 
 def shipped_recordings_dir() -> Path:
     """Return the folder of shipped sample recordings (``recordings/`` in the checkout)."""
-    return REPO_ROOT / "recordings"
+    return _shipped("recordings")

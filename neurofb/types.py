@@ -5,6 +5,7 @@ Units at this boundary: EEG samples in microvolts (µV), times in seconds, frequ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,13 +65,41 @@ class Chunk:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """What a source delivers, known before the first chunk arrives."""
+    """What a source delivers, known before the first chunk arrives.
+
+    Parameters
+    ----------
+    ch_names : tuple of str
+        Channel names, 10-20 labels where the source has them.
+    sfreq : float
+        Sampling rate in Hz.
+    board : str
+        Name of the board or source (``"synthetic"``, ``"cyton"``, the recording's board).
+    unit : str
+        Unit of the samples (always ``"uV"`` inside the engine).
+    live : bool
+        True for a device streaming now; False for a replay (the pipeline then reports the
+        processing time per window as latency, and may score windows ahead on a second core).
+    simulated : bool
+        True for a test signal that is not EEG (BrainFlow's synthetic board): by default the
+        pipeline gates only non-finite samples on it, so the chain can be tried without a headset.
+    details : mapping
+        Descriptive facts about the source (BrainFlow board id, connection, replayed file…),
+        written to a recording's ``meta.json`` as ``source``; the engine never reads them to
+        decide anything.
+    """
 
     ch_names: tuple[str, ...]
     sfreq: float
     board: str
     unit: str = "uV"
-    extra: dict = field(default_factory=dict)
+    live: bool = True
+    simulated: bool = False
+    details: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.sfreq > 0:
+            raise ValueError(f"SourceInfo.sfreq must be positive, got {self.sfreq}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +111,7 @@ class Features:
     ch_names : tuple of str
         Channel names, in the order of axis 1.
     bands : tuple of str
-        Band names, in the order of axis 2 (see :data:`neurofb.features.BANDS`).
+        Band names, in the order of axis 2 (see :data:`neurofb.dsp.features.BANDS`).
     abs_power : array, shape (n_windows, n_channels, n_bands)
         Absolute band power in µV².
     rel_power : array, shape (n_windows, n_channels, n_bands)

@@ -28,8 +28,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from neurofb.dsp.montage import PRESETS  # noqa: E402
 from neurofb.errors import NeurofbError  # noqa: E402
-from neurofb.montage import PRESETS  # noqa: E402
 from neurofb.recording import RecordingWriter, open_recording  # noqa: E402
 from neurofb.types import Chunk, Marker, SourceInfo  # noqa: E402
 
@@ -93,7 +93,7 @@ def build(eegmat: Path, subject: str) -> tuple[np.ndarray, list[tuple[str, float
 
 def write(out_dir: Path, data: np.ndarray, blocks: list, subject: str) -> None:
     """Write the demo as a float32 neurofb recording folder."""
-    info = SourceInfo(CH_NAMES, SFREQ, "eegmat-demo", "uV", {"dataset": "eegmat"})
+    info = SourceInfo(CH_NAMES, SFREQ, "eegmat-demo", "uV", details={"dataset": "eegmat"})
     meta = {
         "user": "demo",
         "exercise": "calibration",

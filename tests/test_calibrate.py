@@ -11,10 +11,11 @@ from focus_helpers import tiny_config, write_calibration_recording
 
 from neurofb.cli import main
 from neurofb.errors import ModelError
-from neurofb.focus.io import load_model, sha256_file
-from neurofb.training.calibrate import hold_back, personalise, personalise_windows
+from neurofb.focus.card import sha256_file
+from neurofb.focus.io import load_model
 from neurofb.training.eegmat import load_eegmat
-from neurofb.training.export import export
+from neurofb.training.model_folder import save_trained_model
+from neurofb.training.personalise import hold_back, personalise, personalise_windows
 from neurofb.training.train import predict, train
 
 torch.set_num_threads(1)
@@ -25,7 +26,7 @@ def trained(eegmat_dir, tmp_path_factory):
     """A tiny model trained on subjects 0 and 2, exported as a model folder."""
     ws = load_eegmat(eegmat_dir, [0, 2], cache_dir=tmp_path_factory.mktemp("cache"))
     result = train(ws, config=tiny_config(max_epochs=2))
-    out = export(result, ws, tmp_path_factory.mktemp("m") / "base", data={"test": True},
+    out = save_trained_model(result, ws, tmp_path_factory.mktemp("m") / "base", data={"test": True},
                  name="base")
     return out
 

@@ -25,7 +25,7 @@ RECORDER = textwrap.dedent(
     """
     import sys, time
     from neurofb.recording import RecordingWriter
-    from neurofb.sources import open_board
+    from neurofb.stream.brainflow import open_board
 
     source = open_board("synthetic")
     writer = RecordingWriter(sys.argv[1], source.info, meta={"user": "crash-test"})
@@ -46,7 +46,7 @@ LIMITED = textwrap.dedent(
     """
     import json, resource, signal, sys, time
     from neurofb.recording import RecordingWriter
-    from neurofb.sources import open_board
+    from neurofb.stream.brainflow import open_board
     from neurofb.types import Marker
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

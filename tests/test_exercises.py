@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from feedback_helpers import ar1, updates
 
-from neurofb.exercises import (
+from neurofb.practice.exercises import (
     EXERCISES,
     Calibration,
     CalibrationView,
@@ -16,8 +16,8 @@ from neurofb.exercises import (
     Rocket,
     make_exercise,
 )
-from neurofb.feedback import RewardConfig, RewardController
-from neurofb.labels import LABELS, labelled_blocks
+from neurofb.practice.reward import RewardConfig, RewardController
+from neurofb.recording.labels import LABELS, labelled_blocks
 
 HOP = 0.25
 FIXED = RewardConfig(adaptive=False, initial_threshold=0.5)

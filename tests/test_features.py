@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 from mne.time_frequency import psd_array_welch
 
-from neurofb.features import BANDS, band_powers, integrate_bands, welch_psd
+from neurofb.dsp.features import BANDS, band_powers, integrate_bands, welch_psd
 
 SFREQ = 250.0
 RNG = np.random.default_rng(42)

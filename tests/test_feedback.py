@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from feedback_helpers import ar1, update, updates
 
-from neurofb.feedback import RewardConfig, RewardController
+from neurofb.practice.reward import RewardConfig, RewardController
 from neurofb.types import Marker
 
 HOP = 0.25

@@ -6,7 +6,7 @@ import mne
 import numpy as np
 import pytest
 
-from neurofb.filters import (
+from neurofb.dsp.filters import (
     BANDPASS_ORDER,
     NOTCH_HALF_WIDTH_HZ,
     NOTCH_ORDER,

@@ -9,11 +9,10 @@ import warnings
 import numpy as np
 import pytest
 
-from neurofb import formats
 from neurofb.errors import RecordingError
-from neurofb.formats_mne import decode_annotation, encode_marker
-from neurofb.recording import Recording, RecordingWriter, open_recording
-from neurofb.sources import open_board
+from neurofb.recording import Recording, RecordingWriter, formats, open_recording
+from neurofb.recording.mne_files import decode_annotation, encode_marker
+from neurofb.stream.brainflow import open_board
 from neurofb.types import Marker
 
 SFREQ = 250.0
@@ -177,7 +176,7 @@ def test_eegmat_imports_and_replays(eegmat_dir, tmp_path):
     import mne
 
     from neurofb.errors import EndOfStream
-    from neurofb.replay import ReplaySource
+    from neurofb.stream.replay import ReplaySource
 
     path = eegmat_dir / "Subject00_2.edf"
     rec = formats.read_file(path)

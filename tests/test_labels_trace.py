@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from neurofb.labels import blocks, labelled_blocks
-from neurofb.trace import COLUMNS, TraceWriter, read_trace
+from neurofb.recording.labels import blocks, labelled_blocks
+from neurofb.recording.trace import COLUMNS, TraceWriter, read_trace
 from neurofb.types import Marker, Update
 
 

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from neurofb.errors import LibraryError
-from neurofb.library import (
+from neurofb.library.index import (
     SCHEMA_VERSION,
     SessionLibrary,
     SessionSummary,
     default_path,
     rebuild,
 )
-from neurofb.library_summary import summarise_trace
-from neurofb.trace import TraceWriter, read_trace
+from neurofb.library.summary import summarise_trace
+from neurofb.recording.trace import TraceWriter, read_trace
 from neurofb.types import Marker, Update
 
 # The v1 schema exactly as neurofb 0.1 created it: a frozen copy, so that the migration test keeps

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurofb import montage
+from neurofb.dsp import montage
 from neurofb.focus.model import FocusNet, build
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from neurofb import montage
+from neurofb.dsp import montage
 from neurofb.errors import ChannelError, ModelError
 from neurofb.focus.base import BoundEstimator, Estimator
-from neurofb.focus.io import load_model, read_meta, save_model, sha256_file
+from neurofb.focus.card import read_meta, sha256_file
+from neurofb.focus.io import load_model, save_model
 from neurofb.focus.model import FocusNet
 from neurofb.focus.neural import load_estimator, resample_windows
 
@@ -118,7 +119,7 @@ def _synthetic_board_windows(seconds: float = 4.0):
 
     from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
 
-    from neurofb.filters import StreamFilter, design_filter
+    from neurofb.dsp.filters import StreamFilter, design_filter
 
     board_id = BoardIds.SYNTHETIC_BOARD.value
     board = BoardShim(board_id, BrainFlowInputParams())

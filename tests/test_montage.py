@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurofb import montage
+from neurofb.dsp import montage
 from neurofb.errors import ChannelError
 
 EEGMAT_NAMES = ["EEG Fp1", "EEG Fp2", "EEG F3", "EEG F4", "EEG F7", "EEG F8", "EEG T3", "EEG T4",

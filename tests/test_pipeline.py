@@ -11,10 +11,10 @@ import mne
 import numpy as np
 import pytest
 
-from neurofb.config import EngineConfig
+from neurofb.config import EngineConfig, usable_cpus
 from neurofb.errors import ChannelError
 from neurofb.focus.bandpower import BandPowerEstimator
-from neurofb.pipeline import Pipeline, _usable_cpus
+from neurofb.stream.pipeline import Pipeline
 from neurofb.types import Chunk, SourceInfo, Update
 
 with warnings.catch_warnings():
@@ -37,7 +37,7 @@ def _eeg(seconds: float, sfreq: float = 250.0, seed: int = 0) -> np.ndarray:
 
 
 def _info(sfreq=250.0, names=NAMES, live=False) -> SourceInfo:
-    return SourceInfo(tuple(names), sfreq, "test", extra={"live": live})
+    return SourceInfo(tuple(names), sfreq, "test", live=live)
 
 
 def _feed(pipeline: Pipeline, x: np.ndarray, sizes, t0: float = 0.0) -> list[Update]:
@@ -201,7 +201,7 @@ def test_streams_brainflow_synthetic_board_end_to_end():
     rows = BoardShim.get_eeg_channels(board_id)
     sfreq = float(BoardShim.get_sampling_rate(board_id))
     ts_row = BoardShim.get_timestamp_channel(board_id)
-    info = SourceInfo(names, sfreq, "synthetic")
+    info = SourceInfo(names, sfreq, "synthetic", simulated=True)
     # Default gate: the synthetic board's sines are scored honestly but not gated.
     pipeline = Pipeline(info)
     strict = Pipeline(info, config=EngineConfig(min_quality=0.6))
@@ -242,7 +242,7 @@ def test_model_scored_ahead_in_replay_matches_the_serial_live_path():
     x[2, 7000] = np.nan
     replay = Pipeline(_info(live=False), load_estimator())
     live = Pipeline(_info(live=True), load_estimator())
-    assert replay._run_ahead is (_usable_cpus() > 1) and not live._run_ahead
+    assert replay._run_ahead is (usable_cpus() > 1) and not live._run_ahead
     fast = _feed(replay, x, x.shape[1])  # whole batches of 16 windows
     slow = _feed(live, x, 25)  # one window at a time, serially
     assert [_strip(u) for u in fast] == [_strip(u) for u in slow]

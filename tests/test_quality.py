@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from neurofb.filters import StreamFilter, design_filter
-from neurofb.quality import REASONS, QualityThresholds, assess
+from neurofb.dsp.filters import StreamFilter, design_filter
+from neurofb.dsp.quality import REASONS, QualityThresholds, assess
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -15,19 +15,19 @@ import numpy as np
 import pytest
 
 from neurofb.errors import RecordingError
+from neurofb.library import Recovery, SessionLibrary, recover_interrupted
 from neurofb.recording import (
     Recording,
     RecordingWriter,
-    finalise_all_interrupted,
     finalise_interrupted,
     find_interrupted,
     new_recording_path,
     open_recording,
     read_meta,
 )
-from neurofb.runner import StreamRunner
-from neurofb.sources import open_board
-from neurofb.trace import COLUMNS
+from neurofb.recording.trace import COLUMNS
+from neurofb.stream.brainflow import open_board
+from neurofb.stream.runner import StreamRunner
 from neurofb.types import Chunk, Marker, SourceInfo, Update
 
 
@@ -88,7 +88,7 @@ def test_synthetic_board_round_trip_is_bit_exact(synthetic_recording):
     assert np.array_equal(rec.data, board)
     assert np.array_equal(rec.timestamps, stamps)
     assert rec.info.ch_names == kept[0].ch_names and rec.info.sfreq == kept[0].sfreq
-    assert rec.info.extra["live"] is False
+    assert rec.info.live is False
     assert rec.warnings == []
 
 
@@ -172,7 +172,10 @@ def test_interrupted_copy_is_found_finalised_and_readable(tmp_path, synthetic_re
     assert find_interrupted(root) == [root / "crashed"]  # the live one is still being written
     rec = open_recording(root / "crashed")
     assert rec.n_samples == 500 and any("partial row" in w for w in rec.warnings)
-    meta = finalise_interrupted(root / "crashed")
+    library = tmp_path / "sessions.sqlite3"
+    recovery = recover_interrupted(recordings=root, library_path=library)
+    assert recovery.finalised == (root / "crashed",) and recovery.problems == ()
+    meta = read_meta(root / "crashed")
     assert meta["interrupted"] is True and meta["complete"] is True and meta["n_samples"] == 500
     assert meta["duration_s"] == pytest.approx(2.0)
     assert meta["summary"]["mean_focus"] == pytest.approx(0.5)
@@ -181,7 +184,12 @@ def test_interrupted_copy_is_found_finalised_and_readable(tmp_path, synthetic_re
     again = open_recording(root / "crashed")
     assert np.array_equal(again.data, rows) and again.warnings == []
     assert again.markers == [Marker(0.5, "block_start", "rest")]
-    assert find_interrupted(root) == [] and finalise_all_interrupted(root) == []
+    with SessionLibrary(library) as lib:
+        [row] = lib.list_sessions()
+    assert row.recording_path == str((root / "crashed").resolve())
+    assert row.mean_focus == pytest.approx(0.5)
+    assert find_interrupted(root) == []
+    assert recover_interrupted(recordings=root, library_path=library) == Recovery()
     live.close()
     assert read_meta(root / "live")["interrupted"] is False
 
@@ -338,23 +346,28 @@ def test_finalise_interrupted_rejects_damaged_meta(small):
     (path / "meta.json").write_text("{broken")
     with pytest.raises(RecordingError, match=r"meta\.json"):
         finalise_interrupted(path)
-    assert finalise_all_interrupted(path.parent) == []  # logged and left alone
+    recovery = recover_interrupted(recordings=path.parent, library_path=path.parent / "x.db")
+    assert recovery.finalised == () and "meta.json" in recovery.problems[0]  # left alone
 
 
-def test_a_new_recording_finalises_crashed_ones_beside_it(tmp_path):
+def test_recovery_finalises_crashed_recordings_at_every_level_and_leaves_live_ones(tmp_path):
     info = SourceInfo(("Fz",), 250.0, "test")
     root = tmp_path / "recordings"
     old = RecordingWriter(root / "old", info)
     old.write_chunk(Chunk(np.ones((1, 250)), np.arange(250) / 250.0, ("Fz",), 250.0))
     old.flush()
     shutil.copytree(root / "old", root / "crashed")  # what kill -9 leaves
-    old.close()
     nested = root / "deeper" / "crashed"
     shutil.copytree(root / "crashed", nested)
     assert find_interrupted(root) == [root / "crashed", nested]
     assert find_interrupted(root, recursive=False) == [root / "crashed"]
-    RecordingWriter(root / "new", info).close()
-    meta = read_meta(root / "crashed")
-    assert meta["interrupted"] is True and meta["n_samples"] == 250
-    assert not (root / "crashed" / ".open").exists()
-    assert find_interrupted(root) == [nested]  # only the folder recorded into is looked at
+    recovery = recover_interrupted(recordings=root, library_path=tmp_path / "s.db")
+    assert recovery.finalised == (root / "crashed", nested)
+    for folder in recovery.finalised:
+        meta = read_meta(folder)
+        assert meta["interrupted"] is True and meta["n_samples"] == 250
+        assert not (folder / ".open").exists()
+    assert (root / "old" / ".open").exists()  # still being written: not touched
+    assert find_interrupted(root) == []
+    old.close()
+    assert read_meta(root / "old")["interrupted"] is False

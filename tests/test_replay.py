@@ -12,9 +12,10 @@ from neurofb import paths
 from neurofb.cli import main
 from neurofb.errors import BoardError, EndOfStream
 from neurofb.recording import Recording, open_recording
-from neurofb.replay import ReplaySource, default_target, replay
-from neurofb.runner import StreamRunner
-from neurofb.trace import COLUMNS, read_trace
+from neurofb.recording.trace import COLUMNS, read_trace
+from neurofb.stream.assemble import replay
+from neurofb.stream.replay import ReplaySource
+from neurofb.stream.runner import StreamRunner
 from neurofb.types import Chunk, Update
 
 DEMO = paths.shipped_recordings_dir() / "demo-eegmat"
@@ -54,7 +55,7 @@ class FakeClock:
 
 def test_max_speed_hands_out_the_whole_recording_in_large_chunks(demo):
     source = ReplaySource(demo, speed=None, batch_s=60.0)
-    assert source.info.extra["live"] is False and source.info.ch_names == demo.ch_names
+    assert source.info.live is False and source.info.ch_names == demo.ch_names
     with pytest.raises(BoardError, match="start"):
         source.read()
     source.start()
@@ -216,7 +217,6 @@ def test_cli_replay_writes_the_trace(tmp_path, capsys):
     assert code == 0 and "replayed" in out and "updates" in out
     rows = read_trace(trace)
     assert len(rows) == 39 and list(rows[0]) == list(COLUMNS)
-    assert default_target(tmp_path) == "engagement"
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import pytest
 from board_helpers import record_synthetic_csv, wait_for
 
 from neurofb.errors import BoardError
-from neurofb.runner import StatusEvent, StreamRunner, backoff_s
-from neurofb.sources import BrainFlowSource, open_board
+from neurofb.stream.brainflow import BrainFlowSource, open_board
+from neurofb.stream.runner import StatusEvent, StreamRunner, backoff_s
 from neurofb.types import Chunk, Marker, Update
 
 

@@ -9,9 +9,9 @@ from board_helpers import wait_for
 
 from neurofb.config import EngineConfig
 from neurofb.focus.targets import make_estimator
-from neurofb.pipeline import Pipeline
-from neurofb.runner import StreamRunner
-from neurofb.sources import open_board
+from neurofb.stream.brainflow import open_board
+from neurofb.stream.pipeline import Pipeline
+from neurofb.stream.runner import StreamRunner
 from neurofb.types import Update
 
 

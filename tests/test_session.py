@@ -9,16 +9,16 @@ import pytest
 from feedback_helpers import updates
 
 from neurofb.config import EngineConfig
-from neurofb.exercises import Calibration, FocusGauge, Rocket
-from neurofb.feedback import RewardConfig
-from neurofb.labels import labelled_blocks
-from neurofb.library_summary import summarise_recording
-from neurofb.pipeline import Pipeline
+from neurofb.library.summary import summarise_recording
+from neurofb.practice.exercises import Calibration, FocusGauge, Rocket
+from neurofb.practice.reward import RewardConfig
+from neurofb.practice.session import PracticeSession
 from neurofb.recording import RecordingWriter, open_recording
-from neurofb.replay import ReplaySource
-from neurofb.runner import StreamRunner
-from neurofb.session import TrainingSession
-from neurofb.sources import open_board
+from neurofb.recording.labels import labelled_blocks
+from neurofb.stream.brainflow import open_board
+from neurofb.stream.pipeline import Pipeline
+from neurofb.stream.replay import ReplaySource
+from neurofb.stream.runner import StreamRunner
 
 ENGINE = EngineConfig(baseline_s=5.0)
 
@@ -30,7 +30,7 @@ def replay_session(edf, exercise, folder, config=None):
     writer = RecordingWriter(folder, source.info, meta={"exercise": exercise.name})
     runner.add_chunk_listener(writer.write_chunk)
     runner.add_update_listener(writer.write_update)
-    session = TrainingSession(runner, exercise, config, recorder=writer)
+    session = PracticeSession(runner, exercise, config, recorder=writer)
     steps, summaries = [], []
     session.add_step_listener(steps.append)
     session.add_done_listener(summaries.append)
@@ -93,7 +93,7 @@ def test_live_synthetic_board_session_marks_through_the_runner():
     runner = StreamRunner(source, Pipeline(source.info, config=EngineConfig(baseline_s=2.0)))
     marked = []
     runner.add_marker_listener(marked.append)
-    session = TrainingSession(runner, Rocket(duration_s=3.0))
+    session = PracticeSession(runner, Rocket(duration_s=3.0))
     done = threading.Event()
     steps = []
     session.add_step_listener(steps.append)
@@ -113,7 +113,7 @@ def test_live_synthetic_board_session_marks_through_the_runner():
 
 
 def test_headless_pause_resume_and_finish():
-    session = TrainingSession(None, FocusGauge(duration_s=None), RewardConfig(warmup_s=0.0))
+    session = PracticeSession(None, FocusGauge(duration_s=None), RewardConfig(warmup_s=0.0))
     ended = []
     session.add_done_listener(ended.append)
     ups = updates([0.9] * 60)
@@ -134,11 +134,11 @@ def test_headless_pause_resume_and_finish():
 
 def test_bad_session_arguments():
     with pytest.raises(ValueError, match="no runner"):
-        TrainingSession(None, FocusGauge()).start()
+        PracticeSession(None, FocusGauge()).start()
     used = FocusGauge()
-    session = TrainingSession(None, used)
+    session = PracticeSession(None, used)
     session.feed(updates([0.5])[0])
     with pytest.raises(ValueError, match="already run"):
-        TrainingSession(None, used)
+        PracticeSession(None, used)
     with pytest.raises(ValueError, match="must be an Exercise"):
-        TrainingSession(None, "gauge")
+        PracticeSession(None, "gauge")

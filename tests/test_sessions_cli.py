@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from neurofb.cli import main
-from neurofb.library import SessionLibrary, SessionSummary, default_path, summarise_recording
-from neurofb.library_summary import summarise_trace
+from neurofb.library.index import SessionLibrary, SessionSummary, default_path, summarise_recording
+from neurofb.library.summary import summarise_trace
 from neurofb.recording import RecordingWriter, finalise_interrupted, open_recording
-from neurofb.sources import open_board
+from neurofb.stream.brainflow import open_board
 from neurofb.types import Chunk, Marker, Update
 
 
@@ -85,7 +85,8 @@ def home(tmp_path, board_chunk):
     crashing.close()
     shutil.rmtree(root / "c-crash")
     shutil.copytree(root / "d-crash-open", root / "c-crash")
-    finalise_interrupted(root / "c-crash")
+    crashed = summarise_recording(open_recording(root / "c-crash")).to_dict()
+    finalise_interrupted(root / "c-crash", summary=crashed)  # as recovery at the next start
     assert (root / "d-crash-open" / ".open").exists()
     return home
 

@@ -8,7 +8,7 @@ import wave
 import numpy as np
 import pytest
 
-from neurofb.sound import (
+from neurofb.practice.tones import (
     SFREQ,
     TONES,
     chime,

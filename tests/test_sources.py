@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from board_helpers import record_synthetic_csv
 
+from neurofb.boards import board_id, board_names
 from neurofb.errors import BoardError, EndOfStream
-from neurofb.sources import BrainFlowSource, Source, board_id, board_names, open_board
+from neurofb.stream.brainflow import BrainFlowSource, open_board
+from neurofb.stream.source import Source
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

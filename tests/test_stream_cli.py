@@ -13,7 +13,7 @@ import pytest
 from board_helpers import record_synthetic_csv
 
 from neurofb.cli import main
-from neurofb.trace import read_trace
+from neurofb.recording.trace import read_trace
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -155,7 +155,7 @@ def test_data_dir_holds_default_recordings(tmp_path, capsys, monkeypatch):
 def test_boards_lists_every_board(capsys):
     import json
 
-    from neurofb.sources import board_names
+    from neurofb.boards import board_names
 
     assert main(["boards", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from neurofb.dsp.features import band_powers
 from neurofb.errors import ChannelError, ModelError
-from neurofb.features import band_powers
 from neurofb.focus.bandpower import BandPowerEstimator, TargetDef, parse_target
 from neurofb.focus.base import BoundEstimator, Estimator
 from neurofb.focus.targets import TARGETS, make_estimator, targets_help

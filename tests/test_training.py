@@ -26,7 +26,7 @@ def windows(eegmat_dir, tmp_path_factory):
 def test_eegmat_windows_are_labelled_and_cut_as_the_engine_does(eegmat_dir, tmp_path):
     import mne
 
-    from neurofb.filters import StreamFilter, design_filter
+    from neurofb.dsp.filters import StreamFilter, design_filter
     from neurofb.focus.neural import resample_windows
 
     ws = load_subject(eegmat_dir, 0, cache_dir=tmp_path)

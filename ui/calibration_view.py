@@ -1,8 +1,8 @@
 """The calibration page: guided rest / serial-subtraction blocks, then personalisation.
 
 The blocks, their timing, the subtraction numbers and the labelled markers come from the
-engine's :class:`neurofb.exercises.Calibration`; this page draws its ``CalibrationView`` and,
-when the recording is done, offers to personalise the focus model with it.
+engine's :class:`neurofb.practice.exercises.Calibration`; this page draws its ``CalibrationView``
+and, when the recording is done, offers to personalise the focus model with it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QPainter, QPen
 from PyQt6.QtWidgets import QLabel, QVBoxLayout
 
-from neurofb_ui.exercise_views import Canvas, _font
+from neurofb_ui.exercise_views import Canvas, scaled_font
 from neurofb_ui.session_controller import SessionResult
 from neurofb_ui.sound import SoundPlayer
 from neurofb_ui.training_page import SessionPage
@@ -42,7 +42,7 @@ class CalibrationCanvas(Canvas):
             return
         cell = min(90.0, (w - 40) / n)
         x0 = (w - cell * n) / 2
-        p.setFont(_font(self, -1, bold=True))
+        p.setFont(scaled_font(self, -1, bold=True))
         for i, label in enumerate(self.blocks):
             box = QRectF(x0 + i * cell + 3, 40, cell - 6, 24)
             passed = done or i < current
@@ -66,10 +66,10 @@ class CalibrationCanvas(Canvas):
         p.fillRect(self.rect(), QColor(PHASE_COLOURS.get(phase, "#eceff1")))
         if v is None:
             p.setPen(QColor("#37474f"))
-            p.setFont(_font(self, 8, bold=True))
+            p.setFont(scaled_font(self, 8, bold=True))
             p.drawText(QRectF(0, h * 0.25, w, 50), Qt.AlignmentFlag.AlignCenter,
                        "Calibration")
-            p.setFont(_font(self, 2))
+            p.setFont(scaled_font(self, 2))
             p.drawText(QRectF(w * 0.1, h * 0.25 + 60, w * 0.8, h * 0.5),
                        Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap,
                        "A few minutes of alternating blocks: relax with your eyes open, then "
@@ -79,7 +79,7 @@ class CalibrationCanvas(Canvas):
             p.end()
             return
         p.setPen(QColor("#263238"))
-        p.setFont(_font(self, 1, bold=True))
+        p.setFont(scaled_font(self, 1, bold=True))
         n = v.n_blocks
         label = "" if phase == "done" else f"Block {v.block_index + 1} of {n} · {v.block_label}"
         p.drawText(QRectF(16, 10, w - 32, 24), Qt.AlignmentFlag.AlignLeft, label)
@@ -89,10 +89,10 @@ class CalibrationCanvas(Canvas):
             p.drawText(QRectF(16, 10, w - 32, 24), Qt.AlignmentFlag.AlignRight,
                        f"● recording “{v.recording_label}”")
         p.setPen(QColor("#263238"))
-        p.setFont(_font(self, 12, bold=True))
+        p.setFont(scaled_font(self, 12, bold=True))
         p.drawText(QRectF(20, max(90, h * 0.18), w - 40, 60), Qt.AlignmentFlag.AlignCenter,
                    v.instruction)
-        p.setFont(_font(self, 3))
+        p.setFont(scaled_font(self, 3))
         p.drawText(QRectF(w * 0.1, max(90, h * 0.18) + 64, w * 0.8, 70),
                    Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, v.detail)
         cy = h * 0.62
@@ -101,11 +101,11 @@ class CalibrationCanvas(Canvas):
             p.setBrush(QColor("#37474f"))
             p.drawEllipse(QPointF(w / 2, cy), 9, 9)
         elif phase == "task" and v.task_start is not None:
-            p.setFont(_font(self, 30, bold=True))
+            p.setFont(scaled_font(self, 30, bold=True))
             p.setPen(QColor("#e65100"))
             p.drawText(QRectF(0, cy - 60, w, 100), Qt.AlignmentFlag.AlignCenter,
                        f"{v.task_start}")
-            p.setFont(_font(self, 8, bold=True))
+            p.setFont(scaled_font(self, 8, bold=True))
             p.drawText(QRectF(0, cy + 40, w, 40), Qt.AlignmentFlag.AlignCenter,
                        f"− {v.task_step}, − {v.task_step}, − {v.task_step}, …")
         # progress of the phase
@@ -119,7 +119,7 @@ class CalibrationCanvas(Canvas):
             p.drawRoundedRect(QRectF(bar.left(), bar.top(), bar.width() * v.phase_progress,
                                      bar.height()), 7, 7)
             p.setPen(QColor("#37474f"))
-            p.setFont(_font(self, 0))
+            p.setFont(scaled_font(self, 0))
             p.drawText(QRectF(0, h - 42, w, 20), Qt.AlignmentFlag.AlignCenter,
                        f"{v.phase_left_s:.0f} s left in this part")
         if v.message:
@@ -163,7 +163,7 @@ class CalibrationPage(SessionPage):
 
     def make_exercise(self) -> Any:
         """The engine's calibration exercise with the blocks of the settings."""
-        from neurofb.exercises import make_exercise
+        from neurofb.practice.exercises import make_exercise
 
         s = self.window.settings
         return make_exercise("calibration", blocks=block_labels(s.calib_blocks),

@@ -204,8 +204,3 @@ class EegPlot(pg.PlotWidget):
             item.setPos(0, 0)
             self.points_drawn += y.size
         return True
-
-    @property
-    def uv_per_division(self) -> float:
-        """µV between neighbouring channel baselines."""
-        return self.scale_uv if self.scale_uv > 0 else self._auto_uv

@@ -1,6 +1,6 @@
 """Drawings of the exercises: the focus gauge, the rocket and the clarity scene.
 
-Each canvas draws one engine view record (:mod:`neurofb.exercises`: ``GaugeView``,
+Each canvas draws one engine view record (:mod:`neurofb.practice.exercises`: ``GaugeView``,
 ``RocketView``, ``ClarityView``) and nothing else: no rule of when to reward lives here. Views
 arrive at the pipeline's rate (4/s); a canvas eases what it shows towards the latest view on
 each ~30 fps frame (``tick``) so motion looks smooth.
@@ -28,7 +28,8 @@ from PyQt6.QtWidgets import QSizePolicy, QWidget
 EASE = 0.18  # fraction of the way to the target per frame (~30 fps)
 
 
-def _font(widget: QWidget, delta: float, *, bold: bool = False) -> QFont:
+def scaled_font(widget: QWidget, delta: float, *, bold: bool = False) -> QFont:
+    """The widget's font, ``delta`` points larger (at least 6 pt), optionally bold."""
     f = QFont(widget.font())
     f.setPointSizeF(max(6.0, widget.font().pointSizeF() + delta))
     f.setBold(bold)
@@ -77,7 +78,7 @@ class Canvas(QWidget):
     def _message(self, p: QPainter, rect: QRectF, text: str) -> None:
         if not text:
             return
-        p.setFont(_font(self, 2, bold=True))
+        p.setFont(scaled_font(self, 2, bold=True))
         m = p.fontMetrics()
         w = m.horizontalAdvance(text) + 28
         box = QRectF(rect.center().x() - w / 2, rect.bottom() - 44, w, 32)
@@ -150,14 +151,14 @@ class GaugeCanvas(Canvas):
         p.setBrush(needle)
         p.drawEllipse(QPointF(cx, cy), 10, 10)
         p.setPen(QColor("#333"))
-        p.setFont(_font(self, 1))
+        p.setFont(scaled_font(self, 1))
         p.drawText(QRectF(cx - r - 40, cy + 6, 80, 20), Qt.AlignmentFlag.AlignCenter, "low")
         p.drawText(QRectF(cx + r - 40, cy + 6, 80, 20), Qt.AlignmentFlag.AlignCenter, "high")
-        p.setFont(_font(self, 14, bold=True))
+        p.setFont(scaled_font(self, 14, bold=True))
         text = "–" if gated else f"{self.shown_focus:.2f}"
         p.drawText(QRectF(0, cy + 16, w, 46), Qt.AlignmentFlag.AlignCenter, text)
         if v is not None:
-            p.setFont(_font(self, 3, bold=True))
+            p.setFont(scaled_font(self, 3, bold=True))
             p.setPen(QColor("#2e7d32" if v.on_target else "#555"))
             label = "On target — hold it!" if v.on_target else "Raise your focus above the line"
             if v.reward:
@@ -225,7 +226,7 @@ class RocketCanvas(Canvas):
             by = h - margin_bottom - (h - margin_top - margin_bottom) * v.best_altitude - 40
             p.setPen(QPen(QColor(255, 255, 255, 110), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(0, by + 40), QPointF(w, by + 40))
-            p.setFont(_font(self, -1))
+            p.setFont(scaled_font(self, -1))
             p.drawText(QRectF(6, by + 22, 120, 16), Qt.AlignmentFlag.AlignLeft, "best")
         thrust = v is not None and v.thrust
         scale = max(1.0, h / 420)
@@ -275,11 +276,11 @@ class RocketCanvas(Canvas):
         for k in range(shown):
             p.drawPath(star_path(20 + k * 26, 24, 10))
         p.setPen(QColor("white"))
-        p.setFont(_font(self, 3, bold=True))
+        p.setFont(scaled_font(self, 3, bold=True))
         p.drawText(QRectF(w - 190, 10, 180, 30),
                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                    f"★ {stars}   {0 if v is None else v.points} pts")
-        p.setFont(_font(self, 1))
+        p.setFont(scaled_font(self, 1))
         p.drawText(QRectF(w - 190, 38, 180, 22),
                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                    f"altitude {alt * 100:.0f} %")
@@ -392,7 +393,7 @@ class ClarityCanvas(Canvas):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(target.adjusted(5, 5, -5, -5))
         p.setPen(QColor("white"))
-        p.setFont(_font(self, 3, bold=True))
+        p.setFont(scaled_font(self, 3, bold=True))
         pts = 0 if v is None else v.points
         p.drawText(QRectF(target.left() + 12, target.top() + 8, 300, 30),
                    Qt.AlignmentFlag.AlignLeft, f"clarity {self.shown_clarity * 100:.0f} %")

@@ -1,6 +1,6 @@
 """A head seen from above with a value per electrode: the model's attention over channels.
 
-Electrode positions come from :mod:`neurofb.montage` (MNE's 10-05 template), projected onto the
+Electrode positions come from :mod:`neurofb.dsp.montage` (MNE's 10-05 template), projected onto the
 disc with an azimuthal equidistant projection (the top of the head in the centre, the ears'
 level on the rim), as MNE's topomaps do. Values between electrodes are filled by inverse-distance
 weighting for the picture only; the weights are computed once per channel set so a redraw is one
@@ -16,7 +16,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from neurofb import montage
+from neurofb.dsp import montage
 
 _GRID = 72
 _LANDMARKS = ("T7", "T8", "Fpz", "Oz")

@@ -1,6 +1,6 @@
 """The history page: progress across sessions and days, and any past session's focus trace.
 
-Everything comes from the session library (:class:`neurofb.library.SessionLibrary`) and the
+Everything comes from the session library (:class:`neurofb.library.index.SessionLibrary`) and the
 recordings it points at; reading them, and rebuilding the index, runs on worker threads.
 """
 
@@ -56,7 +56,7 @@ class TraceData:
 
 def read_history(library_path: str | None, user: str | None) -> HistoryData:
     """Read sessions and day progress (worker thread)."""
-    from neurofb.library import SessionLibrary
+    from neurofb.library.index import SessionLibrary
 
     lib = SessionLibrary(library_path)
     try:
@@ -67,8 +67,8 @@ def read_history(library_path: str | None, user: str | None) -> HistoryData:
 
 def read_trace(path: str) -> TraceData:
     """Read the focus trace, thresholds, rewards and blocks of a recording (worker thread)."""
-    from neurofb.labels import blocks
     from neurofb.recording import open_recording
+    from neurofb.recording.labels import blocks
 
     rec = open_recording(path)
     t = np.array([float(r["t"]) for r in rec.trace], dtype=float)
@@ -82,7 +82,7 @@ def read_trace(path: str) -> TraceData:
 
 def reindex(library_path: str | None, root: str) -> Any:
     """Rebuild the library index from the recordings folder (worker thread)."""
-    from neurofb.library import SessionLibrary
+    from neurofb.library.index import SessionLibrary
 
     lib = SessionLibrary(library_path)
     try:

@@ -42,8 +42,8 @@ def quality_colour(q: float | None) -> str:
 
 
 def band_names(n: int) -> tuple[str, ...]:
-    """Names of the engine's bands (``neurofb.features.BANDS``) for ``n`` bands."""
-    from neurofb.features import BANDS
+    """Names of the engine's bands (``neurofb.dsp.features.BANDS``) for ``n`` bands."""
+    from neurofb.dsp.features import BANDS
 
     names = tuple(BANDS)
     return names[:n] if len(names) >= n else tuple(f"band {i + 1}" for i in range(n))

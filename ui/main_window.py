@@ -6,6 +6,7 @@ page and in the status bar; the app keeps running.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, ClassVar
 
@@ -23,12 +24,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from neurofb.stream.assemble import OpenedStream
 from neurofb_ui.live_view import LiveView
 from neurofb_ui.qt_bridge import Task, start_task, wait_for_tasks
 from neurofb_ui.settings import AppSettings, SettingsPage
 from neurofb_ui.sound import SoundPlayer
 from neurofb_ui.source_panel import SourcePanel, SourceSpec
-from neurofb_ui.stream import LiveStream, OpenedStream, StreamRequest
+from neurofb_ui.stream import ConnectRequest, LiveStream
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +186,9 @@ class MainWindow(QMainWindow):
         spec = spec or self.source.spec()
         self.source.select(spec)
         self._remember_source(spec)
-        self.stream.connect_source(StreamRequest(
+        self.stream.connect_source(ConnectRequest(
             spec=spec, target=self.settings.target, model_dir=self.settings.model_dir,
+            line_freq=self.settings.line_freq,
         ))
 
     def disconnect_source(self) -> None:
@@ -221,11 +224,17 @@ class MainWindow(QMainWindow):
 
     def recover_recordings(self) -> None:
         """Finalise recordings a crash left open, and index them (worker thread)."""
-        start_task(Task(recover_interrupted, self.library_path, on_done=self._recovered,
+        from neurofb.library.recovery import recover_interrupted
+
+        recover = functools.partial(recover_interrupted, library_path=self.library_path)
+        start_task(Task(recover, on_done=self._recovered,
                         on_error=lambda m: self.show_problem(
                             f"Could not recover interrupted recordings: {m}", "warning")))
 
-    def _recovered(self, folders: list) -> None:
+    def _recovered(self, recovery: Any) -> None:
+        for problem in recovery.problems:
+            log.warning("%s", problem)
+        folders = recovery.finalised
         if folders:
             names = ", ".join(p.name for p in folders[:3]) + ("…" if len(folders) > 3 else "")
             self.show_problem(f"Recovered {len(folders)} interrupted recording(s): {names}",
@@ -297,29 +306,3 @@ class MainWindow(QMainWindow):
     def start_later(self, fn: Any, delay_ms: int = 0) -> None:
         """Run ``fn`` on the GUI thread once the event loop runs."""
         QTimer.singleShot(delay_ms, fn)
-
-
-def recover_interrupted(library_path: str | None) -> list:
-    """Finalise interrupted recordings and add them to the library (worker thread)."""
-    from neurofb.errors import LibraryError, RecordingError
-    from neurofb.library import SessionLibrary
-    from neurofb.library_summary import summarise_folder
-    from neurofb.recording import finalise_all_interrupted
-
-    folders = finalise_all_interrupted()
-    if folders:
-        try:
-            lib = SessionLibrary(library_path)
-        except LibraryError as err:
-            log.warning("recovered recordings not indexed: %s", err)
-            return folders
-        try:
-            for folder in folders:
-                try:
-                    summary, _ = summarise_folder(folder)
-                    lib.add_session(summary)
-                except (RecordingError, LibraryError, ValueError) as err:
-                    log.warning("recovered recording %s not indexed: %s", folder, err)
-        finally:
-            lib.close()
-    return folders

@@ -1,6 +1,6 @@
 """The focus model page: the current model's card, personalisation, retraining, switching.
 
-Reading model cards, personalising (:func:`neurofb.training.calibrate.personalise`) and
+Reading model cards, personalising (:func:`neurofb.training.personalise.personalise`) and
 retraining from the library's labelled recordings run on worker threads with a progress bar and
 a Cancel button; the page only shows what the engine reports. New models are written to
 ``<data dir>/models/``; every earlier model stays there and can be switched back to.
@@ -9,7 +9,6 @@ a Cancel button; the page only shows what the engine reports. New models are wri
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from PyQt6.QtWidgets import (
 
 from neurofb import paths
 from neurofb.errors import NeurofbError
+from neurofb.focus.card import ModelCard, read_card
 from neurofb_ui.headmap import HeadMap
 from neurofb_ui.qt_bridge import Task, start_task
 
@@ -49,7 +49,7 @@ class ModelEntry:
     name: str
     created: str
     shipped: bool
-    meta: dict
+    card: ModelCard
 
 
 def personal_models_dir() -> Path:
@@ -66,16 +66,14 @@ def list_models() -> list[ModelEntry]:
         if not root.is_dir():
             continue
         found = []
-        for card in root.glob(f"*/{MODEL_FILE}"):
+        for file in root.glob(f"*/{MODEL_FILE}"):
             try:
-                meta = json.loads(card.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as err:
-                log.warning("model card %s unreadable: %s", card, err)
+                card = read_card(file.parent)
+            except NeurofbError as err:
+                log.warning("model card %s unreadable: %s", file, err)
                 continue
-            if not isinstance(meta, dict):
-                continue
-            found.append(ModelEntry(str(card.parent), card.parent.name,
-                                    str(meta.get("created", "")), shipped, meta))
+            found.append(ModelEntry(str(file.parent), file.parent.name, card.created, shipped,
+                                    card))
         out += sorted(found, key=lambda m: m.created, reverse=True)
     return out
 
@@ -98,10 +96,10 @@ def run_personalise(model_dir: str, recording: str, out_dir: str, *, progress: A
                     cancel: Any) -> dict:
     """Personalise ``model_dir`` with a calibration recording (worker thread).
 
-    Returns :func:`neurofb.training.calibrate.personalise`'s report (``before``/``after``
+    Returns :func:`neurofb.training.personalise.personalise`'s report (``before``/``after``
     metrics on held-back windows, ``out_dir``).
     """
-    from neurofb.training.calibrate import personalise
+    from neurofb.training.personalise import personalise
     from neurofb.training.train import Cancelled
 
     try:
@@ -146,7 +144,7 @@ def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress
 
 def calibration_recordings(library_path: str | None) -> list[str]:
     """Recording folders of the library's calibration sessions, newest first (worker thread)."""
-    from neurofb.library import SessionLibrary
+    from neurofb.library.index import SessionLibrary
 
     lib = SessionLibrary(library_path)
     try:
@@ -201,54 +199,30 @@ def metric_rows(metrics: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def _training_text(train: dict) -> str:
-    data = train.get("data") if isinstance(train.get("data"), dict) else {}
-    out = []
-    for name, d in data.items():
-        if not isinstance(d, dict):
-            continue
-        what = d.get("dataset") or name
-        subjects = d.get("subjects")
-        n = f", {len(subjects)} people" if isinstance(subjects, list) else ""
-        windows = f", {d['windows']} windows" if "windows" in d else ""
-        out.append(f"{str(what).split(' (')[0]}{n}{windows}")
-    if train.get("device"):
-        out.append(f"on {train['device']}, {train.get('seconds', '?')} s")
-    return "; ".join(out) or "–"
-
-
 def card_html(entry: ModelEntry) -> str:
     """The model card as HTML: what it is, what it was trained on, how well it does."""
-    m = entry.meta
-    arch = m.get("architecture", {}) if isinstance(m.get("architecture"), dict) else {}
-    inp = m.get("input", {}) if isinstance(m.get("input"), dict) else {}
-    train = m.get("training", {}) if isinstance(m.get("training"), dict) else {}
-    metrics = m.get("metrics", {}) if isinstance(m.get("metrics"), dict) else {}
-    weights = m.get("weights", {}) if isinstance(m.get("weights"), dict) else {}
+    c = entry.card
+    n_par = "?" if c.n_parameters is None else str(c.n_parameters)
     rows = [
-        ("Model", f"{m.get('name') or entry.name} ({'shipped' if entry.shipped else 'yours'})"),
+        ("Model", f"{c.name} ({'shipped' if entry.shipped else 'yours'})"),
         ("Folder", entry.path),
         ("Created", entry.created or "–"),
-        ("Architecture", f"{arch.get('name', '?')}, "
-                         f"{weights.get('n_parameters', '?')} parameters"),
-        ("Input", f"{inp.get('window_s', '?')} s windows at {inp.get('sfreq', '?')} Hz, "
-                  f"{len(inp.get('channels', []) or [])} channels"),
-        ("Trained on", _training_text(train)),
+        ("Architecture", f"{c.architecture or '?'}, {n_par} parameters"),
+        ("Input", f"{c.window_s if c.window_s is not None else '?'} s windows at "
+                  f"{c.sfreq if c.sfreq is not None else '?'} Hz, {len(c.channels)} channels"),
+        ("Trained on", "; ".join([*c.training, *([f"on {c.trained_on_device}"]
+                                                 if c.trained_on_device else [])]) or "–"),
     ]
-    if m.get("task"):
-        rows.append(("Focus means", str(m["task"])))
-    parent = m.get("parent") if isinstance(m.get("parent"), dict) else None
-    if parent:
-        rows.append(("Derived from", str(parent.get("name") or parent.get("path", "?"))))
-    calib = m.get("calibration") if isinstance(m.get("calibration"), dict) else None
-    if calib and isinstance(calib.get("before"), dict) and isinstance(calib.get("after"), dict):
-        for k in ("auc", "balanced_accuracy"):
-            if k in calib["before"] and k in calib["after"]:
-                rows.append((f"{k.replace('_', ' ')} before → after personalising",
-                             f"{calib['before'][k]:.3f} → {calib['after'][k]:.3f}"))
-    rows += metric_rows(metrics)
-    if weights.get("sha256"):
-        rows.append(("Weights SHA-256", str(weights["sha256"])[:16] + "…"))
+    if c.task:
+        rows.append(("Focus means", c.task))
+    if c.parent:
+        rows.append(("Derived from", c.parent))
+    for gain in c.calibration:
+        rows.append((f"{gain.metric.replace('_', ' ')} before → after personalising",
+                     f"{gain.before:.3f} → {gain.after:.3f}"))
+    rows += metric_rows(dict(c.metrics))
+    if c.weights_sha256:
+        rows.append(("Weights SHA-256", c.weights_sha256[:16] + "…"))
     cells = "".join(f"<tr><td style='padding-right:14px;color:#555'>{k}</td>"
                     f"<td><b>{v}</b></td></tr>" for k, v in rows)
     return f"<table>{cells}</table>"
@@ -376,8 +350,7 @@ class ModelPage(QWidget):
 
     def _show_card(self, entry: ModelEntry) -> None:
         self.card.setText(card_html(entry))
-        inp = entry.meta.get("input", {}) if isinstance(entry.meta.get("input"), dict) else {}
-        self.montage.set_channels(list(inp.get("channels", []) or []))
+        self.montage.set_channels(list(entry.card.channels))
         self.montage.set_values(None)
 
     def _show_selected(self, row: int) -> None:

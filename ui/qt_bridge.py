@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 
 class EngineBridge(QObject):
-    """Re-emit a :class:`neurofb.runner.StreamRunner`'s callbacks as queued Qt signals.
+    """Re-emit a :class:`neurofb.stream.runner.StreamRunner`'s callbacks as queued Qt signals.
 
     Signals carry the engine's frozen records unchanged: ``update`` an
     :class:`neurofb.types.Update`, ``chunk`` a :class:`neurofb.types.Chunk`, ``marker`` a
-    :class:`neurofb.types.Marker`, ``status`` a :class:`neurofb.runner.StatusEvent`.
+    :class:`neurofb.types.Marker`, ``status`` a :class:`neurofb.stream.runner.StatusEvent`.
 
     Create the bridge on the GUI thread; :meth:`attach` it to a runner before the runner starts.
     Callbacks that arrive after :meth:`detach` are dropped, so a stopping runner never reaches a

@@ -1,80 +1,27 @@
-"""Run one training session from the app: recorder, engine session, library entry.
+"""Run one practice session from the app: the engine's session, recorded and indexed.
 
-The engine's :class:`neurofb.session.TrainingSession` holds the reward rules and the exercise;
-this module wires it to the running stream, to a :class:`neurofb.recording.RecordingWriter`
-(every session is recorded by default) and, when the session ends, closes the recording on a
-worker thread and adds the session's summary to the :class:`neurofb.library.SessionLibrary`.
-Steps of the session reach the views as queued signals.
-
-A session starts while the stream is already running, so the recording starts mid-stream.
-:class:`AlignedRecorder` re-bases the stream times of updates and markers on the recording's
-first sample, so the recording's markers and trace line up with its own samples (what
-personalisation reads back).
+The engine's :class:`neurofb.practice.session.PracticeSession` holds the reward rules and the
+exercise; a :class:`neurofb.stream.recorder.StreamRecorder` records it (every session is
+recorded by default) and, when it ends, closes the recording and adds it to the session library
+on a worker thread. Steps of the session reach the views as queued signals. This module only
+wires engine objects to Qt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from neurofb.errors import LibraryError, NeurofbError, RecordingError
+from neurofb.errors import NeurofbError, RecordingError
+from neurofb.focus.card import read_card
 from neurofb_ui.qt_bridge import Task, start_task
 
 log = logging.getLogger(__name__)
-
-
-class AlignedRecorder:
-    """A :class:`~neurofb.recording.RecordingWriter` fed by a stream that started earlier.
-
-    The first chunk written sets ``t0`` (its first sample's stream time); updates and markers
-    are written with ``t - t0``. Updates of windows that end before the recording began are not
-    written; markers made before the first chunk are written at 0.
-    """
-
-    def __init__(self, writer: Any) -> None:
-        self.writer = writer
-        self.t0: float | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def path(self) -> Path:
-        """The recording folder."""
-        return Path(self.writer.path)
-
-    @property
-    def error(self) -> str | None:
-        """The writer's error (disk full, unwritable), or None."""
-        return self.writer.error
-
-    def write_chunk(self, chunk: Any) -> None:
-        """Write samples; the first chunk fixes the time origin."""
-        with self._lock:
-            if self.t0 is None:
-                self.t0 = chunk.first_sample / chunk.sfreq
-        self.writer.write_chunk(chunk)
-
-    def write_update(self, update: Any) -> None:
-        """Write a pipeline update, re-timed to the recording."""
-        t0 = self.t0
-        if t0 is None or update.t < t0:
-            return
-        self.writer.write_update(replace(update, t=update.t - t0))
-
-    def write_marker(self, marker: Any) -> None:
-        """Write a marker, re-timed to the recording."""
-        t0 = self.t0 or 0.0
-        self.writer.write_marker(replace(marker, t=max(marker.t - t0, 0.0)))
-
-    def close(self, summary: dict | None = None) -> None:
-        """Close the recording (finalise meta.json)."""
-        self.writer.close(summary=summary)
 
 
 @dataclass(frozen=True)
@@ -82,8 +29,8 @@ class SessionResult:
     """What a finished session left: the engine's summaries, the recording and library row."""
 
     exercise: str
-    feedback: Any  # neurofb.feedback.FeedbackSummary
-    summary: Any  # neurofb.library_summary.SessionSummary
+    feedback: Any  # neurofb.practice.reward.FeedbackSummary
+    summary: Any  # neurofb.library.summary.SessionSummary
     recording: str | None
     library_id: int | None
     problem: str = ""
@@ -98,36 +45,25 @@ def model_fields(target: str, model_dir: str) -> dict[str, str]:
     if target != "model":
         return {"model": target, "model_hash": ""}
     try:
-        meta = json.loads((Path(model_dir) / "model.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        card = read_card(model_dir)
+    except NeurofbError:
         return {"model": Path(model_dir).name, "model_hash": ""}
-    weights = meta.get("weights") if isinstance(meta, dict) else None
-    digest = str(weights.get("sha256", "")) if isinstance(weights, dict) else ""
-    return {"model": Path(model_dir).name, "model_hash": digest}
+    return {"model": Path(model_dir).name, "model_hash": card.weights_sha256}
 
 
-def _finalise(recorder: AlignedRecorder | None, summary: Any, library_path: str | None) -> tuple:
+def _finish(recorder: Any, summary: Any, library_path: str | None) -> tuple:
     """Close the recording and index the session (runs on a worker thread)."""
-    from neurofb.library import SessionLibrary
+    if recorder is None:
+        from neurofb.errors import LibraryError
+        from neurofb.library.index import SessionLibrary
 
-    problem = ""
-    rec_path = None
-    if recorder is not None:
-        recorder.close(summary=summary.to_dict())
-        rec_path = str(recorder.path.resolve())
-        if recorder.error:
-            problem = recorder.error
-        summary = replace(summary, recording_path=rec_path)
-    lib_id = None
-    try:
-        lib = SessionLibrary(library_path)
         try:
-            lib_id = lib.add_session(summary)
-        finally:
-            lib.close()
-    except LibraryError as err:
-        problem = (problem + " " if problem else "") + f"Session not added to the library: {err}"
-    return summary, rec_path, lib_id, problem
+            with SessionLibrary(library_path) as lib:
+                return summary, None, lib.add_session(summary), ""
+        except LibraryError as err:
+            return summary, None, None, f"Session not added to the library: {err}"
+    done = recorder.finish(summary, library_path=library_path)
+    return done.summary or summary, str(done.path.resolve()), done.library_id, done.problem
 
 
 class SessionController(QObject):
@@ -152,7 +88,7 @@ class SessionController(QObject):
     def __init__(self, parent: QObject | None = None, *, library_path: str | None = None) -> None:
         super().__init__(parent)
         self.session: Any = None
-        self.recorder: AlignedRecorder | None = None
+        self.recorder: Any = None  # neurofb.stream.recorder.StreamRecorder
         self.runner: Any = None
         self.library_path = library_path
         self.started_at = ""
@@ -176,9 +112,9 @@ class SessionController(QObject):
         RuntimeError
             When a session already runs.
         """
-        from neurofb.feedback import RewardConfig
-        from neurofb.recording import RecordingWriter, new_recording_path
-        from neurofb.session import TrainingSession
+        from neurofb.practice.reward import RewardConfig
+        from neurofb.practice.session import PracticeSession
+        from neurofb.stream.recorder import StreamRecorder
 
         if self.session is not None:
             raise RuntimeError("a session is already running; end it first")
@@ -189,21 +125,17 @@ class SessionController(QObject):
         self.meta = {"user": user, "board": opened.info.board, **fields}
         self.recorder = None
         if record:
-            path = new_recording_path(label=f"{exercise.name}-{opened.info.board}")
             try:
-                writer = RecordingWriter(
-                    path, opened.info,
+                self.recorder = StreamRecorder(
+                    opened.info, label=f"{exercise.name}-{opened.info.board}",
                     meta={"user": user, "exercise": exercise.name, "target": target, **fields},
                     on_error=self._rec_error.emit,
-                )
-            except (RecordingError, ValueError) as err:
+                )  # fmt: skip
+            except RecordingError as err:
                 self.problem.emit(f"Not recording this session: {err}")
             else:
-                self.recorder = AlignedRecorder(writer)
-                runner.add_chunk_listener(self.recorder.write_chunk)
-                runner.add_update_listener(self.recorder.write_update)
-                runner.add_marker_listener(self.recorder.write_marker)
-        session = TrainingSession(runner, exercise, RewardConfig(target_rate=reward_rate),
+                self.recorder.attach(runner)
+        session = PracticeSession(runner, exercise, RewardConfig(target_rate=reward_rate),
                                   recorder=self.recorder)
         session.add_step_listener(self.step.emit)
         session.add_done_listener(self._done.emit)
@@ -245,13 +177,12 @@ class SessionController(QObject):
 
     def _on_done(self, feedback: Any) -> None:
         wait = self._wait
-        session, recorder, runner = self.session, self.recorder, self.runner
+        session, recorder = self.session, self.recorder
         if session is None or self.finishing:
             return
         self.finishing = True
-        if recorder is not None and runner is not None:
-            for cb in (recorder.write_chunk, recorder.write_update, recorder.write_marker):
-                runner.remove_listener(cb)
+        if recorder is not None:
+            recorder.detach()
         summary = session.session_summary(started_at=self.started_at, **self.meta)
 
         def finished(result: tuple) -> None:
@@ -270,9 +201,9 @@ class SessionController(QObject):
 
         if wait:
             try:
-                finished(_finalise(recorder, summary, self.library_path))
+                finished(_finish(recorder, summary, self.library_path))
             except (NeurofbError, OSError) as err:
                 failed(str(err))
         else:
-            start_task(Task(_finalise, recorder, summary, self.library_path,
+            start_task(Task(_finish, recorder, summary, self.library_path,
                             on_done=finished, on_error=failed))

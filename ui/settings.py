@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
 )
 
 from neurofb import paths
+from neurofb.practice.reward import TARGET_RATE_RANGE, RewardConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ SOURCE_KINDS = ("demo", "synthetic", "board", "file")
 TARGETS = ("model", "engagement", "tbr", "smr", "alpha")
 
 EXERCISES = ("gauge", "rocket", "clarity")
+
+#: Mains frequencies offered (Hz; 0 = no notch).
+LINE_FREQS = (50, 60, 0)
 
 
 @dataclass
@@ -96,6 +100,9 @@ class AppSettings:
         Number of calibration blocks (alternating rest / task).
     record : bool
         Record every session (on by default).
+    line_freq : int
+        Mains frequency in Hz to notch: 50 (Europe, Asia, Africa, Australia), 60 (the
+        Americas, parts of Japan), or 0 for no notch.
     """
 
     user: str = "me"
@@ -106,19 +113,23 @@ class AppSettings:
     exercise: str = "gauge"
     target: str = "model"
     model_dir: str = ""
-    reward_rate: float = 0.65
+    reward_rate: float = RewardConfig.target_rate
     volume: float = 0.6
     muted: bool = False
     session_min: float = 5.0
     calib_block_s: float = 60.0
     calib_blocks: int = 6
     record: bool = True
+    line_freq: int = 50
 
     def __post_init__(self) -> None:
         if self.source and self.source not in SOURCE_KINDS:
             raise ValueError(f"source must be one of {SOURCE_KINDS}, got {self.source!r}")
-        if not 0.05 <= self.reward_rate <= 0.95:
-            raise ValueError(f"reward_rate must be in [0.05, 0.95], got {self.reward_rate}")
+        lo, hi = TARGET_RATE_RANGE
+        if not lo <= self.reward_rate <= hi:
+            raise ValueError(f"reward_rate must be in [{lo}, {hi}], got {self.reward_rate}")
+        if self.line_freq not in LINE_FREQS:
+            raise ValueError(f"line_freq must be one of {LINE_FREQS}, got {self.line_freq}")
         if not 0.0 <= self.volume <= 1.0:
             raise ValueError(f"volume must be in [0, 1], got {self.volume}")
         if self.calib_block_s <= 0 or self.calib_blocks < 2:
@@ -198,11 +209,12 @@ class SettingsPage(QWidget):
             "(engagement, theta/beta down, SMR up, alpha up, or band:beta/theta@Fz,Cz)"
         )
         form.addRow("Feedback target", self.target)
-        note = QLabel("The target and the model apply from the next connection.")
+        note = QLabel("The target, the model and the mains setting apply from the next connection.")
         note.setStyleSheet("color: #666;")
         form.addRow("", note)
         self.reward_rate = QSpinBox()
-        self.reward_rate.setRange(5, 95)
+        self.reward_rate.setRange(round(TARGET_RATE_RANGE[0] * 100),
+                                  round(TARGET_RATE_RANGE[1] * 100))
         self.reward_rate.setSuffix(" %")
         self.reward_rate.setValue(round(settings.reward_rate * 100))
         self.reward_rate.setToolTip("The threshold adapts so you are rewarded about this often")
@@ -231,6 +243,17 @@ class SettingsPage(QWidget):
         form.addRow("Blocks (rest / task)", self.calib_blocks)
         lay.addWidget(calib)
 
+        signal = QGroupBox("Signal")
+        form = QFormLayout(signal)
+        self.line_freq = QComboBox()
+        for hz in LINE_FREQS:
+            self.line_freq.addItem(f"{hz} Hz" if hz else "no notch", hz)
+        self.line_freq.setCurrentIndex(LINE_FREQS.index(settings.line_freq))
+        self.line_freq.setToolTip("The mains frequency where you are: 50 Hz in Europe, Asia, "
+                                  "Africa and Australia, 60 Hz in the Americas")
+        form.addRow("Mains", self.line_freq)
+        lay.addWidget(signal)
+
         sound = QGroupBox("Sound")
         form = QFormLayout(sound)
         self.volume = QSlider(Qt.Orientation.Horizontal)
@@ -254,6 +277,7 @@ class SettingsPage(QWidget):
         self.user.editingFinished.connect(self._commit)
         self.exercise.currentTextChanged.connect(self._commit)
         self.target.currentTextChanged.connect(self._commit)
+        self.line_freq.currentIndexChanged.connect(self._commit)
         for spin in (self.reward_rate, self.session_min, self.calib_block_s, self.calib_blocks):
             spin.valueChanged.connect(self._commit)
         self.volume.valueChanged.connect(self._commit)
@@ -290,6 +314,7 @@ class SettingsPage(QWidget):
                 volume=self.volume.value() / 100,
                 muted=self.muted.isChecked(),
                 record=self.record.isChecked(),
+                line_freq=int(self.line_freq.currentData()),
             )
         except ValueError as err:
             self.saved.setText(f"Not saved: {err}")
@@ -316,4 +341,5 @@ class SettingsPage(QWidget):
         self.volume.setValue(round(d.volume * 100))
         self.muted.setChecked(d.muted)
         self.record.setChecked(d.record)
+        self.line_freq.setCurrentIndex(LINE_FREQS.index(d.line_freq))
         self._commit()

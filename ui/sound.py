@@ -1,6 +1,6 @@
 """Reward sounds through QtMultimedia, with volume and mute; silent where there is no audio.
 
-The tones themselves come from the engine (:mod:`neurofb.sound` renders them as WAV bytes);
+The tones themselves come from the engine (:mod:`neurofb.practice.tones` renders them as WAV bytes);
 this module only writes them to the user cache and plays them with :class:`QSoundEffect`.
 When QtMultimedia cannot load (no audio library, as on a headless CI machine) or no audio
 output device exists, the player logs one clear line and every call becomes a no-op.

@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import (
 )
 
 from neurofb import paths
-from neurofb.sources import board_names
+from neurofb.boards import board_names
 from neurofb_ui.settings import BOARD_FIELDS, AppSettings
 
 DEMO_NAME = "demo-eegmat"

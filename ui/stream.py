@@ -1,9 +1,12 @@
-"""The live connection: open a source, bind the estimator, run the engine on its own thread.
+"""The live connection: the engine's stream, opened on a worker thread, watched by the views.
 
-Opening a board (which may wait for a device) and loading a model happen on a worker thread
-(:class:`neurofb_ui.qt_bridge.Task`); the engine's :class:`~neurofb.runner.StreamRunner` then
-streams on its own thread, and its callbacks reach the views as queued signals of
-:attr:`LiveStream.bridge`. This module only wires engine objects together; it computes nothing.
+The app names what to stream with a :class:`~neurofb_ui.source_panel.SourceSpec`;
+:func:`stream_request` turns it and the settings into the engine's frozen
+:class:`~neurofb.stream.assemble.StreamRequest`, and :func:`neurofb.stream.assemble.open_stream`
+(the one assembly path, shared with the CLI) builds the stream on a worker thread
+(:class:`neurofb_ui.qt_bridge.Task`), since opening a board may wait for a device. The engine's
+runner then streams on its own thread and its callbacks reach the views as queued signals of
+:attr:`LiveStream.bridge`. This module only adapts; it computes nothing.
 """
 
 from __future__ import annotations
@@ -12,47 +15,61 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from neurofb import paths
-from neurofb.errors import BoardError, ChannelError, ModelError
+from neurofb.config import EngineConfig
+from neurofb.errors import BoardError
+from neurofb.stream.assemble import (
+    BoardRequest,
+    OpenedStream,
+    ReplayRequest,
+    StreamRequest,
+    open_stream,
+)
 from neurofb_ui.qt_bridge import EngineBridge, Task, start_task, wait_for_tasks
 from neurofb_ui.source_panel import SourceSpec
 
+__all__ = ["ConnectRequest", "LiveStream", "stream_request"]
+
 log = logging.getLogger(__name__)
 
-#: open_board keyword arguments that take numbers.
+#: Connection fields that take numbers.
 _INT_FIELDS = ("ip_port",)
 _FLOAT_FIELDS = ("timeout",)
 
+#: What the app feeds back when the model cannot serve the stream (shown in the banner).
+FALLBACK_TARGET = "engagement"
+
 
 @dataclass(frozen=True)
-class StreamRequest:
-    """Everything needed to open a stream (a frozen request handed to the worker)."""
+class ConnectRequest:
+    """What the window asks to connect to: the source and the feedback settings.
+
+    Parameters
+    ----------
+    spec : SourceSpec
+        The source picked.
+    target : str
+        Feedback target (``model``, ``engagement``, …).
+    model_dir : str
+        Model folder; empty for the shipped default.
+    line_freq : int
+        Mains frequency to notch (50, 60; 0 for none).
+    loop_replay : bool
+        Loop a replayed recording (the demo plays on and on).
+    """
 
     spec: SourceSpec
     target: str = "model"
     model_dir: str = ""
+    line_freq: int = 50
     loop_replay: bool = True
 
 
-@dataclass(frozen=True)
-class OpenedStream:
-    """What the worker hands back: a started runner and what it streams."""
-
-    runner: Any
-    source: Any
-    info: Any
-    estimator_name: str
-    model_dir: str
-    warning: str = ""
-
-
-def board_kwargs(fields: dict) -> dict:
-    """Turn the picker's text fields into :func:`neurofb.sources.open_board` keyword arguments.
+def _connection(fields: dict) -> dict[str, Any]:
+    """The picker's text fields as :func:`neurofb.stream.brainflow.open_board` arguments.
 
     Raises
     ------
@@ -76,95 +93,54 @@ def board_kwargs(fields: dict) -> dict:
     return out
 
 
-def make_source(spec: SourceSpec) -> Any:
-    """Build (not start) the source a :class:`SourceSpec` names."""
-    if spec.kind == "synthetic":
-        from neurofb.sources import open_board
-
-        return open_board("synthetic")
-    if spec.kind == "board":
-        from neurofb.sources import open_board
-
-        try:
-            return open_board(spec.board, **board_kwargs(spec.fields))
-        except ValueError as err:
-            raise BoardError(f"{spec.board}: {err}") from None
-    if spec.kind in ("demo", "file"):
-        if not spec.file:
-            what = "the demo recording is not installed" if spec.kind == "demo" else (
-                "no recording file chosen")
-            raise BoardError(f"{what}: choose a file or the synthetic board")
-        if not Path(spec.file).exists():
-            raise BoardError(f"recording {spec.file} not found: choose another file")
-        from neurofb.replay import ReplaySource
-
-        source = ReplaySource(spec.file, speed=1.0, loop=True)
-        if spec.start_s > 0:
-            source.seek(min(spec.start_s, source.recording.duration_s))
-        return source
-    raise BoardError(f"unknown source kind {spec.kind!r}")
-
-
-def resolve_model_dir(model_dir: str) -> str:
-    """The model folder to use: the chosen one, else the shipped default."""
-    return model_dir or str(paths.default_model_dir())
-
-
-def make_estimator(target: str, model_dir: str) -> tuple[Any, str, str]:
-    """Build the feedback estimator; fall back to the engagement index if the model fails.
-
-    Returns
-    -------
-    estimator, name, warning
-        ``warning`` is empty unless the fallback was used (it says why).
-    """
-    from neurofb.focus.targets import make_estimator as engine_make
-
-    try:
-        if target != "model":
-            return engine_make(target), target, ""
-        return engine_make("model", model_dir=model_dir), "model", ""
-    except (ModelError, ChannelError, OSError, ValueError) as err:
-        what = "focus model" if target == "model" else f"feedback target {target!r}"
-        warning = f"{what} could not load ({err}); using the engagement index instead"
-        log.warning(warning)
-        return engine_make("engagement"), "engagement", warning
-
-
-def open_stream(request: StreamRequest, bridge: EngineBridge,
-                started: Callable[[Any], bool] | None = None) -> OpenedStream:
-    """Open and start a stream (runs on a worker thread; may block on a device).
-
-    ``started(runner)`` is called once the runner runs; when it returns False (the window is
-    closing) the runner is stopped again and :class:`BoardError` raised.
+def stream_request(request: ConnectRequest) -> StreamRequest:
+    """The engine's request for what the window asks.
 
     Raises
     ------
     BoardError
-        When the source cannot be opened or started.
+        When the source cannot be named (no file chosen, a field that is not a number).
     """
-    from neurofb.config import EngineConfig
-    from neurofb.pipeline import Pipeline
-    from neurofb.runner import StreamRunner
+    spec = request.spec
+    if spec.kind == "synthetic":
+        source: BoardRequest | ReplayRequest = BoardRequest("synthetic")
+    elif spec.kind == "board":
+        source = BoardRequest(spec.board, _connection(spec.fields))
+    elif spec.kind in ("demo", "file"):
+        if not spec.file:
+            what = "the demo recording is not installed" if spec.kind == "demo" else (
+                "no recording file chosen")
+            raise BoardError(f"{what}: choose a file or the synthetic board")
+        source = ReplayRequest(spec.file, speed=1.0, loop=request.loop_replay,
+                               seek_s=spec.start_s)  # fmt: skip
+    else:
+        raise BoardError(f"unknown source kind {spec.kind!r}")
+    config = EngineConfig(line_freq=float(request.line_freq) or None)
+    target = request.target or "model"
+    return StreamRequest(
+        source, target=None if target == "model" else target,
+        model_dir=request.model_dir or None, config=config, fallback=FALLBACK_TARGET,
+    )  # fmt: skip
 
-    source = make_source(request.spec)
-    model_dir = resolve_model_dir(request.model_dir)
-    estimator, name, warning = make_estimator(request.target, model_dir)
+
+def _open(request: ConnectRequest, bridge: EngineBridge,
+          started: Callable[[Any], bool] | None = None) -> OpenedStream:
+    """Open and start a stream (runs on a worker thread; may block on a device).
+
+    ``started(runner)`` is called once the runner runs; when it returns False (the window is
+    closing) the stream is closed again and :class:`BoardError` raised.
+    """
+    stream = open_stream(stream_request(request))
+    bridge.attach(stream.runner)
     try:
-        pipeline = Pipeline(source.info, estimator, EngineConfig())
-    except (ChannelError, ModelError) as err:
-        if name == "engagement":
-            raise
-        warning = f"{err}; using the engagement index instead"
-        estimator, name, _ = make_estimator("engagement", model_dir)
-        pipeline = Pipeline(source.info, estimator, EngineConfig())
-    runner = StreamRunner(source, pipeline)
-    bridge.attach(runner)
-    runner.start(wait=True)
-    if started is not None and not started(runner):
-        runner.stop()
+        stream.start(wait=True)
+    except BaseException:
+        stream.close()
+        raise
+    if started is not None and not started(stream):
+        stream.close()
         raise BoardError("the window closed while connecting")
-    return OpenedStream(runner, source, source.info, name, model_dir, warning)
+    return stream
 
 
 class LiveStream(QObject):
@@ -198,30 +174,30 @@ class LiveStream(QObject):
         self._task: Task | None = None
         self._lock = threading.Lock()
         self._closing = False
-        self._started: list[Any] = []  # runners started by workers, not yet adopted or stopped
+        self._started: list[OpenedStream] = []  # started by workers, not yet adopted
 
     @property
     def runner(self) -> Any:
-        """The running :class:`~neurofb.runner.StreamRunner`, or None."""
+        """The running :class:`~neurofb.stream.runner.StreamRunner`, or None."""
         return None if self.current is None else self.current.runner
 
-    def connect_source(self, request: StreamRequest) -> Task | None:
+    def connect_source(self, request: ConnectRequest) -> Task | None:
         """Open ``request`` on a worker thread; ``state`` reports how it went."""
         if self.current is not None or self.current_state == "connecting":
             return None
         if self._closing:
             return None
         self._set_state("connecting", request.spec.label)
-        self._task = start_task(Task(open_stream, request, self.bridge, self._register,
+        self._task = start_task(Task(_open, request, self.bridge, self._register,
                                      on_done=self._on_opened, on_error=self._on_failed))
         return self._task
 
-    def _register(self, runner: Any) -> bool:
-        """Called on the worker thread once a runner runs: keep track of it for shutdown."""
+    def _register(self, stream: OpenedStream) -> bool:
+        """Called on the worker thread once a stream runs: keep track of it for shutdown."""
         with self._lock:
             if self._closing:
                 return False
-            self._started.append(runner)
+            self._started.append(stream)
             return True
 
     def shutdown(self) -> None:
@@ -233,8 +209,8 @@ class LiveStream(QObject):
         wait_for_tasks(15.0)
         with self._lock:
             left, self._started = self._started, []
-        for runner in left:
-            runner.stop(timeout=5.0)
+        for stream in left:
+            stream.close()
 
     def disconnect_source(self, *, wait: bool = False) -> None:
         """Stop the stream (on a worker thread unless ``wait``)."""
@@ -245,10 +221,10 @@ class LiveStream(QObject):
         self.bridge.detach()
         self._set_state("disconnecting", "")
         if wait:
-            cur.runner.stop(timeout=5.0)
+            cur.close()
             self._stopped()
         else:
-            start_task(Task(cur.runner.stop, 5.0, on_done=lambda _r: self._stopped(),
+            start_task(Task(cur.close, on_done=lambda _r: self._stopped(),
                             on_error=lambda msg: self._stopped(msg)))
 
     def _stopped(self, message: str = "") -> None:
@@ -257,11 +233,11 @@ class LiveStream(QObject):
 
     def _on_opened(self, opened: OpenedStream) -> None:
         with self._lock:
-            if opened.runner in self._started:
-                self._started.remove(opened.runner)
+            if opened in self._started:
+                self._started.remove(opened)
             closing = self._closing
         if closing:
-            opened.runner.stop(timeout=5.0)
+            opened.close()
             return
         self.current = opened
         self._set_state("connected", f"{opened.info.board} · feedback: {opened.estimator_name}")
@@ -290,7 +266,8 @@ class LiveStream(QObject):
         elif kind == "error":
             self.problem.emit(msg, "error")
         elif kind == "stopped" and self.current is not None:
-            self.current = None
+            cur, self.current = self.current, None
+            start_task(Task(cur.close))  # the source ended: close trace and pipeline too
             self._stopped(msg)
 
     def _set_state(self, state: str, message: str) -> None:

@@ -2,7 +2,8 @@
 
 :class:`SessionPage` is shared with the calibration page: session controls, the timer, sounds,
 the end-of-session summary. The exercise itself (rules, rewards, timing) runs in the engine
-(:mod:`neurofb.session`, :mod:`neurofb.exercises`); the page draws the views it steps out.
+(:mod:`neurofb.practice.session`, :mod:`neurofb.practice.exercises`); the page draws the views it
+steps out.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ from neurofb_ui.sound import SoundPlayer
 
 
 def load_tones(player: SoundPlayer) -> None:
-    """Register the engine's tones (:data:`neurofb.sound.TONES`) with the player."""
-    from neurofb.sound import TONES, wav_bytes
+    """Register the engine's tones (:data:`neurofb.practice.tones.TONES`) with the player."""
+    from neurofb.practice.tones import TONES, wav_bytes
 
     for name, make in TONES.items():
         player.load(name, wav_bytes(make()))
 
 
 class SessionPage(QWidget):
-    """Common machinery of pages that run a :class:`neurofb.session.TrainingSession`."""
+    """Common machinery of pages that run a :class:`neurofb.practice.session.PracticeSession`."""
 
     def __init__(self, window: Any, sound: SoundPlayer) -> None:
         super().__init__()
@@ -78,7 +79,7 @@ class SessionPage(QWidget):
 
     # -- hooks for subclasses ---------------------------------------------------------------
     def make_exercise(self) -> Any:
-        """The engine exercise to run (a fresh :class:`neurofb.exercises.Exercise`)."""
+        """The engine exercise to run (a fresh :class:`neurofb.practice.exercises.Exercise`)."""
         raise NotImplementedError
 
     def draw_step(self, step: Any) -> None:
@@ -221,7 +222,7 @@ class TrainingPage(SessionPage):
 
     def __init__(self, window: Any, sound: SoundPlayer) -> None:
         super().__init__(window, sound)
-        from neurofb.exercises import EXERCISES
+        from neurofb.practice.exercises import EXERCISES
 
         self.canvases = {"gauge": GaugeCanvas(), "rocket": RocketCanvas(),
                          "clarity": ClarityCanvas()}
@@ -317,7 +318,7 @@ class TrainingPage(SessionPage):
         self.sound.set_muted(settings.muted)
 
     def _describe(self, name: str) -> None:
-        from neurofb.exercises import EXERCISES
+        from neurofb.practice.exercises import EXERCISES
 
         self.about.setText(f"<b>{EXERCISES[name].title}</b> — {EXERCISES[name].description}")
 
@@ -327,7 +328,7 @@ class TrainingPage(SessionPage):
 
     def make_exercise(self) -> Any:
         """A fresh exercise of the chosen kind, as long as the settings say."""
-        from neurofb.exercises import make_exercise
+        from neurofb.practice.exercises import make_exercise
 
         minutes = self.window.settings.session_min
         return make_exercise(self.exercise_name, duration_s=minutes * 60 if minutes > 0 else None)

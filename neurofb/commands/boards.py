@@ -25,8 +25,9 @@ def describe_boards() -> list[dict]:
     Boards whose channel layout BrainFlow does not describe (``playback``, ``streaming``: they
     take the layout of their ``--master-board``) have ``sfreq`` and ``n_eeg`` None.
     """
+    from neurofb.boards import board_id, board_names
     from neurofb.errors import BoardError
-    from neurofb.sources import board_id, board_names, open_board
+    from neurofb.stream.brainflow import open_board
 
     rows = []
     for name in board_names():

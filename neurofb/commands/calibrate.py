@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from neurofb.errors import NeurofbError
     from neurofb.paths import default_model_dir
-    from neurofb.training.calibrate import personalise
+    from neurofb.training.personalise import personalise
 
     torch.set_num_threads(1)
     if (Path(args.out) / "model.json").exists():

@@ -23,7 +23,7 @@ import math
 import sys
 from typing import TextIO
 
-from neurofb.commands.train import add_training_options, cache_dir, config_from_args
+from neurofb.commands.options import add_training_options, cache_dir, train_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         if not 2 <= args.cv <= len(ws.subjects):
             raise NeurofbError(f"--cv {args.cv} needs between 2 and {len(ws.subjects)} folds")
         say = (lambda line: print(line, file=sys.stderr)) if not args.json else None
-        res = cross_validate(ws, n_folds=args.cv, seed=args.cv_seed, base=config_from_args(args),
+        res = cross_validate(ws, n_folds=args.cv, seed=args.cv_seed, base=train_config(args),
                              candidates=RECIPES[args.recipes], montages=MONTAGES if
                              args.montage in ("all", "full") else montages,
                              calibrate=args.calibrate, device=args.device, progress=say)

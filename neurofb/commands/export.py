@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def default_out(recording: Path, fmt: str, data_dir: str | None = None) -> Path:
     """Where ``export`` writes when no ``--out`` is given."""
     from neurofb import paths
-    from neurofb.formats import SUFFIX
+    from neurofb.recording.formats import SUFFIX
 
     if fmt == "bids":
         return paths.data_dir(data_dir) / "bids"
@@ -46,8 +46,7 @@ def default_out(recording: Path, fmt: str, data_dir: str | None = None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Export one recording and print where it went."""
-    from neurofb.formats import export
-    from neurofb.recording import open_recording
+    from neurofb.recording.formats import export, open_recording
 
     source = Path(args.recording)
     recording = open_recording(source)

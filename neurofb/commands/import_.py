@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     from neurofb import paths
     from neurofb.errors import LibraryError
-    from neurofb.formats import import_file
-    from neurofb.recording import new_recording_path
+    from neurofb.recording.formats import import_file
+    from neurofb.recording.writer import new_recording_path
 
     out = args.out
     if out is None:
@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     folder = import_file(args.file, out, board=args.board)
     print(f"imported {args.file} into {folder}")
     if not args.no_index:
-        from neurofb.library import SessionLibrary, default_path
-        from neurofb.library_summary import summarise_folder
+        from neurofb.library.index import SessionLibrary, default_path
+        from neurofb.library.summary import summarise_folder
 
         try:
             summary, _ = summarise_folder(folder)

@@ -17,7 +17,11 @@ import sys
 import time
 from typing import TextIO
 
-from neurofb.commands.stream import engine_config, non_negative_float, positive_float
+from neurofb.commands.options import (
+    add_engine_arguments,
+    engine_config,
+    non_negative_float,
+)
 from neurofb.errors import NeurofbError
 
 
@@ -47,27 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--speed", type=_speed, default=None, metavar="1|N|max",
         help="1 for real time, N for N× real time, max (default) for as fast as possible",
     )
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--model", default=None, metavar="DIR", help="focus model folder")
-    group.add_argument(
-        "--target", default=None, metavar="SPEC",
-        help="what focus means: model (default when a trained model ships), engagement, tbr, "
-        "smr, alpha, band:beta/theta@Fz,Cz, …",
-    )
-    p.add_argument(
-        "--hop", type=positive_float, default=None, metavar="S", help="seconds between updates"
-    )
-    p.add_argument(
-        "--window", type=positive_float, default=None, metavar="S", help="window in seconds"
-    )
-    p.add_argument(
-        "--line-freq", type=int, choices=(50, 60, 0), default=None,
-        help="mains frequency to notch in Hz (0: no notch; default 50)",
-    )
-    p.add_argument(
-        "--min-quality", type=float, default=None, metavar="Q",
-        help="gate windows whose signal quality (0-1) is below this (default 0.5; 0 never gates)",
-    )
+    add_engine_arguments(p)
     p.add_argument("--loop", action="store_true", help="start again at the end (needs --seconds)")
     p.add_argument("--seek", type=non_negative_float, default=0.0, metavar="S", help="start S s in")
     p.add_argument(
@@ -98,33 +82,40 @@ class _Printer:
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Replay the recording; print a summary; return 0."""
-    from neurofb.recording import open_recording
-    from neurofb.replay import default_target, replay
+    from neurofb.library.recovery import recover_interrupted
+    from neurofb.stream.assemble import ReplayRequest, StreamRequest, open_stream
 
     out = out if out is not None else sys.stdout
     if args.loop and not args.seconds:
         raise NeurofbError("--loop needs --seconds S to know when to stop")
     config = engine_config(args)
-    recording = open_recording(args.path)
-    if args.seek > recording.duration_s:
-        raise NeurofbError(
-            f"--seek {args.seek:g} is past the end of the recording ({recording.duration_s:.1f} s)"
-        )
-    target = args.target or default_target(args.model)
-    printer = _Printer(out) if args.speed is not None else None
+    recover_interrupted()
+    source = ReplayRequest(args.path, speed=args.speed, loop=args.loop, seek_s=args.seek,
+                           seconds=args.seconds or None)  # fmt: skip
+    request = StreamRequest(source, target=args.target, model_dir=args.model, config=config,
+                            trace_path=args.trace)  # fmt: skip
+    try:
+        stream = open_stream(request)
+    except ValueError as err:  # a seek past the end
+        raise NeurofbError(str(err)) from None
+    recording = stream.source.recording
+    updates: list = []
+    stream.runner.add_update_listener(updates.append)
+    if args.speed is not None:
+        stream.runner.add_update_listener(_Printer(out))
     started = time.perf_counter()
     interrupted = False
-    updates: list = []
     try:
-        updates = replay(
-            recording, speed=args.speed, model_dir=args.model, target=target, config=config,
-            trace_path=args.trace, loop=args.loop, seek_s=args.seek, seconds=args.seconds,
-            on_update=printer,
-        )
+        if args.speed is None:
+            stream.run()
+        else:
+            stream.start()
+            while not stream.runner.join(timeout=0.1):
+                pass
     except KeyboardInterrupt:
         interrupted = True
-    except ValueError as err:
-        raise NeurofbError(str(err)) from None
+    finally:
+        closed = stream.close()
     wall = time.perf_counter() - started
     focus = [u.focus for u in updates if u.focus is not None]
     streamed = updates[-1].t if updates else 0.0
@@ -132,13 +123,13 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     lines = [
         f"replayed {recording.path or args.path} ({recording.duration_s:.1f} s, "
         f"{len(recording.ch_names)} channels at {recording.sfreq:g} Hz) at speed {speed} with "
-        f"target {target}: {len(updates)} updates ({len(updates) - len(focus)} gated) "
+        f"target {stream.target}: {len(updates)} updates ({len(updates) - len(focus)} gated) "
         f"in {wall:.2f} s ({streamed / wall if wall > 0 else 0:.0f}× real time)"
         + (" — interrupted" if interrupted else ""),
         f"mean focus {sum(focus) / len(focus):.3f}" if focus else "mean focus --",
     ]
-    if args.trace:
-        lines.append(f"trace: {args.trace}")
+    if stream.trace is not None:
+        lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
     out.write("\n".join(lines) + "\n")
     out.flush()
     return 0

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     """List (and optionally rebuild) the session library."""
     from neurofb import paths
     from neurofb.errors import LibraryError
-    from neurofb.library import SessionLibrary, default_path, rebuild
+    from neurofb.library.index import SessionLibrary, default_path, rebuild
 
     db = Path(args.db) if args.db else default_path(args.data_dir)
     if args.reindex:

@@ -27,80 +27,14 @@ import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from neurofb.errors import NeurofbError
-
-#: Connection flags passed through to :func:`neurofb.sources.open_board`.
-CONNECTION_FLAGS = {
-    "file": "BrainFlow CSV to play back (--board playback) or the file a file board reads",
-    "master_board": "board that recorded the --file (playback/streaming boards; default synthetic)",
-    "serial_port": "serial port of the board (/dev/ttyUSB0, COM3)",
-    "mac_address": "Bluetooth MAC address",
-    "ip_address": "IP address of a Wi-Fi/network board",
-    "ip_port": "IP port",
-    "ip_protocol": "IP protocol: udp, tcp or none",
-    "serial_number": "serial number of the device (Muse, Unicorn, …)",
-    "timeout": "seconds to wait for the device",
-    "other_info": "board-specific extra settings, passed to BrainFlow as is",
-}
-
-
-_METAVARS = {
-    "file": "CSV",
-    "master_board": "NAME",
-    "serial_port": "PORT",
-    "mac_address": "MAC",
-    "ip_address": "IP",
-    "ip_port": "PORT",
-    "ip_protocol": None,
-    "serial_number": "SERIAL",
-    "timeout": "SECONDS",
-    "other_info": "TEXT",
-}
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def add_board_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--board`` and the BrainFlow connection flags to ``parser``."""
-    parser.add_argument(
-        "--board",
-        default="synthetic",
-        metavar="NAME",
-        help="BrainFlow board: synthetic (default), playback, cyton, ganglion, muse_s, … "
-        "(`neurofb boards` lists them all)",
-    )
-    for dest, text in CONNECTION_FLAGS.items():
-        kwargs: dict[str, Any] = {"default": None, "help": text, "metavar": _METAVARS.get(dest)}
-        if dest == "ip_port":
-            kwargs["type"] = int
-        elif dest == "timeout":
-            kwargs["type"] = positive_float
-        elif dest == "ip_protocol":
-            kwargs["choices"] = ("udp", "tcp", "none")
-        parser.add_argument(f"--{dest.replace('_', '-')}", dest=dest, **kwargs)
-
-
-def board_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The :func:`neurofb.sources.open_board` keyword arguments given on the command line."""
-    return {k: getattr(args, k) for k in CONNECTION_FLAGS if getattr(args, k, None) is not None}
+from neurofb.commands.options import (
+    add_board_arguments,
+    add_engine_arguments,
+    board_request,
+    engine_config,
+    non_negative_float,
+    positive_float,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -129,35 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="record the session into a new folder (default: <data dir>/recordings/<time>-<board>)",
     )
-    p.add_argument(
-        "--target",
-        default=None,
-        metavar="SPEC",
-        help="what focus means: model (the default when a trained model ships), engagement, "
-        "tbr, smr, alpha, band:beta/theta@Fz,Cz, …",
-    )
-    p.add_argument("--model", default=None, metavar="DIR", help="focus model folder to use")
-    p.add_argument(
-        "--window", type=positive_float, default=None, metavar="S",
-        help="analysis window in seconds",
-    )
-    p.add_argument(
-        "--hop", type=positive_float, default=None, metavar="S", help="seconds between updates"
-    )
-    p.add_argument(
-        "--line-freq",
-        type=int,
-        choices=(50, 60, 0),
-        default=None,
-        help="mains frequency to notch in Hz (0: no notch; default 50)",
-    )
-    p.add_argument(
-        "--min-quality",
-        type=float,
-        default=None,
-        metavar="Q",
-        help="gate windows whose signal quality (0-1) is below this (default 0.5; 0 never gates)",
-    )
+    add_engine_arguments(p)
     p.add_argument(
         "--stall",
         type=positive_float,
@@ -236,89 +142,49 @@ def _status_line(t: float, update: Any, rate: float) -> str:
     )
 
 
-def _default_target(model_dir: str | None) -> str:
-    from neurofb import paths
-
-    folder = model_dir if model_dir is not None else paths.default_model_dir()
-    return "model" if os.path.isfile(os.path.join(folder, "model.json")) else "engagement"
-
-
-def engine_config(args: argparse.Namespace) -> Any:
-    """Return the EngineConfig set by the shared engine flags (--window, --hop, ...)."""
-    from neurofb.config import EngineConfig
-
-    config = EngineConfig()
-    try:
-        config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality)
-        if args.line_freq is not None:
-            config = dataclasses.replace(config, line_freq=float(args.line_freq) or None)
-    except ValueError as err:
-        raise NeurofbError(f"bad engine settings: {err}") from None
-    return config
-
-
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Stream until ``--seconds`` pass, the source ends, or Ctrl-C; return 0."""
-    from neurofb.focus.targets import make_estimator
-    from neurofb.pipeline import Pipeline
-    from neurofb.runner import StatusEvent, StreamRunner
-    from neurofb.sources import open_board
-    from neurofb.trace import TraceWriter
+    from neurofb.library.recovery import recover_interrupted
+    from neurofb.stream.assemble import RecordRequest, StreamRequest, open_stream
 
     out = out if out is not None else sys.stdout
     err_out = sys.stderr
     if args.data_dir:
         os.environ["NEUROFB_HOME"] = os.path.abspath(args.data_dir)
     config = engine_config(args)
-    try:
-        source = open_board(args.board, **board_kwargs(args))
-    except ValueError as err:
-        raise NeurofbError(f"bad connection setting: {err}") from None
-    spec = args.target or _default_target(args.model)
-    estimator = make_estimator(spec, model_dir=args.model, baseline_s=config.baseline_s)
-    pipeline = Pipeline(source.info, estimator, config)
-    runner = StreamRunner(source, pipeline, stall_s=args.stall)
-    tally = _Tally()
-    runner.add_update_listener(tally.on_update)
-    runner.add_status_listener(tally.events.put)
-
-    trace = TraceWriter(args.trace) if args.trace else None
-    if trace is not None:
-        runner.add_update_listener(trace.write)
-    recorder = None
     if args.record is not None:
-        from neurofb.recording import RecordingWriter, new_recording_path
-
-        path = args.record or new_recording_path(label=source.info.board)
-        meta = {
-            "exercise": "stream",
-            "model": getattr(estimator, "name", spec),
-            "target": spec,
-            "config": dataclasses.asdict(config),
-            "command": "neurofb stream",
-        }
-        recorder = RecordingWriter(
-            path,
-            source.info,
-            meta=meta,
-            on_error=lambda message: tally.events.put(StatusEvent("error", message, runner.t)),
-        )
-        runner.add_chunk_listener(recorder.write_chunk)
-        runner.add_update_listener(recorder.write_update)
-        runner.add_marker_listener(recorder.write_marker)
-
+        for problem in recover_interrupted().problems:
+            err_out.write(f"warning: {problem}\n")
+    record = None
+    if args.record is not None:
+        record = RecordRequest(
+            path=args.record or None,
+            meta={"exercise": "stream", "config": dataclasses.asdict(config),
+                  "command": "neurofb stream"},
+        )  # fmt: skip
+    request = StreamRequest(
+        board_request(args), target=args.target, model_dir=args.model, config=config,
+        # the default model may not fit every board (too few 10-20 electrodes): say so and
+        # feed back engagement; a model or target the user named is never replaced
+        fallback="engagement" if args.target is None and args.model is None else None,
+        record=record, trace_path=args.trace, stall_s=args.stall,
+    )  # fmt: skip
+    stream = open_stream(request)
+    if stream.warning:
+        err_out.write(f"warning: {stream.warning}\n")
+    tally = _Tally()
+    stream.runner.add_update_listener(tally.on_update)
+    stream.runner.add_status_listener(tally.events.put)
+    runner = stream.runner
     tty = out.isatty()
     interrupted = False
     started = time.monotonic()
+    closed = None
     try:
         with _sigterm_as_interrupt():
             try:
-                runner.mark("session_start", source.info.board)
-                try:
-                    runner.start()
-                except NeurofbError:
-                    _discard_empty(recorder)
-                    raise
+                runner.mark("session_start", stream.info.board)
+                stream.start()
                 started = time.monotonic()
                 _watch(runner, tally, seconds=args.seconds, out=out, err_out=err_out, tty=tty)
             except KeyboardInterrupt:
@@ -329,31 +195,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     finally:
         if tty:
             out.write("\n")
+        closed = stream.close()
         _drain_events(tally, err_out)
-        if trace is not None:
-            trace.close()
-        if recorder is not None:
-            recorder.close(
-                summary={
-                    "duration_s": runner.t,
-                    "mean_focus": tally.mean_focus,
-                    "quality": tally.mean_quality,
-                    "board": source.info.board,
-                    "exercise": "stream",
-                    "model": getattr(estimator, "name", spec),
-                }
-            )
-    _summary(runner, tally, source, trace, recorder, time.monotonic() - started, out)
+    _summary(stream, tally, closed, time.monotonic() - started, out)
     return 0
-
-
-def _discard_empty(recorder: Any) -> None:
-    """Remove the folder of a recording that never got a sample (the board did not start)."""
-    if recorder is None:
-        return
-    recorder.close()
-    if recorder.n_samples == 0:
-        shutil.rmtree(recorder.path, ignore_errors=True)
 
 
 def _drain_events(tally: _Tally, err_out: TextIO) -> None:
@@ -400,28 +245,22 @@ def _watch(
         time.sleep(0.05)
 
 
-def _summary(
-    runner: Any,
-    tally: _Tally,
-    source: Any,
-    trace: Any,
-    recorder: Any,
-    wall_s: float,
-    out: TextIO,
-) -> None:
+def _summary(stream: Any, tally: _Tally, closed: Any, wall_s: float, out: TextIO) -> None:
+    runner = stream.runner
     mean = tally.mean_focus
     quality = tally.mean_quality
     lines = [
-        f"streamed {runner.t:.1f} s from {source.info.board} in {wall_s:.1f} s: "
-        f"{runner.samples} samples, {tally.updates} updates ({tally.gated} gated)",
+        f"streamed {runner.t:.1f} s from {stream.info.board} in {wall_s:.1f} s with target "
+        f"{stream.target}: {runner.samples} samples, {tally.updates} updates "
+        f"({tally.gated} gated)",
         f"mean focus {'--' if mean is None else f'{mean:.3f}'}, mean quality "
         f"{'--' if quality is None else f'{quality:.3f}'}, {runner.reconnects} reconnect attempts",
     ]
-    if trace is not None:
-        lines.append(f"trace: {trace.path} ({trace.rows} rows)")
-    if recorder is not None:
-        lines.append(f"recording: {recorder.path}")
-        if recorder.error:
-            lines.append(f"warning: {recorder.error}")
+    if stream.trace is not None:
+        lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
+    if closed.recording is not None:
+        lines.append(f"recording: {closed.recording.path}")
+        if closed.recording.problem:
+            lines.append(f"warning: {closed.recording.problem}")
     out.write("\n".join(lines) + "\n")
     out.flush()

@@ -18,56 +18,7 @@ import json
 import sys
 from dataclasses import replace
 
-
-def add_training_options(p: argparse.ArgumentParser) -> None:
-    """The recipe flags (shared by ``train`` and ``evaluate --cv``)."""
-    g = p.add_argument_group("recipe")
-    g.add_argument("--epochs", type=int, default=60, help="most epochs (default 60)")
-    g.add_argument("--patience", type=int, default=10,
-                   help="stop after this many epochs without a better validation AUC")
-    g.add_argument("--val-subjects", type=int, default=4,
-                   help="subjects (or recordings) held out for early stopping (default 4)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--d-model", type=int, default=32, help="token width (default 32)")
-    g.add_argument("--layers", type=int, default=2, help="self-attention layers (default 2)")
-    g.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
-    g.add_argument("--dropout", type=float, default=0.1, help="dropout (default 0.1)")
-    g.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
-    g.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
-    g.add_argument("--batch-size", type=int, default=128, help="windows per step (default 128)")
-    g.add_argument("--adversarial", choices=["fgsm", "pgd"], default=None,
-                   help="add adversarial examples to every batch")
-    g.add_argument("--adv-eps", type=float, default=0.05,
-                   help="attack budget relative to each channel's std (default 0.05)")
-    g.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    g.add_argument("--threads", type=int, default=1,
-                   help="CPU threads for torch (default 1: the model is small)")
-    g.add_argument("--cache", default=None,
-                   help="folder for preprocessed eegmat windows (default: <data dir>/cache)")
-
-
-def config_from_args(args: argparse.Namespace) -> object:
-    """A :class:`~neurofb.training.train.TrainConfig` from the recipe flags."""
-    from neurofb.training.train import TrainConfig
-
-    try:
-        return TrainConfig(
-            d_model=args.d_model, n_heads=args.heads, n_layers=args.layers,
-            dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay,
-            batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience,
-            val_subjects=args.val_subjects, seed=args.seed, adversarial=args.adversarial,
-            adv_eps=args.adv_eps)
-    except ValueError as err:
-        from neurofb.errors import NeurofbError
-
-        raise NeurofbError(str(err)) from None
-
-
-def cache_dir(args: argparse.Namespace) -> str:
-    """The eegmat window cache folder."""
-    from neurofb import paths
-
-    return args.cache or str(paths.data_dir() / "cache")
+from neurofb.commands.options import add_training_options, cache_dir, train_config
 
 
 def _select(args: argparse.Namespace, ws: object, cfg: object) -> dict:
@@ -146,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from neurofb.focus.io import load_model
     from neurofb.training import ddp
     from neurofb.training.eegmat import dataset_description, load_eegmat
-    from neurofb.training.export import export
+    from neurofb.training.model_folder import save_trained_model
     from neurofb.training.recordings import load_recordings
     from neurofb.training.train import train
     from neurofb.training.windows import concat
@@ -157,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         raise NeurofbError("--resume needs --checkpoint DIR")
     if (Path(args.out) / "model.json").exists() and not args.overwrite:
         raise NeurofbError(f"{args.out} already holds a model; use --overwrite or another --out")
-    cfg = config_from_args(args)
+    cfg = train_config(args)
     torch.set_num_threads(max(1, args.threads))
     # a personalised model's head is one person's: retraining starts from its population part
     init = load_model(args.init)[0].population() if args.init else None
@@ -207,8 +158,10 @@ def run(args: argparse.Namespace) -> int:
         extra["parent"] = {"path": args.init, "sha256": load_model(args.init)[1]["weights"]
                            ["sha256"]}
     if world.rank == 0:
-        out = export(result, ws, args.out, data=data, name=args.name or Path(args.out).name,
-                     metrics=metrics, extra=extra, overwrite=args.overwrite)
+        out = save_trained_model(
+            result, ws, args.out, data=data, name=args.name or Path(args.out).name,
+            metrics=metrics, extra=extra, overwrite=args.overwrite,
+        )
         summary = {"out": str(out), "best_epoch": result.best_epoch,
                    "val_auc": result.best_score, "train_subjects": result.train_subjects,
                    "val_subjects": result.val_subjects, "seconds": round(result.seconds, 1),

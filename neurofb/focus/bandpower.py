@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurofb.dsp.features import BANDS
+from neurofb.dsp.montage import label_key
 from neurofb.errors import ChannelError, ModelError
-from neurofb.features import BANDS
 from neurofb.focus.base import FocusBatch
 from neurofb.types import Features
 
@@ -36,7 +37,6 @@ PRIOR_WINDOWS = 2.0
 #: Hop assumed when the pipeline does not say (EngineConfig's default).
 DEFAULT_HOP_S = 0.25
 _TINY = 1e-12
-_ALIASES = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,6 @@ def parse_target(spec: str) -> TargetDef:
     )
 
 
-def _norm(name: str) -> str:
-    base = name.strip().upper().removeprefix("EEG ").split("-")[0].strip()
-    return _ALIASES.get(base, base)
-
-
 def resolve_channels(wanted: Sequence[str] | None, ch_names: Sequence[str]) -> np.ndarray:
     """Indices of ``wanted`` channels in ``ch_names`` (case-insensitive, 10-20 aliases).
 
@@ -144,14 +139,14 @@ def resolve_channels(wanted: Sequence[str] | None, ch_names: Sequence[str]) -> n
         raise ChannelError("the stream has no EEG channels; a band-power target needs at least 1")
     if wanted is None:
         return np.arange(len(ch_names))
-    lookup = {_norm(n): i for i, n in enumerate(ch_names)}
-    missing = [w for w in wanted if _norm(w) not in lookup]
+    lookup = {label_key(n): i for i, n in enumerate(ch_names)}
+    missing = [w for w in wanted if label_key(w) not in lookup]
     if missing:
         raise ChannelError(
             f"channel(s) {', '.join(missing)} not in this stream; valid names: "
             f"{', '.join(ch_names)}"
         )
-    return np.array(sorted({lookup[_norm(w)] for w in wanted}))
+    return np.array(sorted({lookup[label_key(w)] for w in wanted}))
 
 
 class BandPowerEstimator:

@@ -69,8 +69,13 @@ class Estimator(Protocol):
 
     name: str
 
-    def bind(self, ch_names: Sequence[str], sfreq: float) -> BoundEstimator:
+    def bind(
+        self, ch_names: Sequence[str], sfreq: float, *, hop_s: float | None = None
+    ) -> BoundEstimator:
         """Check the channels fit and return a bound estimator.
+
+        ``hop_s`` is the time between windows (seconds); an estimator that keeps a baseline
+        over time uses it, a stateless one ignores it.
 
         Raises
         ------

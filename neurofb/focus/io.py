@@ -1,17 +1,15 @@
 """Model folders: ``weights.safetensors`` + ``model.json``. Loading never unpickles.
 
-``model.json`` holds the architecture and its hyper-parameters, the input contract (channels the
-model was trained with, sampling rate, window, preprocessing, feature normalisation), the training
-data with the SHA-256 of its files, metrics, library versions, the date and the SHA-256 of
-``weights.safetensors``. Loading checks the hash, the tensor names and shapes against the
-architecture, and that the architecture stored inside the weights agrees with model.json; any
-mismatch is a :class:`~neurofb.errors.ModelError` saying what is wrong.
+``model.json`` (read without torch by :mod:`neurofb.focus.card`) holds the architecture and its
+hyper-parameters, the input contract, the training data, metrics, library versions, the date and
+the SHA-256 of ``weights.safetensors``. Loading checks the hash, the tensor names and shapes
+against the architecture, and that the architecture stored inside the weights agrees with
+model.json; any mismatch is a :class:`~neurofb.errors.ModelError` saying what is wrong.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -21,21 +19,8 @@ from typing import Any
 import torch
 
 from neurofb.errors import ModelError
+from neurofb.focus.card import FORMAT, FORMAT_VERSION, META, WEIGHTS, read_meta, sha256_file
 from neurofb.focus.model import FocusNet, build
-
-FORMAT = "neurofb-focus-model"
-FORMAT_VERSION = 1
-WEIGHTS = "weights.safetensors"
-META = "model.json"
-
-
-def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """Return the hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def library_versions() -> dict[str, str]:
@@ -114,31 +99,6 @@ def save_model(model: FocusNet, out_dir: str | os.PathLike, meta: dict[str, Any]
     (out / (META + ".tmp")).write_text(text + "\n", encoding="utf-8")
     os.replace(out / (META + ".tmp"), out / META)
     return out
-
-
-def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read and check a model folder's model.json (without loading the weights)."""
-    folder = Path(model_dir)
-    path = folder / META
-    if not folder.is_dir():
-        raise ModelError(f"model folder {folder} does not exist; pass a folder holding "
-                         f"{META} and {WEIGHTS} (e.g. models/focus-default)")
-    if not path.is_file():
-        raise ModelError(f"{path} is missing: {folder} is not a neurofb model folder")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelError(f"{path} is not valid JSON ({err}); re-export or re-download the model"
-                         ) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{path} is not a neurofb focus model (format must be {FORMAT!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelError(f"{path} has format version {meta.get('format_version')}; this "
-                         f"neurofb reads up to {FORMAT_VERSION}: upgrade neurofb")
-    for key in ("architecture", "input", "weights"):
-        if not isinstance(meta.get(key), dict):
-            raise ModelError(f"{path} lacks its {key!r} section; re-export the model")
-    return meta
 
 
 def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cpu"

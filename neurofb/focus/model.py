@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurofb.features import CLASSIC_BANDS
+from neurofb.dsp.features import CLASSIC_BANDS
 
 #: Scale of electrode positions: the template's head radius is about 0.1 m.
 POSITION_SCALE_M = 0.1
@@ -80,7 +80,7 @@ class PersonalHead(nn.Module):
     The features of a window are the network's logit and, for each of ``n_chans`` electrodes
     (in calibration order), log10 of its absolute power in each of :data:`PERSONAL_BANDS`, summed
     from the model's own Welch spectrum; they are standardised with ``mean``/``std`` and weighed
-    by ``weight`` plus ``bias`` (all fitted by :mod:`neurofb.training.calibrate`).
+    by ``weight`` plus ``bias`` (all fitted by :mod:`neurofb.training.personalise`).
 
     Parameters
     ----------
@@ -302,7 +302,7 @@ class FocusNet(nn.Module):
             EEG in µV at ``sfreq`` (band-passed 1–45 Hz as the engine does). Any length of at
             least one Welch segment works; the model was trained on ``n_times`` samples.
         pos : tensor, shape (batch, n_chans, 3) or (n_chans, 3)
-            Electrode positions in metres (:func:`neurofb.montage.positions`).
+            Electrode positions in metres (:func:`neurofb.dsp.montage.positions`).
         mask : bool tensor, shape (batch, n_chans), optional
             True where a channel is present; absent channels are ignored. Default: all present.
 

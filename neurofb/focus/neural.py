@@ -1,10 +1,10 @@
 """The attention model as an :class:`~neurofb.focus.base.Estimator` for the live engine.
 
 ``load_estimator(model_dir).bind(ch_names, sfreq)`` maps the stream's channels to electrodes by
-name (:func:`neurofb.montage.match`), and ``predict`` resamples the batch of windows to the model's
-rate (one vectorised ``scipy.signal.resample_poly`` call), runs the model once on the batch under
-``torch.inference_mode`` and returns focus = sigmoid(logit) with the attention weights over the
-stream's channels as the explanation (0 on channels that are not electrodes). Live updates (one
+name (:func:`neurofb.dsp.montage.match`), and ``predict`` resamples the batch of windows to the
+model's rate (one vectorised ``scipy.signal.resample_poly`` call), runs the model once on the batch
+under ``torch.inference_mode`` and returns focus = sigmoid(logit) with the attention weights over
+the stream's channels as the explanation (0 on channels that are not electrodes). Live updates (one
 window) and fast replay (thousands) run this same code. Training builds its windows with
 :func:`resample_windows` too, so the model sees exactly what it was trained on.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurofb import montage
+from neurofb.dsp import montage
 from neurofb.errors import ChannelError, ModelError
 from neurofb.focus.base import FocusBatch
 from neurofb.focus.io import load_model
@@ -152,7 +152,9 @@ class NeuralEstimator:
         self.min_channels = int(inp.get("min_channels", montage.MIN_CHANNELS))
         self.sha256 = meta.get("weights", {}).get("sha256", "")
 
-    def bind(self, ch_names: Sequence[str], sfreq: float) -> BoundNeuralEstimator:
+    def bind(
+        self, ch_names: Sequence[str], sfreq: float, *, hop_s: float | None = None
+    ) -> BoundNeuralEstimator:
         """Map the stream's channels to electrodes and check the sampling rate.
 
         Raises

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurofb.features import CLASSIC_BANDS
+from neurofb.dsp.features import CLASSIC_BANDS
 
 #: Frequency bands in Hz: the engine's five classic bands (no SMR).
 BANDS = CLASSIC_BANDS

@@ -63,11 +63,6 @@ def mean(value: float, world: World, dev: torch.device) -> float:
     return float(t.item()) / world.size
 
 
-def is_main() -> bool:
-    """True in the process that writes files (rank 0, or the only process)."""
-    return not dist.is_initialized() or dist.get_rank() == 0
-
-
 def teardown() -> None:
     """Leave the process group, if one was joined."""
     if dist.is_initialized():

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from neurofb import montage
 from neurofb.config import EngineConfig
+from neurofb.dsp import montage
 from neurofb.errors import NeurofbError
-from neurofb.focus.io import sha256_file
+from neurofb.focus.card import sha256_file
 from neurofb.training.windows import (
     WINDOWS_VERSION,
     WindowSet,

@@ -4,7 +4,7 @@
   the given training subjects) and BrainFlow's mindfulness model on the same test windows, for
   each headset layout (``full``, ``cyton``, ``muse``: the headset's electrodes, or the nearest
   ones the data has). With ``calibrate``, each test subject's first 30 s of rest and 20 s of task
-  personalise the model (:mod:`neurofb.training.calibrate`) and a per-person LR baseline, and
+  personalise the model (:mod:`neurofb.training.personalise`) and a per-person LR baseline, and
   only the windows after them are scored.
 - :func:`cross_validate` runs leave-subjects-out K-fold CV: per outer fold the recipe is chosen
   among ``candidates`` by inner validation on the training subjects only (never on the test
@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from neurofb import montage
+from neurofb.dsp import montage
 from neurofb.focus.model import FocusNet
 from neurofb.training.baselines import BandPowerLR, mindfulness_scores
 from neurofb.training.metrics import binary_metrics
@@ -99,7 +99,7 @@ def compare(model: FocusNet, train_ws: WindowSet | None, test_ws: WindowSet, *,
         ``{montage: {"channels": [...], "model": metrics, "bandpower+LR": metrics,
         "mindfulness": metrics}}`` with metrics from :func:`binary_metrics`.
     """
-    from neurofb.training.calibrate import personalise_windows
+    from neurofb.training.personalise import personalise_windows
 
     out: dict[str, dict] = {}
     for name in montages:

@@ -1,8 +1,8 @@
 """Labelled windows from neurofb recordings (a user's own calibration sessions).
 
 The labels come from the recording's ``block_start``/``block_end`` markers (``rest`` = 0,
-``task`` = 1, :func:`neurofb.labels.labelled_blocks`). The whole recording is filtered as the
-live engine filters it, then windows lying entirely inside a labelled block are cut and
+``task`` = 1, :func:`neurofb.recording.labels.labelled_blocks`). The whole recording is filtered as
+the live engine filters it, then windows lying entirely inside a labelled block are cut and
 resampled to the model's rate (:mod:`neurofb.training.windows`). Each recording is its own
 "subject" for validation splits, so a session is never split between training and validation.
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from neurofb import montage
 from neurofb.config import EngineConfig
+from neurofb.dsp import montage
 from neurofb.errors import RecordingError
-from neurofb.labels import labelled_blocks
+from neurofb.recording.labels import labelled_blocks
 from neurofb.training.windows import WindowSet, concat, cut_windows, filter_like_engine
 
 
@@ -41,7 +41,7 @@ def recording_windows(rec: object, *, subject: int = 0, sfreq: float = 128.0,
 
     Parameters
     ----------
-    rec : neurofb.recording.Recording
+    rec : neurofb.recording.base.Recording
         An opened recording (data in µV, markers in seconds since its start).
     subject : int
         The id its windows get (for splits by recording).
@@ -98,7 +98,7 @@ def load_recordings(paths: Sequence[str | os.PathLike], **kwargs: object) -> Win
     RecordingError
         When no recording with labelled blocks is found.
     """
-    from neurofb.recording import open_recording
+    from neurofb.recording.formats import open_recording
 
     found: list[Path] = []
     for p in map(Path, paths):

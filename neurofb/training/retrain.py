@@ -58,7 +58,7 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
         The model folder is missing or tampered, or ``out_dir`` already holds a model.
     """
     from neurofb.focus.io import load_model
-    from neurofb.training.export import export
+    from neurofb.training.model_folder import save_trained_model
     from neurofb.training.recordings import load_recordings
     from neurofb.training.train import train
 
@@ -69,8 +69,10 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
         raise NeurofbError("the recordings hold only one class; record a calibration with both "
                            "rest and task blocks")
     result = train(ws, config=config, init=init, device=device, progress=progress, cancel=cancel)
-    out = export(result, ws, out_dir, data={"recordings": {"files": ws.files, "windows": len(ws)}},
-                 name=Path(out_dir).name,
-                 extra={"parent": {"path": str(model_dir), "sha256": meta["weights"]["sha256"]}})
+    out = save_trained_model(
+        result, ws, out_dir, data={"recordings": {"files": ws.files, "windows": len(ws)}},
+        name=Path(out_dir).name,
+        extra={"parent": {"path": str(model_dir), "sha256": meta["weights"]["sha256"]}},
+    )
     return {"out_dir": str(out), "windows": len(ws), "best_epoch": result.best_epoch,
             "val_auc": result.best_score, "seconds": result.seconds}

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from neurofb import montage
+from neurofb.dsp import montage
 from neurofb.focus.model import FocusNet
 from neurofb.focus.neural import select_device
 from neurofb.training import ddp

@@ -1,9 +1,9 @@
 """Labelled windows for training and evaluation, cut exactly as the live engine sees them.
 
 A continuous recording is filtered with the engine's own causal filter
-(:func:`neurofb.filters.design_filter` + :class:`neurofb.filters.StreamFilter`, from the first
-sample, as a live stream would be), cut into ``window_s`` windows every ``hop_s`` seconds at its
-own sampling rate, and each window is resampled to the model's rate with
+(:func:`neurofb.dsp.filters.design_filter` + :class:`neurofb.dsp.filters.StreamFilter`, from the
+first sample, as a live stream would be), cut into ``window_s`` windows every ``hop_s`` seconds at
+its own sampling rate, and each window is resampled to the model's rate with
 :func:`neurofb.focus.neural.resample_windows` — the code the live estimator runs.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neurofb import montage
 from neurofb.config import EngineConfig
+from neurofb.dsp import montage
 from neurofb.focus.neural import resample_windows
 
 #: Bump when the way windows are made changes, so caches are rebuilt.
@@ -170,7 +170,7 @@ def filter_like_engine(data: np.ndarray, sfreq: float, config: EngineConfig) -> 
     -------
     array, shape (n_channels, n_samples)
     """
-    from neurofb.filters import StreamFilter, design_filter
+    from neurofb.dsp.filters import StreamFilter, design_filter
 
     sos = design_filter(sfreq, l_freq=config.l_freq, h_freq=config.h_freq,
                         line_freq=config.line_freq)
@@ -179,10 +179,10 @@ def filter_like_engine(data: np.ndarray, sfreq: float, config: EngineConfig) -> 
 
 def filter_description(config: EngineConfig) -> dict:
     """How windows were filtered, as model.json records it."""
-    from neurofb import filters
+    from neurofb.dsp import filters
 
     return {
-        "filter": "neurofb.filters.design_filter + StreamFilter (causal, MNE-designed IIR)",
+        "filter": "neurofb.dsp.filters.design_filter + StreamFilter (causal, MNE-designed IIR)",
         "l_freq": config.l_freq, "h_freq": config.h_freq, "line_freq": config.line_freq,
         "bandpass_order": filters.BANDPASS_ORDER, "notch_order": filters.NOTCH_ORDER,
         "resample": "scipy.signal.resample_poly per window (neurofb.focus.neural)",

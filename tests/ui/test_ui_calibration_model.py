@@ -12,7 +12,7 @@ import pytest
 from ui_helpers import STEP_S, connect
 
 from neurofb import paths
-from neurofb.library import SessionLibrary
+from neurofb.library.index import SessionLibrary
 from neurofb.recording import open_recording
 
 BLOCK_S = 6.0

@@ -112,12 +112,12 @@ class DyingSource:
 
 
 def test_lost_board_is_shown_and_stream_resumes(qtbot, make_window, monkeypatch):
-    import neurofb_ui.stream as stream_mod
+    import neurofb.stream.assemble as assemble
 
-    real = stream_mod.make_source
+    real = assemble.make_source
     made = []
-    monkeypatch.setattr(stream_mod, "make_source",
-                        lambda spec: made.append(DyingSource(real(spec))) or made[-1])
+    monkeypatch.setattr(assemble, "make_source",
+                        lambda request: made.append(DyingSource(real(request))) or made[-1])
     win = make_window()
     connect(qtbot, win)
     states = []

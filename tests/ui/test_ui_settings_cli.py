@@ -71,7 +71,7 @@ def test_bad_setting_values_are_rejected():
 
 
 def test_sound_without_audio_device_is_silent_not_fatal(qtbot, caplog):
-    from neurofb.sound import reward_tone, wav_bytes
+    from neurofb.practice.tones import reward_tone, wav_bytes
     from neurofb_ui.sound import SoundPlayer
 
     player = SoundPlayer(volume=0.5)

@@ -17,7 +17,7 @@ import pytest
 from ui_helpers import STEP_S, connect
 
 from neurofb import paths
-from neurofb.library import SessionLibrary
+from neurofb.library.index import SessionLibrary
 from neurofb.recording import open_recording
 
 SHORT_MIN = 0.07  # 4.2 s sessions
@@ -76,16 +76,18 @@ def test_exercise_runs_records_and_summarises(qtbot, make_window, name):
         assert hist.replay_button.text().startswith("Replay from 0:02")
         hist.replay_selected()
         qtbot.waitUntil(lambda: win.stream.current is not None
-                        and bool(win.stream.current.source.info.extra.get("replay")),
+                        and bool(win.stream.current.info.details.get("replay")),
                         timeout=STEP_S * 1000)
         assert win.source.spec().kind == "file"
+        from neurofb.stream.assemble import make_source
         from neurofb_ui.source_panel import SourceSpec
-        from neurofb_ui.stream import make_source
+        from neurofb_ui.stream import ConnectRequest, stream_request
 
-        src = make_source(SourceSpec("file", file=res.recording, start_s=2.0))
+        spec = SourceSpec("file", file=res.recording, start_s=2.0)
+        src = make_source(stream_request(ConnectRequest(spec)).source)
         assert src.position_s == pytest.approx(2.0, abs=0.01)
         assert win.current_page == "live"
-        assert Path(win.stream.current.source.info.extra["replay"]).resolve() == Path(
+        assert Path(win.stream.current.info.details["replay"]).resolve() == Path(
             res.recording).resolve()
         n = win.live.updates
         qtbot.waitUntil(lambda: win.live.updates > n + 2, timeout=STEP_S * 1000)

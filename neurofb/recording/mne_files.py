@@ -30,7 +30,8 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from neurofb.errors import RecordingError
-from neurofb.types import Marker
+from neurofb.recording.base import Recording, portable_meta
+from neurofb.types import Marker, SourceInfo
 
 #: Marker kinds of the engine (an annotation ``kind`` alone is read as a marker of that kind).
 KINDS = frozenset({
@@ -107,8 +108,6 @@ def to_raw(recording: Any) -> Any:
     """
     import mne
 
-    from neurofb.formats_brainflow import _portable_meta
-
     names = list(recording.info.ch_names)
     if len(set(names)) != len(names):
         raise RecordingError(f"channel names are not unique ({names}); rename them first")
@@ -116,7 +115,7 @@ def to_raw(recording: Any) -> Any:
     meta = getattr(recording, "meta", {}) or {}
     # The free-text description carries what neurofb needs to import the file back.
     info["description"] = json.dumps({"neurofb": {
-        **_portable_meta(meta), "board": recording.info.board,
+        **portable_meta(meta), "board": recording.info.board,
         "source": meta.get("source") if isinstance(meta.get("source"), dict) else {},
     }})  # fmt: skip
     if meta.get("user"):
@@ -270,8 +269,8 @@ def _damaged(path: Path, kind: str, err: BaseException) -> RecordingError:
     )
 
 
-def read_raw_file(path: str | os.PathLike, kind: str) -> dict[str, Any]:
-    """Read an EDF/BDF/FIF file into the parts of a Recording (EEG channels only, µV).
+def read_raw_file(path: str | os.PathLike, kind: str) -> Recording:
+    """Read an EDF/BDF/FIF file as a Recording (EEG channels only, µV).
 
     Parameters
     ----------
@@ -282,9 +281,8 @@ def read_raw_file(path: str | os.PathLike, kind: str) -> dict[str, Any]:
 
     Returns
     -------
-    parts : dict
-        ``ch_names``, ``sfreq``, ``board``, ``data`` (n_ch, n) µV, ``timestamps`` (n,) s,
-        ``markers``, ``meta``, ``warnings``.
+    Recording
+        EEG channels only, data (n_ch, n) µV, timestamps (n,) s, markers from the annotations.
 
     Raises
     ------
@@ -295,7 +293,7 @@ def read_raw_file(path: str | os.PathLike, kind: str) -> dict[str, Any]:
     with _mne_name(path, kind) as readable:
         raw, notes = _read_raw(readable, kind, path)
     try:
-        return _parts(raw, notes, path, kind)
+        return _to_recording(raw, notes, path, kind)
     except RecordingError:
         raise
     except Exception as err:  # a damaged header MNE accepted can fail any later call
@@ -318,7 +316,7 @@ def _mne_name(path: Path, kind: str) -> Iterator[Path]:
         yield link
 
 
-def _parts(raw: Any, notes: list[str], path: Path, kind: str) -> dict[str, Any]:
+def _to_recording(raw: Any, notes: list[str], path: Path, kind: str) -> Recording:
     sfreq = float(raw.info["sfreq"])
     if not (math.isfinite(sfreq) and sfreq > 0):
         raise RecordingError(f"{path}: the header gives a sampling rate of {sfreq}: damaged")
@@ -361,12 +359,16 @@ def _parts(raw: Any, notes: list[str], path: Path, kind: str) -> dict[str, Any]:
     if meas is not None:
         meta.setdefault("start_unix", t0)
         meta.setdefault("start_time", dt.datetime.fromtimestamp(t0, dt.UTC).isoformat())
-    return {
-        "ch_names": tuple(raw.ch_names[i] for i in picks), "sfreq": sfreq, "board": board,
-        "data": np.ascontiguousarray(data, dtype=np.float64),
-        "timestamps": t0 + np.arange(n) / sfreq, "markers": sorted(markers, key=lambda m: m.t),
-        "meta": meta, "warnings": notes,
-    }  # fmt: skip
+    source = meta.get("source")
+    details = {**(source if isinstance(source, dict) else {}), "recording": str(path),
+               "format": kind}  # fmt: skip
+    info = SourceInfo(ch_names=tuple(raw.ch_names[i] for i in picks), sfreq=sfreq, board=board,
+                      live=False, details=details)  # fmt: skip
+    return Recording(
+        info=info, meta=meta, data=np.ascontiguousarray(data, dtype=np.float64),
+        timestamps=t0 + np.arange(n) / sfreq, markers=sorted(markers, key=lambda m: m.t),
+        path=path, warnings=notes,
+    )  # fmt: skip
 
 
 def _edf_equipment(path: Path) -> str | None:

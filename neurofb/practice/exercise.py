@@ -1,6 +1,6 @@
 """The base of the exercises: the session clock, start/end markers, the common view fields.
 
-Private: import from :mod:`neurofb.exercises`, which re-exports :class:`Exercise` and
+Private: import from :mod:`neurofb.practice.exercises`, which re-exports :class:`Exercise` and
 :class:`ExerciseView`.
 """
 
@@ -10,10 +10,11 @@ import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from neurofb.feedback import FeedbackState
+from neurofb.practice.reward import FeedbackState
 from neurofb.types import Marker
 
-_EPS = 1e-9
+#: Slack (s) for comparing times that are sums of hops (floating-point rounding).
+TIME_EPS_S = 1e-9
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class Exercise:
         e0 = self.elapsed_s
         e1 = e0 + dt
         end_t = None
-        if self.duration_s is not None and e1 >= self.duration_s - _EPS:
+        if self.duration_s is not None and e1 >= self.duration_s - TIME_EPS_S:
             end_t = fb.t - (e1 - self.duration_s)
             e1 = self.duration_s
         self.elapsed_s = e1
@@ -170,7 +171,7 @@ class Exercise:
             threshold=fb.threshold, gated=fb.gated, message=message, markers=markers,
         )
 
-class _Flash:
+class Flash:
     """A reward flash: 1 at a reward, fading linearly to 0 over ``flash_s`` of exercise time."""
 
     def __init__(self, flash_s: float) -> None:

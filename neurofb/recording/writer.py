@@ -1,6 +1,14 @@
-"""The crash-safe writer of neurofb recording folders (use it through :mod:`neurofb.recording`).
+"""The crash-safe writer of neurofb recording folders.
 
-Layout: see :mod:`neurofb.recording` and ``docs/recording-format.md``.
+Layout: see :mod:`neurofb.recording.base` and ``docs/recording-format.md``.
+
+:class:`RecordingWriter` buffers in memory (listener callbacks stay cheap) and a background thread
+writes and fsyncs at least twice a second, so ``kill -9`` loses at most the last half second. A
+failed write (disk full, unwritable) stops the recording with :attr:`RecordingWriter.error` set;
+it never raises into the stream thread, and what was written stays readable. While it writes,
+the writer holds an exclusive lock on the folder's ``.open`` file, which is how
+:func:`neurofb.recording.interrupted.find_interrupted` tells a live recording from one a crash
+left behind.
 """
 
 from __future__ import annotations
@@ -22,25 +30,24 @@ from pathlib import Path
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: interrupted recordings are told by the pid in .open
+    fcntl = None  # type: ignore[assignment]
+
 from neurofb import paths
 from neurofb.errors import RecordingError
-from neurofb.trace import COLUMNS, update_row
+from neurofb.recording.base import DTYPES, EEG, FORMAT, FORMAT_VERSION, MARKERS, META, OPEN, TRACE
+from neurofb.recording.trace import COLUMNS, update_row
 from neurofb.types import Chunk, Marker, SourceInfo, Update
 
-logger = logging.getLogger("neurofb.recording")
+logger = logging.getLogger(__name__)
 
-FORMAT = "neurofb-recording"
-FORMAT_VERSION = 1
-META, EEG, MARKERS, TRACE, OPEN = "meta.json", "eeg.bin", "markers.jsonl", "trace.csv", ".open"
-#: Sample dtypes a recording may use (meta.json ``dtype``) and their on-disk layout.
-DTYPES: dict[str, str] = {"float64": "<f8", "float32": "<f4"}
 #: meta.json keys the writer owns; ``meta=`` may not set them.
 _RESERVED = frozenset({
     "format", "format_version", "board", "ch_names", "sfreq", "unit", "dtype", "byte_order",
     "columns", "timestamp_offset", "files", "complete", "interrupted", "n_samples",
 })
-ACTIVE: set[str] = set()  # folders being written by this process
-ACTIVE_LOCK = threading.Lock()
 
 
 def iso_time(t: float) -> str:
@@ -96,6 +103,28 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+def _lock_open_file(path: Path) -> int | None:
+    """Open ``path`` (a folder's ``.open``) and take an exclusive lock on it; return the fd.
+
+    The writer keeps the descriptor open while it records; closing it (or the process dying)
+    releases the lock. Returns None where file locks are not available.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened, or another writer holds the lock.
+    """
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 class RecordingWriter:
@@ -181,16 +210,15 @@ class RecordingWriter:
             "start_time": iso_time(started),
             "start_unix": started,
             "software": _software(),
-            "source": _jsonable(dict(info.extra)),
+            "source": _jsonable(dict(info.details)),
             "user": None,
             "model": None,
             "model_hash": None,
             **_jsonable(dict(meta or {})),
             "complete": False,
         }
+        self._lock_fd: int | None = None
         self._create(started)
-        with ACTIVE_LOCK:
-            ACTIVE.add(str(self.path.resolve()))
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"recorder:{self.path.name}", daemon=True
@@ -203,7 +231,6 @@ class RecordingWriter:
                 f"{self.path} already exists: neurofb never overwrites a recording. "
                 "Choose a new path (or let neurofb pick one)."
             )
-        self._recover_siblings()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -225,6 +252,7 @@ class RecordingWriter:
         try:
             lock = {"pid": os.getpid(), "host": socket.gethostname(), "started": iso_time(started)}
             write_json_atomic(self.path / OPEN, lock)
+            self._lock_fd = _lock_open_file(self.path / OPEN)
             write_json_atomic(self.path / META, self.meta)
             for name in (EEG, MARKERS, TRACE):
                 self._fds[name] = os.open(
@@ -234,22 +262,11 @@ class RecordingWriter:
             _fsync_dir(self.path)
         except OSError as err:
             self._close_fds()
+            self._release_lock()
             raise RecordingError(
                 f"cannot write the recording in {self.path}: {err.strerror}. "
                 "Free disk space or choose a writable folder."
             ) from err
-
-    def _recover_siblings(self) -> None:
-        """Finalise recordings a crash left open beside this one (the next start recovers)."""
-        from neurofb.recording import finalise_all_interrupted
-
-        try:
-            done = finalise_all_interrupted(self.path.parent, recursive=False)
-        except OSError as err:  # an unreadable folder must not stop a new recording
-            logger.warning("could not look for interrupted recordings: %s", err)
-            return
-        for folder in done:
-            logger.warning("finalised interrupted recording %s", folder)
 
     # -- cheap appends (any thread) ------------------------------------------------------------
 
@@ -414,8 +431,15 @@ class RecordingWriter:
         except OSError as err:
             if self.error is None:
                 self._fail(f"cannot finalise meta.json: {err.strerror or err}")
-        with ACTIVE_LOCK:
-            ACTIVE.discard(str(self.path.resolve()))
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            try:
+                os.close(fd)  # releases the flock on .open
+            except OSError:
+                pass
 
     def __enter__(self) -> RecordingWriter:
         return self

@@ -1,15 +1,16 @@
 """A training session: pipeline updates → reward logic → exercise → markers → summary.
 
-:class:`TrainingSession` ties a :class:`neurofb.feedback.RewardController` and an
-:class:`neurofb.exercises.Exercise` together. Feed it updates (or :meth:`TrainingSession.start`
-it on a :class:`neurofb.runner.StreamRunner`, which then feeds it on the runner thread); each
-update gives a :class:`SessionStep` with the feedback state, the exercise view and the markers
-of that step. It is Qt-free: the app connects its step and done listeners to queued Qt signals.
+:class:`PracticeSession` ties a :class:`neurofb.practice.reward.RewardController` and an
+:class:`neurofb.practice.exercises.Exercise` together. Feed it updates (or
+:meth:`PracticeSession.start` it on a :class:`neurofb.stream.runner.StreamRunner`, which then feeds
+it on the runner thread); each update gives a :class:`SessionStep` with the feedback state, the
+exercise view and the markers of that step. It is Qt-free: the app connects its step and done
+listeners to queued Qt signals.
 
 Markers (exercise and calibration blocks, rewards, threshold changes) go to the ``recorder``
 when one is given (``recorder.write_marker``, exact update times), otherwise to
 ``runner.mark`` (timestamped with the runner's stream clock, which its marker listeners — a
-recorder among them — receive); they are also kept in :attr:`TrainingSession.markers`.
+recorder among them — receive); they are also kept in :attr:`PracticeSession.markers`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from neurofb.exercises import Exercise, ExerciseView
-from neurofb.feedback import FeedbackState, FeedbackSummary, RewardConfig, RewardController
-from neurofb.library_summary import SessionSummary
+from neurofb.library.summary import SessionSummary
+from neurofb.practice.exercises import Exercise, ExerciseView
+from neurofb.practice.reward import FeedbackState, FeedbackSummary, RewardConfig, RewardController
 from neurofb.types import Marker, Update
 
 log = logging.getLogger(__name__)
 
 
 class SupportsMark(Protocol):
-    """What the session needs of a runner (``neurofb.runner.StreamRunner`` has it)."""
+    """What the session needs of a runner (``neurofb.stream.runner.StreamRunner`` has it)."""
 
     def mark(self, kind: str, label: str = "", value: float | None = None) -> Marker: ...
 
@@ -39,7 +40,8 @@ class SupportsMark(Protocol):
 
 
 class SupportsWriteMarker(Protocol):
-    """What the session needs of a recorder (``neurofb.recording.RecordingWriter`` has it)."""
+    """What the session needs of a recorder (``neurofb.recording.folder.RecordingWriter`` has
+    it)."""
 
     def write_marker(self, marker: Marker) -> None: ...
 
@@ -54,7 +56,7 @@ class SessionStep:
     markers: tuple[Marker, ...]
 
 
-class TrainingSession:
+class PracticeSession:
     """Drive an exercise and the reward logic from pipeline updates.
 
     Parameters
@@ -199,7 +201,7 @@ class TrainingSession:
             return self.controller.summary(self.markers)
 
     def session_summary(self, **fields: Any) -> SessionSummary:
-        """The summary as a session-library row (:class:`neurofb.library_summary.SessionSummary`).
+        """The summary as a session-library row (:class:`neurofb.library.summary.SessionSummary`).
 
         Parameters
         ----------

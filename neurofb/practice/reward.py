@@ -37,10 +37,12 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from neurofb.labels import blocks
+from neurofb.recording.labels import blocks
 from neurofb.types import Marker, Update
 
 _EPS = 1e-9
+#: Reward rates a user may choose (fraction of the time rewarded), inclusive.
+TARGET_RATE_RANGE = (0.05, 0.95)
 _DEFAULT_SPREAD = 0.1
 _MIN_SPREAD = 0.02
 
@@ -112,8 +114,9 @@ class RewardConfig:
     rewards: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 < self.target_rate < 1:
-            raise ValueError(f"target_rate must be in (0, 1), got {self.target_rate}")
+        lo, hi = TARGET_RATE_RANGE
+        if not lo <= self.target_rate <= hi:
+            raise ValueError(f"target_rate must be in [{lo}, {hi}], got {self.target_rate}")
         low, high = self.threshold_bounds
         if not 0 <= low < high <= 1:
             raise ValueError(
@@ -534,7 +537,8 @@ class RewardController:
         ----------
         markers : iterable of Marker
             Markers of the session; each ``block_start``/``block_end`` pair (see
-            :func:`neurofb.labels.blocks`; a block still open ends at the last update) gets a
+            :func:`neurofb.recording.labels.blocks`; a block still open ends at the last update)
+            gets a
             :class:`BlockSummary` of the updates with ``start <= t < end``.
         """
         h = self._history.arrays()

@@ -1,7 +1,8 @@
 """Import and export of recordings: EDF/EDF+/BDF, FIF, BrainFlow CSV and BIDS.
 
+- :func:`open_recording` opens any recording: a neurofb folder or a file.
 - :func:`read_file` reads an EDF/EDF+/BDF, FIF or BrainFlow CSV file as a
-  :class:`~neurofb.recording.Recording` (EEG channels only, names kept, µV; annotations →
+  :class:`~neurofb.recording.base.Recording` (EEG channels only, names kept, µV; annotations →
   markers). The format is recognised from the file's first bytes, then its extension.
 - :func:`export` writes a recording as EDF+ or BDF+ (MNE/edfio), FIF (MNE), BrainFlow CSV (the
   board's own layout, playable by BrainFlow's playback board) or into a BIDS dataset (mne-bids).
@@ -9,17 +10,23 @@
 
 Every damaged, truncated, empty or mislabelled file gives a :class:`~neurofb.errors.RecordingError`
 that names the file and what is wrong — never a traceback from MNE, edfio or BrainFlow.
-The format details live in :mod:`neurofb.formats_mne` and :mod:`neurofb.formats_brainflow`.
+The format details live in :mod:`neurofb.recording.mne_files` and
+:mod:`neurofb.recording.brainflow_csv`.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from neurofb.errors import RecordingError
-from neurofb.types import Chunk, SourceInfo
+from neurofb.recording.base import META, Recording
+from neurofb.recording.brainflow_csv import read_csv, write_csv
+from neurofb.recording.folder import read_folder
+from neurofb.recording.mne_files import read_raw_file, write_bids, write_edf, write_fif
+from neurofb.recording.writer import RecordingWriter, new_recording_path
+from neurofb.types import Chunk
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -27,6 +34,7 @@ __all__ = [
     "detect_format",
     "export",
     "import_file",
+    "open_recording",
     "read_file",
 ]
 
@@ -101,7 +109,7 @@ def detect_format(path: str | os.PathLike) -> str:
     return kind
 
 
-def read_file(path: str | os.PathLike, *, board: str | int | None = None) -> Any:
+def read_file(path: str | os.PathLike, *, board: str | int | None = None) -> Recording:
     """Read an EDF/EDF+/BDF, FIF or BrainFlow CSV file as a Recording.
 
     Parameters
@@ -114,7 +122,7 @@ def read_file(path: str | os.PathLike, *, board: str | int | None = None) -> Any
 
     Returns
     -------
-    recording : neurofb.recording.Recording
+    recording : Recording
         EEG channels only (ECG, EOG, status, ... dropped; names kept as in the file), data in
         µV, shape (n_channels, n_samples); timestamps in seconds (Unix time when the file has
         a start date); markers from the annotations (or the CSV's marker row/sidecar).
@@ -125,49 +133,48 @@ def read_file(path: str | os.PathLike, *, board: str | int | None = None) -> Any
         The file is missing, empty, damaged, truncated beyond use, of an unknown format, or
         holds no EEG channel.
     """
-    from neurofb.recording import Recording
-
     p = Path(path)
     kind = detect_format(p)
-    warnings: list[str] = []
     ext = _by_extension(p)
+    rec = read_csv(p, board=board) if kind == "csv" else read_raw_file(p, kind)
     if ext is not None and ext != kind:
-        warnings.append(f"{p.name} holds {kind.upper()} data despite its extension; "
-                        f"read as {kind.upper()}")  # fmt: skip
-    if kind == "csv":
-        from neurofb.formats_brainflow import read_csv
-
-        parts = read_csv(p, board=board)
-        extra = {"board_id": parts["board_id"], "master_board": parts["board_id"]}
-    else:
-        from neurofb.formats_mne import read_raw_file
-
-        parts = read_raw_file(p, kind)
-        source = parts["meta"].get("source")
-        extra = dict(source) if isinstance(source, dict) else {}
-    warnings += parts["warnings"]
-    extra.update(live=False, recording=str(p), format=kind)
-    info = SourceInfo(
-        ch_names=tuple(parts["ch_names"]), sfreq=float(parts["sfreq"]),
-        board=str(parts["board"]), unit="uV", extra=extra,
-    )  # fmt: skip
-    meta = {**parts["meta"], "source_format": kind, "file": str(p)}
-    return Recording(
-        info=info, meta=meta, data=parts["data"], timestamps=parts["timestamps"],
-        markers=list(parts["markers"]), trace=[], path=p, warnings=warnings,
-    )  # fmt: skip
+        note = (f"{p.name} holds {kind.upper()} data despite its extension; read as "
+                f"{kind.upper()}")  # fmt: skip
+        rec = replace(rec, warnings=[note, *rec.warnings])
+    return rec
 
 
-def _as_recording(recording: Any) -> Any:
-    if isinstance(recording, str | os.PathLike):
-        from neurofb.recording import open_recording
+def open_recording(path: str | os.PathLike) -> Recording:
+    """Open a recording: a neurofb folder, or an EDF/EDF+/BDF, FIF or BrainFlow CSV file.
 
-        return open_recording(recording)
-    return recording
+    Parameters
+    ----------
+    path : path-like
+        The recording folder (or its meta.json), or a file in one of the formats
+        :func:`read_file` reads.
+
+    Returns
+    -------
+    Recording
+        Data in µV, shape (n_channels, n_samples).
+
+    Raises
+    ------
+    RecordingError
+        If the path is missing, not a recording, damaged, or of an unknown format.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise RecordingError(f"{p} does not exist: give a recording folder or file")
+    if p.is_file() and p.name == META:
+        p = p.parent
+    if p.is_dir():
+        return read_folder(p)
+    return read_file(p)
 
 
 def export(
-    recording: Any,
+    recording: Recording,
     fmt: str,
     out: str | os.PathLike,
     *,
@@ -178,8 +185,8 @@ def export(
 
     Parameters
     ----------
-    recording : Recording or path-like
-        The recording (or a path :func:`neurofb.recording.open_recording` opens).
+    recording : Recording
+        The recording (:func:`open_recording` opens one).
     fmt : {"edf", "bdf", "fif", "csv", "bids"}
         EDF+ (16-bit), BDF+ (24-bit), FIF (float64), BrainFlow CSV, or a BIDS dataset.
     out : path-like
@@ -203,13 +210,13 @@ def export(
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"fmt must be one of {EXPORT_FORMATS}, got {fmt!r}")
-    rec = _as_recording(recording)
+    if not isinstance(recording, Recording):
+        raise TypeError(f"export takes a Recording (see open_recording), got {recording!r}")
+    rec = recording
     out = Path(out)
     if fmt == "bids":
         if out.exists() and not out.is_dir():
             raise RecordingError(f"BIDS root {out} is a file; give a folder")
-        from neurofb.formats_mne import write_bids
-
         return write_bids(rec, out)
     if out.is_dir():
         raise RecordingError(f"{out} is a folder; give the {fmt.upper()} file to write")
@@ -218,11 +225,7 @@ def export(
     if not out.parent.is_dir():
         raise RecordingError(f"folder {out.parent} does not exist; create it first")
     if fmt == "csv":
-        from neurofb.formats_brainflow import write_csv
-
         return write_csv(rec, out, board=board)
-    from neurofb.formats_mne import write_edf, write_fif
-
     if fmt == "fif":
         return write_fif(rec, out)
     return write_edf(rec, out, fmt=fmt)
@@ -260,8 +263,6 @@ def import_file(
     RecordingError
         The file cannot be read, or the folder exists already or cannot be written.
     """
-    from neurofb.recording import RecordingWriter, new_recording_path
-
     if not chunk_s > 0:
         raise ValueError(f"chunk_s must be positive, got {chunk_s}")
     rec = read_file(path, board=board)
@@ -270,7 +271,7 @@ def import_file(
         folder = new_recording_path(label=stem)
     else:
         folder = Path(out)
-        if folder.is_dir() and not (folder / "meta.json").exists():
+        if folder.is_dir() and not (folder / META).exists():
             folder = folder / stem
     reserved = {"format", "format_version", "board", "ch_names", "sfreq", "unit", "dtype",
                 "byte_order", "columns", "timestamp_offset", "files", "complete",

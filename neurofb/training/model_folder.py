@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from neurofb import montage
 from neurofb.config import EngineConfig
+from neurofb.dsp import montage
 from neurofb.focus.io import save_model
 from neurofb.training.train import TrainResult
 from neurofb.training.windows import WindowSet, filter_description
@@ -36,7 +36,7 @@ def input_section(ws: WindowSet, config: EngineConfig) -> dict:
     }
 
 
-def export(result: TrainResult, ws: WindowSet, out_dir: str | os.PathLike, *,
+def save_trained_model(result: TrainResult, ws: WindowSet, out_dir: str | os.PathLike, *,
            data: dict, name: str, config: EngineConfig = EngineConfig(),
            metrics: dict | None = None, extra: dict | None = None,
            overwrite: bool = False) -> Path:

@@ -2,7 +2,8 @@
 
 Rest (eyes open) and task (count down in steps) blocks alternate, each after a short "get
 ready" phase, and are marked ``block_start``/``block_end`` with labels ``"rest"``/``"task"``:
-the training classes of :mod:`neurofb.labels`. Import it from :mod:`neurofb.exercises`.
+the training classes of :mod:`neurofb.recording.labels`. Import it from
+:mod:`neurofb.practice.exercises`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurofb._exercise_base import _EPS, Exercise, ExerciseView
-from neurofb.feedback import FeedbackState
-from neurofb.labels import LABELS
+from neurofb.practice.exercise import TIME_EPS_S, Exercise, ExerciseView
+from neurofb.practice.reward import FeedbackState
+from neurofb.recording.labels import LABELS
 from neurofb.types import Marker
 
 
@@ -152,7 +153,7 @@ class Calibration(Exercise):
                 markers.append(Marker(fb.t - (e1 - max(e0, phase.start_s)), "block_start",
                                       phase.label))
                 self._open = phase.label
-            if e1 < phase.end_s - _EPS or self._phase_i == len(self.phases) - 1:
+            if e1 < phase.end_s - TIME_EPS_S or self._phase_i == len(self.phases) - 1:
                 break
             markers += self._close(fb.t - (e1 - phase.end_s))
             self._phase_i += 1

@@ -92,14 +92,24 @@ def normalise_name(name: str) -> str | None:
         The template's spelling (``"Fp1"``, ``"T7"``), or None for anything that is not a scalp
         electrode of the 10-05 system (``"ECG"``, ``"A2-A1"``, ``"AUX1"``).
     """
+    label = label_key(name)
+    if label in NOT_SCALP:
+        return None
+    return _canonical().get(label)
+
+
+def label_key(name: str) -> str:
+    """A channel label without its decorations, upper-cased, old 10-20 names made 10-10.
+
+    ``"EEG Fp1"``, ``"FP1-REF"`` and ``"fp1"`` all give ``"FP1"``; ``"T3"`` gives ``"T7"``.
+    Labels that are not electrodes are kept (``"EEG1"``, ``"AUX1"``). Cheap (no MNE): used to
+    match channel names a user typed against a stream's.
+    """
     if not isinstance(name, str):
         raise ValueError(f"channel name must be a string, got {type(name).__name__}")
     label = _PREFIX.sub("", name.strip())
     label = _SUFFIX.sub("", label).strip().upper()
-    label = ALIASES.get(label.capitalize(), label).upper() if label in _ALIAS_UP else label
-    if label in NOT_SCALP:
-        return None
-    return _canonical().get(label)
+    return ALIASES.get(label.capitalize(), label).upper() if label in _ALIAS_UP else label
 
 
 def positions(names: Sequence[str]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Training exercises as small state machines: what the app must draw, never how.
 
-Each exercise is stepped with the :class:`neurofb.feedback.FeedbackState` of every pipeline
+Each exercise is stepped with the :class:`neurofb.practice.reward.FeedbackState` of every pipeline
 update and returns a frozen *view* record (:class:`GaugeView`, :class:`RocketView`,
 :class:`ClarityView`, :class:`CalibrationView`) holding everything its Qt view draws, plus the
 markers to record for that step. Time comes from the updates (``FeedbackState.t``): paused steps
@@ -8,9 +8,10 @@ do not advance an exercise, and the same updates always give the same views.
 
 Every exercise emits ``Marker(t, "block_start", name)`` on its first step and
 ``Marker(t, "block_end", name)`` when its duration is up (or :meth:`Exercise.finish` is called).
-The calibration exercise (:mod:`neurofb.calibration`) also emits ``block_start``/``block_end``
-markers labelled ``"rest"`` and ``"task"`` around its guided blocks: the training labels of
-:mod:`neurofb.labels`.
+The calibration exercise (:mod:`neurofb.practice.calibration`) also emits
+``block_start``/``block_end`` markers labelled ``"rest"`` and ``"task"`` around its guided blocks:
+the training labels of
+:mod:`neurofb.recording.labels`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from neurofb._exercise_base import Exercise, ExerciseView, _Flash
-from neurofb.calibration import Calibration, CalibrationView
-from neurofb.feedback import FeedbackState
+from neurofb.practice.calibration import Calibration, CalibrationView
+from neurofb.practice.exercise import Exercise, ExerciseView, Flash
+from neurofb.practice.reward import FeedbackState
 from neurofb.types import Marker
 
 __all__ = [
@@ -116,7 +117,7 @@ class FocusGauge(Exercise):
         if min_hold_s < 0:
             raise ValueError(f"min_hold_s must be >= 0, got {min_hold_s}")
         self.min_hold_s = float(min_hold_s)
-        self._flash = _Flash(flash_s)
+        self._flash = Flash(flash_s)
 
     def _view(self, fb: FeedbackState, markers: tuple[Marker, ...]) -> GaugeView:
         hold = 1.0 if self.min_hold_s == 0 else min(fb.hold_s / self.min_hold_s, 1.0)
@@ -231,7 +232,7 @@ class Clarity(Exercise):
         self.min_brightness = float(min_brightness)
         self.clarity = 0.0
         self.target = 0.0
-        self._flash = _Flash(flash_s)
+        self._flash = Flash(flash_s)
 
     def _advance(self, fb: FeedbackState, e0: float, e1: float) -> list[Marker]:
         dt = e1 - e0

@@ -241,7 +241,7 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     model, meta = load_model(model_dir)
     data = recording_or_windows
     if isinstance(data, (str, os.PathLike)):
-        from neurofb.recording import open_recording
+        from neurofb.recording.formats import open_recording
 
         data = open_recording(data)
     inp = meta["input"]

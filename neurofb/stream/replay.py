@@ -1,7 +1,8 @@
-"""Replay a recording through the live pipeline: a :class:`ReplaySource` and :func:`replay`.
+"""A recording played back as a :class:`~neurofb.stream.source.Source`.
 
-A replay is only another :class:`~neurofb.sources.Source`; the pipeline is the same code at every
-speed (live and replay are the same pipeline, only the source differs):
+A replay is only another source; the pipeline is the same code at every speed (live and replay
+are the same pipeline, only the source differs; :func:`neurofb.stream.assemble.open_stream`
+assembles both):
 
 - ``speed=1`` keeps the recording's own pace. The number of samples due is computed from a
   monotonic clock anchored at :meth:`ReplaySource.start` (``index = elapsed × speed × sfreq``),
@@ -30,30 +31,27 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from neurofb.config import EngineConfig
 from neurofb.errors import BoardError, EndOfStream
-from neurofb.recording import Recording, open_recording
-from neurofb.types import Chunk, SourceInfo, Update
+from neurofb.recording.base import Recording
+from neurofb.recording.formats import open_recording
+from neurofb.types import Chunk, SourceInfo
 
-if TYPE_CHECKING:
-    from neurofb.pipeline import Pipeline
+__all__ = ["ReplaySource"]
 
 logger = logging.getLogger(__name__)
 
 
 class ReplaySource:
-    """A recording played back as a :class:`~neurofb.sources.Source`.
+    """A recording played back as a :class:`~neurofb.stream.brainflow.Source`.
 
     Parameters
     ----------
     recording_or_path : Recording or path-like
-        An opened recording, or anything :func:`neurofb.recording.open_recording` opens (a
-        neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV).
+        An opened recording, or anything :func:`neurofb.recording.formats.open_recording` opens
+        (a neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV).
     speed : float or None
         1.0 for the recording's own pace, N for N× real time, None for as fast as possible.
     loop : bool
@@ -65,6 +63,10 @@ class ReplaySource:
         At ``speed=None``, seconds of recording per chunk.
     clock : callable
         Monotonic clock in seconds (``time.monotonic``); replaceable to simulate long runs.
+    seconds : float, optional
+        Deliver this many seconds of recording (counted from the first start, across laps and
+        seeks), then end the stream (raise EndOfStream). Without it a looping replay runs until
+        it is stopped.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class ReplaySource:
         chunk_s: float = 0.1,
         batch_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        seconds: float | None = None,
     ) -> None:
         if speed is not None and not (math.isfinite(speed) and speed > 0):
             raise ValueError(f"speed must be a positive number or None (max), got {speed!r}")
@@ -83,6 +86,8 @@ class ReplaySource:
             raise ValueError(f"chunk_s must be positive seconds, got {chunk_s}")
         if not batch_s > 0:
             raise ValueError(f"batch_s must be positive seconds, got {batch_s}")
+        if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"seconds must be a positive number of seconds, got {seconds!r}")
         rec = (
             recording_or_path
             if isinstance(recording_or_path, Recording)
@@ -97,15 +102,16 @@ class ReplaySource:
         sfreq = rec.sfreq
         self._chunk_n = max(1, round(chunk_s * sfreq))
         self._batch_n = max(1, round(batch_s * sfreq))
-        where = str(rec.path) if rec.path is not None else ""
+        self.path = rec.path
+        self._limit = math.inf if seconds is None else max(1, round(seconds * sfreq))
         self.info = SourceInfo(
             ch_names=rec.ch_names,
             sfreq=sfreq,
             board=rec.info.board or "replay",
             unit="uV",
-            extra={
-                "live": False,
-                "replay": where,
+            live=False,
+            details={
+                "replay": "" if rec.path is None else str(rec.path),
                 "duration_s": rec.duration_s,
                 "speed": "max" if speed is None else float(speed),
                 "loop": self.loop,
@@ -142,9 +148,12 @@ class ReplaySource:
         with self._lock:
             if not self._started:
                 raise BoardError("the replay is not started: start() it first")
+            if self._delivered >= self._limit:
+                raise EndOfStream(f"replayed the {self._limit / self.info.sfreq:g} s asked for")
             left = self.recording.n_samples - self._pos
             if left <= 0 and not self.loop:
-                raise EndOfStream(f"end of recording {self.info.extra['replay']}".strip())
+                where = "" if self.path is None else str(self.path)
+                raise EndOfStream(f"end of recording {where}".strip())
             if self.speed is None:
                 n = self._batch_n
             else:
@@ -152,7 +161,8 @@ class ReplaySource:
                 n = self._anchor_n + int(elapsed * self.speed * self.info.sfreq) - self._delivered
                 if n < (self._chunk_n if self.loop else min(self._chunk_n, left)):
                     return None
-            return self._take(n if self.loop else min(n, left))
+            n = n if self.loop else min(n, left)
+            return self._take(int(min(n, self._limit - self._delivered)))
 
     def stop(self) -> None:
         """Pause the replay (idempotent); :meth:`start` resumes from the same sample."""
@@ -177,8 +187,11 @@ class ReplaySource:
             If ``t_s`` is outside ``[0, duration_s]``.
         """
         duration = self.recording.duration_s
-        if not (math.isfinite(t_s) and 0 <= t_s <= duration):
-            raise ValueError(f"seek time must be within [0, {duration:.3f}] s, got {t_s}")
+        if not (math.isfinite(t_s) and t_s >= 0):
+            raise ValueError(f"seek time must be a number of seconds >= 0, got {t_s}")
+        if t_s > duration:
+            raise ValueError(f"seek to {t_s:g} s is past the end of the recording "
+                             f"({duration:.1f} s)")
         with self._lock:
             self._pos = min(round(t_s * self.info.sfreq), self.recording.n_samples)
             self._anchor()
@@ -224,132 +237,5 @@ class ReplaySource:
 
     def __repr__(self) -> str:
         speed = "max" if self.speed is None else f"{self.speed:g}x"
-        where = Path(self.info.extra["replay"]).name if self.info.extra["replay"] else "memory"
+        where = self.path.name if self.path is not None else "memory"
         return f"ReplaySource({where!r}, speed={speed}, loop={self.loop})"
-
-
-def default_target(model_dir: str | os.PathLike | None = None) -> str:
-    """``"model"`` when a trained model is there (``model_dir`` or the shipped default), else
-    the band-power ``"engagement"`` target."""
-    from neurofb import paths
-
-    folder = Path(model_dir) if model_dir is not None else paths.default_model_dir()
-    return "model" if (folder / "model.json").is_file() else "engagement"
-
-
-def replay(
-    recording_or_path: Recording | str | os.PathLike,
-    *,
-    speed: float | None = None,
-    model_dir: str | os.PathLike | None = None,
-    target: str | None = None,
-    config: EngineConfig | None = None,
-    hop_s: float | None = None,
-    window_s: float | None = None,
-    trace_path: str | os.PathLike | None = None,
-    loop: bool = False,
-    seek_s: float = 0.0,
-    seconds: float | None = None,
-    on_update: Callable[[Update], object] | None = None,
-) -> list[Update]:
-    """Run a recording through the live pipeline and return its updates.
-
-    At ``speed=None`` (max) the chunks go straight into :meth:`Pipeline.process` on this thread;
-    at a paced speed a :class:`~neurofb.runner.StreamRunner` runs them as a live stream would.
-    The pipeline is the same either way, so the updates are the same (``latency_s`` aside).
-
-    Parameters
-    ----------
-    recording_or_path : Recording or path-like
-        What to replay (neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV).
-    speed : float or None
-        None for as fast as possible, 1.0 for real time, N for N× real time.
-    model_dir : path-like, optional
-        Focus model folder (default: the shipped model).
-    target : str, optional
-        Focus target (``"model"``, ``"engagement"``, ``"tbr"``, …); default :func:`default_target`.
-    config : EngineConfig, optional
-        Engine settings; ``hop_s`` and ``window_s`` override its fields.
-    trace_path : path-like, optional
-        Write the focus trace CSV here.
-    loop, seek_s : bool, float
-        Loop the recording; start ``seek_s`` seconds into it.
-    seconds : float, optional
-        Stop after this many seconds of recording (required with ``loop``).
-    on_update : callable, optional
-        Called with every update as it comes (on the runner thread at a paced speed).
-
-    Returns
-    -------
-    list of Update
-        Every update, oldest first.
-    """
-    from neurofb.focus.targets import make_estimator
-    from neurofb.pipeline import Pipeline
-    from neurofb.trace import TraceWriter
-
-    if loop and not seconds:
-        raise ValueError("a looping replay needs seconds= to know when to stop")
-    if seconds is not None and not seconds > 0:
-        raise ValueError(f"seconds must be positive, got {seconds}")
-    config = (config or EngineConfig()).with_(hop_s=hop_s, window_s=window_s)
-    source = ReplaySource(recording_or_path, speed=speed, loop=loop)
-    if seek_s:
-        source.seek(seek_s)
-    estimator = make_estimator(
-        target or default_target(model_dir), model_dir=model_dir, baseline_s=config.baseline_s
-    )
-    pipeline = Pipeline(source.info, estimator, config)
-    limit = math.inf if seconds is None else round(seconds * source.info.sfreq)
-    updates: list[Update] = []
-    listeners: list[Callable[[Update], object]] = [updates.append]
-    trace = TraceWriter(trace_path) if trace_path is not None else None
-    if trace is not None:
-        listeners.append(trace.write)
-    if on_update is not None:
-        listeners.append(on_update)
-    try:
-        if speed is None:
-            _run_max(source, pipeline, listeners, limit)
-        else:
-            _run_paced(source, pipeline, listeners, limit)
-    finally:
-        if trace is not None:
-            trace.close()
-    return updates
-
-
-def _run_max(source: ReplaySource, pipeline: Pipeline, listeners: list, limit: float) -> None:
-    source.start()
-    try:
-        while source.samples_delivered < limit:
-            try:
-                chunk = source.read()
-            except EndOfStream:
-                return
-            if chunk is None:  # never at max speed; kept for the Source contract
-                continue
-            if source.samples_delivered > limit:  # cut the last chunk at the limit
-                keep = chunk.n_samples - int(source.samples_delivered - limit)
-                chunk = Chunk(chunk.data[:, :keep], chunk.timestamps[:keep], chunk.ch_names,
-                              chunk.sfreq, chunk.first_sample, chunk.board, chunk.unit)
-            for update in pipeline.process(chunk):
-                for listener in listeners:
-                    listener(update)
-    finally:
-        source.stop()
-
-
-def _run_paced(source: ReplaySource, pipeline: Pipeline, listeners: list, limit: float) -> None:
-    from neurofb.runner import StreamRunner
-
-    runner = StreamRunner(source, pipeline)
-    for listener in listeners:
-        runner.add_update_listener(listener)
-    runner.start()
-    try:
-        while not runner.join(timeout=0.05):
-            if runner.samples >= limit:
-                break
-    finally:
-        runner.stop()

@@ -17,21 +17,22 @@ BrainFlow's own parser aborts the process on some damaged files).
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
 import math
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from neurofb import boards
+from neurofb.boards import BoardLayout
 from neurofb.errors import BoardError, RecordingError
-from neurofb.types import Marker
+from neurofb.recording.base import Recording, portable_meta
+from neurofb.types import Marker, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -46,85 +47,23 @@ SIDECAR_FORMAT = "neurofb-brainflow-csv"
 DEFAULT_BOARD = "synthetic"
 
 
-@functools.lru_cache(maxsize=1)
-def _bf() -> tuple[Any, Any]:
-    """Import BrainFlow quietly (it imports the deprecated pkg_resources; its loggers chat)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from brainflow import board_shim, data_filter
-
-    board_shim.BoardShim.disable_board_logger()
-    data_filter.DataFilter.disable_data_logger()
-    return board_shim, data_filter
-
-
-@dataclass(frozen=True)
-class BoardLayout:
-    """Where a board puts what in its data array (``BoardShim`` descriptors)."""
-
-    board_id: int
-    name: str
-    num_rows: int
-    eeg_rows: tuple[int, ...]
-    eeg_names: tuple[str, ...]
-    timestamp_row: int
-    marker_row: int | None
-    sfreq: float
-
-
-@functools.lru_cache(maxsize=1)
-def _board_names() -> dict[int, str]:
-    """Board id → the name :func:`neurofb.sources.board_names` uses for it."""
-    from neurofb import sources
-
-    return {sources.board_id(name): name for name in sources.board_names()}
-
-
 def board_layout(board: str | int) -> BoardLayout:
     """Return the data layout of a BrainFlow board given by name or id.
 
     Raises
     ------
     RecordingError
-        BrainFlow knows no such board, or it has no EEG channels.
+        BrainFlow knows no such board, or it has no EEG data layout of its own.
     """
-    from neurofb import sources
-
-    bs, _ = _bf()
     try:
-        board_id = sources.board_id(board)
+        return boards.board_layout(board)
     except BoardError as err:
         raise RecordingError(str(err)) from None
-    name = _board_names().get(board_id, str(board))
-    shim = bs.BoardShim
-    try:
-        eeg = tuple(int(r) for r in shim.get_eeg_channels(board_id))
-        ts = int(shim.get_timestamp_channel(board_id))
-        rows = int(shim.get_num_rows(board_id))
-        sfreq = float(shim.get_sampling_rate(board_id))
-    except bs.BrainFlowError:
-        raise RecordingError(
-            f"board {name} has no EEG data layout in BrainFlow (playback and streaming boards "
-            "take the layout of their master board): pass the board that recorded the data"
-        ) from None
-    try:
-        marker: int | None = int(shim.get_marker_channel(board_id))
-    except bs.BrainFlowError:
-        marker = None
-    try:
-        names = tuple(shim.get_eeg_names(board_id))
-    except bs.BrainFlowError:
-        names = ()
-    if len(names) != len(eeg):
-        names = tuple(f"EEG{i + 1}" for i in range(len(eeg)))
-    return BoardLayout(board_id, name, rows, eeg, names, ts, marker, sfreq)
 
 
 def _fitting_boards(n_ch: int, sfreq: float) -> list[str]:
-    from neurofb import sources
-
     out = []
-    for name in sources.board_names():
+    for name in boards.board_names():
         try:
             lay = board_layout(name)
         except RecordingError:
@@ -185,7 +124,7 @@ def write_csv(
         The recording does not fit the board's layout (too many channels, another sampling
         rate); the message lists boards that fit.
     """
-    _, df = _bf()
+    df = boards.data_filter()
     n_ch, n = recording.data.shape
     sfreq = float(recording.info.sfreq)
     explicit = board is not None
@@ -229,15 +168,10 @@ def write_csv(
         "markers": [
             {"t": m.t, "kind": m.kind, "label": m.label, "value": m.value} for m in markers
         ],
-        "meta": _portable_meta(getattr(recording, "meta", {}) or {}),
+        "meta": portable_meta(getattr(recording, "meta", {}) or {}),
     }
     sidecar_path(out).write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
     return out
-
-
-def _portable_meta(meta: dict) -> dict:
-    keys = ("user", "exercise", "model", "model_hash", "start_time", "start_unix", "board")
-    return {k: meta[k] for k in keys if k in meta and isinstance(meta[k], str | int | float)}
 
 
 def _read_sidecar(path: Path, warn: list[str]) -> dict:
@@ -283,15 +217,7 @@ def _check_text(path: Path, n_rows: int, lay: BoardLayout) -> None:
     first = head.split(b"\n", 1)[0]
     cols = len(first.split(b"\t"))
     if cols != n_rows:
-        fits = []
-        from neurofb import sources
-
-        for name in sources.board_names():
-            try:
-                if board_layout(name).num_rows == cols:
-                    fits.append(name)
-            except RecordingError:
-                continue
+        fits = boards.boards_with_columns(cols)
         hint = (f"pass --board with the board that recorded it ({', '.join(fits)} write "
                 f"{cols} columns)" if fits and cols > 1 else
                 "it is not a BrainFlow CSV (tab-separated, one sample per line)")
@@ -301,8 +227,8 @@ def _check_text(path: Path, n_rows: int, lay: BoardLayout) -> None:
         )  # fmt: skip
 
 
-def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> dict[str, Any]:
-    """Read a BrainFlow CSV into the parts of a Recording.
+def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Recording:
+    """Read a BrainFlow CSV as a Recording.
 
     Parameters
     ----------
@@ -313,9 +239,8 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> dict
 
     Returns
     -------
-    parts : dict
-        ``ch_names``, ``sfreq``, ``board``, ``data`` (n_ch, n) µV, ``timestamps`` (n,) s,
-        ``markers``, ``meta``, ``warnings``.
+    Recording
+        The board's EEG channels, data (n_ch, n) µV, timestamps (n,) s, markers.
 
     Raises
     ------
@@ -357,11 +282,14 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> dict
                 kind = names_by_code.get(code)
                 markers.append(Marker(i / lay.sfreq, kind or "note", "" if kind else f"{code:g}"))
     meta = dict(side.get("meta", {})) if isinstance(side.get("meta"), dict) else {}
-    return {
-        "ch_names": tuple(ch_names), "sfreq": lay.sfreq, "board": lay.name,
-        "board_id": lay.board_id, "data": data, "timestamps": timestamps,
-        "markers": markers, "meta": meta, "warnings": warn,
-    }  # fmt: skip
+    meta.update(source_format="csv", file=str(path))
+    info = SourceInfo(
+        ch_names=tuple(ch_names), sfreq=lay.sfreq, board=lay.name, live=False,
+        details={"board_id": lay.board_id, "master_board": lay.board_id,
+                 "recording": str(path), "format": "csv"},
+    )  # fmt: skip
+    return Recording(info=info, meta=meta, data=data, timestamps=timestamps, markers=markers,
+                     path=path, warnings=warn)  # fmt: skip
 
 
 def _parse(path: Path, warn: list[str]) -> np.ndarray:

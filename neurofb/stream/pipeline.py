@@ -14,21 +14,21 @@ hops, so memory stays bounded.
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from neurofb.config import EngineConfig
+from neurofb.config import EngineConfig, usable_cpus
+from neurofb.dsp.features import band_powers
+from neurofb.dsp.filters import StreamFilter, design_filter
+from neurofb.dsp.quality import QualityReport, assess
 from neurofb.errors import ChannelError
-from neurofb.features import band_powers
-from neurofb.filters import StreamFilter, design_filter
 from neurofb.focus.bandpower import BandPowerEstimator
 from neurofb.focus.base import BoundEstimator, Estimator, FocusBatch
-from neurofb.quality import assess
 from neurofb.types import Chunk, Features, SourceInfo, Update
+
+__all__ = ["Pipeline"]
 
 
 def _samples(seconds: float, sfreq: float) -> int:
@@ -46,26 +46,6 @@ def _subset(features: Features, keep: np.ndarray) -> Features:
     )
 
 
-_AHEAD: ThreadPoolExecutor | None = None
-_AHEAD_LOCK = threading.Lock()
-
-
-def _ahead_worker() -> ThreadPoolExecutor:
-    """The one worker thread that runs stateless estimators ahead (created on first use)."""
-    global _AHEAD
-    with _AHEAD_LOCK:
-        if _AHEAD is None:
-            _AHEAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurofb-estimator")
-        return _AHEAD
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on (its affinity where the OS reports it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def _pick(batch: FocusBatch, ok: np.ndarray) -> FocusBatch:
     """The rows of ``batch`` where ``ok``."""
     explanation = None if batch.explanation is None else batch.explanation[ok]
@@ -78,11 +58,12 @@ class Pipeline:
     Parameters
     ----------
     info : SourceInfo
-        What the source delivers (channels, sampling rate). ``info.extra["live"] = False`` marks
-        a replay: ``latency_s`` is then the processing time per window instead of the age of the
-        newest sample. ``info.extra["simulated"]`` (default: the board is ``"synthetic"``) marks
-        a test-signal source: with the default ``config.min_quality`` nothing but non-finite
-        samples is gated on it (its quality is still scored and reported).
+        What the source delivers (channels, sampling rate). ``info.live = False`` marks a
+        replay: ``latency_s`` is then the processing time per window instead of the age of the
+        newest sample, and a stateless estimator scores windows ahead on a worker thread that
+        the pipeline owns (:meth:`close` ends it). ``info.simulated`` marks a test-signal
+        source: with the default ``config.min_quality`` nothing but non-finite samples is gated
+        on it (its quality is still scored and reported).
     estimator : Estimator, optional
         Focus estimator; default the band-power engagement target with ``config.baseline_s``.
     config : EngineConfig
@@ -115,12 +96,12 @@ class Pipeline:
         self.ch_names = tuple(info.ch_names)
         self.window_samples = _samples(config.window_s, self.sfreq)
         self.hop_samples = _samples(config.hop_s, self.sfreq)
-        self.live = bool(info.extra.get("live", True))
+        self.live = info.live
         # BrainFlow's synthetic board streams sines of rising amplitude, not EEG, so every window
         # would fail the quality gate. Its quality is still reported, but unless the caller set
         # another gate it gates only non-finite samples, so the whole chain can be tried without
         # a headset.
-        self.simulated = bool(info.extra.get("simulated", info.board == "synthetic"))
+        self.simulated = info.simulated
         default_gate = config.min_quality == EngineConfig.min_quality
         self.min_quality = 0.0 if self.simulated and default_gate else config.min_quality
         n_ch = len(self.ch_names)
@@ -140,12 +121,7 @@ class Pipeline:
             "engagement", baseline_s=config.baseline_s
         )
         hop_s = self.hop_samples / self.sfreq
-        if isinstance(self.estimator, BandPowerEstimator):
-            self._bound: BoundEstimator = self.estimator.bind(
-                self.ch_names, self.sfreq, hop_s=hop_s
-            )
-        else:
-            self._bound = self.estimator.bind(self.ch_names, self.sfreq)
+        self._bound: BoundEstimator = self.estimator.bind(self.ch_names, self.sfreq, hop_s=hop_s)
         self._alpha = 1.0 if config.smoothing_s == 0 else 1.0 - math.exp(
             -hop_s / config.smoothing_s
         )
@@ -154,8 +130,9 @@ class Pipeline:
         self._run_ahead = (
             not self.live
             and bool(getattr(self._bound, "stateless", False))
-            and _usable_cpus() > 1
+            and usable_cpus() > 1
         )
+        self._ahead: ThreadPoolExecutor | None = None
         self._block = self.hop_samples * max_batch_windows
         capacity = self.window_samples - 1 + self._block
         self._raw = np.zeros((n_ch, capacity))
@@ -171,6 +148,22 @@ class Pipeline:
     def n_samples(self) -> int:
         """Samples processed since the start (or the last reset)."""
         return self._n
+
+    def close(self) -> None:
+        """End the worker thread that scores windows ahead in replay (if one was started).
+
+        Safe to call twice; a closed pipeline can still process chunks (serially).
+        """
+        ahead, self._ahead = self._ahead, None
+        self._run_ahead = False
+        if ahead is not None:
+            ahead.shutdown(wait=True)
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def reset(self) -> None:
         """Start afresh: filter state, buffers, smoothing and the estimator's baseline."""
@@ -278,45 +271,80 @@ class Pipeline:
     def _emit(
         self, ends: list[int], chunk: Chunk, n_chunk_start: int, t0: float
     ) -> list[Update]:
+        """Score the windows ending at ``ends`` and turn them into updates."""
         raw = self._gather(self._raw, ends)
         filt = self._gather(self._filt, ends)
-        ahead: Future | None = None
-        if self._run_ahead and len(ends) > 1:
-            # Replay: a stateless estimator (the attention model) scores every window on the
-            # worker thread while band powers and quality are computed here (torch and numpy
-            # release the GIL); gated windows are dropped from its result below. Each window's
-            # numbers do not depend on the batch, so the trace is the same as the serial path's.
-            ahead = _ahead_worker().submit(self._bound.predict, filt, None)
+        ahead = self._score_ahead(filt) if len(ends) > 1 else None
         features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
         quality = assess(raw, filt, self.sfreq, self.config.line_freq, ch_names=self.ch_names)
         has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
         ok = (quality.window_score >= self.min_quality) & ~has_nan
-        n_win = len(ends)
+        focus, attention = self._estimate(filt, features, ok, ahead)
+        if self.live:
+            done = time.time()
+            stamps = chunk.timestamps
+            latency = [done - float(stamps[n - 1 - n_chunk_start]) for n in ends]
+        else:
+            latency = [(time.perf_counter() - t0) / len(ends)] * len(ends)
+        return self._updates(ends, focus, attention, ok, features, quality, latency)
+
+    def _score_ahead(self, filt: np.ndarray) -> Future | None:
+        """In replay, start scoring every window on the worker thread (None when not used).
+
+        A stateless estimator (the attention model) scores the windows there while band powers
+        and quality are computed on this thread (torch and numpy release the GIL); the gated
+        windows are dropped from its result afterwards. Each window's numbers do not depend on
+        the batch, so the trace is the same as the serial path's.
+        """
+        if not self._run_ahead:
+            return None
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurofb-ahead")
+        return self._ahead.submit(self._bound.predict, filt, None)
+
+    def _estimate(
+        self, filt: np.ndarray, features: Features, ok: np.ndarray, ahead: Future | None
+    ) -> tuple[list[float | None], list[tuple[float, ...] | None]]:
+        """Focus and attention of each window; None for gated windows and non-finite values."""
+        n_win = len(ok)
         focus: list[float | None] = [None] * n_win
         attention: list[tuple[float, ...] | None] = [None] * n_win
         kept = np.flatnonzero(ok).tolist()
-        if kept:
-            every = len(kept) == n_win
-            batch = None
-            if ahead is not None:
-                try:
-                    batch = ahead.result()
-                except ValueError:  # e.g. a window it cannot score: the serial path decides
-                    batch = None
-                if batch is not None and not every:
-                    batch = _pick(batch, ok)
-            if batch is None:
-                batch = self._bound.predict(
-                    filt if every else filt[ok], features if every else _subset(features, ok)
-                )
-            explanation = None if batch.explanation is None else batch.explanation.tolist()
-            for j, (i, value) in enumerate(zip(kept, np.asarray(batch.focus).tolist(),
-                                               strict=True)):
-                focus[i] = value if math.isfinite(value) else None
+        if not kept:
+            return focus, attention
+        every = len(kept) == n_win
+        batch = None
+        if ahead is not None:
+            try:
+                batch = ahead.result()
+            except ValueError:  # e.g. a window it cannot score: the serial path decides
+                batch = None
+            if batch is not None and not every:
+                batch = _pick(batch, ok)
+        if batch is None:
+            batch = self._bound.predict(
+                filt if every else filt[ok], features if every else _subset(features, ok)
+            )
+        explanation = None if batch.explanation is None else batch.explanation.tolist()
+        values = np.asarray(batch.focus).tolist()
+        for j, (i, value) in enumerate(zip(kept, values, strict=True)):
+            if math.isfinite(value):
+                focus[i] = value
                 if explanation is not None:
                     attention[i] = tuple(explanation[j])
-        done = time.time()
-        per_window = (time.perf_counter() - t0) / n_win
+        return focus, attention
+
+    def _updates(
+        self,
+        ends: list[int],
+        focus: list[float | None],
+        attention: list[tuple[float, ...] | None],
+        ok: np.ndarray,
+        features: Features,
+        quality: QualityReport,
+        latency: list[float],
+    ) -> list[Update]:
+        """Smooth, give each gated window its reason, and build the updates (oldest first)."""
         scores = quality.window_score.tolist()
         channel_scores = quality.channel_score.tolist()
         rel_power = features.rel_power.tolist()
@@ -336,10 +364,6 @@ class Pipeline:
                 reason = "the estimator gave no value for this window"
             elif not reason:
                 reason = f"signal quality {scores[i]:.2f} is below the minimum"
-            if self.live:
-                latency = done - float(chunk.timestamps[n - 1 - n_chunk_start])
-            else:
-                latency = per_window
             updates.append(
                 Update(
                     t=n / self.sfreq,
@@ -349,9 +373,9 @@ class Pipeline:
                     reason=reason,
                     channel_quality=tuple(channel_scores[i]),
                     channel_reasons=tuple(quality.channel_reason[i].tolist()),
-                    attention=attention[i] if raw_focus is not None else None,
+                    attention=attention[i],
                     rel_power=tuple(map(tuple, rel_power[i])),
-                    latency_s=latency,
+                    latency_s=latency[i],
                     sample_index=n,
                 )
             )

@@ -33,8 +33,8 @@ from typing import Any, Self
 import numpy as np
 
 from neurofb.errors import RecordingError
-from neurofb.labels import blocks
-from neurofb.trace import read_trace
+from neurofb.recording.labels import blocks
+from neurofb.recording.trace import read_trace
 from neurofb.types import Marker
 
 __all__ = ["SessionSummary", "summarise_folder", "summarise_recording", "summarise_trace"]
@@ -208,7 +208,8 @@ def summarise_trace(
     Parameters
     ----------
     rows : sequence of mapping
-        Trace CSV rows (:func:`neurofb.trace.read_trace`): ``t``, ``focus``, ``quality``, ...
+        Trace CSV rows (:func:`neurofb.recording.trace.read_trace`): ``t``, ``focus``, ``quality``,
+        ...
     markers : sequence of Marker
         The session's markers.
     duration_s : float
@@ -335,7 +336,7 @@ def summarise_recording(recording: Any) -> SessionSummary:
 
     Parameters
     ----------
-    recording : neurofb.recording.Recording
+    recording : neurofb.recording.base.Recording
         An opened recording; its focus trace is ``recording.trace`` (else the folder's
         ``trace.csv``). Without a trace there are no focus statistics, only duration, markers
         and metadata.
@@ -385,6 +386,6 @@ def summarise_folder(folder: str | os.PathLike) -> tuple[SessionSummary, bool]:
         merged = {**base, **{k: v for k, v in stored.items() if v not in ("", None)}}
         merged["recording_path"] = str(folder.resolve())
         return SessionSummary.from_dict(merged), False
-    from neurofb.recording import open_recording
+    from neurofb.recording.formats import open_recording
 
     return summarise_recording(open_recording(folder)), True

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from neurofb.errors import BoardError, EndOfStream
-from neurofb.sources import Source
+from neurofb.stream.source import Source
 from neurofb.types import Chunk, Marker, Update
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def backoff_s(attempt: int, *, initial_s: float, max_s: float) -> float:
 
 
 class SupportsProcess(Protocol):
-    """What the runner needs of a pipeline (:class:`neurofb.pipeline.Pipeline`)."""
+    """What the runner needs of a pipeline (:class:`neurofb.stream.pipeline.Pipeline`)."""
 
     def process(self, chunk: Chunk) -> list[Update]:
         """Consume a chunk and return the updates it completed."""
@@ -94,7 +94,7 @@ class StreamRunner:
     source : Source
         Where the samples come from (a BrainFlow board, a replay).
     pipeline : object with ``process(chunk) -> list[Update]``
-        Usually :class:`neurofb.pipeline.Pipeline`.
+        Usually :class:`neurofb.stream.pipeline.Pipeline`.
     stall_s : float
         Seconds without samples after which the stream counts as stalled and a reconnect starts.
     retry_initial_s, retry_max_s : float
@@ -141,6 +141,7 @@ class StreamRunner:
         self._accepting_markers = False
         self._stop_event = threading.Event()
         self._ready = threading.Event()
+        self._done = threading.Event()
         self._start_error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._last_error: dict[str, float] = {}
@@ -189,8 +190,8 @@ class StreamRunner:
 
     @property
     def running(self) -> bool:
-        """Whether the runner thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the runner has started and not yet finished."""
+        return self._thread is not None and not self._done.is_set()
 
     # -- control ---------------------------------------------------------------------------
     def start(self, *, wait: bool = True) -> None:
@@ -220,6 +221,32 @@ class StreamRunner:
                 self._thread.join()
                 raise self._start_error
 
+    def run(self) -> None:
+        """Stream on the calling thread until the source ends or :meth:`stop` is called.
+
+        The same loop as the runner thread's (:meth:`start`), for a finite source run flat out
+        (a replay at ``--speed max``) where a second thread would only add hand-offs.
+
+        Raises
+        ------
+        BoardError
+            When the source could not start.
+        KeyboardInterrupt
+            Ctrl-C, after the source was stopped and the ``stopped`` event sent.
+        RuntimeError
+            When the runner was already started.
+        """
+        if self._thread is not None:
+            raise RuntimeError("this StreamRunner was already started; make a new one")
+        self._thread = threading.current_thread()
+        self._run()
+        if self._start_error is not None:
+            raise self._start_error
+
+    def report_error(self, message: str) -> None:
+        """Send an ``"error"`` status event (from any thread), e.g. a recording that stopped."""
+        self._status("error", message)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop streaming and release the source; idempotent.
 
@@ -230,8 +257,7 @@ class StreamRunner:
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             return
-        thread.join(timeout)
-        if thread.is_alive():
+        if not self._done.wait(timeout):
             log.warning("stream thread did not stop within %.1f s", timeout)
 
     def join(self, timeout: float | None = None) -> bool:
@@ -239,11 +265,9 @@ class StreamRunner:
 
         Returns True when the thread has finished.
         """
-        thread = self._thread
-        if thread is None:
+        if self._thread is None:
             return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        return self._done.wait(timeout)
 
     def mark(self, kind: str, label: str = "", value: float | None = None) -> Marker:
         """Make a marker timestamped with the stream clock and send it to marker listeners.
@@ -306,6 +330,7 @@ class StreamRunner:
                 log.exception("source %r did not stop cleanly", self.source)
             self._status("stopped", f"{self.samples} samples, {self.updates} updates")
             self._ready.set()
+            self._done.set()
 
     def _loop(self) -> None:
         last_data = time.monotonic()

@@ -28,7 +28,7 @@ from typing import Any
 
 from neurofb import paths
 from neurofb.errors import LibraryError, NeurofbError
-from neurofb.library_summary import SessionSummary, summarise_folder, summarise_recording
+from neurofb.library.summary import SessionSummary, summarise_folder, summarise_recording
 
 __all__ = [
     "MIGRATIONS",

@@ -1,19 +1,15 @@
 """BrainFlow boards as sources of timestamped EEG chunks.
 
 Every board BrainFlow knows is available by its lowercase name (``synthetic``, ``playback``,
-``cyton``, ``ganglion``, ``muse_s``, …; see :func:`board_names`), with its connection parameters
-passed through to :class:`brainflow.board_shim.BrainFlowInputParams`. A source delivers only the
-board's EEG channels, in µV (BrainFlow's unit), with the board's own timestamps (Unix seconds).
-
-The :class:`Source` protocol is what the stream runner and replays share::
-
-    source.start()          # BoardError: unknown / missing / busy device
-    chunk = source.read()   # new samples since the last read, or None
-    source.restart()        # release and prepare again (reconnect after a failure)
-    source.stop()           # idempotent, releases the device
+``cyton``, ``ganglion``, ``muse_s``, …; see :func:`neurofb.boards.board_names`), with its
+connection parameters passed through to :class:`brainflow.board_shim.BrainFlowInputParams`. A
+source delivers only the board's EEG channels, in µV (BrainFlow's unit), with the board's own
+timestamps (Unix seconds).
 
 BrainFlow's ``BoardShim`` is not touched from more than one thread by this module: the stream
-runner calls ``start``/``read``/``restart``/``stop`` from its own thread.
+runner calls ``start``/``read``/``restart``/``stop`` from its own thread. BrainFlow itself refuses
+a second session with the same board and parameters in one process; each source's shim releases
+on garbage collection only a session it prepared itself.
 """
 
 from __future__ import annotations
@@ -22,25 +18,22 @@ import functools
 import logging
 import math
 import os
-import re
-import threading
-import warnings
-import weakref
+from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
+from neurofb import boards
 from neurofb.errors import BoardError, EndOfStream
 from neurofb.types import Chunk, SourceInfo
+
+__all__ = ["BUFFER_S", "BrainFlowSource", "open_board"]
 
 log = logging.getLogger(__name__)
 
 #: Seconds of samples BrainFlow's ring buffer holds between two reads.
 BUFFER_S = 60.0
-
-#: Board names that are not the plain lowercase BrainFlow enum name.
-ALIASES: dict[str, str] = {"playback": "playback_file"}
 
 # What to tell the user for BrainFlow's exit codes (brainflow.exit_codes.BrainFlowExitCodes).
 _HINTS: dict[int, str] = {
@@ -58,103 +51,33 @@ _HINTS: dict[int, str] = {
 }
 
 
-# BrainFlow sessions this program holds, by (board id, parameters JSON) → the owning source
-# (weak: a source dropped without stop() is collected and its BoardShim releases the session).
-_OPEN: weakref.WeakValueDictionary[tuple[int, str], BrainFlowSource] = weakref.WeakValueDictionary()
-_OPEN_LOCK = threading.Lock()
-
-
-@runtime_checkable
-class Source(Protocol):
-    """Anything that delivers :class:`~neurofb.types.Chunk` objects (boards, replays)."""
-
-    info: SourceInfo
-
-    def start(self) -> None:
-        """Open the device and start streaming (BoardError when unknown, missing or busy)."""
-        ...
-
-    def read(self) -> Chunk | None:
-        """Return the samples since the last read, or None when there are none yet.
-
-        Raises BoardError if the device died and EndOfStream when a finite source is exhausted.
-        """
-        ...
-
-    def stop(self) -> None:
-        """Stop streaming and release the device (safe to call twice)."""
-        ...
-
-    def restart(self) -> None:
-        """Release the device and open it again (reconnect after a failure)."""
-        ...
-
-
 @functools.lru_cache(maxsize=1)
-def _brainflow() -> Any:
-    """Import :mod:`brainflow.board_shim` quietly and silence BrainFlow's own logger."""
-    with warnings.catch_warnings():
-        # brainflow imports the deprecated pkg_resources on Python 3.11.
-        warnings.simplefilter("ignore")
-        from brainflow import board_shim
+def _session_shim() -> type:
+    """A ``BoardShim`` that releases on garbage collection only the session it prepared.
 
-        board_shim.BoardShim.disable_board_logger()
-    return board_shim
-
-
-def _normalise(name: str) -> str:
-    key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    if key.endswith("_board"):
-        key = key[: -len("_board")]
-    return ALIASES.get(key, key)
-
-
-@functools.lru_cache(maxsize=1)
-def _board_table() -> dict[str, int]:
-    """Map every lowercase BrainFlow board name to its board id."""
-    bs = _brainflow()
-    table = {}
-    for member in bs.BoardIds:
-        if member.value == bs.BoardIds.NO_BOARD.value:
-            continue
-        table[member.name.lower().replace("_board", "")] = int(member.value)
-    return table
-
-
-def board_names() -> list[str]:
-    """Return the names of every board BrainFlow knows, lowercase and sorted.
-
-    ``playback`` stands for BrainFlow's ``PLAYBACK_FILE_BOARD``. Hyphens and a trailing
-    ``_board`` are accepted too when a name is looked up (``muse-s`` = ``muse_s``).
+    BrainFlow keys a session by board id and parameters: a plain ``BoardShim`` made for a board
+    that is already open would release the other one's session when it is collected.
     """
-    reverse = {v: k for k, v in ALIASES.items()}
-    return sorted(reverse.get(name, name) for name in _board_table())
+    base = boards.brainflow().BoardShim
 
+    class SessionShim(base):  # type: ignore[misc, valid-type]
+        owns_session = False
 
-def board_id(name: str | int) -> int:
-    """Return the BrainFlow board id of a board name (or of a numeric id given as text).
+        def prepare_session(self) -> None:
+            super().prepare_session()
+            self.owns_session = True
 
-    Raises
-    ------
-    BoardError
-        When BrainFlow knows no such board; the message lists the valid names.
-    """
-    table = _board_table()
-    text = str(name).strip()
-    if re.fullmatch(r"-?\d+", text):
-        if int(text) in table.values():
-            return int(text)
-    elif _normalise(text) in table:
-        return table[_normalise(text)]
-    raise BoardError(f"unknown board {name!r}; valid boards: {', '.join(board_names())}")
+        def release_session(self) -> None:
+            try:
+                super().release_session()
+            finally:
+                self.owns_session = False
 
+        def __del__(self) -> None:
+            if self.owns_session and self.is_prepared():
+                super().release_session()
 
-def _display_name(board: int) -> str:
-    reverse = {v: k for k, v in ALIASES.items()}
-    for name, value in _board_table().items():
-        if value == board:
-            return reverse.get(name, name)
-    return str(board)
+    return SessionShim
 
 
 def _ip_protocol(value: str | int | None) -> int:
@@ -182,28 +105,20 @@ def _check_playback_file(path: Path, master: int) -> int:
     with open(path, encoding="utf-8", errors="replace") as fh:
         first = fh.readline()
     n_cols = len(first.split("\t")) if first.strip() else 0
-    rows = _num_rows(master)
+    rows = boards.num_rows(master)
     if n_cols != rows:
-        fits = [n for n, b in _board_table().items() if b >= -1 and _num_rows(b) == n_cols]
+        fits = boards.boards_with_columns(n_cols)
         hint = (
             f"pass --master-board with the board that recorded it (boards with {n_cols} "
-            f"columns: {', '.join(sorted(fits))})"
+            f"columns: {', '.join(fits)})"
             if fits
             else "it is not a BrainFlow CSV (tab-separated, one sample per line)"
         )
         raise BoardError(
-            f"playback file {str(path)!r} has {n_cols} columns but {_display_name(master)} "
+            f"playback file {str(path)!r} has {n_cols} columns but {boards.display_name(master)} "
             f"files have {rows}: {hint}"
         )
     return _count_rows(path)
-
-
-def _num_rows(board: int) -> int:
-    bs = _brainflow()
-    try:
-        return int(bs.BoardShim.get_num_rows(board))
-    except bs.BrainFlowError:
-        return -1
 
 
 class BrainFlowSource:
@@ -231,7 +146,7 @@ class BrainFlowSource:
     def __init__(
         self, board: int, params: Any, *, name: str, where: str = "", buffer_s: float = BUFFER_S
     ) -> None:
-        bs = _brainflow()
+        bs = boards.brainflow()
         if not buffer_s > 0:
             raise ValueError(f"buffer_s must be positive seconds, got {buffer_s}")
         self.board_id = int(board)
@@ -243,26 +158,18 @@ class BrainFlowSource:
         self._n_file_samples: int | None = None
         if board == bs.BoardIds.PLAYBACK_FILE_BOARD.value:
             self._n_file_samples = _check_playback_file(Path(params.file), self.master_board)
-        try:
-            self._eeg_rows = list(bs.BoardShim.get_eeg_channels(self.master_board))
-        except bs.BrainFlowError:
-            self._eeg_rows = []
-        if not self._eeg_rows:
-            raise BoardError(f"board {name} has no EEG channels; neurofb needs EEG")
-        try:
-            names = bs.BoardShim.get_eeg_names(self.master_board)
-        except bs.BrainFlowError:
-            names = []
-        if len(names) != len(self._eeg_rows):
-            names = [f"EEG{i + 1}" for i in range(len(self._eeg_rows))]
-        self._ts_row = int(bs.BoardShim.get_timestamp_channel(self.master_board))
-        sfreq = float(bs.BoardShim.get_sampling_rate(self.master_board))
+        layout = boards.board_layout(self.master_board)
+        self._eeg_rows = list(layout.eeg_rows)
+        self._ts_row = layout.timestamp_row
+        names, sfreq = layout.eeg_names, layout.sfreq
         self.info = SourceInfo(
             ch_names=tuple(names),
             sfreq=sfreq,
             board=name,
             unit="uV",
-            extra={
+            live=True,
+            simulated=self.board_id == bs.BoardIds.SYNTHETIC_BOARD.value,
+            details={
                 "board_id": self.board_id,
                 "master_board": self.master_board,
                 "brainflow_version": _brainflow_version(),
@@ -285,22 +192,17 @@ class BrainFlowSource:
         BoardError
             When the device is missing, busy or does not answer (the message says what to check).
         """
-        bs = _brainflow()
+        bs = boards.brainflow()
         if self._streaming:
             return
-        key = (self.board_id, self._params.to_json())
-        with _OPEN_LOCK:
-            owner = _OPEN.get(key)
-            if owner is not None and owner is not self:
-                raise BoardError(
-                    f"could not open {self.name}{' ' + self.where if self.where else ''}: "
-                    "it is already open in this program — stop the other stream first"
-                )
-            _OPEN[key] = self
-        # BrainFlow identifies a session by board id and parameters: a BoardShim made only after
-        # claiming the key never releases (on garbage collection) a session it does not own.
         if self._shim is None:
-            self._shim = bs.BoardShim(self.board_id, self._params)
+            self._shim = _session_shim()(self.board_id, self._params)
+        if self._shim.is_prepared():  # by another source of this program
+            self._shim = None
+            raise BoardError(
+                f"could not open {self.name}{' ' + self.where if self.where else ''}: "
+                "it is already open in this program — stop the other stream first"
+            )
         try:
             self._shim.prepare_session()
             self._shim.start_stream(self._buffer_samples)
@@ -320,7 +222,7 @@ class BrainFlowSource:
         EndOfStream
             When a playback board has delivered every sample of its file.
         """
-        bs = _brainflow()
+        bs = boards.brainflow()
         if not self._streaming or self._shim is None:
             raise BoardError(f"{self.name} is not streaming: start() it first")
         try:
@@ -366,12 +268,12 @@ class BrainFlowSource:
         return self._delivered
 
     def _release(self) -> None:
-        bs = _brainflow()
+        bs = boards.brainflow()
         self._streaming = False
         shim, self._shim = self._shim, None
         if shim is not None:
             try:
-                if shim.is_prepared():
+                if shim.owns_session and shim.is_prepared():
                     try:
                         shim.stop_stream()
                     except bs.BrainFlowError:
@@ -379,10 +281,6 @@ class BrainFlowSource:
                     shim.release_session()
             except bs.BrainFlowError as err:
                 log.warning("could not release %s cleanly: %s", self.name, err)
-        with _OPEN_LOCK:
-            key = (self.board_id, self._params.to_json())
-            if _OPEN.get(key) is self:
-                del _OPEN[key]
 
     def _describe(self, err: Exception) -> str:
         code = getattr(err, "exit_code", None)
@@ -396,10 +294,8 @@ class BrainFlowSource:
 
 def _brainflow_version() -> str:
     try:
-        from importlib.metadata import version
-
-        return version("brainflow")
-    except Exception:  # metadata missing in odd installs; the version is informative only
+        return metadata.version("brainflow")
+    except metadata.PackageNotFoundError:  # odd installs; the version is informative only
         return ""
 
 
@@ -425,8 +321,8 @@ def open_board(
     Parameters
     ----------
     name : str or int
-        Board name from :func:`board_names` (``"synthetic"``, ``"playback"``, ``"cyton"``,
-        ``"muse_s"`` or ``"muse-s"``, …) or a BrainFlow board id.
+        Board name from :func:`neurofb.boards.board_names` (``"synthetic"``, ``"playback"``,
+        ``"cyton"``, ``"muse_s"`` or ``"muse-s"``, …) or a BrainFlow board id.
     file : path-like, optional
         BrainFlow CSV to play back (``playback``) or the file a file-based board reads.
     master_board : str or int, optional
@@ -448,9 +344,9 @@ def open_board(
     ValueError
         When a connection parameter has the wrong form.
     """
-    bs = _brainflow()
-    board = board_id(name)
-    display = _display_name(board)
+    bs = boards.brainflow()
+    board = boards.board_id(name)
+    display = boards.display_name(board)
     params = bs.BrainFlowInputParams()
     where = []
     if serial_port:
@@ -480,7 +376,7 @@ def open_board(
         params.file = str(Path(file).expanduser().resolve())
         where.append(f"from {file}")
     if board in (bs.BoardIds.PLAYBACK_FILE_BOARD.value, bs.BoardIds.STREAMING_BOARD.value):
-        master = board_id(master_board if master_board is not None else "synthetic")
+        master = boards.board_id(master_board if master_board is not None else "synthetic")
         if master in (bs.BoardIds.PLAYBACK_FILE_BOARD.value, bs.BoardIds.STREAMING_BOARD.value):
             raise BoardError(
                 f"master board must be a real board or synthetic, got {master_board!r}"

@@ -1,0 +1,219 @@
+"""A model folder's card: ``model.json`` read and checked without torch.
+
+``model.json`` holds the architecture, the input contract (channels, sampling rate, window,
+preprocessing), the training data with the SHA-256 of its files, metrics, library versions, the
+date and the SHA-256 of the weights. :func:`read_meta` checks its form; :func:`read_card` gives
+the typed :class:`ModelCard` the app shows. Loading the weights is :mod:`neurofb.focus.io`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neurofb.errors import ModelError
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "META",
+    "WEIGHTS",
+    "CalibrationGain",
+    "ModelCard",
+    "read_card",
+    "read_meta",
+    "sha256_file",
+]
+
+FORMAT = "neurofb-focus-model"
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+META = "model.json"
+
+
+def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a model folder's model.json (without loading the weights).
+
+    Raises
+    ------
+    ModelError
+        The folder or model.json is missing, not JSON, not a neurofb focus model, of a newer
+        format, or lacks a required section.
+    """
+    folder = Path(model_dir)
+    path = folder / META
+    if not folder.is_dir():
+        raise ModelError(f"model folder {folder} does not exist; pass a folder holding "
+                         f"{META} and {WEIGHTS} (e.g. models/focus-default)")
+    if not path.is_file():
+        raise ModelError(f"{path} is missing: {folder} is not a neurofb model folder")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelError(f"{path} is not valid JSON ({err}); re-export or re-download the model"
+                         ) from None
+    except OSError as err:
+        raise ModelError(f"cannot read {path}: {err.strerror or err}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a neurofb focus model (format must be {FORMAT!r})")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError(f"{path}: format_version must be an integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelError(f"{path} has format version {version}; this neurofb reads up to "
+                         f"{FORMAT_VERSION}: upgrade neurofb")
+    for key in ("architecture", "input", "weights"):
+        if not isinstance(meta.get(key), dict):
+            raise ModelError(f"{path} lacks its {key!r} section; re-export the model")
+    return meta
+
+
+def _section(meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = meta.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+@dataclass(frozen=True)
+class CalibrationGain:
+    """How personalising changed the model on the person's held-back calibration windows."""
+
+    metric: str
+    before: float
+    after: float
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model folder says about its model (the typed part of model.json).
+
+    Parameters
+    ----------
+    path : Path
+        The model folder.
+    name : str
+        The model's name (the folder name when model.json has none).
+    created : str
+        ISO date of export.
+    task : str
+        What focus means for this model.
+    architecture : str
+        Network name.
+    n_parameters : int or None
+        Trainable parameters.
+    channels : tuple of str
+        Electrodes the model was trained with.
+    sfreq : float or None
+        Sampling rate the model works at (Hz).
+    window_s : float or None
+        Window length in seconds.
+    personal_electrodes : tuple of str
+        For a personalised model: the electrodes its personal head needs ('' otherwise).
+    weights_sha256 : str
+        SHA-256 of the weights file.
+    training : tuple of str
+        One line per training data set ("eegmat, 24 people, 5,760 windows").
+    trained_on_device : str
+        Device and seconds of training ("cpu, 210 s"), or "".
+    parent : str
+        The model it was derived from (personalised or retrained), or "".
+    calibration : tuple of CalibrationGain
+        Before/after figures of personalisation.
+    metrics : mapping
+        The evaluation results recorded at export (free-form JSON; see the model card).
+    """
+
+    path: Path
+    name: str
+    created: str = ""
+    task: str = ""
+    architecture: str = ""
+    n_parameters: int | None = None
+    channels: tuple[str, ...] = ()
+    sfreq: float | None = None
+    window_s: float | None = None
+    personal_electrodes: tuple[str, ...] = ()
+    weights_sha256: str = ""
+    training: tuple[str, ...] = ()
+    trained_on_device: str = ""
+    parent: str = ""
+    calibration: tuple[CalibrationGain, ...] = ()
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_meta(cls, path: str | os.PathLike, meta: Mapping[str, Any]) -> ModelCard:
+        """Build a card from a parsed model.json (missing or odd fields become defaults)."""
+        folder = Path(path)
+        arch, inp = _section(meta, "architecture"), _section(meta, "input")
+        weights, train = _section(meta, "weights"), _section(meta, "training")
+        data = []
+        for key, d in _section(train, "data").items():
+            if not isinstance(d, Mapping):
+                continue
+            what = str(d.get("dataset") or key).split(" (")[0]
+            subjects = d.get("subjects")
+            people = f", {len(subjects)} people" if isinstance(subjects, list) else ""
+            windows = f", {d['windows']} windows" if "windows" in d else ""
+            data.append(f"{what}{people}{windows}")
+        device = ""
+        if train.get("device"):
+            device = f"{train['device']}, {train.get('seconds', '?')} s"
+        parent = _section(meta, "parent")
+        calib = _section(meta, "calibration")
+        before, after = _section(calib, "before"), _section(calib, "after")
+        gains = tuple(
+            CalibrationGain(k, float(before[k]), float(after[k]))
+            for k in ("auc", "balanced_accuracy")
+            if _number(before.get(k)) is not None and _number(after.get(k)) is not None
+        )
+        n_par = weights.get("n_parameters")
+        channels = inp.get("channels")
+        personal = inp.get("personal_electrodes")
+        return cls(
+            path=folder,
+            name=str(meta.get("name") or folder.name),
+            created=str(meta.get("created", "")),
+            task=str(meta.get("task", "")),
+            architecture=str(arch.get("name", "")),
+            n_parameters=n_par if isinstance(n_par, int) and not isinstance(n_par, bool) else None,
+            channels=tuple(map(str, channels)) if isinstance(channels, list) else (),
+            sfreq=_number(inp.get("sfreq")),
+            window_s=_number(inp.get("window_s")),
+            personal_electrodes=tuple(map(str, personal)) if isinstance(personal, list) else (),
+            weights_sha256=str(weights.get("sha256", "")),
+            training=tuple(data),
+            trained_on_device=device,
+            parent=str(parent.get("name") or parent.get("path") or ""),
+            calibration=gains,
+            metrics=dict(_section(meta, "metrics")),
+        )
+
+
+def read_card(model_dir: str | os.PathLike) -> ModelCard:
+    """Read a model folder's card (model.json only; quick, no torch).
+
+    Raises
+    ------
+    ModelError
+        As :func:`read_meta`.
+    """
+    return ModelCard.from_meta(model_dir, read_meta(model_dir))

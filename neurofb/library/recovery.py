@@ -1,0 +1,105 @@
+"""Recover what a crash left behind, once, when a neurofb program starts.
+
+A recording whose writer died (``kill -9``, power cut) still holds everything up to its last
+flush, but its meta.json is unfinished and the library does not know it. :func:`recover_interrupted`
+finalises every such recording under the recordings folder, stores a session summary computed
+from its trace and markers, and adds it to the session library. ``neurofb stream``, ``replay``,
+``sessions`` and the app call it at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from neurofb import paths
+from neurofb.errors import LibraryError, RecordingError
+from neurofb.library.index import SessionLibrary, default_path
+from neurofb.library.summary import summarise_folder, summarise_recording
+from neurofb.recording.folder import read_folder
+from neurofb.recording.interrupted import finalise_interrupted, find_interrupted
+
+__all__ = ["Recovery", "recover_interrupted"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What :func:`recover_interrupted` did.
+
+    Parameters
+    ----------
+    finalised : tuple of Path
+        Recordings finalised (and, unless ``problems`` says otherwise, indexed).
+    problems : tuple of str
+        One line per recording that could not be finalised or indexed, and why.
+    """
+
+    finalised: tuple[Path, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+def recover_interrupted(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    recordings: str | os.PathLike | None = None,
+    library_path: str | os.PathLike | None = None,
+) -> Recovery:
+    """Finalise every interrupted recording and add it to the session library.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        The user data folder (default :func:`neurofb.paths.data_dir`).
+    recordings : path-like, optional
+        Folder to search (default ``<data_dir>/recordings``).
+    library_path : path-like, optional
+        Session database (default ``<data_dir>/sessions.sqlite3``).
+
+    Returns
+    -------
+    Recovery
+        The folders finalised, and what could not be done. Never raises for a damaged
+        recording or an unwritable library: a start-up must go on.
+    """
+    root = Path(recordings) if recordings is not None else (
+        paths.data_dir(data_dir) / "recordings")
+    try:
+        folders = find_interrupted(root)
+    except OSError as err:
+        return Recovery(problems=(f"cannot look for interrupted recordings in {root}: {err}",))
+    done: list[Path] = []
+    problems: list[str] = []
+    for folder in folders:
+        try:
+            summary = summarise_recording(read_folder(folder)).to_dict()
+        except RecordingError as err:
+            log.warning("no summary for %s: %s", folder, err)
+            summary = None
+        try:
+            finalise_interrupted(folder, summary=summary)
+        except RecordingError as err:
+            problems.append(f"could not finalise {folder}: {err}")
+            continue
+        done.append(folder)
+        log.warning("finalised interrupted recording %s", folder)
+    if done:
+        problems += _index(done, library_path or default_path(data_dir))
+    return Recovery(tuple(done), tuple(problems))
+
+
+def _index(folders: list[Path], library_path: str | os.PathLike) -> list[str]:
+    problems = []
+    try:
+        with SessionLibrary(library_path) as lib:
+            for folder in folders:
+                try:
+                    lib.add_session(summarise_folder(folder)[0])
+                except RecordingError as err:
+                    problems.append(f"could not index {folder}: {err}")
+    except LibraryError as err:
+        problems.append(f"recovered recordings not added to the library: {err}")
+    return problems

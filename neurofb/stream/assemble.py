@@ -1,0 +1,434 @@
+"""One way to assemble a stream: a frozen request in, an opened stream out.
+
+The CLI (``neurofb stream``, ``neurofb replay``), the app and the benchmarks all call
+:func:`open_stream`; nothing else wires source → estimator → pipeline → runner → trace and
+recorder together::
+
+    request = StreamRequest(BoardRequest("synthetic"), record=RecordRequest(), trace_path="t.csv")
+    stream = open_stream(request)   # built, not started: BoardError/ModelError/ChannelError here
+    stream.start()                  # the runner's thread streams; or stream.run() on this one
+    ...
+    result = stream.close()         # trace closed, recording finalised and in the library
+
+The focus target is decided here, once: the attention model (the shipped default unless
+``model_dir`` names another), or a band-power target. When the model cannot serve the stream
+(too few known electrodes, too low a sampling rate, files missing or damaged), the request's
+``fallback`` target is used instead and :attr:`OpenedStream.warning` says why; without a
+``fallback`` that is an error. The CLI asks for a fallback only when the user named neither a
+target nor a model (what the user named is never silently replaced); the app always does, and
+shows the warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neurofb import paths
+from neurofb.config import EngineConfig
+from neurofb.errors import ChannelError, ModelError, NeurofbError
+from neurofb.focus.base import Estimator
+from neurofb.focus.targets import make_estimator
+from neurofb.library.summary import SessionSummary
+from neurofb.recording.base import Recording
+from neurofb.recording.trace import TraceWriter
+from neurofb.stream.brainflow import open_board
+from neurofb.stream.pipeline import Pipeline
+from neurofb.stream.recorder import FinishedRecording, StreamRecorder
+from neurofb.stream.replay import ReplaySource
+from neurofb.stream.runner import StreamRunner
+from neurofb.stream.source import Source
+from neurofb.types import SourceInfo, Update
+
+__all__ = [
+    "BoardRequest",
+    "ClosedStream",
+    "OpenedStream",
+    "RecordRequest",
+    "ReplayRequest",
+    "StreamRequest",
+    "make_source",
+    "open_stream",
+    "replay",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BoardRequest:
+    """A BrainFlow board to stream from.
+
+    Parameters
+    ----------
+    name : str
+        Board name (:func:`neurofb.boards.board_names`) or id.
+    connection : mapping
+        :func:`neurofb.stream.brainflow.open_board` keyword arguments (``serial_port``,
+        ``mac_address``, ``file``, ``master_board``, ``timeout``, …).
+    """
+
+    name: str = "synthetic"
+    connection: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """A short name for file names and messages."""
+        return self.name
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """A recording to play through the pipeline.
+
+    Parameters
+    ----------
+    recording : str, path-like or Recording
+        A neurofb recording folder or a file :func:`neurofb.recording.formats.open_recording`
+        reads, or a recording already opened.
+    speed : float or None
+        1.0 for real time, N for N× real time, None for as fast as possible.
+    loop : bool
+        Start again at the end.
+    seek_s : float
+        Start this many seconds into the recording.
+    seconds : float, optional
+        Stop after this many seconds of recording.
+    """
+
+    recording: str | os.PathLike | Recording
+    speed: float | None = 1.0
+    loop: bool = False
+    seek_s: float = 0.0
+    seconds: float | None = None
+
+    @property
+    def label(self) -> str:
+        """A short name for file names and messages."""
+        rec = self.recording
+        path = rec.path if isinstance(rec, Recording) else Path(rec)
+        return (path.name.split(".")[0] if path is not None else "") or "replay"
+
+
+SourceRequest = BoardRequest | ReplayRequest
+
+
+@dataclass(frozen=True)
+class RecordRequest:
+    """Record the stream into a new folder (every recording is indexed when it ends).
+
+    Parameters
+    ----------
+    path : str, optional
+        Folder to create; default a new folder under ``<data dir>/recordings``.
+    meta : mapping
+        Extra meta.json fields (``user``, ``exercise``, …).
+    """
+
+    path: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """Everything needed to open a stream.
+
+    Parameters
+    ----------
+    source : BoardRequest or ReplayRequest
+        Where the samples come from.
+    target : str, optional
+        What focus means (:data:`neurofb.focus.targets.TARGETS`); default the attention model.
+    model_dir : str, optional
+        Attention model folder; default the shipped model.
+    config : EngineConfig
+        Window, hop, filters, smoothing and gating.
+    fallback : str, optional
+        Target to use when the attention model cannot serve this stream (reported in
+        :attr:`OpenedStream.warning`); None makes that an error.
+    record : RecordRequest, optional
+        Record the stream.
+    trace_path : str, optional
+        Write the focus trace CSV here.
+    stall_s : float
+        Seconds without samples before the runner reconnects.
+    """
+
+    source: SourceRequest
+    target: str | None = None
+    model_dir: str | None = None
+    config: EngineConfig = field(default_factory=EngineConfig)
+    fallback: str | None = None
+    record: RecordRequest | None = None
+    trace_path: str | None = None
+    stall_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class ClosedStream:
+    """What :meth:`OpenedStream.close` left.
+
+    Parameters
+    ----------
+    trace_rows : int
+        Rows written to the trace file (0 without one).
+    recording : FinishedRecording or None
+        The recording and its library entry, when the stream was recorded.
+    """
+
+    trace_rows: int = 0
+    recording: FinishedRecording | None = None
+
+
+class OpenedStream:
+    """A stream ready to run: source, pipeline and runner, with trace and recorder attached.
+
+    Attributes
+    ----------
+    request : StreamRequest
+    source : Source
+    info : SourceInfo
+    pipeline : Pipeline
+    runner : StreamRunner
+    target : str
+        The target in use (``"model"``, ``"engagement"``, …).
+    model_dir : str or None
+        The model folder in use (None for a band-power target).
+    warning : str
+        Why the fallback target is used instead of the model ("" when it is not).
+    recorder : StreamRecorder or None
+    trace : TraceWriter or None
+    """
+
+    def __init__(
+        self,
+        request: StreamRequest,
+        source: Source,
+        pipeline: Pipeline,
+        *,
+        target: str,
+        model_dir: str | None,
+        warning: str,
+    ) -> None:
+        self.request = request
+        self.source = source
+        self.info: SourceInfo = source.info
+        self.pipeline = pipeline
+        self.runner = StreamRunner(source, pipeline, stall_s=request.stall_s)
+        self.target = target
+        self.model_dir = model_dir
+        self.warning = warning
+        self.trace: TraceWriter | None = None
+        self.recorder: StreamRecorder | None = None
+        self._closed: ClosedStream | None = None
+
+    @property
+    def estimator_name(self) -> str:
+        """Name of the estimator in use (``"model"``, ``"engagement"``, …)."""
+        return self.pipeline.estimator_name
+
+    def start(self, *, wait: bool = True) -> None:
+        """Start streaming on the runner's thread (:meth:`StreamRunner.start`).
+
+        Raises
+        ------
+        BoardError
+            (with ``wait``) when the device is missing or busy; an empty recording folder made
+            for this stream is removed again.
+        """
+        try:
+            self.runner.start(wait=wait)
+        except NeurofbError:
+            if self.recorder is not None and self.recorder.discard_if_empty():
+                self.recorder = None
+            raise
+
+    def run(self) -> None:
+        """Stream on this thread until the source ends (a replay) or Ctrl-C.
+
+        Raises
+        ------
+        BoardError
+            When the device is missing or busy.
+        KeyboardInterrupt
+            After the source was stopped cleanly.
+        """
+        self.runner.run()
+
+    def close(self, summary: SessionSummary | None = None) -> ClosedStream:
+        """Stop, close the trace, finalise the recording and index it; idempotent.
+
+        Parameters
+        ----------
+        summary : SessionSummary, optional
+            Stored with the recording; default computed from its trace and markers.
+        """
+        if self._closed is not None:
+            return self._closed
+        self.runner.stop()
+        self.pipeline.close()
+        rows = 0
+        if self.trace is not None:
+            self.trace.close()
+            rows = self.trace.rows
+        finished = None
+        if self.recorder is not None:
+            finished = self.recorder.finish(summary)
+        self._closed = ClosedStream(rows, finished)
+        return self._closed
+
+    def __enter__(self) -> OpenedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_source(request: SourceRequest) -> Source:
+    """Build (not start) the source a request names.
+
+    Raises
+    ------
+    BoardError
+        Unknown board, bad connection setting, missing playback file.
+    RecordingError
+        The recording to replay is missing or damaged.
+    """
+    if isinstance(request, BoardRequest):
+        try:
+            return open_board(request.name, **dict(request.connection))
+        except ValueError as err:
+            from neurofb.errors import BoardError
+
+            raise BoardError(f"bad connection setting for {request.name}: {err}") from None
+    if isinstance(request, ReplayRequest):
+        source = ReplaySource(request.recording, speed=request.speed, loop=request.loop,
+                              seconds=request.seconds)  # fmt: skip
+        if request.seek_s:
+            source.seek(request.seek_s)
+        return source
+    raise TypeError(f"unknown source request {request!r}")
+
+
+def _estimator(request: StreamRequest) -> tuple[Estimator, str, str | None]:
+    """The estimator, its target name and model folder (ModelError when it cannot load)."""
+    target = request.target or "model"
+    if target.strip().lower() != "model":
+        return make_estimator(target, baseline_s=request.config.baseline_s), target, None
+    model_dir = request.model_dir or str(paths.default_model_dir())
+    if request.model_dir is not None and not Path(model_dir).exists():
+        raise ModelError(f"model folder {model_dir} does not exist: pass an existing model "
+                         "folder with --model (or leave it out for the shipped model)")
+    return make_estimator("model", model_dir=model_dir), "model", model_dir
+
+
+def open_stream(request: StreamRequest) -> OpenedStream:
+    """Open the source, load the estimator and build the pipeline, runner, trace and recorder.
+
+    Nothing streams yet: :meth:`OpenedStream.start` (a thread) or :meth:`OpenedStream.run`
+    (this thread) does.
+
+    Raises
+    ------
+    BoardError, RecordingError
+        The source cannot be opened.
+    ModelError, ChannelError
+        The target named cannot serve this stream (and no fallback applies).
+    """
+    source = make_source(request.source)
+    warning = ""
+    try:
+        estimator, target, model_dir = _estimator(request)
+        pipeline = Pipeline(source.info, estimator, request.config)
+    except (ModelError, ChannelError) as err:
+        if request.fallback is None or (request.target or "model").strip().lower() != "model":
+            raise
+        warning = (f"the focus model could not load or does not fit this stream ({err}); "
+                   f"using the {request.fallback} target instead")
+        log.warning(warning)
+        estimator = make_estimator(request.fallback, baseline_s=request.config.baseline_s)
+        target, model_dir = request.fallback, None
+        pipeline = Pipeline(source.info, estimator, request.config)
+    stream = OpenedStream(request, source, pipeline, target=target, model_dir=model_dir,
+                          warning=warning)  # fmt: skip
+    if request.record is not None:
+        meta = {"target": target, "model": pipeline.estimator_name, **request.record.meta}
+        stream.recorder = StreamRecorder(
+            source.info, path=request.record.path, label=request.source.label, meta=meta,
+            on_error=stream.runner.report_error,
+        )  # fmt: skip
+        stream.recorder.attach(stream.runner)
+    if request.trace_path is not None:
+        try:
+            stream.trace = TraceWriter(request.trace_path)
+        except BaseException:
+            if stream.recorder is not None:
+                stream.recorder.discard_if_empty()
+            pipeline.close()
+            raise
+        stream.runner.add_update_listener(stream.trace.write)
+    return stream
+
+
+def replay(
+    recording: str | os.PathLike | Recording,
+    *,
+    speed: float | None = None,
+    target: str | None = None,
+    model_dir: str | os.PathLike | None = None,
+    config: EngineConfig | None = None,
+    hop_s: float | None = None,
+    window_s: float | None = None,
+    trace_path: str | os.PathLike | None = None,
+    loop: bool = False,
+    seek_s: float = 0.0,
+    seconds: float | None = None,
+    on_update: Callable[[Update], object] | None = None,
+) -> list[Update]:
+    """Run a recording through the live pipeline and return its updates (oldest first).
+
+    A convenience over :func:`open_stream` for scripts and tests: the stream runs on this
+    thread at ``speed=None`` and on the runner's thread (waited for) at a paced speed; the
+    updates are the same either way (``latency_s`` aside).
+
+    Parameters
+    ----------
+    recording : path-like or Recording
+        What to replay (neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV, or an opened one).
+    speed : float or None
+        None for as fast as possible, 1.0 for real time, N for N× real time.
+    target, model_dir : str, path-like, optional
+        The focus target (default the attention model) and model folder.
+    config : EngineConfig, optional
+        Engine settings; ``hop_s`` and ``window_s`` override its fields.
+    trace_path : path-like, optional
+        Write the focus trace CSV here.
+    loop, seek_s, seconds : bool, float, float
+        Loop the recording (needs ``seconds``); start ``seek_s`` seconds in; stop after
+        ``seconds`` of recording.
+    on_update : callable, optional
+        Called with every update as it comes.
+    """
+    if loop and not seconds:
+        raise ValueError("a looping replay needs seconds= to know when to stop")
+    config = (config or EngineConfig()).with_(hop_s=hop_s, window_s=window_s)
+    request = StreamRequest(
+        ReplayRequest(recording, speed=speed, loop=loop, seek_s=seek_s, seconds=seconds),
+        target=target, model_dir=None if model_dir is None else str(model_dir), config=config,
+        trace_path=None if trace_path is None else str(trace_path),
+    )  # fmt: skip
+    updates: list[Update] = []
+    with open_stream(request) as stream:
+        stream.runner.add_update_listener(updates.append)
+        if on_update is not None:
+            stream.runner.add_update_listener(on_update)
+        if speed is None:
+            stream.run()
+        else:
+            stream.start()
+            stream.runner.join()
+    return updates
