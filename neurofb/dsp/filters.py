@@ -2,13 +2,22 @@
 
 The band-pass and the line-noise notches are designed once with
 :func:`mne.filter.create_filter` (Butterworth, second-order sections) and cascaded into one SOS
-array. :class:`StreamFilter` then runs that cascade causally with :func:`scipy.signal.sosfilt`,
-carrying the filter state from one chunk to the next, so filtering a stream in chunks of any size
+array. The designs of the engine's default band (1–45 Hz) at common sampling rates and mains
+frequencies are stored in ``filter_designs.json`` (made by :func:`compute_stored_designs`; a test
+checks every one against MNE's design): a stream at one of those rates needs neither MNE nor
+SciPy's filter design at start-up, and gets the very same coefficients on every CPU.
+
+:class:`StreamFilter` then runs that cascade causally with :func:`scipy.signal.sosfilt`, carrying
+the filter state from one chunk to the next, so filtering a stream in chunks of any size
 gives the same output as filtering it in one go — and the same output as MNE's own offline causal
 filtering (``mne.filter.filter_data(..., method="iir", phase="forward")``) of the same signal.
 """
 
 from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +29,49 @@ NOTCH_ORDER = 2
 NOTCH_HALF_WIDTH_HZ = 2.0
 #: A line harmonic gets a notch only while the band-pass alone attenuates it by less than this.
 NOTCH_SKIP_ATTENUATION_DB = 40.0
+#: Sampling rates (Hz) of the stored designs: those of common EEG amplifiers and of the model.
+STORED_RATES: tuple[float, ...] = (125.0, 128.0, 200.0, 250.0, 256.0, 300.0, 400.0, 500.0,
+                                   512.0, 1000.0, 1024.0, 2000.0, 2048.0)
+#: Band (Hz) and mains frequencies (Hz, None = no notch) of the stored designs.
+STORED_BAND: tuple[float, float] = (1.0, 45.0)
+STORED_MAINS: tuple[float | None, ...] = (50.0, 60.0, None)
+DESIGNS_FILE = Path(__file__).with_name("filter_designs.json")
+
+
+def _design_key(sfreq: float, l_freq: float | None, h_freq: float | None,
+                line_freq: float | None) -> str:
+    return "|".join(f"{float(v):g}" if v else "-" for v in (sfreq, l_freq, h_freq, line_freq))
+
+
+@lru_cache(maxsize=1)
+def stored_designs() -> dict[str, np.ndarray]:
+    """The stored SOS designs, by ``"sfreq|l_freq|h_freq|line_freq"`` (``-`` for none)."""
+    try:
+        doc = json.loads(DESIGNS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a damaged install: design with MNE instead
+        return {}
+    out = {}
+    for key, rows in doc.get("designs", {}).items():
+        sos = np.array(rows, dtype=float)
+        sos.flags.writeable = False
+        out[key] = sos
+    return out
+
+
+def compute_stored_designs() -> dict:
+    """Design every stored filter with MNE (what ``filter_designs.json`` holds)."""
+    import mne
+    import scipy
+
+    designs = {}
+    for sfreq in STORED_RATES:
+        for line in STORED_MAINS:
+            sos = _design_with_mne(sfreq, l_freq=STORED_BAND[0], h_freq=STORED_BAND[1],
+                                   line_freq=line)
+            designs[_design_key(sfreq, *STORED_BAND, line)] = sos.tolist()
+    return {"made_with": {"mne": mne.__version__, "scipy": scipy.__version__},
+            "bandpass_order": BANDPASS_ORDER, "notch_order": NOTCH_ORDER,
+            "notch_half_width_hz": NOTCH_HALF_WIDTH_HZ, "designs": designs}
 
 
 def _mne_butter_sos(
@@ -135,7 +187,9 @@ def design_filter(
     Returns
     -------
     sos : array, shape (n_sections, 6)
-        The whole cascade as second-order sections (band-pass first).
+        The whole cascade as second-order sections (band-pass first): the stored design when
+        there is one for these settings (:data:`STORED_RATES`, :data:`STORED_BAND`,
+        :data:`STORED_MAINS`), else MNE's.
 
     Raises
     ------
@@ -154,6 +208,14 @@ def design_filter(
         raise ValueError(f"need l_freq < h_freq, got l_freq={l_freq}, h_freq={h_freq}")
     if l_freq and not l_freq < nyquist:
         raise ValueError(f"l_freq={l_freq} Hz must be below Nyquist ({nyquist:g} Hz)")
+    stored = stored_designs().get(_design_key(sfreq, l_freq, h_freq, line_freq))
+    if stored is not None:
+        return stored.copy()
+    return _design_with_mne(sfreq, l_freq=l_freq, h_freq=h_freq, line_freq=line_freq)
+
+
+def _design_with_mne(sfreq: float, *, l_freq: float | None, h_freq: float | None,
+                     line_freq: float | None) -> np.ndarray:
     bandpass = bandpass_sos(sfreq, l_freq=l_freq, h_freq=h_freq)
     sections = [bandpass]
     for freq in notch_frequencies(sfreq, line_freq=line_freq, bandpass=bandpass):
