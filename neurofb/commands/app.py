@@ -75,4 +75,20 @@ def run(args: argparse.Namespace) -> int:
             'over ssh -X, or under a virtual display: xvfb-run -s "-screen 0 1400x900x24" '
             "neurofb app"
         )
-    return subprocess.call(app_argv(args))
+    env = dict(os.environ)
+    env.setdefault("NEUROFB_STARTED_AT", repr(_process_start_time()))  # the app logs from it
+    return subprocess.call(app_argv(args), env=env)
+
+
+def _process_start_time() -> float:
+    """Unix time this process started (Linux: from /proc; elsewhere: now)."""
+    import time
+
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.time()
