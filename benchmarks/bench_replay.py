@@ -205,9 +205,9 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     finally:
         brainflow.close()
     eeg_h = rec.duration_s / 3600
-    from neurofb.stream.pipeline import _usable_cpus
+    from neurofb.config import usable_cpus
 
-    n_cpu = _usable_cpus()
+    n_cpu = usable_cpus()
     cpus = (f"{n_cpu} CPUs: the model scores on a worker thread" if n_cpu > 1
             else "1 CPU (no worker thread)")
     rows = []
@@ -346,9 +346,6 @@ def _simulated(rec, intervals: np.ndarray) -> dict:
 
 def run(args: argparse.Namespace) -> list[dict]:
     """Run the benchmark; return the table rows."""
-    import torch
-
-    torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="neurofb-bench-replay-") as tmp:
         opts = _options(args)
         rows = _throughput(opts, Path(tmp))

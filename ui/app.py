@@ -141,11 +141,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; return the exit code."""
     from PyQt6.QtWidgets import QApplication
 
+    from neurofb.commands.app import xcb_problem
     from neurofb.errors import NeurofbError
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     clock = StartupClock()
+    problem = "" if QApplication.instance() else xcb_problem()
+    if problem:  # Qt would abort with "could not load the Qt platform plugin xcb"
+        print(f"neurofb app: error: {problem}", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("neurofb")
     app.setOrganizationName("neurofb")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
 import math
 import os
 import warnings
@@ -598,3 +599,52 @@ def export_brainflow(model_dir: str | os.PathLike, channels: list[str],
     return {"file": str(out), "sha256": sha256_bytes(data), "input": "eeg",
             "shape": [1, len(names), int(net.n_times)], "channels": list(names),
             "sfreq": float(net.sfreq), "output": "focus", "opset": OPSET}
+
+
+def export_int8(model_dir: str | os.PathLike, path: str | os.PathLike) -> dict[str, Any]:
+    """Export a model folder's network with int8 weights (ONNX Runtime dynamic quantisation).
+
+    The network is traced in float32 (dynamic quantisation works on float32 graphs), then its
+    matrix products get int8 weights and per-call int8 activations
+    (:func:`onnxruntime.quantization.quantize_dynamic`). Inputs and outputs stay float32
+    (``x``, ``pos`` → ``logit``, ``attention``, the contract of ``model.onnx``). The engine does
+    not run it: its numbers depend on the CPU's integer kernels, which the float64 graph's
+    determinism guarantee excludes; it is for deployment where size and speed matter more. See
+    ``neurofb bench model`` for its size, speed and AUC change.
+
+    Returns
+    -------
+    dict
+        ``file``, ``sha256``, ``bytes``, ``float32_bytes``.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from neurofb.focus.io import load_model
+
+    model, meta = load_model(model_dir)
+    net = copy.deepcopy(model).to("cpu", torch.float32).eval()
+    contract = contract_for(net)
+    data = _to_onnx_bytes(net, contract, contract.example(torch.float32, 19, 2, 0), OPSET)
+    out = Path(path)
+    f32 = out.with_name(out.name + ".f32.tmp")
+    f32.write_bytes(data)
+    try:
+        tmp = out.with_name(out.name + ".tmp")
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # its advice to pre-process (shape inference) is not needed
+        try:
+            quantize_dynamic(str(f32), str(tmp), weight_type=QuantType.QInt8)
+        finally:
+            root.setLevel(level)
+        proto = onnx.load(str(tmp))
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = META_WEIGHTS, meta["weights"]["sha256"]
+        onnx.save(proto, str(tmp))
+        os.replace(tmp, out)
+    finally:
+        f32.unlink(missing_ok=True)
+    raw = out.read_bytes()
+    return {"file": str(out), "sha256": sha256_bytes(raw), "bytes": len(raw),
+            "float32_bytes": len(data), "weights_sha256": meta["weights"]["sha256"]}
