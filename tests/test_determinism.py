@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,14 +136,15 @@ AVX2_ONLY = {
 }
 
 
-def _replay_in_subprocess(tmp_path: Path, name: str, extra_env: dict[str, str]) -> list[list]:
+def _replay_in_subprocess(tmp_path: Path, name: str, extra_env: dict[str, str], *,
+                          prefix: tuple[str, ...] | list[str] = ()) -> list[list]:
     trace = tmp_path / f"{name}.csv"
     env = {**os.environ, **extra_env}
     code = ("from neurofb.cli import main\n"
             f"raise SystemExit(main(['replay', {str(DEMO)!r}, '--speed', 'max', '--seconds', "
             f"'60', '--trace', {str(trace)!r}]))\n")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=240)
+    done = subprocess.run([*prefix, sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr  # e.g. numpy refusing an unknown feature name
     with open(trace, newline="") as fh:
@@ -156,3 +158,15 @@ def test_replay_trace_is_the_same_with_the_vector_units_restricted(tmp_path):
     assert sum(bool(r[1]) for r in default[1:]) > 100  # focus values, not only gated rows
     for name, env in (("no-simd", NO_SIMD), ("avx2", AVX2_ONLY)):
         assert _replay_in_subprocess(tmp_path, name, env) == default, name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("qemu-x86_64") is None,
+                    reason="qemu-user (apt install qemu-user) emulates CPUs without AVX-512/AVX")
+@pytest.mark.parametrize("cpu", ["Haswell", "Nehalem"])
+def test_replay_trace_is_the_same_on_an_emulated_cpu(tmp_path, cpu):
+    """Under qemu, ``cpuid`` shows an AVX2 (Haswell) or SSE-only (Nehalem) CPU, so ONNX Runtime,
+    numpy and OpenBLAS all pick their kernels for it: the trace file must not change."""
+    default = _replay_in_subprocess(tmp_path, "native", {})
+    emulated = _replay_in_subprocess(tmp_path, cpu, {}, prefix=["qemu-x86_64", "-cpu", cpu])
+    assert emulated == default

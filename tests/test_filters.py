@@ -169,3 +169,17 @@ def test_stored_designs_are_mnes_designs():
     np.testing.assert_array_equal(other, _design_with_mne(250.0, l_freq=0.5, h_freq=40.0,
                                                           line_freq=50.0))
     assert not np.array_equal(other[0], design_filter(250.0)[0])
+
+
+def test_steady_state_is_scipys_sosfilt_zi_without_lapack():
+    from scipy.signal import sosfilt, sosfilt_zi
+
+    from neurofb.dsp.filters import sos_steady_state
+
+    for sfreq, line in ((250.0, 50.0), (500.0, 60.0), (128.0, None), (1000.0, 50.0)):
+        sos = design_filter(sfreq, line_freq=line)
+        zi = sos_steady_state(sos)
+        np.testing.assert_allclose(zi, sosfilt_zi(sos), rtol=1e-10, atol=1e-12)
+        # a constant input stays at the steady state: no start-up transient
+        y, _ = sosfilt(sos, np.full(50, 3.0), zi=zi * 3.0)
+        np.testing.assert_allclose(y, 0.0, atol=1e-9)

@@ -173,7 +173,7 @@ def test_engine_estimator_is_the_network_on_resampled_windows(tiny):
     windows = rng.normal(0, 10, (3, len(names), 500))
     out = load_estimator(tiny).bind(names, 250.0).predict(windows)
     model, _ = load_model(tiny)
-    x = torch.as_tensor(resample_windows(windows, 250.0, 128.0), dtype=torch.float64)
+    x = torch.as_tensor(resample_windows(windows, 250.0, 128.0, dtype=np.float64))
     pos = torch.as_tensor(montage.positions(names), dtype=torch.float64)
     with torch.inference_mode():
         logit, att = model.double()(x, pos)

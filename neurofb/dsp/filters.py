@@ -223,11 +223,41 @@ def _design_with_mne(sfreq: float, *, l_freq: float | None, h_freq: float | None
     return np.vstack(sections)
 
 
+def sos_steady_state(sos: np.ndarray) -> np.ndarray:
+    """The state of each section after a long unit-step input (what ``sosfilt_zi`` returns).
+
+    Each second-order section's 2×2 system is solved in closed form (Cramer's rule) instead of
+    with LAPACK, so the initial state — and the whole filtered stream — comes out the same on
+    every CPU.
+
+    Parameters
+    ----------
+    sos : array, shape (n_sections, 6)
+        Second-order sections, ``a0 = 1``.
+
+    Returns
+    -------
+    zi : array, shape (n_sections, 2)
+    """
+    sos = np.asarray(sos, dtype=float)
+    zi = np.empty((sos.shape[0], 2))
+    scale = 1.0
+    for i, (b0, b1, b2, a0, a1, a2) in enumerate(sos.tolist()):
+        if a0 != 1.0:
+            b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
+        # (I - A) zi = B with A the transposed companion matrix of a, B = b[1:] - a[1:] b0
+        c0, c1 = b1 - a1 * b0, b2 - a2 * b0
+        det = 1.0 + a1 + a2
+        zi[i] = scale * (c0 + c1) / det, scale * ((1.0 + a1) * c1 - a2 * c0) / det
+        scale *= (b0 + b1 + b2) / (1.0 + a1 + a2)
+    return zi
+
+
 class StreamFilter:
     """Apply an SOS cascade causally to a multichannel stream, chunk by chunk.
 
     The state is initialised from the first sample of each channel (the steady state of a
-    constant input, :func:`scipy.signal.sosfilt_zi` × first value), so a DC offset produces no
+    constant input, :func:`sos_steady_state` × first value), so a DC offset produces no
     start-up transient. Because the state is carried, chunked output equals one-shot output.
 
     Parameters
@@ -239,8 +269,6 @@ class StreamFilter:
     """
 
     def __init__(self, sos: np.ndarray, n_channels: int) -> None:
-        from scipy.signal import sosfilt_zi
-
         sos = np.asarray(sos, dtype=float)
         if sos.ndim != 2 or sos.shape[1] != 6:
             raise ValueError(f"sos must have shape (n_sections, 6), got {sos.shape}")
@@ -248,7 +276,7 @@ class StreamFilter:
             raise ValueError(f"n_channels must be >= 1, got {n_channels}")
         self.sos = sos
         self.n_channels = int(n_channels)
-        self._zi_unit = sosfilt_zi(sos)[:, np.newaxis, :]  # (n_sections, 1, 2)
+        self._zi_unit = sos_steady_state(sos)[:, np.newaxis, :]  # (n_sections, 1, 2)
         self._zi: np.ndarray | None = None
 
     def reset(self) -> None:

@@ -42,7 +42,8 @@ def resample_ratio(sfreq_in: float, sfreq_out: float) -> tuple[int, int]:
     return frac.numerator, frac.denominator
 
 
-def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> np.ndarray:
+def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float, *,
+                     dtype: type = np.float32) -> np.ndarray:
     """Resample windows along time, each window on its own.
 
     Parameters
@@ -51,20 +52,23 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
         Signals (µV) at ``sfreq_in`` Hz.
     sfreq_in, sfreq_out : float
         Input and output sampling rates in Hz.
+    dtype : numpy dtype
+        Of the result: float32 for training sets (half the memory), float64 for the engine
+        (rounding to float32 would turn a last-bit difference between two CPUs into a 1e-7 one).
 
     Returns
     -------
-    array, shape (..., n_times_out), float32
-        ``scipy.signal.resample_poly`` of each window (its anti-aliasing filter included).
-        Each window's numbers depend only on that window (the engine also calls this one
-        window at a time, so a batch never changes them).
+    array, shape (..., n_times_out)
+        ``scipy.signal.resample_poly`` of each window (its anti-aliasing filter included),
+        computed in float64. Each window's numbers depend only on that window (the engine also
+        calls this one window at a time, so a batch never changes them).
     """
     from scipy.signal import resample_poly
 
     up, down = resample_ratio(sfreq_in, sfreq_out)
     x = np.asarray(windows, dtype=np.float64)
     if up == down:
-        return x.astype(np.float32)
+        return x.astype(dtype)
     if x.shape[-1] <= _MATRIX_MAX_SAMPLES:
         # resample_poly is linear: for a window length it is one (n_in, n_out) matrix. Each
         # output sample only sees the ~80 inputs under the anti-aliasing FIR, so the matrix is
@@ -75,8 +79,8 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
         out = np.empty((*x.shape[:-1], _n_out(x.shape[-1], up, down)))
         for cols, rows, block in _resample_blocks(x.shape[-1], up, down):
             np.matmul(x[..., rows], block, out=out[..., cols])
-        return out.astype(np.float32)
-    return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(np.float32)
+        return out.astype(dtype, copy=False)
+    return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(dtype)
 
 
 #: Longest window resampled by matrix product (longer signals use resample_poly directly).
@@ -221,8 +225,9 @@ class BoundNeuralEstimator:
         return w
 
     def _prepare_one(self, window: np.ndarray) -> np.ndarray:
-        """One window (n_channels, n_times) → the model's electrodes at its rate, float32."""
-        x = resample_windows(window[self.indices, :], self.sfreq, self.parent.sfreq)
+        """One window (n_channels, n_times) → the model's electrodes at its rate, float64."""
+        x = resample_windows(window[self.indices, :], self.sfreq, self.parent.sfreq,
+                             dtype=np.float64)
         return x[..., -self._n_times:]
 
     def prepare(self, windows: np.ndarray) -> np.ndarray:
@@ -235,13 +240,13 @@ class BoundNeuralEstimator:
 
         Returns
         -------
-        array, shape (n_windows, n_electrodes, n_times_model), float32
+        array, shape (n_windows, n_electrodes, n_times_model), float64
             The last ``window_s`` seconds (or all of a shorter window) at the model's rate.
         """
         w = self._check(windows)
         out = [self._prepare_one(w[i]) for i in range(w.shape[0])]
         if not out:
-            return np.zeros((0, len(self.indices), self._n_times), dtype=np.float32)
+            return np.zeros((0, len(self.indices), self._n_times))
         return np.stack(out)
 
     def predict(self, windows: np.ndarray, features: Features | None = None) -> FocusBatch:
@@ -267,7 +272,7 @@ class BoundNeuralEstimator:
         run = self.parent.network.run
         for i in range(n_win):
             # the same shapes for every window, whatever the batch: (1, n_electrodes, n_times)
-            x = self._prepare_one(w[i]).astype(np.float64)[None]
+            x = self._prepare_one(w[i])[None]
             logit, attention = run({"x": x, "pos": self._pos})
             logits[i] = logit[0]
             explanation[i, self.indices] = attention[0]
