@@ -152,14 +152,15 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     """Replay at max speed and BrainFlow's route, interleaved chunk by chunk.
 
     Each replay is ``ReplaySource(speed=None)`` → ``Pipeline.process``, exactly what
-    :func:`neurofb.stream.replay.replay` (and ``neurofb replay --speed max``) runs.
+    :func:`neurofb.stream.assemble.replay` (and ``neurofb replay --speed max``) runs.
     """
     from neurofb.config import EngineConfig
     from neurofb.errors import EndOfStream
     from neurofb.focus.targets import make_estimator
     from neurofb.recording import open_recording
+    from neurofb.stream.assemble import replay
     from neurofb.stream.pipeline import Pipeline
-    from neurofb.stream.replay import ReplaySource, replay
+    from neurofb.stream.replay import ReplaySource
 
     data, origin = _eeg(opts["hours"] * 3600)
     path = tmp / "hour"
