@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from neurofb.practice.exercises import Rocket
-from neurofb.practice.reward import RewardConfig, RewardController
-from neurofb.types import Update
+if TYPE_CHECKING:  # imported in the functions: `neurofb bench --help` must not pay for them
+    from neurofb.types import Update
 
 NAME = "feedback"
 DESCRIPTION = "adaptive threshold: achieved on-target rate vs target; µs per update"
@@ -49,6 +49,8 @@ def _ar1(n: int, mean: float, sd: float, phi: float, rng: np.random.Generator) -
 
 
 def _update(t: float, focus: float) -> Update:
+    from neurofb.types import Update
+
     return Update(t=t, focus=focus, raw_focus=focus, quality=1.0, reason="",
                   channel_quality=(1.0,), channel_reasons=("",), attention=None, rel_power=(),
                   latency_s=0.0, sample_index=0)
@@ -56,6 +58,9 @@ def _update(t: float, focus: float) -> Update:
 
 def run(args: argparse.Namespace) -> list[dict]:
     """Run every case; return one table row per case."""
+    from neurofb.practice.exercises import Rocket
+    from neurofb.practice.reward import RewardConfig, RewardController
+
     n = int(args.minutes * 60 / HOP_S)
     win = int(60 / HOP_S)
     rows = []

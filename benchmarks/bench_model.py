@@ -1,24 +1,34 @@
-"""The focus model's CPU inference cost: one window (live) and batches (replay).
+"""The focus model's CPU inference cost, and what int8 quantisation changes.
 
-Each row times the whole estimator path the engine runs — pick electrodes, resample the batch to
-the model's rate, the model under ``torch.inference_mode``, sigmoid and explanation — for a
-headset layout and batch size, on seeded random µV windows (the cost does not depend on the
-values). ``model_only`` rows time the network alone on windows already at its rate. p50 / p99 are
-per call; ``per_window_ms`` divides by the batch size.
+``estimator`` rows time the whole path the engine runs for a headset layout — pick electrodes,
+resample each window to the model's rate, the float64 ONNX graph with ONNX Runtime (one window
+at a time, one intra-op thread), sigmoid and explanation — for one window (a live update) and a
+batch (replay), on seeded random µV windows (the cost does not depend on the values).
+
+``graph`` rows compare the shipped network as three ONNX graphs on real eegmat windows (all 19
+electrodes, one window per call): the engine's float64 ``model.onnx``, a float32 export, and the
+int8 graph of ``neurofb export-model --int8`` (ONNX Runtime dynamic quantisation): file size,
+p50/p99 ms per window, and the AUC (rest vs task) over the eegmat windows of ``--model-subjects``
+— with the AUC change against float64 (shipped only if |ΔAUC| ≤ 0.002). Without eegmat the AUC
+columns are empty.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
-
-import numpy as np
+from pathlib import Path
 
 NAME = "model"
-DESCRIPTION = "focus model CPU inference: ms per window (p50/p99), batch 1 and batched"
+DESCRIPTION = ("focus model inference: estimator ms per window (batch 1 and batched); float64 "
+               "vs float32 vs int8 graphs: size, ms, AUC change")
 
-#: (layout, channel names source, stream sampling rate in Hz)
+#: (layout, stream sampling rate in Hz)
 LAYOUTS = (("full", 500.0), ("cyton", 250.0), ("muse", 256.0), ("synthetic", 250.0))
+EEGMAT = Path(os.environ.get("NEUROFB_EEGMAT", Path(__file__).resolve().parents[2]
+                             / "shared" / "data" / "eegmat"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model folder (default: focus-default)")
     parser.add_argument("--repeats", type=int, default=1000, help="calls per batch-1 row")
     parser.add_argument("--batch", type=int, default=256, help="windows per batched call")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--model-subjects", default="all",
+                        help="eegmat subjects for the graphs' AUC (default all in the folder)")
 
 
-def _time(fn, repeats: int) -> np.ndarray:
+def _time(fn, repeats: int):
+    import numpy as np
+
     for _ in range(min(50, repeats)):
         fn()
     out = np.empty(repeats)
@@ -40,40 +53,89 @@ def _time(fn, repeats: int) -> np.ndarray:
     return out * 1e3
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    """Time the estimator for each layout, batch 1 and batched; return table rows."""
+def _graph_rows(model_dir: Path, repeats: int, subjects: str, quick: bool) -> list[dict]:
+    import copy
+
+    import numpy as np
     import torch
 
     from neurofb.dsp import montage
+    from neurofb.focus.export import OPSET, _to_onnx_bytes, contract_for, export_int8
+    from neurofb.focus.io import load_model
+    from neurofb.focus.runtime import session_from_bytes, sigmoid
+
+    with tempfile.TemporaryDirectory(prefix="neurofb-bench-model-") as tmp:
+        int8_path = Path(tmp) / "model.int8.onnx"
+        export_int8(model_dir, int8_path)
+        net, _ = load_model(model_dir)
+        net32 = copy.deepcopy(net).float().eval()
+        contract = contract_for(net32)
+        f32 = _to_onnx_bytes(net32, contract, contract.example(torch.float32, 19, 2, 0), OPSET)
+        graphs = {
+            "float64 (engine)": ((model_dir / "model.onnx").read_bytes(), np.float64),
+            "float32": (f32, np.float32),
+            "int8 (dynamic)": (int8_path.read_bytes(), np.float32),
+        }
+    windows = labels = None
+    source = "seeded noise (no eegmat)"
+    if (EEGMAT / "Subject00_1.edf").exists():
+        from neurofb.training.eegmat import load_eegmat
+
+        chosen = "0,1" if quick else (None if subjects == "all" else subjects)
+        ws = load_eegmat(EEGMAT, chosen)
+        windows, labels = ws.X, ws.y
+        source = f"eegmat, {len(set(ws.subject.tolist()))} people, {len(ws.X)} windows"
+    names = montage.preset("full")
+    pos = montage.positions(names)
+    probe = np.random.default_rng(0).normal(0, 10, (1, 19, 256))
+    rows, base_auc = [], None
+    for label, (data, dtype) in graphs.items():
+        session = session_from_bytes(data)
+        feeds = {"x": probe.astype(dtype), "pos": pos.astype(dtype)}
+        ms = _time(lambda s=session, f=feeds: s.run(None, f), repeats)
+        auc = None
+        if windows is not None:
+            from sklearn.metrics import roc_auc_score
+
+            p = pos.astype(dtype)
+            logits = np.array([session.run(None, {"x": windows[i : i + 1].astype(dtype),
+                                                  "pos": p})[0][0]
+                               for i in range(len(windows))])
+            auc = float(roc_auc_score(labels, sigmoid(logits)))
+            base_auc = auc if base_auc is None else base_auc
+        rows.append({"path": f"graph {label}", "layout": "full", "channels": 19,
+                     "batch": 1, "p50_ms": float(np.median(ms)),
+                     "p99_ms": float(np.percentile(ms, 99)), "bytes": len(data),
+                     "auc": auc, "delta_auc": None if auc is None else auc - base_auc,
+                     "note": source})
+    return rows
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """Time the estimator for each layout and the three graphs; return table rows."""
+    import numpy as np
+
+    from neurofb import paths
+    from neurofb.dsp import montage
     from neurofb.focus.neural import load_estimator
 
-    torch.set_num_threads(max(1, args.threads))
-    est = load_estimator(args.model)
+    quick = bool(getattr(args, "quick", False))
+    repeats = 60 if quick else int(getattr(args, "repeats", 1000))
+    batch = 16 if quick else int(getattr(args, "batch", 256))
+    model_dir = Path(getattr(args, "model", None) or paths.default_model_dir())
+    est = load_estimator(model_dir)
     rng = np.random.default_rng(0)
     rows = []
     for layout, sfreq in LAYOUTS:
         names = montage.preset(layout)
         bound = est.bind(names, sfreq)
         n_times = round(2 * sfreq)
-        for batch, repeats in ((1, args.repeats), (args.batch, max(5, args.repeats // 50))):
-            windows = rng.normal(0, 10, (batch, len(names), n_times))
-            ms = _time(lambda w=windows, b=bound: b.predict(w, None), repeats)
+        for size, reps in ((1, repeats), (batch, max(5, repeats // 50))):
+            windows = rng.normal(0, 10, (size, len(names), n_times))
+            ms = _time(lambda w=windows, b=bound: b.predict(w, None), reps)
             rows.append({"path": "estimator", "layout": layout, "channels": len(names),
-                         "sfreq": sfreq, "batch": batch, "p50_ms": float(np.median(ms)),
+                         "sfreq": sfreq, "batch": size, "p50_ms": float(np.median(ms)),
                          "p99_ms": float(np.percentile(ms, 99)),
-                         "per_window_ms": float(np.median(ms)) / batch})
-    pos = torch.as_tensor(montage.positions(montage.preset("full")), dtype=torch.float32)
-    for batch, repeats in ((1, args.repeats), (args.batch, max(5, args.repeats // 50))):
-        x = torch.as_tensor(rng.normal(0, 10, (batch, 19, est.model.n_times)),
-                            dtype=torch.float32)
-        with torch.inference_mode():
-            ms = _time(lambda x=x: est.model(x, pos), repeats)
-        rows.append({"path": "model_only", "layout": "full", "channels": 19,
-                     "sfreq": est.sfreq, "batch": batch, "p50_ms": float(np.median(ms)),
-                     "p99_ms": float(np.percentile(ms, 99)),
-                     "per_window_ms": float(np.median(ms)) / batch})
-    n_params = sum(p.numel() for p in est.model.parameters())
-    for row in rows:
-        row["parameters"] = n_params
-        row["threads"] = args.threads
+                         "per_window_ms": float(np.median(ms)) / size})
+    rows += _graph_rows(model_dir, repeats, str(getattr(args, "model_subjects", "all")), quick)
     return rows

@@ -209,10 +209,11 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     from neurofb.config import usable_cpus
 
     n_cpu = usable_cpus()
-    cpus = (f"{n_cpu} CPUs: the model scores on a worker thread" if n_cpu > 1
-            else "1 CPU (no worker thread)")
     rows = []
-    for label, (_, _, spent, n) in runs.items():
+    for label, (_, pipeline, spent, n) in runs.items():
+        cpus = (f"{n_cpu} CPUs, the model scored on a worker thread" if pipeline._run_ahead
+                else f"{n_cpu} CPUs, the model scored on the pipeline's thread (one window "
+                     "at a time)")
         if n != n_windows:
             raise RuntimeError(f"{label}: {n} updates for {n_windows} windows")
         total = t_read + spent
@@ -347,9 +348,6 @@ def _simulated(rec, intervals: np.ndarray) -> dict:
 
 def run(args: argparse.Namespace) -> list[dict]:
     """Run the benchmark; return the table rows."""
-    import torch
-
-    torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="neurofb-bench-replay-") as tmp:
         opts = _options(args)
         rows = _throughput(opts, Path(tmp))

@@ -44,5 +44,5 @@ def test_two_process_gloo_training_matches_single_process(eegmat_dir, tmp_path):
     hist = meta2["training"]["history"]
     assert len(hist) == 4 and hist[-1]["train_loss"] < hist[0]["train_loss"]
     assert meta1["training"]["val_subjects"] == meta2["training"]["val_subjects"]
-    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["model.json",
-                                                                    "weights.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
+        "model.json", "model.onnx", "weights.safetensors"]

@@ -139,3 +139,47 @@ def test_bad_arguments():
         f.process(np.zeros((3, 10)))
     with pytest.raises(ValueError, match="n_sections, 6"):
         StreamFilter(np.zeros((2, 5)), 1)
+
+
+def test_stored_designs_are_mnes_designs():
+    """Every stored SOS design is what MNE designs for those settings, and is what the engine
+    uses for them; other settings are designed with MNE on the spot."""
+    from neurofb.dsp.filters import (
+        STORED_BAND,
+        STORED_MAINS,
+        STORED_RATES,
+        _design_with_mne,
+        stored_designs,
+    )
+
+    stored = stored_designs()
+    assert len(stored) == len(STORED_RATES) * len(STORED_MAINS)
+    for sfreq in STORED_RATES:
+        for line in STORED_MAINS:
+            mne_sos = _design_with_mne(sfreq, l_freq=STORED_BAND[0], h_freq=STORED_BAND[1],
+                                       line_freq=line)
+            used = design_filter(sfreq, l_freq=STORED_BAND[0], h_freq=STORED_BAND[1],
+                                 line_freq=line)
+            # MNE's design goes through LAPACK (polynomial roots), whose last bits may differ
+            # between CPUs; the stored one is the same everywhere
+            np.testing.assert_allclose(used, mne_sos, rtol=1e-12, atol=1e-15)
+            assert used.shape == mne_sos.shape
+    # not stored (another band): designed by MNE, and different from the stored one
+    other = design_filter(250.0, l_freq=0.5, h_freq=40.0, line_freq=50.0)
+    np.testing.assert_array_equal(other, _design_with_mne(250.0, l_freq=0.5, h_freq=40.0,
+                                                          line_freq=50.0))
+    assert not np.array_equal(other[0], design_filter(250.0)[0])
+
+
+def test_steady_state_is_scipys_sosfilt_zi_without_lapack():
+    from scipy.signal import sosfilt, sosfilt_zi
+
+    from neurofb.dsp.filters import sos_steady_state
+
+    for sfreq, line in ((250.0, 50.0), (500.0, 60.0), (128.0, None), (1000.0, 50.0)):
+        sos = design_filter(sfreq, line_freq=line)
+        zi = sos_steady_state(sos)
+        np.testing.assert_allclose(zi, sosfilt_zi(sos), rtol=1e-10, atol=1e-12)
+        # a constant input stays at the steady state: no start-up transient
+        y, _ = sosfilt(sos, np.full(50, 3.0), zi=zi * 3.0)
+        np.testing.assert_allclose(y, 0.0, atol=1e-9)

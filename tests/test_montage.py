@@ -93,3 +93,13 @@ def test_nearest_maps_muse_onto_the_clinical_cap():
     for target, got in zip(montage.preset("muse"), chosen, strict=True):
         d = np.linalg.norm(full - montage.positions([target])[0], axis=1)
         assert montage.preset("full")[int(np.argmin(d))] == got
+
+
+def test_stored_template_is_mnes():
+    from neurofb.dsp.montage import _montage_positions, mne_template_positions
+
+    mne_pos = mne_template_positions()
+    stored = _montage_positions()
+    assert set(stored) == set(mne_pos) and len(stored) > 300
+    for name, xyz in mne_pos.items():
+        assert stored[name].tolist() == xyz  # the same doubles, bit for bit

@@ -233,13 +233,17 @@ def test_streams_brainflow_synthetic_board_end_to_end():
     assert all(u.channel_reasons[names.index("F7")] == "line noise" for u in updates[1:])
 
 
-def test_model_scored_ahead_in_replay_matches_the_serial_live_path():
-    """Replay scores the stateless model on a worker thread before gating; live does not."""
-    from neurofb.focus.neural import load_estimator
+def test_model_scored_ahead_in_replay_matches_the_serial_live_path(monkeypatch):
+    """A stateless estimator may be scored on a worker thread before gating in replay (never
+    live); the attention model declines it (score_ahead), so it is switched on here to check
+    the path gives the serial path's updates."""
+    from neurofb.focus.neural import BoundNeuralEstimator, load_estimator
 
     x = _eeg(40.0)
     x[:6, 3000:3500] = 0.0  # six of eight channels flat for 2 s: gated windows
     x[2, 7000] = np.nan
+    assert not Pipeline(_info(live=False), load_estimator())._run_ahead  # the model declines
+    monkeypatch.setattr(BoundNeuralEstimator, "score_ahead", True)
     replay = Pipeline(_info(live=False), load_estimator())
     live = Pipeline(_info(live=True), load_estimator())
     assert replay._run_ahead is (usable_cpus() > 1) and not live._run_ahead

@@ -6,9 +6,71 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
+
+#: Environment variable holding the Unix time ``neurofb app`` started (set by the CLI), from
+#: which the app's start-up log lines count.
+STARTED_AT = "NEUROFB_STARTED_AT"
+
+
+def process_start_time() -> float:
+    """Unix time this process started (Linux: from /proc; elsewhere: now)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
+class StartupClock:
+    """Logs, once each, when the window is first drawn and when the first focus value shows.
+
+    Times count from ``neurofb app``'s start (:data:`STARTED_AT`) or this process's. The lines
+    (``startup: window drawn 1.23 s after start``) are what ``neurofb bench startup`` reads.
+    """
+
+    def __init__(self) -> None:
+        try:
+            self.t0 = float(os.environ[STARTED_AT])
+        except (KeyError, ValueError):
+            self.t0 = process_start_time()
+        self.seen: set[str] = set()
+
+    def mark(self, what: str) -> None:
+        """Log ``what`` the first time it happens."""
+        if what in self.seen:
+            return
+        self.seen.add(what)
+        now = time.time()
+        log.info("startup: %s %.3f s after start (unix %.3f)", what, now - self.t0, now)
+
+    def watch(self, win: object) -> None:
+        """Mark the window's first paint and the stream's first focus value."""
+        from PyQt6.QtCore import QEvent, QObject
+
+        clock = self
+
+        class FirstPaint(QObject):
+            def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+                if event.type() in (QEvent.Type.Paint, QEvent.Type.Expose):
+                    clock.mark("window drawn")
+                    obj.removeEventFilter(self)
+                return False
+
+        self._filter = FirstPaint(win)
+        win.installEventFilter(self._filter)
+
+        def on_update(update: object) -> None:
+            if getattr(update, "focus", None) is not None:
+                clock.mark("first focus")
+
+        win.stream.bridge.update.connect(on_update)
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the app's command line (the same options as ``neurofb app``)."""
@@ -56,17 +118,22 @@ def initial_spec(args: argparse.Namespace, settings: object) -> object:
 
 def build_window(args: argparse.Namespace) -> object:
     """Make the main window (a QApplication must exist)."""
-    from neurofb_ui.main_window import MainWindow
     from neurofb_ui.settings import load_settings
+    from neurofb_ui.stream import connect_request, open_early
 
     if args.data_dir:
         os.environ["NEUROFB_HOME"] = os.path.abspath(args.data_dir)
     settings = load_settings()
     spec = initial_spec(args, settings)
+    # The stream opens (a board or the demo starts, the model loads) while the window is built.
+    opening = None if args.no_connect else open_early(connect_request(spec, settings))
+    from neurofb_ui.main_window import MainWindow
+
     win = MainWindow(settings, data_dir=args.data_dir)
+    win.early_opening = opening  # closed by main() if the window closes before adopting it
     win.source.select(spec)
-    if not args.no_connect:
-        win.start_later(lambda: win.connect_source(spec))
+    if opening is not None:
+        win.start_later(lambda: win.connect_source(spec, opening=opening))
     return win
 
 
@@ -74,10 +141,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; return the exit code."""
     from PyQt6.QtWidgets import QApplication
 
+    from neurofb.commands.app import xcb_problem
     from neurofb.errors import NeurofbError
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    clock = StartupClock()
+    problem = "" if QApplication.instance() else xcb_problem()
+    if problem:  # Qt would abort with "could not load the Qt platform plugin xcb"
+        print(f"neurofb app: error: {problem}", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("neurofb")
     app.setOrganizationName("neurofb")
@@ -86,7 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NeurofbError as err:
         print(f"neurofb app: error: {err}", file=sys.stderr)
         return 2
+    clock.watch(win)
     win.show()
     if args.quit_after is not None:
         win.start_later(win.close, int(args.quit_after * 1000))
-    return app.exec()
+    code = app.exec()
+    opening = getattr(win, "early_opening", None)
+    if opening is not None and opening.done() and opening.exception() is None:
+        opening.result().close()  # idempotent: a no-op when the window adopted and closed it
+    return code

@@ -352,8 +352,15 @@ class ClarityCanvas(Canvas):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._levels = blur_levels(landscape(), self.SIGMAS)
+        self._blurred: list[QImage] | None = None
         self.shown_clarity = 0.0
+
+    @property
+    def _levels(self) -> list[QImage]:
+        """The scene at each blur level, made when first drawn (not while the app starts)."""
+        if self._blurred is None:
+            self._blurred = blur_levels(landscape(), self.SIGMAS)
+        return self._blurred
 
     def tick(self) -> None:
         """Ease the clarity towards the latest view."""

@@ -30,7 +30,7 @@ from neurofb_ui.qt_bridge import Task, start_task, wait_for_tasks
 from neurofb_ui.settings import AppSettings, SettingsPage
 from neurofb_ui.sound import SoundPlayer
 from neurofb_ui.source_panel import SourcePanel, SourceSpec
-from neurofb_ui.stream import ConnectRequest, LiveStream
+from neurofb_ui.stream import ConnectRequest, LiveStream, connect_request
 
 log = logging.getLogger(__name__)
 
@@ -181,15 +181,19 @@ class MainWindow(QMainWindow):
         return list(self.pages)[self.pages_stack.currentIndex()]
 
     # -- stream ----------------------------------------------------------------------------
-    def connect_source(self, spec: SourceSpec | None = None) -> None:
-        """Connect to ``spec`` (default: what the picker shows) and remember the choice."""
+    def connect_request(self, spec: SourceSpec) -> ConnectRequest:
+        """What connecting to ``spec`` asks of the engine, with this window's settings."""
+        return connect_request(spec, self.settings)
+
+    def connect_source(self, spec: SourceSpec | None = None, *, opening: Any = None) -> None:
+        """Connect to ``spec`` (default: what the picker shows) and remember the choice.
+
+        ``opening``: the future of :func:`neurofb_ui.stream.open_early` for this ``spec``.
+        """
         spec = spec or self.source.spec()
         self.source.select(spec)
         self._remember_source(spec)
-        self.stream.connect_source(ConnectRequest(
-            spec=spec, target=self.settings.target, model_dir=self.settings.model_dir,
-            line_freq=self.settings.line_freq,
-        ))
+        self.stream.connect_source(self.connect_request(spec), opening=opening)
 
     def disconnect_source(self) -> None:
         """Stop the stream (ending any session first, so its recording closes cleanly)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,13 +125,16 @@ def stream_request(request: ConnectRequest) -> StreamRequest:
 
 
 def _open(request: ConnectRequest, bridge: EngineBridge,
-          started: Callable[[Any], bool] | None = None) -> OpenedStream:
+          started: Callable[[Any], bool] | None = None,
+          opening: Future | None = None) -> OpenedStream:
     """Open and start a stream (runs on a worker thread; may block on a device).
 
-    ``started(runner)`` is called once the runner runs; when it returns False (the window is
-    closing) the stream is closed again and :class:`BoardError` raised.
+    ``opening`` is the same request already being opened (:func:`open_early`); its stream is
+    used instead of opening another. ``started(runner)`` is called once the runner runs; when it
+    returns False (the window is closing) the stream is closed again and :class:`BoardError`
+    raised.
     """
-    stream = open_stream(stream_request(request))
+    stream = opening.result() if opening is not None else open_stream(stream_request(request))
     bridge.attach(stream.runner)
     try:
         stream.start(wait=True)
@@ -141,6 +145,34 @@ def _open(request: ConnectRequest, bridge: EngineBridge,
         stream.close()
         raise BoardError("the window closed while connecting")
     return stream
+
+
+def connect_request(spec: SourceSpec, settings: Any) -> ConnectRequest:
+    """What connecting to ``spec`` asks of the engine, with the app's ``settings``."""
+    return ConnectRequest(spec=spec, target=settings.target, model_dir=settings.model_dir,
+                          line_freq=settings.line_freq)
+
+
+def open_early(request: ConnectRequest) -> Future:
+    """Start opening ``request``'s stream on a thread of its own, now.
+
+    The app calls this before it builds its window: a board or a paced replay starts streaming
+    (:func:`neurofb.stream.assemble.open_stream` starts it first) and the model loads while the
+    window is built, so the first focus value comes about one window after start-up rather than
+    one window after the window is drawn. Hand the future to :meth:`LiveStream.connect_source`.
+    """
+    future: Future = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(open_stream(stream_request(request)))
+        except BaseException as err:  # delivered to the connecting task
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="neurofb-open", daemon=True).start()
+    return future
 
 
 class LiveStream(QObject):
@@ -181,14 +213,18 @@ class LiveStream(QObject):
         """The running :class:`~neurofb.stream.runner.StreamRunner`, or None."""
         return None if self.current is None else self.current.runner
 
-    def connect_source(self, request: ConnectRequest) -> Task | None:
-        """Open ``request`` on a worker thread; ``state`` reports how it went."""
+    def connect_source(self, request: ConnectRequest, *, opening: Future | None = None
+                       ) -> Task | None:
+        """Open ``request`` on a worker thread; ``state`` reports how it went.
+
+        ``opening``: the stream of this very request, already being opened (:func:`open_early`).
+        """
         if self.current is not None or self.current_state == "connecting":
             return None
         if self._closing:
             return None
         self._set_state("connecting", request.spec.label)
-        self._task = start_task(Task(_open, request, self.bridge, self._register,
+        self._task = start_task(Task(_open, request, self.bridge, self._register, opening,
                                      on_done=self._on_opened, on_error=self._on_failed))
         return self._task
 

@@ -14,6 +14,40 @@ import sys
 
 from neurofb.errors import NeurofbError
 
+#: System library (soname) → (Debian/Ubuntu package, Fedora package) for what Qt's xcb platform
+#: plugin loads. Qt aborts without a useful hint when one is missing (a minimal desktop often
+#: lacks libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1 …).
+XCB_PACKAGES: dict[str, tuple[str, str]] = {
+    "libxcb-cursor.so.0": ("libxcb-cursor0", "xcb-util-cursor"),
+    "libxcb-icccm.so.4": ("libxcb-icccm4", "xcb-util-wm"),
+    "libxcb-image.so.0": ("libxcb-image0", "xcb-util-image"),
+    "libxcb-keysyms.so.1": ("libxcb-keysyms1", "xcb-util-keysyms"),
+    "libxcb-render-util.so.0": ("libxcb-render-util0", "xcb-util-renderutil"),
+    "libxcb-util.so.1": ("libxcb-util1", "xcb-util"),
+    "libxcb-randr.so.0": ("libxcb-randr0", "libxcb"),
+    "libxcb-render.so.0": ("libxcb-render0", "libxcb"),
+    "libxcb-shape.so.0": ("libxcb-shape0", "libxcb"),
+    "libxcb-shm.so.0": ("libxcb-shm0", "libxcb"),
+    "libxcb-sync.so.1": ("libxcb-sync1", "libxcb"),
+    "libxcb-xfixes.so.0": ("libxcb-xfixes0", "libxcb"),
+    "libxcb-xinerama.so.0": ("libxcb-xinerama0", "libxcb"),
+    "libxcb-xinput.so.0": ("libxcb-xinput0", "libxcb"),
+    "libxcb-xkb.so.1": ("libxcb-xkb1", "libxcb"),
+    "libxcb.so.1": ("libxcb1", "libxcb"),
+    "libxkbcommon-x11.so.0": ("libxkbcommon-x11-0", "libxkbcommon-x11"),
+    "libxkbcommon.so.0": ("libxkbcommon0", "libxkbcommon"),
+    "libX11-xcb.so.1": ("libx11-xcb1", "libX11-xcb"),
+    "libX11.so.6": ("libx11-6", "libX11"),
+    "libEGL.so.1": ("libegl1", "libglvnd-egl"),
+    "libGL.so.1": ("libgl1", "libglvnd-glx"),
+    "libGLX.so.0": ("libglx0", "libglvnd-glx"),
+    "libOpenGL.so.0": ("libopengl0", "libglvnd-opengl"),
+    "libfontconfig.so.1": ("libfontconfig1", "fontconfig"),
+    "libfreetype.so.6": ("libfreetype6", "freetype"),
+    "libdbus-1.so.3": ("libdbus-1-3", "dbus-libs"),
+    "libglib-2.0.so.0": ("libglib2.0-0", "glib2"),
+}
+
 _FIELDS = ("serial-port", "mac-address", "ip-address", "ip-port", "serial-number", "timeout",
            "other-info", "file")
 
@@ -75,4 +109,92 @@ def run(args: argparse.Namespace) -> int:
             'over ssh -X, or under a virtual display: xvfb-run -s "-screen 0 1400x900x24" '
             "neurofb app"
         )
-    return subprocess.call(app_argv(args))
+    problem = xcb_problem()
+    if problem:
+        raise NeurofbError(problem)
+    env = dict(os.environ)
+    env.setdefault("NEUROFB_STARTED_AT", repr(_process_start_time()))  # the app logs from it
+    return subprocess.call(app_argv(args), env=env)
+
+
+def xcb_plugin() -> str | None:
+    """Path of PyQt6's xcb platform plugin (found without importing Qt), or None."""
+    spec = importlib.util.find_spec("PyQt6")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        path = os.path.join(root, "Qt6", "plugins", "platforms", "libqxcb.so")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def missing_libraries(path: str) -> list[str]:
+    """The shared libraries ``path`` needs that the dynamic loader cannot find (via ``ldd``).
+
+    Returns [] when every one is found, or when ``ldd`` is not there to ask.
+    """
+    import shutil
+
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        return []
+    try:
+        out = subprocess.run([ldd, path], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    missing = []
+    for line in out.splitlines():
+        name, _, where = line.strip().partition("=>")
+        if "not found" in where and name.strip() not in missing:
+            missing.append(name.strip())
+    return missing
+
+
+def install_lines(libraries: list[str]) -> tuple[str, str]:
+    """The ``apt install`` and ``dnf install`` lines that provide ``libraries``."""
+    apt, dnf = [], []
+    for lib in libraries:
+        deb, rpm = XCB_PACKAGES.get(lib, (lib, lib))
+        apt += [deb] if deb not in apt else []
+        dnf += [rpm] if rpm not in dnf else []
+    return f"sudo apt install {' '.join(apt)}", f"sudo dnf install {' '.join(dnf)}"
+
+
+def xcb_problem() -> str:
+    """Why Qt's xcb platform plugin would abort here, with the install lines ('' when fine).
+
+    Only asked when the window would open through xcb: on Linux, with ``QT_QPA_PLATFORM``
+    unset or ``xcb`` and no Wayland session.
+    """
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb"):
+        return ""
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    plugin = xcb_plugin()
+    missing = missing_libraries(plugin) if plugin else []
+    if not missing:
+        return ""
+    apt, dnf = install_lines(missing)
+    return (
+        f"Qt cannot open a window: its xcb platform plugin needs system libraries this "
+        f"computer lacks ({', '.join(missing)}). Install them, then start again:\n"
+        f"  Debian/Ubuntu:  {apt}\n"
+        f"  Fedora:         {dnf}"
+    )
+
+
+def _process_start_time() -> float:
+    """Unix time this process started (Linux: from /proc; elsewhere: now)."""
+    import time
+
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.time()

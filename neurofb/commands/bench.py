@@ -2,13 +2,16 @@
 
 Each benchmark module exposes ``NAME`` (str), ``DESCRIPTION`` (str), optionally
 ``add_arguments(parser)``, and ``run(args) -> list[dict]`` returning table rows. Benchmark
-options are added to this command's parser (grouped by benchmark); ``--quick`` asks every
-benchmark for a short run (the CI smoke test).
+options are added to this command's parser (grouped by benchmark) only when ``bench`` itself is
+parsed or asked for help: building the CLI (``neurofb --help``, any other command) reads the
+benchmarks' names and descriptions from their source without importing them. ``--quick`` asks
+every benchmark for a short run (the CI smoke test).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import json
 import logging
@@ -74,26 +77,62 @@ def discover(folder: Path | None = None) -> list[Benchmark]:
     return found
 
 
+def listing(folder: Path | None = None) -> list[tuple[str, str]]:
+    """(name, description) of every ``bench_*.py``, read from the source without running it."""
+    folder = benchmarks_dir() if folder is None else folder
+    found = []
+    for path in sorted(folder.glob("bench_*.py")):
+        name, text = path.stem.removeprefix("bench_"), ""
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            found.append((name, "(cannot be read)"))
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name) and target.id in ("NAME", "DESCRIPTION"):
+                    try:
+                        value = ast.literal_eval(node.value)
+                    except ValueError:
+                        continue
+                    if target.id == "NAME":
+                        name = str(value)
+                    else:
+                        text = str(value)
+        found.append((name, text))
+    return found
+
+
+def _add_benchmark_options(parser: argparse.ArgumentParser) -> None:
+    """Each benchmark's own options, in a group per benchmark (imports the modules)."""
+    for bench in discover() if benchmarks_dir().is_dir() else []:
+        add = getattr(bench.module, "add_arguments", None)
+        if callable(add):
+            try:
+                add(parser.add_argument_group(f"{bench.name} options"))
+            except argparse.ArgumentError as err:
+                log.warning("benchmark %s: options not added (%s)", bench.name, err)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``bench`` subcommand."""
-    found = discover() if benchmarks_dir().is_dir() else []
-    listing = "; ".join(f"{b.name}: {b.description or b.error}" for b in found) or "none found"
+    """Add the ``bench`` subcommand (its benchmark options are added on first use)."""
+    found = listing() if benchmarks_dir().is_dir() else []
+    text = "; ".join(f"{name}: {desc}" for name, desc in found) or "none found"
+    kwargs = {"populate": _add_benchmark_options} if subparsers._parser_class is not \
+        argparse.ArgumentParser else {}
     p = subparsers.add_parser(
         "bench",
         help="run the speed and memory benchmarks",
         description="Run the benchmarks in benchmarks/bench_*.py and print a table per "
-        f"benchmark (or JSON with --json). Benchmarks: {listing}.",
+        f"benchmark (or JSON with --json). Benchmarks: {text}.",
+        **kwargs,
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object {name: rows}")
     p.add_argument("--quick", action="store_true", help="short runs (smoke test)")
-    for bench in found:
-        add = getattr(bench.module, "add_arguments", None)
-        if callable(add):
-            try:
-                add(p.add_argument_group(f"{bench.name} options"))
-            except argparse.ArgumentError as err:
-                log.warning("benchmark %s: options not added (%s)", bench.name, err)
+    if not kwargs:  # a plain parser tree: add the options now
+        _add_benchmark_options(p)
     p.set_defaults(func=run)
 
 

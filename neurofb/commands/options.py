@@ -22,6 +22,7 @@ from neurofb.errors import NeurofbError
 
 __all__ = [
     "CONNECTION_FLAGS",
+    "LazyParser",
     "add_board_arguments",
     "add_engine_arguments",
     "add_training_options",
@@ -46,6 +47,36 @@ CONNECTION_FLAGS: dict[str, str] = {
     "timeout": "seconds to wait for the device",
     "other_info": "board-specific extra settings, passed to BrainFlow as is",
 }
+
+class LazyParser(argparse.ArgumentParser):
+    """An argument parser that adds (some of) its arguments only when it is used.
+
+    ``populate(parser)`` runs the first time this parser parses or prints help, so a command
+    whose options cost an import (``bench``: every benchmark module's options) costs nothing
+    while ``neurofb --help`` or another command builds the parser tree.
+    """
+
+    def __init__(self, *args: Any, populate: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def _ensure(self) -> None:
+        populate, self._populate = self._populate, None
+        if populate is not None:
+            populate(self)
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        self._ensure()
+        return super().parse_known_args(*args, **kwargs)
+
+    def format_help(self) -> str:
+        self._ensure()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._ensure()
+        return super().format_usage()
+
 
 _METAVARS = {
     "file": "CSV", "master_board": "NAME", "serial_port": "PORT", "mac_address": "MAC",

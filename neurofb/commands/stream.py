@@ -109,6 +109,8 @@ class _Tally:
         self.focus_sum = 0.0
         self.quality_sum = 0.0
         self.events: queue.SimpleQueue = queue.SimpleQueue()
+        #: Set at the first focus value: the live line shows it at once, not at the next tick.
+        self.first_focus = threading.Event()
 
     def on_update(self, update: Any) -> None:
         with self.lock:
@@ -119,6 +121,8 @@ class _Tally:
                 self.gated += 1
             else:
                 self.focus_sum += update.focus
+        if update.focus is not None:
+            self.first_focus.set()
 
     @property
     def mean_focus(self) -> float | None:
@@ -169,7 +173,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         fallback="engagement" if args.target is None and args.model is None else None,
         record=record, trace_path=args.trace, stall_s=args.stall,
     )  # fmt: skip
-    stream = open_stream(request)
+    opened_at = time.monotonic()
+    stream = open_stream(request)  # starts the board, then loads the model while it streams
     if stream.warning:
         err_out.write(f"warning: {stream.warning}\n")
     tally = _Tally()
@@ -185,8 +190,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             try:
                 runner.mark("session_start", stream.info.board)
                 stream.start()
-                started = time.monotonic()
-                _watch(runner, tally, seconds=args.seconds, out=out, err_out=err_out, tty=tty)
+                # --seconds counts from when the board started streaming
+                started = opened_at if stream.source_started else time.monotonic()
+                _watch(runner, tally, seconds=args.seconds, out=out, err_out=err_out, tty=tty,
+                       start=started)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -214,19 +221,23 @@ def _drain_events(tally: _Tally, err_out: TextIO) -> None:
 
 
 def _watch(
-    runner: Any, tally: _Tally, *, seconds: float, out: TextIO, err_out: TextIO, tty: bool
+    runner: Any, tally: _Tally, *, seconds: float, out: TextIO, err_out: TextIO, tty: bool,
+    start: float | None = None,
 ) -> None:
-    """Print the live line until time is up or the runner ends."""
-    start = time.monotonic()
+    """Print the live line until ``seconds`` after ``start`` (default now) or the runner ends."""
+    start = time.monotonic() if start is None else start
     every = 0.25 if tty else 1.0
     last_print = start
     last_samples, last_t = runner.samples, start
     rate = 0.0
+    shown_first = False
     while runner.running:
         now = time.monotonic()
         if seconds and now - start >= seconds:
             return
-        if now - last_print >= every:
+        first = not shown_first and tally.first_focus.is_set()
+        if now - last_print >= every or first:
+            shown_first = shown_first or first
             if now - last_t >= 0.5:
                 rate = (runner.samples - last_samples) / (now - last_t)
                 last_samples, last_t = runner.samples, now
@@ -242,7 +253,10 @@ def _watch(
             out.write(f"\r{line}\x1b[K" if tty else line + "\n")
             out.flush()
             last_print = now
-        time.sleep(0.05)
+        if shown_first:
+            time.sleep(0.05)
+        else:  # wake at once when the first focus value arrives
+            tally.first_focus.wait(0.05)
 
 
 def _summary(stream: Any, tally: _Tally, closed: Any, wall_s: float, out: TextIO) -> None:

@@ -2,13 +2,22 @@
 
 The band-pass and the line-noise notches are designed once with
 :func:`mne.filter.create_filter` (Butterworth, second-order sections) and cascaded into one SOS
-array. :class:`StreamFilter` then runs that cascade causally with :func:`scipy.signal.sosfilt`,
-carrying the filter state from one chunk to the next, so filtering a stream in chunks of any size
+array. The designs of the engine's default band (1–45 Hz) at common sampling rates and mains
+frequencies are stored in ``filter_designs.json`` (made by :func:`compute_stored_designs`; a test
+checks every one against MNE's design): a stream at one of those rates needs neither MNE nor
+SciPy's filter design at start-up, and gets the very same coefficients on every CPU.
+
+:class:`StreamFilter` then runs that cascade causally with :func:`scipy.signal.sosfilt`, carrying
+the filter state from one chunk to the next, so filtering a stream in chunks of any size
 gives the same output as filtering it in one go — and the same output as MNE's own offline causal
 filtering (``mne.filter.filter_data(..., method="iir", phase="forward")``) of the same signal.
 """
 
 from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +29,49 @@ NOTCH_ORDER = 2
 NOTCH_HALF_WIDTH_HZ = 2.0
 #: A line harmonic gets a notch only while the band-pass alone attenuates it by less than this.
 NOTCH_SKIP_ATTENUATION_DB = 40.0
+#: Sampling rates (Hz) of the stored designs: those of common EEG amplifiers and of the model.
+STORED_RATES: tuple[float, ...] = (125.0, 128.0, 200.0, 250.0, 256.0, 300.0, 400.0, 500.0,
+                                   512.0, 1000.0, 1024.0, 2000.0, 2048.0)
+#: Band (Hz) and mains frequencies (Hz, None = no notch) of the stored designs.
+STORED_BAND: tuple[float, float] = (1.0, 45.0)
+STORED_MAINS: tuple[float | None, ...] = (50.0, 60.0, None)
+DESIGNS_FILE = Path(__file__).with_name("filter_designs.json")
+
+
+def _design_key(sfreq: float, l_freq: float | None, h_freq: float | None,
+                line_freq: float | None) -> str:
+    return "|".join(f"{float(v):g}" if v else "-" for v in (sfreq, l_freq, h_freq, line_freq))
+
+
+@lru_cache(maxsize=1)
+def stored_designs() -> dict[str, np.ndarray]:
+    """The stored SOS designs, by ``"sfreq|l_freq|h_freq|line_freq"`` (``-`` for none)."""
+    try:
+        doc = json.loads(DESIGNS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a damaged install: design with MNE instead
+        return {}
+    out = {}
+    for key, rows in doc.get("designs", {}).items():
+        sos = np.array(rows, dtype=float)
+        sos.flags.writeable = False
+        out[key] = sos
+    return out
+
+
+def compute_stored_designs() -> dict:
+    """Design every stored filter with MNE (what ``filter_designs.json`` holds)."""
+    import mne
+    import scipy
+
+    designs = {}
+    for sfreq in STORED_RATES:
+        for line in STORED_MAINS:
+            sos = _design_with_mne(sfreq, l_freq=STORED_BAND[0], h_freq=STORED_BAND[1],
+                                   line_freq=line)
+            designs[_design_key(sfreq, *STORED_BAND, line)] = sos.tolist()
+    return {"made_with": {"mne": mne.__version__, "scipy": scipy.__version__},
+            "bandpass_order": BANDPASS_ORDER, "notch_order": NOTCH_ORDER,
+            "notch_half_width_hz": NOTCH_HALF_WIDTH_HZ, "designs": designs}
 
 
 def _mne_butter_sos(
@@ -135,7 +187,9 @@ def design_filter(
     Returns
     -------
     sos : array, shape (n_sections, 6)
-        The whole cascade as second-order sections (band-pass first).
+        The whole cascade as second-order sections (band-pass first): the stored design when
+        there is one for these settings (:data:`STORED_RATES`, :data:`STORED_BAND`,
+        :data:`STORED_MAINS`), else MNE's.
 
     Raises
     ------
@@ -154,6 +208,14 @@ def design_filter(
         raise ValueError(f"need l_freq < h_freq, got l_freq={l_freq}, h_freq={h_freq}")
     if l_freq and not l_freq < nyquist:
         raise ValueError(f"l_freq={l_freq} Hz must be below Nyquist ({nyquist:g} Hz)")
+    stored = stored_designs().get(_design_key(sfreq, l_freq, h_freq, line_freq))
+    if stored is not None:
+        return stored.copy()
+    return _design_with_mne(sfreq, l_freq=l_freq, h_freq=h_freq, line_freq=line_freq)
+
+
+def _design_with_mne(sfreq: float, *, l_freq: float | None, h_freq: float | None,
+                     line_freq: float | None) -> np.ndarray:
     bandpass = bandpass_sos(sfreq, l_freq=l_freq, h_freq=h_freq)
     sections = [bandpass]
     for freq in notch_frequencies(sfreq, line_freq=line_freq, bandpass=bandpass):
@@ -161,11 +223,41 @@ def design_filter(
     return np.vstack(sections)
 
 
+def sos_steady_state(sos: np.ndarray) -> np.ndarray:
+    """The state of each section after a long unit-step input (what ``sosfilt_zi`` returns).
+
+    Each second-order section's 2×2 system is solved in closed form (Cramer's rule) instead of
+    with LAPACK, so the initial state — and the whole filtered stream — comes out the same on
+    every CPU.
+
+    Parameters
+    ----------
+    sos : array, shape (n_sections, 6)
+        Second-order sections, ``a0 = 1``.
+
+    Returns
+    -------
+    zi : array, shape (n_sections, 2)
+    """
+    sos = np.asarray(sos, dtype=float)
+    zi = np.empty((sos.shape[0], 2))
+    scale = 1.0
+    for i, (b0, b1, b2, a0, a1, a2) in enumerate(sos.tolist()):
+        if a0 != 1.0:
+            b0, b1, b2, a1, a2 = b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0
+        # (I - A) zi = B with A the transposed companion matrix of a, B = b[1:] - a[1:] b0
+        c0, c1 = b1 - a1 * b0, b2 - a2 * b0
+        det = 1.0 + a1 + a2
+        zi[i] = scale * (c0 + c1) / det, scale * ((1.0 + a1) * c1 - a2 * c0) / det
+        scale *= (b0 + b1 + b2) / (1.0 + a1 + a2)
+    return zi
+
+
 class StreamFilter:
     """Apply an SOS cascade causally to a multichannel stream, chunk by chunk.
 
     The state is initialised from the first sample of each channel (the steady state of a
-    constant input, :func:`scipy.signal.sosfilt_zi` × first value), so a DC offset produces no
+    constant input, :func:`sos_steady_state` × first value), so a DC offset produces no
     start-up transient. Because the state is carried, chunked output equals one-shot output.
 
     Parameters
@@ -177,8 +269,6 @@ class StreamFilter:
     """
 
     def __init__(self, sos: np.ndarray, n_channels: int) -> None:
-        from scipy.signal import sosfilt_zi
-
         sos = np.asarray(sos, dtype=float)
         if sos.ndim != 2 or sos.shape[1] != 6:
             raise ValueError(f"sos must have shape (n_sections, 6), got {sos.shape}")
@@ -186,7 +276,7 @@ class StreamFilter:
             raise ValueError(f"n_channels must be >= 1, got {n_channels}")
         self.sos = sos
         self.n_channels = int(n_channels)
-        self._zi_unit = sosfilt_zi(sos)[:, np.newaxis, :]  # (n_sections, 1, 2)
+        self._zi_unit = sos_steady_state(sos)[:, np.newaxis, :]  # (n_sections, 1, 2)
         self._zi: np.ndarray | None = None
 
     def reset(self) -> None:

@@ -3,14 +3,18 @@
 Names are matched case-insensitively after stripping the decorations EDF files and boards put
 around them (``"EEG Fp1"``, ``"FP1-REF"``, ``"C3-A1"``); the old 10-20 names map to the new ones
 (T3 = T7, T4 = T8, T5 = P7, T6 = P8). Positions come from MNE's ``standard_1005`` template, in
-metres, head coordinates (x right, y front, z up).
+metres, head coordinates (x right, y front, z up), stored in ``electrodes_1005.json`` (made by
+:func:`mne_template_positions`; a test checks it equals MNE's) so that binding a stream needs no
+MNE import.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -49,9 +53,12 @@ _PREFIX = re.compile(r"^(EEG|EXG|EOG)[\s_:-]+", re.IGNORECASE)
 _SUFFIX = re.compile(r"[\s_]*-\s*(REF|A1|A2|M1|M2|LE|AR|AVG|CAR|LINKED)$", re.IGNORECASE)
 
 
-@lru_cache(maxsize=1)
-def _montage_positions() -> dict[str, np.ndarray]:
-    """Electrode name → position (m) of MNE's 10-05 template.
+#: The stored 10-05 template positions.
+TEMPLATE_FILE = Path(__file__).with_name("electrodes_1005.json")
+
+
+def mne_template_positions() -> dict[str, list[float]]:
+    """Electrode name → position (m) of MNE's 10-05 template, as MNE makes it.
 
     MNE 1.13 renamed ``standard_1005`` to ``colin27_1005`` (same positions); use whichever this
     MNE has.
@@ -62,7 +69,17 @@ def _montage_positions() -> dict[str, np.ndarray]:
     if kind not in mne.channels.get_builtin_montages():
         kind = "standard_1005"
     pos = mne.channels.make_standard_montage(kind).get_positions()["ch_pos"]
-    return {name: np.asarray(xyz, dtype=np.float64) for name, xyz in pos.items()}
+    return {name: [float(v) for v in xyz] for name, xyz in pos.items()}
+
+
+@lru_cache(maxsize=1)
+def _montage_positions() -> dict[str, np.ndarray]:
+    """Electrode name → position (m) of the 10-05 template (stored; MNE's if the file is gone)."""
+    try:
+        stored = json.loads(TEMPLATE_FILE.read_text(encoding="utf-8"))["positions"]
+    except (OSError, ValueError, KeyError):
+        stored = mne_template_positions()
+    return {name: np.asarray(xyz, dtype=np.float64) for name, xyz in stored.items()}
 
 
 @lru_cache(maxsize=1)

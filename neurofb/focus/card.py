@@ -22,11 +22,13 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "META",
+    "ONNX",
     "WEIGHTS",
     "CalibrationGain",
     "ModelCard",
     "read_card",
     "read_meta",
+    "sha256_bytes",
     "sha256_file",
 ]
 
@@ -34,6 +36,8 @@ FORMAT = "neurofb-focus-model"
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 META = "model.json"
+#: The network as an ONNX graph (what the engine runs; :mod:`neurofb.focus.runtime`).
+ONNX = "model.onnx"
 
 
 def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
@@ -43,6 +47,11 @@ def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Return the hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:

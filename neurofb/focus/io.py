@@ -1,10 +1,13 @@
-"""Model folders: ``weights.safetensors`` + ``model.json``. Loading never unpickles.
+"""Model folders: ``weights.safetensors`` + ``model.onnx`` + ``model.json``. Nothing unpickles.
 
 ``model.json`` (read without torch by :mod:`neurofb.focus.card`) holds the architecture and its
-hyper-parameters, the input contract, the training data, metrics, library versions, the date and
-the SHA-256 of ``weights.safetensors``. Loading checks the hash, the tensor names and shapes
-against the architecture, and that the architecture stored inside the weights agrees with
-model.json; any mismatch is a :class:`~neurofb.errors.ModelError` saying what is wrong.
+hyper-parameters, the input contract, the training data, metrics, library versions, the date,
+the SHA-256 of ``weights.safetensors`` and, in its ``onnx`` section, the SHA-256 and graph
+contract of ``model.onnx`` — the network exported for ONNX Runtime
+(:mod:`neurofb.focus.export`), which is what the engine runs (:mod:`neurofb.focus.runtime`).
+Loading the weights (training, calibration, export) checks their hash, the tensor names and
+shapes against the architecture, and that the architecture stored inside the weights agrees
+with model.json; any mismatch is a :class:`~neurofb.errors.ModelError` saying what is wrong.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import torch
 
 from neurofb.errors import ModelError
-from neurofb.focus.card import FORMAT, FORMAT_VERSION, META, WEIGHTS, read_meta, sha256_file
+from neurofb.focus.card import FORMAT, FORMAT_VERSION, META, ONNX, WEIGHTS, read_meta, sha256_file
 from neurofb.focus.model import FocusNet, build
 
 
@@ -48,7 +51,7 @@ def architecture(model: FocusNet) -> dict[str, Any]:
 
 def save_model(model: FocusNet, out_dir: str | os.PathLike, meta: dict[str, Any],
                *, overwrite: bool = False) -> Path:
-    """Write a model folder.
+    """Write a model folder: the weights, their ONNX graph and model.json.
 
     Parameters
     ----------
@@ -67,8 +70,16 @@ def save_model(model: FocusNet, out_dir: str | os.PathLike, meta: dict[str, Any]
     -------
     Path
         The folder.
+
+    Raises
+    ------
+    ModelError
+        The folder already holds a model (without ``overwrite``), or the network does not
+        export to ONNX faithfully.
     """
     from safetensors.torch import save_file
+
+    from neurofb.focus.export import export_onnx
 
     out = Path(out_dir)
     if (out / META).exists() and not overwrite:
@@ -81,24 +92,34 @@ def save_model(model: FocusNet, out_dir: str | os.PathLike, meta: dict[str, Any]
     save_file(state, str(tmp), metadata={"format": FORMAT, "architecture": json.dumps(arch)})
     os.replace(tmp, out / WEIGHTS)
     os.chmod(out / WEIGHTS, 0o644)  # safetensors writes 0600; a model folder is shareable
+    weights_sha256 = sha256_file(out / WEIGHTS)
+    graph = export_onnx(model, out / ONNX, weights_sha256=weights_sha256)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "architecture": arch,
-        **{k: v for k, v in meta.items() if k not in ("format", "architecture", "weights")},
+        **{k: v for k, v in meta.items()
+           if k not in ("format", "architecture", "weights", "onnx")},
         "versions": meta.get("versions") or library_versions(),
         "weights": {
             "file": WEIGHTS,
-            "sha256": sha256_file(out / WEIGHTS),
+            "sha256": weights_sha256,
             "n_parameters": int(sum(p.numel() for p in model.parameters())),
             "tensors": {k: list(v.shape) for k, v in state.items()},
         },
+        "onnx": graph,
     }
-    text = json.dumps(doc, indent=2, sort_keys=False)
+    write_meta(out, doc)
+    return out
+
+
+def write_meta(model_dir: str | os.PathLike, meta: dict[str, Any]) -> None:
+    """Write model.json atomically (a reader never sees half a file)."""
+    out = Path(model_dir)
+    text = json.dumps(meta, indent=2, sort_keys=False)
     (out / (META + ".tmp")).write_text(text + "\n", encoding="utf-8")
     os.replace(out / (META + ".tmp"), out / META)
-    return out
 
 
 def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cpu"

@@ -34,6 +34,10 @@ POSITION_SCALE_M = 0.1
 class SpectralTokens(nn.Module):
     """Welch log power spectrum of every channel, in fixed 1/seg_s Hz bins.
 
+    The discrete Fourier transform of each Hann-tapered segment is a product with a fixed real
+    basis (cosine and sine of the kept bins only), not an FFT: the same numbers to rounding, and
+    a graph every ONNX runtime can run (no complex tensors, no DFT operator).
+
     Parameters
     ----------
     sfreq : float
@@ -54,18 +58,34 @@ class SpectralTokens(nn.Module):
         if not keep.any():
             raise ValueError(f"no frequency bins in [{fmin}, {fmax}] Hz at sfreq {sfreq}")
         self.register_buffer("bins", torch.nonzero(keep).flatten(), persistent=False)
-        self.register_buffer("window", torch.hann_window(self.seg, periodic=False),
-                             persistent=False)
         self.n_bins = int(keep.sum())
-        self.scale = 1.0 / (sfreq * float((self.window**2).sum()))
+        # The tapered basis in float64 whatever the module's dtype (cast per use): a float64
+        # model must not see a basis rounded to float32.
+        n = torch.arange(self.seg, dtype=torch.float64)
+        window = torch.hann_window(self.seg, periodic=False, dtype=torch.float64)
+        angle = (2.0 * math.pi / self.seg) * torch.outer(n, self.bins.to(torch.float64))
+        self._basis64 = torch.cat([window[:, None] * torch.cos(angle),
+                                   window[:, None] * torch.sin(angle)], dim=1)  # (seg, 2 bins)
+        self._basis: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+        self.scale = 1.0 / (sfreq * float((window**2).sum()))
+
+    def basis(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """The tapered cosine and sine basis, shape (seg, 2 * n_bins), in ``dtype``."""
+        key = (dtype, device)
+        if key not in self._basis:
+            self._basis[key] = self._basis64.to(device=device, dtype=dtype)
+        return self._basis[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return log10 power spectral density, shape (batch, n_chans, n_bins), in log10 µV²/Hz."""
-        frames = x.unfold(-1, self.seg, self.seg // 2)  # (B, C, S, seg)
+        step = self.seg // 2
+        # (B, C, S, seg) by slicing, not Tensor.unfold: torch's ONNX exporter mis-orders unfold
+        frames = torch.stack([x[..., s : s + self.seg]
+                              for s in range(0, x.shape[-1] - self.seg + 1, step)], dim=-2)
         frames = frames - frames.mean(-1, keepdim=True)
-        spec = torch.fft.rfft(frames * self.window, dim=-1)
-        power = spec.real**2 + spec.imag**2
-        psd = 2.0 * self.scale * power.mean(-2).index_select(-1, self.bins)
+        spec = frames @ self.basis(frames.dtype, frames.device)  # (B, C, S, 2 bins): re, im
+        power = (spec * spec).unflatten(-1, (2, self.n_bins)).sum(-2)
+        psd = 2.0 * self.scale * power.mean(-2)
         return torch.log10(psd + 1e-6)
 
 
@@ -141,12 +161,21 @@ class AttentionBlock(nn.Module):
     def forward(self, h: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         """h: (batch, n_tokens, d_model); attn_mask: (batch, 1, 1, n_tokens) bool (True = attend)
         or None (all tokens present)."""
-        b, n, d = h.shape
-        qkv = self.qkv(self.norm1(h)).view(b, n, 3, self.n_heads, d // self.n_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        dh = h.shape[-1] // self.n_heads
+        # unflatten/flatten and indexing rather than view(b, n, ...) and unbind: the exported
+        # ONNX graph then fixes no batch or channel count, and needs no Split operator
+        # (keys come transposed out of their own permute: ONNX Runtime 1.11 would fuse a
+        # Transpose feeding a MatMul into a float32-only kernel)
+        qkv = self.qkv(self.norm1(h)).unflatten(-1, (3, self.n_heads, dh))
+        qv = qkv.permute(2, 0, 3, 1, 4)  # (3, batch, heads, tokens, dh)
+        q, v = qv[0], qv[2]
+        k_t = qkv.permute(2, 0, 3, 4, 1)[1]  # (batch, heads, dh, tokens)
         p = self.dropout if self.training else 0.0
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
-        h = h + F.dropout(self.proj(a.transpose(1, 2).reshape(b, n, d)), p, self.training)
+        scores = (q @ k_t) * (1.0 / math.sqrt(dh))
+        if attn_mask is not None:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        a = F.dropout(torch.softmax(scores, dim=-1), p, self.training) @ v
+        h = h + F.dropout(self.proj(a.transpose(1, 2).flatten(2)), p, self.training)
         return h + F.dropout(self.ff(self.norm2(h)), p, self.training)
 
 
@@ -263,8 +292,9 @@ class FocusNet(nn.Module):
     def log_spectrum(self, x: torch.Tensor) -> torch.Tensor:
         """Welch log10 PSD of each channel, shape (batch, n_chans, n_bins), log10 µV²/Hz.
 
-        Computed in float32 even under mixed precision. Training computes it once per window and
-        feeds :meth:`forward_spectrum` (augmenting amplitude in the log domain).
+        Computed in float32 even under mixed precision (in float64 for a float64 input).
+        Training computes it once per window and feeds :meth:`forward_spectrum` (augmenting
+        amplitude in the log domain).
         """
         if x.ndim != 3:
             raise ValueError(f"x must be (batch, n_chans, n_times), got shape {tuple(x.shape)}")
@@ -274,18 +304,21 @@ class FocusNet(nn.Module):
                 f"{self.spectrum.seg} ({self.spectrum.seg / self.sfreq:g} s at {self.sfreq:g} Hz)"
             )
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return self.spectrum(x.float())
+            return self.spectrum(x if x.dtype == torch.float64 else x.float())
 
-    def features(self, logpsd: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def features(self, logpsd: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """Raw (unstandardised) token features, shape (batch, n_chans, n_features).
 
         The channel's spectral shape (n_bins: log PSD minus its mean over bins), its mean log
-        power relative to the other present channels, and (with ``absolute_level``) its mean log
-        power (log10 µV²/Hz).
+        power relative to the other present channels (``mask``: True where present; None: all
+        are), and (with ``absolute_level``) its mean log power (log10 µV²/Hz).
         """
         level = logpsd.mean(-1, keepdim=True)
-        m = mask.unsqueeze(-1).to(level.dtype)
-        mean_level = (level * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
+        if mask is None:
+            mean_level = level.mean(1, keepdim=True)
+        else:
+            m = mask.unsqueeze(-1).to(level.dtype)
+            mean_level = (level * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
         parts = [logpsd - level, level - mean_level]
         if self.absolute_level:
             parts.append(level)
@@ -323,16 +356,14 @@ class FocusNet(nn.Module):
             raise ValueError(f"logpsd must be (batch, n_chans, {self.spectrum.n_bins}), "
                              f"got {tuple(logpsd.shape)}")
         b, c, _ = logpsd.shape
-        if pos.ndim == 2:
-            pos = pos.unsqueeze(0).expand(b, -1, -1)
-        if pos.shape != (b, c, 3):
+        # (n_chans, 3) positions broadcast over the batch (no expand: the exported graph must
+        # not fix the batch size it was traced with)
+        if pos.shape not in ((b, c, 3), (c, 3)):
             raise ValueError(f"pos must be ({b}, {c}, 3) or ({c}, 3), got {tuple(pos.shape)}")
-        full = mask is None
-        if mask is None:
-            mask = torch.ones(b, c, dtype=torch.bool, device=logpsd.device)
-        elif mask.shape != (b, c):
-            raise ValueError(f"mask must be ({b}, {c}), got {tuple(mask.shape)}")
-        else:
+        full = mask is None  # every channel present: no mask anywhere (nor in the ONNX graph)
+        if mask is not None:
+            if mask.shape != (b, c):
+                raise ValueError(f"mask must be ({b}, {c}), got {tuple(mask.shape)}")
             mask = mask.bool()
             if not bool(mask.any(1).all()):
                 raise ValueError("every window needs at least one present channel in mask")
@@ -345,7 +376,8 @@ class FocusNet(nn.Module):
         scores = (self.pool_key(h) @ self.query) / math.sqrt(h.shape[-1])
         if not full:
             scores = scores.masked_fill(~mask, float("-inf"))
-        weights = torch.softmax(scores.float(), dim=-1)
+        # at least float32 (under mixed precision too); a float64 model stays in float64
+        weights = torch.softmax(scores if scores.dtype == torch.float64 else scores.float(), -1)
         pooled = (weights.unsqueeze(-1).to(h.dtype) * h).sum(1)
         logits = self.head(pooled).squeeze(-1)
         if self.personal is not None:

@@ -1,31 +1,36 @@
 """The attention model as an :class:`~neurofb.focus.base.Estimator` for the live engine.
 
-``load_estimator(model_dir).bind(ch_names, sfreq)`` maps the stream's channels to electrodes by
-name (:func:`neurofb.dsp.montage.match`), and ``predict`` resamples the batch of windows to the
-model's rate (one vectorised ``scipy.signal.resample_poly`` call), runs the model once on the batch
-under ``torch.inference_mode`` and returns focus = sigmoid(logit) with the attention weights over
-the stream's channels as the explanation (0 on channels that are not electrodes). Live updates (one
-window) and fast replay (thousands) run this same code. Training builds its windows with
-:func:`resample_windows` too, so the model sees exactly what it was trained on.
+``load_estimator(model_dir)`` opens the folder's ``model.onnx`` with ONNX Runtime
+(:mod:`neurofb.focus.runtime`; torch is never imported here). ``bind(ch_names, sfreq)`` maps the
+stream's channels to electrodes by name (:func:`neurofb.dsp.montage.match`), and ``predict``
+scores the windows of a batch **one at a time**: each window is resampled to the model's rate on
+its own (:func:`resample_windows`), run through the graph with the same tensor shapes, and turned
+into focus = sigmoid(logit) in float64, with the attention weights over the stream's channels as
+the explanation (0 on channels that are not electrodes).
+
+One window at a time is what makes a trace independent of batching: a live update (one window)
+and a replay at ``--speed max`` (16 windows per batch) call exactly the same operations on
+exactly the same shapes for every window, so their numbers are identical bit for bit — not
+merely close. Training builds its windows with :func:`resample_windows` too, so the model sees
+what it was trained on.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from neurofb.dsp import montage
 from neurofb.errors import ChannelError, ModelError
 from neurofb.focus.base import FocusBatch
-from neurofb.focus.io import load_model
-from neurofb.focus.model import FocusNet
+from neurofb.focus.card import read_meta
+from neurofb.focus.runtime import Network, load_network, sigmoid
 from neurofb.types import Features
 
 
@@ -37,7 +42,8 @@ def resample_ratio(sfreq_in: float, sfreq_out: float) -> tuple[int, int]:
     return frac.numerator, frac.denominator
 
 
-def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> np.ndarray:
+def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float, *,
+                     dtype: type = np.float32) -> np.ndarray:
     """Resample windows along time, each window on its own.
 
     Parameters
@@ -46,18 +52,23 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
         Signals (µV) at ``sfreq_in`` Hz.
     sfreq_in, sfreq_out : float
         Input and output sampling rates in Hz.
+    dtype : numpy dtype
+        Of the result: float32 for training sets (half the memory), float64 for the engine
+        (rounding to float32 would turn a last-bit difference between two CPUs into a 1e-7 one).
 
     Returns
     -------
-    array, shape (..., n_times_out), float32
-        ``scipy.signal.resample_poly`` of each window (its anti-aliasing filter included).
+    array, shape (..., n_times_out)
+        ``scipy.signal.resample_poly`` of each window (its anti-aliasing filter included),
+        computed in float64. Each window's numbers depend only on that window (the engine also
+        calls this one window at a time, so a batch never changes them).
     """
     from scipy.signal import resample_poly
 
     up, down = resample_ratio(sfreq_in, sfreq_out)
     x = np.asarray(windows, dtype=np.float64)
     if up == down:
-        return x.astype(np.float32)
+        return x.astype(dtype)
     if x.shape[-1] <= _MATRIX_MAX_SAMPLES:
         # resample_poly is linear: for a window length it is one (n_in, n_out) matrix. Each
         # output sample only sees the ~80 inputs under the anti-aliasing FIR, so the matrix is
@@ -68,8 +79,8 @@ def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float) -> 
         out = np.empty((*x.shape[:-1], _n_out(x.shape[-1], up, down)))
         for cols, rows, block in _resample_blocks(x.shape[-1], up, down):
             np.matmul(x[..., rows], block, out=out[..., cols])
-        return out.astype(np.float32)
-    return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(np.float32)
+        return out.astype(dtype, copy=False)
+    return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(dtype)
 
 
 #: Longest window resampled by matrix product (longer signals use resample_poly directly).
@@ -112,11 +123,8 @@ def _antialias(up: int, down: int) -> np.ndarray:
     return h
 
 
-def select_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+#: Architectures whose inputs this module prepares from EEG windows (graph input names).
+_WINDOW_INPUTS = {"FocusNet": ("x", "pos")}
 
 
 class NeuralEstimator:
@@ -124,33 +132,42 @@ class NeuralEstimator:
 
     Parameters
     ----------
-    model : FocusNet
-        A loaded model.
+    network : Network
+        The model folder's ONNX graph, opened (:func:`neurofb.focus.runtime.load_network`).
     meta : dict
         Its model.json.
     model_dir : path-like, optional
         Where it was loaded from.
-    device : str or torch.device
-        Where inference runs (CPU by default: one window at a time is fastest there).
+
+    Raises
+    ------
+    ModelError
+        The architecture's inputs are not ones this engine prepares.
     """
 
     name = "model"
 
-    def __init__(self, model: FocusNet, meta: dict, *, model_dir: str | os.PathLike | None = None,
-                 device: str | torch.device = "cpu") -> None:
-        self.device = torch.device(device)
-        # On the CPU the model runs in float64: float32 kernels round differently for different
-        # batch sizes, and a trace must not depend on how many windows were batched (a replay
-        # at --speed max batches, live updates do not). The weights convert exactly.
-        self.dtype = torch.float64 if self.device.type == "cpu" else torch.float32
-        self.model = model.to(self.device, dtype=self.dtype).eval()
+    def __init__(self, network: Network, meta: dict[str, Any], *,
+                 model_dir: str | os.PathLike | None = None) -> None:
+        arch = meta.get("architecture", {})
+        wanted = _WINDOW_INPUTS.get(str(arch.get("name", "")))
+        if wanted is None or tuple(network.inputs) != wanted:
+            raise ModelError(
+                f"this neurofb cannot prepare the inputs {network.inputs} of a "
+                f"{arch.get('name')!r} network (it knows {sorted(_WINDOW_INPUTS)}): upgrade "
+                "neurofb")
+        self.network = network
         self.meta = meta
         self.model_dir = Path(model_dir) if model_dir is not None else None
         inp = meta.get("input", {})
-        self.sfreq = float(inp.get("sfreq", model.sfreq))
-        self.window_s = float(inp.get("window_s", model.n_times / model.sfreq))
+        arch_sfreq = float(arch.get("sfreq", 128.0))
+        self.sfreq = float(inp.get("sfreq", arch_sfreq))
+        self.window_s = float(inp.get("window_s", int(arch.get("n_times", 256)) / arch_sfreq))
         self.min_channels = int(inp.get("min_channels", montage.MIN_CHANNELS))
+        self.fmax = float(arch.get("fmax", 45.0))
+        self.personal = int(arch.get("personal_channels", 0)) > 0
         self.sha256 = meta.get("weights", {}).get("sha256", "")
+        self.onnx_sha256 = network.sha256
 
     def bind(
         self, ch_names: Sequence[str], sfreq: float, *, hop_s: float | None = None
@@ -166,18 +183,22 @@ class NeuralEstimator:
         """
         if not sfreq > 0:
             raise ValueError(f"sfreq must be positive, got {sfreq}")
-        fmax = float(self.model.hparams["fmax"])
-        if sfreq < 2 * fmax:
-            raise ModelError(f"the focus model analyses up to {fmax:g} Hz and needs a sampling "
-                             f"rate of at least {2 * fmax:g} Hz; the stream has {sfreq:g} Hz")
+        if sfreq < 2 * self.fmax:
+            raise ModelError(f"the focus model analyses up to {self.fmax:g} Hz and needs a "
+                             f"sampling rate of at least {2 * self.fmax:g} Hz; the stream has "
+                             f"{sfreq:g} Hz")
         return BoundNeuralEstimator(self, tuple(ch_names), float(sfreq))
 
 
 class BoundNeuralEstimator:
     """The attention model bound to one stream's channels and sampling rate."""
 
-    #: Each window is scored on its own, with no state: the pipeline may score windows ahead.
+    #: Each window is scored on its own, with no state.
     stateless = True
+    #: But not ahead on the pipeline's worker thread: one small ONNX Runtime call per window
+    #: takes and drops the GIL twice, and the hand-overs with the thread computing band powers
+    #: made a replay slower, not faster (10 min of 19-ch EEG: 0.84 s with it, 0.62 s without).
+    score_ahead = False
 
     def __init__(self, parent: NeuralEstimator, ch_names: tuple[str, ...], sfreq: float) -> None:
         self.parent = parent
@@ -187,20 +208,34 @@ class BoundNeuralEstimator:
             known, idx, unknown = montage.match(ch_names, min_channels=parent.min_channels)
         except ChannelError as err:
             raise ChannelError(f"the focus model cannot use this headset: {err}") from None
-        if parent.model.personal is not None:
+        if parent.personal:
             known, idx = _personal_channels(parent.meta, known, idx)
         self.electrodes = known
         self.indices = idx
         self.unknown = unknown
-        self._pos = torch.as_tensor(montage.positions(known), dtype=parent.dtype,
-                                    device=parent.device)
+        self._pos = np.ascontiguousarray(montage.positions(known), dtype=np.float64)
         self._n_times = round(parent.window_s * parent.sfreq)
 
     def reset(self) -> None:
         """The model keeps no state between windows: nothing to forget."""
 
+    def _check(self, windows: np.ndarray) -> np.ndarray:
+        w = np.asarray(windows)
+        if w.ndim != 3 or w.shape[1] != len(self.ch_names):
+            raise ValueError(f"windows must be (n_windows, {len(self.ch_names)}, n_times), "
+                             f"got shape {w.shape}")
+        if not np.isfinite(w).all():
+            raise ValueError("windows contain NaN or infinite samples; gate them out first")
+        return w
+
+    def _prepare_one(self, window: np.ndarray) -> np.ndarray:
+        """One window (n_channels, n_times) → the model's electrodes at its rate, float64."""
+        x = resample_windows(window[self.indices, :], self.sfreq, self.parent.sfreq,
+                             dtype=np.float64)
+        return x[..., -self._n_times:]
+
     def prepare(self, windows: np.ndarray) -> np.ndarray:
-        """Pick the electrodes and resample to the model's rate.
+        """Pick the electrodes and resample to the model's rate, window by window.
 
         Parameters
         ----------
@@ -209,20 +244,16 @@ class BoundNeuralEstimator:
 
         Returns
         -------
-        array, shape (n_windows, n_electrodes, n_times_model), float32
+        array, shape (n_windows, n_electrodes, n_times_model), float64
             The last ``window_s`` seconds (or all of a shorter window) at the model's rate.
         """
-        w = np.asarray(windows)
-        if w.ndim != 3 or w.shape[1] != len(self.ch_names):
-            raise ValueError(f"windows must be (n_windows, {len(self.ch_names)}, n_times), "
-                             f"got shape {w.shape}")
-        if not np.isfinite(w).all():
-            raise ValueError("windows contain NaN or infinite samples; gate them out first")
-        x = resample_windows(w[:, self.indices, :], self.sfreq, self.parent.sfreq)
-        return x[..., -self._n_times:]
+        w = self._check(windows)
+        x = resample_windows(w[:, self.indices, :], self.sfreq, self.parent.sfreq,
+                             dtype=np.float64)
+        return np.ascontiguousarray(x[..., -self._n_times:])
 
     def predict(self, windows: np.ndarray, features: Features | None = None) -> FocusBatch:
-        """Estimate focus for a batch of windows.
+        """Estimate focus for a batch of windows, scoring each window on its own.
 
         Parameters
         ----------
@@ -237,16 +268,18 @@ class BoundNeuralEstimator:
             ``focus`` (n_windows,) in [0, 1]; ``explanation`` (n_windows, n_channels): the
             attention over the stream's channels (0 on channels that are not electrodes).
         """
-        n_win = np.asarray(windows).shape[0] if np.ndim(windows) == 3 else -1
-        if n_win == 0:
-            return FocusBatch(np.zeros(0), np.zeros((0, len(self.ch_names))))
-        x = torch.from_numpy(self.prepare(windows)).to(self.parent.device, self.parent.dtype)
-        with torch.inference_mode(), _cpu_threads(self.parent.device, x.shape[0]):
-            logits, attn = self.parent.model(x, self._pos)
-        focus = torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
-        explanation = np.zeros((x.shape[0], len(self.ch_names)), dtype=np.float64)
-        explanation[:, self.indices] = attn.float().cpu().numpy()
-        return FocusBatch(focus=focus, explanation=explanation)
+        w = self._check(windows)
+        n_win = w.shape[0]
+        logits = np.empty(n_win)
+        explanation = np.zeros((n_win, len(self.ch_names)))
+        run = self.parent.network.run
+        x = self.prepare(w)  # each window resampled on its own (tests: any batch, same bits)
+        for i in range(n_win):
+            # the same shapes for every window, whatever the batch: (1, n_electrodes, n_times)
+            logit, attention = run({"x": x[i : i + 1], "pos": self._pos})
+            logits[i] = logit[0]
+            explanation[i, self.indices] = attention[0]
+        return FocusBatch(focus=sigmoid(logits), explanation=explanation)
 
 
 def _personal_channels(meta: dict, known: tuple[str, ...], idx: np.ndarray
@@ -273,47 +306,21 @@ def _personal_channels(meta: dict, known: tuple[str, ...], idx: np.ndarray
     return tuple(wanted), np.asarray([where[e] for e in wanted], dtype=int)
 
 
-@contextmanager
-def _cpu_threads(device: torch.device | str, n_windows: int) -> Iterator[None]:
-    """Run small CPU batches on one intra-op thread.
-
-    A live update is one window: splitting its small tensors over threads costs far more in
-    thread wake-ups than it saves (measured on 2 cores: p50 8 ms with 2 threads, 0.7 ms with 1).
-    Large batches (fast replay) keep torch's thread pool. The setting is process-wide, so it is
-    restored at once.
-    """
-    if torch.device(device).type != "cpu" or n_windows > _SMALL_BATCH:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-_SMALL_BATCH = 32
-
-
-def load_estimator(model_dir: str | os.PathLike | None = None, *,
-                   device: str | torch.device = "cpu") -> NeuralEstimator:
-    """Load a model folder as an estimator.
+def load_estimator(model_dir: str | os.PathLike | None = None) -> NeuralEstimator:
+    """Load a model folder as an estimator (its ONNX graph; no torch).
 
     Parameters
     ----------
     model_dir : path-like, optional
         The model folder; default: the shipped ``models/focus-default``.
-    device : str or torch.device
-        Where inference runs.
 
     Raises
     ------
     ModelError
-        Missing, tampered or mismatched model files.
+        Missing, tampered or mismatched model files, or a folder without an ONNX graph.
     """
     from neurofb.paths import default_model_dir
 
     folder = Path(model_dir) if model_dir is not None else default_model_dir()
-    model, meta = load_model(folder, device=device)
-    return NeuralEstimator(model, meta, model_dir=folder, device=device)
+    meta = read_meta(folder)
+    return NeuralEstimator(load_network(folder, meta), meta, model_dir=folder)

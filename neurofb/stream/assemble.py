@@ -26,23 +26,25 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neurofb import paths
 from neurofb.config import EngineConfig
 from neurofb.errors import ChannelError, ModelError, NeurofbError
-from neurofb.focus.base import Estimator
-from neurofb.focus.targets import make_estimator
-from neurofb.library.summary import SessionSummary
-from neurofb.recording.base import Recording
-from neurofb.recording.trace import TraceWriter
-from neurofb.stream.brainflow import open_board
-from neurofb.stream.pipeline import Pipeline
-from neurofb.stream.recorder import FinishedRecording, StreamRecorder
-from neurofb.stream.replay import ReplaySource
-from neurofb.stream.runner import StreamRunner
-from neurofb.stream.source import Source
 from neurofb.types import SourceInfo, Update
+
+# The pipeline, the estimators, the recorder and the library are imported where they are used:
+# open_stream starts a live board after importing no more than BrainFlow, and the board fills
+# its first window while they load.
+if TYPE_CHECKING:
+    from neurofb.focus.base import Estimator
+    from neurofb.library.summary import SessionSummary
+    from neurofb.recording.base import Recording
+    from neurofb.recording.trace import TraceWriter
+    from neurofb.stream.pipeline import Pipeline
+    from neurofb.stream.recorder import FinishedRecording, StreamRecorder
+    from neurofb.stream.runner import StreamRunner
+    from neurofb.stream.source import Source
 
 __all__ = [
     "BoardRequest",
@@ -109,6 +111,8 @@ class ReplayRequest:
     @property
     def label(self) -> str:
         """A short name for file names and messages."""
+        from neurofb.recording.base import Recording
+
         rec = self.recording
         path = rec.path if isinstance(rec, Recording) else Path(rec)
         return (path.name.split(".")[0] if path is not None else "") or "replay"
@@ -217,13 +221,17 @@ class OpenedStream:
         self.request = request
         self.source = source
         self.info: SourceInfo = source.info
+        from neurofb.stream.runner import StreamRunner
+
         self.pipeline = pipeline
-        self.runner = StreamRunner(source, pipeline, stall_s=request.stall_s)
+        self.runner: StreamRunner = StreamRunner(source, pipeline, stall_s=request.stall_s)
         self.target = target
         self.model_dir = model_dir
         self.warning = warning
         self.trace: TraceWriter | None = None
         self.recorder: StreamRecorder | None = None
+        #: Whether open_stream started the source (a live board, a paced replay).
+        self.source_started = False
         self._closed: ClosedStream | None = None
 
     @property
@@ -270,6 +278,8 @@ class OpenedStream:
         if self._closed is not None:
             return self._closed
         self.runner.stop()
+        if self.source_started and not self.runner.started:
+            self.source.stop()  # started by open_stream, never handed to the runner
         self.pipeline.close()
         rows = 0
         if self.trace is not None:
@@ -299,6 +309,8 @@ def make_source(request: SourceRequest) -> Source:
         The recording to replay is missing or damaged.
     """
     if isinstance(request, BoardRequest):
+        from neurofb.stream.brainflow import open_board
+
         try:
             return open_board(request.name, **dict(request.connection))
         except ValueError as err:
@@ -306,6 +318,8 @@ def make_source(request: SourceRequest) -> Source:
 
             raise BoardError(f"bad connection setting for {request.name}: {err}") from None
     if isinstance(request, ReplayRequest):
+        from neurofb.stream.replay import ReplaySource
+
         source = ReplaySource(request.recording, speed=request.speed, loop=request.loop,
                               seconds=request.seconds)  # fmt: skip
         if request.seek_s:
@@ -316,6 +330,8 @@ def make_source(request: SourceRequest) -> Source:
 
 def _estimator(request: StreamRequest) -> tuple[Estimator, str, str | None]:
     """The estimator, its target name and model folder (ModelError when it cannot load)."""
+    from neurofb.focus.targets import make_estimator
+
     target = request.target or "model"
     if target.strip().lower() != "model":
         return make_estimator(target, baseline_s=request.config.baseline_s), target, None
@@ -326,10 +342,41 @@ def _estimator(request: StreamRequest) -> tuple[Estimator, str, str | None]:
     return make_estimator("model", model_dir=model_dir), "model", model_dir
 
 
+def starts_early(request: SourceRequest) -> bool:
+    """Whether :func:`open_stream` starts this source before loading the estimator.
+
+    Live boards and paced replays do (their first window fills meanwhile); a replay at full
+    speed has nothing to wait for.
+    """
+    return isinstance(request, BoardRequest) or (
+        isinstance(request, ReplayRequest) and request.speed is not None)
+
+
+def _pipeline(request: StreamRequest, info: SourceInfo
+              ) -> tuple[Pipeline, str, str | None, str]:
+    """The pipeline with the estimator the request asks for, or its fallback (and why)."""
+    from neurofb.focus.targets import make_estimator
+    from neurofb.stream.pipeline import Pipeline
+
+    try:
+        estimator, target, model_dir = _estimator(request)
+        return Pipeline(info, estimator, request.config), target, model_dir, ""
+    except (ModelError, ChannelError) as err:
+        if request.fallback is None or (request.target or "model").strip().lower() != "model":
+            raise
+        warning = (f"the focus model could not load or does not fit this stream ({err}); "
+                   f"using the {request.fallback} target instead")
+        log.warning(warning)
+        estimator = make_estimator(request.fallback, baseline_s=request.config.baseline_s)
+        return Pipeline(info, estimator, request.config), request.fallback, None, warning
+
+
 def open_stream(request: StreamRequest) -> OpenedStream:
     """Open the source, load the estimator and build the pipeline, runner, trace and recorder.
 
-    Nothing streams yet: :meth:`OpenedStream.start` (a thread) or :meth:`OpenedStream.run`
+    A live board or a paced replay is started first (:func:`starts_early`), so its first window
+    fills while the estimator loads; its samples are buffered until the runner reads them.
+    Nothing is processed yet: :meth:`OpenedStream.start` (a thread) or :meth:`OpenedStream.run`
     (this thread) does.
 
     Raises
@@ -340,22 +387,24 @@ def open_stream(request: StreamRequest) -> OpenedStream:
         The target named cannot serve this stream (and no fallback applies).
     """
     source = make_source(request.source)
-    warning = ""
+    # A live board (or a paced replay) starts now: its first window takes window_s seconds to
+    # fill, and the model loads while it does. The samples wait in the source's buffer until
+    # the runner reads them, so none is lost; the runner's own start() is then a no-op.
+    early = starts_early(request.source)
+    if early:
+        source.start()
     try:
-        estimator, target, model_dir = _estimator(request)
-        pipeline = Pipeline(source.info, estimator, request.config)
-    except (ModelError, ChannelError) as err:
-        if request.fallback is None or (request.target or "model").strip().lower() != "model":
-            raise
-        warning = (f"the focus model could not load or does not fit this stream ({err}); "
-                   f"using the {request.fallback} target instead")
-        log.warning(warning)
-        estimator = make_estimator(request.fallback, baseline_s=request.config.baseline_s)
-        target, model_dir = request.fallback, None
-        pipeline = Pipeline(source.info, estimator, request.config)
+        pipeline, target, model_dir, warning = _pipeline(request, source.info)
+    except BaseException:
+        if early:
+            source.stop()
+        raise
     stream = OpenedStream(request, source, pipeline, target=target, model_dir=model_dir,
                           warning=warning)  # fmt: skip
+    stream.source_started = early
     if request.record is not None:
+        from neurofb.stream.recorder import StreamRecorder
+
         meta = {"target": target, "model": pipeline.estimator_name, **request.record.meta}
         stream.recorder = StreamRecorder(
             source.info, path=request.record.path, label=request.source.label, meta=meta,
@@ -363,6 +412,8 @@ def open_stream(request: StreamRequest) -> OpenedStream:
         )  # fmt: skip
         stream.recorder.attach(stream.runner)
     if request.trace_path is not None:
+        from neurofb.recording.trace import TraceWriter
+
         try:
             stream.trace = TraceWriter(request.trace_path)
         except BaseException:

@@ -127,9 +127,12 @@ class Pipeline:
         )
         # Run a stateless estimator ahead on a second core in replay (never live: there one
         # window at a time is scored at once, and the thread hand-off would only add latency).
+        # An estimator can decline (``score_ahead = False``) when scoring needs the GIL often
+        # enough that a second thread only adds hand-overs.
         self._run_ahead = (
             not self.live
             and bool(getattr(self._bound, "stateless", False))
+            and bool(getattr(self._bound, "score_ahead", True))
             and usable_cpus() > 1
         )
         self._ahead: ThreadPoolExecutor | None = None

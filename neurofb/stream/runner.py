@@ -194,6 +194,11 @@ class StreamRunner:
         return self._thread is not None and not self._done.is_set()
 
     # -- control ---------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` or :meth:`run` was called (a runner runs once)."""
+        return self._thread is not None
+
     def start(self, *, wait: bool = True) -> None:
         """Start the runner thread, which starts the source.
 

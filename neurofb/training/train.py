@@ -26,7 +26,6 @@ import torch.nn.functional as F
 
 from neurofb.dsp import montage
 from neurofb.focus.model import FocusNet
-from neurofb.focus.neural import select_device
 from neurofb.training import ddp
 from neurofb.training.adversarial import ATTACKS, perturb
 from neurofb.training.checkpoint import load_checkpoint, save_checkpoint
@@ -34,6 +33,13 @@ from neurofb.training.metrics import binary_metrics
 from neurofb.training.windows import WindowSet
 
 logger = logging.getLogger(__name__)
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class Cancelled(Exception):
