@@ -34,9 +34,15 @@ from neurofb.errors import ChannelError, ModelError, NeurofbError
 from neurofb.focus.base import Estimator
 from neurofb.focus.targets import make_estimator
 from neurofb.library.summary import SessionSummary
+from neurofb.outputs.base import SupportsSteps
+from neurofb.outputs.clock import StreamClock
+from neurofb.outputs.lsl_out import LslOutput, LslOutRequest
+from neurofb.outputs.osc import OscOutput, OscRequest
 from neurofb.recording.base import Recording
 from neurofb.recording.trace import TraceWriter
 from neurofb.stream.brainflow import open_board
+from neurofb.stream.lsl_source import LslSource
+from neurofb.stream.markers_in import MarkersIn, MarkersInRequest
 from neurofb.stream.pipeline import Pipeline
 from neurofb.stream.recorder import FinishedRecording, StreamRecorder
 from neurofb.stream.replay import ReplaySource
@@ -47,7 +53,11 @@ from neurofb.types import SourceInfo, Update
 __all__ = [
     "BoardRequest",
     "ClosedStream",
+    "LslOutRequest",
+    "LslRequest",
+    "MarkersInRequest",
     "OpenedStream",
+    "OscRequest",
     "RecordRequest",
     "ReplayRequest",
     "StreamRequest",
@@ -114,7 +124,37 @@ class ReplayRequest:
         return (path.name.split(".")[0] if path is not None else "") or "replay"
 
 
-SourceRequest = BoardRequest | ReplayRequest
+@dataclass(frozen=True)
+class LslRequest:
+    """An LSL EEG stream to read (:class:`neurofb.stream.lsl_source.LslSource`).
+
+    Parameters
+    ----------
+    name, stype, source_id : str, optional
+        Which stream (all given must match); default the first stream of type ``EEG``.
+    montage : str, optional
+        Channel names for a stream that has none (``cyton``, ``muse``, ``Fz,Cz,…``).
+    unit : str
+        Unit of a stream that gives none: ``"auto"`` (guessed, with a warning), ``"uV"``,
+        ``"mV"`` or ``"V"``.
+    timeout_s : float
+        Seconds to look for the stream.
+    """
+
+    name: str | None = None
+    stype: str | None = None
+    source_id: str | None = None
+    montage: str | None = None
+    unit: str = "auto"
+    timeout_s: float = 5.0
+
+    @property
+    def label(self) -> str:
+        """A short name for file names and messages."""
+        return f"lsl-{self.name or self.stype or 'EEG'}"
+
+
+SourceRequest = BoardRequest | ReplayRequest | LslRequest
 
 
 @dataclass(frozen=True)
@@ -156,6 +196,12 @@ class StreamRequest:
         Write the focus trace CSV here.
     stall_s : float
         Seconds without samples before the runner reconnects.
+    lsl_out : LslOutRequest, optional
+        Publish focus, markers (and the filtered EEG) as LSL streams.
+    osc_out : tuple of OscRequest
+        Send focus, quality, band powers and rewards as OSC to each of these receivers.
+    markers_in : MarkersInRequest, optional
+        Take markers from another program (an LSL marker stream, or UDP on 127.0.0.1).
     """
 
     source: SourceRequest
@@ -166,6 +212,9 @@ class StreamRequest:
     record: RecordRequest | None = None
     trace_path: str | None = None
     stall_s: float = 2.0
+    lsl_out: LslOutRequest | None = None
+    osc_out: tuple[OscRequest, ...] = ()
+    markers_in: MarkersInRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +273,10 @@ class OpenedStream:
         self.warning = warning
         self.trace: TraceWriter | None = None
         self.recorder: StreamRecorder | None = None
+        self.clock: StreamClock | None = None
+        #: The outputs attached (LSL, OSC), closed with the stream.
+        self.outputs: list[LslOutput | OscOutput] = []
+        self.markers_in: MarkersIn | None = None
         self._closed: ClosedStream | None = None
 
     @property
@@ -246,6 +299,8 @@ class OpenedStream:
             if self.recorder is not None and self.recorder.discard_if_empty():
                 self.recorder = None
             raise
+        if self.markers_in is not None:
+            self.markers_in.start()
 
     def run(self) -> None:
         """Stream on this thread until the source ends (a replay) or Ctrl-C.
@@ -257,7 +312,14 @@ class OpenedStream:
         KeyboardInterrupt
             After the source was stopped cleanly.
         """
+        if self.markers_in is not None:
+            self.markers_in.start()
         self.runner.run()
+
+    def follow(self, session: SupportsSteps) -> None:
+        """Let the outputs send a practice session's reward state and markers with its steps."""
+        for output in self.outputs:
+            output.follow(session)
 
     def close(self, summary: SessionSummary | None = None) -> ClosedStream:
         """Stop, close the trace, finalise the recording and index it; idempotent.
@@ -269,8 +331,12 @@ class OpenedStream:
         """
         if self._closed is not None:
             return self._closed
+        if self.markers_in is not None:
+            self.markers_in.close()
         self.runner.stop()
         self.pipeline.close()
+        for output in self.outputs:
+            output.close()
         rows = 0
         if self.trace is not None:
             self.trace.close()
@@ -305,6 +371,10 @@ def make_source(request: SourceRequest) -> Source:
             from neurofb.errors import BoardError
 
             raise BoardError(f"bad connection setting for {request.name}: {err}") from None
+    if isinstance(request, LslRequest):
+        return LslSource(name=request.name, stype=request.stype, source_id=request.source_id,
+                         montage=request.montage, unit=request.unit,
+                         timeout_s=request.timeout_s)  # fmt: skip
     if isinstance(request, ReplayRequest):
         source = ReplaySource(request.recording, speed=request.speed, loop=request.loop,
                               seconds=request.seconds)  # fmt: skip
@@ -353,8 +423,17 @@ def open_stream(request: StreamRequest) -> OpenedStream:
         estimator = make_estimator(request.fallback, baseline_s=request.config.baseline_s)
         target, model_dir = request.fallback, None
         pipeline = Pipeline(source.info, estimator, request.config)
+    source_note = getattr(source, "warning", "")
+    if source_note:
+        warning = f"{source_note}; {warning}" if warning else source_note
     stream = OpenedStream(request, source, pipeline, target=target, model_dir=model_dir,
                           warning=warning)  # fmt: skip
+    try:
+        _attach_io(stream, request)
+    except BaseException:
+        stream.close()
+        source.stop()  # never started: release what making it opened (an LSL inlet)
+        raise
     if request.record is not None:
         meta = {"target": target, "model": pipeline.estimator_name, **request.record.meta}
         stream.recorder = StreamRecorder(
@@ -372,6 +451,29 @@ def open_stream(request: StreamRequest) -> OpenedStream:
             raise
         stream.runner.add_update_listener(stream.trace.write)
     return stream
+
+
+def _attach_io(stream: OpenedStream, request: StreamRequest) -> None:
+    """Attach the outputs and markers-in the request asks for (OutputError, BoardError)."""
+    if request.lsl_out is None and not request.osc_out and request.markers_in is None:
+        return
+    source, pipeline = stream.source, stream.pipeline
+    offset = source.unix_minus_lsl if isinstance(source, LslSource) else None
+    stream.clock = StreamClock(stream.info.sfreq, live=stream.info.live, unix_minus_lsl=offset)
+    stream.runner.add_chunk_listener(stream.clock.on_chunk)
+    if request.lsl_out is not None:
+        hop_s = pipeline.hop_samples / pipeline.sfreq
+        lsl_out = LslOutput(request.lsl_out, stream.info, hop_s=hop_s, clock=stream.clock,
+                            target=stream.target, filter_spec=lambda: pipeline.filter_settings)
+        stream.outputs.append(lsl_out)
+        lsl_out.attach(stream.runner)
+    for osc in request.osc_out:
+        osc_out = OscOutput(osc, stream.info.ch_names)
+        stream.outputs.append(osc_out)
+        osc_out.attach(stream.runner)
+    if request.markers_in is not None:
+        stream.markers_in = MarkersIn(request.markers_in, stream.runner, stream.clock,
+                                      on_error=stream.runner.report_error)  # fmt: skip
 
 
 def replay(
