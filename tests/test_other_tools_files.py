@@ -50,7 +50,7 @@ def test_reference_xdf_files_import(tmp_path):
     assert len(resets.markers) > 100  # the marker stream, on the EEG's clock, across its gaps
     assert all(0 <= m.t <= resets.duration_s for m in resets.markers)
     assert any("gaps" in w for w in resets.warnings)
-    with pytest.raises(RecordingError, match="no EEG stream.*--stream"):
+    with pytest.raises(RecordingError, match=r"no EEG stream.*--stream"):
         formats.read_file(XDF_DIR / "empty_streams.xdf")
     with pytest.raises(RecordingError, match="no stream named 'nope'"):
         formats.read_file(XDF_DIR / "minimal.xdf", stream="nope")
@@ -187,7 +187,7 @@ def _v6_lines(rec_v5_path: Path, n: int) -> list[str]:
         stamp = float(cells[22]) / 1000.0
         marker = "3.0" if k == 500 else "0.0"
         when = dt.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        out.append(", ".join(cells[:22] + [f"{stamp:.6f}", marker, when]))
+        out.append(", ".join([*cells[:22], f"{stamp:.6f}", marker, when]))
     return out
 
 

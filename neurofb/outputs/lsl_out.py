@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,8 @@ FOCUS_CHANNELS: tuple[tuple[str, str, str], ...] = (
     ("quality", "fraction", "Quality"),
     ("reward_state", "boolean", "Reward"),
 )
+#: Seconds the outlets stay open after the last sample when someone is reading them.
+LINGER_S = 0.5
 #: Marker kinds a practice session emits (taken from its steps while one is followed).
 PRACTICE_KINDS = frozenset({"block_start", "block_end", "reward", "threshold"})
 
@@ -289,6 +292,9 @@ class LslOutput:
             self._ended = True
             self.sender.put(("marker", "session_end", self._now()))
         self.sender.close()
+        outlets = [o for o in (self.focus_outlet, self.marker_outlet, self.eeg_outlet) if o]
+        if any(o.have_consumers() for o in outlets):
+            time.sleep(LINGER_S)  # liblsl sends asynchronously: let the last samples leave
         self.focus_outlet = self.marker_outlet = self.eeg_outlet = None  # type: ignore[assignment]
 
     def _now(self) -> float:
