@@ -189,6 +189,8 @@ class MainWindow(QMainWindow):
         self.stream.connect_source(ConnectRequest(
             spec=spec, target=self.settings.target, model_dir=self.settings.model_dir,
             line_freq=self.settings.line_freq,
+            lsl_out=self.settings.lsl_out_name if self.settings.lsl_out else "",
+            osc_out=self.settings.osc_out,
         ))
 
     def disconnect_source(self) -> None:
@@ -244,9 +246,14 @@ class MainWindow(QMainWindow):
                 hist.refresh()
 
     def _remember_source(self, spec: SourceSpec) -> None:
-        new = self.settings.with_(source=spec.kind, board=spec.board,
-                                  board_fields=dict(spec.fields),
-                                  file=spec.file if spec.kind == "file" else self.settings.file)
+        if spec.kind == "lsl":
+            new = self.settings.with_(source="lsl", lsl_stream=spec.fields.get("stream", ""),
+                                      lsl_montage=spec.fields.get("montage", ""),
+                                      lsl_unit=spec.fields.get("unit", "auto"))
+        else:
+            new = self.settings.with_(
+                source=spec.kind, board=spec.board, board_fields=dict(spec.fields),
+                file=spec.file if spec.kind == "file" else self.settings.file)
         self._settings_changed(new, save=True)
 
     def _on_state(self, state: str, message: str) -> None:
