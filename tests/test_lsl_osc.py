@@ -375,3 +375,23 @@ def test_markers_in_land_in_the_recording_on_its_clock(lsl_loopback, demo, tmp_p
         closed = stream.close()
     notes = [m for m in read_folder(closed.recording.path).markers if m.kind == "note"]
     assert [m.label for m in notes] == ["Stimulus/S  7"] and math.isfinite(notes[0].t)
+
+
+def test_cli_outputs(lsl_loopback, osc_server, capsys, tmp_path):
+    from neurofb.cli import main
+
+    port, got = osc_server
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    demo_dir = str(paths.shipped_recordings_dir() / "demo-eegmat")
+    assert main(["replay", demo_dir, "--seconds", "6", "--target", "engagement", "--speed", "4",
+                 "--osc-out", f"127.0.0.1:{port}", "--osc-format", "openbci",
+                 "--lsl-out", name]) == 0
+    out = capsys.readouterr().out
+    assert f"OSC out 127.0.0.1:{port}: " in out and f"LSL out {name}-Focus/-Markers" in out
+    assert _until(lambda: any(a == "/openbci/band-power/0" for a, _ in got), timeout=20)
+    assert not any(a.startswith("/neurofb/") for a, _ in got)
+    assert main(["replay", demo_dir, "--seconds", "3", "--lsl-config",
+                 str(tmp_path / "missing.cfg")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["replay", demo_dir, "--seconds", "3", "--markers-in", "tcp:9"]) == 2
+    assert "lsl:NAME or udp:PORT" in capsys.readouterr().err
