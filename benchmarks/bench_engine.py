@@ -121,7 +121,7 @@ def _time_routes(data: np.ndarray, estimator: object, n_updates: int) -> dict[st
     n_ch = data.shape[0]
     # eegmat's channel order is the 19-channel 10-20 preset's, so the names match the data.
     names = tuple(PRESETS["full"][:n_ch]) if n_ch <= 19 else tuple(f"EEG{i}" for i in range(n_ch))
-    config = EngineConfig()
+    config = EngineConfig(line_freq=50.0)  # eegmat was recorded at 50 Hz mains
     pipeline = Pipeline(SourceInfo(names, SFREQ, "bench", live=False), estimator,
                         config)
     bound = estimator.bind(names, SFREQ)
@@ -140,7 +140,7 @@ def _time_routes(data: np.ndarray, estimator: object, n_updates: int) -> dict[st
     def core(end: int) -> None:  # features + quality + estimator on one window
         raw, filt = data[None, :, end - w : end], filtered[None, :, end - w : end]
         feats = band_powers(filt, SFREQ, ch_names=names)
-        assess(raw, filt, SFREQ, config.line_freq, ch_names=names)
+        assess(raw, filt, SFREQ, ch_names=names)
         bound.predict(filt, feats)
 
     def update(end: int) -> None:  # one whole live update: Pipeline.process of one hop

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+#: Mains frequency (Hz) notched when ``line_freq="auto"`` finds no mains peak in the signal.
+AUTO_FALLBACK_HZ = 50.0
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -18,8 +21,11 @@ class EngineConfig:
         Time between updates in seconds (0.25 s = 4 updates/s).
     l_freq, h_freq : float
         Band-pass edges in Hz.
-    line_freq : float or None
-        Mains frequency to notch (50 or 60 Hz, with harmonics below Nyquist); None for no notch.
+    line_freq : float, None or "auto"
+        Mains frequency to notch (50 or 60 Hz, with harmonics below Nyquist); None for no notch;
+        ``"auto"`` (the default) to detect 50 or 60 Hz from the first window of raw samples
+        (:func:`neurofb.dsp.mains.detect_line_freq`), falling back to :data:`AUTO_FALLBACK_HZ`
+        when the signal shows no mains peak.
     smoothing_s : float
         Time constant of the exponential smoothing of focus, in seconds (0 disables it).
     min_quality : float
@@ -32,7 +38,7 @@ class EngineConfig:
     hop_s: float = 0.25
     l_freq: float = 1.0
     h_freq: float = 45.0
-    line_freq: float | None = 50.0
+    line_freq: float | str | None = "auto"
     smoothing_s: float = 1.0
     min_quality: float = 0.5
     baseline_s: float = 10.0
@@ -44,12 +50,24 @@ class EngineConfig:
             raise ValueError(f"hop_s must be in (0, window_s], got {self.hop_s}")
         if not 0 <= self.l_freq < self.h_freq:
             raise ValueError(f"need 0 <= l_freq < h_freq, got {self.l_freq}, {self.h_freq}")
-        if self.line_freq not in (None, 50.0, 60.0, 50, 60):
-            raise ValueError(f"line_freq must be 50, 60 or None, got {self.line_freq}")
+        if self.line_freq not in (None, 50.0, 60.0, 50, 60, "auto"):
+            raise ValueError(f"line_freq must be 50, 60, None or 'auto', got {self.line_freq!r}")
         if self.smoothing_s < 0:
             raise ValueError(f"smoothing_s must be >= 0, got {self.smoothing_s}")
         if not 0 <= self.min_quality <= 1:
             raise ValueError(f"min_quality must be in [0, 1], got {self.min_quality}")
+
+    def resolve_line_freq(self, detected: float | None) -> float | None:
+        """The mains frequency to notch: the setting, or for ``"auto"`` the detected one.
+
+        Parameters
+        ----------
+        detected : float or None
+            What :func:`neurofb.dsp.mains.detect_line_freq` found (None: no clear peak).
+        """
+        if self.line_freq == "auto":
+            return detected if detected is not None else AUTO_FALLBACK_HZ
+        return None if self.line_freq is None else float(self.line_freq)
 
     def with_(self, **changes: object) -> EngineConfig:
         """Return a copy with some fields changed (``None`` values are ignored)."""

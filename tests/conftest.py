@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# The Lab Streaming Layer stays on this machine in the tests: liblsl reads this configuration
+# (loopback only, IPv4, no multicast groups beyond 127.0.0.1, a private session id) the first
+# time it is used, so LSLAPICFG is set here, before any test imports pylsl. `lsl_loopback`
+# checks that liblsl really loaded it and skips the LSL tests otherwise.
+LSL_SESSION = f"neurofb-test-{os.getpid()}"
+_LSL_DIR = Path(tempfile.mkdtemp(prefix="neurofb-lsl-"))
+(_LSL_DIR / "lsl_api.cfg").write_text(f"""\
+[ports]
+IPv6 = disable
+[multicast]
+ResolveScope = machine
+MachineAddresses = {{127.0.0.1}}
+LinkAddresses = {{}}
+SiteAddresses = {{}}
+OrganizationAddresses = {{}}
+GlobalAddresses = {{}}
+ListenAddress = 127.0.0.1
+Interfaces = {{127.0.0.1}}
+[lab]
+KnownPeers = {{127.0.0.1}}
+SessionID = {LSL_SESSION}
+[log]
+level = -2
+""", encoding="utf-8")
+os.environ["LSLAPICFG"] = str(_LSL_DIR / "lsl_api.cfg")
 
 REPO = Path(__file__).resolve().parent.parent
 EEGMAT = Path(os.environ.get("NEUROFB_EEGMAT", REPO.parent / "shared" / "data" / "eegmat"))
@@ -27,3 +54,23 @@ def eegmat_dir() -> Path:
     if not (EEGMAT / "Subject00_1.edf").exists():
         pytest.skip(f"eegmat data not found at {EEGMAT} (set NEUROFB_EEGMAT)")
     return EEGMAT
+
+
+@pytest.fixture(scope="session")
+def lsl_loopback():
+    """pylsl, once liblsl is shown to run with the loopback-only configuration above.
+
+    An outlet carries the session id of the configuration liblsl loaded; if it is not ours (the
+    file was not read, or was rejected and liblsl fell back to its network-wide defaults), the
+    test is skipped rather than let LSL traffic leave this machine.
+    """
+    pylsl = pytest.importorskip("pylsl")
+    if os.environ.get("LSLAPICFG") != str(_LSL_DIR / "lsl_api.cfg"):
+        pytest.skip("LSLAPICFG was changed after conftest set it: LSL tests need loopback only")
+    probe = pylsl.StreamOutlet(pylsl.StreamInfo("neurofb-probe", "probe", 1, 0, "float32", "p"))
+    session = probe.get_info().session_id()
+    del probe
+    if session != LSL_SESSION:
+        pytest.skip(f"liblsl did not load the loopback-only configuration (session {session!r}); "
+                    "LSL tests do not run")
+    return pylsl

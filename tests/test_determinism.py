@@ -74,7 +74,7 @@ def test_band_powers_and_quality_every_batch_size_equal_one_at_a_time(demo_windo
                                f.theta_beta[:, None], f.engagement[:, None]], axis=1)
 
     def quality(idx):
-        q = assess(raw[idx], filt[idx], sfreq, 50.0, ch_names=names)
+        q = assess(raw[idx], filt[idx], sfreq, ch_names=names)
         return np.concatenate([q.channel_score, q.window_score[:, None]], axis=1), q
 
     one_f = np.concatenate([features(filt[i : i + 1]) for i in range(N_WINDOWS)])

@@ -97,6 +97,10 @@ def initial_spec(args: argparse.Namespace, settings: object) -> object:
         return SourceSpec(kind="board", board=args.board, fields=fields)
     if args.source == "synthetic":
         return SourceSpec(kind="synthetic")
+    if args.source and args.source.startswith("lsl:"):
+        return SourceSpec(kind="lsl", fields={"stream": args.source[4:],
+                                              "montage": settings.lsl_montage,
+                                              "unit": settings.lsl_unit})
     if args.source == "demo":
         if not demo_path():
             raise NeurofbError("the demo recording is not installed; use --source synthetic")
@@ -111,6 +115,10 @@ def initial_spec(args: argparse.Namespace, settings: object) -> object:
         return SourceSpec(kind="demo", file=demo_path())
     if kind == "board":
         return SourceSpec(kind="board", board=settings.board, fields=dict(settings.board_fields))
+    if kind == "lsl":
+        return SourceSpec(kind="lsl", fields={"stream": settings.lsl_stream,
+                                              "montage": settings.lsl_montage,
+                                              "unit": settings.lsl_unit})
     if kind == "file" and settings.file and os.path.exists(settings.file):
         return SourceSpec(kind="file", file=settings.file)
     return SourceSpec(kind="synthetic")
@@ -123,7 +131,18 @@ def build_window(args: argparse.Namespace) -> object:
 
     if args.data_dir:
         os.environ["NEUROFB_HOME"] = os.path.abspath(args.data_dir)
+    from neurofb.commands.options import configure_lsl
+    from neurofb.errors import NeurofbError
+
+    configure_lsl(args)  # before any LSL call
     settings = load_settings()
+    try:
+        if args.lsl_out is not None:
+            settings = settings.with_(lsl_out=True, lsl_out_name=args.lsl_out)
+        if args.osc_out is not None:
+            settings = settings.with_(osc_out=args.osc_out)
+    except ValueError as err:
+        raise NeurofbError(str(err)) from None
     spec = initial_spec(args, settings)
     # The stream opens (a board or the demo starts, the model loads) while the window is built.
     opening = None if args.no_connect else open_early(connect_request(spec, settings))

@@ -248,9 +248,14 @@ class MainWindow(QMainWindow):
                 hist.refresh()
 
     def _remember_source(self, spec: SourceSpec) -> None:
-        new = self.settings.with_(source=spec.kind, board=spec.board,
-                                  board_fields=dict(spec.fields),
-                                  file=spec.file if spec.kind == "file" else self.settings.file)
+        if spec.kind == "lsl":
+            new = self.settings.with_(source="lsl", lsl_stream=spec.fields.get("stream", ""),
+                                      lsl_montage=spec.fields.get("montage", ""),
+                                      lsl_unit=spec.fields.get("unit", "auto"))
+        else:
+            new = self.settings.with_(
+                source=spec.kind, board=spec.board, board_fields=dict(spec.fields),
+                file=spec.file if spec.kind == "file" else self.settings.file)
         self._settings_changed(new, save=True)
 
     def _on_state(self, state: str, message: str) -> None:

@@ -138,6 +138,9 @@ class SessionController(QObject):
         session = PracticeSession(runner, exercise, RewardConfig(target_rate=reward_rate),
                                   recorder=self.recorder)
         session.add_step_listener(self.step.emit)
+        follow = getattr(opened, "follow", None)
+        if callable(follow):
+            follow(session)  # LSL/OSC outputs send the reward state and session markers
         session.add_done_listener(self._done.emit)
         self.session = session
         self.runner = runner

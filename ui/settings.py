@@ -51,15 +51,17 @@ BOARD_FIELDS = (
 )
 
 #: Sources the picker offers besides a named BrainFlow board.
-SOURCE_KINDS = ("demo", "synthetic", "board", "file")
+SOURCE_KINDS = ("demo", "synthetic", "board", "file", "lsl")
 
 #: Feedback targets offered (``neurofb.focus.targets.make_estimator`` specs).
 TARGETS = ("model", "engagement", "tbr", "smr", "alpha")
 
 EXERCISES = ("gauge", "rocket", "clarity")
 
-#: Mains frequencies offered (Hz; 0 = no notch).
-LINE_FREQS = (50, 60, 0)
+#: Mains frequencies offered ("auto" = detected from the signal; Hz; 0 = no notch).
+LINE_FREQS = ("auto", 50, 60, 0)
+#: Amplitude units offered for an LSL stream that gives none.
+LSL_UNITS = ("auto", "uV", "mV", "V")
 
 
 @dataclass
@@ -100,9 +102,18 @@ class AppSettings:
         Number of calibration blocks (alternating rest / task).
     record : bool
         Record every session (on by default).
-    line_freq : int
-        Mains frequency in Hz to notch: 50 (Europe, Asia, Africa, Australia), 60 (the
-        Americas, parts of Japan), or 0 for no notch.
+    line_freq : int or "auto"
+        Mains frequency in Hz to notch: ``"auto"`` (detected from the first seconds of signal),
+        50 (Europe, Asia, Africa, Australia), 60 (the Americas, parts of Japan), or 0 for none.
+    lsl_stream, lsl_montage, lsl_unit : str
+        For ``source == "lsl"``: the LSL stream's name (empty: the first EEG stream), channel
+        names for a stream that has none, and its unit when it gives none.
+    lsl_out : bool
+        Publish focus and markers as LSL streams (``<lsl_out_name>-Focus``, ``-Markers``).
+    lsl_out_name : str
+        Prefix of those streams' names.
+    osc_out : str
+        ``host:port`` to send OSC to; empty for none.
     """
 
     user: str = "me"
@@ -120,7 +131,13 @@ class AppSettings:
     calib_block_s: float = 60.0
     calib_blocks: int = 6
     record: bool = True
-    line_freq: int = 50
+    line_freq: int | str = "auto"
+    lsl_stream: str = ""
+    lsl_montage: str = ""
+    lsl_unit: str = "auto"
+    lsl_out: bool = False
+    lsl_out_name: str = "neurofb"
+    osc_out: str = ""
 
     def __post_init__(self) -> None:
         if self.source and self.source not in SOURCE_KINDS:
@@ -130,6 +147,14 @@ class AppSettings:
             raise ValueError(f"reward_rate must be in [{lo}, {hi}], got {self.reward_rate}")
         if self.line_freq not in LINE_FREQS:
             raise ValueError(f"line_freq must be one of {LINE_FREQS}, got {self.line_freq}")
+        if self.lsl_unit not in LSL_UNITS:
+            raise ValueError(f"lsl_unit must be one of {LSL_UNITS}, got {self.lsl_unit!r}")
+        if self.lsl_out and not self.lsl_out_name.strip():
+            raise ValueError("the LSL output needs a stream name")
+        if self.osc_out:
+            from neurofb.outputs.osc import parse_address
+
+            parse_address(self.osc_out)
         if not 0.0 <= self.volume <= 1.0:
             raise ValueError(f"volume must be in [0, 1], got {self.volume}")
         if self.calib_block_s <= 0 or self.calib_blocks < 2:
@@ -247,12 +272,30 @@ class SettingsPage(QWidget):
         form = QFormLayout(signal)
         self.line_freq = QComboBox()
         for hz in LINE_FREQS:
-            self.line_freq.addItem(f"{hz} Hz" if hz else "no notch", hz)
+            self.line_freq.addItem("auto (detect 50/60 Hz)" if hz == "auto" else
+                                   f"{hz} Hz" if hz else "no notch", hz)
         self.line_freq.setCurrentIndex(LINE_FREQS.index(settings.line_freq))
         self.line_freq.setToolTip("The mains frequency where you are: 50 Hz in Europe, Asia, "
-                                  "Africa and Australia, 60 Hz in the Americas")
+                                  "Africa and Australia, 60 Hz in the Americas; auto detects it "
+                                  "from the first seconds of signal")
         form.addRow("Mains", self.line_freq)
         lay.addWidget(signal)
+
+        outputs = QGroupBox("Other programs (applies from the next connection)")
+        form = QFormLayout(outputs)
+        self.lsl_out = QCheckBox("Publish focus and markers over LSL")
+        self.lsl_out.setChecked(settings.lsl_out)
+        self.lsl_out.setToolTip("LSL streams <name>-Focus and <name>-Markers, for LabRecorder, "
+                                "games and LSL4Unity (docs/outputs.md)")
+        form.addRow("LSL out", self.lsl_out)
+        self.lsl_out_name = QLineEdit(settings.lsl_out_name)
+        form.addRow("LSL stream name", self.lsl_out_name)
+        self.osc_out = QLineEdit(settings.osc_out)
+        self.osc_out.setPlaceholderText("host:port, e.g. 127.0.0.1:12345 (empty: off)")
+        self.osc_out.setToolTip("Send focus, quality, band powers and rewards as OSC "
+                                "(neurofb's and OpenBCI GUI's addresses)")
+        form.addRow("OSC out", self.osc_out)
+        lay.addWidget(outputs)
 
         sound = QGroupBox("Sound")
         form = QFormLayout(sound)
@@ -283,6 +326,9 @@ class SettingsPage(QWidget):
         self.volume.valueChanged.connect(self._commit)
         self.muted.toggled.connect(self._commit)
         self.record.toggled.connect(self._commit)
+        self.lsl_out.toggled.connect(self._commit)
+        self.lsl_out_name.editingFinished.connect(self._commit)
+        self.osc_out.editingFinished.connect(self._commit)
 
     @property
     def settings(self) -> AppSettings:
@@ -314,7 +360,10 @@ class SettingsPage(QWidget):
                 volume=self.volume.value() / 100,
                 muted=self.muted.isChecked(),
                 record=self.record.isChecked(),
-                line_freq=int(self.line_freq.currentData()),
+                line_freq=self.line_freq.currentData(),
+                lsl_out=self.lsl_out.isChecked(),
+                lsl_out_name=self.lsl_out_name.text().strip() or "neurofb",
+                osc_out=self.osc_out.text().strip(),
             )
         except ValueError as err:
             self.saved.setText(f"Not saved: {err}")
@@ -330,7 +379,9 @@ class SettingsPage(QWidget):
 
     def _reset(self) -> None:
         d = AppSettings(source=self._settings.source, board=self._settings.board,
-                        board_fields=self._settings.board_fields, file=self._settings.file)
+                        board_fields=self._settings.board_fields, file=self._settings.file,
+                        lsl_stream=self._settings.lsl_stream,
+                        lsl_montage=self._settings.lsl_montage, lsl_unit=self._settings.lsl_unit)
         self.user.setText(d.user)
         self.exercise.setCurrentText(d.exercise)
         self.target.setCurrentText(d.target)
@@ -342,4 +393,7 @@ class SettingsPage(QWidget):
         self.muted.setChecked(d.muted)
         self.record.setChecked(d.record)
         self.line_freq.setCurrentIndex(LINE_FREQS.index(d.line_freq))
+        self.lsl_out.setChecked(d.lsl_out)
+        self.lsl_out_name.setText(d.lsl_out_name)
+        self.osc_out.setText(d.osc_out)
         self._commit()

@@ -1,4 +1,5 @@
-"""The source picker: demo recording, synthetic board, any BrainFlow board, any recording file.
+"""The source picker: demo recording, synthetic board, any BrainFlow board, any recording file, any
+LSL EEG stream.
 
 It only collects a :class:`SourceSpec` and shows the connection state; opening the source is the
 stream controller's job (:mod:`neurofb_ui.stream`), on a worker thread.
@@ -24,7 +25,7 @@ from PyQt6.QtWidgets import (
 
 from neurofb import paths
 from neurofb.boards import board_names
-from neurofb_ui.settings import BOARD_FIELDS, AppSettings
+from neurofb_ui.settings import BOARD_FIELDS, LSL_UNITS, AppSettings
 
 DEMO_NAME = "demo-eegmat"
 
@@ -33,6 +34,7 @@ KIND_LABELS = {
     "synthetic": "Synthetic board",
     "board": "BrainFlow board…",
     "file": "Recording file…",
+    "lsl": "LSL stream…",
 }
 
 FIELD_HINTS = {
@@ -57,7 +59,11 @@ def demo_path() -> str:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """What to stream: ``kind`` in ``demo``, ``synthetic``, ``board``, ``file``."""
+    """What to stream: ``kind`` in ``demo``, ``synthetic``, ``board``, ``file``, ``lsl``.
+
+    For ``lsl``, ``fields`` holds ``stream`` (name; empty for the first EEG stream), ``montage``
+    and ``unit``.
+    """
 
     kind: str
     board: str = "synthetic"
@@ -72,6 +78,8 @@ class SourceSpec:
             return f"board {self.board}"
         if self.kind == "file":
             return f"recording {self.file}"
+        if self.kind == "lsl":
+            return f"LSL stream {self.fields.get('stream') or '(first EEG stream)'}"
         return KIND_LABELS[self.kind]
 
 
@@ -118,12 +126,30 @@ class SourcePanel(QGroupBox):
         fl = QHBoxLayout(self.file_box)
         fl.setContentsMargins(0, 0, 0, 0)
         self.file = QLineEdit(settings.file)
-        self.file.setPlaceholderText("neurofb folder, EDF, BDF, FIF or BrainFlow CSV")
+        self.file.setPlaceholderText("neurofb folder, EDF, BDF, FIF, BrainFlow CSV, XDF, "
+                                     "OpenBCI GUI .txt, Mind Monitor or muselsl CSV")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         fl.addWidget(self.file, 1)
         fl.addWidget(browse)
         lay.addWidget(self.file_box)
+
+        self.lsl_box = QWidget()
+        form = QFormLayout(self.lsl_box)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.lsl_stream = QLineEdit(settings.lsl_stream)
+        self.lsl_stream.setPlaceholderText("e.g. obci_eeg1 (empty: the first EEG stream)")
+        form.addRow("Stream name", self.lsl_stream)
+        self.lsl_montage = QLineEdit(settings.lsl_montage)
+        self.lsl_montage.setPlaceholderText("if the stream names no channels: cyton, muse, Fz,Cz…")
+        form.addRow("Montage", self.lsl_montage)
+        self.lsl_unit = QComboBox()
+        self.lsl_unit.addItems(LSL_UNITS)
+        self.lsl_unit.setCurrentText(settings.lsl_unit)
+        self.lsl_unit.setToolTip("Unit of a stream that gives none (the OpenBCI GUI's); auto "
+                                 "guesses µV or V from the signal and says so")
+        form.addRow("Unit", self.lsl_unit)
+        lay.addWidget(self.lsl_box)
 
         self.button = QPushButton("Connect")
         self.button.setDefault(True)
@@ -144,6 +170,10 @@ class SourcePanel(QGroupBox):
         """The source currently chosen."""
         kind = self.kind.currentData()
         fields = {k: e.text().strip() for k, e in self.fields.items() if e.text().strip()}
+        if kind == "lsl":
+            fields = {"stream": self.lsl_stream.text().strip(),
+                      "montage": self.lsl_montage.text().strip(),
+                      "unit": self.lsl_unit.currentText()}
         file = demo_path() if kind == "demo" else self.file.text().strip()
         return SourceSpec(kind=kind, board=self.board.currentText(), fields=fields, file=file)
 
@@ -156,6 +186,10 @@ class SourcePanel(QGroupBox):
                 e.setText(str(spec.fields.get(k, "")))
         if spec.kind == "file":
             self.file.setText(spec.file)
+        if spec.kind == "lsl":
+            self.lsl_stream.setText(spec.fields.get("stream", ""))
+            self.lsl_montage.setText(spec.fields.get("montage", ""))
+            self.lsl_unit.setCurrentText(spec.fields.get("unit", "auto"))
 
     def set_state(self, state: str, message: str) -> None:
         """Show ``state`` (``disconnected``, ``connecting``, ``connected``, ``error``, ...)."""
@@ -168,20 +202,21 @@ class SourcePanel(QGroupBox):
                            + (f"<br><small>{message}</small>" if message else ""))
         self.button.setText("Disconnect" if self.connected else "Connect")
         self.button.setEnabled(not self.busy)
-        for w in (self.kind, self.board_box, self.file_box):
+        for w in (self.kind, self.board_box, self.file_box, self.lsl_box):
             w.setEnabled(not self.connected and not self.busy)
 
     def _kind_changed(self) -> None:
         kind = self.kind.currentData()
         self.board_box.setVisible(kind == "board")
         self.file_box.setVisible(kind == "file")
+        self.lsl_box.setVisible(kind == "lsl")
         if kind == "demo" and not demo_path():
             self.state.setText("The demo recording is not installed; pick another source.")
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Open a recording", self.file.text(),
-            "Recordings (*.json *.edf *.bdf *.fif *.csv *.txt);;All files (*)",
+            "Recordings (*.json *.edf *.bdf *.fif *.csv *.txt *.xdf);;All files (*)",
         )
         if path:
             self.file.setText(path)

@@ -22,8 +22,10 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from neurofb.config import EngineConfig
 from neurofb.errors import BoardError
+from neurofb.outputs import LslOutRequest, OscRequest, parse_address
 from neurofb.stream.assemble import (
     BoardRequest,
+    LslRequest,
     OpenedStream,
     ReplayRequest,
     StreamRequest,
@@ -56,17 +58,23 @@ class ConnectRequest:
         Feedback target (``model``, ``engagement``, …).
     model_dir : str
         Model folder; empty for the shipped default.
-    line_freq : int
-        Mains frequency to notch (50, 60; 0 for none).
+    line_freq : int or "auto"
+        Mains frequency to notch (``"auto"``, 50, 60; 0 for none).
     loop_replay : bool
         Loop a replayed recording (the demo plays on and on).
+    lsl_out : str
+        Publish over LSL under this name ("" for no LSL output).
+    osc_out : str
+        ``host:port`` to send OSC to ("" for none).
     """
 
     spec: SourceSpec
     target: str = "model"
     model_dir: str = ""
-    line_freq: int = 50
+    line_freq: int | str = "auto"
     loop_replay: bool = True
+    lsl_out: str = ""
+    osc_out: str = ""
 
 
 def _connection(fields: dict) -> dict[str, Any]:
@@ -114,13 +122,26 @@ def stream_request(request: ConnectRequest) -> StreamRequest:
             raise BoardError(f"{what}: choose a file or the synthetic board")
         source = ReplayRequest(spec.file, speed=1.0, loop=request.loop_replay,
                                seek_s=spec.start_s)  # fmt: skip
+    elif spec.kind == "lsl":
+        name = spec.fields.get("stream") or None
+        source = LslRequest(name=name, stype=None if name else "EEG",
+                            montage=spec.fields.get("montage") or None,
+                            unit=spec.fields.get("unit") or "auto")  # fmt: skip
     else:
         raise BoardError(f"unknown source kind {spec.kind!r}")
-    config = EngineConfig(line_freq=float(request.line_freq) or None)
+    line_freq = request.line_freq
+    config = EngineConfig(line_freq="auto" if line_freq == "auto" else float(line_freq) or None)
     target = request.target or "model"
+    osc: tuple[OscRequest, ...] = ()
+    if request.osc_out:
+        try:
+            osc = (OscRequest(*parse_address(request.osc_out)),)
+        except ValueError as err:
+            raise BoardError(f"OSC out: {err}") from None
     return StreamRequest(
         source, target=None if target == "model" else target,
         model_dir=request.model_dir or None, config=config, fallback=FALLBACK_TARGET,
+        lsl_out=LslOutRequest(request.lsl_out) if request.lsl_out else None, osc_out=osc,
     )  # fmt: skip
 
 
@@ -150,7 +171,9 @@ def _open(request: ConnectRequest, bridge: EngineBridge,
 def connect_request(spec: SourceSpec, settings: Any) -> ConnectRequest:
     """What connecting to ``spec`` asks of the engine, with the app's ``settings``."""
     return ConnectRequest(spec=spec, target=settings.target, model_dir=settings.model_dir,
-                          line_freq=settings.line_freq)
+                          line_freq=settings.line_freq,
+                          lsl_out=settings.lsl_out_name if settings.lsl_out else "",
+                          osc_out=settings.osc_out)
 
 
 def open_early(request: ConnectRequest) -> Future:

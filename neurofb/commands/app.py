@@ -67,15 +67,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the app's options (shared with ``python -m neurofb_ui``)."""
-    p.add_argument("--source", default=None, metavar="synthetic|demo|FILE",
-                   help="what to stream at start: the synthetic board, the real-EEG demo, or a "
-                        "recording file (default: the last source used, else the demo)")
+    p.add_argument("--source", default=None, metavar="synthetic|demo|lsl:NAME|FILE",
+                   help="what to stream at start: the synthetic board, the real-EEG demo, an LSL "
+                        "EEG stream (lsl:NAME, or lsl: for the first one), or a recording file "
+                        "(default: the last source used, else the demo)")
     p.add_argument("--board", default=None, metavar="NAME",
                    help="stream from this BrainFlow board (cyton, ganglion, muse_s, …)")
     for flag in _FIELDS:
         p.add_argument(f"--{flag}", default=None, help=f"board connection field ({flag})")
     p.add_argument("--data-dir", default=None,
                    help="user data folder (recordings, session library, personal models)")
+    p.add_argument("--lsl-out", nargs="?", const="neurofb", default=None, metavar="NAME",
+                   help="publish focus and markers as LSL streams NAME-Focus, NAME-Markers "
+                        "(the app's settings switch, turned on)")
+    p.add_argument("--osc-out", default=None, metavar="HOST:PORT",
+                   help="send focus, quality, band powers and rewards as OSC to HOST:PORT")
+    p.add_argument("--lsl-local", action="store_true",
+                   help="keep LSL on this computer (neurofb's loopback-only liblsl configuration)")
+    p.add_argument("--lsl-config", default=None, metavar="FILE",
+                   help="liblsl configuration file (lsl_api.cfg) to use")
     p.add_argument("--no-connect", action="store_true",
                    help="open the window without connecting to a source")
     p.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
@@ -85,10 +95,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def app_argv(args: argparse.Namespace) -> list[str]:
     """The command line that starts the app process for these options."""
     argv = [sys.executable, "-m", "neurofb_ui"]
-    for name in ("source", "board", "data_dir", *(f.replace("-", "_") for f in _FIELDS)):
+    for name in ("source", "board", "data_dir", "lsl_out", "osc_out", "lsl_config",
+                 *(f.replace("-", "_") for f in _FIELDS)):
         value = getattr(args, name, None)
         if value is not None:
             argv += [f"--{name.replace('_', '-')}", str(value)]
+    if getattr(args, "lsl_local", False):
+        argv.append("--lsl-local")
     if getattr(args, "no_connect", False):
         argv.append("--no-connect")
     if getattr(args, "quit_after", None) is not None:

@@ -1,4 +1,5 @@
-"""``neurofb import``: convert an EDF/EDF+/BDF, FIF or BrainFlow CSV file to a neurofb recording.
+"""``neurofb import``: convert a recording file (EDF/BDF, FIF, BrainFlow CSV, XDF, OpenBCI GUI, Muse
+CSV) into a neurofb recording.
 
 The module is named ``import_`` because ``import`` is a Python keyword; the command is
 ``neurofb import``.
@@ -10,6 +11,8 @@ import argparse
 import logging
 import sys
 
+from neurofb.commands.options import add_file_arguments
+
 log = logging.getLogger(__name__)
 
 
@@ -17,18 +20,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``import`` subcommand."""
     p = subparsers.add_parser(
         "import",
-        help="convert an EDF/BDF/FIF/BrainFlow CSV file into a neurofb recording",
+        help="convert an EDF/BDF/FIF/BrainFlow CSV/XDF/OpenBCI GUI/Muse CSV file into a neurofb "
+        "recording",
         description="Convert a file into a neurofb recording folder that `neurofb replay` and "
         "the app play: EEG channels only (ECG, EOG, status channels dropped; names kept), µV, "
         "annotations as markers. The recording is added to the session library.",
     )
-    p.add_argument("file", help="EDF/EDF+/BDF, FIF or BrainFlow CSV file")
+    p.add_argument("file", help="EDF/EDF+/BDF, FIF, BrainFlow CSV, XDF, OpenBCI GUI .txt, Mind "
+                   "Monitor or muselsl CSV file")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="recording folder to create (an existing folder gets the recording "
                         "inside it); default: <data dir>/recordings/<time>-<name>")
     p.add_argument("--board", default=None,
                    help="BrainFlow CSV only: board that wrote the file (default: from its "
-                        ".neurofb.json sidecar, else synthetic)")
+                        ".neurofb.json sidecar, else from its column count and timestamps)")
+    add_file_arguments(p)
     p.add_argument("--no-index", action="store_true",
                    help="do not add the recording to the session library")
     p.add_argument("--data-dir", default=None, help="user data folder")
@@ -48,7 +54,12 @@ def run(args: argparse.Namespace) -> int:
     if out is None:
         stem = Path(args.file).name.split(".")[0]
         out = new_recording_path(paths.data_dir(args.data_dir) / "recordings", label=stem)
-    folder = import_file(args.file, out, board=args.board)
+    folder = import_file(args.file, out, board=args.board, stream=args.stream,
+                         montage=args.montage, unit=args.unit)
+    from neurofb.recording.folder import read_folder
+
+    for note in read_folder(folder).meta.get("import_warnings", []):
+        print(f"warning: {note}", file=sys.stderr)
     print(f"imported {args.file} into {folder}")
     if not args.no_index:
         from neurofb.library.index import SessionLibrary, default_path

@@ -1,7 +1,11 @@
 """Options shared by several ``neurofb`` subcommands, defined once.
 
 - :func:`add_board_arguments` / :func:`board_request`: ``--board`` and BrainFlow's connection
-  flags (``stream``).
+  flags, or ``--board lsl`` with ``--stream``/``--type`` (``stream``).
+- :func:`add_file_arguments`: ``--stream``, ``--montage``, ``--unit`` for files that need them
+  (XDF, OpenBCI GUI) (``replay``, ``import``).
+- :func:`add_output_arguments` / :func:`output_requests`: ``--lsl-out``, ``--osc-out``,
+  ``--markers-in`` and the LSL configuration (``stream``, ``replay``).
 - :func:`add_engine_arguments` / :func:`engine_config`: the pipeline's window, hop, mains and
   gate, and the focus target (``stream``, ``replay``).
 - :func:`add_training_options` / :func:`train_config`: the focus model's training recipe
@@ -25,11 +29,14 @@ __all__ = [
     "LazyParser",
     "add_board_arguments",
     "add_engine_arguments",
+    "add_file_arguments",
+    "add_output_arguments",
     "add_training_options",
     "board_request",
     "cache_dir",
     "engine_config",
     "non_negative_float",
+    "output_requests",
     "positive_float",
     "train_config",
 ]
@@ -118,8 +125,11 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
         default="synthetic",
         metavar="NAME",
         help="BrainFlow board: synthetic (default), playback, cyton, ganglion, muse_s, … "
-        "(`neurofb boards` lists them all)",
+        "(`neurofb boards` lists them all); or lsl for a Lab Streaming Layer EEG stream "
+        "(with --stream NAME or --type TYPE)",
     )
+    parser.add_argument("--type", default=None, metavar="TYPE",
+                        help="--board lsl: the type of the LSL stream to read (default EEG)")
     for dest, text in CONNECTION_FLAGS.items():
         kwargs: dict[str, Any] = {"default": None, "help": text, "metavar": _METAVARS.get(dest)}
         if dest == "ip_port":
@@ -131,10 +141,36 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{dest.replace('_', '-')}", dest=dest, **kwargs)
 
 
-def board_request(args: argparse.Namespace) -> Any:
-    """The :class:`neurofb.stream.assemble.BoardRequest` the board flags describe."""
-    from neurofb.stream.assemble import BoardRequest
+def add_file_arguments(parser: argparse.ArgumentParser, *, lsl: bool = False) -> None:
+    """``--montage`` and ``--unit`` for sources that name no electrodes or units, and
+    ``--stream`` (an XDF file's stream; with ``lsl``, also an LSL stream's name)."""
+    what = ("the LSL stream to read (--board lsl; default the first of --type EEG) or the "
+            "stream of an XDF file" if lsl else "the stream of an XDF file to read (default "
+            "the first of type EEG)")  # fmt: skip
+    parser.add_argument("--stream", default=None, metavar="NAME", help=what)
+    parser.add_argument(
+        "--montage", default=None, metavar="PRESET|NAMES",
+        help="channel names for a source that has none (OpenBCI GUI files and LSL streams): "
+        "cyton, cyton_daisy, ganglion, muse, another BrainFlow board, or Fz,Cz,Pz,… in order",
+    )  # fmt: skip
+    parser.add_argument(
+        "--unit", default="auto", choices=("auto", "uV", "mV", "V"),
+        help="amplitude unit of a source that gives none (the OpenBCI GUI's LSL stream, XDF "
+        "streams without units); auto (default) guesses µV or V from the signal and says so",
+    )  # fmt: skip
 
+
+def board_request(args: argparse.Namespace) -> Any:
+    """The source request the board flags describe (a BoardRequest, or an LslRequest)."""
+    from neurofb.stream.assemble import BoardRequest, LslRequest
+
+    if args.board.strip().lower() == "lsl":
+        stype = getattr(args, "type", None)
+        name = getattr(args, "stream", None)
+        return LslRequest(name=name, stype=stype or (None if name else "EEG"),
+                          montage=getattr(args, "montage", None),
+                          unit=getattr(args, "unit", "auto"),
+                          timeout_s=getattr(args, "timeout", None) or 5.0)  # fmt: skip
     connection = {k: getattr(args, k) for k in CONNECTION_FLAGS
                   if getattr(args, k, None) is not None}  # fmt: skip
     return BoardRequest(args.board, connection)
@@ -154,8 +190,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help="analysis window in seconds (default 2)")
     parser.add_argument("--hop", type=positive_float, default=None, metavar="S",
                         help="seconds between updates (default 0.25)")
-    parser.add_argument("--line-freq", type=int, choices=(50, 60, 0), default=None,
-                        help="mains frequency to notch in Hz (0: no notch; default 50)")
+    parser.add_argument("--line-freq", choices=("auto", "50", "60", "0"), default=None,
+                        help="mains frequency to notch in Hz: auto (the default: detected from "
+                        "the first seconds of signal, 50 when it shows no mains peak), 50, 60, "
+                        "or 0 for no notch")
     parser.add_argument(
         "--min-quality", type=float, default=None, metavar="Q",
         help="gate windows whose signal quality (0-1) is below this (default 0.5; 0 never gates)",
@@ -176,7 +214,8 @@ def engine_config(args: argparse.Namespace) -> Any:
     try:
         config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality)
         if args.line_freq is not None:
-            config = dataclasses.replace(config, line_freq=float(args.line_freq) or None)
+            line_freq = "auto" if args.line_freq == "auto" else float(args.line_freq) or None
+            config = dataclasses.replace(config, line_freq=line_freq)
     except ValueError as err:
         raise NeurofbError(f"bad engine settings: {err}") from None
     return config
@@ -235,3 +274,78 @@ def cache_dir(args: argparse.Namespace) -> str:
     from neurofb import paths
 
     return args.cache or str(paths.data_dir() / "cache")
+
+
+def _osc_address(text: str) -> tuple[str, int]:
+    from neurofb.outputs.osc import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--lsl-out``, ``--osc-out``, ``--markers-in`` and the LSL configuration flags."""
+    g = parser.add_argument_group("outputs and markers (docs/outputs.md)")
+    g.add_argument("--lsl-out", nargs="?", const="neurofb", default=None, metavar="NAME",
+                   help="publish focus and markers as LSL streams NAME-Focus and NAME-Markers "
+                   "(default name neurofb)")  # fmt: skip
+    g.add_argument("--lsl-out-eeg", action="store_true",
+                   help="with --lsl-out, also publish the filtered EEG as NAME-EEG")
+    g.add_argument("--osc-out", action="append", type=_osc_address, default=[],
+                   metavar="HOST:PORT",
+                   help="send focus, quality, band powers and rewards as OSC over UDP (neurofb's "
+                   "and OpenBCI GUI's addresses); may be given more than once")  # fmt: skip
+    g.add_argument("--osc-format", choices=("both", "neurofb", "openbci"), default="both",
+                   help="which OSC address set to send (default both)")
+    g.add_argument("--markers-in", default=None, metavar="lsl:NAME|udp:PORT",
+                   help="take markers from an LSL marker stream, or from UDP datagrams sent to "
+                   "127.0.0.1:PORT; they are recorded on the stream's clock")  # fmt: skip
+    g.add_argument("--lsl-local", action="store_true",
+                   help="keep LSL on this computer (loopback only): use neurofb's machine-only "
+                   "liblsl configuration")  # fmt: skip
+    g.add_argument("--lsl-config", default=None, metavar="FILE",
+                   help="liblsl configuration file to use (lsl_api.cfg; sets LSLAPICFG)")
+
+
+def output_requests(args: argparse.Namespace) -> dict[str, Any]:
+    """``lsl_out``, ``osc_out`` and ``markers_in`` of a StreamRequest, from the output flags.
+
+    Also points liblsl at the configuration the flags name (before any LSL call).
+
+    Raises
+    ------
+    NeurofbError
+        A bad markers-in spec, or an LSL configuration that does not exist or comes too late.
+    """
+    from neurofb.outputs.lsl_out import LslOutRequest
+    from neurofb.outputs.osc import OscRequest
+    from neurofb.stream.markers_in import MarkersInRequest
+
+    configure_lsl(args)
+    formats = (("neurofb", "openbci") if args.osc_format == "both" else (args.osc_format,))
+    try:
+        markers = None if args.markers_in is None else MarkersInRequest(args.markers_in)
+        lsl_out = None
+        if args.lsl_out is not None:
+            lsl_out = LslOutRequest(args.lsl_out, eeg=args.lsl_out_eeg)
+        elif args.lsl_out_eeg:
+            raise ValueError("--lsl-out-eeg needs --lsl-out")
+    except ValueError as err:
+        raise NeurofbError(str(err)) from None
+    osc = tuple(OscRequest(host, port, formats) for host, port in args.osc_out)
+    return {"lsl_out": lsl_out, "osc_out": osc, "markers_in": markers}
+
+
+def configure_lsl(args: argparse.Namespace) -> None:
+    """Apply ``--lsl-local`` / ``--lsl-config`` (no-op without them)."""
+    from neurofb import lsl, paths
+
+    if getattr(args, "lsl_local", False) and getattr(args, "lsl_config", None):
+        raise NeurofbError("give --lsl-local or --lsl-config, not both")
+    if getattr(args, "lsl_local", False):
+        path = lsl.write_config(paths.config_dir() / "lsl_api-machine-only.cfg")
+        lsl.use_config(path)
+    elif getattr(args, "lsl_config", None):
+        lsl.use_config(args.lsl_config)

@@ -6,7 +6,8 @@
     neurofb replay session/ --speed 1 --loop --seconds 600          # the demo mode
     neurofb replay Subject00_2.edf --target tbr --hop 1 --trace out.csv
 
-Works on neurofb recording folders and on EDF/EDF+/BDF, FIF and BrainFlow CSV files. For the same
+Works on neurofb recording folders and on EDF/EDF+/BDF, FIF, BrainFlow CSV, XDF, OpenBCI GUI
+and Mind Monitor / muselsl files (``neurofb replay session.xdf --stream obci_eeg1``). For the same
 input and model the trace is identical (``latency_ms`` aside) at every speed and run to run.
 """
 
@@ -19,8 +20,11 @@ from typing import TextIO
 
 from neurofb.commands.options import (
     add_engine_arguments,
+    add_file_arguments,
+    add_output_arguments,
     engine_config,
     non_negative_float,
+    output_requests,
 )
 from neurofb.errors import NeurofbError
 
@@ -42,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "replay",
         help="replay a recording through the live pipeline",
-        description="Replay a recording (neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV) "
+        description="Replay a recording (neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV, XDF, "
+        "OpenBCI GUI .txt, Mind Monitor or muselsl CSV) "
         "through the same pipeline as a live stream and write its focus trace. The trace is "
         "the same at every speed.",
     )
@@ -59,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stop after S seconds of recording",
     )
     p.add_argument("--trace", default=None, metavar="CSV", help="write the focus trace here")
+    add_file_arguments(p)
+    add_output_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -82,6 +89,7 @@ class _Printer:
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Replay the recording; print a summary; return 0."""
+    from neurofb.commands.stream import output_lines
     from neurofb.library.recovery import recover_interrupted
     from neurofb.stream.assemble import ReplayRequest, StreamRequest, open_stream
 
@@ -90,10 +98,16 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         raise NeurofbError("--loop needs --seconds S to know when to stop")
     config = engine_config(args)
     recover_interrupted()
-    source = ReplayRequest(args.path, speed=args.speed, loop=args.loop, seek_s=args.seek,
+    from neurofb.recording.formats import open_recording
+
+    outputs = output_requests(args)
+    opened = open_recording(args.path, stream=args.stream, montage=args.montage, unit=args.unit)
+    for note in opened.warnings:
+        sys.stderr.write(f"warning: {note}\n")
+    source = ReplayRequest(opened, speed=args.speed, loop=args.loop, seek_s=args.seek,
                            seconds=args.seconds or None)  # fmt: skip
     request = StreamRequest(source, target=args.target, model_dir=args.model, config=config,
-                            trace_path=args.trace)  # fmt: skip
+                            trace_path=args.trace, **outputs)  # fmt: skip
     try:
         stream = open_stream(request)
     except ValueError as err:  # a seek past the end
@@ -128,6 +142,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         + (" — interrupted" if interrupted else ""),
         f"mean focus {sum(focus) / len(focus):.3f}" if focus else "mean focus --",
     ]
+    if stream.pipeline.mains_note:
+        lines.append(stream.pipeline.mains_note)
+    lines.extend(output_lines(stream))
     if stream.trace is not None:
         lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
     out.write("\n".join(lines) + "\n")

@@ -5,6 +5,7 @@
     neurofb stream --board synthetic --seconds 10 --trace out.csv
     neurofb stream --board playback --file session.csv --record
     neurofb stream --board cyton --serial-port /dev/ttyUSB0 --target tbr
+    neurofb stream --board lsl --stream obci_eeg1 --montage cyton --lsl-out --osc-out 9000
 
 The live line shows the stream time, focus (``--`` with the reason when the window was gated),
 signal quality and samples per second; it is rewritten in place on a terminal and printed once a
@@ -30,9 +31,12 @@ from typing import Any, TextIO
 from neurofb.commands.options import (
     add_board_arguments,
     add_engine_arguments,
+    add_file_arguments,
+    add_output_arguments,
     board_request,
     engine_config,
     non_negative_float,
+    output_requests,
     positive_float,
 )
 
@@ -47,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "recording.",
     )
     add_board_arguments(p)
+    add_file_arguments(p, lsl=True)
     p.add_argument(
         "--seconds",
         type=non_negative_float,
@@ -78,6 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="user data folder (recordings, personal models); default $NEUROFB_HOME or the "
         "platform's user data dir",
     )
+    add_output_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -166,8 +172,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             meta={"exercise": "stream", "config": dataclasses.asdict(config),
                   "command": "neurofb stream"},
         )  # fmt: skip
+    outputs = output_requests(args)
     request = StreamRequest(
-        board_request(args), target=args.target, model_dir=args.model, config=config,
+        board_request(args), target=args.target, model_dir=args.model, config=config, **outputs,
         # the default model may not fit every board (too few 10-20 electrodes): say so and
         # feed back engagement; a model or target the user named is never replaced
         fallback="engagement" if args.target is None and args.model is None else None,
@@ -270,6 +277,9 @@ def _summary(stream: Any, tally: _Tally, closed: Any, wall_s: float, out: TextIO
         f"mean focus {'--' if mean is None else f'{mean:.3f}'}, mean quality "
         f"{'--' if quality is None else f'{quality:.3f}'}, {runner.reconnects} reconnect attempts",
     ]
+    if stream.pipeline.mains_note:
+        lines.append(stream.pipeline.mains_note)
+    lines.extend(output_lines(stream))
     if stream.trace is not None:
         lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
     if closed.recording is not None:
@@ -278,3 +288,24 @@ def _summary(stream: Any, tally: _Tally, closed: Any, wall_s: float, out: TextIO
             lines.append(f"warning: {closed.recording.problem}")
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def output_lines(stream: Any) -> list[str]:
+    """One summary line per output (what was sent, dropped, failed) and for markers-in."""
+    lines = []
+    for output in stream.outputs:
+        sender = output.sender
+        what = (f"LSL out {output.request.name}-Focus/-Markers"
+                + ("/-EEG" if output.request.eeg else "")
+                if hasattr(output.request, "eeg") else
+                f"OSC out {output.address[0]}:{output.address[1]}")  # fmt: skip
+        line = f"{what}: {sender.sent} messages sent"
+        if sender.dropped:
+            line += f", {sender.dropped} dropped (the receiver did not keep up)"
+        if sender.errors:
+            line += f", {sender.errors} failed ({sender.last_error})"
+        lines.append(line)
+    if stream.markers_in is not None:
+        lines.append(f"markers in ({stream.markers_in.request.spec}): "
+                     f"{stream.markers_in.received} received")  # fmt: skip
+    return lines

@@ -245,3 +245,46 @@ def nearest(targets: Sequence[str], available: Sequence[str]) -> tuple[str, ...]
                 out.append(avail[j])
                 break
     return tuple(out)
+
+
+def montage_names(spec: str, n_channels: int) -> tuple[str, ...]:
+    """Channel names a montage spec gives ``n_channels`` channels.
+
+    For streams and files that name no electrodes (the OpenBCI GUI's files and LSL stream).
+
+    Parameters
+    ----------
+    spec : str
+        A preset (:data:`PRESETS`: ``cyton``, ``muse``, …), a BrainFlow board name (its
+        default EEG names: ``cyton_daisy``, ``ganglion``, …), or names separated by commas
+        (``"Fz,Cz,Pz,Oz"``).
+    n_channels : int
+        How many channels the names are for.
+
+    Raises
+    ------
+    ChannelError
+        An unknown spec, another number of names than channels, or a name given twice.
+    """
+    from neurofb import boards
+    from neurofb.errors import BoardError
+
+    text = spec.strip()
+    if "," in text:
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+    elif text.lower() in PRESETS:
+        names = PRESETS[text.lower()]
+    else:
+        try:
+            names = boards.board_layout(text).eeg_names
+        except BoardError:
+            raise ChannelError(
+                f"unknown montage {spec!r}: give a preset ({', '.join(sorted(PRESETS))}), a "
+                "BrainFlow board name, or the channel names separated by commas"
+            ) from None
+    if len(names) != n_channels:
+        raise ChannelError(f"montage {spec!r} names {len(names)} channels but the data has "
+                           f"{n_channels}")  # fmt: skip
+    if len(set(names)) != len(names):
+        raise ChannelError(f"montage {spec!r} names a channel twice")
+    return names

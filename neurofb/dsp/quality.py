@@ -13,16 +13,20 @@ and its reason the name of the worst check (on a tie, the first in this order):
     Standard deviation below ``flat_uv`` (electrode off, shorted), or at least ``stuck_fraction``
     of the samples at one value (the signal dropped out and holds a value).
 ``"line noise"``
-    Power within ±1 Hz of the mains frequency in the *raw* window, relative to the 1–45 Hz EEG
-    power, graded on a log scale (a loose electrode picks up mains).
+    Mains hum *left in the filtered window*: power within ±1 Hz of 50 Hz or of 60 Hz (whichever
+    is larger), relative to the window's 1–45 Hz power, graded on a log scale. The raw window is
+    not judged: unshielded amplifiers (OpenBCI's Cyton among them) pick up mains many times the
+    EEG's power, and the notch removes it before anything is computed from the signal; what the
+    notch misses (no notch, or a notch at the other mains frequency) is what is flagged.
 ``"EMG"``
-    Relative power above 30 Hz (up to 95 Hz or Nyquist, mains bands excluded) in the raw window,
-    graded (muscle activity).
+    Relative power above 30 Hz (up to 95 Hz or Nyquist) in the raw window, graded (muscle
+    activity). The bands within ±2 Hz of 50 Hz, 60 Hz and their harmonics are left out whatever
+    the mains setting, so mains hum is never taken for muscle.
 ``"high amplitude"``
     Peak-to-peak of the *filtered* window above ``amplitude_uv`` (blink, movement), graded. Last,
     so that when mains or muscle also saturate their check, the cause is named.
 
-The spectral checks use one Hann-tapered periodogram of each raw window (mean removed).
+The spectral checks use Hann-tapered periodograms of each window (mean removed).
 
 The window score is the mean of the channel scores (the fraction of usable signal); the window
 reason names the channels of each reason, worst first: ``"flat: Fz, Cz; EMG: T7"``.
@@ -36,6 +40,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+
+from neurofb.dsp.mains import CANDIDATES
 
 REASONS: tuple[str, ...] = ("NaN", "railed", "flat", "line noise", "EMG", "high amplitude")
 #: A channel's reason is reported once its worst check reaches this badness.
@@ -94,57 +100,65 @@ class _SpectralPlan:
     n_bins: int  # rfft bins kept (up to the top of the broad band)
     keep: np.ndarray  # 1.0 on bins outside the mains bands, 0.0 inside
     edges: np.ndarray  # last bin below 1 Hz, 30 Hz, 45 Hz and the top (cumulative-sum indices)
-    line: slice  # bins within ±1 Hz of the mains frequency
+    lines: tuple[slice, ...]  # bins within ±1 Hz of each mains frequency below Nyquist
+    n_line_bins: int  # rfft bins needed for the line-noise check of the filtered windows
     has_emg: bool  # the broad band reaches above 30 Hz
 
 
 @lru_cache(maxsize=32)
-def _spectral_plan(n_times: int, sfreq: float, line_freq: float | None) -> _SpectralPlan:
+def _spectral_plan(n_times: int, sfreq: float) -> _SpectralPlan:
     from scipy.signal import get_window
 
     freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
     mains = np.zeros(freqs.shape, dtype=bool)
-    if line_freq:
-        for harmonic in np.arange(line_freq, freqs[-1] + 1, line_freq):
+    for f0 in CANDIDATES:
+        for harmonic in np.arange(f0, freqs[-1] + 1, f0):
             mains |= np.abs(freqs - harmonic) <= 2.0
     top = min(95.0, sfreq / 2.0)
     n_bins = int(np.searchsorted(freqs, top, "left"))
     edges = np.minimum(np.searchsorted(freqs, [1.0, 30.0, 45.0, top], "left"), n_bins) - 1
-    line = slice(0, 0)
-    if line_freq and line_freq < sfreq / 2:
-        idx = np.flatnonzero(np.abs(freqs - line_freq) <= 1.0)
-        line = slice(int(idx[0]), int(idx[-1]) + 1)
+    lines = []
+    for f0 in CANDIDATES:
+        idx = np.flatnonzero(np.abs(freqs - f0) <= 1.0)
+        if f0 < sfreq / 2 and idx.size:
+            lines.append(slice(int(idx[0]), int(idx[-1]) + 1))
+    n_line_bins = max([int(edges[2]) + 1] + [sl.stop for sl in lines])
     return _SpectralPlan(
         taper=get_window("hann", n_times),
         n_bins=n_bins,
         keep=(~mains[:n_bins]).astype(float),
         edges=edges,
-        line=line,
+        lines=tuple(lines),
+        n_line_bins=n_line_bins,
         has_emg=top > 30.0,
     )
 
 
 def _spectral_badness(
-    dev: np.ndarray, sfreq: float, line_freq: float | None, th: QualityThresholds
+    dev: np.ndarray, filtered: np.ndarray, sfreq: float, th: QualityThresholds
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Line-noise and EMG badness from the periodogram of the raw (mean-removed) windows."""
-    plan = _spectral_plan(dev.shape[-1], float(sfreq), line_freq)
+    """Line-noise badness (filtered windows) and EMG badness (raw, mean-removed windows)."""
+    plan = _spectral_plan(dev.shape[-1], float(sfreq))
     spec = np.fft.rfft(dev * plan.taper, axis=-1)[..., : plan.n_bins]
     power = spec.real**2
     power += spec.imag**2
-    line = np.add.reduce(power[..., plan.line], axis=-1) if plan.line.stop else None
     # Band sums from one cumulative sum over the bins outside the mains bands.
     power *= plan.keep
     cum = np.add.accumulate(power, axis=-1)
     at = cum[..., plan.edges]  # cumulative power below 1, 30, 45 Hz and the top
-    eeg = np.maximum(at[..., 2] - at[..., 0], 1e-12)
-    line_bad = np.zeros(eeg.shape)
-    if line is not None:
-        line_bad = _ramp(np.log10(np.maximum(line / eeg, 1e-12)), *np.log10(th.line_ratio))
-    emg_bad = np.zeros(eeg.shape)
+    emg_bad = np.zeros(at.shape[:-1])
     if plan.has_emg:
         broad = np.maximum(at[..., 3] - at[..., 0], 1e-12)
         emg_bad = _ramp((at[..., 3] - at[..., 1]) / broad, *th.emg_ratio)
+    line_bad = np.zeros(emg_bad.shape)
+    if plan.lines:
+        centred = filtered - np.add.reduce(filtered, axis=-1, keepdims=True) / filtered.shape[-1]
+        fspec = np.fft.rfft(centred * plan.taper, axis=-1)[..., : plan.n_line_bins]
+        fpow = fspec.real**2 + fspec.imag**2
+        e = plan.edges
+        eeg = np.maximum(np.add.reduce(fpow[..., e[0] + 1 : e[2] + 1], axis=-1), 1e-12)
+        line = np.maximum.reduce([np.add.reduce(fpow[..., sl], axis=-1) for sl in plan.lines])
+        line_bad = _ramp(np.log10(np.maximum(line / eeg, 1e-12)), *np.log10(th.line_ratio))
     return line_bad, emg_bad
 
 
@@ -181,7 +195,6 @@ def assess(
     windows: np.ndarray,
     filtered: np.ndarray,
     sfreq: float,
-    line_freq: float | None = 50.0,
     *,
     ch_names: Sequence[str] | None = None,
     thresholds: QualityThresholds | None = None,
@@ -196,8 +209,6 @@ def assess(
         The same windows after the engine's band-pass and notch, µV, finite.
     sfreq : float
         Sampling rate in Hz.
-    line_freq : float or None
-        Mains frequency in Hz (50 or 60); ``None`` skips the line-noise check.
     ch_names : sequence of str, optional
         Channel names used in the window reasons (default ``"0"``, ``"1"``, …).
     thresholds : QualityThresholds, optional
@@ -231,7 +242,7 @@ def assess(
     amplitude_bad = _ramp(peak_to_peak, *th.amplitude_uv)
     if np.isnan(np.add.reduce(amplitude_bad, axis=None)):
         amplitude_bad = np.nan_to_num(amplitude_bad, nan=1.0)
-    line_bad, emg_bad = _spectral_badness(dev, sfreq, line_freq, th)
+    line_bad, emg_bad = _spectral_badness(dev, filtered, sfreq, th)
 
     # (n_win, n_ch, n_reasons), in the order of REASONS: argmax picks the first on ties
     badness = np.empty((*nan_bad.shape, len(REASONS)))

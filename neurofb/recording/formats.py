@@ -1,17 +1,20 @@
-"""Import and export of recordings: EDF/EDF+/BDF, FIF, BrainFlow CSV and BIDS.
+"""Import and export of recordings: EDF/EDF+/BDF, FIF, BrainFlow CSV, XDF, OpenBCI GUI, Muse CSV.
 
 - :func:`open_recording` opens any recording: a neurofb folder or a file.
-- :func:`read_file` reads an EDF/EDF+/BDF, FIF or BrainFlow CSV file as a
-  :class:`~neurofb.recording.base.Recording` (EEG channels only, names kept, µV; annotations →
-  markers). The format is recognised from the file's first bytes, then its extension.
+- :func:`read_file` reads an EDF/EDF+/BDF, FIF, BrainFlow CSV, XDF (LabRecorder), OpenBCI GUI
+  raw text, Mind Monitor or muselsl CSV file as a :class:`~neurofb.recording.base.Recording`
+  (EEG channels only, names kept, µV; annotations and marker streams → markers). The format is
+  recognised from the file's first bytes, then its extension.
 - :func:`export` writes a recording as EDF+ or BDF+ (MNE/edfio), FIF (MNE), BrainFlow CSV (the
   board's own layout, playable by BrainFlow's playback board) or into a BIDS dataset (mne-bids).
 - :func:`import_file` converts a file into a neurofb recording folder.
 
 Every damaged, truncated, empty or mislabelled file gives a :class:`~neurofb.errors.RecordingError`
 that names the file and what is wrong — never a traceback from MNE, edfio or BrainFlow.
-The format details live in :mod:`neurofb.recording.mne_files` and
-:mod:`neurofb.recording.brainflow_csv`.
+The format details live in :mod:`neurofb.recording.mne_files`,
+:mod:`neurofb.recording.brainflow_csv` (and :mod:`~neurofb.recording.board_guess` for a CSV that
+names no board), :mod:`neurofb.recording.xdf`, :mod:`neurofb.recording.openbci_txt` and
+:mod:`neurofb.recording.muse_csv`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from pathlib import Path
 
 from neurofb.errors import RecordingError
 from neurofb.recording.base import META, Recording
-from neurofb.recording.brainflow_csv import read_csv, write_csv
+from neurofb.recording.board_guess import guess_board
+from neurofb.recording.brainflow_csv import read_csv, sidecar_path, write_csv
 from neurofb.recording.folder import read_folder
 from neurofb.recording.mne_files import read_raw_file, write_bids, write_edf, write_fif
+from neurofb.recording.muse_csv import read_muse_csv, sniff_muse
+from neurofb.recording.openbci_txt import read_openbci_txt
 from neurofb.recording.writer import RecordingWriter, new_recording_path
+from neurofb.recording.xdf import read_xdf
 from neurofb.types import Chunk
 
 __all__ = [
@@ -41,13 +48,15 @@ __all__ = [
 #: Formats :func:`export` writes.
 EXPORT_FORMATS: tuple[str, ...] = ("edf", "bdf", "fif", "csv", "bids")
 #: Formats :func:`read_file` reads.
-IMPORT_FORMATS: tuple[str, ...] = ("edf", "bdf", "fif", "csv")
+IMPORT_FORMATS: tuple[str, ...] = (
+    "edf", "bdf", "fif", "csv", "xdf", "openbci", "mindmonitor", "muselsl",
+)  # fmt: skip
 #: File extension of each exported file format.
 SUFFIX = {"edf": ".edf", "bdf": ".bdf", "fif": "_raw.fif", "csv": ".csv"}
 
 _EXTENSIONS = {
     ".edf": "edf", ".rec": "edf", ".bdf": "bdf", ".fif": "fif", ".csv": "csv", ".txt": "csv",
-    ".tsv": "csv",
+    ".tsv": "csv", ".xdf": "xdf", ".xdfz": "xdf",
 }  # fmt: skip
 
 
@@ -64,8 +73,18 @@ def _sniff(head: bytes) -> str | None:
         return "edf"
     if head.startswith(b"\xffBIOSEMI"):
         return "bdf"
+    if head.startswith(b"XDF:"):
+        return "xdf"
+    if head.startswith(b"%OpenBCI Raw"):
+        return "openbci"
     if head.startswith(b"\x00\x00\x00\x64") or head.startswith(b"\x1f\x8b"):
         return "fif"  # FIFF_FILE_ID tag first; or gzip (.fif.gz)
+    try:
+        muse = sniff_muse(head.split(b"\n", 1)[0].decode("utf-8-sig").strip())
+    except UnicodeDecodeError:
+        muse = None
+    if muse is not None:
+        return muse
     try:
         first = head.split(b"\n", 1)[0].decode("ascii").strip()
         cells = first.split("\t")
@@ -78,7 +97,7 @@ def _sniff(head: bytes) -> str | None:
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """Return the format of a file (``"edf"``, ``"bdf"``, ``"fif"`` or ``"csv"``).
+    """Return the format of a file (one of :data:`IMPORT_FORMATS`).
 
     The file's first bytes decide; the extension is used when they show nothing known.
 
@@ -104,13 +123,21 @@ def detect_format(path: str | os.PathLike) -> str:
     if kind is None:
         raise RecordingError(
             f"{p} is of no format neurofb reads: expected EDF/EDF+ (.edf), BDF (.bdf), "
-            "FIF (.fif) or a BrainFlow CSV (.csv, tab-separated)"
+            "FIF (.fif), a BrainFlow CSV (.csv, tab-separated), XDF (.xdf), an OpenBCI GUI "
+            "recording (.txt) or a Mind Monitor / muselsl CSV"
         )
     return kind
 
 
-def read_file(path: str | os.PathLike, *, board: str | int | None = None) -> Recording:
-    """Read an EDF/EDF+/BDF, FIF or BrainFlow CSV file as a Recording.
+def read_file(
+    path: str | os.PathLike,
+    *,
+    board: str | int | None = None,
+    stream: str | None = None,
+    montage: str | None = None,
+    unit: str = "auto",
+) -> Recording:
+    """Read a recording file (any of :data:`IMPORT_FORMATS`) as a Recording.
 
     Parameters
     ----------
@@ -118,14 +145,25 @@ def read_file(path: str | os.PathLike, *, board: str | int | None = None) -> Rec
         The file.
     board : str or int, optional
         For BrainFlow CSV files: the board that wrote it (BrainFlow name or id). Default: the
-        board named in the file's ``.neurofb.json`` sidecar, else ``synthetic``.
+        board named in the file's ``.neurofb.json`` sidecar, else the one its column count and
+        timestamps tell (:func:`~neurofb.recording.board_guess.guess_board`), else
+        ``synthetic``.
+    stream : str, optional
+        For XDF files: the name of the EEG stream to read (default the first of type EEG).
+    montage : str, optional
+        Channel names for files that name none (OpenBCI GUI, XDF): a preset, a BrainFlow board
+        or names separated by commas (:func:`neurofb.dsp.montage.montage_names`).
+    unit : str
+        For XDF streams that give no unit: ``"auto"`` (guessed, with a warning), ``"uV"``,
+        ``"mV"`` or ``"V"``.
 
     Returns
     -------
     recording : Recording
         EEG channels only (ECG, EOG, status, ... dropped; names kept as in the file), data in
         µV, shape (n_channels, n_samples); timestamps in seconds (Unix time when the file has
-        a start date); markers from the annotations (or the CSV's marker row/sidecar).
+        a start date); markers from the annotations (or the CSV's marker row/sidecar, the XDF's
+        marker streams, the Muse app's marker rows).
 
     Raises
     ------
@@ -136,22 +174,44 @@ def read_file(path: str | os.PathLike, *, board: str | int | None = None) -> Rec
     p = Path(path)
     kind = detect_format(p)
     ext = _by_extension(p)
-    rec = read_csv(p, board=board) if kind == "csv" else read_raw_file(p, kind)
-    if ext is not None and ext != kind:
-        note = (f"{p.name} holds {kind.upper()} data despite its extension; read as "
-                f"{kind.upper()}")  # fmt: skip
-        rec = replace(rec, warnings=[note, *rec.warnings])
+    guessed = ""
+    if kind == "csv":
+        if board is None and not sidecar_path(p).is_file():
+            try:
+                board, guessed = guess_board(p)
+            except RecordingError as err:
+                if "could have been written by" in str(err):
+                    raise
+                board = None  # no layout fits: read as the default board, which says why not
+        rec = read_csv(p, board=board)
+    elif kind == "xdf":
+        rec = read_xdf(p, stream=stream, montage=montage, unit=unit)
+    elif kind == "openbci":
+        rec = read_openbci_txt(p, montage=montage)
+    elif kind in ("mindmonitor", "muselsl"):
+        rec = read_muse_csv(p)
+    else:
+        rec = read_raw_file(p, kind)
+    notes = [guessed] if guessed else []
+    if ext is not None and ext != kind and not (ext == "csv" and kind in (
+            "openbci", "mindmonitor", "muselsl")):
+        notes.insert(0, f"{p.name} holds {kind.upper()} data despite its extension; read as "
+                        f"{kind.upper()}")  # fmt: skip
+    if notes:
+        rec = replace(rec, warnings=[*notes, *rec.warnings])
     return rec
 
 
-def open_recording(path: str | os.PathLike) -> Recording:
-    """Open a recording: a neurofb folder, or an EDF/EDF+/BDF, FIF or BrainFlow CSV file.
+def open_recording(path: str | os.PathLike, **options: str | None) -> Recording:
+    """Open a recording: a neurofb folder, or a file in one of :data:`IMPORT_FORMATS`.
 
     Parameters
     ----------
     path : path-like
         The recording folder (or its meta.json), or a file in one of the formats
         :func:`read_file` reads.
+    **options
+        :func:`read_file`'s ``board``, ``stream``, ``montage`` and ``unit`` (for files).
 
     Returns
     -------
@@ -170,7 +230,7 @@ def open_recording(path: str | os.PathLike) -> Recording:
         p = p.parent
     if p.is_dir():
         return read_folder(p)
-    return read_file(p)
+    return read_file(p, **{k: v for k, v in options.items() if v is not None})
 
 
 def export(
@@ -237,8 +297,9 @@ def import_file(
     *,
     board: str | int | None = None,
     chunk_s: float = 10.0,
+    **options: str | None,
 ) -> Path:
-    """Convert an EDF/BDF/FIF/BrainFlow CSV file into a neurofb recording folder.
+    """Convert a recording file (any of :data:`IMPORT_FORMATS`) into a neurofb recording folder.
 
     Parameters
     ----------
@@ -252,6 +313,8 @@ def import_file(
         For BrainFlow CSV files: the board that wrote it.
     chunk_s : float
         Seconds of samples handed to the writer at a time.
+    **options
+        :func:`read_file`'s ``stream``, ``montage`` and ``unit``.
 
     Returns
     -------
@@ -265,7 +328,7 @@ def import_file(
     """
     if not chunk_s > 0:
         raise ValueError(f"chunk_s must be positive, got {chunk_s}")
-    rec = read_file(path, board=board)
+    rec = read_file(path, board=board, **{k: v for k, v in options.items() if v is not None})
     stem = Path(path).name.split(".")[0] or "import"
     if out is None:
         folder = new_recording_path(label=stem)
@@ -278,6 +341,8 @@ def import_file(
                 "interrupted", "n_samples", "source", "file"}  # fmt: skip
     meta = {k: v for k, v in rec.meta.items() if k not in reserved}
     meta["imported_from"] = str(Path(path).resolve())
+    if rec.warnings:
+        meta["import_warnings"] = list(rec.warnings)
     writer = RecordingWriter(folder, rec.info, meta=meta)
     try:
         step = max(1, int(chunk_s * rec.info.sfreq))

@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any
 from neurofb import paths
 from neurofb.config import EngineConfig
 from neurofb.errors import ChannelError, ModelError, NeurofbError
+from neurofb.outputs.lsl_out import LslOutRequest
+from neurofb.outputs.osc import OscRequest
+from neurofb.stream.markers_in import MarkersInRequest
 from neurofb.types import SourceInfo, Update
 
 # The pipeline, the estimators, the recorder and the library are imported where they are used:
@@ -39,8 +42,13 @@ from neurofb.types import SourceInfo, Update
 if TYPE_CHECKING:
     from neurofb.focus.base import Estimator
     from neurofb.library.summary import SessionSummary
+    from neurofb.outputs.base import SupportsSteps
+    from neurofb.outputs.clock import StreamClock
+    from neurofb.outputs.lsl_out import LslOutput
+    from neurofb.outputs.osc import OscOutput
     from neurofb.recording.base import Recording
     from neurofb.recording.trace import TraceWriter
+    from neurofb.stream.markers_in import MarkersIn
     from neurofb.stream.pipeline import Pipeline
     from neurofb.stream.recorder import FinishedRecording, StreamRecorder
     from neurofb.stream.runner import StreamRunner
@@ -49,7 +57,11 @@ if TYPE_CHECKING:
 __all__ = [
     "BoardRequest",
     "ClosedStream",
+    "LslOutRequest",
+    "LslRequest",
+    "MarkersInRequest",
     "OpenedStream",
+    "OscRequest",
     "RecordRequest",
     "ReplayRequest",
     "StreamRequest",
@@ -118,7 +130,37 @@ class ReplayRequest:
         return (path.name.split(".")[0] if path is not None else "") or "replay"
 
 
-SourceRequest = BoardRequest | ReplayRequest
+@dataclass(frozen=True)
+class LslRequest:
+    """An LSL EEG stream to read (:class:`neurofb.stream.lsl_source.LslSource`).
+
+    Parameters
+    ----------
+    name, stype, source_id : str, optional
+        Which stream (all given must match); default the first stream of type ``EEG``.
+    montage : str, optional
+        Channel names for a stream that has none (``cyton``, ``muse``, ``Fz,Cz,…``).
+    unit : str
+        Unit of a stream that gives none: ``"auto"`` (guessed, with a warning), ``"uV"``,
+        ``"mV"`` or ``"V"``.
+    timeout_s : float
+        Seconds to look for the stream.
+    """
+
+    name: str | None = None
+    stype: str | None = None
+    source_id: str | None = None
+    montage: str | None = None
+    unit: str = "auto"
+    timeout_s: float = 5.0
+
+    @property
+    def label(self) -> str:
+        """A short name for file names and messages."""
+        return f"lsl-{self.name or self.stype or 'EEG'}"
+
+
+SourceRequest = BoardRequest | ReplayRequest | LslRequest
 
 
 @dataclass(frozen=True)
@@ -160,6 +202,12 @@ class StreamRequest:
         Write the focus trace CSV here.
     stall_s : float
         Seconds without samples before the runner reconnects.
+    lsl_out : LslOutRequest, optional
+        Publish focus, markers (and the filtered EEG) as LSL streams.
+    osc_out : tuple of OscRequest
+        Send focus, quality, band powers and rewards as OSC to each of these receivers.
+    markers_in : MarkersInRequest, optional
+        Take markers from another program (an LSL marker stream, or UDP on 127.0.0.1).
     """
 
     source: SourceRequest
@@ -170,6 +218,9 @@ class StreamRequest:
     record: RecordRequest | None = None
     trace_path: str | None = None
     stall_s: float = 2.0
+    lsl_out: LslOutRequest | None = None
+    osc_out: tuple[OscRequest, ...] = ()
+    markers_in: MarkersInRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +283,10 @@ class OpenedStream:
         self.recorder: StreamRecorder | None = None
         #: Whether open_stream started the source (a live board, a paced replay).
         self.source_started = False
+        self.clock: StreamClock | None = None
+        #: The outputs attached (LSL, OSC), closed with the stream.
+        self.outputs: list[LslOutput | OscOutput] = []
+        self.markers_in: MarkersIn | None = None
         self._closed: ClosedStream | None = None
 
     @property
@@ -254,6 +309,8 @@ class OpenedStream:
             if self.recorder is not None and self.recorder.discard_if_empty():
                 self.recorder = None
             raise
+        if self.markers_in is not None:
+            self.markers_in.start()
 
     def run(self) -> None:
         """Stream on this thread until the source ends (a replay) or Ctrl-C.
@@ -265,7 +322,14 @@ class OpenedStream:
         KeyboardInterrupt
             After the source was stopped cleanly.
         """
+        if self.markers_in is not None:
+            self.markers_in.start()
         self.runner.run()
+
+    def follow(self, session: SupportsSteps) -> None:
+        """Let the outputs send a practice session's reward state and markers with its steps."""
+        for output in self.outputs:
+            output.follow(session)
 
     def close(self, summary: SessionSummary | None = None) -> ClosedStream:
         """Stop, close the trace, finalise the recording and index it; idempotent.
@@ -277,10 +341,14 @@ class OpenedStream:
         """
         if self._closed is not None:
             return self._closed
+        if self.markers_in is not None:
+            self.markers_in.close()
         self.runner.stop()
         if self.source_started and not self.runner.started:
             self.source.stop()  # started by open_stream, never handed to the runner
         self.pipeline.close()
+        for output in self.outputs:
+            output.close()
         rows = 0
         if self.trace is not None:
             self.trace.close()
@@ -317,6 +385,12 @@ def make_source(request: SourceRequest) -> Source:
             from neurofb.errors import BoardError
 
             raise BoardError(f"bad connection setting for {request.name}: {err}") from None
+    if isinstance(request, LslRequest):
+        from neurofb.stream.lsl_source import LslSource
+
+        return LslSource(name=request.name, stype=request.stype, source_id=request.source_id,
+                         montage=request.montage, unit=request.unit,
+                         timeout_s=request.timeout_s)  # fmt: skip
     if isinstance(request, ReplayRequest):
         from neurofb.stream.replay import ReplaySource
 
@@ -399,9 +473,18 @@ def open_stream(request: StreamRequest) -> OpenedStream:
         if early:
             source.stop()
         raise
+    source_note = getattr(source, "warning", "")
+    if source_note:
+        warning = f"{source_note}; {warning}" if warning else source_note
     stream = OpenedStream(request, source, pipeline, target=target, model_dir=model_dir,
                           warning=warning)  # fmt: skip
     stream.source_started = early
+    try:
+        _attach_io(stream, request)
+    except BaseException:
+        stream.close()
+        source.stop()  # release what making it opened (an LSL inlet)
+        raise
     if request.record is not None:
         from neurofb.stream.recorder import StreamRecorder
 
@@ -423,6 +506,35 @@ def open_stream(request: StreamRequest) -> OpenedStream:
             raise
         stream.runner.add_update_listener(stream.trace.write)
     return stream
+
+
+def _attach_io(stream: OpenedStream, request: StreamRequest) -> None:
+    """Attach the outputs and markers-in the request asks for (OutputError, BoardError)."""
+    if request.lsl_out is None and not request.osc_out and request.markers_in is None:
+        return
+    from neurofb.outputs.clock import StreamClock
+    from neurofb.outputs.lsl_out import LslOutput
+    from neurofb.outputs.osc import OscOutput
+    from neurofb.stream.lsl_source import LslSource
+    from neurofb.stream.markers_in import MarkersIn
+
+    source, pipeline = stream.source, stream.pipeline
+    offset = source.unix_minus_lsl if isinstance(source, LslSource) else None
+    stream.clock = StreamClock(stream.info.sfreq, live=stream.info.live, unix_minus_lsl=offset)
+    stream.runner.add_chunk_listener(stream.clock.on_chunk)
+    if request.lsl_out is not None:
+        hop_s = pipeline.hop_samples / pipeline.sfreq
+        lsl_out = LslOutput(request.lsl_out, stream.info, hop_s=hop_s, clock=stream.clock,
+                            target=stream.target, filter_spec=lambda: pipeline.filter_settings)
+        stream.outputs.append(lsl_out)
+        lsl_out.attach(stream.runner)
+    for osc in request.osc_out:
+        osc_out = OscOutput(osc, stream.info.ch_names)
+        stream.outputs.append(osc_out)
+        osc_out.attach(stream.runner)
+    if request.markers_in is not None:
+        stream.markers_in = MarkersIn(request.markers_in, stream.runner, stream.clock,
+                                      on_error=stream.runner.report_error)  # fmt: skip
 
 
 def replay(

@@ -13,6 +13,7 @@ hops, so memory stays bounded.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +23,7 @@ import numpy as np
 from neurofb.config import EngineConfig, usable_cpus
 from neurofb.dsp.features import band_powers
 from neurofb.dsp.filters import StreamFilter, design_filter
+from neurofb.dsp.mains import detect_line_freq
 from neurofb.dsp.quality import QualityReport, assess
 from neurofb.errors import ChannelError
 from neurofb.focus.bandpower import BandPowerEstimator
@@ -29,6 +31,8 @@ from neurofb.focus.base import BoundEstimator, Estimator, FocusBatch
 from neurofb.types import Chunk, Features, SourceInfo, Update
 
 __all__ = ["Pipeline"]
+
+log = logging.getLogger(__name__)
 
 
 def _samples(seconds: float, sfreq: float) -> int:
@@ -111,12 +115,15 @@ class Pipeline:
                 f"{config.h_freq:g} Hz low-pass must be below Nyquist ({self.sfreq / 2:g} Hz); "
                 "lower h_freq"
             )
-        self._filter = StreamFilter(
-            design_filter(
-                self.sfreq, l_freq=config.l_freq, h_freq=config.h_freq, line_freq=config.line_freq
-            ),
-            n_ch,
-        )
+        #: Mains frequency notched (Hz, or None); decided on the first window when "auto".
+        self.line_freq: float | None = None
+        #: How the mains frequency was chosen ("" until it is).
+        self.mains_note = ""
+        self._filter: StreamFilter | None = None
+        self._held: list[Chunk] = []  # chunks held back until the mains frequency is known
+        self._detect_n = max(self.window_samples, _samples(2.0, self.sfreq))
+        if config.line_freq != "auto":
+            self._set_mains(config.resolve_line_freq(None), "set")
         self.estimator = estimator or BandPowerEstimator(
             "engagement", baseline_s=config.baseline_s
         )
@@ -148,6 +155,12 @@ class Pipeline:
         return str(self.estimator.name)
 
     @property
+    def filter_settings(self) -> tuple[bool, float, float, float | None]:
+        """``(known, l_freq, h_freq, line_freq)``: the filters' settings, and whether the mains
+        frequency is settled yet (with ``"auto"``, after the first window)."""
+        return (self._filter is not None, self.config.l_freq, self.config.h_freq, self.line_freq)
+
+    @property
     def n_samples(self) -> int:
         """Samples processed since the start (or the last reset)."""
         return self._n
@@ -168,9 +181,46 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _set_mains(self, line_freq: float | None, how: str) -> None:
+        """Design the filter for ``line_freq`` (how: "set", "detected" or "fallback")."""
+        self.line_freq = line_freq
+        hz = "no notch" if line_freq is None else f"{line_freq:g} Hz"
+        self.mains_note = {
+            "set": f"mains {hz} (setting)",
+            "detected": f"mains {hz} (detected from the signal)",
+            "fallback": f"mains {hz} (auto: no mains peak in the signal, so the default)",
+        }[how]
+        self._filter = StreamFilter(
+            design_filter(self.sfreq, l_freq=self.config.l_freq, h_freq=self.config.h_freq,
+                          line_freq=line_freq),
+            len(self.ch_names),
+        )  # fmt: skip
+
+    def _detect_mains(self, chunk: Chunk) -> Chunk | None:
+        """Hold chunks until the first window is in, detect the mains, return them as one."""
+        self._held.append(chunk)
+        held = sum(c.n_samples for c in self._held)
+        if held < self._detect_n:
+            return None
+        chunks, self._held = self._held, []
+        data = np.concatenate([np.asarray(c.data, dtype=float) for c in chunks], axis=1)
+        found = detect_line_freq(data[:, : self._detect_n], self.sfreq)
+        self._set_mains(self.config.resolve_line_freq(found),
+                        "detected" if found is not None else "fallback")  # fmt: skip
+        log.info("%s: %s", self.info.board or "stream", self.mains_note)
+        first = chunks[0]
+        return Chunk(data=data, timestamps=np.concatenate([c.timestamps for c in chunks]),
+                     ch_names=first.ch_names, sfreq=first.sfreq, first_sample=first.first_sample,
+                     board=first.board, unit=first.unit)  # fmt: skip
+
     def reset(self) -> None:
-        """Start afresh: filter state, buffers, smoothing and the estimator's baseline."""
-        self._filter.reset()
+        """Start afresh: filter state, buffers, smoothing and the estimator's baseline.
+
+        A mains frequency already detected is kept.
+        """
+        if self._filter is not None:
+            self._filter.reset()
+        self._held = []
         self._bound.reset()
         self._n = 0
         self._len = 0
@@ -248,13 +298,18 @@ class Pipeline:
             When the chunk's channels or sampling rate differ from the stream's.
         """
         self._check(chunk)
+        if self._filter is None:
+            held = self._detect_mains(chunk)
+            if held is None:
+                return []
+            chunk = held
         updates: list[Update] = []
         n_chunk_start = self._n
         data = np.asarray(chunk.data, dtype=float)
         for start in range(0, data.shape[1], self._block):
             raw = data[:, start : start + self._block]
             t0 = time.perf_counter()
-            filt = self._filter.process(self._hold_nonfinite(raw))
+            filt = self._filter.process(self._hold_nonfinite(raw))  # type: ignore[union-attr]
             self._append(raw, filt)
             n_before, self._n = self._n, self._n + raw.shape[1]
             ends = self._window_ends(n_before, self._n)
@@ -279,7 +334,7 @@ class Pipeline:
         filt = self._gather(self._filt, ends)
         ahead = self._score_ahead(filt) if len(ends) > 1 else None
         features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
-        quality = assess(raw, filt, self.sfreq, self.config.line_freq, ch_names=self.ch_names)
+        quality = assess(raw, filt, self.sfreq, ch_names=self.ch_names)
         has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
         ok = (quality.window_score >= self.min_quality) & ~has_nan
         focus, attention = self._estimate(filt, features, ok, ahead)

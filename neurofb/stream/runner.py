@@ -274,7 +274,9 @@ class StreamRunner:
             return True
         return self._done.wait(timeout)
 
-    def mark(self, kind: str, label: str = "", value: float | None = None) -> Marker:
+    def mark(
+        self, kind: str, label: str = "", value: float | None = None, *, t: float | None = None
+    ) -> Marker:
         """Make a marker timestamped with the stream clock and send it to marker listeners.
 
         Safe to call from any thread. While the runner runs, the marker is delivered on the
@@ -289,12 +291,18 @@ class StreamRunner:
             Details (the block label, the note text).
         value : float, optional
             A number that goes with it (a threshold, points).
+        t : float, optional
+            Stream time of the event in seconds, when it is known to have happened at another
+            moment than now (a marker received from another program with its own timestamp).
         """
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"marker kind must be a non-empty string, got {kind!r}")
+        if t is not None and not (isinstance(t, int | float) and t >= 0 and t == t):
+            raise ValueError(f"marker time must be a number of seconds >= 0, got {t!r}")
         marker = Marker(
-            t=self.t, kind=kind, label=str(label), value=None if value is None else float(value)
-        )
+            t=self.t if t is None else float(t), kind=kind, label=str(label),
+            value=None if value is None else float(value),
+        )  # fmt: skip
         with self._marker_lock:
             if self._accepting_markers:
                 self._marker_queue.put(marker)

@@ -171,9 +171,14 @@ def filter_like_engine(data: np.ndarray, sfreq: float, config: EngineConfig) -> 
     array, shape (n_channels, n_samples)
     """
     from neurofb.dsp.filters import StreamFilter, design_filter
+    from neurofb.dsp.mains import detect_line_freq
 
+    line_freq = config.line_freq
+    if line_freq == "auto":  # as the live pipeline does: from the first window of raw samples
+        n = max(int(config.window_s * sfreq), int(2 * sfreq))
+        line_freq = config.resolve_line_freq(detect_line_freq(data[:, :n], sfreq))
     sos = design_filter(sfreq, l_freq=config.l_freq, h_freq=config.h_freq,
-                        line_freq=config.line_freq)
+                        line_freq=line_freq)
     return StreamFilter(sos, data.shape[0]).process(data)
 
 

@@ -1,0 +1,188 @@
+"""Markers in: events from other programs (stimulus software, PsychoPy, a game) into the stream.
+
+``--markers-in lsl:NAME`` reads the LSL marker stream ``NAME`` (string samples; PsychoPy,
+OpenSesame, Unity and most stimulus software send these). Each event becomes a marker of the
+stream at the time the *sender* stamped it, mapped onto the stream's own clock
+(:class:`neurofb.outputs.clock.StreamClock`), so it lands in the recording's ``markers.jsonl``
+beside the sample it happened at — not when it happened to arrive. Text in neurofb's own marker
+form (``block_start:rest``, ``kind:label=value``) keeps its kind; any other text is a ``note``
+with that label.
+
+``--markers-in udp:PORT`` listens on ``127.0.0.1:PORT`` (this machine only) for UDP datagrams of
+UTF-8 text, one marker each, timed when it arrives.
+
+Both run on a thread of their own and hand markers to :meth:`StreamRunner.mark
+<neurofb.stream.runner.StreamRunner.mark>`, which delivers them on the runner's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from neurofb.errors import BoardError
+from neurofb.lsl import local_clock, pylsl
+from neurofb.outputs.clock import StreamClock
+from neurofb.recording.mne_files import decode_annotation
+from neurofb.types import Marker
+
+__all__ = ["MarkersIn", "MarkersInRequest"]
+
+log = logging.getLogger(__name__)
+
+
+class SupportsMark(Protocol):
+    """What markers-in needs of a runner."""
+
+    def mark(self, kind: str, label: str = "", value: float | None = None, *,
+             t: float | None = None) -> Marker: ...  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MarkersInRequest:
+    """Where markers come from: ``lsl:NAME`` or ``udp:PORT``.
+
+    Parameters
+    ----------
+    spec : str
+        ``"lsl:NAME"`` (an LSL marker stream by name) or ``"udp:PORT"`` (datagrams to
+        127.0.0.1:PORT).
+    """
+
+    spec: str
+
+    def __post_init__(self) -> None:
+        kind, _, rest = self.spec.partition(":")
+        if kind not in ("lsl", "udp") or not rest:
+            raise ValueError(f"markers-in must be lsl:NAME or udp:PORT, got {self.spec!r}")
+        if kind == "udp" and not (rest.isdigit() and 0 < int(rest) < 65536):
+            raise ValueError(f"udp:PORT needs a port 1-65535, got {rest!r}")
+
+    @property
+    def kind(self) -> str:
+        """``"lsl"`` or ``"udp"``."""
+        return self.spec.partition(":")[0]
+
+    @property
+    def target(self) -> str:
+        """The stream name or the port."""
+        return self.spec.partition(":")[2]
+
+
+class MarkersIn:
+    """Receive markers on a thread and mark them on the runner.
+
+    Parameters
+    ----------
+    request : MarkersInRequest
+        The marker source.
+    runner : object with ``mark(kind, label, value, *, t)``
+        Usually the stream's :class:`~neurofb.stream.runner.StreamRunner`.
+    clock : StreamClock
+        The stream's clock (fed by the runner's chunks).
+    on_error : callable, optional
+        Called with a message when the marker source cannot be read.
+
+    Raises
+    ------
+    BoardError
+        ``udp:PORT`` is in use.
+    """
+
+    def __init__(self, request: MarkersInRequest, runner: SupportsMark, clock: StreamClock, *,
+                 on_error: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        self.request = request
+        self.runner = runner
+        self.clock = clock
+        self.on_error = on_error
+        self.received = 0
+        self._stop = threading.Event()
+        self._socket: socket.socket | None = None
+        if request.kind == "udp":
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.bind(("127.0.0.1", int(request.target)))
+            except OSError as err:
+                sock.close()
+                raise BoardError(f"cannot listen for markers on 127.0.0.1:{request.target}: "
+                                 f"{err.strerror or err}") from None
+            sock.settimeout(0.2)
+            self._socket = sock
+        self._thread = threading.Thread(target=self._run, name=f"neurofb-markers-in-"
+                                        f"{request.spec}", daemon=True)  # fmt: skip
+
+    def start(self) -> None:
+        """Start receiving."""
+        self._thread.start()
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Stop receiving (idempotent)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._socket is not None:
+            self._socket.close()
+
+    def _mark(self, text: str, lsl_time: float) -> None:
+        t = self.clock.stream_t(lsl_time)
+        for m in decode_annotation(text, t, 0.0):
+            self.runner.mark(m.kind, m.label, m.value, t=m.t)
+            self.received += 1
+
+    def _run(self) -> None:
+        try:
+            if self.request.kind == "udp":
+                self._run_udp()
+            else:
+                self._run_lsl()
+        except Exception as err:  # never let a marker source take the process down
+            log.exception("markers-in %s failed", self.request.spec)
+            if self.on_error is not None:
+                self.on_error(f"markers-in {self.request.spec} stopped: {err}")
+
+    def _run_udp(self) -> None:
+        assert self._socket is not None
+        while not self._stop.is_set():
+            try:
+                data, _ = self._socket.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            text = data.decode("utf-8", errors="replace").strip()
+            if text:
+                self._mark(text, local_clock())
+
+    def _run_lsl(self) -> None:
+        lsl = pylsl()
+        predicate = f"name='{self.request.target}'"
+        inlet: Any = None
+        waited = False
+        while not self._stop.is_set() and inlet is None:
+            found = lsl.resolve_bypred(predicate, 1, 0.5)
+            if found:
+                flags = lsl.proc_clocksync | lsl.proc_dejitter | lsl.proc_monotonize
+                flags &= ~lsl.proc_dejitter  # markers are irregular: no dejitter
+                inlet = lsl.StreamInlet(found[0], recover=True, processing_flags=flags)
+                log.info("markers-in: reading LSL stream %s", self.request.target)
+            elif not waited:
+                waited = True
+                log.warning("markers-in: no LSL stream named %s yet; waiting for it",
+                            self.request.target)  # fmt: skip
+        while not self._stop.is_set() and inlet is not None:
+            try:
+                sample, stamp = inlet.pull_sample(timeout=0.2)
+            except (RuntimeError, OSError) as err:
+                log.warning("markers-in: %s", err)
+                continue
+            if sample is None:
+                continue
+            text = " ".join(str(v) for v in sample).strip()
+            if text:
+                self._mark(text, float(stamp))
+        if inlet is not None:
+            inlet.close_stream()

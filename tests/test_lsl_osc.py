@@ -1,0 +1,397 @@
+"""LSL in and out, OSC out and markers in — real liblsl on loopback, a real python-osc server.
+
+liblsl runs with the loopback-only configuration of conftest.py (checked by ``lsl_loopback``);
+OSC goes to 127.0.0.1 only. Waits are bounded and generous; nothing asserts on timing.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from neurofb import paths
+from neurofb.outputs import LslOutRequest, OscRequest
+from neurofb.recording import formats
+from neurofb.recording.folder import read_folder
+from neurofb.stream.assemble import (
+    LslRequest,
+    MarkersInRequest,
+    RecordRequest,
+    ReplayRequest,
+    StreamRequest,
+    open_stream,
+    replay,
+)
+
+WAIT_S = 60.0
+
+
+def _until(condition, timeout: float = WAIT_S, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return formats.open_recording(paths.shipped_recordings_dir() / "demo-eegmat")
+
+
+def _outlet(pylsl, name, rec, *, labels=True, unit="microvolts", fmt="double64"):
+    info = pylsl.StreamInfo(name, "EEG", len(rec.ch_names), rec.sfreq, fmt, f"{name}-id")
+    if labels:
+        chans = info.desc().append_child("channels")
+        for ch in rec.ch_names:
+            c = chans.append_child("channel")
+            c.append_child_value("label", ch)
+            if unit:
+                c.append_child_value("unit", unit)
+            c.append_child_value("type", "EEG")
+    return pylsl.StreamOutlet(info, chunk_size=25)
+
+
+def test_demo_over_lsl_gives_the_replay_trace(lsl_loopback, demo):
+    # The demo recording pushed through a real outlet, read by the LSL source, makes the same
+    # focus trace as `neurofb replay` of those samples: no sample lost, none changed.
+    pylsl = lsl_loopback
+    n = int(40 * demo.sfreq)
+    name = f"demo-{uuid.uuid4().hex[:8]}"
+    outlet = _outlet(pylsl, name, demo)
+    stream = open_stream(StreamRequest(LslRequest(name=name, timeout_s=10.0), stall_s=30.0))
+    updates: list = []
+    stream.runner.add_update_listener(updates.append)
+    try:
+        assert stream.info.ch_names == demo.ch_names and stream.warning == ""
+        stream.start()
+        assert outlet.wait_for_consumers(10.0)
+        t0 = pylsl.local_clock()
+        for a in range(0, n, 25):
+            block = demo.data[:, a : min(a + 25, n)].T
+            outlet.push_chunk(block.tolist(), [t0 + (a + i) / demo.sfreq
+                                               for i in range(block.shape[0])])
+        assert _until(lambda: stream.runner.samples >= n), stream.runner.samples
+    finally:
+        stream.close()
+    assert stream.runner.samples == n  # nothing lost, nothing invented
+    expected = replay(demo, seconds=n / demo.sfreq)
+    assert len(updates) == len(expected) > 100
+    for got, want in zip(updates, expected, strict=True):
+        assert (got.t, got.focus, got.raw_focus, got.quality, got.reason) == (
+            want.t, want.focus, want.raw_focus, want.quality, want.reason)
+
+
+def test_stream_without_names_or_units_is_named_and_scaled_aloud(lsl_loopback, demo):
+    # As the OpenBCI GUI sends it: no labels, no units — here in volts.
+    pylsl = lsl_loopback
+    name = f"obci-{uuid.uuid4().hex[:8]}"
+    outlet = _outlet(pylsl, name, demo, labels=False, fmt="double64")
+    stop = threading.Event()
+
+    def push():
+        k = 0
+        while not stop.is_set():
+            outlet.push_chunk((demo.data[:, k : k + 25].T * 1e-6).tolist())
+            k = (k + 25) % (demo.n_samples - 25)
+            time.sleep(0.05)
+
+    pusher = threading.Thread(target=push, daemon=True)
+    pusher.start()
+    try:
+        stream = open_stream(StreamRequest(LslRequest(name=name, montage="full"),
+                                           target="engagement"))  # fmt: skip
+        with stream:
+            assert "no unit" in stream.warning and "read as V" in stream.warning
+            assert stream.info.ch_names == demo.ch_names  # the "full" preset is eegmat's cap
+            chunks: list = []
+            stream.runner.add_chunk_listener(chunks.append)
+            stream.start()
+            assert _until(lambda: sum(c.n_samples for c in chunks) > 250)
+        data = np.concatenate([c.data for c in chunks], axis=1)
+        assert 1.0 < np.median(np.std(data, axis=1)) < 500.0  # µV, not V
+        bare = open_stream(StreamRequest(LslRequest(name=name), target="engagement"))
+        with bare:
+            assert "names no channels" in bare.warning and bare.info.ch_names[0] == "Ch1"
+    finally:
+        stop.set()
+        pusher.join(5)
+
+
+def test_lost_lsl_stream_is_reported_and_resumed(lsl_loopback, demo):
+    pylsl = lsl_loopback
+    name = f"lost-{uuid.uuid4().hex[:8]}"
+    state = {"outlet": _outlet(pylsl, name, demo)}
+    stop = threading.Event()
+
+    def push():
+        k = 0
+        while not stop.is_set():
+            out = state["outlet"]
+            if out is not None:
+                out.push_chunk(demo.data[:, k : k + 25].T.tolist())
+                k = (k + 25) % (demo.n_samples - 25)
+            time.sleep(0.05)
+
+    pusher = threading.Thread(target=push, daemon=True)
+    pusher.start()
+    events: list = []
+    stream = open_stream(StreamRequest(LslRequest(name=name), target="engagement", stall_s=1.0))
+    stream.runner.retry_initial_s = stream.runner.retry_max_s = 0.5
+    stream.runner.add_status_listener(events.append)
+    try:
+        stream.start()
+        assert _until(lambda: stream.runner.samples > 500)
+        state["outlet"] = None  # the sender quits: its outlet is destroyed
+        assert _until(lambda: any(e.kind == "reconnecting" for e in events))
+        before = stream.runner.samples
+        state["outlet"] = _outlet(pylsl, name, demo)  # ... and comes back
+        assert _until(lambda: any(e.kind == "resumed" for e in events))
+        assert _until(lambda: stream.runner.samples > before + 250)
+    finally:
+        stop.set()
+        pusher.join(5)
+        stream.close()
+    kinds = [e.kind for e in events]
+    assert kinds.index("reconnecting") < kinds.index("resumed")
+
+
+def test_focus_and_marker_outlets_read_back_equal_the_trace(lsl_loopback, demo, tmp_path):
+    pylsl = lsl_loopback
+    name = f"out-{uuid.uuid4().hex[:8]}"
+    request = StreamRequest(ReplayRequest(demo, speed=None, seconds=30.0), target="engagement",
+                            lsl_out=LslOutRequest(name), trace_path=str(tmp_path / "t.csv"))
+    stream = open_stream(request)
+    updates: list = []
+    stream.runner.add_update_listener(updates.append)
+    focus = pylsl.StreamInlet(pylsl.resolve_byprop("name", f"{name}-Focus", timeout=10)[0],
+                              max_buflen=360)
+    marks = pylsl.StreamInlet(pylsl.resolve_byprop("name", f"{name}-Markers", timeout=10)[0],
+                              recover=False)
+    info = focus.info(timeout=10)
+    labels = []
+    ch = info.desc().child("channels").child("channel")
+    while not ch.empty():
+        labels.append((ch.child_value("label"), ch.child_value("unit")))
+        ch = ch.next_sibling("channel")
+    assert labels == [("focus", "normalized"), ("raw_focus", "normalized"),
+                      ("quality", "fraction"), ("reward_state", "boolean")]
+    focus.open_stream(10)
+    marks.open_stream(10)
+    output = stream.outputs[0]
+    assert output.focus_outlet.wait_for_consumers(10)
+    assert output.marker_outlet.wait_for_consumers(10)
+    stream.run()
+    samples: list = []
+    _until(lambda: (samples.extend(focus.pull_chunk(timeout=0.1)[0]) or len(samples))
+           >= len(updates))
+    assert len(samples) == len(updates) > 100
+    got = np.asarray(samples, dtype=np.float32)
+    want = np.asarray([[np.nan if u.focus is None else u.focus,
+                        np.nan if u.raw_focus is None else u.raw_focus, u.quality, np.nan]
+                       for u in updates], dtype=np.float32)
+    np.testing.assert_array_equal(got, want)
+    focus.close_stream()
+    texts: list = []
+
+    def pull_markers():  # what arrives before the outlet goes away (then LostError)
+        try:
+            _until(lambda: (texts.extend(s[0] for s in marks.pull_chunk(timeout=0.1)[0])
+                            or "session_end" in texts), timeout=20)
+        except RuntimeError:
+            pass
+
+    reader = threading.Thread(target=pull_markers, daemon=True)
+    reader.start()
+    _until(lambda: "session_start" in " ".join(texts), timeout=20)
+    stream.close()  # sends session_end, and keeps the outlet open while it leaves
+    reader.join(30)
+    assert texts[0].startswith("session_start") and texts[-1] == "session_end"
+    assert output.sender.dropped == 0 and output.sender.errors == 0
+
+
+def test_focus_timestamps_follow_the_trace(lsl_loopback, demo):
+    pylsl = lsl_loopback
+    name = f"ts-{uuid.uuid4().hex[:8]}"
+    stream = open_stream(StreamRequest(ReplayRequest(demo, speed=None, seconds=12.0),
+                                       target="engagement", lsl_out=LslOutRequest(name)))
+    updates: list = []
+    stream.runner.add_update_listener(updates.append)
+    inlet = pylsl.StreamInlet(pylsl.resolve_byprop("name", f"{name}-Focus", timeout=10)[0])
+    inlet.open_stream(10)
+    assert stream.outputs[0].focus_outlet.wait_for_consumers(10)
+    stream.run()
+    stamps: list = []
+    _until(lambda: (stamps.extend(inlet.pull_chunk(timeout=0.1)[1]) or len(stamps))
+           >= len(updates))
+    stream.close()
+    t = np.asarray([u.t for u in updates])
+    assert len(stamps) == len(t)
+    np.testing.assert_allclose(np.diff(stamps), np.diff(t), atol=1e-6)
+
+
+# -- OSC ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def osc_server():
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    got: list = []
+    lock = threading.Lock()
+
+    def handler(address, *args):
+        with lock:
+            got.append((address, args))
+
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(handler)
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], got
+    server.shutdown()
+    server.server_close()
+
+
+def test_osc_reaches_a_real_server(osc_server, demo):
+    port, got = osc_server
+    request = StreamRequest(ReplayRequest(demo, speed=8.0, seconds=8.0), target="engagement",
+                            osc_out=(OscRequest("127.0.0.1", port),))
+    with open_stream(request) as stream:
+        updates: list = []
+        stream.runner.add_update_listener(updates.append)
+        stream.start()
+        stream.runner.join(WAIT_S)
+        stream.runner.mark("reward", "", 3.0)
+    n = len(updates)
+    assert _until(lambda: sum(a == "/neurofb/quality" for a, _ in got) >= n, timeout=20)
+    quality = [args[0] for a, args in got if a == "/neurofb/quality"]
+    assert quality == pytest.approx([u.quality for u in updates], abs=1e-6)
+    focus = [args[0] for a, args in got if a == "/openbci/focus"]
+    assert focus == pytest.approx([u.focus for u in updates if u.focus is not None], abs=1e-6)
+    band0 = [args for a, args in got if a == "/openbci/band-power/0"]
+    assert len(band0) == n and all(len(args) == 5 for args in band0)
+    assert band0[-1] == pytest.approx([updates[-1].rel_power[0][i] for i in (0, 1, 2, 4, 5)],
+                                      abs=1e-6)
+    assert {f"/openbci/band-power/{i}" for i in range(19)} <= {a for a, _ in got}
+    assert _until(lambda: ("/neurofb/reward", (3.0,)) in got, timeout=20)
+
+
+def test_osc_to_nobody_and_failing_sends_never_stop_the_stream(demo):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # then closed: nobody listens there
+    request = StreamRequest(ReplayRequest(demo, speed=None, seconds=20.0), target="engagement",
+                            osc_out=(OscRequest("127.0.0.1", port),))
+    with open_stream(request) as stream:
+        updates: list = []
+        stream.runner.add_update_listener(updates.append)
+        stream.runner.mark("note", "x" * 70_000)  # too long for a datagram: a real send error
+        stream.run()
+        output = stream.outputs[0]
+    assert len(updates) == len(replay(demo, seconds=20.0, target="engagement"))
+    assert output.sender.errors >= 1 and "too long" in output.sender.last_error.lower()
+    assert output.sender.sent >= len(updates)
+
+
+def test_bad_osc_host_is_a_clear_error(demo):
+    from neurofb.outputs import OutputError
+
+    with pytest.raises(OutputError, match="cannot resolve the OSC host"):
+        open_stream(StreamRequest(ReplayRequest(demo, seconds=5.0), target="engagement",
+                                  osc_out=(OscRequest("no-such-host.invalid", 9000),)))
+
+
+# -- markers in -----------------------------------------------------------------------------
+
+
+def test_markers_in_land_in_the_recording_on_its_clock(lsl_loopback, demo, tmp_path):
+    pylsl = lsl_loopback
+    name = f"eeg-{uuid.uuid4().hex[:8]}"
+    stim = f"stim-{uuid.uuid4().hex[:8]}"
+    outlet = _outlet(pylsl, name, demo)
+    markers_out = pylsl.StreamOutlet(pylsl.StreamInfo(stim, "Markers", 1, 0, "string", stim))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        udp_port = s.getsockname()[1]
+    request = StreamRequest(LslRequest(name=name), target="engagement",
+                            record=RecordRequest(path=str(tmp_path / "rec")),
+                            markers_in=MarkersInRequest(f"lsl:{stim}"))
+    stream = open_stream(request)
+    stop = threading.Event()
+    stamps: dict[int, float] = {}
+
+    def push():
+        k = 0
+        while not stop.is_set() and k < demo.n_samples - 25:
+            now = pylsl.local_clock()
+            ts = [now - (24 - i) / demo.sfreq for i in range(25)]
+            stamps.update({k + i: t for i, t in enumerate(ts)})
+            outlet.push_chunk(demo.data[:, k : k + 25].T.tolist(), ts)
+            k += 25
+            time.sleep(0.1)
+
+    pusher = threading.Thread(target=push, daemon=True)
+    try:
+        stream.start()
+        assert outlet.wait_for_consumers(10)
+        pusher.start()
+        assert _until(lambda: stream.runner.samples > 600)
+        assert _until(lambda: stream.markers_in is not None and markers_out.have_consumers(),
+                      timeout=20)
+        markers_out.push_sample(["block_start:task"], stamps[500])  # stamped as sample 500
+        assert _until(lambda: stream.markers_in.received >= 1, timeout=20)
+        assert _until(lambda: stream.runner.samples > 900)
+    finally:
+        stop.set()
+        pusher.join(5)
+        closed = stream.close()
+    rec = read_folder(closed.recording.path)
+    task = [m for m in rec.markers if m.kind == "block_start"]
+    assert len(task) == 1 and task[0].label == "task"
+    assert task[0].t == pytest.approx(500 / demo.sfreq, abs=0.05)
+    # UDP markers (127.0.0.1 only): text in, a marker out
+    request = StreamRequest(ReplayRequest(demo, speed=1.0, seconds=4.0), target="engagement",
+                            record=RecordRequest(path=str(tmp_path / "rec2")),
+                            markers_in=MarkersInRequest(f"udp:{udp_port}"))
+    stream = open_stream(request)
+    stream.start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            _until(lambda: stream.runner.samples > 250)
+            s.sendto(b"Stimulus/S  7", ("127.0.0.1", udp_port))
+            assert _until(lambda: stream.markers_in.received >= 1, timeout=20)
+        stream.runner.join(WAIT_S)
+    finally:
+        closed = stream.close()
+    notes = [m for m in read_folder(closed.recording.path).markers if m.kind == "note"]
+    assert [m.label for m in notes] == ["Stimulus/S  7"] and math.isfinite(notes[0].t)
+
+
+def test_cli_outputs(lsl_loopback, osc_server, capsys, tmp_path):
+    from neurofb.cli import main
+
+    port, got = osc_server
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    demo_dir = str(paths.shipped_recordings_dir() / "demo-eegmat")
+    assert main(["replay", demo_dir, "--seconds", "6", "--target", "engagement", "--speed", "4",
+                 "--osc-out", f"127.0.0.1:{port}", "--osc-format", "openbci",
+                 "--lsl-out", name]) == 0
+    out = capsys.readouterr().out
+    assert f"OSC out 127.0.0.1:{port}: " in out and f"LSL out {name}-Focus/-Markers" in out
+    assert _until(lambda: any(a == "/openbci/band-power/0" for a, _ in got), timeout=20)
+    assert not any(a.startswith("/neurofb/") for a, _ in got)
+    assert main(["replay", demo_dir, "--seconds", "3", "--lsl-config",
+                 str(tmp_path / "missing.cfg")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["replay", demo_dir, "--seconds", "3", "--markers-in", "tcp:9"]) == 2
+    assert "lsl:NAME or udp:PORT" in capsys.readouterr().err
