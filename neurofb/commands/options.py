@@ -123,6 +123,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help="analysis window in seconds (default 2)")
     parser.add_argument("--hop", type=positive_float, default=None, metavar="S",
                         help="seconds between updates (default 0.25)")
+    parser.add_argument("--l-freq", type=non_negative_float, default=None, metavar="HZ",
+                        help="high-pass edge in Hz (default 1)")
+    parser.add_argument("--h-freq", type=positive_float, default=None, metavar="HZ",
+                        help="low-pass edge in Hz, below half the sampling rate (default 45, "
+                             "lowered to 0.45 × the sampling rate for slower sources)")
     parser.add_argument("--line-freq", type=int, choices=(50, 60, 0), default=None,
                         help="mains frequency to notch in Hz (0: no notch; default 50)")
     parser.add_argument(
@@ -143,7 +148,8 @@ def engine_config(args: argparse.Namespace) -> Any:
 
     config = EngineConfig()
     try:
-        config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality)
+        config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality,
+                              l_freq=args.l_freq, h_freq=args.h_freq)
         if args.line_freq is not None:
             config = dataclasses.replace(config, line_freq=float(args.line_freq) or None)
     except ValueError as err:

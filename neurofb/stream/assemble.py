@@ -30,11 +30,12 @@ from typing import Any
 
 from neurofb import paths
 from neurofb.config import EngineConfig
-from neurofb.errors import ChannelError, ModelError, NeurofbError
+from neurofb.errors import ChannelError, ModelError, NeurofbError, RecordingError
 from neurofb.focus.base import Estimator
 from neurofb.focus.targets import make_estimator
 from neurofb.library.summary import SessionSummary
 from neurofb.recording.base import Recording
+from neurofb.recording.brainflow_csv import sidecar_path
 from neurofb.recording.trace import TraceWriter
 from neurofb.stream.brainflow import open_board
 from neurofb.stream.pipeline import Pipeline
@@ -51,6 +52,8 @@ __all__ = [
     "RecordRequest",
     "ReplayRequest",
     "StreamRequest",
+    "check_outputs",
+    "input_paths",
     "make_source",
     "open_stream",
     "replay",
@@ -153,9 +156,12 @@ class StreamRequest:
     record : RecordRequest, optional
         Record the stream.
     trace_path : str, optional
-        Write the focus trace CSV here.
+        Write the focus trace CSV here (a new file, in a folder that exists).
     stall_s : float
         Seconds without samples before the runner reconnects.
+    overwrite : bool
+        Replace an existing file at ``trace_path`` (``--force``). Never allows writing into
+        one of the stream's inputs (the recording replayed, the playback file, the model).
     """
 
     source: SourceRequest
@@ -166,6 +172,7 @@ class StreamRequest:
     record: RecordRequest | None = None
     trace_path: str | None = None
     stall_s: float = 2.0
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,8 @@ class OpenedStream:
         The model folder in use (None for a band-power target).
     warning : str
         Why the fallback target is used instead of the model ("" when it is not).
+    notes : tuple of str
+        What was adapted to this source (a low-pass edge lowered for a slow sampling rate).
     recorder : StreamRecorder or None
     trace : TraceWriter or None
     """
@@ -222,6 +231,7 @@ class OpenedStream:
         self.target = target
         self.model_dir = model_dir
         self.warning = warning
+        self.notes: tuple[str, ...] = tuple(getattr(pipeline, "notes", ()))
         self.trace: TraceWriter | None = None
         self.recorder: StreamRecorder | None = None
         self._closed: ClosedStream | None = None
@@ -230,6 +240,21 @@ class OpenedStream:
     def estimator_name(self) -> str:
         """Name of the estimator in use (``"model"``, ``"engagement"``, …)."""
         return self.pipeline.estimator_name
+
+    def why_no_updates(self) -> str:
+        """Why the stream gave no update so far, in one line ("" when it gave some).
+
+        A window needs ``window_s`` seconds of samples before the first update.
+        """
+        if self.runner.updates:
+            return ""
+        got_s = self.runner.samples / self.info.sfreq
+        window_s = self.pipeline.window_samples / self.info.sfreq
+        if self.runner.samples < self.pipeline.window_samples:
+            return (f"no update: {got_s:.2f} s of samples arrived, and the first update needs "
+                    f"a full {window_s:g} s analysis window (use a shorter --window, or stream "
+                    "longer)")
+        return f"no update from {got_s:.2f} s of samples (see the errors above)"
 
     def start(self, *, wait: bool = True) -> None:
         """Start streaming on the runner's thread (:meth:`StreamRunner.start`).
@@ -326,19 +351,70 @@ def _estimator(request: StreamRequest) -> tuple[Estimator, str, str | None]:
     return make_estimator("model", model_dir=model_dir), "model", model_dir
 
 
+def input_paths(request: StreamRequest) -> tuple[Path, ...]:
+    """Files and folders a stream reads: nothing it writes may be, or lie inside, one of them.
+
+    The recording replayed (and a BrainFlow CSV's sidecar), a playback board's file, and the
+    model folder when the target is the attention model.
+    """
+    found: list[Path] = []
+    src = request.source
+    if isinstance(src, ReplayRequest):
+        rec = src.recording
+        path = rec.path if isinstance(rec, Recording) else Path(rec)
+        if path is not None:
+            found.append(path)
+    elif isinstance(src, BoardRequest) and src.connection.get("file"):
+        found.append(Path(str(src.connection["file"])))
+    found += [sidecar_path(p) for p in found if p.suffix.lower() in (".csv", ".txt", ".tsv")]
+    if (request.target or "model").strip().lower() == "model":
+        found.append(Path(request.model_dir) if request.model_dir is not None
+                     else paths.default_model_dir())
+    return tuple(found)
+
+
+def check_outputs(request: StreamRequest) -> None:
+    """Check the trace file and the recording folder a request asks for, creating nothing.
+
+    :func:`open_stream` calls it first, before any device is opened or file created, so a
+    refused request leaves nothing behind.
+
+    Raises
+    ------
+    RecordingError
+        The trace exists (without ``request.overwrite``), is a folder, or the recording folder
+        exists; either is (or lies inside) one of the stream's inputs; their folder does not
+        exist or is read-only.
+    """
+    inputs = input_paths(request)
+    record_path = request.record.path if request.record is not None else None
+    if record_path:
+        paths.check_new_folder(record_path, inputs=inputs, what="recording folder",
+                               error=RecordingError)
+    if request.trace_path is not None:
+        trace = Path(os.path.abspath(request.trace_path))
+        if record_path and trace.is_relative_to(os.path.abspath(record_path)):
+            raise RecordingError(
+                f"the trace {request.trace_path} would go into the new recording folder "
+                f"{record_path}, which keeps its own trace.csv; choose another trace path")
+        paths.check_new_file(request.trace_path, force=request.overwrite, inputs=inputs,
+                             what="trace", error=RecordingError)
+
+
 def open_stream(request: StreamRequest) -> OpenedStream:
     """Open the source, load the estimator and build the pipeline, runner, trace and recorder.
 
     Nothing streams yet: :meth:`OpenedStream.start` (a thread) or :meth:`OpenedStream.run`
-    (this thread) does.
+    (this thread) does. The output paths are checked first (:func:`check_outputs`).
 
     Raises
     ------
     BoardError, RecordingError
-        The source cannot be opened.
+        The source cannot be opened; an output path is refused.
     ModelError, ChannelError
         The target named cannot serve this stream (and no fallback applies).
     """
+    check_outputs(request)
     source = make_source(request.source)
     warning = ""
     try:
@@ -364,7 +440,7 @@ def open_stream(request: StreamRequest) -> OpenedStream:
         stream.recorder.attach(stream.runner)
     if request.trace_path is not None:
         try:
-            stream.trace = TraceWriter(request.trace_path)
+            stream.trace = TraceWriter(request.trace_path, overwrite=request.overwrite)
         except BaseException:
             if stream.recorder is not None:
                 stream.recorder.discard_if_empty()
@@ -388,6 +464,7 @@ def replay(
     seek_s: float = 0.0,
     seconds: float | None = None,
     on_update: Callable[[Update], object] | None = None,
+    overwrite: bool = False,
 ) -> list[Update]:
     """Run a recording through the live pipeline and return its updates (oldest first).
 
@@ -412,6 +489,8 @@ def replay(
         ``seconds`` of recording.
     on_update : callable, optional
         Called with every update as it comes.
+    overwrite : bool
+        Replace an existing file at ``trace_path``.
     """
     if loop and not seconds:
         raise ValueError("a looping replay needs seconds= to know when to stop")
@@ -419,7 +498,7 @@ def replay(
     request = StreamRequest(
         ReplayRequest(recording, speed=speed, loop=loop, seek_s=seek_s, seconds=seconds),
         target=target, model_dir=None if model_dir is None else str(model_dir), config=config,
-        trace_path=None if trace_path is None else str(trace_path),
+        trace_path=None if trace_path is None else str(trace_path), overwrite=overwrite,
     )  # fmt: skip
     updates: list[Update] = []
     with open_stream(request) as stream:
