@@ -3,8 +3,8 @@
 :func:`stop_on_signals` turns the first SIGINT (Ctrl-C) or SIGTERM into a ``KeyboardInterrupt``
 (so ``kill`` stops a stream as cleanly as Ctrl-C: trace and recording closed, summary printed);
 further ones while the command closes its files are acknowledged on stderr and otherwise
-ignored, so pressing Ctrl-C three times neither cuts the closing short nor fills the terminal
-with tracebacks from interpreter shutdown.
+ignored (and ignored outright once it has printed its summary), so pressing Ctrl-C three times
+neither cuts the closing short nor fills the terminal with tracebacks from interpreter shutdown.
 """
 
 from __future__ import annotations
@@ -26,14 +26,16 @@ def stop_on_signals() -> Iterator[None]:
     """Within the block, the first SIGINT/SIGTERM raises KeyboardInterrupt; later ones are ignored.
 
     Only on the main thread (signal handlers can be set nowhere else); elsewhere it does
-    nothing. The previous handlers are restored when the block ends.
+    nothing. The previous handlers are restored when the block ends, unless a signal stopped
+    it: the process is then on its way out, and later signals are ignored.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    state = {"stopping": False, "told": False}
+    state = {"stopping": False, "told": False, "signalled": False}
 
     def handler(signum: int, frame: Any) -> None:
+        state["signalled"] = True
         if not state["stopping"]:
             state["stopping"] = True
             raise KeyboardInterrupt
@@ -51,4 +53,7 @@ def stop_on_signals() -> Iterator[None]:
         raise
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            # Stopped by a signal, the process is on its way out: one more Ctrl-C during
+            # interpreter shutdown (atexit, thread joins) must neither raise there nor kill it
+            # with a signal status. SIG_IGN is the one disposition Python keeps at shutdown.
+            signal.signal(sig, signal.SIG_IGN if state["signalled"] else old)
