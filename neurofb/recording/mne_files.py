@@ -316,9 +316,11 @@ def _write_bids(raw: Any, root: Path, subject: str, session: str | None, task: s
             written = mne_bids.write_raw_bids(raw, bids_path, format="EDF", allow_preload=True,
                                               overwrite=False, verbose="error")  # fmt: skip
     except OSError as err:
-        raise RecordingError(f"cannot write the BIDS dataset in {root}: {err}") from err
+        raise RecordingError(f"cannot write the BIDS dataset in {root}: {err}; nothing of this "
+                             "export was kept") from err
     except (ValueError, RuntimeError, FileExistsError) as err:
-        raise RecordingError(f"cannot export BIDS into {root}: {err}") from err
+        raise RecordingError(f"cannot export BIDS into {root}: {err}; nothing of this export "
+                             "was kept") from err
     return written
 
 
