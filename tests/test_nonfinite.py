@@ -155,3 +155,23 @@ def test_timestamps_column_that_is_not_a_clock_is_refused_in_one_line(tmp_path, 
     (rec / "eeg.bin").write_bytes(bytes(raw))
     code, _, err = cli(capsys, "replay", rec)
     assert code == 2 and "not a clock" in one_line_error(err, "replay")
+
+
+def test_calibration_windows_leave_out_missing_samples(tmp_path):
+    """A calibration recording with a dropped burst trains on its intact windows (no NaN
+    reaches the model or the personal head)."""
+    from neurofb.training.recordings import recording_windows
+
+    demo = open_recording(DEMO)
+    rec = demo_copy(tmp_path)
+    rows = np.fromfile(rec / "eeg.bin", dtype="<f4").reshape(demo.n_samples, -1)
+    rows[5000:5500, 4] = np.nan  # 2 s of one channel in the first rest block
+    rows.tofile(rec / "eeg.bin")
+    whole = recording_windows(demo)
+    holed = recording_windows(open_recording(rec))
+    assert np.isfinite(holed.X).all()
+    lost = len(whole) - len(holed)
+    assert 2 <= lost <= 5  # the windows (2 s, 1 s hop) that overlap the 2 s gap
+    kept = {round(t, 3) for t in holed.t}
+    assert kept <= {round(t, 3) for t in whole.t}
+    assert not any(t < 22.0 and t + 2.0 > 20.0 for t in holed.t)  # none overlaps 20-22 s
