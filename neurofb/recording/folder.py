@@ -97,7 +97,7 @@ def read_meta(path: str | os.PathLike) -> dict:
     if not _is_number(meta.get("sfreq")) or not 0 < meta["sfreq"] <= MAX_SFREQ:
         raise _bad_meta(folder, f"'sfreq' must be a sampling rate in Hz (above 0, at most "
                                 f"{MAX_SFREQ:g}), got {meta.get('sfreq')!r}")
-    if meta.get("dtype") not in DTYPES:
+    if not isinstance(meta.get("dtype"), str) or meta["dtype"] not in DTYPES:
         raise _bad_meta(folder, f"'dtype' must be one of {sorted(DTYPES)}, got "
                                 f"{meta.get('dtype')!r}")
     if meta.get("byte_order", "little") not in ("little", "big"):
