@@ -158,8 +158,9 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     from neurofb.errors import EndOfStream
     from neurofb.focus.targets import make_estimator
     from neurofb.recording import open_recording
+    from neurofb.stream.assemble import replay
     from neurofb.stream.pipeline import Pipeline
-    from neurofb.stream.replay import ReplaySource, replay
+    from neurofb.stream.replay import ReplaySource
 
     data, origin = _eeg(opts["hours"] * 3600)
     path = tmp / "hour"
@@ -205,7 +206,7 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     finally:
         brainflow.close()
     eeg_h = rec.duration_s / 3600
-    from neurofb.stream.pipeline import _usable_cpus
+    from neurofb.config import usable_cpus as _usable_cpus
 
     n_cpu = _usable_cpus()
     cpus = (f"{n_cpu} CPUs: the model scores on a worker thread" if n_cpu > 1
