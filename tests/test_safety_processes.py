@@ -135,6 +135,19 @@ def test_a_full_disk_leaves_no_temporary_files_or_empty_folders(tmp_path):
         assert not (disk / "rec2").exists()
 
 
+def test_a_recording_that_never_wrote_a_sample_is_not_kept(tmp_path):
+    """Room for the folder and meta.json (three tmpfs pages) but not for one sample."""
+    disk = tmp_path / "disk"
+    with small_fs(disk, "400k"):
+        fill(disk, leave=3 * 4096)
+        res = run("stream", "--seconds", "2", "--record", disk / "rec", *ENGAGEMENT,
+                  env=_env(tmp_path / "home"))
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        assert "no sample had reached the disk" in res.stderr
+        assert "nothing was kept" in res.stdout and not (disk / "rec").exists()
+        assert [p.name for p in disk.iterdir()] == ["filler"]
+
+
 def _replay(trace: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "neurofb", "replay", str(DEMO), "--speed", "5", "--trace",

@@ -195,6 +195,8 @@ class RecordingWriter:
         self._np_dtype = np.dtype(DTYPES[dtype])
         self._n_ch = len(info.ch_names)
         self._row_bytes = (self._n_ch + 1) * self._np_dtype.itemsize
+        #: Bytes of one row of eeg.bin (timestamp + channels).
+        self.row_bytes = self._row_bytes
         self._ts_offset: float | None = 0.0 if dtype == "float64" else None
         self._lock = threading.Lock()
         self._buf: dict[str, list[bytes]] = {EEG: [], MARKERS: [], TRACE: []}
@@ -384,9 +386,14 @@ class RecordingWriter:
 
     def _fail(self, what: str) -> None:
         self.reason = what
+        try:
+            written = os.fstat(self._fds[EEG]).st_size // self._row_bytes
+        except (KeyError, OSError):
+            written = 0
+        kept = (f"the {written / self.info.sfreq:.1f} s written so far stay readable in "
+                f"{self.path}" if written else "no sample had reached the disk")
         self.error = (
-            f"recording stopped: {what}. The session goes on without recording; the "
-            f"{self.duration_s:.1f} s recorded so far stay readable in {self.path}. "
+            f"recording stopped: {what}. The session goes on without recording; {kept}. "
             "Free disk space or choose a writable folder for the next recording."
         )
         logger.error(self.error)
