@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neurofb.errors import NeurofbError
+
 NAME = "longfiles"
 DESCRIPTION = ("peak RSS of `neurofb replay` and `neurofb import` of 10 min / 2 h / 8 h EDF files "
                "(bounded: ratio to the shortest <= 1.5)")
@@ -39,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--longfiles-hours", default="0.1667,2,8", metavar="H,H,...",
                         help="longfiles: file lengths in hours (default 10 min, 2 h, 8 h)")
     parser.add_argument("--longfiles-dir", default=None, metavar="DIR",
-                        help="longfiles: where to write the files (default: a temporary "
-                             "folder, removed after; 8 h needs about 3 GB)")
+                        help="longfiles: a folder to write the files in (in a new temporary "
+                             "folder inside it, removed after; default: the system's temporary "
+                             "folder; 8 h needs about 3 GB)")
 
 
 def _field(text: str, width: int) -> bytes:
@@ -99,8 +102,10 @@ def run(args: argparse.Namespace) -> list[dict]:
     else:
         hours = [float(h) for h in str(getattr(args, "longfiles_hours", "0.1667,2,8")).split(",")]
     given = getattr(args, "longfiles_dir", None)
-    tmp = Path(given) if given else Path(tempfile.mkdtemp(prefix="neurofb-longfiles-"))
-    tmp.mkdir(parents=True, exist_ok=True)
+    if given and not Path(given).is_dir():
+        raise NeurofbError(f"--longfiles-dir {given} is not a folder that exists")
+    # a new folder of its own (inside --longfiles-dir when given): nothing there is overwritten
+    tmp = Path(tempfile.mkdtemp(prefix="neurofb-longfiles-", dir=given))
     env = {**os.environ, "NEUROFB_HOME": str(tmp / "home")}
     rows: list[dict] = []
     base: dict[str, float] = {}
@@ -127,6 +132,5 @@ def run(args: argparse.Namespace) -> list[dict]:
             shutil.rmtree(tmp / f"imported-{seconds}s", ignore_errors=True)
             edf.unlink()
     finally:
-        if not given:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     return rows
