@@ -141,6 +141,7 @@ def test_missing_parent_folders_are_refused_by_every_command_alike(files, tmp_pa
         ("export", DEMO, "--to", "edf", "--out", deep / "x.edf"),
         ("import", files["edf"], "--out", deep / "rec"),
         ("replay", DEMO, *FAST, "--trace", deep / "t.csv"),
+        ("sessions", "--reindex", "--db", deep / "s.sqlite3"),
     ]
     for argv in cases:
         code, _, err = cli(capsys, *argv)

@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.db and not Path(args.db).exists() and not args.reindex:
         raise PathError(f"session database {args.db} does not exist: check --db (or build it "
                         "with --reindex)")
+    if args.db and not Path(args.db).exists():  # --reindex builds it: its folder must exist
+        paths.check_new_file(args.db, what="session database")
     recordings = (paths.check_input(args.recordings, what="recordings folder")
                   if args.recordings else None)
     db = Path(args.db) if args.db else default_path(args.data_dir)
