@@ -177,21 +177,17 @@ def open_recording(path: str | os.PathLike) -> Recording:
 
 
 def recording_inputs(recording: Recording) -> tuple[Path, ...]:
-    """The files and folders a recording was read from (a BrainFlow CSV's sidecar too)."""
+    """The files and folders a recording was read from (a BrainFlow CSV's sidecar too).
+
+    Nothing an export writes may be, or lie inside, one of them.
+    """
     if recording.path is None:
         return ()
     found = [recording.path]
-    if recording.path.is_file() and detect_kind(recording) == "csv":
+    meta = recording.meta if isinstance(recording.meta, dict) else {}
+    if recording.path.is_file() and meta.get("source_format") == "csv":
         found.append(sidecar_path(recording.path))
     return tuple(found)
-
-
-def detect_kind(recording: Recording) -> str:
-    """The file format a recording was read from (``"folder"`` for a neurofb folder)."""
-    if recording.path is not None and recording.path.is_dir():
-        return "folder"
-    kind = recording.meta.get("source_format") if isinstance(recording.meta, dict) else None
-    return str(kind or "")
 
 
 def export(
