@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:  # options.py holds shared flags, not a command
             register(sub)
+    for command in sub.choices.values():  # `neurofb replay ... --debug` works too
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="the full traceback of an error")
     return parser
 
 

@@ -105,9 +105,10 @@ def cli_exit(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
 def test_debug_shows_the_traceback_only_when_asked(capsys):
     code, _, err = cli(capsys, "replay", "/nonexistent")
     assert code == 2 and "Traceback" not in err
-    code, _, err = cli(capsys, "--debug", "replay", "/nonexistent")
-    assert code == 2 and "Traceback" in err
-    assert err.strip().splitlines()[-1].startswith("neurofb replay: error: ")
+    for argv in (("--debug", "replay", "/nonexistent"), ("replay", "/nonexistent", "--debug")):
+        code, _, err = cli(capsys, *argv)
+        assert code == 2 and "Traceback" in err
+        assert err.strip().splitlines()[-1].startswith("neurofb replay: error: ")
 
 
 def test_damaged_meta_values_are_one_line(tmp_path, capsys):
