@@ -102,10 +102,11 @@ def cli_exit(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
         return int(end.code or 0), out, err
 
 
-def test_debug_shows_the_traceback_only_when_asked(capsys):
-    code, _, err = cli(capsys, "replay", "/nonexistent")
+def test_debug_shows_the_traceback_only_when_asked(capsys, tmp_path):
+    missing = str(tmp_path / "missing")
+    code, _, err = cli(capsys, "replay", missing)
     assert code == 2 and "Traceback" not in err
-    for argv in (("--debug", "replay", "/nonexistent"), ("replay", "/nonexistent", "--debug")):
+    for argv in (("--debug", "replay", missing), ("replay", missing, "--debug")):
         code, _, err = cli(capsys, *argv)
         assert code == 2 and "Traceback" in err
         assert err.strip().splitlines()[-1].startswith("neurofb replay: error: ")

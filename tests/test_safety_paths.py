@@ -221,28 +221,34 @@ def test_model_outputs_are_never_the_model_read(tmp_path, capsys, eegmat_dir):
 
 
 @pytest.mark.parametrize("argv", [
-    ("replay", DEMO, "--seconds", "4", "--model", "/nonexistent"),
-    ("stream", "--seconds", "1", "--model", "/nonexistent"),
-    ("stream", "--board", "playback", "--file", "/nonexistent.csv", "--seconds", "1"),
-    ("replay", "/nonexistent"),
-    ("export", "/nonexistent", "--to", "edf"),
-    ("import", "/nonexistent.edf"),
-    ("calibrate", "--model", "/nonexistent", "--recording", DEMO, "--out", "OUT"),
-    ("calibrate", "--recording", "/nonexistent", "--out", "OUT"),
-    ("train", "--eegmat", "/nonexistent", "--out", "OUT"),
-    ("train", "--recordings", str(DEMO), "--init", "/nonexistent", "--out", "OUT"),
-    ("evaluate", "--eegmat", "/nonexistent"),
-    ("sessions", "--data-dir", "/nonexistent"),
-    ("sessions", "--db", "/nonexistent.sqlite3"),
-    ("sessions", "--reindex", "--recordings", "/nonexistent"),
+    ("replay", DEMO, "--seconds", "4", "--model", "MISSING"),
+    ("stream", "--seconds", "1", "--model", "MISSING"),
+    ("stream", "--board", "playback", "--file", "MISSING.csv", "--seconds", "1"),
+    ("replay", "MISSING"),
+    ("export", "MISSING", "--to", "edf"),
+    ("import", "MISSING.edf"),
+    ("calibrate", "--model", "MISSING", "--recording", DEMO, "--out", "OUT"),
+    ("calibrate", "--recording", "MISSING", "--out", "OUT"),
+    ("train", "--eegmat", "MISSING", "--out", "OUT"),
+    ("train", "--recordings", str(DEMO), "--init", "MISSING", "--out", "OUT"),
+    ("evaluate", "--eegmat", "MISSING"),
+    ("sessions", "--data-dir", "MISSING"),
+    ("sessions", "--db", "MISSING.sqlite3"),
+    ("sessions", "--reindex", "--recordings", "MISSING"),
 ])  # fmt: skip
 def test_a_missing_user_path_is_an_error_never_a_fallback(argv, capsys, tmp_path):
-    out_dir = tmp_path / "out"
-    code, out, err = cli(capsys, *(out_dir if a == "OUT" else a for a in argv))
+    out_dir, missing = tmp_path / "out", tmp_path / "missing"
+
+    def arg(a: object) -> object:
+        if a == "OUT":
+            return out_dir
+        return str(a).replace("MISSING", str(missing)) if "MISSING" in str(a) else a
+
+    code, out, err = cli(capsys, *map(arg, argv))
     assert code == 2 and out == ""
     line = one_line_error(err, argv[0])
-    assert "/nonexistent" in line and ("does not exist" in line or "not found" in line), line
-    assert not out_dir.exists()  # nothing created for a refused command
+    assert str(missing) in line and ("does not exist" in line or "not found" in line), line
+    assert sorted(tmp_path.iterdir()) == []  # nothing created: not the output, not the missing
 
 
 def test_stream_and_replay_say_which_target_they_used(capsys):
