@@ -251,7 +251,7 @@ def _run(capsys, argv: list[str]) -> int:
     return code
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
+@settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(flags=st.dictionaries(
     st.sampled_from(["--window", "--hop", "--seek", "--seconds", "--min-quality", "--l-freq",
@@ -269,7 +269,7 @@ def test_any_replay_flag_value_runs_or_is_one_line(seeds, flags, capsys, tmp_pat
     _run(capsys, argv)
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(since=flag_text, user=st.text(max_size=5), fmt=st.text(max_size=4))
 def test_any_sessions_and_export_value_is_handled(seeds, since, user, fmt, capsys,

@@ -117,9 +117,10 @@ def test_a_read_only_data_folder_is_listed_and_nothing_is_created(tmp_path):
 def test_a_full_disk_leaves_no_temporary_files_or_empty_folders(tmp_path):
     disk = tmp_path / "disk"
     home = tmp_path / "home"
-    with small_fs(disk, "400k"):
-        results = [run("stream", "--seconds", "8", "--record", disk / f"rec{i}", *ENGAGEMENT,
+    with small_fs(disk, "200k"):  # one 4-s recording (136 KB of samples) fits, two do not
+        results = [run("stream", "--seconds", "4", "--record", disk / f"rec{i}", *ENGAGEMENT,
                        env=_env(home)) for i in range(2)]
+        assert results[1].returncode == 0 and "No space left" in results[1].stdout  # warned
         fill(disk)
         results.append(run("stream", "--seconds", "2", "--record", disk / "rec2", *ENGAGEMENT,
                            env=_env(home)))
