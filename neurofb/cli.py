@@ -4,6 +4,11 @@ Each subcommand lives in its own module in :mod:`neurofb.commands` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` (a callable taking the parsed
 ``argparse.Namespace`` and returning an exit code). Command modules import heavy dependencies
 (torch, mne, brainflow) inside their ``run`` function so that ``neurofb --help`` stays fast.
+
+Every error a user can cause is one line on stderr, ``neurofb COMMAND: error: what to do``,
+exit code 2, never a traceback: bad flags (argparse), every :class:`~neurofb.errors.NeurofbError`,
+and, as a last guard, an ``OSError`` (a file that cannot be read or written). ``--debug`` (or
+``-v``) shows the traceback instead (see ``docs/safety.md``).
 """
 
 from __future__ import annotations
@@ -13,20 +18,25 @@ import importlib
 import logging
 import pkgutil
 import sys
+import traceback
+import warnings
 
 from neurofb import __version__, commands
-from neurofb.commands.options import LazyParser
+from neurofb.commands.options import LazyParser, OneLineParser
 from neurofb.errors import NeurofbError
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand found in :mod:`neurofb.commands`."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="neurofb",
         description="Neurofeedback for attention training (BrainFlow + MNE + PyTorch + PyQt6).",
     )
     parser.add_argument("--version", action="version", version=f"neurofb {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (and a traceback with an error)")
+    parser.add_argument("--debug", action="store_true",
+                        help="debug log output and the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=LazyParser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -35,25 +45,45 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:  # options.py holds shared flags, not a command
             register(sub)
+    for command in sub.choices.values():  # `neurofb replay ... --debug` works too
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="the full traceback of an error")
     return parser
+
+
+def _quiet_third_party_warnings() -> None:
+    # brainflow imports pkg_resources, which warns on every start; it is not the user's concern.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
+                            category=UserWarning)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``neurofb`` command line; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    debug = bool(args.debug or args.verbose)
+    level = logging.DEBUG if args.debug else logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not debug:
+        _quiet_third_party_warnings()
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     try:
         return int(args.func(args) or 0)
     except NeurofbError as err:
-        print(f"neurofb {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(args, str(err), debug)
+    except OSError as err:  # a file the command could not read or write: say which
+        where = f" {err.filename}" if err.filename else ""
+        return _fail(args, f"cannot access{where}: {err.strerror or err}", debug)
     except KeyboardInterrupt:
         print(f"neurofb {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(args: argparse.Namespace, message: str, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    text = " ".join(message.split())  # one line, whatever the message held
+    print(f"neurofb {args.command}: error: {text}", file=sys.stderr)
+    return 2

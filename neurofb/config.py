@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 
 #: Mains frequency (Hz) notched when ``line_freq="auto"`` finds no mains peak in the signal.
 AUTO_FALLBACK_HZ = 50.0
+#: Longest analysis window in seconds (a window is held in memory twice per channel).
+MAX_WINDOW_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,9 @@ class EngineConfig:
     hop_s : float
         Time between updates in seconds (0.25 s = 4 updates/s).
     l_freq, h_freq : float
-        Band-pass edges in Hz.
+        Band-pass edges in Hz. The default ``h_freq`` is lowered to 0.45 × the sampling rate
+        (with a note) for a source too slow for it; a ``h_freq`` set to anything else must lie
+        below Nyquist.
     line_freq : float, None or "auto"
         Mains frequency to notch (50 or 60 Hz, with harmonics below Nyquist); None for no notch;
         ``"auto"`` (the default) to detect 50 or 60 Hz from the first window of raw samples
@@ -44,8 +48,9 @@ class EngineConfig:
     baseline_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if not self.window_s > 0:
-            raise ValueError(f"window_s must be positive, got {self.window_s}")
+        if not 0 < self.window_s <= MAX_WINDOW_S:
+            raise ValueError(f"window_s must be in (0, {MAX_WINDOW_S:g}] seconds, got "
+                             f"{self.window_s}")
         if not 0 < self.hop_s <= self.window_s:
             raise ValueError(f"hop_s must be in (0, window_s], got {self.hop_s}")
         if not 0 <= self.l_freq < self.h_freq:

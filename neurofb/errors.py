@@ -29,5 +29,14 @@ class LibraryError(NeurofbError):
     """The session database is corrupt, locked, or of an unknown schema."""
 
 
+class PathError(NeurofbError):
+    """A path the user gave cannot be used.
+
+    An input that does not exist (never replaced by a default), or an output that exists
+    (without ``--force``), is one of the command's own inputs, lies in a folder that does not
+    exist, or cannot be written.
+    """
+
+
 class EndOfStream(Exception):
     """A finite source (a replay) has delivered its last sample. Not a failure."""

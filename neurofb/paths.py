@@ -7,14 +7,25 @@ into the installed package.
 The shipped model and demo recording live in ``models/`` and ``recordings/`` of the source
 checkout; a wheel carries them as package data under ``neurofb/_shipped/`` (see
 ``pyproject.toml``), so ``pip install neurofb`` runs the app on them without a download.
+
+Paths a user gives are checked here, before anything is opened or created (the rules are in
+``docs/safety.md``): :func:`check_input` (an input must exist: never a fallback),
+:func:`check_new_file` (never overwrite without ``force``), :func:`check_new_folder` (a new
+recording folder), :func:`check_output_folder` (a folder to add files to: a BIDS dataset, a
+model folder). No output may be, or lie inside, one of the command's inputs (not even with
+``force``); the folder an output goes into must exist (neurofb creates the file or the folder
+named, never the folders above it) and be writable.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import platformdirs
+
+from neurofb.errors import NeurofbError, PathError
 
 #: Root of the source checkout (models/ and recordings/ ship beside the package).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,10 +47,22 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     Parameters
     ----------
     override : path-like, optional
-        Explicit directory; otherwise ``$NEUROFB_HOME``, otherwise the platform's user data dir.
+        Explicit directory (``--data-dir``); otherwise ``$NEUROFB_HOME``, otherwise the
+        platform's user data dir. An explicit directory is created only when the folder above
+        it exists (a mistyped path is not silently made).
+
+    Raises
+    ------
+    PathError
+        ``override`` does not exist and neither does the folder above it, or it is a file.
     """
     if override is not None:
         path = Path(override)
+        if path.exists() and not path.is_dir():
+            raise PathError(f"data folder {path} is a file; give a folder (--data-dir)")
+        if not path.exists() and not path.absolute().parent.is_dir():
+            raise PathError(f"data folder {path}: the folder above it does not exist; create "
+                            "it first or give another --data-dir")
     elif os.environ.get("NEUROFB_HOME"):
         path = Path(os.environ["NEUROFB_HOME"])
     else:
@@ -71,3 +94,189 @@ def default_model_dir() -> Path:
 def shipped_recordings_dir() -> Path:
     """Return the folder of shipped sample recordings (``recordings/`` in the checkout)."""
     return _shipped("recordings")
+
+
+# -- user-given paths ----------------------------------------------------------------------------
+
+
+def _absolute(path: str | os.PathLike) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def is_same_or_inside(path: str | os.PathLike, other: str | os.PathLike) -> bool:
+    """Whether ``path`` is ``other`` (the same file, links and hard links included) or lies
+    inside the folder ``other``."""
+    p, o = _absolute(path), _absolute(other)
+    try:
+        rp, ro = p.resolve(), o.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare as written
+        rp, ro = p, o
+    if rp == ro or p == o:
+        return True
+    if ro.is_dir() and (rp.is_relative_to(ro) or p.is_relative_to(o)):
+        return True
+    try:
+        return p.exists() and o.exists() and os.path.samefile(p, o)
+    except OSError:
+        return False
+
+
+def _check_not_input(
+    path: Path, inputs: Iterable[str | os.PathLike | None], error: type[NeurofbError]
+) -> None:
+    for item in inputs:
+        if item is None:
+            continue
+        if is_same_or_inside(path, item):
+            where = "is" if not _absolute(item).is_dir() or _same(path, item) else "is inside"
+            raise error(f"{path} {where} {item}, which this command reads: neurofb never "
+                        "writes into its own input (not even with --force); choose another path")
+
+
+def _same(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return _absolute(a).resolve() == _absolute(b).resolve()
+    except (OSError, RuntimeError):
+        return _absolute(a) == _absolute(b)
+
+
+def _check_parent(path: Path, what: str, error: type[NeurofbError]) -> None:
+    parent = _absolute(path).parent
+    if not parent.exists():
+        raise error(f"folder {parent} does not exist: create it first (neurofb does not create "
+                    f"the folders above a {what}) or choose another path")
+    if not parent.is_dir():
+        raise error(f"{parent} is a file, not a folder: choose another path for the {what}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise error(f"cannot write the {what} {path}: folder {parent} is read-only; choose a "
+                    "folder you can write to")
+
+
+def check_input(
+    path: str | os.PathLike, *, what: str = "input", error: type[NeurofbError] = PathError
+) -> Path:
+    """Check that a path the user gave to read exists (a missing one is never replaced).
+
+    Parameters
+    ----------
+    path : path-like
+        The path.
+    what : str
+        What it is, for the message ("recording", "model folder", ...).
+    error : type of NeurofbError
+        The exception to raise.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    NeurofbError
+        (``error``) The path does not exist.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise error(f"{what} {p} does not exist: check the path")
+    return p
+
+
+def check_new_file(
+    path: str | os.PathLike,
+    *,
+    force: bool = False,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    what: str = "file",
+    error: type[NeurofbError] = PathError,
+) -> Path:
+    """Check a file the user asked to write, before anything is opened or created.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write.
+    force : bool
+        Allow replacing an existing file (``--force``). Never allows writing an input.
+    inputs : iterable of path-like
+        Files and folders the command reads: the file may be none of them, nor lie inside one.
+    what : str
+        What the file is, for the messages ("trace", "EDF file", ...).
+    error : type of NeurofbError
+        The exception to raise.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    NeurofbError
+        (``error``) The path is an input or inside one, a folder, exists (without ``force``)
+        or is read-only, or its folder does not exist or is read-only.
+    """
+    p = Path(path)
+    _check_not_input(p, inputs, error)
+    if p.is_dir():
+        raise error(f"{p} is a folder; give the name of the {what} to write")
+    if p.exists() or p.is_symlink():
+        if not force:
+            raise error(f"{p} exists: neurofb never overwrites a file; choose another name or "
+                        "pass --force to replace it")
+        if not os.access(p, os.W_OK):
+            raise error(f"{p} cannot be replaced: it is read-only")
+    _check_parent(p, what, error)
+    return p
+
+
+def check_new_folder(
+    path: str | os.PathLike,
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    what: str = "recording folder",
+    error: type[NeurofbError] = PathError,
+) -> Path:
+    """Check a new folder the user asked to create (a recording): it must not exist.
+
+    Raises
+    ------
+    NeurofbError
+        (``error``) The path exists, is or lies inside an input, or its parent folder does not
+        exist or is read-only.
+    """
+    p = Path(path)
+    _check_not_input(p, inputs, error)
+    if p.exists() or p.is_symlink():
+        raise error(f"{p} already exists: neurofb never overwrites a {what}; choose a new path")
+    _check_parent(p, what, error)
+    return p
+
+
+def check_output_folder(
+    path: str | os.PathLike,
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    what: str = "folder",
+    error: type[NeurofbError] = PathError,
+) -> Path:
+    """Check a folder new files are written into (a BIDS dataset, a model folder).
+
+    It may exist (it must then be a writable folder); if it does not, the folder above it must
+    exist. What may be replaced inside it is the caller's business.
+
+    Raises
+    ------
+    NeurofbError
+        (``error``) The path is or lies inside an input, is a file, is read-only, or neither it
+        nor its parent exists.
+    """
+    p = Path(path)
+    _check_not_input(p, inputs, error)
+    if p.exists():
+        if not p.is_dir():
+            raise error(f"{p} is a file; give a folder for the {what}")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise error(f"cannot write into {p}: it is read-only; choose a folder you can "
+                        "write to")
+        return p
+    _check_parent(p, what, error)
+    return p

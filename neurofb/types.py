@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: Highest sampling rate neurofb accepts (Hz): above every EEG amplifier; a header that says more
+#: is damaged.
+MAX_SFREQ = 100_000.0
+
 
 @dataclass(frozen=True)
 class Chunk:

@@ -88,3 +88,17 @@ def test_format_table_aligns_columns():
     assert len({len(line) for line in lines[:2]}) == 1
     assert "1.23" in lines[2] and "12.5" in lines[3] and lines[3].endswith("-")
     assert format_table([]) == "(no rows)"
+
+
+@pytest.mark.slow
+def test_longfiles_memory_is_bounded():
+    """Whole-process peak RSS of replay and import: 30 minutes within 1.5x of three."""
+    import argparse
+
+    from neurofb.commands.bench import discover
+
+    bench = next(b for b in discover() if b.name == "longfiles")
+    rows = bench.module.run(argparse.Namespace(quick=False, longfiles_hours="0.05,0.5",
+                                               longfiles_dir=None))
+    assert len(rows) == 4 and all("error" not in r for r in rows), rows
+    assert all(r["ratio"] <= 1.5 for r in rows), rows

@@ -174,6 +174,7 @@ def test_write_failure_stops_recording_and_the_session_goes_on(tmp_path):
 def test_kill_9_of_neurofb_stream_record(tmp_path):
     """The CLI route: ``neurofb stream --record`` killed mid-session keeps all but ~1 s."""
     root = tmp_path / "recordings"
+    root.mkdir()  # a --record PATH goes into a folder that exists (docs/safety.md)
     path = root / "cli"
     env = _env()
     env["NEUROFB_HOME"] = str(tmp_path / "home")

@@ -327,14 +327,25 @@ def test_fuzzed_files_give_recording_errors(exported, fmt, tmp_path):
 
 def test_damaged_csv_numbers_and_cut_lines(synth, exported, tmp_path):
     lines = exported["csv"].read_bytes().split(b"\n")
-    # numbers out of double range: BrainFlow's own parser aborts the process on these
-    for bad in (b"1e999", b"1e-400x", b"nan"):
+    path = tmp_path / "bad.csv"
+
+    def damaged(col: int, bad: bytes) -> object:
         cells = lines[5].split(b"\t")
-        cells[3] = bad
-        path = tmp_path / "bad.csv"
+        cells[col] = bad
         path.write_bytes(b"\n".join([*lines[:5], b"\t".join(cells), *lines[6:]]))
-        with pytest.raises(RecordingError, match=r"bad\.csv"):
-            formats.read_file(path)
+        return path
+
+    # not a number: refused, naming the file (BrainFlow's own parser aborts on such cells)
+    with pytest.raises(RecordingError, match=r"bad\.csv"):
+        formats.read_file(damaged(3, b"1e-400x"))
+    # a sample that is NaN or out of double range (BrainFlow's parser aborts on 1e999 too) is a
+    # missing sample: read as NaN, never refused (non-finite samples survive every format)
+    for bad in (b"1e999", b"nan"):
+        rec = formats.read_file(damaged(3, bad))
+        got = np.asarray(rec.data)
+        assert np.isnan(got[2, 5]) and np.isfinite(np.delete(got[2], 5)).all()
+    with pytest.raises(RecordingError, match=r"bad\.csv.*timestamp"):  # a broken clock is not
+        formats.read_file(damaged(30, b"nan"))
     # a last line cut by a crash is dropped, with a warning; the rest is intact
     cut = tmp_path / "cut.csv"
     body = b"\n".join(lines[:-1])  # the file ends with a newline: drop the empty tail

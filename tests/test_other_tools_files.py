@@ -61,7 +61,7 @@ def _xdf_of(rec, path: Path, *, t0: float = 1000.0, unit: str = "microvolts",
     """The demo recording as LabRecorder would write it, with a marker stream."""
     stamps = t0 + np.arange(rec.n_samples) / rec.sfreq
     eeg = XdfStream("demo-EEG", "EEG", sfreq=rec.sfreq, channel_format="double64", stamps=stamps,
-                    data=rec.data.T * scale, labels=rec.ch_names,
+                    data=np.asarray(rec.data).T * scale, labels=rec.ch_names,
                     units=[unit] * len(rec.ch_names) if unit else (),
                     types=["EEG"] * len(rec.ch_names))
     acc = XdfStream("demo-ACC", "ACC", sfreq=25.0, channel_format="float32",

@@ -158,8 +158,16 @@ def test_estimator_that_does_not_fit_is_refused_at_start():
         Pipeline(_info(), BandPowerEstimator("band:beta/theta@Pz,Oz"))
     with pytest.raises(ChannelError, match="no EEG channels"):
         Pipeline(_info(names=()))
-    with pytest.raises(ChannelError, match=r"80 Hz.*below Nyquist"):
-        Pipeline(_info(sfreq=80.0))
+    with pytest.raises(ChannelError, match=r"80 Hz.*below Nyquist.*--h-freq"):
+        Pipeline(_info(sfreq=80.0), config=EngineConfig(h_freq=44.0))
+
+
+def test_default_low_pass_is_lowered_for_a_slow_source_with_a_note():
+    # 90 Hz: the default 45 Hz low-pass sits at Nyquist; it is lowered and the user told so.
+    p = Pipeline(_info(sfreq=90.0))
+    assert p.config.h_freq == 40.5 < 45.0
+    assert len(p.notes) == 1 and "40.5 Hz instead of 45 Hz" in p.notes[0]
+    assert Pipeline(_info()).notes == []  # a fast enough source keeps the default, no note
 
 
 def test_reset_starts_over():

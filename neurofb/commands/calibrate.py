@@ -28,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="model to start from (default: models/focus-default)")
     p.add_argument("--recording", required=True, metavar="PATH",
                    help="recording with labelled rest/task blocks")
-    p.add_argument("--out", required=True, metavar="DIR", help="personalised model folder")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="personalised model folder (new, or an empty folder)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a model already in --out (never the --model itself)")
     p.add_argument("--hold-back", type=float, default=0.3,
                    help="share of each class kept out for the before/after report (0.3)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -37,21 +40,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Personalise and report before/after."""
-    from pathlib import Path
-
     import torch
 
-    from neurofb.errors import NeurofbError
-    from neurofb.paths import default_model_dir
+    from neurofb import paths
+    from neurofb.errors import ModelError, NeurofbError, RecordingError
     from neurofb.training.personalise import personalise
 
     torch.set_num_threads(1)
-    if (Path(args.out) / "model.json").exists():
-        raise NeurofbError(f"{args.out} already holds a model; choose another --out")
     if not 0 < args.hold_back < 1:
         raise NeurofbError(f"--hold-back must be between 0 and 1, got {args.hold_back}")
-    model_dir = args.model or default_model_dir()
-    res = personalise(model_dir, args.recording, args.out, hold_back_fraction=args.hold_back)
+    model_dir = (paths.check_input(args.model, what="model folder", error=ModelError)
+                 if args.model else paths.default_model_dir())
+    recording = paths.check_input(args.recording, what="recording", error=RecordingError)
+    out = paths.check_output_folder(args.out, inputs=(model_dir, recording),
+                                    what="model folder", error=ModelError)
+    if (out / "model.json").exists() and not args.force:
+        raise ModelError(f"{out} already holds a model; choose another --out or pass --force "
+                         "to replace it")
+    res = personalise(model_dir, recording, out, hold_back_fraction=args.hold_back,
+                      overwrite=args.force)
     if args.json:
         print(json.dumps({k: res[k] for k in ("before", "after", "seconds", "windows",
                                               "held_back", "out_dir")}, indent=2,

@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --cv: candidate recipes chosen by inner validation "
                         "('default' or 'grid')")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (new)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out FILE")
     add_training_options(p)
     p.set_defaults(func=run)
 
@@ -95,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from neurofb.errors import NeurofbError
+    from neurofb import paths
+    from neurofb.errors import ModelError, NeurofbError
     from neurofb.focus.io import load_model
     from neurofb.paths import default_model_dir
     from neurofb.training.eegmat import find_subjects, load_eegmat, parse_subjects
@@ -103,8 +105,18 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     montages = MONTAGES if args.montage == "all" else (args.montage,)
+    eegmat = paths.check_input(args.eegmat, what="eegmat folder")
+    model_arg = (paths.check_input(args.model, what="model folder", error=ModelError)
+                 if args.model else None)
+    if args.out:
+        paths.check_new_file(args.out, force=args.force, inputs=(eegmat, model_arg),
+                             what="result file")
+    if args.cv is not None and args.cv < 2:
+        raise NeurofbError(f"--cv {args.cv}: cross-validation needs at least 2 folds")
+    if args.cv is not None and args.model:
+        raise NeurofbError("--cv trains a model per fold; it does not take --model")
     available = list(find_subjects(args.eegmat))
-    if args.cv:
+    if args.cv is not None:
         if args.recipes not in RECIPES:
             raise NeurofbError(f"unknown --recipes {args.recipes!r}; choose {sorted(RECIPES)}")
         ws = load_eegmat(args.eegmat, args.subjects, cache_dir=cache_dir(args))

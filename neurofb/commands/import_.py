@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from neurofb.recording.formats import import_file
     from neurofb.recording.writer import new_recording_path
 
+    paths.check_input(args.file, what="file to import")
     out = args.out
     if out is None:
         stem = Path(args.file).name.split(".")[0]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 from neurofb.errors import NeurofbError
 
@@ -55,7 +55,15 @@ CONNECTION_FLAGS: dict[str, str] = {
     "other_info": "board-specific extra settings, passed to BrainFlow as is",
 }
 
-class LazyParser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` to stderr and exit with 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class LazyParser(OneLineParser):
     """An argument parser that adds (some of) its arguments only when it is used.
 
     ``populate(parser)`` runs the first time this parser parses or prints help, so a command
@@ -190,6 +198,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help="analysis window in seconds (default 2)")
     parser.add_argument("--hop", type=positive_float, default=None, metavar="S",
                         help="seconds between updates (default 0.25)")
+    parser.add_argument("--l-freq", type=non_negative_float, default=None, metavar="HZ",
+                        help="high-pass edge in Hz (default 1)")
+    parser.add_argument("--h-freq", type=positive_float, default=None, metavar="HZ",
+                        help="low-pass edge in Hz, below half the sampling rate (default 45, "
+                             "lowered to 0.45 × the sampling rate for slower sources)")
     parser.add_argument("--line-freq", choices=("auto", "50", "60", "0"), default=None,
                         help="mains frequency to notch in Hz: auto (the default: detected from "
                         "the first seconds of signal, 50 when it shows no mains peak), 50, 60, "
@@ -212,7 +225,8 @@ def engine_config(args: argparse.Namespace) -> Any:
 
     config = EngineConfig()
     try:
-        config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality)
+        config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality,
+                              l_freq=args.l_freq, h_freq=args.h_freq)
         if args.line_freq is not None:
             line_freq = "auto" if args.line_freq == "auto" else float(args.line_freq) or None
             config = dataclasses.replace(config, line_freq=line_freq)

@@ -18,6 +18,7 @@ import sys
 import time
 from typing import TextIO
 
+from neurofb.commands.interrupts import stop_on_signals
 from neurofb.commands.options import (
     add_engine_arguments,
     add_file_arguments,
@@ -26,18 +27,23 @@ from neurofb.commands.options import (
     non_negative_float,
     output_requests,
 )
+from neurofb.commands.tally import Tally
 from neurofb.errors import NeurofbError
 
 
 def _speed(text: str) -> float | None:
+    from neurofb.stream.replay import MAX_SPEED, MIN_SPEED
+
     if text.strip().lower() == "max":
         return None
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'max', got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"speed must be positive, got {text}")
+    if not MIN_SPEED <= value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"speed must be between {MIN_SPEED:g} and {MAX_SPEED:g} (× real time), or max; "
+            f"got {text}")
     return value
 
 
@@ -54,18 +60,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("path", metavar="PATH", help="recording folder or file")
     p.add_argument(
         "--speed", type=_speed, default=None, metavar="1|N|max",
-        help="1 for real time, N for N× real time, max (default) for as fast as possible",
+        help="1 for real time, N for N× real time (0.01 to 10000), max (default) for as fast as "
+        "possible",
     )
     add_engine_arguments(p)
+    add_file_arguments(p)
+    add_output_arguments(p)
     p.add_argument("--loop", action="store_true", help="start again at the end (needs --seconds)")
     p.add_argument("--seek", type=non_negative_float, default=0.0, metavar="S", help="start S s in")
     p.add_argument(
         "--seconds", type=non_negative_float, default=None, metavar="S",
         help="stop after S seconds of recording",
     )
-    p.add_argument("--trace", default=None, metavar="CSV", help="write the focus trace here")
-    add_file_arguments(p)
-    add_output_arguments(p)
+    p.add_argument("--trace", default=None, metavar="CSV",
+                   help="write the focus trace here (a new file)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --trace file (never one of the inputs)")
     p.set_defaults(func=run)
 
 
@@ -88,65 +98,76 @@ class _Printer:
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
-    """Replay the recording; print a summary; return 0."""
+    """Replay the recording; print a summary that matches the trace written; return 0."""
     from neurofb.commands.stream import output_lines
     from neurofb.library.recovery import recover_interrupted
+    from neurofb.recording.trace import trace_stats
     from neurofb.stream.assemble import ReplayRequest, StreamRequest, open_stream
 
     out = out if out is not None else sys.stdout
+    err_out = sys.stderr
     if args.loop and not args.seconds:
         raise NeurofbError("--loop needs --seconds S to know when to stop")
     config = engine_config(args)
-    recover_interrupted()
-    from neurofb.recording.formats import open_recording
-
-    outputs = output_requests(args)
-    opened = open_recording(args.path, stream=args.stream, montage=args.montage, unit=args.unit)
-    for note in opened.warnings:
-        sys.stderr.write(f"warning: {note}\n")
-    source = ReplayRequest(opened, speed=args.speed, loop=args.loop, seek_s=args.seek,
-                           seconds=args.seconds or None)  # fmt: skip
+    for problem in recover_interrupted().problems:
+        err_out.write(f"warning: {problem}\n")
+    source = ReplayRequest(args.path, speed=args.speed, loop=args.loop, seek_s=args.seek,
+                           seconds=args.seconds or None, stream=args.stream,
+                           montage=args.montage, unit=args.unit)  # fmt: skip
     request = StreamRequest(source, target=args.target, model_dir=args.model, config=config,
-                            trace_path=args.trace, **outputs)  # fmt: skip
+                            trace_path=args.trace, overwrite=args.force,
+                            **output_requests(args))  # fmt: skip
     try:
         stream = open_stream(request)
     except ValueError as err:  # a seek past the end
         raise NeurofbError(str(err)) from None
     recording = stream.source.recording
-    updates: list = []
-    stream.runner.add_update_listener(updates.append)
+    warnings = [*recording.warnings, *stream.notes]
+    for line in recording.warnings:
+        err_out.write(f"warning: {line}\n")
+    for line in stream.notes:
+        err_out.write(f"note: {line}\n")
+    err_out.flush()
+    tally = Tally()
+    stream.runner.add_update_listener(tally.on_update)
     if args.speed is not None:
         stream.runner.add_update_listener(_Printer(out))
     started = time.perf_counter()
     interrupted = False
-    try:
-        if args.speed is None:
-            stream.run()
-        else:
-            stream.start()
-            while not stream.runner.join(timeout=0.1):
-                pass
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        closed = stream.close()
-    wall = time.perf_counter() - started
-    focus = [u.focus for u in updates if u.focus is not None]
-    streamed = updates[-1].t if updates else 0.0
-    speed = "max" if args.speed is None else f"{args.speed:g}x"
-    lines = [
-        f"replayed {recording.path or args.path} ({recording.duration_s:.1f} s, "
-        f"{len(recording.ch_names)} channels at {recording.sfreq:g} Hz) at speed {speed} with "
-        f"target {stream.target}: {len(updates)} updates ({len(updates) - len(focus)} gated) "
-        f"in {wall:.2f} s ({streamed / wall if wall > 0 else 0:.0f}× real time)"
-        + (" — interrupted" if interrupted else ""),
-        f"mean focus {sum(focus) / len(focus):.3f}" if focus else "mean focus --",
-    ]
-    if stream.pipeline.mains_note:
-        lines.append(stream.pipeline.mains_note)
-    lines.extend(output_lines(stream))
-    if stream.trace is not None:
-        lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
-    out.write("\n".join(lines) + "\n")
-    out.flush()
+    with stop_on_signals():
+        try:
+            if args.speed is None:
+                stream.run()
+            else:
+                stream.start()
+                while not stream.runner.join(timeout=0.1):
+                    pass
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            closed = stream.close()
+        wall = time.perf_counter() - started
+        # What the summary says is what was written: the trace file's rows when there is one.
+        stats = trace_stats(stream.trace.path) if stream.trace is not None else tally.stats()
+        problem = getattr(stream.source, "error", None)
+        streamed = stats.last_t or 0.0
+        speed = "max" if args.speed is None else f"{args.speed:g}x"
+        lines = [
+            f"replayed {recording.path or args.path} ({recording.duration_s:.1f} s, "
+            f"{len(recording.ch_names)} channels at {recording.sfreq:g} Hz) at speed {speed} "
+            f"with target {stream.target}: {stats.rows} updates ({stats.gated} gated) "
+            f"in {wall:.2f} s ({streamed / wall if wall > 0 else 0:.0f}× real time)"
+            + (" — interrupted" if interrupted else ""),
+            "mean focus --" if stats.mean_focus is None else f"mean focus {stats.mean_focus:.3f}",
+        ]
+        if stream.trace is not None:
+            lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
+        if stats.rows == 0 and (reason := stream.why_no_updates()):
+            lines.append(reason)
+        if stream.pipeline.mains_note:
+            lines.append(stream.pipeline.mains_note)
+        lines.extend(output_lines(stream))
+        lines += [f"warning: {w}" for w in [*warnings, *([problem] if problem else [])]]
+        out.write("\n".join(lines) + "\n")
+        out.flush()
     return 0

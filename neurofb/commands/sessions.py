@@ -1,7 +1,9 @@
 """``neurofb sessions``: list the session library, as a table or JSON; rebuild it.
 
 The library indexes the recordings (the files are the truth): ``--reindex`` rebuilds it from the
-recording folders, moving a corrupt database file aside first.
+recording folders, moving a corrupt database file aside first. Every start first finalises and
+indexes recordings a crash left open. A read-only data folder is listed read-only (nothing is
+created there).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -80,15 +83,27 @@ def format_table(rows: list) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """List (and optionally rebuild) the session library."""
+    """Finalise interrupted recordings, list (and optionally rebuild) the session library."""
     from neurofb import paths
-    from neurofb.errors import LibraryError
+    from neurofb.errors import LibraryError, PathError
     from neurofb.library.index import SessionLibrary, default_path, rebuild
+    from neurofb.library.recovery import recover_interrupted
 
+    if args.data_dir and not Path(args.data_dir).is_dir() and not args.reindex:
+        raise PathError(f"data folder {args.data_dir} does not exist: check --data-dir")
+    if args.db and not Path(args.db).exists() and not args.reindex:
+        raise PathError(f"session database {args.db} does not exist: check --db (or build it "
+                        "with --reindex)")
+    if args.db and not Path(args.db).exists():  # --reindex builds it: its folder must exist
+        paths.check_new_file(args.db, what="session database")
+    recordings = (paths.check_input(args.recordings, what="recordings folder")
+                  if args.recordings else None)
     db = Path(args.db) if args.db else default_path(args.data_dir)
+    for problem in recover_interrupted(args.data_dir, recordings=recordings,
+                                       library_path=db).problems:
+        print(f"warning: {problem}", file=sys.stderr)
     if args.reindex:
-        root = Path(args.recordings) if args.recordings else paths.data_dir(args.data_dir) / (
-            "recordings")
+        root = recordings or paths.data_dir(args.data_dir) / "recordings"
         root.mkdir(parents=True, exist_ok=True)
         result = rebuild(root, path=db)
         out = sys.stderr if args.json else sys.stdout
@@ -99,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
               f"{'y' if result.removed == 1 else 'ies'}", file=out)  # fmt: skip
         for folder, reason in result.failed:
             print(f"  skipped {folder}: {reason}", file=out)
+    if not db.exists() and not os.access(db.parent, os.W_OK | os.X_OK):
+        # a read-only data folder without a database: nothing to list, nothing is created
+        print(f"no sessions: there is no session database in {db.parent}")
+        return 0
     with SessionLibrary(db) as lib:
         if args.progress:
             days = lib.progress(args.user)

@@ -16,18 +16,15 @@ kept, a summary is printed and the exit code is 0.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import queue
 import shutil
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any, TextIO
 
+from neurofb.commands.interrupts import stop_on_signals
 from neurofb.commands.options import (
     add_board_arguments,
     add_engine_arguments,
@@ -39,6 +36,7 @@ from neurofb.commands.options import (
     output_requests,
     positive_float,
 )
+from neurofb.commands.tally import Tally
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,14 +57,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="how long to stream in seconds (0, the default: until Ctrl-C)",
     )
-    p.add_argument("--trace", default=None, metavar="CSV", help="write the focus trace here")
+    p.add_argument("--trace", default=None, metavar="CSV",
+                   help="write the focus trace here (a new file)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --trace file (never one of the inputs)")
     p.add_argument(
         "--record",
         nargs="?",
         const="",
         default=None,
         metavar="PATH",
-        help="record the session into a new folder (default: <data dir>/recordings/<time>-<board>)",
+        help="record the session into a new folder (default: <data dir>/recordings/<time>-<board>;"
+        " a PATH must not exist, the folder above it must); it is added to the session library "
+        "when the stream ends",
     )
     add_engine_arguments(p)
     p.add_argument(
@@ -87,59 +90,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt (main thread only) so it stops as cleanly as Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class _Tally:
-    """Counts what the stream delivered; updated on the runner thread, read on the main one."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.last = None
-        self.updates = 0
-        self.gated = 0
-        self.focus_sum = 0.0
-        self.quality_sum = 0.0
-        self.events: queue.SimpleQueue = queue.SimpleQueue()
-        #: Set at the first focus value: the live line shows it at once, not at the next tick.
-        self.first_focus = threading.Event()
-
-    def on_update(self, update: Any) -> None:
-        with self.lock:
-            self.last = update
-            self.updates += 1
-            self.quality_sum += update.quality
-            if update.focus is None:
-                self.gated += 1
-            else:
-                self.focus_sum += update.focus
-        if update.focus is not None:
-            self.first_focus.set()
-
-    @property
-    def mean_focus(self) -> float | None:
-        n = self.updates - self.gated
-        return self.focus_sum / n if n else None
-
-    @property
-    def mean_quality(self) -> float | None:
-        return self.quality_sum / self.updates if self.updates else None
-
-
 def _status_line(t: float, update: Any, rate: float) -> str:
     if update is None:
         return (
@@ -154,17 +104,17 @@ def _status_line(t: float, update: Any, rate: float) -> str:
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Stream until ``--seconds`` pass, the source ends, or Ctrl-C; return 0."""
+    from neurofb import paths
     from neurofb.library.recovery import recover_interrupted
     from neurofb.stream.assemble import RecordRequest, StreamRequest, open_stream
 
     out = out if out is not None else sys.stdout
     err_out = sys.stderr
     if args.data_dir:
-        os.environ["NEUROFB_HOME"] = os.path.abspath(args.data_dir)
+        os.environ["NEUROFB_HOME"] = str(paths.data_dir(args.data_dir).absolute())
     config = engine_config(args)
-    if args.record is not None:
-        for problem in recover_interrupted().problems:
-            err_out.write(f"warning: {problem}\n")
+    for problem in recover_interrupted().problems:
+        err_out.write(f"warning: {problem}\n")
     record = None
     if args.record is not None:
         record = RecordRequest(
@@ -178,22 +128,23 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         # the default model may not fit every board (too few 10-20 electrodes): say so and
         # feed back engagement; a model or target the user named is never replaced
         fallback="engagement" if args.target is None and args.model is None else None,
-        record=record, trace_path=args.trace, stall_s=args.stall,
+        record=record, trace_path=args.trace, stall_s=args.stall, overwrite=args.force,
     )  # fmt: skip
     opened_at = time.monotonic()
     stream = open_stream(request)  # starts the board, then loads the model while it streams
     if stream.warning:
         err_out.write(f"warning: {stream.warning}\n")
-    tally = _Tally()
+    for note in stream.notes:
+        err_out.write(f"note: {note}\n")
+    tally = Tally()
     stream.runner.add_update_listener(tally.on_update)
     stream.runner.add_status_listener(tally.events.put)
     runner = stream.runner
     tty = out.isatty()
     interrupted = False
     started = time.monotonic()
-    closed = None
-    try:
-        with _sigterm_as_interrupt():
+    with stop_on_signals():
+        try:
             try:
                 runner.mark("session_start", stream.info.board)
                 stream.start()
@@ -206,16 +157,16 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             finally:
                 runner.stop()
                 runner.mark("session_end", "interrupted" if interrupted else "")
-    finally:
-        if tty:
-            out.write("\n")
-        closed = stream.close()
-        _drain_events(tally, err_out)
-    _summary(stream, tally, closed, time.monotonic() - started, out)
+        finally:
+            if tty:
+                out.write("\n")
+            closed = stream.close()
+            _drain_events(tally, err_out)
+        _summary(stream, tally, closed, time.monotonic() - started, out)
     return 0
 
 
-def _drain_events(tally: _Tally, err_out: TextIO) -> None:
+def _drain_events(tally: Tally, err_out: TextIO) -> None:
     while True:
         try:
             event = tally.events.get_nowait()
@@ -228,7 +179,7 @@ def _drain_events(tally: _Tally, err_out: TextIO) -> None:
 
 
 def _watch(
-    runner: Any, tally: _Tally, *, seconds: float, out: TextIO, err_out: TextIO, tty: bool,
+    runner: Any, tally: Tally, *, seconds: float, out: TextIO, err_out: TextIO, tty: bool,
     start: float | None = None,
 ) -> None:
     """Print the live line until ``seconds`` after ``start`` (default now) or the runner ends."""
@@ -266,26 +217,33 @@ def _watch(
             tally.first_focus.wait(0.05)
 
 
-def _summary(stream: Any, tally: _Tally, closed: Any, wall_s: float, out: TextIO) -> None:
+def _summary(stream: Any, tally: Tally, closed: Any, wall_s: float, out: TextIO) -> None:
+    from neurofb.recording.trace import trace_stats
+
     runner = stream.runner
-    mean = tally.mean_focus
-    quality = tally.mean_quality
+    # What the summary says is what was written: the trace file's rows when there is one.
+    stats = trace_stats(stream.trace.path) if stream.trace is not None else tally.stats()
+    mean, quality = stats.mean_focus, stats.mean_quality
     lines = [
         f"streamed {runner.t:.1f} s from {stream.info.board} in {wall_s:.1f} s with target "
-        f"{stream.target}: {runner.samples} samples, {tally.updates} updates "
-        f"({tally.gated} gated)",
+        f"{stream.target}: {runner.samples} samples, {stats.rows} updates "
+        f"({stats.gated} gated)",
         f"mean focus {'--' if mean is None else f'{mean:.3f}'}, mean quality "
         f"{'--' if quality is None else f'{quality:.3f}'}, {runner.reconnects} reconnect attempts",
     ]
+    if stats.rows == 0 and (reason := stream.why_no_updates()):
+        lines.append(reason)
     if stream.pipeline.mains_note:
         lines.append(stream.pipeline.mains_note)
     lines.extend(output_lines(stream))
     if stream.trace is not None:
         lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
     if closed.recording is not None:
-        lines.append(f"recording: {closed.recording.path}")
-        if closed.recording.problem:
-            lines.append(f"warning: {closed.recording.problem}")
+        rec = closed.recording
+        where = "" if rec.library_id is None else f" (session {rec.library_id} in the library)"
+        lines.append(f"recording: {rec.path}{where}")
+        if rec.problem:
+            lines.append(f"warning: {rec.problem}")
     out.write("\n".join(lines) + "\n")
     out.flush()
 

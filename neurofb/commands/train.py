@@ -56,6 +56,34 @@ def _read_metrics(path: str) -> dict:
     return doc if isinstance(doc, dict) else {"metrics": doc}
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Every input exists; --out and --checkpoint are writable and none of the inputs."""
+    from pathlib import Path
+
+    from neurofb import paths
+    from neurofb.errors import ModelError, NeurofbError
+
+    inputs: list[Path] = []
+    if args.eegmat:
+        inputs.append(paths.check_input(args.eegmat, what="eegmat folder"))
+    for item in args.recordings or ():
+        inputs.append(paths.check_input(item, what="recording"))
+    if args.init:
+        inputs.append(paths.check_input(args.init, what="model folder", error=ModelError))
+    if args.metrics:
+        inputs.append(paths.check_input(args.metrics, what="metrics file"))
+    out = paths.check_output_folder(args.out, inputs=inputs, what="model folder",
+                                    error=ModelError)
+    if (out / "model.json").exists() and not args.overwrite:
+        raise NeurofbError(f"{args.out} already holds a model; use --overwrite or another --out")
+    if args.checkpoint:
+        ckpt = paths.check_output_folder(args.checkpoint, inputs=[*inputs, out],
+                                         what="checkpoint folder", error=ModelError)
+        if (ckpt / "state.json").exists() and not (args.resume or args.overwrite):
+            raise ModelError(f"{ckpt} holds a checkpoint of another training: --resume it, "
+                             "pass --overwrite to start afresh, or choose another --checkpoint")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``neurofb train``."""
     p = subparsers.add_parser(
@@ -69,7 +97,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init", metavar="MODEL", help="start from this model folder")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     p.add_argument("--name", default=None, help="model name (default: the --out folder name)")
-    p.add_argument("--overwrite", action="store_true", help="replace a model in --out")
+    p.add_argument("--overwrite", "--force", dest="overwrite", action="store_true",
+                   help="replace a model in --out (never the --init model) and a checkpoint "
+                        "in --checkpoint")
     p.add_argument("--metrics", metavar="JSON",
                    help="evaluation results to record in model.json (e.g. from evaluate --cv)")
     p.add_argument("--recipes", default="default",
@@ -106,8 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise NeurofbError("give training data: --eegmat DIR and/or --recordings PATH...")
     if args.resume and not args.checkpoint:
         raise NeurofbError("--resume needs --checkpoint DIR")
-    if (Path(args.out) / "model.json").exists() and not args.overwrite:
-        raise NeurofbError(f"{args.out} already holds a model; use --overwrite or another --out")
+    _check_paths(args)
     cfg = train_config(args)
     torch.set_num_threads(max(1, args.threads))
     # a personalised model's head is one person's: retraining starts from its population part

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,7 +89,39 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     for key in ("architecture", "input", "weights"):
         if not isinstance(meta.get(key), dict):
             raise ModelError(f"{path} lacks its {key!r} section; re-export the model")
+    _check_input(path, meta["input"])
+    weights = meta["weights"]
+    file = weights.get("file", WEIGHTS)
+    if not isinstance(file, str) or not file or Path(file).name != file:
+        raise ModelError(f"{path}: weights.file must be a file name in the model folder, got "
+                         f"{file!r}; re-export the model")
+    if not isinstance(weights.get("sha256"), str):
+        raise ModelError(f"{path}: weights.sha256 must be the weights' SHA-256 (a string), got "
+                         f"{weights.get('sha256')!r}; re-export the model")
     return meta
+
+
+def _check_input(path: Path, inp: Mapping[str, Any]) -> None:
+    """The input contract's fields that the runtime uses have the right type and range."""
+
+    def bad(key: str, what: str) -> ModelError:
+        return ModelError(f"{path}: input.{key} must be {what}, got {inp.get(key)!r}; fix "
+                          "model.json or re-export the model")
+
+    for key in ("sfreq", "window_s"):
+        if key in inp:
+            value = _number(inp[key])
+            if value is None or not (math.isfinite(value) and 0 < value <= 1e5):
+                raise bad(key, "a positive number")
+    if "min_channels" in inp:
+        value = inp["min_channels"]
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+            raise bad("min_channels", "a whole number of channels (1 or more)")
+    for key in ("channels", "personal_electrodes"):
+        value = inp.get(key)
+        if key in inp and not (isinstance(value, list)
+                               and all(isinstance(c, str) and c for c in value)):
+            raise bad(key, "a list of electrode names")
 
 
 def _section(meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -122,6 +122,20 @@ def write_meta(model_dir: str | os.PathLike, meta: dict[str, Any]) -> None:
     os.replace(out / (META + ".tmp"), out / META)
 
 
+def _check_values(state: dict[str, torch.Tensor], wpath: Path) -> None:
+    """Every tensor is floating point and finite: a model that cannot give a number is refused
+    at load, not after it has gated every window."""
+    for name, tensor in state.items():
+        if not tensor.is_floating_point():
+            raise ModelError(f"{wpath.name}: tensor {name!r} holds {str(tensor.dtype)[6:]} "
+                             "values, not floating point: the weights are damaged; re-export "
+                             "or re-download the model")
+        if not bool(torch.isfinite(tensor).all()):
+            raise ModelError(f"{wpath.name}: tensor {name!r} holds NaN or infinite values: "
+                             "the model cannot score anything; retrain it or restore the "
+                             "original files")
+
+
 def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cpu"
                ) -> tuple[FocusNet, dict[str, Any]]:
     """Load a model folder, checking it is the one model.json describes.
@@ -144,7 +158,7 @@ def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cp
     ------
     ModelError
         Missing files, invalid JSON, a weights file whose hash, tensors or architecture do not
-        match model.json.
+        match model.json, or whose values are not finite floating-point numbers.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -177,6 +191,7 @@ def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cp
             f"{META} architecture {meta['architecture']} does not match the one stored in "
             f"{wpath.name} {json.loads(stored_arch)}: model.json was edited after export"
         )
+    _check_values(state, wpath)
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
     if want != got:

@@ -92,6 +92,14 @@ _COLUMNS = (
 )  # fmt: skip
 
 
+def _writable_folder(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (or in the nearest folder above that exists)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    # a file in the way is not a read-only folder: opening then fails and says so
+    return not folder.is_dir() or os.access(folder, os.W_OK | os.X_OK)
+
+
 def default_path(data_dir: str | os.PathLike | None = None) -> Path:
     """Return the default database path, ``<data_dir>/sessions.sqlite3``."""
     return paths.data_dir(data_dir) / DB_NAME
@@ -168,6 +176,10 @@ class SessionLibrary:
         folder) when missing.
     busy_timeout_s : float
         How long to wait for another program's lock before giving up with a LibraryError.
+    read_only : bool, optional
+        Open the database read-only (listing works, adding raises LibraryError). Default: only
+        when its folder or the file cannot be written (a read-only data folder can still be
+        listed; nothing is ever created there).
 
     Raises
     ------
@@ -177,7 +189,11 @@ class SessionLibrary:
     """
 
     def __init__(
-        self, path: str | os.PathLike | None = None, *, busy_timeout_s: float = 2.0
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        busy_timeout_s: float = 2.0,
+        read_only: bool | None = None,
     ) -> None:
         if busy_timeout_s < 0:
             raise ValueError(f"busy_timeout_s must be >= 0, got {busy_timeout_s}")
@@ -186,12 +202,29 @@ class SessionLibrary:
         self._lock = threading.RLock()
         if self.path.is_dir():
             raise LibraryError(f"session database path {self.path} is a folder, not a file")
+        folder_writable = _writable_folder(self.path.parent)
+        if read_only is None:
+            read_only = not folder_writable or (
+                self.path.exists() and not os.access(self.path, os.W_OK))
+        #: Whether the database was opened read-only (its folder or file cannot be written).
+        self.read_only = bool(read_only)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_s, isolation_level=None,
-                check_same_thread=False,
-            )  # fmt: skip
+            if self.read_only:
+                if not self.path.is_file():
+                    raise LibraryError(f"there is no session database at {self.path} (and it "
+                                       "cannot be created: its folder is read-only)")
+                # Never create a file in a read-only folder: not even the WAL index (-shm);
+                # ``immutable`` reads the file as it is (nobody can change it there).
+                query = "mode=ro" + ("" if folder_writable else "&immutable=1")
+                uri = f"{self.path.absolute().as_uri()}?{query}"
+                self._con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout_s,
+                                            isolation_level=None, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._con = sqlite3.connect(
+                    self.path, timeout=self.busy_timeout_s, isolation_level=None,
+                    check_same_thread=False,
+                )  # fmt: skip
         except (sqlite3.Error, OSError) as err:
             raise LibraryError(
                 f"cannot open the session database {self.path}: {err}; choose a writable "
@@ -201,10 +234,11 @@ class SessionLibrary:
             with self._guard("open"):
                 self._con.row_factory = sqlite3.Row
                 self._check_integrity()
-                self._con.execute("PRAGMA journal_mode=WAL")
-                # Safe from corruption in WAL mode; a power cut may lose the last session added,
-                # which the next reindex brings back from its recording.
-                self._con.execute("PRAGMA synchronous=NORMAL")
+                if not self.read_only:
+                    self._con.execute("PRAGMA journal_mode=WAL")
+                    # Safe from corruption in WAL mode; a power cut may lose the last session
+                    # added, which the next reindex brings back from its recording.
+                    self._con.execute("PRAGMA synchronous=NORMAL")
                 self._migrate()
         except BaseException:
             self._con.close()
@@ -268,6 +302,12 @@ class SessionLibrary:
             )
         if version == SCHEMA_VERSION:
             return
+        if self.read_only:
+            raise LibraryError(
+                f"the session database {self.path} has schema version {version} and must be "
+                f"upgraded to {SCHEMA_VERSION}, but it is read-only: open it once where it can "
+                "be written"
+            )
         with self._transaction("migrate"):
             # Read again inside the write lock: another process may have migrated meanwhile.
             version = self.schema_version

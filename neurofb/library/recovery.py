@@ -71,6 +71,14 @@ def recover_interrupted(
         folders = find_interrupted(root)
     except OSError as err:
         return Recovery(problems=(f"cannot look for interrupted recordings in {root}: {err}",))
+    writable = [f for f in folders if os.access(f, os.W_OK | os.X_OK)]
+    if len(writable) < len(folders):  # a read-only data folder: listed, never written
+        n = len(folders) - len(writable)
+        read_only = (f"{n} interrupted recording(s) under {root} cannot be finalised: their "
+                     "folder is read-only (they stay readable as they are)",)
+        folders = writable
+    else:
+        read_only = ()
     done: list[Path] = []
     problems: list[str] = []
     for folder in folders:
@@ -88,7 +96,7 @@ def recover_interrupted(
         log.warning("finalised interrupted recording %s", folder)
     if done:
         problems += _index(done, library_path or default_path(data_dir))
-    return Recovery(tuple(done), tuple(problems))
+    return Recovery(tuple(done), (*read_only, *problems))
 
 
 def _index(folders: list[Path], library_path: str | os.PathLike) -> list[str]:

@@ -1,6 +1,7 @@
 """Recordings: the crash-safe neurofb folder, its writer and reader, and other file formats.
 
-- :class:`~neurofb.recording.base.Recording`: what every reader returns (µV, seconds).
+- :class:`~neurofb.recording.base.Recording`: what every reader returns (µV, seconds); its
+  samples are a :class:`~neurofb.recording.base.TimeSeries`, read from disk on demand.
 - :class:`~neurofb.recording.writer.RecordingWriter`: append-only, fsynced twice a second.
 - :func:`~neurofb.recording.formats.open_recording`: a neurofb folder or an EDF/EDF+/BDF,
   FIF or BrainFlow CSV file; :func:`~neurofb.recording.formats.export` and
@@ -10,7 +11,7 @@
   (calibration blocks as class labels).
 """
 
-from neurofb.recording.base import Recording
+from neurofb.recording.base import Recording, TimeSeries
 from neurofb.recording.folder import read_folder, read_meta
 from neurofb.recording.formats import (
     EXPORT_FORMATS,
@@ -29,6 +30,7 @@ __all__ = [
     "IMPORT_FORMATS",
     "Recording",
     "RecordingWriter",
+    "TimeSeries",
     "detect_format",
     "export",
     "finalise_interrupted",

@@ -22,7 +22,9 @@ import json
 import logging
 import math
 import os
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ import numpy as np
 from neurofb import boards
 from neurofb.boards import BoardLayout
 from neurofb.errors import BoardError, RecordingError
-from neurofb.recording.base import Recording, portable_meta
+from neurofb.recording.base import CachedRows, Recording, TimeSeries, portable_meta
 from neurofb.types import Marker, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -230,6 +232,9 @@ def _check_text(path: Path, n_rows: int, lay: BoardLayout) -> None:
 def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Recording:
     """Read a BrainFlow CSV as a Recording.
 
+    The text is parsed once, a block of lines at a time, into a temporary binary file that
+    :attr:`Recording.data` then reads on demand: memory stays bounded however long the file.
+
     Parameters
     ----------
     path : path-like
@@ -240,12 +245,14 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Reco
     Returns
     -------
     Recording
-        The board's EEG channels, data (n_ch, n) µV, timestamps (n,) s, markers.
+        The board's EEG channels, data (n_ch, n) µV (``nan`` cells read as NaN), timestamps
+        (n,) s, markers.
 
     Raises
     ------
     RecordingError
-        The file is empty, not a BrainFlow CSV, damaged, or of another board's layout.
+        The file is empty, not a BrainFlow CSV, damaged (a timestamp that is not a number), or
+        of another board's layout.
     """
     path = Path(path)
     warn: list[str] = []
@@ -254,13 +261,6 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Reco
         board = side.get("board_id", side.get("board")) if side else None
     lay = board_layout(board if board is not None else DEFAULT_BOARD)
     _check_text(path, lay.num_rows, lay)
-    rows = _parse(path, warn)
-    if rows.shape[0] != lay.num_rows or rows.shape[1] == 0:
-        raise RecordingError(
-            f"{path} holds {rows.shape[0]} columns of {rows.shape[1]} samples, not "
-            f"{lay.num_rows} columns of {lay.name} samples: it is damaged or of another board "
-            "(--board)"
-        )
     ch_rows = list(lay.eeg_rows)
     ch_names = list(lay.eeg_names)
     if side and side.get("board_id") == lay.board_id:
@@ -268,19 +268,14 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Reco
         if (isinstance(names, list) and isinstance(srows, list) and len(names) == len(srows)
                 and all(isinstance(r, int) and 0 <= r < lay.num_rows for r in srows)):
             ch_rows, ch_names = srows, [str(x) for x in names]
-    data = np.ascontiguousarray(rows[ch_rows], dtype=np.float64)
-    timestamps = np.ascontiguousarray(rows[lay.timestamp_row], dtype=np.float64)
-    if not (np.all(np.isfinite(data)) and np.all(np.isfinite(timestamps))):
-        raise RecordingError(f"{path} holds non-numeric or infinite samples: it is damaged")
+    cache, n, codes = _parse(path, lay, ch_rows, warn)
     markers = _sidecar_markers(side, warn) if side else None
     if markers is None:
+        names_by_code = {v: k for k, v in MARKER_CODES.items()}
         markers = []
-        if lay.marker_row is not None:
-            names_by_code = {v: k for k, v in MARKER_CODES.items()}
-            for i in np.flatnonzero(rows[lay.marker_row]):
-                code = float(rows[lay.marker_row, i])
-                kind = names_by_code.get(code)
-                markers.append(Marker(i / lay.sfreq, kind or "note", "" if kind else f"{code:g}"))
+        for i, code in codes:
+            kind = names_by_code.get(code)
+            markers.append(Marker(i / lay.sfreq, kind or "note", "" if kind else f"{code:g}"))
     meta = dict(side.get("meta", {})) if isinstance(side.get("meta"), dict) else {}
     meta.update(source_format="csv", file=str(path))
     info = SourceInfo(
@@ -288,37 +283,113 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Reco
         details={"board_id": lay.board_id, "master_board": lay.board_id,
                  "recording": str(path), "format": "csv"},
     )  # fmt: skip
+    rows = CachedRows(_CacheRows(cache, len(ch_rows) + 1))
+    n_ch = len(ch_rows)
+    data = TimeSeries(lambda a, b: np.array(rows(a, b)[:, 1:].T, order="C"), (n_ch, n),
+                      keep=cache)
+    timestamps = TimeSeries(lambda a, b: rows(a, b)[:, 0].copy(), (n,), keep=cache)
     return Recording(info=info, meta=meta, data=data, timestamps=timestamps, markers=markers,
                      path=path, warnings=warn)  # fmt: skip
 
 
-def _parse(path: Path, warn: list[str]) -> np.ndarray:
-    """Parse a BrainFlow CSV into shape (n_columns, n_samples).
+class _CacheRows:
+    """Rows ``[timestamp, ch...]`` (float64) of the parsed cache file, read a span at a time."""
+
+    def __init__(self, fh: Any, n_cols: int) -> None:
+        self.fh, self.n_cols = fh, n_cols
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        size = (stop - start) * self.n_cols * 8
+        raw = os.pread(self.fh.fileno(), size, start * self.n_cols * 8)
+        if len(raw) != size:
+            raise RecordingError("the temporary copy of a BrainFlow CSV became shorter while "
+                                 "it was read; open the file again")
+        return np.frombuffer(raw, dtype=np.float64).reshape(stop - start, self.n_cols)
+
+
+#: Bytes of text parsed at a time (a block's rows take about as much memory again, times 3).
+_BLOCK_BYTES = 1 << 20
+
+
+def _parse(path: Path, lay: BoardLayout, ch_rows: list[int], warn: list[str]
+           ) -> tuple[Any, int, list[tuple[int, float]]]:
+    """Parse a BrainFlow CSV a block of lines at a time into a temporary binary file.
 
     The same text ``DataFilter.read_file`` reads, parsed with numpy because BrainFlow's parser
     aborts the whole process (an uncaught C++ ``std::out_of_range``) on a number out of double
     range such as ``1e999``, which a damaged file can hold. A last line cut off by a crash is
     dropped with a warning.
+
+    Returns
+    -------
+    cache : file object
+        Rows ``[timestamp, channels...]`` as float64 (deleted when closed or collected).
+    n : int
+        Number of samples.
+    codes : list of (int, float)
+        Sample index and value of each non-zero cell of the marker row.
     """
+    cache = tempfile.TemporaryFile(prefix="neurofb-csv-")
+    n = 0
+    codes: list[tuple[int, float]] = []
+    take = [lay.timestamp_row, *ch_rows]
+    last_t = None
     try:
-        text = path.read_bytes()
+        with open(path, "rb") as fh:
+            for lines, line_no in _blocks(fh, path, warn):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        rows = np.loadtxt(io.BytesIO(lines), delimiter="\t", dtype=np.float64,
+                                          ndmin=2)
+                except ValueError as err:
+                    raise RecordingError(
+                        f"{path} is not a readable BrainFlow CSV near line {line_no} ({err}): "
+                        "every line must hold the same number of tab-separated numbers"
+                    ) from None
+                if rows.shape[1] != lay.num_rows:
+                    raise RecordingError(
+                        f"{path} holds {rows.shape[1]} columns near line {line_no}, not the "
+                        f"{lay.num_rows} of {lay.name} files: it is damaged or of another "
+                        "board (--board)")
+                stamps = rows[:, lay.timestamp_row]
+                if not np.all(np.isfinite(stamps)):
+                    raise RecordingError(f"{path} holds a timestamp that is not a finite "
+                                         f"number near line {line_no}: it is damaged")
+                last_t = stamps[-1]
+                if lay.marker_row is not None:
+                    col = rows[:, lay.marker_row]
+                    codes += [(n + int(i), float(col[i])) for i in np.flatnonzero(col)
+                              if np.isfinite(col[i])]
+                block = rows[:, take]
+                block[:, 1:][~np.isfinite(block[:, 1:])] = np.nan
+                cache.write(np.ascontiguousarray(block).tobytes())
+                n += rows.shape[0]
+        cache.flush()
     except OSError as err:
+        cache.close()
         raise RecordingError(f"cannot read {path}: {err.strerror or err}") from None
-    if not text.endswith(b"\n"):
-        cut = text.rfind(b"\n") + 1
-        if text[cut:].strip():
-            warn.append(f"{path.name}: the last line is incomplete (the file was cut off "
-                        "while writing); dropped")  # fmt: skip
-        text = text[:cut]
-    if not text.strip():
+    except BaseException:
+        cache.close()
+        raise
+    if n == 0 or last_t is None:
+        cache.close()
         raise RecordingError(f"{path} holds no complete line of samples")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "empty input" is reported below
-            rows = np.loadtxt(io.BytesIO(text), delimiter="\t", dtype=np.float64, ndmin=2)
-    except ValueError as err:
-        raise RecordingError(
-            f"{path} is not a readable BrainFlow CSV ({err}): every line must hold the same "
-            "number of tab-separated numbers"
-        ) from None
-    return np.ascontiguousarray(rows.T)
+    return cache, n, codes
+
+
+def _blocks(fh: Any, path: Path, warn: list[str]) -> Iterator[tuple[bytes, int]]:
+    """The file's complete lines, about :data:`_BLOCK_BYTES` at a time, with the number of
+    the first line of each block."""
+    carry = b""
+    line_no = 1
+    while chunk := fh.read(_BLOCK_BYTES):
+        text = carry + chunk
+        cut = text.rfind(b"\n") + 1
+        block, carry = text[:cut], text[cut:]
+        if block.strip():
+            yield block, line_no
+        line_no += block.count(b"\n")
+    if carry.strip():
+        warn.append(f"{path.name}: the last line is incomplete (the file was cut off while "
+                    "writing); dropped")

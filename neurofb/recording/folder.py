@@ -27,10 +27,12 @@ from neurofb.recording.base import (
     META,
     OPEN,
     TRACE,
+    CachedRows,
     Recording,
+    TimeSeries,
 )
 from neurofb.recording.trace import COLUMNS
-from neurofb.types import Marker, SourceInfo
+from neurofb.types import MAX_SFREQ, Marker, SourceInfo
 
 __all__ = ["read_folder", "read_meta", "row_layout"]
 
@@ -92,11 +94,15 @@ def read_meta(path: str | os.PathLike) -> dict:
     if (not isinstance(names, list) or not names
             or not all(isinstance(n, str) and n for n in names)):
         raise _bad_meta(folder, "'ch_names' must be a non-empty list of channel names")
-    if not _is_number(meta.get("sfreq")) or meta["sfreq"] <= 0:
-        raise _bad_meta(folder, f"'sfreq' must be a positive number, got {meta.get('sfreq')!r}")
-    if meta.get("dtype") not in DTYPES:
+    if not _is_number(meta.get("sfreq")) or not 0 < meta["sfreq"] <= MAX_SFREQ:
+        raise _bad_meta(folder, f"'sfreq' must be a sampling rate in Hz (above 0, at most "
+                                f"{MAX_SFREQ:g}), got {meta.get('sfreq')!r}")
+    if not isinstance(meta.get("dtype"), str) or meta["dtype"] not in DTYPES:
         raise _bad_meta(folder, f"'dtype' must be one of {sorted(DTYPES)}, got "
                                 f"{meta.get('dtype')!r}")
+    if meta.get("byte_order", "little") not in ("little", "big"):
+        raise _bad_meta(folder, f"'byte_order' must be 'little' or 'big', got "
+                                f"{meta.get('byte_order')!r}")
     if meta.get("unit", "uV") != "uV":
         raise _bad_meta(folder, f"'unit' must be 'uV', got {meta.get('unit')!r}")
     if not isinstance(meta.get("board", ""), str):
@@ -110,11 +116,55 @@ def read_meta(path: str | os.PathLike) -> dict:
 
 
 def row_layout(meta: dict) -> tuple[np.dtype, int]:
+    """The on-disk dtype of one value of eeg.bin (byte order included) and the bytes per row."""
     dtype = np.dtype(DTYPES[meta["dtype"]])
+    if meta.get("byte_order", "little") == "big":
+        dtype = dtype.newbyteorder(">")
     return dtype, (len(meta["ch_names"]) + 1) * dtype.itemsize
 
 
-def _read_eeg(folder: Path, meta: dict, warn: list[str]) -> tuple[np.ndarray, np.ndarray]:
+class _Rows:
+    """Rows ``[timestamp, ch1 .. chN]`` of eeg.bin, read a span at a time (never the whole)."""
+
+    def __init__(self, eeg: Path, dtype: np.dtype, n_ch: int, n_rows: int) -> None:
+        self.eeg, self.dtype, self.n_ch, self.n_rows = eeg, dtype, n_ch, n_rows
+        self.row_bytes = (n_ch + 1) * dtype.itemsize
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        k = stop - start
+        buf = np.empty((k, self.n_ch + 1), dtype=self.dtype)
+        view = memoryview(buf).cast("B")
+        try:
+            with open(self.eeg, "rb") as fh:
+                fh.seek(start * self.row_bytes)
+                got = 0
+                while got < view.nbytes and (n := fh.readinto(view[got:])):
+                    got += n
+        except OSError as err:
+            raise RecordingError(f"cannot read {self.eeg}: {err.strerror or err}") from None
+        if got != view.nbytes:
+            raise RecordingError(f"{self.eeg} became shorter while it was read (rows "
+                                 f"{start}:{stop} of {self.n_rows}); open the recording again")
+        return buf
+
+
+def _scan_clock(rows: _Rows, offset: float, eeg: Path, n_ch: int, block: int = 1 << 16) -> None:
+    """Check the timestamp column is a clock, a block at a time (memory stays bounded)."""
+    previous = None
+    for a in range(0, rows.n_rows, block):
+        stamps = rows(a, min(a + block, rows.n_rows))[:, 0].astype(np.float64) + offset
+        if previous is not None:
+            stamps = np.concatenate([[previous], stamps])
+        steps = np.diff(stamps)
+        if not np.all(np.isfinite(stamps)) or (steps.size and steps.min() < -_MAX_BACKSTEP_S):
+            raise RecordingError(
+                f"{eeg}: the timestamp column is not a clock (non-finite or jumping back): "
+                f"eeg.bin does not hold the {n_ch} channels + timestamp rows meta.json describes"
+            )
+        previous = stamps[-1]
+
+
+def _read_eeg(folder: Path, meta: dict, warn: list[str]) -> tuple[TimeSeries, TimeSeries]:
     dtype, row_bytes = row_layout(meta)
     n_ch = len(meta["ch_names"])
     eeg = folder / EEG
@@ -122,6 +172,8 @@ def _read_eeg(folder: Path, meta: dict, warn: list[str]) -> tuple[np.ndarray, np
         size = eeg.stat().st_size
     except FileNotFoundError as err:
         raise RecordingError(f"{folder} has no {EEG}: the recording holds no samples") from err
+    except OSError as err:
+        raise RecordingError(f"cannot read {eeg}: {err.strerror or err}") from err
     n_rows, rest = divmod(size, row_bytes)
     if n_rows == 0:
         raise RecordingError(
@@ -134,49 +186,26 @@ def _read_eeg(folder: Path, meta: dict, warn: list[str]) -> tuple[np.ndarray, np
             f"{eeg} holds {n_rows} rows of {n_ch} channels but meta.json says {declared} "
             "samples: the channel list or dtype in meta.json does not match eeg.bin"
         )
+    sfreq = float(meta["sfreq"])
     if rest:
         warn.append(f"{EEG} ends with a partial row ({rest} bytes), dropped: the recording "
                     "was interrupted while writing")
     if declared is not None and n_rows < declared:
-        warn.append(f"{EEG} holds {n_rows} of the {declared} samples meta.json lists: the "
-                    "file was truncated; reading what is there")
-    try:
-        data, timestamps = _read_rows(eeg, dtype, n_ch, n_rows)
-    except OSError as err:
-        raise RecordingError(f"cannot read {eeg}: {err}") from err
-    timestamps += float(meta.get("timestamp_offset", 0.0))
-    steps = np.diff(timestamps)
-    if not np.all(np.isfinite(timestamps)) or (steps.size and steps.min() < -_MAX_BACKSTEP_S):
-        raise RecordingError(
-            f"{eeg}: the timestamp column is not a clock (non-finite or jumping back): "
-            f"eeg.bin does not hold the {n_ch} channels + timestamp rows meta.json describes"
-        )
-    return data, timestamps
+        warn.append(f"{EEG} holds {n_rows} of the {declared} samples meta.json lists "
+                    f"({n_rows / sfreq:.1f} of {declared / sfreq:.1f} s): the file was "
+                    "truncated; reading what is there")
+    rows = _Rows(eeg, dtype, n_ch, n_rows)
+    offset = float(meta.get("timestamp_offset", 0.0))
+    _scan_clock(rows, offset, eeg, n_ch)
+    cached = CachedRows(rows)
 
+    def data(start: int, stop: int) -> np.ndarray:
+        return np.array(cached(start, stop)[:, 1:].T, dtype=np.float64, order="C")
 
-def _read_rows(
-    eeg: Path, dtype: np.dtype, n_ch: int, n_rows: int, *, block: int = 1 << 15
-) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n_rows`` rows of eeg.bin as data (n_ch, n_rows) and timestamps, float64.
+    def stamps(start: int, stop: int) -> np.ndarray:
+        return cached(start, stop)[:, 0].astype(np.float64) + offset
 
-    Read and transposed a block of rows at a time: no second full-size copy, and a blocked
-    transpose is several times faster than transposing the whole file at once.
-    """
-    data = np.empty((n_ch, n_rows))
-    timestamps = np.empty(n_rows)
-    buf = np.empty((min(block, n_rows), n_ch + 1), dtype=dtype)
-    with open(eeg, "rb") as fh:
-        for a in range(0, n_rows, block):
-            k = min(block, n_rows - a)
-            view = memoryview(buf[:k]).cast("B")
-            got = 0
-            while got < view.nbytes and (n := fh.readinto(view[got:])):
-                got += n
-            if got != view.nbytes:
-                raise RecordingError(f"{eeg} changed size while it was read; try again")
-            timestamps[a : a + k] = buf[:k, 0]
-            data[:, a : a + k] = buf[:k, 1:].T
-    return data, timestamps
+    return TimeSeries(data, (n_ch, n_rows)), TimeSeries(stamps, (n_rows,))
 
 
 def _read_markers(folder: Path, warn: list[str]) -> list[Marker]:
@@ -250,8 +279,8 @@ def read_folder(path: str | os.PathLike) -> Recording:
     trace = _read_trace(folder, warn)
     if (folder / OPEN).exists():
         warn.append("the recording was not closed (still recording, or interrupted)")
-    for w in warn:
-        logger.warning("%s: %s", folder, w)
+    for w in warn:  # returned in Recording.warnings for the caller to show
+        logger.info("%s: %s", folder, w)
     info = SourceInfo(
         ch_names=tuple(meta["ch_names"]), sfreq=float(meta["sfreq"]),
         board=str(meta.get("board", "")), unit="uV",

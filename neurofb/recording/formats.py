@@ -20,9 +20,11 @@ names no board), :mod:`neurofb.recording.xdf`, :mod:`neurofb.recording.openbci_t
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from neurofb import paths
 from neurofb.errors import RecordingError
 from neurofb.recording.base import META, Recording
 from neurofb.recording.board_guess import guess_board
@@ -43,6 +45,7 @@ __all__ = [
     "import_file",
     "open_recording",
     "read_file",
+    "recording_inputs",
 ]
 
 #: Formats :func:`export` writes.
@@ -233,6 +236,20 @@ def open_recording(path: str | os.PathLike, **options: str | None) -> Recording:
     return read_file(p, **{k: v for k, v in options.items() if v is not None})
 
 
+def recording_inputs(recording: Recording) -> tuple[Path, ...]:
+    """The files and folders a recording was read from (a BrainFlow CSV's sidecar too).
+
+    Nothing an export writes may be, or lie inside, one of them.
+    """
+    if recording.path is None:
+        return ()
+    found = [recording.path]
+    meta = recording.meta if isinstance(recording.meta, dict) else {}
+    if recording.path.is_file() and meta.get("source_format") == "csv":
+        found.append(sidecar_path(recording.path))
+    return tuple(found)
+
+
 def export(
     recording: Recording,
     fmt: str,
@@ -255,7 +272,9 @@ def export(
         For ``"csv"``: the board layout to write (default: the recording's own board, else
         ``synthetic`` when its channels and rate fit).
     overwrite : bool
-        Replace an existing file (never needed for BIDS, where each export is a new run).
+        Replace an existing file (never needed for BIDS, where each export is a new run); for
+        ``"csv"`` its ``.neurofb.json`` sidecar too. Never allows writing into the recording
+        itself (its file, its folder, a CSV's sidecar).
 
     Returns
     -------
@@ -265,8 +284,10 @@ def export(
     Raises
     ------
     RecordingError
-        The output exists (without ``overwrite``), cannot be written, or the recording does
-        not fit the format (EDF labels over 16 characters, no BrainFlow board layout fits).
+        The output (or a CSV's sidecar) exists without ``overwrite``, is the recording's own
+        file or lies in its folder, its folder does not exist or cannot be written, or the
+        recording does not fit the format (EDF labels over 16 characters, no BrainFlow board
+        layout fits).
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"fmt must be one of {EXPORT_FORMATS}, got {fmt!r}")
@@ -274,17 +295,15 @@ def export(
         raise TypeError(f"export takes a Recording (see open_recording), got {recording!r}")
     rec = recording
     out = Path(out)
+    inputs = recording_inputs(rec)
     if fmt == "bids":
-        if out.exists() and not out.is_dir():
-            raise RecordingError(f"BIDS root {out} is a file; give a folder")
+        paths.check_output_folder(out, inputs=inputs, what="BIDS dataset", error=RecordingError)
         return write_bids(rec, out)
-    if out.is_dir():
-        raise RecordingError(f"{out} is a folder; give the {fmt.upper()} file to write")
-    if out.exists() and not overwrite:
-        raise RecordingError(f"{out} exists; choose another name or allow overwriting (--force)")
-    if not out.parent.is_dir():
-        raise RecordingError(f"folder {out.parent} does not exist; create it first")
+    paths.check_new_file(out, force=overwrite, inputs=inputs, what=f"{fmt.upper()} file",
+                         error=RecordingError)
     if fmt == "csv":
+        paths.check_new_file(sidecar_path(out), force=overwrite, inputs=inputs,
+                             what="sidecar", error=RecordingError)
         return write_csv(rec, out, board=board)
     if fmt == "fif":
         return write_fif(rec, out)
@@ -328,14 +347,17 @@ def import_file(
     """
     if not chunk_s > 0:
         raise ValueError(f"chunk_s must be positive, got {chunk_s}")
-    rec = read_file(path, board=board, **{k: v for k, v in options.items() if v is not None})
-    stem = Path(path).name.split(".")[0] or "import"
+    source = paths.check_input(path, what="file to import", error=RecordingError)
+    inputs = (source, *([sidecar_path(source)] if _by_extension(source) == "csv" else []))
+    stem = source.name.split(".")[0] or "import"
     if out is None:
         folder = new_recording_path(label=stem)
     else:
         folder = Path(out)
         if folder.is_dir() and not (folder / META).exists():
             folder = folder / stem
+    paths.check_new_folder(folder, inputs=inputs, what="recording", error=RecordingError)
+    rec = read_file(source, board=board, **{k: v for k, v in options.items() if v is not None})
     reserved = {"format", "format_version", "board", "ch_names", "sfreq", "unit", "dtype",
                 "byte_order", "columns", "timestamp_offset", "files", "complete",
                 "interrupted", "n_samples", "source", "file"}  # fmt: skip
@@ -353,10 +375,24 @@ def import_file(
                 ch_names=rec.info.ch_names, sfreq=rec.info.sfreq, first_sample=start,
                 board=rec.info.board,
             ))  # fmt: skip
+            if writer.pending_bytes > _FLUSH_BYTES:  # read a chunk, write a chunk: bounded
+                writer.flush()
+            if writer.error is not None:
+                break
         for marker in rec.markers:
             writer.write_marker(marker)
-    finally:
+    except BaseException:
         writer.close()
+        shutil.rmtree(folder, ignore_errors=True)  # a half import is no recording: remove it
+        raise
+    writer.close()
     if writer.error is not None:
-        raise RecordingError(writer.error)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RecordingError(f"cannot import {source.name}: {writer.reason}; nothing was kept "
+                             f"in {folder}. Free disk space (or choose another --out) and "
+                             "import again")
     return folder
+
+
+#: Bytes an import buffers before writing them out (memory stays bounded for any file length).
+_FLUSH_BYTES = 4 << 20

@@ -3,6 +3,15 @@
 Units: recordings hold µV; MNE holds V. :func:`to_raw` scales by 1e-6 and :func:`read_raw_file`
 by 1e6, at this boundary only. Every channel is typed ``eeg`` and keeps its name.
 
+Non-finite samples (NaN or ±inf: a burst the amplifier dropped) survive every format. EDF and
+BDF store integers, so there they are written as :data:`NONFINITE_FILL` (0 µV) and covered by a
+:data:`NONFINITE` annotation (``BAD_nonfinite``, one per run of missing samples; limited to the
+channels concerned, which MNE writes as ``BAD_nonfinite@@<channel>``): MNE and EDFbrowser show
+the span as bad, and :func:`read_raw_file` turns it back into NaN. FIF keeps them as NaN.
+
+Reading is lazy: the file is opened with ``preload=False`` and :attr:`Recording.data` reads the
+samples asked for (``raw.get_data(start, stop)``), so a long file is never loaded whole.
+
 Markers travel as annotations of zero duration whose description encodes the marker
 (:func:`encode_marker`): ``kind``, ``kind:label`` or ``kind:label=value`` (``%`` and ``=`` in
 labels and characters outside printable ASCII are %-escaped; the value is Python's ``repr`` of
@@ -30,8 +39,8 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from neurofb.errors import RecordingError
-from neurofb.recording.base import Recording, portable_meta
-from neurofb.types import Marker, SourceInfo
+from neurofb.recording.base import Recording, TimeSeries, portable_meta
+from neurofb.types import MAX_SFREQ, Marker, SourceInfo
 
 #: Marker kinds of the engine (an annotation ``kind`` alone is read as a marker of that kind).
 KINDS = frozenset({
@@ -50,6 +59,10 @@ _OURS = re.compile(r"(?P<kind>[a-z][a-z0-9_]*)(?::(?P<label>[^=]*))?(?:=(?P<valu
 #: EDF's start date must lie in 1985..2084.
 _EDF_MIN, _EDF_MAX = 473_385_600.0, 3_629_145_600.0
 PAD_ANNOTATION = "BAD_ACQ_SKIP"
+#: Annotation over samples that were non-finite in the recording (EDF/BDF: filled).
+NONFINITE = "BAD_nonfinite"
+#: What non-finite samples become in EDF/BDF (µV), under a :data:`NONFINITE` annotation.
+NONFINITE_FILL = 0.0
 
 
 def encode_marker(marker: Marker) -> str:
@@ -98,13 +111,36 @@ def _code(text: object) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text or "")).strip("_")[:40]
 
 
-def to_raw(recording: Any) -> Any:
+def _runs(bad: np.ndarray) -> list[tuple[int, int]]:
+    """Start and stop sample of each run of True in a 1-d mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], bad, [False]]).astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def nonfinite_spans(data: np.ndarray, ch_names: list[str]) -> list[tuple[int, int, list[str]]]:
+    """Runs of non-finite samples as ``(start, stop, channels)``; ``channels`` is empty when
+    the run is the same on every channel."""
+    bad = ~np.isfinite(data)
+    if not bad.any():
+        return []
+    by_run: dict[tuple[int, int], list[str]] = {}
+    for i in np.flatnonzero(bad.any(axis=1)):
+        for run in _runs(bad[i]):
+            by_run.setdefault(run, []).append(ch_names[i])
+    return [(a, b, [] if len(chs) == len(ch_names) else chs)
+            for (a, b), chs in sorted(by_run.items())]
+
+
+def to_raw(recording: Any, *, fill_nonfinite: bool = False) -> Any:
     """Return the recording as an MNE RawArray (V, channel type ``eeg``, annotations).
 
     Parameters
     ----------
     recording : Recording
         Data in µV, shape (n_channels, n_samples).
+    fill_nonfinite : bool
+        Write non-finite samples as :data:`NONFINITE_FILL` under :data:`NONFINITE`
+        annotations (for EDF/BDF, which hold integers); otherwise they stay NaN.
     """
     import mne
 
@@ -122,16 +158,29 @@ def to_raw(recording: Any) -> Any:
         info["subject_info"] = {"his_id": _code(meta["user"]) or "X"}
     if recording.info.board:
         info["device_info"] = {"type": _code(recording.info.board) or "X"}
-    raw = mne.io.RawArray(recording.data * 1e-6, info, verbose="error")
+    data = np.array(recording.data, dtype=np.float64)
+    spans = nonfinite_spans(data, names)
+    data[~np.isfinite(data)] = NONFINITE_FILL if fill_nonfinite else np.nan
+    raw = mne.io.RawArray(data * 1e-6, info, verbose="error")
     meas = _meas_date(recording)
     raw.set_meas_date(meas)
-    last = (recording.data.shape[1] - 1) / float(recording.info.sfreq)
+    sfreq = float(recording.info.sfreq)
+    last = (data.shape[1] - 1) / sfreq
     markers = list(recording.markers)
-    if markers:
-        onsets = np.clip([m.t for m in markers], 0.0, last)
+    onsets = list(np.clip([m.t for m in markers], 0.0, last))
+    durations = [0.0] * len(markers)
+    descriptions = [encode_marker(m) for m in markers]
+    channels: list[list[str]] = [[] for _ in markers]
+    if fill_nonfinite:
+        for a, b, chs in spans:
+            onsets.append(a / sfreq)
+            durations.append((b - a) / sfreq)
+            descriptions.append(NONFINITE)
+            channels.append(chs)
+    if onsets:
         raw.set_annotations(mne.Annotations(
-            onset=onsets, duration=np.zeros(len(markers)),
-            description=[encode_marker(m) for m in markers], orig_time=meas,
+            onset=onsets, duration=durations, description=descriptions, orig_time=meas,
+            ch_names=channels,
         ))  # fmt: skip
     return raw
 
@@ -144,7 +193,7 @@ def write_edf(recording: Any, out: str | os.PathLike, *, fmt: str = "edf") -> Pa
     """
     import mne
 
-    raw = to_raw(recording)
+    raw = to_raw(recording, fill_nonfinite=True)
     long = [n for n in raw.ch_names if len(n) > 16]
     if long:
         raise RecordingError(
@@ -193,14 +242,18 @@ def write_bids(recording: Any, root: str | os.PathLike) -> Path:
     -------
     path : Path
         The EEG file written inside the dataset.
-    """
-    import mne_bids
 
+    Raises
+    ------
+    RecordingError
+        The dataset cannot be written; what this export had written is removed again and the
+        dataset's tables are restored (no partial dataset is left).
+    """
     from neurofb import __version__
 
     root = Path(root)
     meta = getattr(recording, "meta", {}) or {}
-    raw = to_raw(recording)
+    raw = to_raw(recording, fill_nonfinite=True)
     meas = raw.info["meas_date"]
     subject = _bids_label(meta.get("user"), "01")
     session = meas.astimezone().strftime("%Y%m%d") if meas else None
@@ -209,12 +262,52 @@ def write_bids(recording: Any, root: str | os.PathLike) -> Path:
     runs = [int(m[1]) for p in eeg_dir.glob(f"*_task-{task}_run-*_eeg.*")
             if (m := re.search(r"_run-(\d+)_", p.name))]  # fmt: skip
     run = max(runs, default=0) + 1
+    with _all_or_nothing(root, root / f"sub-{subject}"):
+        written = _write_bids(raw, root, subject, session, task, run, __version__)
+    return Path(written.fpath)
+
+
+@contextlib.contextmanager
+def _all_or_nothing(root: Path, subject_dir: Path) -> Iterator[None]:
+    """Undo a failed BIDS export: remove what it created, restore the dataset files it changed.
+
+    mne-bids writes several files (the EDF, sidecars, events.tsv, and updates participants.tsv
+    and scans.tsv); a failure half-way (a full disk) must not leave a partial dataset.
+    """
+    existed = root.exists()
+    before: set[Path] = set(root.rglob("*")) if existed else set()
+    saved: dict[Path, bytes] = {}
+    tables = [*root.glob("*"), *subject_dir.rglob("*")] if existed else []
+    for p in tables:  # the small tables mne-bids updates in place
+        if p.is_file() and p.suffix in (".tsv", ".json") and p.stat().st_size < 1 << 24:
+            with contextlib.suppress(OSError):
+                saved[p] = p.read_bytes()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        for p in sorted(set(root.rglob("*")) - before, key=lambda q: len(q.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        for p, content in saved.items():
+            with contextlib.suppress(OSError):
+                if p.read_bytes() != content:
+                    p.write_bytes(content)
+        raise
+
+
+def _write_bids(raw: Any, root: Path, subject: str, session: str | None, task: str, run: int,
+                version: str) -> Any:
+    import mne_bids
+
     try:
         root.mkdir(parents=True, exist_ok=True)
         if not (root / "dataset_description.json").exists():
             mne_bids.make_dataset_description(
                 path=root, name="neurofb training sessions",
-                generated_by=[{"Name": "neurofb", "Version": __version__}], verbose="error",
+                generated_by=[{"Name": "neurofb", "Version": version}], verbose="error",
             )  # fmt: skip
         bids_path = mne_bids.BIDSPath(subject=subject, session=session, task=task, run=run,
                                       datatype="eeg", root=root)  # fmt: skip
@@ -223,10 +316,12 @@ def write_bids(recording: Any, root: str | os.PathLike) -> Path:
             written = mne_bids.write_raw_bids(raw, bids_path, format="EDF", allow_preload=True,
                                               overwrite=False, verbose="error")  # fmt: skip
     except OSError as err:
-        raise RecordingError(f"cannot write the BIDS dataset in {root}: {err}") from err
+        raise RecordingError(f"cannot write the BIDS dataset in {root}: {err}; nothing of this "
+                             "export was kept") from err
     except (ValueError, RuntimeError, FileExistsError) as err:
-        raise RecordingError(f"cannot export BIDS into {root}: {err}") from err
-    return Path(written.fpath)
+        raise RecordingError(f"cannot export BIDS into {root}: {err}; nothing of this export "
+                             "was kept") from err
+    return written
 
 
 def _is_eeg(name: str, ch_type: str) -> bool:
@@ -241,11 +336,11 @@ def _read_raw(path: Path, kind: str, shown: Path) -> tuple[Any, list[str]]:
     import mne
 
     readers = {
-        "edf": lambda: mne.io.read_raw_edf(path, preload=True, infer_types=False,
+        "edf": lambda: mne.io.read_raw_edf(path, preload=False, infer_types=False,
                                            verbose="error"),
-        "bdf": lambda: mne.io.read_raw_bdf(path, preload=True, infer_types=False,
+        "bdf": lambda: mne.io.read_raw_bdf(path, preload=False, infer_types=False,
                                            verbose="error"),
-        "fif": lambda: mne.io.read_raw_fif(path, preload=True, verbose="error"),
+        "fif": lambda: mne.io.read_raw_fif(path, preload=False, verbose="error"),
     }  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -257,7 +352,8 @@ def _read_raw(path: Path, kind: str, shown: Path) -> tuple[Any, list[str]]:
             ) from None
         except Exception as err:  # MNE/edfio raise many types on damaged files
             raise _damaged(shown, kind, err) from None
-    notes = [str(w.message) for w in caught if "pkg_resources" not in str(w.message)]
+    notes = [str(w.message) for w in caught if "pkg_resources" not in str(w.message)
+             and "does not match the file size" not in str(w.message)]  # said better below
     return raw, notes
 
 
@@ -270,7 +366,7 @@ def _damaged(path: Path, kind: str, err: BaseException) -> RecordingError:
 
 
 def read_raw_file(path: str | os.PathLike, kind: str) -> Recording:
-    """Read an EDF/BDF/FIF file as a Recording (EEG channels only, µV).
+    """Read an EDF/BDF/FIF file as a Recording (EEG channels only, µV), lazily.
 
     Parameters
     ----------
@@ -282,7 +378,10 @@ def read_raw_file(path: str | os.PathLike, kind: str) -> Recording:
     Returns
     -------
     Recording
-        EEG channels only, data (n_ch, n) µV, timestamps (n,) s, markers from the annotations.
+        EEG channels only; ``data`` (n_ch, n) µV and ``timestamps`` (n,) s are
+        :class:`~neurofb.recording.base.TimeSeries` read from the file on demand; markers from
+        the annotations; :data:`NONFINITE` spans read as NaN. A file shorter than its header
+        says is read as far as it goes, with a warning.
 
     Raises
     ------
@@ -290,36 +389,80 @@ def read_raw_file(path: str | os.PathLike, kind: str) -> Recording:
         The file is damaged, truncated, holds no EEG channel or no sample.
     """
     path = Path(path)
-    with _mne_name(path, kind) as readable:
-        raw, notes = _read_raw(readable, kind, path)
+    keep, readable = _mne_name(path, kind)
     try:
-        return _to_recording(raw, notes, path, kind)
+        raw, notes = _read_raw(readable, kind, path)
+        if kind in ("edf", "bdf"):
+            notes = [*_truncation(path, kind), *notes]
+        return _to_recording(raw, notes, path, kind, keep)
     except RecordingError:
+        if keep is not None:
+            keep.cleanup()
         raise
     except Exception as err:  # a damaged header MNE accepted can fail any later call
+        if keep is not None:
+            keep.cleanup()
         raise _damaged(path, kind, err) from None
 
 
-@contextlib.contextmanager
-def _mne_name(path: Path, kind: str) -> Iterator[Path]:
-    """``path``, or a link to it with the extension MNE's reader insists on."""
+def _mne_name(path: Path, kind: str) -> tuple[tempfile.TemporaryDirectory | None, Path]:
+    """``path``, or a link to it with the extension MNE's reader insists on (in a temporary
+    folder that lives as long as the recording read through it)."""
     name = path.name.lower()
     if name.endswith((".fif", ".fif.gz")) if kind == "fif" else name.endswith(f".{kind}"):
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="neurofb-") as tmp:
-        link = Path(tmp) / f"data.{kind}"
-        try:
-            link.symlink_to(path.resolve())
-        except OSError:
-            shutil.copyfile(path, link)
-        yield link
+        return None, path
+    tmp = tempfile.TemporaryDirectory(prefix="neurofb-")
+    link = Path(tmp.name) / f"data.{kind}"
+    try:
+        link.symlink_to(path.resolve())
+    except OSError:
+        shutil.copyfile(path, link)
+    return tmp, link
 
 
-def _to_recording(raw: Any, notes: list[str], path: Path, kind: str) -> Recording:
+def _truncation(path: Path, kind: str) -> list[str]:
+    """A warning when an EDF/BDF file holds fewer data records than its header lists."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+            ns = int(head[252:256].decode("ascii").strip())
+            n_records = int(head[236:244].decode("ascii").strip())
+            duration = float(head[244:252].decode("ascii").strip())
+            fh.seek(256 + ns * 216)
+            per_record = sum(int(fh.read(8).decode("ascii").strip()) for _ in range(ns))
+        size = path.stat().st_size
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []  # MNE has read the header; a field it tolerates is not ours to judge
+    record_bytes = per_record * (3 if kind == "bdf" else 2)
+    if n_records <= 0 or record_bytes <= 0 or duration <= 0:
+        return []
+    held = (size - 256 * (ns + 1)) // record_bytes
+    if held >= n_records:
+        return []
+    return [f"{path.name} holds {max(held, 0) * duration:.1f} s of the "
+            f"{n_records * duration:.1f} s its header lists: the file was truncated; reading "
+            "what is there"]
+
+
+def _nonfinite_spans(anns: Any, onsets: np.ndarray, sfreq: float, names: list[str]
+                     ) -> list[tuple[int, int, np.ndarray | None]]:
+    spans = []
+    for desc, onset, dur, chs in zip(anns.description, onsets, anns.duration, anns.ch_names,
+                                     strict=True):  # fmt: skip
+        if desc != NONFINITE:
+            continue
+        a = int(np.rint(onset * sfreq))
+        b = a + max(1, int(np.rint(dur * sfreq)))
+        rows = None if not len(chs) else np.array([names.index(c) for c in chs if c in names])
+        if rows is None or rows.size:
+            spans.append((a, b, rows))
+    return spans
+
+
+def _to_recording(raw: Any, notes: list[str], path: Path, kind: str, keep: Any) -> Recording:
     sfreq = float(raw.info["sfreq"])
-    if not (math.isfinite(sfreq) and sfreq > 0):
-        raise RecordingError(f"{path}: the header gives a sampling rate of {sfreq}: damaged")
+    if not (math.isfinite(sfreq) and 0 < sfreq <= MAX_SFREQ):
+        raise RecordingError(f"{path}: the header gives a sampling rate of {sfreq:g} Hz: damaged")
     types = raw.get_channel_types()
     picks = [i for i, (n, t) in enumerate(zip(raw.ch_names, types, strict=True))
              if _is_eeg(n, t)]  # fmt: skip
@@ -328,24 +471,42 @@ def _to_recording(raw: Any, notes: list[str], path: Path, kind: str) -> Recordin
         raise RecordingError(
             f"{path} holds no EEG channel (channels: {', '.join(raw.ch_names) or 'none'})"
         )
+    names = [raw.ch_names[i] for i in picks]
     n = raw.n_times
     anns = raw.annotations
     shift = raw.first_time if anns.orig_time is not None else 0.0
     onsets = np.asarray(anns.onset, dtype=np.float64) - shift
-    keep = np.ones(len(anns), dtype=bool)
+    keep_ann = np.array([d != NONFINITE for d in anns.description], dtype=bool)
     for i, (desc, onset, dur) in enumerate(zip(anns.description, onsets, anns.duration,
                                               strict=True)):  # fmt: skip
         # MNE pads EDF exports to whole data records and marks the padding like this.
         if desc == PAD_ANNOTATION and onset > 0 and onset + dur >= n / sfreq - 1e-6:
             n = min(n, int(np.rint(onset * sfreq)))
-            keep[i] = False
+            keep_ann[i] = False
     if n <= 0:
         raise RecordingError(f"{path} holds no samples")
-    data = raw.get_data(picks=picks, stop=n) * 1e6
-    if not np.all(np.isfinite(data)):
+    spans = _nonfinite_spans(anns, onsets, sfreq, names)
+    first = raw.get_data(picks=picks, start=0, stop=min(n, max(1, int(10 * sfreq))))
+    if kind in ("edf", "bdf") and not np.all(np.isfinite(first)):
+        # EDF/BDF hold integers: a non-finite value can only come from a damaged header.
         raise RecordingError(f"{path} holds non-finite samples: its header is damaged")
+
+    def read(start: int, stop: int) -> np.ndarray:
+        try:
+            x = raw.get_data(picks=picks, start=start, stop=stop) * 1e6
+        except Exception as err:  # the file changed or is damaged past its start
+            raise RecordingError(f"cannot read samples {start}:{stop} of {path} "
+                                 f"({type(err).__name__}: {err})") from None
+        x[~np.isfinite(x)] = np.nan
+        for a, b, rows in spans:
+            lo, hi = max(a, start), min(b, stop)
+            if lo < hi:
+                x[(slice(None) if rows is None else rows), lo - start : hi - start] = np.nan
+        return x
+
     markers: list[Marker] = []
-    for desc, onset, dur, k in zip(anns.description, onsets, anns.duration, keep, strict=True):
+    for desc, onset, dur, k in zip(anns.description, onsets, anns.duration, keep_ann,
+                                   strict=True):  # fmt: skip
         if k:
             markers.extend(decode_annotation(str(desc), float(onset), float(dur)))
     meas = raw.info["meas_date"]
@@ -362,12 +523,13 @@ def _to_recording(raw: Any, notes: list[str], path: Path, kind: str) -> Recordin
     source = meta.get("source")
     details = {**(source if isinstance(source, dict) else {}), "recording": str(path),
                "format": kind}  # fmt: skip
-    info = SourceInfo(ch_names=tuple(raw.ch_names[i] for i in picks), sfreq=sfreq, board=board,
-                      live=False, details=details)  # fmt: skip
+    info = SourceInfo(ch_names=tuple(names), sfreq=sfreq, board=board, live=False,
+                      details=details)  # fmt: skip
+    data = TimeSeries(read, (len(picks), n), keep=(raw, keep))
+    timestamps = TimeSeries(lambda a, b: t0 + np.arange(a, b) / sfreq, (n,))
     return Recording(
-        info=info, meta=meta, data=np.ascontiguousarray(data, dtype=np.float64),
-        timestamps=t0 + np.arange(n) / sfreq, markers=sorted(markers, key=lambda m: m.t),
-        path=path, warnings=notes,
+        info=info, meta=meta, data=data, timestamps=timestamps,
+        markers=sorted(markers, key=lambda m: m.t), path=path, warnings=notes,
     )  # fmt: skip
 
 

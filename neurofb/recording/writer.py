@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import sys
 import threading
@@ -90,11 +91,15 @@ def write_json_atomic(path: Path, obj: dict) -> None:
     data = (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave .meta.json.tmp-PID behind
+        raise
     _fsync_dir(path.parent)
 
 
@@ -183,11 +188,15 @@ class RecordingWriter:
         self.dtype = dtype
         self.flush_interval_s = float(flush_interval_s)
         self.error: str | None = None
+        #: Why writing failed, without the advice of :attr:`error` ("" while it has not).
+        self.reason = ""
         self.n_samples = 0
         self._on_error = on_error
         self._np_dtype = np.dtype(DTYPES[dtype])
         self._n_ch = len(info.ch_names)
         self._row_bytes = (self._n_ch + 1) * self._np_dtype.itemsize
+        #: Bytes of one row of eeg.bin (timestamp + channels).
+        self.row_bytes = self._row_bytes
         self._ts_offset: float | None = 0.0 if dtype == "float64" else None
         self._lock = threading.Lock()
         self._buf: dict[str, list[bytes]] = {EEG: [], MARKERS: [], TRACE: []}
@@ -236,7 +245,7 @@ class RecordingWriter:
         except OSError as err:
             raise RecordingError(
                 f"cannot create recording folder {self.path}: {self.path.parent} cannot be made "
-                f"({err.strerror}). Choose a folder you can write to (--record PATH or --data-dir)."
+                f"({err.strerror}). Choose a folder you can write to."
             ) from err
         try:
             self.path.mkdir()
@@ -247,7 +256,7 @@ class RecordingWriter:
         except OSError as err:
             raise RecordingError(
                 f"cannot create recording folder {self.path}: {err.strerror}. "
-                "Choose a folder you can write to (--record PATH or --data-dir)."
+                "Choose a folder you can write to."
             ) from err
         try:
             lock = {"pid": os.getpid(), "host": socket.gethostname(), "started": iso_time(started)}
@@ -263,6 +272,9 @@ class RecordingWriter:
         except OSError as err:
             self._close_fds()
             self._release_lock()
+            # The folder is ours and holds no sample yet: leave nothing behind (a full disk
+            # must not leave empty recording folders that nothing cleans up).
+            shutil.rmtree(self.path, ignore_errors=True)
             raise RecordingError(
                 f"cannot write the recording in {self.path}: {err.strerror}. "
                 "Free disk space or choose a writable folder."
@@ -320,6 +332,12 @@ class RecordingWriter:
         """Seconds of samples accepted so far."""
         return self.n_samples / self.info.sfreq
 
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes accepted but not yet written out (a bulk writer flushes when this grows)."""
+        with self._lock:
+            return sum(len(part) for parts in self._buf.values() for part in parts)
+
     # -- the flusher thread --------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -367,9 +385,15 @@ class RecordingWriter:
                 raise
 
     def _fail(self, what: str) -> None:
+        self.reason = what
+        try:
+            written = os.fstat(self._fds[EEG]).st_size // self._row_bytes
+        except (KeyError, OSError):
+            written = 0
+        kept = (f"the {written / self.info.sfreq:.1f} s written so far stay readable in "
+                f"{self.path}" if written else "no sample had reached the disk")
         self.error = (
-            f"recording stopped: {what}. The session goes on without recording; the "
-            f"{self.duration_s:.1f} s recorded so far stay readable in {self.path}. "
+            f"recording stopped: {what}. The session goes on without recording; {kept}. "
             "Free disk space or choose a writable folder for the next recording."
         )
         logger.error(self.error)
@@ -454,11 +478,22 @@ def new_recording_path(root: str | os.PathLike | None = None, label: str = "") -
     Parameters
     ----------
     root : path-like, optional
-        Parent folder; default ``<data dir>/recordings``.
+        Parent folder, neurofb's own: created when missing; default ``<data dir>/recordings``.
     label : str
         Suffix such as the board name (characters other than letters, digits, ``._-`` become ``_``).
+
+    Raises
+    ------
+    RecordingError
+        ``root`` cannot be created (a read-only data folder).
     """
     base = Path(root) if root is not None else paths.data_dir() / "recordings"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RecordingError(f"cannot create the recordings folder {base}: "
+                             f"{err.strerror or err}. Choose a data folder you can write to "
+                             "(--data-dir)") from None
     stem = time.strftime("%Y%m%d-%H%M%S")
     label = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")
     if label:

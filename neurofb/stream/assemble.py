@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from neurofb import paths
 from neurofb.config import EngineConfig
-from neurofb.errors import ChannelError, ModelError, NeurofbError
+from neurofb.errors import ChannelError, ModelError, NeurofbError, RecordingError
 from neurofb.outputs.lsl_out import LslOutRequest
 from neurofb.outputs.osc import OscRequest
 from neurofb.stream.markers_in import MarkersInRequest
@@ -65,6 +65,8 @@ __all__ = [
     "RecordRequest",
     "ReplayRequest",
     "StreamRequest",
+    "check_outputs",
+    "input_paths",
     "make_source",
     "open_stream",
     "replay",
@@ -112,6 +114,9 @@ class ReplayRequest:
         Start this many seconds into the recording.
     seconds : float, optional
         Stop after this many seconds of recording.
+    stream, montage, unit : str, optional
+        For files that need them (:func:`neurofb.recording.formats.open_recording`): the
+        stream of an XDF file, channel names for a file that has none, its amplitude unit.
     """
 
     recording: str | os.PathLike | Recording
@@ -119,6 +124,9 @@ class ReplayRequest:
     loop: bool = False
     seek_s: float = 0.0
     seconds: float | None = None
+    stream: str | None = None
+    montage: str | None = None
+    unit: str = "auto"
 
     @property
     def label(self) -> str:
@@ -199,9 +207,12 @@ class StreamRequest:
     record : RecordRequest, optional
         Record the stream.
     trace_path : str, optional
-        Write the focus trace CSV here.
+        Write the focus trace CSV here (a new file, in a folder that exists).
     stall_s : float
         Seconds without samples before the runner reconnects.
+    overwrite : bool
+        Replace an existing file at ``trace_path`` (``--force``). Never allows writing into
+        one of the stream's inputs (the recording replayed, the playback file, the model).
     lsl_out : LslOutRequest, optional
         Publish focus, markers (and the filtered EEG) as LSL streams.
     osc_out : tuple of OscRequest
@@ -218,6 +229,7 @@ class StreamRequest:
     record: RecordRequest | None = None
     trace_path: str | None = None
     stall_s: float = 2.0
+    overwrite: bool = False
     lsl_out: LslOutRequest | None = None
     osc_out: tuple[OscRequest, ...] = ()
     markers_in: MarkersInRequest | None = None
@@ -255,6 +267,10 @@ class OpenedStream:
         The model folder in use (None for a band-power target).
     warning : str
         Why the fallback target is used instead of the model ("" when it is not).
+    notes : tuple of str
+        What was adapted to this source (a low-pass edge lowered for a slow sampling rate).
+    recorder : StreamRecorder or None
+    trace : TraceWriter or None
     recorder : StreamRecorder or None
     trace : TraceWriter or None
     """
@@ -279,6 +295,7 @@ class OpenedStream:
         self.target = target
         self.model_dir = model_dir
         self.warning = warning
+        self.notes: tuple[str, ...] = tuple(getattr(pipeline, "notes", ()))
         self.trace: TraceWriter | None = None
         self.recorder: StreamRecorder | None = None
         #: Whether open_stream started the source (a live board, a paced replay).
@@ -293,6 +310,21 @@ class OpenedStream:
     def estimator_name(self) -> str:
         """Name of the estimator in use (``"model"``, ``"engagement"``, …)."""
         return self.pipeline.estimator_name
+
+    def why_no_updates(self) -> str:
+        """Why the stream gave no update so far, in one line ("" when it gave some).
+
+        A window needs ``window_s`` seconds of samples before the first update.
+        """
+        if self.runner.updates:
+            return ""
+        got_s = self.runner.samples / self.info.sfreq
+        window_s = self.pipeline.window_samples / self.info.sfreq
+        if self.runner.samples < self.pipeline.window_samples:
+            return (f"no update: {got_s:.2f} s of samples arrived, and the first update needs "
+                    f"a full {window_s:g} s analysis window (use a shorter --window, or stream "
+                    "longer)")
+        return f"no update from {got_s:.2f} s of samples (see the errors above)"
 
     def start(self, *, wait: bool = True) -> None:
         """Start streaming on the runner's thread (:meth:`StreamRunner.start`).
@@ -392,9 +424,15 @@ def make_source(request: SourceRequest) -> Source:
                          montage=request.montage, unit=request.unit,
                          timeout_s=request.timeout_s)  # fmt: skip
     if isinstance(request, ReplayRequest):
+        from neurofb.recording.base import Recording
+        from neurofb.recording.formats import open_recording
         from neurofb.stream.replay import ReplaySource
 
-        source = ReplaySource(request.recording, speed=request.speed, loop=request.loop,
+        rec = request.recording
+        if not isinstance(rec, Recording):
+            rec = open_recording(rec, stream=request.stream, montage=request.montage,
+                                 unit=request.unit)  # fmt: skip
+        source = ReplaySource(rec, speed=request.speed, loop=request.loop,
                               seconds=request.seconds)  # fmt: skip
         if request.seek_s:
             source.seek(request.seek_s)
@@ -445,21 +483,76 @@ def _pipeline(request: StreamRequest, info: SourceInfo
         return Pipeline(info, estimator, request.config), request.fallback, None, warning
 
 
+def input_paths(request: StreamRequest) -> tuple[Path, ...]:
+    """Files and folders a stream reads: nothing it writes may be, or lie inside, one of them.
+
+    The recording replayed (and a BrainFlow CSV's sidecar), a playback board's file, and the
+    model folder when the target is the attention model.
+    """
+    from neurofb.recording.base import Recording
+    from neurofb.recording.brainflow_csv import sidecar_path
+
+    found: list[Path] = []
+    src = request.source
+    if isinstance(src, ReplayRequest):
+        rec = src.recording
+        path = rec.path if isinstance(rec, Recording) else Path(rec)
+        if path is not None:
+            found.append(path)
+    elif isinstance(src, BoardRequest) and src.connection.get("file"):
+        found.append(Path(str(src.connection["file"])))
+    found += [sidecar_path(p) for p in found if p.suffix.lower() in (".csv", ".txt", ".tsv")]
+    if (request.target or "model").strip().lower() == "model":
+        found.append(Path(request.model_dir) if request.model_dir is not None
+                     else paths.default_model_dir())
+    return tuple(found)
+
+
+def check_outputs(request: StreamRequest) -> None:
+    """Check the trace file and the recording folder a request asks for, creating nothing.
+
+    :func:`open_stream` calls it first, before any device is opened or file created, so a
+    refused request leaves nothing behind.
+
+    Raises
+    ------
+    RecordingError
+        The trace exists (without ``request.overwrite``), is a folder, or the recording folder
+        exists; either is (or lies inside) one of the stream's inputs; their folder does not
+        exist or is read-only.
+    """
+    inputs = input_paths(request)
+    record_path = request.record.path if request.record is not None else None
+    if record_path:
+        paths.check_new_folder(record_path, inputs=inputs, what="recording folder",
+                               error=RecordingError)
+    if request.trace_path is not None:
+        trace = Path(os.path.abspath(request.trace_path))
+        if record_path and trace.is_relative_to(os.path.abspath(record_path)):
+            raise RecordingError(
+                f"the trace {request.trace_path} would go into the new recording folder "
+                f"{record_path}, which keeps its own trace.csv; choose another trace path")
+        paths.check_new_file(request.trace_path, force=request.overwrite, inputs=inputs,
+                             what="trace", error=RecordingError)
+
+
 def open_stream(request: StreamRequest) -> OpenedStream:
     """Open the source, load the estimator and build the pipeline, runner, trace and recorder.
 
     A live board or a paced replay is started first (:func:`starts_early`), so its first window
     fills while the estimator loads; its samples are buffered until the runner reads them.
     Nothing is processed yet: :meth:`OpenedStream.start` (a thread) or :meth:`OpenedStream.run`
-    (this thread) does.
+    (this thread) does. The output paths are checked first (:func:`check_outputs`), before any
+    device is opened or file created.
 
     Raises
     ------
     BoardError, RecordingError
-        The source cannot be opened.
+        The source cannot be opened; an output path is refused.
     ModelError, ChannelError
         The target named cannot serve this stream (and no fallback applies).
     """
+    check_outputs(request)
     source = make_source(request.source)
     # A live board (or a paced replay) starts now: its first window takes window_s seconds to
     # fill, and the model loads while it does. The samples wait in the source's buffer until
@@ -498,7 +591,7 @@ def open_stream(request: StreamRequest) -> OpenedStream:
         from neurofb.recording.trace import TraceWriter
 
         try:
-            stream.trace = TraceWriter(request.trace_path)
+            stream.trace = TraceWriter(request.trace_path, overwrite=request.overwrite)
         except BaseException:
             if stream.recorder is not None:
                 stream.recorder.discard_if_empty()
@@ -551,6 +644,7 @@ def replay(
     seek_s: float = 0.0,
     seconds: float | None = None,
     on_update: Callable[[Update], object] | None = None,
+    overwrite: bool = False,
 ) -> list[Update]:
     """Run a recording through the live pipeline and return its updates (oldest first).
 
@@ -575,6 +669,8 @@ def replay(
         ``seconds`` of recording.
     on_update : callable, optional
         Called with every update as it comes.
+    overwrite : bool
+        Replace an existing file at ``trace_path``.
     """
     if loop and not seconds:
         raise ValueError("a looping replay needs seconds= to know when to stop")
@@ -582,7 +678,7 @@ def replay(
     request = StreamRequest(
         ReplayRequest(recording, speed=speed, loop=loop, seek_s=seek_s, seconds=seconds),
         target=target, model_dir=None if model_dir is None else str(model_dir), config=config,
-        trace_path=None if trace_path is None else str(trace_path),
+        trace_path=None if trace_path is None else str(trace_path), overwrite=overwrite,
     )  # fmt: skip
     updates: list[Update] = []
     with open_stream(request) as stream:

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from neurofb.dsp.quality import QualityReport, assess
 from neurofb.errors import ChannelError
 from neurofb.focus.bandpower import BandPowerEstimator
 from neurofb.focus.base import BoundEstimator, Estimator, FocusBatch
-from neurofb.types import Chunk, Features, SourceInfo, Update
+from neurofb.types import MAX_SFREQ, Chunk, Features, SourceInfo, Update
 
 __all__ = ["Pipeline"]
 
@@ -109,12 +110,31 @@ class Pipeline:
         default_gate = config.min_quality == EngineConfig.min_quality
         self.min_quality = 0.0 if self.simulated and default_gate else config.min_quality
         n_ch = len(self.ch_names)
+        #: What the pipeline adapted to this source (one line each, for the user).
+        self.notes: list[str] = []
+        if self.sfreq > MAX_SFREQ:
+            raise ChannelError(f"{info.board or 'the source'} claims {self.sfreq:g} Hz, above "
+                               f"the {MAX_SFREQ:g} Hz neurofb accepts: its header is damaged")
         if not config.h_freq < self.sfreq / 2:
-            raise ChannelError(
-                f"{info.board or 'the source'} samples at {self.sfreq:g} Hz: the "
-                f"{config.h_freq:g} Hz low-pass must be below Nyquist ({self.sfreq / 2:g} Hz); "
-                "lower h_freq"
+            if config.h_freq != EngineConfig.h_freq:
+                raise ChannelError(
+                    f"{info.board or 'the source'} samples at {self.sfreq:g} Hz: the "
+                    f"{config.h_freq:g} Hz low-pass must be below Nyquist "
+                    f"({self.sfreq / 2:g} Hz); lower it (--h-freq)"
+                )
+            h_freq = math.floor(0.45 * self.sfreq * 2) / 2  # to 0.5 Hz, below Nyquist
+            if not config.l_freq < h_freq:
+                raise ChannelError(
+                    f"{info.board or 'the source'} samples at {self.sfreq:g} Hz: too slow for "
+                    f"a {config.l_freq:g} Hz high-pass (Nyquist is {self.sfreq / 2:g} Hz)"
+                )
+            self.notes.append(
+                f"{info.board or 'the source'} samples at {self.sfreq:g} Hz: low-pass at "
+                f"{h_freq:g} Hz instead of {config.h_freq:g} Hz (it must be below Nyquist, "
+                f"{self.sfreq / 2:g} Hz; set it with --h-freq)"
             )
+            config = replace(config, h_freq=h_freq)
+            self.config = config
         #: Mains frequency notched (Hz, or None); decided on the first window when "auto".
         self.line_freq: float | None = None
         #: How the mains frequency was chosen ("" until it is).

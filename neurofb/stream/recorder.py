@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from neurofb.errors import LibraryError, RecordingError
 from neurofb.library.index import SessionLibrary
 from neurofb.library.summary import SessionSummary, summarise_recording
+from neurofb.recording.base import EEG
 from neurofb.recording.folder import read_folder
 from neurofb.recording.writer import RecordingWriter, new_recording_path
 from neurofb.types import Chunk, Marker, SourceInfo, Update
@@ -163,6 +164,12 @@ class StreamRecorder:
             for callback in (self.write_chunk, self.write_update, self.write_marker):
                 runner.remove_listener(callback)
 
+    def _holds_a_sample(self) -> bool:
+        try:
+            return (self.path / EEG).stat().st_size >= self.writer.row_bytes
+        except OSError:
+            return False
+
     def discard_if_empty(self) -> bool:
         """Close and delete the folder when no sample was ever written; return whether it was."""
         self.detach()
@@ -191,7 +198,8 @@ class StreamRecorder:
         Returns
         -------
         FinishedRecording
-            Never raises for a full disk or an unwritable library: ``problem`` says so.
+            Never raises for a full disk or an unwritable library: ``problem`` says so. A
+            recording that holds no sample on disk is removed (``summary`` None).
         """
         self.detach()
         problem = ""
@@ -203,6 +211,10 @@ class StreamRecorder:
                 problem = f"no session summary: {err}"
         self.writer.close(summary=None if summary is None else summary.to_dict())
         problem = _join(self.writer.error or "", problem)
+        if not self._holds_a_sample():  # e.g. the disk was full from the start: keep no shell
+            shutil.rmtree(self.path, ignore_errors=True)
+            return FinishedRecording(self.path, None, None, _join(
+                problem, f"No sample reached the disk: nothing was kept in {self.path}."))
         if summary is None:
             return FinishedRecording(self.path, None, None, problem)
         row = replace(summary, recording_path=str(self.path.resolve()))

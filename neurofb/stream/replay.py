@@ -34,14 +34,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from neurofb.errors import BoardError, EndOfStream
+from neurofb.errors import BoardError, EndOfStream, RecordingError
 from neurofb.recording.base import Recording
 from neurofb.recording.formats import open_recording
 from neurofb.types import Chunk, SourceInfo
 
-__all__ = ["ReplaySource"]
+__all__ = ["MAX_SPEED", "MIN_SPEED", "ReplaySource"]
 
 logger = logging.getLogger(__name__)
+
+#: Slowest and fastest paced replay (× real time); ``speed=None`` plays as fast as possible.
+MIN_SPEED, MAX_SPEED = 0.01, 10_000.0
 
 
 class ReplaySource:
@@ -53,7 +56,8 @@ class ReplaySource:
         An opened recording, or anything :func:`neurofb.recording.formats.open_recording` opens
         (a neurofb folder, EDF/EDF+/BDF, FIF, BrainFlow CSV).
     speed : float or None
-        1.0 for the recording's own pace, N for N× real time, None for as fast as possible.
+        1.0 for the recording's own pace, N for N× real time (:data:`MIN_SPEED` to
+        :data:`MAX_SPEED`), None for as fast as possible.
     loop : bool
         Start again from the beginning at the end instead of raising EndOfStream.
     chunk_s : float
@@ -80,8 +84,9 @@ class ReplaySource:
         clock: Callable[[], float] = time.monotonic,
         seconds: float | None = None,
     ) -> None:
-        if speed is not None and not (math.isfinite(speed) and speed > 0):
-            raise ValueError(f"speed must be a positive number or None (max), got {speed!r}")
+        if speed is not None and not (math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED):
+            raise ValueError(f"speed must be between {MIN_SPEED:g} and {MAX_SPEED:g} (× real "
+                             f"time) or None (as fast as possible), got {speed!r}")
         if not chunk_s > 0:
             raise ValueError(f"chunk_s must be positive seconds, got {chunk_s}")
         if not batch_s > 0:
@@ -96,6 +101,9 @@ class ReplaySource:
         if rec.n_samples == 0:
             raise ValueError("the recording holds no samples")
         self.recording = rec
+        #: Why the replay ended before the end of the recording (a file that became
+        #: unreadable), or None.
+        self.error: str | None = None
         self.speed = None if speed is None else float(speed)
         self.loop = bool(loop)
         self._clock = clock
@@ -118,7 +126,7 @@ class ReplaySource:
             },
         )
         ts = rec.timestamps
-        self._lap_s = float(ts[-1] - ts[0]) + 1.0 / sfreq
+        self._lap_s = float(ts[-1]) - float(ts[0]) + 1.0 / sfreq
         self._lock = threading.Lock()
         self._pos = 0  # index in the recording of the next sample
         self._delivered = 0  # samples handed out since the first start (first_sample)
@@ -220,8 +228,13 @@ class ReplaySource:
                 self._pos, self._laps = 0, self._laps + 1
             a = self._pos
             b = min(rec.n_samples, a + n)
-            data.append(rec.data[:, a:b])
-            stamps.append(rec.timestamps[a:b] + self._laps * self._lap_s)
+            try:  # read from disk (a reader's TimeSeries) only the samples due
+                data.append(rec.data[:, a:b])
+                stamps.append(rec.timestamps[a:b] + self._laps * self._lap_s)
+            except (RecordingError, OSError) as err:
+                self.error = f"the replay stopped at {a / rec.sfreq:.1f} s: {err}"
+                logger.warning(self.error)
+                raise EndOfStream(self.error) from None
             self._pos, n = b, n - (b - a)
         chunk = Chunk(
             data=np.ascontiguousarray(np.concatenate(data, axis=1), dtype=np.float64),

@@ -213,7 +213,7 @@ def hold_back(ws: WindowSet, fraction: float = 0.3) -> tuple[WindowSet, WindowSe
 def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
                 out_dir: str | os.PathLike, *, hold_back_fraction: float = 0.3,
                 progress: Callable[[int, int], None] | None = None,
-                cancel: Callable[[], bool] | None = None) -> dict:
+                cancel: Callable[[], bool] | None = None, overwrite: bool = False) -> dict:
     """Adapt a model folder to one person and write the personalised model folder.
 
     Parameters
@@ -228,6 +228,8 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
         Share of each class's windows (the latest) kept out of calibration for the report.
     progress, cancel
         As :func:`personalise_windows` (for the app).
+    overwrite : bool
+        Replace a model already in ``out_dir``.
 
     Returns
     -------
@@ -269,6 +271,6 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
                   "(logistic regression on the network's logit + log band powers per electrode)",
         "data": data.files, "windows_used": len(cal), "windows_held_back": len(held),
         "before": before, "after": after, "seconds": round(result.seconds, 2)}
-    save_model(result.model, out_dir, new_meta)
+    save_model(result.model, out_dir, new_meta, overwrite=overwrite)
     return {"before": before, "after": after, "seconds": result.seconds,
             "windows": len(cal), "held_back": len(held), "out_dir": str(out_dir)}

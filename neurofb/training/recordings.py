@@ -34,6 +34,14 @@ def recording_hash(rec: object) -> str:
     return h.hexdigest()
 
 
+def _hold_nonfinite(x: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Each non-finite sample replaced by its channel's last finite one (0 before the first)."""
+    idx = np.where(bad, -1, np.arange(x.shape[1]))
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    held = np.take_along_axis(np.where(bad, 0.0, x), np.maximum(idx, 0), axis=1)
+    return np.where(idx >= 0, held, 0.0)
+
+
 def recording_windows(rec: object, *, subject: int = 0, sfreq: float = 128.0,
                       window_s: float = 2.0, hop_s: float = 1.0,
                       config: EngineConfig = EngineConfig()) -> WindowSet:
@@ -52,6 +60,8 @@ def recording_windows(rec: object, *, subject: int = 0, sfreq: float = 128.0,
     config : EngineConfig
         The engine's filter settings.
 
+    Windows that hold a non-finite sample (a dropped burst) are left out.
+
     Raises
     ------
     RecordingError
@@ -66,11 +76,22 @@ def recording_windows(rec: object, *, subject: int = 0, sfreq: float = 128.0,
             f"{name} has no labelled rest/task blocks; record a calibration session first "
             f"(block_start/block_end markers labelled 'rest' and 'task')")
     names, idx, _ = montage.match(rec.ch_names)
-    filtered = filter_like_engine(np.asarray(rec.data)[idx], rec.sfreq, config)
+    x = np.asarray(rec.data)[idx]
+    bad = ~np.isfinite(x)
+    missing = None
+    if bad.any():  # a dropped burst: hold the last value for the filter, drop its windows
+        x = _hold_nonfinite(x, bad)
+        missing = np.concatenate([[0], np.cumsum(bad.any(axis=0))])
+    filtered = filter_like_engine(x, rec.sfreq, config)
+    n_win = round(window_s * rec.sfreq)
     parts = []
     for b in blocks:
         X, t = cut_windows(filtered, rec.sfreq, window_s=window_s, hop_s=hop_s,
                            model_sfreq=sfreq, start_s=b.start_s, end_s=b.end_s)
+        if missing is not None and len(X):
+            first = np.round(t * rec.sfreq).astype(np.int64)
+            whole = missing[first + n_win] == missing[first]
+            X, t = X[whole], t[whole]
         if len(X):
             parts.append(WindowSet(X=X, y=np.full(len(X), b.y, np.int64),
                                    subject=np.full(len(X), subject, np.int64), t=t,

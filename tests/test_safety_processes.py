@@ -1,0 +1,207 @@
+"""Real processes, real filesystems (docs/safety.md): every recording is in the library as soon as
+it ends, and one a ``kill -9`` interrupted is finalised and indexed by the next start of any
+command; a read-only data folder can be listed; a full disk leaves nothing half-made behind;
+Ctrl-C and SIGTERM stop cleanly with a summary that matches what was written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safety_helpers import DEMO, REPO, fill, read_only, run, small_fs
+
+from neurofb.library import SessionLibrary
+from neurofb.library.index import default_path
+from neurofb.recording import open_recording, read_meta
+from neurofb.recording.trace import read_trace, trace_stats
+
+ENGAGEMENT = ("--target", "engagement")
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {"NEUROFB_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+
+
+def _killed_recording(home: Path, name: str = "crashed") -> Path:
+    """A real ``neurofb stream --record`` killed with SIGKILL after about a second on disk."""
+    path = home / "recordings" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neurofb", "stream", "--record", str(path), "--seconds", "60",
+         *ENGAGEMENT], cwd=REPO, env={**os.environ, **_env(home)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            eeg = path / "eeg.bin"
+            if eeg.exists() and eeg.stat().st_size > 250 * 17 * 8:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    finally:
+        proc.kill()  # SIGKILL: no cleanup runs
+        proc.wait()
+    assert (path / ".open").exists() and not read_meta(path)["complete"]
+    return path
+
+
+def _indexed(home: Path, path: Path) -> bool:
+    db = default_path(home)
+    if not db.exists():
+        return False
+    with SessionLibrary(db) as lib:
+        return lib.get_by_recording(path) is not None
+
+
+@pytest.mark.parametrize("argv", [
+    ("stream", "--seconds", "0.5", *ENGAGEMENT),
+    ("sessions",),
+    ("sessions", "--reindex"),
+    ("replay", str(DEMO), "--seconds", "2", *ENGAGEMENT),
+    ("app", "--no-connect", "--quit-after", "3"),
+], ids=["stream", "sessions", "reindex", "replay", "app"])  # fmt: skip
+def test_every_start_finalises_and_indexes_a_killed_recording(argv, tmp_path):
+    home = tmp_path / "home"
+    path = _killed_recording(home)
+    res = run(*argv, env=_env(home), timeout=180)
+    assert res.returncode == 0, res.stderr
+    meta = read_meta(path)
+    assert meta["complete"] and meta["interrupted"] and not (path / ".open").exists()
+    assert meta["n_samples"] == open_recording(path).n_samples > 250
+    assert _indexed(home, path)
+
+
+def test_stream_record_is_in_the_library_when_it_ends(tmp_path):
+    home = tmp_path / "home"
+    res = run("stream", "--seconds", "2", "--record", *ENGAGEMENT, env=_env(home))
+    assert res.returncode == 0, res.stderr
+    assert "in the library" in res.stdout
+    listed = run("sessions", "--json", env=_env(home))
+    assert listed.returncode == 0, listed.stderr
+    (session,) = json.loads(listed.stdout)
+    (folder,) = (home / "recordings").iterdir()
+    assert session["recording_path"] == str(folder.resolve())
+    assert session["duration_s"] == pytest.approx(open_recording(folder).duration_s)
+
+
+def test_a_read_only_data_folder_is_listed_and_nothing_is_created(tmp_path):
+    home = tmp_path / "home"
+    assert run("stream", "--seconds", "1.5", "--record", *ENGAGEMENT,
+               env=_env(home)).returncode == 0
+    _killed_recording(home, "interrupted")  # recovery cannot finalise it there: said, not fatal
+    before = sorted(p.relative_to(home) for p in home.rglob("*"))
+    with read_only(home):
+        listed = run("sessions", "--json", env=_env(home))
+        assert listed.returncode == 0, listed.stderr
+        assert len(json.loads(listed.stdout)) == 1
+        assert "read-only" in listed.stderr and "Traceback" not in listed.stderr
+        table = run("sessions", env=_env(home))
+        assert table.returncode == 0 and "stream" in table.stdout
+        # writing there is refused in one line, before anything starts
+        for argv in (("stream", "--seconds", "1", *ENGAGEMENT, "--trace", home / "t.csv"),
+                     ("export", DEMO, "--to", "edf", "--out", home / "d.edf"),
+                     ("sessions", "--reindex")):
+            res = run(*argv, env=_env(home))
+            assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+            assert len(res.stderr.strip().splitlines()) <= 2  # a warning at most, then the error
+            assert "read-only" in res.stderr.lower() or "readonly" in res.stderr.lower()
+        assert sorted(p.relative_to(home) for p in home.rglob("*")) == before
+
+
+def test_a_full_disk_leaves_no_temporary_files_or_empty_folders(tmp_path):
+    disk = tmp_path / "disk"
+    home = tmp_path / "home"
+    with small_fs(disk, "200k"):  # one 4-s recording (136 KB of samples) fits, two do not
+        results = [run("stream", "--seconds", "4", "--record", disk / f"rec{i}", *ENGAGEMENT,
+                       env=_env(home)) for i in range(2)]
+        assert results[1].returncode == 0 and "No space left" in results[1].stdout  # warned
+        fill(disk)
+        results.append(run("stream", "--seconds", "2", "--record", disk / "rec2", *ENGAGEMENT,
+                           env=_env(home)))
+        for res in results:
+            assert "Traceback" not in res.stderr, res.stderr
+        assert results[-1].returncode == 2  # nothing could be written: refused, one line
+        assert "rec2" in results[-1].stderr
+        leftovers = [p for p in disk.rglob("*") if ".tmp-" in p.name]
+        assert leftovers == []
+        for folder in (p for p in disk.iterdir() if p.is_dir()):
+            assert (folder / "eeg.bin").stat().st_size > 0, f"{folder} holds no sample"
+            open_recording(folder)  # what was written stays readable
+        assert not (disk / "rec2").exists()
+
+
+def test_a_recording_that_never_wrote_a_sample_is_not_kept(tmp_path):
+    """Room for the folder and meta.json (three tmpfs pages) but not for one sample."""
+    disk = tmp_path / "disk"
+    with small_fs(disk, "400k"):
+        fill(disk, leave=3 * 4096)
+        res = run("stream", "--seconds", "2", "--record", disk / "rec", *ENGAGEMENT,
+                  env=_env(tmp_path / "home"))
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        assert "no sample had reached the disk" in res.stderr
+        assert "nothing was kept" in res.stdout and not (disk / "rec").exists()
+        assert [p.name for p in disk.iterdir()] == ["filler"]
+
+
+def _replay(trace: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "neurofb", "replay", str(DEMO), "--speed", "5", "--trace",
+         str(trace), *extra], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "NEUROFB_HOME": str(trace.parent / "home")})  # fmt: skip
+
+
+def _wait_rows(proc: subprocess.Popen, trace: Path, rows: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if trace.exists() and len(read_trace(trace)) >= rows:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the replay did not write {rows} rows")
+
+
+@pytest.mark.parametrize(("sig", "times"), [(signal.SIGINT, 1), (signal.SIGTERM, 1),
+                                             (signal.SIGINT, 3)], ids=["ctrl-c", "term", "3x"])
+def test_interrupted_replay_summary_matches_the_trace(sig, times, tmp_path):
+    trace = tmp_path / "trace.csv"
+    proc = _replay(trace)
+    try:
+        _wait_rows(proc, trace, 20)
+        for _ in range(times):
+            proc.send_signal(sig)
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err
+    written = trace_stats(trace)
+    assert written.rows >= 20
+    assert f": {written.rows} updates ({written.gated} gated)" in out and "interrupted" in out
+    assert f"trace: {trace} ({written.rows} rows)" in out
+    assert f"mean focus {written.mean_focus:.3f}" in out
+
+
+def test_interrupted_stream_summary_matches_the_trace(tmp_path):
+    trace = tmp_path / "trace.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neurofb", "stream", "--trace", str(trace), "--hop", "0.1",
+         "--window", "0.5", *ENGAGEMENT], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NEUROFB_HOME": str(tmp_path / "home")})  # fmt: skip
+    try:
+        _wait_rows(proc, trace, 10)
+        for _ in range(3):
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    written = trace_stats(trace)
+    assert f"{written.rows} updates ({written.gated} gated)" in out
