@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import mne
 import numpy as np
 import pytest
 
+from neurofb.dsp import filters
 from neurofb.dsp.filters import (
     BANDPASS_ORDER,
     NOTCH_HALF_WIDTH_HZ,
@@ -183,3 +187,53 @@ def test_steady_state_is_scipys_sosfilt_zi_without_lapack():
         # a constant input stays at the steady state: no start-up transient
         y, _ = sosfilt(sos, np.full(50, 3.0), zi=zi * 3.0)
         np.testing.assert_allclose(y, 0.0, atol=1e-9)
+
+
+def test_the_filter_loop_is_scipys_bit_for_bit_without_importing_scipy_signal():
+    code = (
+        "import sys, numpy as np\n"
+        "from neurofb.dsp.filters import StreamFilter, design_filter\n"
+        "f = StreamFilter(design_filter(250.0, line_freq=50.0), 4)\n"
+        "f.process(np.ones((4, 100)))\n"
+        "print('scipy.signal' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+    from scipy.signal import sosfilt as public
+
+    rng = np.random.default_rng(3)
+    for sfreq, line in ((250.0, 50.0), (500.0, 60.0), (256.0, None)):
+        sos = design_filter(sfreq, line_freq=line)
+        x = rng.standard_normal((5, 3000)) * 40
+        zi = rng.standard_normal((sos.shape[0], 5, 2))
+        ours, z_ours = filters.sosfilt(sos, x, zi)
+        theirs, z_theirs = public(sos, x, axis=-1, zi=zi)
+        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(z_ours, z_theirs)
+
+
+def test_the_public_sosfilt_serves_when_the_loop_cannot_be_loaded(monkeypatch):
+    # A SciPy that keeps its loop elsewhere: the fallback gives the very same numbers.
+    rng = np.random.default_rng(4)
+    sos = design_filter(250.0)
+    x = rng.standard_normal((3, 700))
+    zi = rng.standard_normal((sos.shape[0], 3, 2))
+    fast = filters.sosfilt(sos, x, zi)
+    monkeypatch.setattr(filters, "_kernel", lambda: None)
+    slow = filters.sosfilt(sos, x, zi)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@pytest.mark.parametrize("name", ["hann", "hamming"])
+def test_tapers_are_scipys_bit_for_bit(name):
+    from scipy.signal import get_window
+
+    from neurofb.dsp.tapers import taper
+
+    for n in (1, 2, 7, 128, 250, 256, 500, 1000, 1024):
+        np.testing.assert_array_equal(taper(name, n), get_window(name, n))
+    with pytest.raises(ValueError, match="taper must be one of"):
+        taper("kaiser", 8)

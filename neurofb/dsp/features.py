@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from neurofb.dsp import tapers
 from neurofb.types import Features
 
 #: Frequency bands in Hz, ``[low, high)``. SMR overlaps the top of alpha and the bottom of beta.
@@ -66,14 +67,12 @@ class _WelchPlan:
 def _welch_plan(
     sfreq: float, n_per_seg: int, n_overlap: int, window: str, fmin: float, fmax: float
 ) -> _WelchPlan:
-    from scipy.signal import get_window
-
     freqs = np.fft.rfftfreq(n_per_seg, 1.0 / sfreq)
     keep = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
     if keep.size == 0:
         raise ValueError(f"no frequencies between fmin={fmin} and fmax={fmax} Hz")
     lo, hi = int(keep[0]), int(keep[-1]) + 1
-    taper = get_window(window, n_per_seg)
+    taper = tapers.taper(window, n_per_seg)
     scale = np.full(hi - lo, 1.0 / (sfreq * float(np.sum(taper**2))))
     bins = np.arange(lo, hi)
     last = n_per_seg // 2 if n_per_seg % 2 == 0 else -1  # even length: Nyquist is not doubled
@@ -113,8 +112,8 @@ def welch_psd(
         Segment (and FFT) length in samples, ``<= n_times``.
     n_overlap : int
         Overlap between segments in samples, ``< n_per_seg``.
-    window : str
-        Taper (any :func:`scipy.signal.get_window` name).
+    window : {"hamming", "hann"}
+        Taper (:func:`neurofb.dsp.tapers.taper`).
     fmin, fmax : float
         Frequency range kept, in Hz (inclusive).
 

@@ -7,15 +7,17 @@ frequencies are stored in ``filter_designs.json`` (made by :func:`compute_stored
 checks every one against MNE's design): a stream at one of those rates needs neither MNE nor
 SciPy's filter design at start-up, and gets the very same coefficients on every CPU.
 
-:class:`StreamFilter` then runs that cascade causally with :func:`scipy.signal.sosfilt`, carrying
-the filter state from one chunk to the next, so filtering a stream in chunks of any size
+:class:`StreamFilter` then runs that cascade causally with SciPy's SOS loop (:func:`sosfilt`),
+carrying the filter state from one chunk to the next, so filtering a stream in chunks of any size
 gives the same output as filtering it in one go — and the same output as MNE's own offline causal
 filtering (``mne.filter.filter_data(..., method="iir", phase="forward")``) of the same signal.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -295,8 +297,6 @@ class StreamFilter:
         -------
         filtered : array, shape (n_channels, n_samples)
         """
-        from scipy.signal import sosfilt
-
         data = np.asarray(data, dtype=float)
         if data.ndim != 2 or data.shape[0] != self.n_channels:
             raise ValueError(
@@ -306,5 +306,76 @@ class StreamFilter:
             return data.copy()
         if self._zi is None:
             self._zi = self._zi_unit * data[np.newaxis, :, 0:1]
-        out, self._zi = sosfilt(self.sos, data, axis=-1, zi=self._zi)
+        out, self._zi = sosfilt(self.sos, data, self._zi)
         return out
+
+
+def _load_kernel() -> Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None:
+    """SciPy's compiled SOS loop, loaded from its file without importing :mod:`scipy.signal`.
+
+    ``import scipy.signal`` costs 0.5–0.9 s (it imports most of SciPy), and a replay or a live
+    stream needs nothing from it but this loop. Returns None when the file is not where SciPy
+    keeps it, or the loop does not behave like :func:`scipy.signal.sosfilt` on a probe; the
+    caller then uses the public function. ``tests/test_filters.py`` checks the two agree bit
+    for bit, so a SciPy release that changed the loop is caught.
+    """
+    try:
+        import scipy
+
+        folder = Path(scipy.__file__).parent / "signal"
+        found = sorted(folder.glob("_sosfilt.*"))
+        if not found:
+            return None
+        spec = importlib.util.spec_from_file_location("scipy.signal._sosfilt", found[0])
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        kernel = module._sosfilt
+        # probe: one section y = x (b0 = a0 = 1), state untouched at zero
+        sos = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
+        x = np.array([[1.0, 2.0, 3.0]])
+        zi = np.zeros((1, 1, 2))
+        kernel(sos, x, zi)
+        if not (np.array_equal(x, [[1.0, 2.0, 3.0]]) and not zi.any()):
+            return None
+    except Exception:  # any surprise: the public function is always right
+        return None
+    return kernel
+
+
+@lru_cache(maxsize=1)
+def _kernel() -> Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None:
+    return _load_kernel()
+
+
+def sosfilt(sos: np.ndarray, data: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Filter ``data`` along its last axis with the cascade ``sos``, from state ``zi``.
+
+    The same numbers as ``scipy.signal.sosfilt(sos, data, axis=-1, zi=zi)``, without its
+    import and per-call checks (see :func:`_load_kernel`).
+
+    Parameters
+    ----------
+    sos : array, shape (n_sections, 6)
+        Second-order sections, ``a0 = 1``.
+    data : array, shape (n_channels, n_samples)
+        Samples (float64).
+    zi : array, shape (n_sections, n_channels, 2)
+        Filter state before the first sample.
+
+    Returns
+    -------
+    filtered : array, shape (n_channels, n_samples)
+    zf : array, shape (n_sections, n_channels, 2)
+        The state after the last sample.
+    """
+    kernel = _kernel()
+    if kernel is None:
+        from scipy.signal import sosfilt as public
+
+        return public(sos, data, axis=-1, zi=zi)
+    out = np.array(data, dtype=np.float64, order="C", copy=True)
+    state = np.ascontiguousarray(np.swapaxes(zi, 0, 1), dtype=np.float64).copy()
+    kernel(np.ascontiguousarray(sos, dtype=np.float64), out, state)
+    return out, np.swapaxes(state, 0, 1)

@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neurofb.dsp import tapers
 from neurofb.dsp.mains import CANDIDATES
 
 REASONS: tuple[str, ...] = ("NaN", "railed", "flat", "line noise", "EMG", "high amplitude")
@@ -107,8 +108,6 @@ class _SpectralPlan:
 
 @lru_cache(maxsize=32)
 def _spectral_plan(n_times: int, sfreq: float) -> _SpectralPlan:
-    from scipy.signal import get_window
-
     freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
     mains = np.zeros(freqs.shape, dtype=bool)
     for f0 in CANDIDATES:
@@ -124,7 +123,7 @@ def _spectral_plan(n_times: int, sfreq: float) -> _SpectralPlan:
             lines.append(slice(int(idx[0]), int(idx[-1]) + 1))
     n_line_bins = max([int(edges[2]) + 1] + [sl.stop for sl in lines])
     return _SpectralPlan(
-        taper=get_window("hann", n_times),
+        taper=tapers.taper("hann", n_times),
         n_bins=n_bins,
         keep=(~mains[:n_bins]).astype(float),
         edges=edges,
