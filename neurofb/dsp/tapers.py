@@ -14,8 +14,8 @@ import numpy as np
 
 __all__ = ["TAPERS", "taper"]
 
-#: Cosine-sum coefficients of the tapers offered (SciPy's ``general_hamming`` alphas).
-TAPERS: dict[str, tuple[float, float]] = {"hann": (0.5, 0.5), "hamming": (0.54, 0.46)}
+#: The ``alpha`` of each taper (SciPy's ``general_hamming``: coefficients alpha, 1 - alpha).
+TAPERS: dict[str, float] = {"hann": 0.5, "hamming": 0.54}
 
 
 @lru_cache(maxsize=64)
@@ -25,7 +25,8 @@ def _taper(name: str, n: int) -> np.ndarray:
     else:
         fac = np.linspace(-np.pi, np.pi, n + 1)
         w = np.zeros(n + 1)
-        for k, a in enumerate(TAPERS[name]):
+        alpha = TAPERS[name]
+        for k, a in enumerate((alpha, 1.0 - alpha)):
             w += a * np.cos(k * fac)
         w = w[:-1]
     w.flags.writeable = False
