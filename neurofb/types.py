@@ -124,6 +124,10 @@ class Features:
         Theta/beta power ratio, averaged over channels.
     engagement : array, shape (n_windows,)
         Engagement index β / (α + θ), averaged over channels.
+    psd : array, shape (n_windows, n_channels, n_freqs), optional
+        The Welch power spectral density the band powers come from, in µV²/Hz.
+    freqs : array, shape (n_freqs,), optional
+        Its frequencies in Hz (1 s segments: 1 Hz apart, from 0 up to the top band edge).
     """
 
     ch_names: tuple[str, ...]
@@ -132,6 +136,8 @@ class Features:
     rel_power: np.ndarray
     theta_beta: np.ndarray
     engagement: np.ndarray
+    psd: np.ndarray | None = None
+    freqs: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -257,7 +257,8 @@ def band_powers(
     Features
         ``abs_power`` in µV² (Welch PSD integrated over each band), ``rel_power`` relative to the
         1–45 Hz total, ``theta_beta`` = θ/β and ``engagement`` = β/(α+θ), each computed per
-        channel and averaged over channels.
+        channel and averaged over channels; ``psd`` and ``freqs``, the Welch spectrum itself
+        (0 Hz up to the top band edge), which the attention model reads too.
     """
     windows = np.asarray(windows, dtype=float)
     if windows.ndim != 3:
@@ -275,7 +276,7 @@ def band_powers(
     if len(names) != n_ch:
         raise ValueError(f"{len(names)} channel names for {n_ch} channels")
     plan = _band_plan(float(sfreq), windows.shape[-1], tuple(bands.items()))
-    psd, _ = welch_psd(
+    psd, freqs = welch_psd(
         windows, sfreq, n_per_seg=plan.n_per_seg, n_overlap=plan.n_overlap, fmax=plan.fmax
     )
     powers = _integrate(psd, plan.lo, plan.hi, plan.df)
@@ -293,4 +294,6 @@ def band_powers(
         rel_power=rel_power,
         theta_beta=theta_beta,
         engagement=engagement,
+        psd=psd,
+        freqs=freqs,
     )

@@ -48,6 +48,8 @@ def _subset(features: Features, keep: np.ndarray) -> Features:
         rel_power=features.rel_power[keep],
         theta_beta=features.theta_beta[keep],
         engagement=features.engagement[keep],
+        psd=None if features.psd is None else features.psd[keep],
+        freqs=features.freqs,
     )
 
 
