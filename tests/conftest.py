@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from neurofb.lsl import MACHINE_ONLY
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # The Lab Streaming Layer stays on this machine in the tests: liblsl reads this configuration
@@ -16,24 +18,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # checks that liblsl really loaded it and skips the LSL tests otherwise.
 LSL_SESSION = f"neurofb-test-{os.getpid()}"
 _LSL_DIR = Path(tempfile.mkdtemp(prefix="neurofb-lsl-"))
-(_LSL_DIR / "lsl_api.cfg").write_text(f"""\
-[ports]
-IPv6 = disable
-[multicast]
-ResolveScope = machine
-MachineAddresses = {{127.0.0.1}}
-LinkAddresses = {{}}
-SiteAddresses = {{}}
-OrganizationAddresses = {{}}
-GlobalAddresses = {{}}
-ListenAddress = 127.0.0.1
-Interfaces = {{127.0.0.1}}
-[lab]
-KnownPeers = {{127.0.0.1}}
-SessionID = {LSL_SESSION}
-[log]
-level = -2
-""", encoding="utf-8")
+(_LSL_DIR / "lsl_api.cfg").write_text(
+    MACHINE_ONLY.format(session_id=LSL_SESSION) + "[log]\nlevel = -2\n", encoding="utf-8")
 os.environ["LSLAPICFG"] = str(_LSL_DIR / "lsl_api.cfg")
 
 REPO = Path(__file__).resolve().parent.parent

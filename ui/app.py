@@ -9,23 +9,13 @@ import sys
 import time
 from collections.abc import Sequence
 
+from neurofb.commands.app import process_start_time
+
 log = logging.getLogger(__name__)
 
 #: Environment variable holding the Unix time ``neurofb app`` started (set by the CLI), from
 #: which the app's start-up log lines count.
 STARTED_AT = "NEUROFB_STARTED_AT"
-
-
-def process_start_time() -> float:
-    """Unix time this process started (Linux: from /proc; elsewhere: now)."""
-    try:
-        with open("/proc/self/stat", encoding="ascii") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
-        with open("/proc/uptime", encoding="ascii") as fh:
-            uptime = float(fh.read().split()[0])
-        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return time.time()
 
 
 class StartupClock:

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         raise NeurofbError(problem)
     env = dict(os.environ)
-    env.setdefault("NEUROFB_STARTED_AT", repr(_process_start_time()))  # the app logs from it
+    env.setdefault("NEUROFB_STARTED_AT", repr(process_start_time()))  # the app logs from it
     return subprocess.call(app_argv(args), env=env)
 
 
@@ -199,7 +199,7 @@ def xcb_problem() -> str:
     )
 
 
-def _process_start_time() -> float:
+def process_start_time() -> float:
     """Unix time this process started (Linux: from /proc; elsewhere: now)."""
     import time
 

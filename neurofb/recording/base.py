@@ -256,3 +256,27 @@ def portable_meta(meta: dict) -> dict:
         The :data:`PORTABLE_KEYS` that hold a string or a number.
     """
     return {k: meta[k] for k in PORTABLE_KEYS if isinstance(meta.get(k), str | int | float)}
+
+
+#: What a reader says of a text file whose last line a crash cut off.
+TORN_LINE = "the last line is incomplete (the file was cut off while writing); dropped"
+
+
+def complete_lines(text: str, name: str, warnings: list[str]) -> str:
+    """``text`` without a last line that lacks its newline (a file cut off while written).
+
+    Parameters
+    ----------
+    text : str
+        A text file's content.
+    name : str
+        The file's name, for the warning.
+    warnings : list of str
+        Where the warning goes when a line is dropped.
+    """
+    if text.endswith("\n"):
+        return text
+    cut = text.rfind("\n") + 1
+    if text[cut:].strip():
+        warnings.append(f"{name}: {TORN_LINE}")
+    return text[:cut]

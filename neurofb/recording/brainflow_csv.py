@@ -33,7 +33,7 @@ import numpy as np
 from neurofb import boards
 from neurofb.boards import BoardLayout
 from neurofb.errors import BoardError, RecordingError
-from neurofb.recording.base import CachedRows, Recording, TimeSeries, portable_meta
+from neurofb.recording.base import TORN_LINE, CachedRows, Recording, TimeSeries, portable_meta
 from neurofb.types import Marker, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -391,5 +391,4 @@ def _blocks(fh: Any, path: Path, warn: list[str]) -> Iterator[tuple[bytes, int]]
             yield block, line_no
         line_no += block.count(b"\n")
     if carry.strip():
-        warn.append(f"{path.name}: the last line is incomplete (the file was cut off while "
-                    "writing); dropped")
+        warn.append(f"{path.name}: {TORN_LINE}")

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from neurofb.errors import RecordingError
-from neurofb.recording.base import Recording
+from neurofb.recording.base import Recording, complete_lines
 from neurofb.types import Marker, SourceInfo
 
 __all__ = ["MUSE_RATES", "read_muse_csv", "sniff_muse"]
@@ -76,12 +76,7 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[str]]:
         text = path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as err:
         raise RecordingError(f"cannot read {path}: {err.strerror or err}") from None
-    if not text.endswith("\n"):
-        cut = text.rfind("\n") + 1
-        if text[cut:].strip():
-            warn.append(f"{path.name}: the last line is incomplete (the file was cut off while "
-                        "writing); dropped")  # fmt: skip
-        text = text[:cut]
+    text = complete_lines(text, path.name, warn)
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise RecordingError(f"{path} is empty")

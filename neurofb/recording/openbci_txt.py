@@ -34,7 +34,7 @@ import numpy as np
 from neurofb import boards
 from neurofb.dsp.montage import montage_names as _montage_names
 from neurofb.errors import ChannelError, RecordingError
-from neurofb.recording.base import Recording
+from neurofb.recording.base import Recording, complete_lines
 from neurofb.types import Marker, SourceInfo
 
 __all__ = ["MAGIC", "read_openbci_txt"]
@@ -115,12 +115,7 @@ def read_openbci_txt(path: str | os.PathLike, *, montage: str | None = None) -> 
     warn: list[str] = []
     if not text.startswith(MAGIC.decode()):
         raise RecordingError(f"{path} is not an OpenBCI GUI recording (no '%OpenBCI Raw' header)")
-    if not text.endswith("\n"):
-        cut = text.rfind("\n") + 1
-        if text[cut:].strip():
-            warn.append(f"{path.name}: the last line is incomplete (the file was cut off while "
-                        "writing); dropped")  # fmt: skip
-        text = text[:cut]
+    text = complete_lines(text, path.name, warn)
     lines = text.splitlines()
     n_head = 0
     while n_head < len(lines) and lines[n_head].startswith("%"):
