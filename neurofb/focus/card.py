@@ -181,6 +181,8 @@ class ModelCard:
         Window length in seconds.
     personal_electrodes : tuple of str
         For a personalised model: the electrodes its personal head needs ('' otherwise).
+    modes : tuple of str
+        The operating modes it serves (``cold``, ``baseline``).
     weights_sha256 : str
         SHA-256 of the weights file.
     training : tuple of str
@@ -205,6 +207,7 @@ class ModelCard:
     sfreq: float | None = None
     window_s: float | None = None
     personal_electrodes: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
     weights_sha256: str = ""
     training: tuple[str, ...] = ()
     trained_on_device: str = ""
@@ -252,6 +255,8 @@ class ModelCard:
             sfreq=_number(inp.get("sfreq")),
             window_s=_number(inp.get("window_s")),
             personal_electrodes=tuple(map(str, personal)) if isinstance(personal, list) else (),
+            modes=tuple(map(str, arch.get("modes", ()))) if isinstance(arch.get("modes"), list)
+            else (),
             weights_sha256=str(weights.get("sha256", "")),
             training=tuple(data),
             trained_on_device=device,

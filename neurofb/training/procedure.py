@@ -48,18 +48,34 @@ def train_modes(fs: FeatureSet, *, recipe: Recipe = Recipe(), baseline_s: float 
     checkpoint_dir : path-like, optional
         Resumable checkpoints, one subfolder per mode.
     resume : bool
-        Continue from them (a mode already finished is trained again only if its checkpoint
-        is missing).
+        Continue from them (a finished mode's checkpoint gives its ensemble back at once).
 
     Returns
     -------
     dict
-        ``{"cold": TrainResult, "baseline": TrainResult}``.
+        ``{"cold": TrainResult, "baseline": TrainResult}``. When no session of the data starts
+        with ``baseline_s`` of rest (recordings that begin with a task block) and ``init`` has
+        a baseline network, that network is kept as it was (and said so in ``extra``).
+
+    Raises
+    ------
+    ValueError
+        The data holds one class only, or no session with a baseline and nothing to keep.
     """
-    rel, scored = baseline_features(fs, baseline_s)
-    inputs = {"cold": (fs, None), "baseline": (rel, scored)}
+    try:
+        inputs = {"cold": (fs, None), "baseline": baseline_features(fs, baseline_s)}
+    except ValueError:
+        if init is None or "baseline" not in init:
+            raise
+        inputs = {"cold": (fs, None)}  # no session starts with rest: keep the parent's
     out = {}
     for mode in MODES:
+        if mode not in inputs:
+            out[mode] = TrainResult(
+                model=init["baseline"], recipe=recipe, members=[], seconds=0.0,  # type: ignore[index]
+                device="cpu", extra={"note": f"kept from the parent model: no session of the "
+                                             f"data starts with {baseline_s:g} s of rest"})
+            continue
         data, sc = inputs[mode]
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / mode
         out[mode] = train_ensemble(
