@@ -12,6 +12,8 @@
 # 2. The shipped model: the same recipe on all 24 subjects — the cold and the baseline
 #    ensembles of 5 members — with the cross-validation recorded in model.json.
 #    -> models/focus-default/ (a few minutes on one CPU core)
+# 3. Its measured cost (neurofb bench model: ms per window, the int8 graph's AUC change)
+#    recorded in model.json (scripts/card_figures.py).
 #
 # Uses CUDA (mixed precision) when available, else the CPU. Features of the eegmat windows are
 # cached in .data/cache (git-ignored). Set OUT to write the model elsewhere, SKIP_CV=1 to reuse
@@ -27,4 +29,8 @@ if [ "${SKIP_CV:-}" != "1" ] || [ ! -f .data/cv-default.json ]; then
 fi
 "$PY" -m neurofb train --eegmat "$EEGMAT" --seed 0 --cache .data/cache \
     --metrics .data/cv-default.json --name focus-default --out "$OUT" --overwrite
-echo "wrote $OUT; cross-validation details in .data/cv-default.json"
+# 3. Its cost: inference per window, and the int8 graph's size, speed and AUC change.
+NEUROFB_EEGMAT="$EEGMAT" "$PY" -m neurofb bench model --model "$OUT" --json \
+    > .data/bench-model.json
+"$PY" scripts/card_figures.py "$OUT" .data/bench-model.json > /dev/null
+echo "wrote $OUT; cross-validation details in .data/cv-default.json (.md: the tables)"

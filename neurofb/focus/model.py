@@ -321,14 +321,14 @@ class FocusLRA(nn.Module):
         return out.to(next(iter(states[0].values())).dtype).eval()
 
     def member(self, index: int) -> FocusLRA:
-        """One member as a module of its own (a copy)."""
+        """One member as a module of its own (a copy, in eval mode)."""
         if not 0 <= index < self.n_members:
             raise ValueError(f"member {index} out of range (0..{self.n_members - 1})")
         hp = {k: v for k, v in self.hparams.items() if k != "n_members"}
         out = FocusLRA(n_members=1, **hp)
         out.load_state_dict({k: v[index : index + 1].clone()
                              for k, v in self.state_dict().items()})
-        return out
+        return out.to(self.feat_mean.dtype).eval()
 
     def onnx_contract(self) -> Any:
         """The exported graph's contract (:class:`neurofb.focus.export.GraphContract`)."""
