@@ -87,7 +87,9 @@ def test_baselines_score_real_windows(features):
     tr, te = features.of_subjects([0, 1]), features.of_subjects([2])
     p = BandPowerLR().fit(tr.X, tr.y).predict(te.X)
     assert p.shape == (len(te),) and np.all((p >= 0) & (p <= 1))
-    assert binary_metrics(te.y, p)["auc"] > 0.5  # real signal, an imperfect score
+    cal, scored = calibration_masks(te)  # one person's own LR: real signal, imperfect score
+    own = BandPowerLR().fit(te.X[cal], te.y[cal]).predict(te.X[scored])
+    assert 0.8 < binary_metrics(te.y[scored], own)["auc"] < 1.0
     rel, _ = baseline_features(tr)
     dev = DeviationLR().fit(rel.X, rel.y, rel.subject)
     assert dev.C in (1e-3, 1e-2, 1e-1, 1.0)
@@ -145,7 +147,7 @@ def test_a_tiny_cross_validation_and_its_report(features):
 
     recipe = Recipe(max_epochs=1, patience=1, n_members=2, d_model=8, n_heads=2)
     cv = cross_validate(features, n_folds=3, seeds=(0,), recipe=recipe,
-                        modes=("cold", "baseline"), layouts=("muse",))
+                        modes=("cold", "baseline"), layouts=("muse", "full"))
     assert len(cv["folds"]) == 3
     tested = sorted(s for f in cv["folds"] for s in f["test"])
     assert tested == features.subjects  # everyone is tested once per seed
@@ -154,8 +156,12 @@ def test_a_tiny_cross_validation_and_its_report(features):
     report = summarise(cv, features)
     row = report["summary"]["cold"]["muse"]["model"]
     assert row["n_folds"] == 3 and set(row["per_subject"]) == {0, 1, 2}
-    assert "bandpower+LR" in report["paired"]["cold"]["muse"]["model"] or True
-    assert "baseline" in report["decision"] and report["late_rest"]
+    paired = report["paired"]["cold"]["muse"]["model"]
+    assert paired["folds"] == 3 and paired["wins"] <= 3
+    assert set(report["decision"]) == {"cold", "baseline"}
+    assert "vs_deviation" in report["decision"]["baseline"]["layouts"]["full"]
+    assert set(report["late_rest"]) == {"model", "bandpower+LR", "deviation_control",
+                                        "brainflow_concentration"}
     text = tables(report, features.subjects)
     assert "### cold" in text and "decision rule" in text and "late rest" in text
 

@@ -16,7 +16,9 @@ DEMO = paths.shipped_recordings_dir() / "demo-eegmat"
 
 def _session(rest_s: float, *, target: str | None = None, skip_after: int | None = None,
              seconds: float = 75.0):
-    request = StreamRequest(ReplayRequest(DEMO, speed=None, seconds=seconds), target=target)
+    # paced (small chunks, as a headset delivers them): a request from the session reaches the
+    # pipeline before the next chunk
+    request = StreamRequest(ReplayRequest(DEMO, speed=60.0, seconds=seconds), target=target)
     with open_stream(request) as stream:
         session = PracticeSession(stream.runner, FocusGauge(duration_s=None), rest_s=rest_s,
                                   baseline=stream)
@@ -40,7 +42,7 @@ def test_the_session_rests_until_the_model_has_its_baseline_then_trains():
     rest_t = [s.update.t for s in rest]
     assert rest and rest[0].view.state == "resting" and rest[-1].view.state == "taken"
     assert rest[-1].update.mode == "baseline"  # the first window of the baseline model
-    assert 40.0 <= rest_t[-1] - rest_t[0] <= 40.0 + 5.0  # a batch at most after the rest
+    assert 40.0 <= rest_t[-1] - rest_t[0] <= 40.0 + 1.0  # a chunk at most after the rest
     assert {s.update.mode for s in rest[:-1] if s.update.focus is not None} == {"rest"}
     assert all(s.feedback.paused and not s.feedback.reward for s in rest)  # no rewards
     after = steps[len(rest):]
