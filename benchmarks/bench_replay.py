@@ -101,7 +101,7 @@ def _write(path: Path, data: np.ndarray) -> None:
 
 
 def _model_dir(model: str | None, tmp: Path) -> tuple[Path, str]:
-    """The attention model to time: --model, the shipped one, or an untrained FocusNet."""
+    """The attention model to time: --model, the shipped one, or an untrained FocusLRA."""
     from neurofb import paths
 
     for folder in (model, paths.default_model_dir()):
@@ -110,12 +110,12 @@ def _model_dir(model: str | None, tmp: Path) -> tuple[Path, str]:
     import torch
 
     from neurofb.focus.io import save_model
-    from neurofb.focus.model import FocusNet
+    from neurofb.focus.model import FocusLRA
 
     torch.manual_seed(0)
-    net = FocusNet()
-    save_model(net, tmp / "untrained", {"input": {"sfreq": net.sfreq, "window_s": 2.0}})
-    return tmp / "untrained", "model (untrained FocusNet: none shipped yet)"
+    nets = {mode: FocusLRA(n_members=5) for mode in ("cold", "baseline")}
+    save_model(nets, tmp / "untrained", {"input": {"window_s": 2.0}})
+    return tmp / "untrained", "model (untrained FocusLRA: none shipped yet)"
 
 
 class _BrainFlowRoute:

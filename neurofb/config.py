@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 AUTO_FALLBACK_HZ = 50.0
 #: Longest analysis window in seconds (a window is held in memory twice per channel).
 MAX_WINDOW_S = 600.0
+#: Longest rest baseline of the attention model's baseline mode, in seconds.
+MAX_BASELINE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class EngineConfig:
         Windows whose quality score is below this are gated: no focus value, reason given.
     baseline_s : float
         Seconds of signal used to normalise band-power targets to the user's baseline.
+    model_baseline_s : float
+        The attention model's baseline mode: the first ``model_baseline_s`` seconds of the
+        stream are rest, and every later window is re-centred on them (0, the default: cold
+        mode; :mod:`neurofb.focus.baseline`). ``--baseline 60`` on the command line.
     """
 
     window_s: float = 2.0
@@ -46,6 +52,7 @@ class EngineConfig:
     smoothing_s: float = 1.0
     min_quality: float = 0.5
     baseline_s: float = 10.0
+    model_baseline_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.window_s <= MAX_WINDOW_S:
@@ -61,6 +68,9 @@ class EngineConfig:
             raise ValueError(f"smoothing_s must be >= 0, got {self.smoothing_s}")
         if not 0 <= self.min_quality <= 1:
             raise ValueError(f"min_quality must be in [0, 1], got {self.min_quality}")
+        if not 0 <= self.model_baseline_s <= MAX_BASELINE_S:
+            raise ValueError(f"model_baseline_s must be in [0, {MAX_BASELINE_S:g}] seconds, "
+                             f"got {self.model_baseline_s}")
 
     def resolve_line_freq(self, detected: float | None) -> float | None:
         """The mains frequency to notch: the setting, or for ``"auto"`` the detected one.

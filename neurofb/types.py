@@ -147,6 +147,9 @@ class Update:
     ``focus`` is ``None`` when the window was gated out (bad signal, warming up); ``reason``
     then says why. ``t`` is the time in seconds since the stream started of the newest sample
     in the window; ``latency_s`` is the age of that sample when the update was emitted.
+    ``mode`` is the attention model's operating mode for the window (``"cold"``, ``"rest"``
+    while a baseline is taken, ``"baseline"``, ``"baseline-failed"``); empty for a gated
+    window or an estimator without modes.
     """
 
     t: float
@@ -160,6 +163,7 @@ class Update:
     rel_power: tuple[tuple[float, ...], ...]
     latency_s: float
     sample_index: int
+    mode: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
-"""Shared helpers of the focus-model tests: a small eegmat folder, tiny recipes, recordings."""
+"""Shared helpers of the focus-model tests: a small eegmat folder, tiny models and recipes,
+recordings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from neurofb.training.train import TrainConfig
+from neurofb.focus.model import FocusLRA
+from neurofb.training.train import Recipe
 from neurofb.types import Chunk, Marker, SourceInfo
 
 
@@ -22,12 +25,36 @@ def small_eegmat(tmp_path: Path, eegmat_dir: Path, subjects: tuple[int, ...] = (
     return folder
 
 
-def tiny_config(**changes: object) -> TrainConfig:
+def random_lra(seed: int = 0, *, members: int = 2, std: float = 0.3) -> FocusLRA:
+    """A small FocusLRA with non-trivial random weights (its zero-started read-out too) and a
+    standardisation like a trained one's (log10 features around 0-2)."""
+    torch.manual_seed(seed)
+    m = FocusLRA(n_members=members, d_model=8, n_heads=2, n_layers=1)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0.0, std)
+        m.feat_mean.uniform_(0.0, 2.0)
+        m.feat_std.uniform_(0.3, 1.0)
+    return m.eval()
+
+
+def tiny_model_dir(tmp_path: Path, name: str = "tiny", *, seed: int = 0) -> Path:
+    """A model folder of two random tiny networks (cold and baseline), with its graphs."""
+    from neurofb.focus.io import save_model
+    from neurofb.training.model_folder import baseline_section
+
+    meta = {"name": name, "input": {"window_s": 2.0, "min_channels": 3},
+            "baseline": baseline_section()}
+    return save_model({"cold": random_lra(seed), "baseline": random_lra(seed + 100)},
+                      tmp_path / name, meta)
+
+
+def tiny_recipe(**changes: object) -> Recipe:
     """A recipe small enough for CPU tests (a few seconds)."""
-    base = dict(d_model=8, n_heads=2, n_layers=1, max_epochs=2, patience=2, val_subjects=1,
-                batch_size=64)
+    base = dict(d_model=8, n_heads=2, n_layers=1, max_epochs=2, patience=2, n_members=2,
+                batch_size=128)
     base.update(changes)
-    return TrainConfig(**base)
+    return Recipe(**base)
 
 
 def write_calibration_recording(path: Path, eegmat_dir: Path, subject: int, *,

@@ -24,7 +24,7 @@ from neurofb.config import EngineConfig
 from neurofb.dsp.features import band_powers
 from neurofb.dsp.filters import StreamFilter, design_filter
 from neurofb.dsp.quality import assess
-from neurofb.focus.neural import load_estimator, resample_windows
+from neurofb.focus.neural import load_estimator
 from neurofb.recording import open_recording
 from neurofb.stream.pipeline import Pipeline
 from neurofb.types import Chunk, SourceInfo
@@ -87,27 +87,39 @@ def test_band_powers_and_quality_every_batch_size_equal_one_at_a_time(demo_windo
         assert [r for g in got for r in g[1].window_reason.tolist()] == one_r
 
 
-def test_resampling_of_a_batch_equals_window_by_window(demo_windows):
-    _, filt, _, sfreq = demo_windows
-    one = np.concatenate([resample_windows(filt[i : i + 1], sfreq, 128.0)
-                          for i in range(N_WINDOWS)])
-    for size in (2, 7, 16, 33):
-        assert np.array_equal(
-            np.concatenate(_in_batches(lambda w: resample_windows(w, sfreq, 128.0), filt, size)),
-            one)
+def test_model_in_baseline_mode_every_batch_size_equals_one_at_a_time(demo_windows):
+    """Baseline mode keeps state across windows: still the same numbers however batched."""
+    _, filt, names, sfreq = demo_windows
+    t_end = 2.0 + 0.25 * np.arange(N_WINDOWS)
+    est = load_estimator(baseline_s=5.0)
+    est.min_windows = 5  # a short baseline, so both modes occur in 33 windows
+
+    def run(size: int) -> tuple[np.ndarray, tuple[str, ...]]:
+        bound = est.bind(names, sfreq)
+        parts = [bound.predict(filt[a:a + size], t_end=t_end[a:a + size])
+                 for a in range(0, N_WINDOWS, size)]
+        return np.concatenate([p.focus for p in parts]), sum((p.mode for p in parts), ())
+
+    focus, modes = run(1)
+    assert "rest" in modes and "baseline" in modes
+    for size in (2, 5, 16, 33):
+        got = run(size)
+        assert np.array_equal(got[0], focus) and got[1] == modes, size
 
 
-def _updates(rec, *, live: bool, chunk: int, max_batch: int, seconds: float = 20.0):
+def _updates(rec, *, live: bool, chunk: int, max_batch: int, seconds: float = 20.0,
+             baseline_s: float = 0.0):
     info = SourceInfo(tuple(rec.ch_names), rec.sfreq, "test", live=live)
     n = round(seconds * rec.sfreq)
     out = []
-    with Pipeline(info, load_estimator(), EngineConfig(), max_batch_windows=max_batch) as pipe:
+    est = load_estimator(baseline_s=baseline_s)
+    with Pipeline(info, est, EngineConfig(), max_batch_windows=max_batch) as pipe:
         for a in range(0, n, chunk):
             b = min(a + chunk, n)
             out += pipe.process(Chunk(rec.data[:, a:b], rec.timestamps[a:b],
                                       tuple(rec.ch_names), rec.sfreq))
     return [(u.sample_index, u.focus, u.raw_focus, u.quality, u.reason, u.attention,
-             u.rel_power, u.channel_quality) for u in out]
+             u.rel_power, u.channel_quality, u.mode) for u in out]
 
 
 def test_pipeline_updates_are_identical_however_the_windows_are_batched():
@@ -118,6 +130,16 @@ def test_pipeline_updates_are_identical_however_the_windows_are_batched():
     assert sum(u[1] is not None for u in live) > 40
     for chunk, max_batch in ((rec.sfreq * 60, 16), (rec.sfreq * 60, 1), (1000, 5), (7777, 33)):
         assert _updates(rec, live=False, chunk=int(chunk), max_batch=max_batch) == live
+
+
+def test_baseline_mode_updates_are_identical_however_the_windows_are_batched():
+    rec = open_recording(DEMO)
+    live = _updates(rec, live=True, chunk=25, max_batch=16, seconds=30.0, baseline_s=20.0)
+    modes = [u[-1] for u in live]
+    assert "rest" in modes and "baseline" in modes and modes.index("baseline") > 60
+    for chunk, max_batch in ((rec.sfreq * 60, 16), (7777, 33)):
+        assert _updates(rec, live=False, chunk=int(chunk), max_batch=max_batch, seconds=30.0,
+                        baseline_s=20.0) == live
 
 
 #: Environment that keeps each library off the vector units this CPU has beyond the baseline.

@@ -1,4 +1,4 @@
-"""Model folders (safetensors + model.json) and the live estimator built on them."""
+"""Model folders (safetensors + graphs + model.json) and the engine's estimator built on them."""
 
 from __future__ import annotations
 
@@ -7,81 +7,87 @@ import json
 import numpy as np
 import pytest
 import torch
+from focus_helpers import random_lra, tiny_model_dir
 
 from neurofb.dsp import montage
+from neurofb.dsp.features import band_powers
 from neurofb.errors import ChannelError, ModelError
 from neurofb.focus.base import BoundEstimator, Estimator
-from neurofb.focus.card import read_meta, sha256_file
+from neurofb.focus.card import read_card, sha256_file
+from neurofb.focus.features import model_features
 from neurofb.focus.io import load_model, save_model
-from neurofb.focus.model import FocusNet
-from neurofb.focus.neural import load_estimator, resample_windows
+from neurofb.focus.neural import load_estimator
 
 
 @pytest.fixture
 def model_dir(tmp_path):
-    torch.manual_seed(1)
-    m = FocusNet(d_model=8, n_heads=2, n_layers=1)
-    with torch.no_grad():
-        m.feat_mean.normal_()
-    meta = {"name": "tiny", "input": {"sfreq": 128.0, "window_s": 2.0, "min_channels": 3,
-                                       "channels": list(montage.preset("full"))}}
-    return save_model(m, tmp_path / "tiny", meta)
+    return tiny_model_dir(tmp_path)
 
 
-def test_round_trip_gives_the_same_model(model_dir):
-    model, meta = load_model(model_dir)
+def test_round_trip_gives_the_same_networks(model_dir):
+    models, meta = load_model(model_dir)
     again, _ = load_model(model_dir)
-    x = torch.randn(3, 19, 256) * 10
+    assert list(models) == ["cold", "baseline"] == meta["architecture"]["modes"]
+    x = torch.randn(3, 19, 50) + 1
     pos = torch.as_tensor(montage.positions(montage.preset("full")), dtype=torch.float32)
     with torch.no_grad():
-        torch.testing.assert_close(model(x, pos)[0], again(x, pos)[0])
+        for mode in models:
+            torch.testing.assert_close(models[mode](x, pos)[0], again[mode](x, pos)[0])
+        assert not torch.allclose(models["cold"](x, pos)[0], models["baseline"](x, pos)[0])
     assert meta["weights"]["sha256"] == sha256_file(model_dir / "weights.safetensors")
-    assert meta["architecture"]["name"] == "FocusNet" and meta["architecture"]["d_model"] == 8
-    assert set(meta["weights"]["tensors"]) == set(model.state_dict())
-    assert {"torch", "mne", "neurofb"} <= set(meta["versions"])
-    assert meta["name"] == "tiny" and meta["created"]
+    assert meta["architecture"]["name"] == "FocusLRA" and meta["architecture"]["d_model"] == 8
+    assert {"torch", "onnxruntime", "neurofb"} <= set(meta["versions"])
+    card = read_card(model_dir)
+    assert card.modes == ("cold", "baseline") and card.architecture == "FocusLRA"
 
 
 def test_weights_file_is_safetensors_not_pickle(model_dir):
     raw = (model_dir / "weights.safetensors").read_bytes()
     header_len = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8:8 + header_len])
-    assert "feat_mean" in header and header["__metadata__"]["format"] == "neurofb-focus-model"
+    assert "cold.feat_mean" in header and "baseline.feat_mean" in header
+    assert header["__metadata__"]["format"] == "neurofb-focus-model"
     assert not raw.startswith(b"\x80")  # a pickle would start with the PROTO opcode
 
 
-def test_tampered_weights_are_refused(model_dir):
+def test_tampered_or_edited_folders_are_refused(model_dir):
     path = model_dir / "weights.safetensors"
-    data = bytearray(path.read_bytes())
+    good = path.read_bytes()
+    data = bytearray(good)
     data[-3] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ModelError, match=r"does not match model\.json: file changed after export"):
         load_model(model_dir)
-
-
-def test_edited_architecture_in_json_is_refused(model_dir):
+    path.write_bytes(good)
     meta = json.loads((model_dir / "model.json").read_text())
-    meta["architecture"]["n_layers"] = 2
-    (model_dir / "model.json").write_text(json.dumps(meta))
+    (model_dir / "model.json").write_text(json.dumps(
+        {**meta, "architecture": {**meta["architecture"], "n_layers": 2}}))
     with pytest.raises(ModelError, match="architecture"):
         load_model(model_dir)
-
-
-def test_invalid_json_is_refused(model_dir):
     (model_dir / "model.json").write_text("{not json")
     with pytest.raises(ModelError, match="not valid JSON"):
         load_model(model_dir)
 
 
-def test_wrong_format_or_missing_sections(model_dir):
+def test_a_model_of_an_older_neurofb_says_to_retrain(model_dir):
     meta = json.loads((model_dir / "model.json").read_text())
-    (model_dir / "model.json").write_text(json.dumps({**meta, "format": "other"}))
-    with pytest.raises(ModelError, match="not a neurofb focus model"):
-        read_meta(model_dir)
-    del meta["input"]
+    (model_dir / "model.json").write_text(json.dumps({**meta, "format_version": 1}))
+    with pytest.raises(ModelError, match=r"older neurofb.*retrain"):
+        load_estimator(model_dir)
+
+
+def test_nan_weights_are_refused_at_load(model_dir):
+    from safetensors.torch import load_file, save_file
+
+    path = model_dir / "weights.safetensors"
+    state = load_file(str(path))
+    state["cold.embed1.weight"][0, 0, 0] = float("nan")
+    save_file(state, str(path), metadata={"format": "neurofb-focus-model"})
+    meta = json.loads((model_dir / "model.json").read_text())
+    meta["weights"]["sha256"] = sha256_file(path)
     (model_dir / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="'input'"):
-        read_meta(model_dir)
+    with pytest.raises(ModelError, match="NaN or infinite"):
+        load_model(model_dir)
 
 
 def test_missing_files_are_refused(model_dir, tmp_path):
@@ -95,22 +101,11 @@ def test_missing_files_are_refused(model_dir, tmp_path):
         load_model(model_dir)
 
 
-def test_weights_of_another_shape_are_refused(model_dir, tmp_path):
-    from safetensors.torch import save_file
-
-    other = FocusNet(d_model=16, n_heads=2, n_layers=1)
-    path = model_dir / "weights.safetensors"
-    save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(path))
-    meta = json.loads((model_dir / "model.json").read_text())
-    meta["weights"]["sha256"] = sha256_file(path)  # a consistent hash, the wrong tensors
-    (model_dir / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="does not fit the architecture"):
-        load_model(model_dir)
-
-
-def test_export_refuses_to_overwrite(model_dir):
+def test_save_refuses_to_overwrite_and_needs_a_cold_network(model_dir, tmp_path):
     with pytest.raises(ModelError, match="already holds a model"):
-        save_model(FocusNet(d_model=8, n_heads=2, n_layers=1), model_dir, {"input": {}})
+        save_model({"cold": random_lra()}, model_dir, {"input": {}})
+    with pytest.raises(ModelError, match="cold at least"):
+        save_model({"baseline": random_lra()}, tmp_path / "x", {"input": {}})
 
 
 def _synthetic_board_windows(seconds: float = 4.0):
@@ -145,14 +140,12 @@ def test_estimator_on_brainflow_synthetic_board(model_dir):
     assert isinstance(est, Estimator)
     bound = est.bind(names, sfreq)
     assert isinstance(bound, BoundEstimator)
-    out = bound.predict(windows, None)
-    assert out.focus.shape == (len(windows),)
+    out = bound.predict(windows, band_powers(windows, sfreq))
+    assert out.focus.shape == (len(windows),) and out.mode == ("cold",) * len(windows)
     assert np.all((out.focus >= 0) & (out.focus <= 1))
-    assert out.explanation.shape == (len(windows), len(names))
-    np.testing.assert_allclose(out.explanation.sum(1), 1.0, rtol=1e-5)
-    # batched and one-by-one give the same estimates (live and fast replay agree)
-    single = np.array([bound.predict(w[None], None).focus[0] for w in windows])
-    np.testing.assert_allclose(single, out.focus, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.explanation.sum(1), 1.0, rtol=1e-9)
+    # the spectrum computed here when the pipeline gives none: the same numbers
+    assert np.array_equal(bound.predict(windows).focus, out.focus)
 
 
 @pytest.mark.parametrize(("names", "sfreq"), [
@@ -162,25 +155,36 @@ def test_estimator_on_brainflow_synthetic_board(model_dir):
     (list(montage.preset("cyton")), 250.0),
     (list(montage.preset("muse")), 256.0),
 ])
-def test_estimator_maps_channels_by_name(model_dir, names, sfreq):
+def test_estimator_is_the_network_on_the_known_electrodes(model_dir, names, sfreq):
     bound = load_estimator(model_dir).bind(names, sfreq)
     rng = np.random.default_rng(0)
     windows = rng.normal(0, 10, (3, len(names), int(2 * sfreq)))
-    out = bound.predict(windows, None)
+    out = bound.predict(windows, band_powers(windows, sfreq))
     unknown = [i for i, n in enumerate(names) if montage.normalise_name(n) is None]
     assert np.all(out.explanation[:, unknown] == 0)
-    np.testing.assert_allclose(out.explanation.sum(1), 1.0, rtol=1e-5)
-    # the estimator is the model on windows resampled to 128 Hz, unknown channels dropped
-    model, _ = load_model(model_dir)
+    np.testing.assert_allclose(out.explanation.sum(1), 1.0, rtol=1e-9)
+    models, _ = load_model(model_dir)
     known = [i for i in range(len(names)) if i not in unknown]
-    x = torch.as_tensor(resample_windows(windows[:, known], sfreq, 128.0))
-    pos = torch.as_tensor(montage.positions([names[i] for i in known]), dtype=torch.float32)
+    feats = band_powers(windows[:, known], sfreq)
+    x = torch.as_tensor(model_features(feats.psd, feats.freqs))
+    pos = torch.as_tensor(montage.positions([names[i] for i in known]))
     with torch.no_grad():
-        expected = torch.sigmoid(model(x, pos)[0]).numpy()
-    np.testing.assert_allclose(out.focus, expected, rtol=1e-5, atol=1e-6)
+        expected = torch.sigmoid(models["cold"].double()(x, pos)[0]).numpy()
+    np.testing.assert_allclose(out.focus, expected, rtol=0, atol=1e-9)
 
 
-def test_bind_errors(model_dir):
+def test_a_longer_window_is_read_over_its_last_two_seconds(model_dir):
+    names = list(montage.preset("cyton"))
+    rng = np.random.default_rng(1)
+    windows = rng.normal(0, 10, (2, 8, 1000))  # 4 s at 250 Hz
+    bound = load_estimator(model_dir).bind(names, 250.0)
+    long = bound.predict(windows, band_powers(windows, 250.0))
+    bound.reset()
+    last = bound.predict(windows[..., -500:], band_powers(windows[..., -500:], 250.0))
+    assert np.array_equal(long.focus, last.focus)
+
+
+def test_bind_and_predict_errors(model_dir):
     est = load_estimator(model_dir)
     with pytest.raises(ChannelError, match="at least 3"):
         est.bind(["Fp1", "Fp2", "AUX", "ECG"], 250.0)
@@ -188,10 +192,43 @@ def test_bind_errors(model_dir):
         est.bind(["Fp1", "Fp2", "Cz"], 64.0)
     bound = est.bind(["Fp1", "Fp2", "Cz"], 250.0)
     with pytest.raises(ValueError, match="windows must be"):
-        bound.predict(np.zeros((2, 4, 500)), None)
+        bound.predict(np.zeros((2, 4, 500)))
     bad = np.zeros((1, 3, 500))
     bad[0, 0, 10] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        bound.predict(bad, None)
-    empty = bound.predict(np.zeros((0, 3, 500)), None)
-    assert empty.focus.shape == (0,)
+        bound.predict(bad)
+    assert bound.predict(np.zeros((0, 3, 500))).focus.shape == (0,)
+
+
+def test_baseline_mode_in_the_estimator(model_dir):
+    """Cold while resting, then the baseline graph on re-centred features; like the batch twin."""
+    from neurofb.focus.baseline import recentre_sessions
+
+    names = list(montage.preset("cyton"))
+    rng = np.random.default_rng(2)
+    windows = rng.normal(0, 10, (40, 8, 500))
+    t_end = 2.0 + np.arange(40)
+    est = load_estimator(model_dir, baseline_s=25.0)
+    assert est.modes == ("cold", "baseline")
+    bound = est.bind(names, 250.0)
+    out = bound.predict(windows, band_powers(windows, 250.0), t_end=t_end)
+    n_rest = int((t_end <= 25).sum())
+    assert n_rest >= 20 and out.mode == ("rest",) * n_rest + ("baseline",) * (40 - n_rest)
+    feats = band_powers(windows, 250.0)
+    x = model_features(feats.psd, feats.freqs)
+    models, _ = load_model(model_dir)
+    pos = torch.as_tensor(montage.positions(names))
+    rel = recentre_sessions(x, np.zeros(40), t_end <= 25)
+    with torch.no_grad():
+        cold = torch.sigmoid(models["cold"].double()(torch.as_tensor(x), pos)[0]).numpy()
+        base = torch.sigmoid(models["baseline"].double()(torch.as_tensor(rel), pos)[0]).numpy()
+    np.testing.assert_allclose(out.focus[:n_rest], cold[:n_rest], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(out.focus[n_rest:], base[n_rest:], rtol=0, atol=1e-9)
+    bound.request_baseline(None, start_s=50.0)  # back to cold
+    assert bound.predict(windows[:1], t_end=np.array([52.0])).mode == ("cold",)
+    cold_only = tiny_model_dir(model_dir.parent, "cold-only")
+    meta = json.loads((cold_only / "model.json").read_text())
+    meta["architecture"]["modes"] = ["cold"]
+    (cold_only / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=r"architecture|baseline"):
+        load_estimator(cold_only, baseline_s=60.0)

@@ -55,9 +55,10 @@ def test_a_model_that_cannot_score_is_refused_at_load(kind, change, message, tmp
     # matches them (its stamp of the weights' hash) is refused before anything is scored.
     code, _, err = cli(capsys, "replay", DEMO, "--seconds", "4", "--model", folder)
     assert code == 2 and "exported from other weights" in one_line_error(err, "replay")
+    # calibration runs the graphs too (no torch): the same refusal, nothing written
     code, _, err = cli(capsys, "calibrate", "--model", folder, "--recording", DEMO,
                        "--out", tmp_path / "out")
-    assert code == 2 and message in one_line_error(err, "calibrate")
+    assert code == 2 and "exported from other weights" in one_line_error(err, "calibrate")
     assert not (tmp_path / "out").exists()
 
 

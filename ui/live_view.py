@@ -49,6 +49,11 @@ def band_names(n: int) -> tuple[str, ...]:
     return names[:n] if len(names) >= n else tuple(f"band {i + 1}" for i in range(n))
 
 
+#: How the focus model's operating mode of an update is shown.
+MODE_TEXT = {"cold": "cold mode", "rest": "taking your rest baseline",
+             "baseline": "baseline mode", "baseline-failed": "cold mode (no baseline)"}
+
+
 def next_step(quality: float, channel_quality: Sequence[float], reasons: Sequence[str],
               names: Sequence[str]) -> str:
     """One line telling a newcomer what to do next, from the signal quality."""
@@ -378,7 +383,8 @@ class LiveView(QWidget):
         if u.attention is not None:
             if self.target == "model":
                 self.headmap.title = "Model attention"
-                caption = "where the model looks (red = most)"
+                caption = ("where the model reads the estimate from (red = most); frontal and "
+                           "temporal sites also pick up eye and muscle activity")
             else:
                 self.headmap.title = f"Channel weights ({self.target})"
                 caption = "each channel's share of the feedback value (red = most)"
@@ -396,7 +402,9 @@ class LiveView(QWidget):
             self.trace.getPlotItem().setXRange(-60, 0, padding=0)
         q = "good" if u.quality >= 0.8 else "fair" if u.quality >= 0.5 else "poor"
         base = self.summary.text().split(" · ")[0]
+        mode = MODE_TEXT.get(getattr(u, "mode", ""), "")
         self.summary.setText(f"{base} · signal {q} ({u.quality:.2f})"
-                             f" · latency {u.latency_s * 1000:.0f} ms")
+                             + (f" · {mode}" if mode else "")
+                             + f" · latency {u.latency_s * 1000:.0f} ms")
         self.hint.setText(next_step(u.quality, cq, list(u.channel_reasons),
                                     list(self.info.ch_names) if self.info else []))

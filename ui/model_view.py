@@ -100,41 +100,41 @@ def run_personalise(model_dir: str, recording: str, out_dir: str, *, progress: A
     metrics on held-back windows, ``out_dir``).
     """
     from neurofb.training.personalise import personalise
-    from neurofb.training.train import Cancelled
 
-    try:
-        return personalise(
-            model_dir, recording, out_dir,
-            progress=lambda i, n: progress(i / max(n, 1), f"personalising: step {i} of {n}"),
-            cancel=cancel.is_set,
-        )
-    except Cancelled:
-        raise JobCancelled("cancelled: the model in use is unchanged") from None
+    progress(0.1, "fitting your personal head on the calibration…")
+    if cancel.is_set():
+        raise JobCancelled("cancelled: the model in use is unchanged")
+    return personalise(model_dir, recording, out_dir)
 
 
 def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress: Any,
-                cancel: Any, max_epochs: int = 30) -> dict:
+                cancel: Any, max_epochs: int = 10) -> dict:
     """Retrain the model in use on the user's labelled recordings (worker thread).
 
     :func:`neurofb.training.retrain.retrain_from_recordings` (what ``neurofb train --recordings
     ... --init MODEL`` does), with the job's progress and cancel.
     """
+    from dataclasses import replace
+
     import torch
 
     from neurofb.errors import NeurofbError
-    from neurofb.training.retrain import retrain_from_recordings
-    from neurofb.training.train import Cancelled, TrainConfig
+    from neurofb.training.retrain import RETRAIN_RECIPE, retrain_from_recordings
+    from neurofb.training.train import Cancelled
 
     torch.set_num_threads(1)
     progress(0.0, "reading your labelled recordings…")
-    config = TrainConfig(max_epochs=max_epochs)
+    recipe = replace(RETRAIN_RECIPE, max_epochs=max_epochs)
+    members = recipe.n_members
 
     def epoch(row: dict) -> None:
-        done = int(row.get("epoch", 0))
-        progress(done / config.max_epochs, f"retraining: epoch {done} of {config.max_epochs}")
+        k = (0 if row["mode"] == "cold" else members) + int(row["member"])
+        done = (k + min(int(row["epoch"]) / recipe.max_epochs, 1.0)) / (2 * members)
+        progress(done, f"retraining the {row['mode']} model: member {row['member'] + 1} of "
+                       f"{members}, epoch {row['epoch']}")
 
     try:
-        return retrain_from_recordings(model_dir, recordings, out_dir, config=config,
+        return retrain_from_recordings(model_dir, recordings, out_dir, recipe=recipe,
                                        device="cpu", progress=epoch, cancel=cancel.is_set)
     except Cancelled:
         raise JobCancelled("cancelled: the model in use is unchanged") from None
@@ -167,12 +167,17 @@ def _num(value: Any) -> str:
     return ""
 
 
+_METHOD_NAMES = {"model": "model", "model_cold_head": "model (cold + head)",
+                 "bandpower+LR": "band power + LR", "deviation_control": "deviation control",
+                 "brainflow_concentration": "BrainFlow concentration"}
+
+
 def metric_rows(metrics: dict) -> list[tuple[str, str]]:
     """Readable rows of a model card's metrics.
 
-    Scalars are shown as they are; a cross-validation ``summary`` (montage → method → metric)
-    becomes one row per montage comparing the model's AUC and balanced accuracy with the
-    baselines'. Anything else is left to model.json.
+    Scalars are shown as they are; a cross-validation ``summary`` (mode → layout → method →
+    metrics) becomes one row per mode and layout comparing the model's AUC (mean ± sd over the
+    folds) with the baselines'. Anything else is left to model.json.
     """
     rows: list[tuple[str, str]] = []
     for key, value in metrics.items():
@@ -183,19 +188,16 @@ def metric_rows(metrics: dict) -> list[tuple[str, str]]:
         summary = value.get("summary") if isinstance(value, dict) else None
         if not isinstance(summary, dict):
             continue
-        for montage, methods in summary.items():
-            if not isinstance(methods, dict):
-                continue
-            parts = []
-            for method, res in methods.items():
-                if isinstance(res, dict) and _num(res.get("auc")):
-                    auc = res["auc"][0] if isinstance(res["auc"], (list, tuple)) else res["auc"]
-                    parts.append(f"{method} {auc:.2f}")
-            model = methods.get("model") if isinstance(methods.get("model"), dict) else {}
-            bacc = _num(model.get("balanced_accuracy"))
-            label = f"{key.replace('_', ' ')}, {montage} montage: AUC"
-            rows.append((label, ", ".join(parts)
-                         + (f" (model balanced accuracy {bacc})" if bacc else "")))
+        for mode, layouts in summary.items():
+            for layout, methods in (layouts.items() if isinstance(layouts, dict) else ()):
+                parts = []
+                for method, res in methods.items():
+                    if isinstance(res, dict) and _num(res.get("auc")):
+                        sd = res.get("auc_sd")
+                        parts.append(f"{_METHOD_NAMES.get(method, method)} {res['auc']:.2f}"
+                                     + (f" ± {sd:.2f}" if isinstance(sd, float) else ""))
+                label = f"{key.replace('_', ' ')}, {mode} mode, {layout}: AUC"
+                rows.append((label, ", ".join(parts)))
     return rows
 
 
@@ -208,8 +210,9 @@ def card_html(entry: ModelEntry) -> str:
         ("Folder", entry.path),
         ("Created", entry.created or "–"),
         ("Architecture", f"{c.architecture or '?'}, {n_par} parameters"),
-        ("Input", f"{c.window_s if c.window_s is not None else '?'} s windows at "
-                  f"{c.sfreq if c.sfreq is not None else '?'} Hz, {len(c.channels)} channels"),
+        ("Input", f"{c.window_s if c.window_s is not None else '?'} s windows at the stream's "
+                  f"own rate, any 3+ of {len(c.channels)} trained electrodes"),
+        ("Modes", ", ".join(c.modes) or "cold"),
         ("Trained on", "; ".join([*c.training, *([f"on {c.trained_on_device}"]
                                                  if c.trained_on_device else [])]) or "–"),
     ]

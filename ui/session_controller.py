@@ -104,8 +104,11 @@ class SessionController(QObject):
         return self.session is not None
 
     def start(self, opened: Any, exercise: Any, *, reward_rate: float, user: str,
-              target: str, model_dir: str, record: bool = True) -> None:
+              target: str, model_dir: str, record: bool = True, rest_s: float = 0.0) -> None:
         """Start ``exercise`` on the stream ``opened`` (a :class:`neurofb_ui.stream.OpenedStream`).
+
+        With ``rest_s``, the engine's session first takes a rest baseline of that many seconds
+        (:class:`neurofb.practice.rest.RestBaseline`; cold mode if the target has none).
 
         Raises
         ------
@@ -136,7 +139,8 @@ class SessionController(QObject):
             else:
                 self.recorder.attach(runner)
         session = PracticeSession(runner, exercise, RewardConfig(target_rate=reward_rate),
-                                  recorder=self.recorder)
+                                  recorder=self.recorder, rest_s=rest_s,
+                                  baseline=opened if rest_s else None)
         session.add_step_listener(self.step.emit)
         follow = getattr(opened, "follow", None)
         if callable(follow):
@@ -146,6 +150,11 @@ class SessionController(QObject):
         self.runner = runner
         self.finishing = False
         session.start()
+
+    def skip_rest(self) -> None:
+        """Skip the rest baseline (the session runs in cold mode)."""
+        if self.session is not None:
+            self.session.skip_rest()
 
     def pause(self) -> None:
         """Pause the session (no rewards; the exercise clock stops)."""

@@ -96,6 +96,11 @@ class AppSettings:
         Sound off.
     session_min : float
         Length of an exercise session in minutes (the timer counts down; 0 = open-ended).
+    rest_baseline : bool
+        Start each training session with a guided rest, which the focus model takes as the
+        session's baseline (baseline mode; off: cold mode).
+    rest_baseline_s : float
+        Length of that rest in seconds (60: what the model was trained and measured with).
     calib_block_s : float
         Length of each calibration block in seconds.
     calib_blocks : int
@@ -128,6 +133,8 @@ class AppSettings:
     volume: float = 0.6
     muted: bool = False
     session_min: float = 5.0
+    rest_baseline: bool = True
+    rest_baseline_s: float = 60.0
     calib_block_s: float = 60.0
     calib_blocks: int = 6
     record: bool = True
@@ -157,6 +164,8 @@ class AppSettings:
             parse_address(self.osc_out)
         if not 0.0 <= self.volume <= 1.0:
             raise ValueError(f"volume must be in [0, 1], got {self.volume}")
+        if not 10.0 <= self.rest_baseline_s <= 600.0:
+            raise ValueError(f"the rest baseline must last 10-600 s, got {self.rest_baseline_s}")
         if self.calib_block_s <= 0 or self.calib_blocks < 2:
             raise ValueError("calibration needs blocks longer than 0 s and at least 2 blocks")
         unknown = set(self.board_fields) - set(BOARD_FIELDS)
@@ -250,6 +259,19 @@ class SettingsPage(QWidget):
         self.session_min.setValue(settings.session_min)
         self.session_min.setSpecialValueText("no limit")
         form.addRow("Session length", self.session_min)
+        self.rest_baseline = QCheckBox("Start each session with a rest baseline (recommended)")
+        self.rest_baseline.setChecked(settings.rest_baseline)
+        self.rest_baseline.setToolTip(
+            "Baseline mode: before the exercise, sit still with eyes open; the focus model "
+            "then reads your focus relative to your own rest in this session (off: cold mode, "
+            "the population model as it is). Only with the model as the feedback target.")
+        form.addRow("Baseline", self.rest_baseline)
+        self.rest_baseline_s = QDoubleSpinBox()
+        self.rest_baseline_s.setRange(10, 600)
+        self.rest_baseline_s.setSuffix(" s")
+        self.rest_baseline_s.setValue(settings.rest_baseline_s)
+        self.rest_baseline_s.setToolTip("60 s is what the model was trained and measured with")
+        form.addRow("Rest baseline length", self.rest_baseline_s)
         self.record = QCheckBox("Record every session (recommended)")
         self.record.setChecked(settings.record)
         form.addRow("", self.record)
@@ -326,6 +348,8 @@ class SettingsPage(QWidget):
         self.volume.valueChanged.connect(self._commit)
         self.muted.toggled.connect(self._commit)
         self.record.toggled.connect(self._commit)
+        self.rest_baseline.toggled.connect(self._commit)
+        self.rest_baseline_s.valueChanged.connect(self._commit)
         self.lsl_out.toggled.connect(self._commit)
         self.lsl_out_name.editingFinished.connect(self._commit)
         self.osc_out.editingFinished.connect(self._commit)
@@ -355,6 +379,8 @@ class SettingsPage(QWidget):
                 target=self.target.currentText().strip() or "model",
                 reward_rate=self.reward_rate.value() / 100,
                 session_min=self.session_min.value(),
+                rest_baseline=self.rest_baseline.isChecked(),
+                rest_baseline_s=self.rest_baseline_s.value(),
                 calib_block_s=self.calib_block_s.value(),
                 calib_blocks=self.calib_blocks.value(),
                 volume=self.volume.value() / 100,
@@ -387,6 +413,8 @@ class SettingsPage(QWidget):
         self.target.setCurrentText(d.target)
         self.reward_rate.setValue(round(d.reward_rate * 100))
         self.session_min.setValue(d.session_min)
+        self.rest_baseline.setChecked(d.rest_baseline)
+        self.rest_baseline_s.setValue(d.rest_baseline_s)
         self.calib_block_s.setValue(d.calib_block_s)
         self.calib_blocks.setValue(d.calib_blocks)
         self.volume.setValue(round(d.volume * 100))

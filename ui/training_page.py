@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 
 from neurofb_ui.exercise_views import ClarityCanvas, GaugeCanvas, RocketCanvas
 from neurofb_ui.live_view import FPS, FocusMeter
+from neurofb_ui.rest_view import RestScreen
 from neurofb_ui.session_controller import SessionController, SessionResult
 from neurofb_ui.session_summary import SummaryView, fmt_duration
 from neurofb_ui.sound import SoundPlayer
@@ -118,10 +119,13 @@ class SessionPage(QWidget):
             self.window.show_problem("Another session is running: end it first.", "warning")
             return False
         s = self.window.settings
+        rest_s = (s.rest_baseline_s if self.asks_for_rest and s.rest_baseline
+                  and opened.estimator_name == "model" else 0.0)
         try:
             exercise = self.make_exercise()
             self.controller.start(opened, exercise, reward_rate=s.reward_rate, user=s.user,
-                                  target=s.target, model_dir=opened.model_dir, record=s.record)
+                                  target=s.target, model_dir=opened.model_dir, record=s.record,
+                                  rest_s=rest_s)
         except (ValueError, RuntimeError) as err:
             self.window.show_problem(f"Could not start: {err}", "error")
             return False
@@ -191,9 +195,13 @@ class SessionPage(QWidget):
         left = view.remaining_s
         self.clock.setText(fmt_duration(left) + " left" if left is not None
                            else fmt_duration(view.elapsed_s))
-        self.window.live.set_threshold(None if not self.uses_threshold else view.threshold)
+        threshold = getattr(view, "threshold", None)
+        self.window.live.set_threshold(None if not self.uses_threshold else threshold)
 
     uses_threshold = True
+    #: Whether sessions of this page start with the rest baseline (baseline mode) when the
+    #: settings ask for it (the calibration exercise has its own protocol).
+    asks_for_rest = False
 
     def on_finished(self, result: SessionResult) -> None:
         """The session ended: show its summary and refresh the history."""
@@ -218,7 +226,14 @@ class SessionPage(QWidget):
 
 
 class TrainingPage(SessionPage):
-    """Focus gauge, rocket and clarity, with reward sounds, points, timer and pause."""
+    """Focus gauge, rocket and clarity, with reward sounds, points, timer and pause.
+
+    With the rest baseline on (settings), a session starts with the guided rest screen
+    (:class:`~neurofb_ui.rest_view.RestScreen`) until the engine reports the baseline taken,
+    failed or skipped; then the exercise.
+    """
+
+    asks_for_rest = True
 
     def __init__(self, window: Any, sound: SoundPlayer) -> None:
         super().__init__(window, sound)
@@ -244,9 +259,13 @@ class TrainingPage(SessionPage):
             pick.addWidget(b)
         self.about = QLabel()
         self.about.setWordWrap(True)
+        self.baseline_note = ""
         self.canvas_stack = QStackedWidget()
         for c in self.canvases.values():
             self.canvas_stack.addWidget(c)
+        self.rest_screen = RestScreen()
+        self.rest_screen.skip.connect(self.controller.skip_rest)
+        self.canvas_stack.addWidget(self.rest_screen)
 
         self.meter = FocusMeter()
         self.meter.setMaximumWidth(120)
@@ -335,6 +354,7 @@ class TrainingPage(SessionPage):
 
     def start_session(self) -> bool:
         """Start the chosen exercise; the picker is locked while it runs."""
+        self.baseline_note = ""
         ok = super().start_session()
         if ok:
             for b in self.pick_buttons.values():
@@ -345,15 +365,28 @@ class TrainingPage(SessionPage):
         """Unlock the picker and show the summary."""
         for b in self.pick_buttons.values():
             b.setEnabled(True)
+        self.canvas_stack.setCurrentWidget(self.canvases[self.exercise_name])
         super().on_finished(result)
 
     def canvas(self) -> Any:
-        """The canvas of the chosen exercise."""
-        return self.canvas_stack.currentWidget()
+        """The canvas of the chosen exercise (None while the rest screen shows)."""
+        current = self.canvas_stack.currentWidget()
+        return None if current is self.rest_screen else current
 
     def draw_step(self, step: Any) -> None:
-        """Hand the exercise view to its canvas; update meter and counters."""
+        """Hand the exercise view to its canvas (the rest view to the rest screen); update
+        meter and counters."""
         view, fb = step.view, step.feedback
+        if view.name == self.rest_screen_name:
+            self.rest_screen.set_view(view)
+            self.canvas_stack.setCurrentWidget(self.rest_screen)
+            self.status.setText(view.message)
+            if view.done:
+                self.baseline_note = view.message
+            return
+        if self.canvas_stack.currentWidget() is self.rest_screen:
+            self.canvas_stack.setCurrentWidget(self.canvases[view.name])
+            self.canvases[view.name].reset()
         self.canvases[view.name].set_view(view)
         self.meter.set_state(fb.focus, threshold=fb.threshold, reason=fb.reason,
                              rewarding=fb.reward)
@@ -362,3 +395,12 @@ class TrainingPage(SessionPage):
         self.on_target.setText(f"on target {fmt_duration(fb.time_on_target_s)}")
         if view.message:
             self.status.setText(view.message)
+        elif self.baseline_note:
+            self.status.setText(self.baseline_note)
+
+    @property
+    def rest_screen_name(self) -> str:
+        """The engine's name of the rest view."""
+        from neurofb.practice.rest import REST_LABEL
+
+        return REST_LABEL

@@ -5,12 +5,15 @@
     neurofb calibrate --model models/focus-default --recording REC --out models/me
 
 The recording needs labelled rest and task blocks (the app's calibration exercise marks them).
-The latest 30 % of each class's windows are held back; on the rest (seconds on a CPU) the model
-is re-normalised, fine-tuned, and given a personal head (a logistic regression on the network's
-logit and the person's log band powers per electrode); AUC on the held-back windows is reported
-before and after, and the personalised model is written to ``--out`` (its model.json records the
-parent model's hash, the calibration data's hash and the electrodes it is tied to: a stream
-without all of them is refused with a clear error).
+The latest 30 % of each class's windows are held back; on the rest (about a second on a CPU, no
+torch) the model's graphs score the calibration windows and a personal head — a logistic
+regression on the population logit and the person's log band powers per electrode — is fitted
+for each operating mode (cold; baseline, with the recording's first rest as the baseline). AUC
+on the held-back windows is reported before and after, and the personalised model is written to
+``--out``: the parent's files unchanged, ``personal.safetensors``, and a model.json recording the
+parent model's hash, the calibration data's hash and the electrodes it is tied to (a stream
+without all of them is refused with a clear error). Streams with the personalised model use the
+head of the mode they run in (``--baseline 60``: the baseline head).
 """
 
 from __future__ import annotations
@@ -40,13 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Personalise and report before/after."""
-    import torch
-
     from neurofb import paths
     from neurofb.errors import ModelError, NeurofbError, RecordingError
     from neurofb.training.personalise import personalise
 
-    torch.set_num_threads(1)
     if not 0 < args.hold_back < 1:
         raise NeurofbError(f"--hold-back must be between 0 and 1, got {args.hold_back}")
     model_dir = (paths.check_input(args.model, what="model folder", error=ModelError)
@@ -60,14 +60,19 @@ def run(args: argparse.Namespace) -> int:
     res = personalise(model_dir, recording, out, hold_back_fraction=args.hold_back,
                       overwrite=args.force)
     if args.json:
-        print(json.dumps({k: res[k] for k in ("before", "after", "seconds", "windows",
-                                              "held_back", "out_dir")}, indent=2,
-                         default=float))
+        print(json.dumps({k: res[k] for k in ("before", "after", "after_baseline", "seconds",
+                                              "windows", "held_back", "electrodes", "out_dir")
+                          if k in res}, indent=2, default=float))
     else:
         b, a = res["before"], res["after"]
         print(f"calibrated on {res['windows']} windows in {res['seconds']:.1f} s; "
               f"held back {res['held_back']} windows")
         print(f"  AUC {b['auc']:.3f} -> {a['auc']:.3f}, balanced accuracy "
-              f"{b['balanced_accuracy']:.3f} -> {a['balanced_accuracy']:.3f}")
+              f"{b['balanced_accuracy']:.3f} -> {a['balanced_accuracy']:.3f} (cold mode)")
+        if "after_baseline" in res:
+            ab = res["after_baseline"]
+            print(f"  baseline mode with the personal head: AUC {ab['auc']:.3f}, balanced "
+                  f"accuracy {ab['balanced_accuracy']:.3f}")
+        print(f"  tied to the electrodes {', '.join(res['electrodes'])}")
         print(f"wrote {res['out_dir']}")
     return 0

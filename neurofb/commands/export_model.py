@@ -2,14 +2,17 @@
 
 ::
 
-    neurofb export-model models/my-model                 # model.onnx + its hash in model.json
-    neurofb export-model models/my-model --brainflow Fz,C3,Cz,C4,Pz --out focus-bf.onnx
+    neurofb export-model models/my-model                 # the graphs + their hashes in model.json
+    neurofb export-model models/my-model --brainflow Fz,C3,Cz,C4,Pz --sfreq 250 \
+        --out focus-bf.onnx
     neurofb export-model models/my-model --int8 --out focus-int8.onnx
 
 Model folders written by ``neurofb train``, ``calibrate`` and the app's retraining already hold
-their ``model.onnx``; this command is for folders made before graphs were exported, and for a
-one-input graph BrainFlow's ``MLModel`` (ONNX classifier) can run on a fixed montage, and for an
-int8-quantised graph (smaller; for other runtimes; the engine keeps the float64 one).
+their graphs (``model.onnx`` for cold mode, ``baseline.onnx`` for baseline mode); this command
+re-exports them (after an upgrade of torch or onnx, or when a graph is missing), writes a
+one-input graph BrainFlow's ``MLModel`` (ONNX classifier) can run on a fixed montage and rate
+(cold mode, the Welch front end inside), or an int8-quantised graph (smaller; for other
+runtimes; the engine keeps the float64 ones).
 """
 
 from __future__ import annotations
@@ -24,16 +27,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export-model",
         help="export a model folder's network to ONNX (model.onnx, hashed in model.json)",
-        description="Export the network of a model folder to model.onnx (float64, ONNX opset "
-        "16), checked against torch, and record its SHA-256 in model.json: the engine runs "
-        "model.onnx with ONNX Runtime and refuses one that does not match. Needs torch. With "
-        "--brainflow, write instead a one-input graph for a fixed list of electrodes that "
-        "BrainFlow's MLModel (BrainFlowClassifiers.ONNX_CLASSIFIER) runs.",
+        description="Export the networks of a model folder to model.onnx and baseline.onnx "
+        "(float64, ONNX opset 17), checked against torch, and record their SHA-256 in "
+        "model.json: the engine runs them with ONNX Runtime and refuses one that does not "
+        "match. Needs torch. With --brainflow, write instead a one-input graph for a fixed list "
+        "of electrodes and sampling rate that BrainFlow's MLModel "
+        "(BrainFlowClassifiers.ONNX_CLASSIFIER) runs.",
     )
     p.add_argument("model_dir", metavar="DIR", help="the model folder")
     p.add_argument("--brainflow", default=None, metavar="CH,CH,...",
                    help="electrodes (10-20 names, in the order you will pass them) of a "
                         "one-input graph for BrainFlow's MLModel; needs --out")
+    p.add_argument("--sfreq", type=int, default=250, metavar="HZ",
+                   help="with --brainflow: the headset's sampling rate, an integer (default 250)")
     p.add_argument("--int8", action="store_true",
                    help="write an int8-quantised graph (ONNX Runtime dynamic quantisation, "
                         "float32 inputs) to --out: about half the size; AUC change measured "
@@ -58,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(info, indent=1))
         else:
             print(f"wrote {info['file']} ({info['bytes']} bytes; float32 graph "
-                  f"{info['float32_bytes']} bytes): inputs 'x', 'pos' float32; SHA-256 "
-                  f"{info['sha256']}")
+                  f"{info['float32_bytes']} bytes): inputs 'feats', 'pos' float32, cold mode; "
+                  f"SHA-256 {info['sha256']}")
         return 0
     if args.brainflow is not None:
         if not args.out:
@@ -67,25 +73,26 @@ def run(args: argparse.Namespace) -> int:
         from neurofb.focus.export import export_brainflow
 
         channels = [c.strip() for c in args.brainflow.split(",") if c.strip()]
-        info = export_brainflow(args.model_dir, channels, args.out)
+        info = export_brainflow(args.model_dir, channels, args.out, sfreq=args.sfreq)
         if args.json:
             print(json.dumps(info, indent=1))
         else:
-            print(f"wrote {info['file']}: input 'eeg' {info['shape']} float64 (µV, "
-                  f"{info['sfreq']:g} Hz, electrodes {', '.join(info['channels'])}), output "
-                  f"'focus' (1,); SHA-256 {info['sha256']}")
+            print(f"wrote {info['file']}: input 'eeg' {info['shape']} float64 (µV, filtered, "
+                  f"{info['sfreq']} Hz, electrodes {', '.join(info['channels'])}), output "
+                  f"'focus' (1,), cold mode; SHA-256 {info['sha256']}")
         return 0
     if args.out:
-        raise NeurofbError("--out is for --brainflow and --int8; a model folder's graph is "
-                           "DIR/model.onnx")
+        raise NeurofbError("--out is for --brainflow and --int8; a model folder's graphs are "
+                           "DIR/model.onnx and DIR/baseline.onnx")
     from neurofb.focus.export import export_folder
 
     section = export_folder(args.model_dir)
     if args.json:
         print(json.dumps(section, indent=1))
     else:
-        print(f"wrote {args.model_dir.rstrip('/')}/{section['file']} ({section['bytes']} bytes, "
-              f"opset {section['opset']}, float64; largest difference from torch "
-              f"{section['checked_max_abs_diff']:.1e}); SHA-256 {section['sha256']} recorded in "
-              "model.json", file=sys.stdout)
+        files = [section["file"]] + [v["file"] for v in section.values()
+                                     if isinstance(v, dict) and "file" in v]
+        print(f"wrote {', '.join(files)} in {args.model_dir} (opset {section['opset']}, "
+              f"float64; largest difference from torch {section['checked_max_abs_diff']:.1e}); "
+              "their SHA-256 recorded in model.json", file=sys.stdout)
     return 0

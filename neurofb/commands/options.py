@@ -9,7 +9,7 @@
 - :func:`add_engine_arguments` / :func:`engine_config`: the pipeline's window, hop, mains and
   gate, and the focus target (``stream``, ``replay``).
 - :func:`add_training_options` / :func:`train_config`: the focus model's training recipe
-  (``train``, ``evaluate``).
+  (``train``, ``evaluate --cv``).
 - :func:`positive_float`, :func:`non_negative_float`: argparse types for seconds.
 
 Nothing heavy is imported here: ``neurofb --help`` builds every parser.
@@ -194,6 +194,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument("--model", default=None, metavar="DIR",
                        help="focus model folder (default: the shipped model)")
+    parser.add_argument(
+        "--baseline", type=non_negative_float, default=None, metavar="S",
+        help="the focus model's baseline mode: the first S seconds (e.g. 60) are rest, and "
+        "every later window is re-centred on them (scored cold meanwhile); default 0: cold "
+        "mode. Sit still with eyes open for those seconds",
+    )  # fmt: skip
     parser.add_argument("--window", type=positive_float, default=None, metavar="S",
                         help="analysis window in seconds (default 2)")
     parser.add_argument("--hop", type=positive_float, default=None, metavar="S",
@@ -224,9 +230,13 @@ def engine_config(args: argparse.Namespace) -> Any:
     from neurofb.config import EngineConfig
 
     config = EngineConfig()
+    baseline = getattr(args, "baseline", None)
+    if baseline and (getattr(args, "target", None) or "model").strip().lower() != "model":
+        raise NeurofbError("--baseline is the focus model's baseline mode; band-power targets "
+                           "always normalise to their own first 10 s")
     try:
         config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality,
-                              l_freq=args.l_freq, h_freq=args.h_freq)
+                              l_freq=args.l_freq, h_freq=args.h_freq, model_baseline_s=baseline)
         if args.line_freq is not None:
             line_freq = "auto" if args.line_freq == "auto" else float(args.line_freq) or None
             config = dataclasses.replace(config, line_freq=line_freq)
@@ -236,49 +246,52 @@ def engine_config(args: argparse.Namespace) -> Any:
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
-    """The recipe flags (shared by ``train`` and ``evaluate --cv``)."""
-    g = p.add_argument_group("recipe")
-    g.add_argument("--epochs", type=int, default=60, help="most epochs (default 60)")
-    g.add_argument("--patience", type=int, default=10,
-                   help="stop after this many epochs without a better validation AUC")
-    g.add_argument("--val-subjects", type=int, default=4,
-                   help="subjects (or recordings) held out for early stopping (default 4)")
+    """The recipe flags (shared by ``train`` and ``evaluate --cv``); defaults = the shipped
+    recipe (:class:`neurofb.training.train.Recipe`)."""
+    g = p.add_argument_group("recipe (defaults: the shipped recipe)")
+    g.add_argument("--epochs", type=int, default=40,
+                   help="most epochs per training stage (default 40)")
+    g.add_argument("--patience", type=int, default=8,
+                   help="stop a stage after this many epochs without a better validation AUC "
+                        "(default 8)")
+    g.add_argument("--members", type=int, default=5,
+                   help="ensemble members, each early-stopped on its own held-out subjects "
+                        "(default 5)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--d-model", type=int, default=32, help="token width (default 32)")
-    g.add_argument("--layers", type=int, default=2, help="self-attention layers (default 2)")
+    g.add_argument("--layers", type=int, default=1, help="self-attention layers (default 1)")
     g.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     g.add_argument("--dropout", type=float, default=0.1, help="dropout (default 0.1)")
-    g.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    g.add_argument("--lr", type=float, default=1e-3,
+                   help="AdamW learning rate of the whole network (default 1e-3)")
+    g.add_argument("--lr-linear", type=float, default=1e-2,
+                   help="Adam learning rate of the linear branch's stage (default 1e-2)")
     g.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
-    g.add_argument("--batch-size", type=int, default=128, help="windows per step (default 128)")
-    g.add_argument("--adversarial", choices=["fgsm", "pgd"], default=None,
-                   help="add adversarial examples to every batch")
-    g.add_argument("--adv-eps", type=float, default=0.05,
-                   help="attack budget relative to each channel's std (default 0.05)")
+    g.add_argument("--batch-size", type=int, default=256, help="windows per step (default 256)")
     g.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     g.add_argument("--threads", type=int, default=1,
                    help="CPU threads for torch (default 1: the model is small)")
     g.add_argument("--cache", default=None,
-                   help="folder for preprocessed eegmat windows (default: <data dir>/cache)")
+                   help="folder for eegmat windows' features (default: <data dir>/cache)")
 
 
 def train_config(args: argparse.Namespace) -> Any:
-    """A :class:`~neurofb.training.train.TrainConfig` from the recipe flags.
+    """A :class:`~neurofb.training.train.Recipe` from the recipe flags.
 
     Raises
     ------
     NeurofbError
         When a recipe value is out of range.
     """
-    from neurofb.training.train import TrainConfig
+    from neurofb.training.train import Recipe
 
     try:
-        return TrainConfig(
+        return Recipe(
             d_model=args.d_model, n_heads=args.heads, n_layers=args.layers,
-            dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay,
-            batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience,
-            val_subjects=args.val_subjects, seed=args.seed, adversarial=args.adversarial,
-            adv_eps=args.adv_eps)
+            dropout=args.dropout, lr=args.lr, lr_linear=args.lr_linear,
+            weight_decay=args.weight_decay, batch_size=args.batch_size,
+            max_epochs=args.epochs, patience=args.patience, n_members=args.members,
+            seed=args.seed)
     except ValueError as err:
         raise NeurofbError(str(err)) from None
 

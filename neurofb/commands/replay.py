@@ -167,6 +167,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         if stream.pipeline.mains_note:
             lines.append(stream.pipeline.mains_note)
         lines.extend(output_lines(stream))
+        if mode := tally.mode_line(stream.pipeline.config.model_baseline_s):
+            lines.append(mode)
         lines += [f"warning: {w}" for w in [*warnings, *([problem] if problem else [])]]
         out.write("\n".join(lines) + "\n")
         out.flush()

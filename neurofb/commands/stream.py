@@ -97,8 +97,11 @@ def _status_line(t: float, update: Any, rate: float) -> str:
         )
     focus = f"{'--':>5}" if update.focus is None else f"{update.focus:5.2f}"
     reason = f"  ({update.reason})" if update.reason else ""
+    mode = {"rest": "  [resting: taking the baseline]",
+            "baseline-failed": "  [cold: baseline not taken]"}.get(getattr(update, "mode", ""), "")
     return (
-        f"{t:7.1f} s  focus {focus}  quality {update.quality:4.2f}  {rate:4.0f} samples/s{reason}"
+        f"{t:7.1f} s  focus {focus}  quality {update.quality:4.2f}  {rate:4.0f} samples/s"
+        f"{reason}{mode}"
     )
 
 
@@ -236,6 +239,8 @@ def _summary(stream: Any, tally: Tally, closed: Any, wall_s: float, out: TextIO)
     if stream.pipeline.mains_note:
         lines.append(stream.pipeline.mains_note)
     lines.extend(output_lines(stream))
+    if mode := tally.mode_line(stream.pipeline.config.model_baseline_s):
+        lines.append(mode)
     if stream.trace is not None:
         lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
     if closed.recording is not None:

@@ -27,6 +27,9 @@ class Tally:
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         #: Set at the first focus value: the live line shows it at once, not at the next tick.
         self.first_focus = threading.Event()
+        #: The focus model's updates per operating mode, and when each mode first scored.
+        self.modes: dict[str, int] = {}
+        self.mode_from: dict[str, float] = {}
 
     def on_update(self, update: Any) -> None:
         """Count one update (a runner update listener)."""
@@ -38,6 +41,10 @@ class Tally:
                 self.gated += 1
             else:
                 self.focus_sum += update.focus
+            mode = getattr(update, "mode", "")
+            if mode:
+                self.modes[mode] = self.modes.get(mode, 0) + 1
+                self.mode_from.setdefault(mode, float(update.t))
         if update.focus is not None:
             self.first_focus.set()
 
@@ -51,6 +58,25 @@ class Tally:
     def mean_quality(self) -> float | None:
         """Mean signal quality over every update."""
         return self.quality_sum / self.updates if self.updates else None
+
+    def mode_line(self, baseline_s: float) -> str:
+        """One summary line on the focus model's baseline mode ("" in plain cold mode)."""
+        with self.lock:
+            modes, first = dict(self.modes), dict(self.mode_from)
+        if not baseline_s and set(modes) <= {"cold"}:
+            return ""
+        rest = modes.get("rest", 0)
+        if "baseline" in modes:
+            return (f"baseline mode: the first {baseline_s:g} s were the rest baseline "
+                    f"({rest} windows scored cold meanwhile); {modes['baseline']} windows "
+                    f"re-centred on it from t = {first['baseline']:.2f} s")
+        if "baseline-failed" in modes:
+            return (f"baseline mode: too little clean signal in the first {baseline_s:g} s "
+                    f"({rest} clean windows); scored in cold mode")
+        if rest:
+            return (f"baseline mode: still taking the {baseline_s:g} s rest baseline when the "
+                    f"stream ended ({rest} windows, scored cold)")
+        return ""
 
     def stats(self) -> Any:
         """The counts as a :class:`~neurofb.recording.trace.TraceStats`."""

@@ -1,14 +1,18 @@
-"""``neurofb train``: train the focus model on eegmat and/or a user's labelled recordings.
+"""``neurofb train``: train the focus model (both modes' ensembles) on eegmat and/or recordings.
 
 ::
 
     neurofb train --eegmat DATA/eegmat --out models/mine
-    neurofb train --recordings ~/recordings --init models/focus-default --out models/personal
+    neurofb train --recordings ~/recordings --init models/focus-default --out models/mine2
     torchrun --nproc_per_node 2 -m neurofb train --eegmat DATA/eegmat --out models/ddp
 
-Runs on CUDA with mixed precision when present, on the CPU otherwise, and under ``torchrun``
-(DDP; only rank 0 writes). ``--logdir`` writes TensorBoard logs; ``--checkpoint DIR`` saves a
-resumable checkpoint after every epoch and ``--resume`` continues from it.
+Trains the shipping recipe (:class:`neurofb.training.train.Recipe`) twice — the cold ensemble on
+raw features and the baseline ensemble on features re-centred on each session's first
+``--baseline`` seconds of rest — and writes a model folder (weights, the two ONNX graphs,
+model.json). Runs on CUDA with mixed precision when present, on the CPU otherwise, and under
+``torchrun`` (DDP; only rank 0 writes). ``--logdir`` writes TensorBoard logs; ``--checkpoint
+DIR`` saves a resumable checkpoint after every epoch and ``--resume`` continues from it;
+``--metrics`` records a cross-validation (``neurofb evaluate --cv … --out FILE``) in model.json.
 """
 
 from __future__ import annotations
@@ -16,50 +20,41 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from neurofb.commands.options import add_training_options, cache_dir, train_config
 
 
-def _select(args: argparse.Namespace, ws: object, cfg: object) -> dict:
-    """Choose the recipe by inner validation (``--recipes grid``) or keep the flags' recipe."""
-    from neurofb.errors import NeurofbError
-    from neurofb.training.evaluate import RECIPES, select_recipe
-
-    if args.recipes not in RECIPES:
-        raise NeurofbError(f"unknown --recipes {args.recipes!r}; choose {sorted(RECIPES)}")
-    if args.resume or len(RECIPES[args.recipes]) == 1:
-        return {"recipes": args.recipes, "chosen": {}, "scores": []}
-    print(f"choosing among {len(RECIPES[args.recipes])} recipes by inner validation...",
-          file=sys.stderr)
-    chosen, scores = select_recipe(ws, RECIPES[args.recipes], cfg, device=args.device)
-    return {"recipes": args.recipes, "chosen": chosen, "scores": scores}
-
-
-def _read_metrics(path: str) -> dict:
-    """Evaluation results for model.json; an ``evaluate --cv`` result is summarised."""
-    from pathlib import Path
-
+def read_metrics(path: str) -> dict[str, Any]:
+    """Evaluation results for model.json; an ``evaluate --cv`` result is kept without its
+    per-fold score arrays (they stay in the result's .npz)."""
     from neurofb.errors import NeurofbError
 
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise NeurofbError(f"cannot read --metrics {path}: {err}") from None
-    if isinstance(doc, dict) and "summary" in doc and "folds" in doc:
-        cv = {"protocol": doc["protocol"], "summary": doc["summary"],
-              "folds": [{k: f[k] for k in ("fold", "test_subjects", "chosen", "best_epoch")}
-                        for f in doc["folds"]]}
-        if "summary_calibrated" in doc:
-            cv["summary_calibrated"] = doc["summary_calibrated"]
-        return {"cross_validation": cv}
-    return doc if isinstance(doc, dict) else {"metrics": doc}
+    if not isinstance(doc, dict):
+        return {"metrics": doc}
+    if "summary" in doc and "protocol" in doc:
+        summary = {mode: {layout: {method: {k: v for k, v in m.items()
+                                            if not k.startswith("fold_")}
+                                   for method, m in row.items()}
+                          for layout, row in by_layout.items()}
+                   for mode, by_layout in doc["summary"].items()}
+        return {"cross_validation": {
+            "command": "neurofb evaluate --cv 6 --cv-seeds 0,1,2 --baseline 60 --calibrate "
+                       "--montage all (scripts/cv_default.sh)",
+            "protocol": doc["protocol"], "summary": summary, "paired": doc.get("paired"),
+            "decision": doc.get("decision"), "late_rest": doc.get("late_rest"),
+            "folds": [{k: f[k] for k in ("seed", "fold", "test", "seconds") if k in f}
+                      for f in doc.get("folds", [])]}}
+    return doc
 
 
 def _check_paths(args: argparse.Namespace) -> None:
     """Every input exists; --out and --checkpoint are writable and none of the inputs."""
-    from pathlib import Path
-
     from neurofb import paths
     from neurofb.errors import ModelError, NeurofbError
 
@@ -79,7 +74,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     if args.checkpoint:
         ckpt = paths.check_output_folder(args.checkpoint, inputs=[*inputs, out],
                                          what="checkpoint folder", error=ModelError)
-        if (ckpt / "state.json").exists() and not (args.resume or args.overwrite):
+        if any(ckpt.glob("*/state.json")) and not (args.resume or args.overwrite):
             raise ModelError(f"{ckpt} holds a checkpoint of another training: --resume it, "
                              "pass --overwrite to start afresh, or choose another --checkpoint")
 
@@ -94,19 +89,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default: all)")
     p.add_argument("--recordings", nargs="+", metavar="PATH",
                    help="neurofb recordings (or folders of them) with labelled rest/task blocks")
-    p.add_argument("--init", metavar="MODEL", help="start from this model folder")
+    p.add_argument("--init", metavar="MODEL", help="retrain from this model folder")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     p.add_argument("--name", default=None, help="model name (default: the --out folder name)")
     p.add_argument("--overwrite", "--force", dest="overwrite", action="store_true",
                    help="replace a model in --out (never the --init model) and a checkpoint "
                         "in --checkpoint")
+    p.add_argument("--baseline", type=float, default=60.0, metavar="S",
+                   help="the baseline mode's rest at the start of each session, in seconds "
+                        "(default 60)")
     p.add_argument("--metrics", metavar="JSON",
-                   help="evaluation results to record in model.json (e.g. from evaluate --cv)")
-    p.add_argument("--recipes", default="default",
-                   help="'grid': choose the recipe among the cross-validation candidates by "
-                        "inner validation on the training subjects first (default: 'default')")
-    p.add_argument("--robustness", action="store_true",
-                   help="report accuracy/AUC under FGSM and PGD on the validation subjects")
+                   help="evaluation results to record in model.json (from evaluate --cv --out)")
     p.add_argument("--logdir", metavar="DIR", help="TensorBoard log folder")
     p.add_argument("--checkpoint", metavar="DIR", help="save a resumable checkpoint here")
     p.add_argument("--resume", action="store_true", help="resume from --checkpoint")
@@ -115,10 +108,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train, then (rank 0) write the model folder."""
-    from pathlib import Path
+def _data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The training windows (eegmat and/or recordings) and their description."""
+    from neurofb.training.eegmat import dataset_description, load_eegmat
+    from neurofb.training.recordings import load_recordings
+    from neurofb.training.windows import concat
 
+    sets, data = [], {}
+    if args.eegmat:
+        fs = load_eegmat(args.eegmat, args.subjects, cache_dir=cache_dir(args))
+        sets.append(fs)
+        data["eegmat"] = dataset_description(fs, args.eegmat)
+    if args.recordings:
+        rs = load_recordings(args.recordings)
+        if args.eegmat:  # keep recording ids apart from eegmat subject numbers
+            rs = type(rs)(**{**rs.__dict__, "subject": rs.subject + 1000})
+        sets.append(rs)
+        data["recordings"] = {"files": rs.files, "windows": len(rs)}
+    return concat(sets), data
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train both modes, then (rank 0) write the model folder."""
     import numpy as np
     import torch
     from tqdm import tqdm
@@ -126,86 +137,61 @@ def run(args: argparse.Namespace) -> int:
     from neurofb.errors import NeurofbError
     from neurofb.focus.io import load_model
     from neurofb.training import ddp
-    from neurofb.training.eegmat import dataset_description, load_eegmat
-    from neurofb.training.model_folder import save_trained_model
-    from neurofb.training.recordings import load_recordings
-    from neurofb.training.train import train
-    from neurofb.training.windows import concat
+    from neurofb.training.model_folder import save_trained_models
+    from neurofb.training.procedure import train_modes
 
     if not args.eegmat and not args.recordings:
         raise NeurofbError("give training data: --eegmat DIR and/or --recordings PATH...")
     if args.resume and not args.checkpoint:
         raise NeurofbError("--resume needs --checkpoint DIR")
+    if not args.baseline > 0:
+        raise NeurofbError(f"--baseline must be a positive number of seconds, got "
+                           f"{args.baseline}")
     _check_paths(args)
-    cfg = train_config(args)
+    recipe = train_config(args)
     torch.set_num_threads(max(1, args.threads))
-    # a personalised model's head is one person's: retraining starts from its population part
-    init = load_model(args.init)[0].population() if args.init else None
-    sfreq = init.sfreq if init is not None else 128.0
-    window_s = init.n_times / init.sfreq if init is not None else 2.0
-    sets, data = [], {}
-    if args.eegmat:
-        ws = load_eegmat(args.eegmat, args.subjects, sfreq=sfreq, window_s=window_s,
-                         cache_dir=cache_dir(args))
-        sets.append(ws)
-        data["eegmat"] = dataset_description(ws, args.eegmat)
-    if args.recordings:
-        rs = load_recordings(args.recordings, sfreq=sfreq, window_s=window_s)
-        if args.eegmat:  # keep recording ids apart from eegmat subject numbers
-            rs = type(rs)(**{**rs.__dict__, "subject": rs.subject + 1000})
-        sets.append(rs)
-        data["recordings"] = {"files": rs.files, "windows": len(rs)}
-    ws = concat(sets)
-    if len(np.unique(ws.y)) < 2:
+    init, parent = None, None
+    if args.init:
+        init, init_meta = load_model(args.init)
+        parent = {"path": args.init, "sha256": init_meta["weights"]["sha256"]}
+    fs, data = _data(args)
+    if len(np.unique(fs.y)) < 2:
         raise NeurofbError("the training data holds only one class; it needs rest and task")
     world = ddp.setup()
-    bar = tqdm(total=cfg.max_epochs, desc="training", unit="epoch", disable=world.rank != 0,
-               file=sys.stderr)
+    bar = tqdm(desc="training", unit="epoch", disable=world.rank != 0, file=sys.stderr)
 
     def progress(row: dict) -> None:
         bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in row.items()
-                         if k in ("train_loss", "val_auc")})
+        bar.set_postfix_str(f"{row['mode']} member {row['member'] + 1}/{recipe.n_members} "
+                            f"{row['stage']} val AUC {row['val_auc']:.3f}")
 
-    selection = _select(args, ws, cfg)
-    cfg = replace(cfg, **selection["chosen"])
     try:
-        result = train(ws, config=cfg, init=init, device=args.device, logdir=args.logdir,
-                       checkpoint_dir=args.checkpoint, resume=args.resume, progress=progress)
+        results = train_modes(fs, recipe=recipe, baseline_s=args.baseline, init=init,
+                              device=args.device, logdir=args.logdir,
+                              checkpoint_dir=args.checkpoint, resume=args.resume,
+                              progress=progress)
     except ValueError as err:
         raise NeurofbError(str(err)) from None
     finally:
         bar.close()
-    metrics = _read_metrics(args.metrics) if args.metrics else {}
-    if args.robustness and result.val_subjects:
-        from neurofb.training.adversarial import robustness
-
-        val = ws.of_subjects(result.val_subjects)
-        metrics["robustness"] = robustness(result.model, val.X, val.y, val.positions())
-    extra = {"recipe_selection": selection}
-    if args.init:
-        extra["parent"] = {"path": args.init, "sha256": load_model(args.init)[1]["weights"]
-                           ["sha256"]}
     if world.rank == 0:
-        out = save_trained_model(
-            result, ws, args.out, data=data, name=args.name or Path(args.out).name,
-            metrics=metrics, extra=extra, overwrite=args.overwrite,
-        )
-        summary = {"out": str(out), "best_epoch": result.best_epoch,
-                   "val_auc": result.best_score, "train_subjects": result.train_subjects,
-                   "val_subjects": result.val_subjects, "seconds": round(result.seconds, 1),
-                   "device": result.device, "world_size": result.world_size,
-                   "final_train_loss": result.history[-1]["train_loss"]}
-        if "robustness" in metrics:
-            summary["robustness"] = metrics["robustness"]
+        metrics = read_metrics(args.metrics) if args.metrics else {}
+        out = save_trained_models(
+            results, fs, args.out, data=data, name=args.name or Path(args.out).name,
+            baseline_s=args.baseline, metrics=metrics,
+            extra={"parent": parent} if parent else None, overwrite=args.overwrite)
+        summary = {"out": str(out), "device": results["cold"].device,
+                   "world_size": results["cold"].world_size,
+                   "seconds": {m: round(r.seconds, 1) for m, r in results.items()},
+                   "members": {m: [{"val_subjects": i["val_subjects"],
+                                    "best_val_auc": i.get("stage2", i.get("stage1", {}))
+                                    .get("best_val_auc")} for i in r.members]
+                               for m, r in results.items()}}
         if args.json:
             print(json.dumps(summary, indent=2))
         else:
-            print(f"wrote {out}: best epoch {result.best_epoch}, validation AUC "
-                  f"{result.best_score:.3f} (subjects {result.val_subjects}), "
-                  f"{result.seconds:.0f} s on {result.device} x{result.world_size}")
-            for row in summary.get("robustness", []):
-                print(f"  {row['attack']} eps={row['eps']:g}: AUC {row['auc']:.3f}, "
-                      f"balanced accuracy {row['balanced_accuracy']:.3f}")
+            took = ", ".join(f"{m} {s:.0f} s" for m, s in summary["seconds"].items())
+            print(f"wrote {out}: cold and baseline ensembles of {recipe.n_members} members "
+                  f"({took} on {summary['device']} x{summary['world_size']})")
     ddp.teardown()
     return 0

@@ -268,7 +268,8 @@ class BoundBandPower:
             return band_sum(t.numerator) / np.maximum(band_sum(t.denominator), _TINY)
         return band_sum(t.numerator)
 
-    def predict(self, windows: np.ndarray, features: Features) -> FocusBatch:
+    def predict(self, windows: np.ndarray, features: Features, *,
+                t_end: np.ndarray | None = None) -> FocusBatch:
         """Focus of consecutive windows against the baseline; updates the baseline in order.
 
         Parameters
@@ -277,6 +278,8 @@ class BoundBandPower:
             Filtered EEG in µV (only its length is used).
         features : Features
             Band powers of the same windows.
+        t_end : array, optional
+            Window end times (unused: the baseline is the first windows scored).
         """
         # Contiguous rows: numpy then reduces each window's row the same way whatever the batch.
         per_channel = np.ascontiguousarray(self.values(features))

@@ -28,10 +28,15 @@ class FocusBatch:
     explanation : array, shape (n_windows, n_channels) or None
         Non-negative weight of each input channel in the estimate, summing to 1 per window
         (the attention model's weights over channels), or None when the estimator has none.
+    mode : tuple of str or None
+        The attention model's operating mode for each window (``"cold"``; ``"rest"`` while a
+        baseline is taken; ``"baseline"``; ``"baseline-failed"``:
+        :mod:`neurofb.focus.baseline`), or None for an estimator without modes.
     """
 
     focus: np.ndarray
     explanation: np.ndarray | None = None
+    mode: tuple[str, ...] | None = None
 
 
 @runtime_checkable
@@ -46,7 +51,8 @@ class BoundEstimator(Protocol):
     ch_names: tuple[str, ...]
     sfreq: float
 
-    def predict(self, windows: np.ndarray, features: Features) -> FocusBatch:
+    def predict(self, windows: np.ndarray, features: Features, *,
+                t_end: np.ndarray | None = None) -> FocusBatch:
         """Estimate focus for consecutive windows.
 
         Parameters
@@ -54,7 +60,10 @@ class BoundEstimator(Protocol):
         windows : array, shape (n_windows, n_channels, n_times)
             Filtered EEG in µV, oldest window first.
         features : Features
-            Band powers of the same windows.
+            Band powers (and the Welch spectrum) of the same windows.
+        t_end : array, shape (n_windows,), optional
+            When each window ends, in seconds since the stream started (an estimator that
+            keeps a baseline over time uses it; a stateless one ignores it).
         """
         ...
 

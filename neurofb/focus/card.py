@@ -22,8 +22,10 @@ from neurofb.errors import ModelError
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "GRAPH_FILES",
     "META",
     "ONNX",
+    "PERSONAL",
     "WEIGHTS",
     "CalibrationGain",
     "ModelCard",
@@ -34,11 +36,16 @@ __all__ = [
 ]
 
 FORMAT = "neurofb-focus-model"
-FORMAT_VERSION = 1
+#: Version 2: FocusLRA (cold and baseline graphs); version 1 folders held the older FocusNet.
+FORMAT_VERSION = 2
 WEIGHTS = "weights.safetensors"
 META = "model.json"
-#: The network as an ONNX graph (what the engine runs; :mod:`neurofb.focus.runtime`).
+#: The cold-mode network as an ONNX graph (what the engine runs; :mod:`neurofb.focus.runtime`).
 ONNX = "model.onnx"
+#: Each operating mode's graph.
+GRAPH_FILES: dict[str, str] = {"cold": ONNX, "baseline": "baseline.onnx"}
+#: A personalised model's head (:mod:`neurofb.focus.personal`).
+PERSONAL = "personal.safetensors"
 
 
 def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
@@ -86,6 +93,10 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         raise ModelError(f"{path} has format version {version}; this neurofb reads up to "
                          f"{FORMAT_VERSION}: upgrade neurofb")
+    if version < FORMAT_VERSION:
+        raise ModelError(f"{path} is a model of an older neurofb (format version {version}, "
+                         "FocusNet), which this release no longer runs: retrain it with "
+                         "`neurofb train` or use the shipped model")
     for key in ("architecture", "input", "weights"):
         if not isinstance(meta.get(key), dict):
             raise ModelError(f"{path} lacks its {key!r} section; re-export the model")
@@ -170,6 +181,8 @@ class ModelCard:
         Window length in seconds.
     personal_electrodes : tuple of str
         For a personalised model: the electrodes its personal head needs ('' otherwise).
+    modes : tuple of str
+        The operating modes it serves (``cold``, ``baseline``).
     weights_sha256 : str
         SHA-256 of the weights file.
     training : tuple of str
@@ -194,6 +207,7 @@ class ModelCard:
     sfreq: float | None = None
     window_s: float | None = None
     personal_electrodes: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
     weights_sha256: str = ""
     training: tuple[str, ...] = ()
     trained_on_device: str = ""
@@ -241,6 +255,8 @@ class ModelCard:
             sfreq=_number(inp.get("sfreq")),
             window_s=_number(inp.get("window_s")),
             personal_electrodes=tuple(map(str, personal)) if isinstance(personal, list) else (),
+            modes=tuple(map(str, arch.get("modes", ()))) if isinstance(arch.get("modes"), list)
+            else (),
             weights_sha256=str(weights.get("sha256", "")),
             training=tuple(data),
             trained_on_device=device,

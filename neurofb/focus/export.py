@@ -1,27 +1,28 @@
-"""Export a model folder's network to ONNX, so the engine runs it without torch.
+"""Export a model folder's networks to ONNX, so the engine runs them without torch.
 
 The engine scores windows with ONNX Runtime (:mod:`neurofb.focus.runtime`); torch is only for
-training and calibration. :func:`export_onnx` turns any ``nn.Module`` with a documented
-*graph contract* (:class:`GraphContract`: named inputs and outputs with their shapes, units and
-meaning) into ``model.onnx``:
+training and calibration. :func:`export_onnx` turns any ``nn.Module`` with a documented *graph
+contract* (an ``onnx_contract()`` method returning a :class:`GraphContract`: named inputs and
+outputs with their shapes, units and meaning, and an example-input maker) into a graph:
 
-- **float64** throughout: the graph computes in double precision, so two CPUs (AVX2, AVX-512,
-  SSE only) that round matrix products differently agree to about 1e-15, far below the 6
-  decimals a trace prints;
-- **opset 16** (:data:`OPSET`): the newest opset that BrainFlow's bundled ONNX Runtime (1.11)
-  runs, so the same file also loads in BrainFlow's ``MLModel``;
-- **exact GELU in float64**: ONNX Runtime has no float64 ``Erf`` kernel, so each ``Erf`` node is
-  replaced by a piecewise polynomial of the same function (:func:`erf_table`, error below 2e-15
-  everywhere) built from elementary operators;
+- **float64** throughout: two CPUs (AVX2, AVX-512, SSE only) that round matrix products
+  differently agree to about 1e-15, far below the 6 decimals a trace prints;
+- **opset 17** (:data:`OPSET`): its ``LayerNormalization`` runs each layer norm as one node
+  (the BrainFlow graph, :func:`export_brainflow`, uses opset 16, the newest its bundled ONNX
+  Runtime 1.11 runs);
+- **one window at a time**: the batch dimension is fixed at 1 (the engine never batches the
+  graph, so no kernel ever sees a batch size: the determinism of ``docs/determinism.md``);
 - the network's logit, not a probability: the sigmoid is applied outside, in float64;
-- stamped with the SHA-256 of the weights it was exported from (graph metadata), checked against
-  ``weights.safetensors`` and ``model.json`` when the engine loads it;
+- stamped with the SHA-256 of the weights it was exported from and its operating mode (graph
+  metadata), checked against ``model.json`` when the engine loads it;
 - checked after export: ONNX Runtime and torch must agree within :data:`EXPORT_TOLERANCE` on
-  seeded inputs, or the export fails with a :class:`~neurofb.errors.ModelError`.
+  seeded inputs with other channel counts than the traced one, or the export fails with a
+  :class:`~neurofb.errors.ModelError`.
 
-A network that is not a :class:`~neurofb.focus.model.FocusNet` documents its own contract with
-an ``onnx_contract()`` method returning a :class:`GraphContract`; the engine's estimator then
-prepares the inputs the contract names (see :mod:`neurofb.focus.neural`).
+A FocusLRA model folder holds two graphs, ``model.onnx`` (cold mode) and ``baseline.onnx``
+(baseline mode), with the same contract (:func:`lra_contract`). :func:`export_brainflow` writes
+a one-input graph for BrainFlow's ``MLModel`` (the Welch front end inside, as a DFT by matrix
+product), :func:`export_int8` an int8-quantised graph.
 """
 
 from __future__ import annotations
@@ -51,21 +52,24 @@ __all__ = [
     "GraphContract",
     "GraphTensor",
     "contract_for",
-    "erf_reference",
-    "erf_table",
+    "export_brainflow",
     "export_folder",
+    "export_int8",
     "export_onnx",
+    "lra_contract",
     "onnx_section",
 ]
 
-#: ONNX opset of the exported graph (BrainFlow 5's bundled ONNX Runtime 1.11 runs up to 16).
-OPSET = 16
-#: Largest difference allowed between torch and ONNX Runtime on the export check (logit and
-#: attention, float64).
+#: ONNX opset of a model folder's graphs (17: one ``LayerNormalization`` node per layer norm).
+OPSET = 17
+#: Opset of the graph for BrainFlow's ``MLModel`` (its bundled ONNX Runtime 1.11 runs up to 16).
+BRAINFLOW_OPSET = 16
+#: Largest difference allowed between torch and ONNX Runtime on the export check (float64).
 EXPORT_TOLERANCE = 1e-9
 #: Graph metadata keys.
 META_FORMAT = "neurofb.format"
 META_WEIGHTS = "neurofb.weights_sha256"
+META_MODE = "neurofb.mode"
 META_CONTRACT = "neurofb.contract"
 
 
@@ -78,7 +82,7 @@ class GraphTensor:
     name : str
         Tensor name in the graph.
     shape : tuple of int or str
-        Its shape; a str names a dimension that may vary (``"batch"``, ``"chans"``).
+        Its shape; a str names a dimension that may vary (``"chans"``).
     meaning : str
         What it holds, with units.
     """
@@ -97,13 +101,13 @@ class GraphContract:
     inputs, outputs : tuple of GraphTensor
         In call order (``model(*inputs)`` returns ``outputs``).
     example : callable
-        ``example(dtype, n_chans, batch, seed)`` returns input tensors (in ``inputs`` order) to
-        trace and check the export with.
+        ``example(dtype, n_chans, seed)`` returns input tensors (in ``inputs`` order) to trace
+        and check the export with.
     """
 
     inputs: tuple[GraphTensor, ...]
     outputs: tuple[GraphTensor, ...]
-    example: Callable[[torch.dtype, int, int, int], tuple[torch.Tensor, ...]]
+    example: Callable[[torch.dtype, int, int], tuple[torch.Tensor, ...]]
 
     def describe(self) -> dict[str, Any]:
         """The contract as JSON-ready data (for model.json and the graph's metadata)."""
@@ -111,45 +115,51 @@ class GraphContract:
                 "outputs": [asdict(t) for t in self.outputs]}
 
 
-def _focusnet_contract(model: nn.Module) -> GraphContract:
-    """The contract of :class:`~neurofb.focus.model.FocusNet`: windows and positions in."""
-    n_times = int(model.n_times)
-    sfreq = float(model.sfreq)
-    personal = model.personal.n_chans if model.personal is not None else None
-    chans: int | str = personal if personal is not None else "chans"
+def _electrodes(n: int) -> list[str]:
+    from neurofb.dsp import montage
 
-    def example(dtype: torch.dtype, n_chans: int, batch: int, seed: int
-                ) -> tuple[torch.Tensor, ...]:
+    names = list(montage.preset("full")) + [n for n in montage.preset("synthetic")
+                                           if n not in montage.preset("full")]
+    if not 1 <= n <= len(names):
+        raise ValueError(f"example electrode sets have 1..{len(names)} channels, got {n}")
+    return names[:n]
+
+
+def lra_contract(model: nn.Module) -> GraphContract:
+    """The contract of :class:`~neurofb.focus.model.FocusLRA`: features and positions in."""
+    n_features = int(model.n_features)
+
+    def example(dtype: torch.dtype, n_chans: int, seed: int) -> tuple[torch.Tensor, ...]:
         from neurofb.dsp import montage
 
-        n = personal if personal is not None else n_chans
         gen = torch.Generator().manual_seed(seed)
-        names = montage.preset("full")[:n] if n <= 19 else montage.preset("full")
-        pos = torch.as_tensor(montage.positions(names), dtype=dtype)
-        x = torch.randn(batch, len(names), n_times, generator=gen, dtype=torch.float64) * 10
-        return x.to(dtype), pos
+        pos = torch.as_tensor(montage.positions(_electrodes(n_chans)), dtype=dtype)
+        feats = torch.randn(1, n_chans, n_features, generator=gen, dtype=torch.float64) + 1.0
+        return feats.to(dtype), pos
 
     return GraphContract(
         inputs=(
-            GraphTensor("x", ("batch", chans, n_times),
-                        f"EEG windows in µV at {sfreq:g} Hz, band-passed 1-45 Hz (the engine's "
-                        "causal filter) and resampled per window (neurofb.focus.neural."
-                        "resample_windows); channels are electrodes in any order"),
-            GraphTensor("pos", (chans, 3),
-                        "electrode positions in metres, same order as the channels of x "
-                        "(MNE's standard_1005 template: neurofb.dsp.montage.positions)"),
+            GraphTensor("feats", (1, "chans", n_features),
+                        "one window's features per electrode (neurofb.focus.features: log10 "
+                        "band powers delta..gamma in µV², then log10 Welch PSD at 1..45 Hz in "
+                        "µV²/Hz); raw for model.onnx (cold), re-centred on the session's rest "
+                        "for baseline.onnx (neurofb.focus.baseline); electrodes in any order"),
+            GraphTensor("pos", ("chans", 3),
+                        "electrode positions in metres, the order of feats (MNE's 10-05 "
+                        "template: neurofb.dsp.montage.positions)"),
         ),
         outputs=(
-            GraphTensor("logit", ("batch",), "log-odds of focus; focus = sigmoid(logit)"),
-            GraphTensor("attention", ("batch", chans),
-                        "attention over the channels of x (sums to 1 per window)"),
+            GraphTensor("logit", (1,), "log-odds of focus (mean over the ensemble's members); "
+                        "focus = sigmoid(logit)"),
+            GraphTensor("attention", (1, "chans"),
+                        "attention over the electrodes (sums to 1): the head map"),
         ),
         example=example,
     )
 
 
 def contract_for(model: nn.Module) -> GraphContract:
-    """The graph contract of a network: its own ``onnx_contract()``, or FocusNet's.
+    """The graph contract a network documents with its ``onnx_contract()`` method.
 
     Raises
     ------
@@ -157,192 +167,13 @@ def contract_for(model: nn.Module) -> GraphContract:
         The network documents no contract.
     """
     own = getattr(model, "onnx_contract", None)
-    if callable(own):
-        contract = own()
-        if not isinstance(contract, GraphContract):
-            raise ModelError(f"{type(model).__name__}.onnx_contract() must return a "
-                             "GraphContract")
-        return contract
-    from neurofb.focus.model import FocusNet
-
-    if isinstance(model, FocusNet):
-        return _focusnet_contract(model)
-    raise ModelError(f"{type(model).__name__} has no ONNX graph contract: give it an "
-                     "onnx_contract() method returning neurofb.focus.export.GraphContract")
-
-
-#: Width of the intervals of the piecewise erf, and the polynomial degree on each.
-_ERF_STEP = 0.0625
-_ERF_DEGREE = 7
-#: Beyond this |x|, erf(x) is ±1 in float64 (1 - erf(6) < 2.2e-17).
-_ERF_TOP = 6.0
-
-
-def erf_table() -> np.ndarray:
-    """Power-series coefficients of erf on each interval ``[k h, (k + 1) h)`` of ``[0, 6)``.
-
-    On interval ``k``, ``erf(t) = Σ_j c[k, j] u**j`` with ``u = (t - k h) · 2 / h - 1`` in
-    [-1, 1]: Chebyshev interpolation of :func:`math.erf` at degree 7 on intervals of 1/16,
-    converted to powers. Largest error on [0, 6] in float64: below 1e-15 (the test checks
-    it against :func:`math.erf`).
-
-    Returns
-    -------
-    array, shape (96, 8)
-    """
-    from numpy.polynomial import chebyshev
-
-    rows = []
-    for k in range(round(_ERF_TOP / _ERF_STEP)):
-        lo = k * _ERF_STEP
-
-        def f(u: np.ndarray, lo: float = lo) -> np.ndarray:
-            return np.array([math.erf(lo + _ERF_STEP * (v + 1.0) / 2.0) for v in u])
-
-        power = chebyshev.cheb2poly(chebyshev.chebinterpolate(f, _ERF_DEGREE))
-        rows.append(np.pad(power, (0, _ERF_DEGREE + 1 - power.size)))
-    return np.asarray(rows)
-
-
-def erf_reference(x: np.ndarray) -> np.ndarray:
-    """The graph's erf in numpy: the same table, the same operations (for tests)."""
-    table = erf_table()
-    t = np.minimum(np.abs(x), np.nextafter(_ERF_TOP, 0.0))
-    s = t * (1.0 / _ERF_STEP)
-    ki = s.astype(np.int64)  # truncation = floor for s >= 0; s < 96
-    u = (s - ki.astype(np.float64)) * 2.0 - 1.0
-    u2 = u * u
-    u3, u4 = u2 * u, u2 * u2
-    powers = np.stack([u, u2, u3, u4, u4 * u, u3 * u3, u4 * u3], axis=-1)
-    erf = table[ki, 0] + np.add.reduce(table[ki, 1:] * powers, axis=-1)
-    return np.minimum(erf, 1.0) * np.sign(x)
-
-
-def _replace_erf(graph: Any) -> int:
-    """Replace every ``Erf`` node of ``graph`` (onnx GraphProto) by float64 elementary ops.
-
-    Per element: ``t = min(|x|, 6⁻)``, interval ``k = floor(16 t)`` (at most 95), local variable
-    ``u = (16 t - k) · 2 - 1``, then the interval's coefficients (``Gather``) times
-    ``u, u², …, u⁷`` summed, and the sign of ``x`` (erf is odd). Only operators that every
-    ONNX Runtime since 1.11 (BrainFlow's) runs in float64.
-    """
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes = list(graph.node)
-    if not any(n.op_type == "Erf" for n in nodes):
-        return 0
-    table = erf_table()
-    consts = {
-        "erf_c0": np.ascontiguousarray(table[:, 0]),
-        "erf_rest": np.ascontiguousarray(table[:, 1:]),
-        "erf_inv_step": np.array(1.0 / _ERF_STEP),
-        "erf_two": np.array(2.0),
-        "erf_one": np.array(1.0),
-        "erf_top": np.array(np.nextafter(_ERF_TOP, 0.0)),
-        "erf_axis": np.array([-1], dtype=np.int64),
-    }
-    for name, value in consts.items():
-        graph.initializer.append(numpy_helper.from_array(value, name))
-    out_nodes = []
-    replaced = 0
-    for node in nodes:
-        if node.op_type != "Erf":
-            out_nodes.append(node)
-            continue
-        x, y = node.input[0], node.output[0]
-        p = f"erf{replaced}_"
-        replaced += 1
-        make = helper.make_node
-        out_nodes += [
-            make("Abs", [x], [p + "a"]),
-            make("Min", [p + "a", "erf_top"], [p + "t"]),  # erf(6⁻) rounds to 1
-            make("Mul", [p + "t", "erf_inv_step"], [p + "s"]),  # in [0, 96)
-            # floor by truncation (s >= 0; ONNX Runtime 1.11 has no float64 Floor)
-            make("Cast", [p + "s"], [p + "ki"], to=TensorProto.INT64),
-            make("Cast", [p + "ki"], [p + "k"], to=TensorProto.DOUBLE),
-            make("Sub", [p + "s", p + "k"], [p + "d"]),  # exact: s and k are close
-            make("Mul", [p + "d", "erf_two"], [p + "d2"]),
-            make("Sub", [p + "d2", "erf_one"], [p + "u0"]),
-            make("Unsqueeze", [p + "u0", "erf_axis"], [p + "u1"]),
-            # u, u², ..., u⁷ side by side, times the interval's coefficients, summed
-            make("Mul", [p + "u1", p + "u1"], [p + "u2"]),
-            make("Mul", [p + "u2", p + "u1"], [p + "u3"]),
-            make("Mul", [p + "u2", p + "u2"], [p + "u4"]),
-            make("Mul", [p + "u4", p + "u1"], [p + "u5"]),
-            make("Mul", [p + "u3", p + "u3"], [p + "u6"]),
-            make("Mul", [p + "u4", p + "u3"], [p + "u7"]),
-            make("Concat", [p + f"u{j}" for j in range(1, _ERF_DEGREE + 1)], [p + "pw"],
-                 axis=-1),
-            make("Gather", ["erf_rest", p + "ki"], [p + "rows"], axis=0),  # (..., degree)
-            make("Mul", [p + "rows", p + "pw"], [p + "terms"]),
-            make("ReduceSum", [p + "terms", "erf_axis"], [p + "sum"], keepdims=0),
-            make("Gather", ["erf_c0", p + "ki"], [p + "c0"], axis=0),
-            make("Add", [p + "c0", p + "sum"], [p + "e0"]),
-            make("Min", [p + "e0", "erf_one"], [p + "e"]),  # the fit overshoots 1 near 6
-            make("Sign", [x], [p + "sign"]),  # erf is odd; Sign(0) = 0 = erf(0)
-            make("Mul", [p + "e", p + "sign"], [y]),
-        ]
-    del graph.node[:]
-    graph.node.extend(out_nodes)
-    return replaced
-
-
-def _square_by_product(graph: Any) -> int:
-    """``Pow(x, 2)`` (layer norm's variance) as ``Mul(x, x)``: the same number, far cheaper."""
-    from onnx import helper, numpy_helper
-
-    made = {n.output[0]: n for n in graph.node}
-    inits = {i.name: i for i in graph.initializer}
-    nodes = []
-    changed = 0
-    for node in graph.node:
-        if node.op_type == "Pow":
-            source = made.get(node.input[1])
-            proto = (source.attribute[0].t if source is not None and source.op_type == "Constant"
-                     else inits.get(node.input[1]))
-            if proto is not None:
-                value = numpy_helper.to_array(proto)
-                if value.size == 1 and float(value.ravel()[0]) == 2.0:
-                    nodes.append(helper.make_node("Mul", [node.input[0], node.input[0]],
-                                                  list(node.output), name=node.name))
-                    changed += 1
-                    continue
-        nodes.append(node)
-    del graph.node[:]
-    graph.node.extend(nodes)
-    return changed
-
-
-def _exact_log_bases(graph: Any) -> int:
-    """Give ``log10``/``log2`` their float64 divisors: torch's exporter rounds ln 10 to float32.
-
-    ``torch.log10(x)`` exports as ``Log(x) / ln(10)`` with ``ln(10)`` stored as float32 — a
-    1e-8 relative error in a float64 graph. Each such divisor after a ``Log`` is replaced by the
-    exact double.
-    """
-    from onnx import numpy_helper
-
-    exact = {float(np.float32(math.log(b))): math.log(b) for b in (10.0, 2.0)}
-    made = {n.output[0]: n for n in graph.node}
-    inits = {i.name: i for i in graph.initializer}
-    fixed = 0
-    for node in graph.node:
-        if node.op_type != "Div" or made.get(node.input[0]) is None:
-            continue
-        if made[node.input[0]].op_type != "Log":
-            continue
-        source = made.get(node.input[1])
-        proto = (source.attribute[0].t if source is not None and source.op_type == "Constant"
-                 else inits.get(node.input[1]))
-        if proto is None:
-            continue
-        value = numpy_helper.to_array(proto)
-        if value.size != 1 or value.dtype != np.float64 or float(value.ravel()[0]) not in exact:
-            continue
-        proto.CopyFrom(numpy_helper.from_array(
-            np.full(value.shape, exact[float(value.ravel()[0])]), proto.name))
-        fixed += 1
-    return fixed
+    if not callable(own):
+        raise ModelError(f"{type(model).__name__} has no ONNX graph contract: give it an "
+                         "onnx_contract() method returning neurofb.focus.export.GraphContract")
+    contract = own()
+    if not isinstance(contract, GraphContract):
+        raise ModelError(f"{type(model).__name__}.onnx_contract() must return a GraphContract")
+    return contract
 
 
 class _Traced(nn.Module):
@@ -358,7 +189,7 @@ class _Traced(nn.Module):
 
 def _to_onnx_bytes(net: nn.Module, contract: GraphContract, example: tuple[torch.Tensor, ...],
                    opset: int) -> bytes:
-    """Trace the network with torch's TorchScript-based exporter (fixed opset, no DFT op)."""
+    """Trace the network with torch's TorchScript-based exporter (fixed opset)."""
     dynamic: dict[str, dict[int, str]] = {}
     for t in (*contract.inputs, *contract.outputs):
         axes = {i: d for i, d in enumerate(t.shape) if isinstance(d, str)}
@@ -383,9 +214,9 @@ def _check_export(data: bytes, net: nn.Module, contract: GraphContract) -> float
 
     session = session_from_bytes(data)
     worst = 0.0
-    # other channel counts and batch sizes than the trace's: nothing may be baked in
-    for n_chans, batch, seed in ((19, 1, 1), (4, 3, 2), (8, 1, 3)):
-        inputs = contract.example(torch.float64, n_chans, batch, seed)
+    # other channel counts than the trace's: nothing may be baked in
+    for n_chans, seed in ((19, 1), (4, 2), (8, 3), (3, 4)):
+        inputs = contract.example(torch.float64, n_chans, seed)
         with torch.inference_mode():
             want = net(*inputs)
         want = want if isinstance(want, tuple | list) else (want,)
@@ -404,8 +235,21 @@ def _check_export(data: bytes, net: nn.Module, contract: GraphContract) -> float
     return worst
 
 
+def _stamp(proto: Any, entries: dict[str, str]) -> None:
+    for key, value in entries.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    os.chmod(path, 0o644)
+
+
 def export_onnx(model: nn.Module, path: str | os.PathLike, *, weights_sha256: str,
-                opset: int = OPSET) -> dict[str, Any]:
+                mode: str = "cold", opset: int = OPSET) -> dict[str, Any]:
     """Export a network to a float64 ONNX file and check it against torch.
 
     Parameters
@@ -417,13 +261,15 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, weights_sha256: st
     weights_sha256 : str
         SHA-256 of the weights file the network was loaded from or saved to (stamped in the
         graph's metadata).
+    mode : str
+        The operating mode the graph serves (``"cold"`` or ``"baseline"``), stamped too.
     opset : int
         ONNX opset (default :data:`OPSET`).
 
     Returns
     -------
     dict
-        The ``onnx`` section of model.json (:func:`onnx_section`).
+        The graph's entry for model.json (:func:`onnx_section`).
 
     Raises
     ------
@@ -434,105 +280,166 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, weights_sha256: st
 
     net = copy.deepcopy(model).to("cpu", torch.float64).eval()
     contract = contract_for(net)
-    example = contract.example(torch.float64, 19, 2, 0)
-    data = _to_onnx_bytes(net, contract, example, opset)
+    data = _to_onnx_bytes(net, contract, contract.example(torch.float64, 19, 0), opset)
     proto = onnx.load_from_string(data)
-    n_erf = _replace_erf(proto.graph)
-    _exact_log_bases(proto.graph)
-    _square_by_product(proto.graph)
     proto.producer_name = "neurofb"
     described = contract.describe()
-    for key, value in ((META_FORMAT, "neurofb-focus-graph"), (META_WEIGHTS, weights_sha256),
-                       (META_CONTRACT, json.dumps(described))):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    _stamp(proto, {META_FORMAT: "neurofb-focus-graph", META_WEIGHTS: weights_sha256,
+                   META_MODE: mode, META_CONTRACT: json.dumps(described)})
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     worst = _check_export(data, net, contract)
     out = Path(path)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
-    os.chmod(out, 0o644)
+    _write_atomic(out, data)
     return onnx_section(out.name, data, opset=opset, weights_sha256=weights_sha256,
-                        contract=described, erf_replaced=n_erf, checked=worst)
+                        contract=described, checked=worst, nodes=len(proto.graph.node))
 
 
 def onnx_section(file: str, data: bytes, *, opset: int, weights_sha256: str,
-                 contract: dict[str, Any], erf_replaced: int, checked: float,
-                 quantised: str | None = None) -> dict[str, Any]:
-    """The ``onnx`` section of model.json for an exported graph."""
+                 contract: dict[str, Any], checked: float, nodes: int) -> dict[str, Any]:
+    """A graph's entry in model.json: file, hash, opset, contract, export check."""
     import onnx
 
-    section = {
+    return {
         "file": file,
         "sha256": sha256_bytes(data),
         "bytes": len(data),
         "opset": opset,
         "dtype": "float64",
+        "nodes": nodes,
         "weights_sha256": weights_sha256,
         **contract,
         "sigmoid": "outside the graph, in float64: focus = 1 / (1 + exp(-logit))",
-        "erf": f"{erf_replaced} Erf nodes computed by a float64 piecewise polynomial "
-               "(ONNX Runtime has no float64 Erf)" if erf_replaced else "none",
         "checked_max_abs_diff": checked,
         "exported_with": {"torch": torch.__version__, "onnx": onnx.__version__},
     }
-    if quantised:
-        section["quantised"] = quantised
+
+
+def export_models(models: dict[str, nn.Module], folder: str | os.PathLike, *,
+                  weights_sha256: str) -> dict[str, Any]:
+    """Export every mode's network of a model folder; return model.json's ``onnx`` section.
+
+    The cold graph is ``model.onnx`` (the section's own fields); the baseline graph
+    ``baseline.onnx`` (``section["baseline"]``).
+    """
+    from neurofb.focus.card import GRAPH_FILES
+
+    out = Path(folder)
+    section: dict[str, Any] = {}
+    for mode, net in models.items():
+        entry = export_onnx(net, out / GRAPH_FILES[mode], weights_sha256=weights_sha256,
+                            mode=mode)
+        if mode == "cold":
+            section.update(entry)
+        else:
+            section[mode] = {k: entry[k] for k in ("file", "sha256", "bytes", "nodes",
+                                                   "checked_max_abs_diff")}
     return section
 
 
 def export_folder(model_dir: str | os.PathLike) -> dict[str, Any]:
-    """Export an existing model folder's network to its ``model.onnx`` and record it.
+    """Export an existing model folder's networks to its graphs and record them in model.json.
 
-    For model folders written before graphs were exported, or to re-export after an upgrade:
-    the weights are loaded and checked (:func:`neurofb.focus.io.load_model`), the graph written
-    beside them and model.json's ``onnx`` section replaced.
-
-    Returns
-    -------
-    dict
-        The new ``onnx`` section.
+    For a folder whose graphs are missing or stale (after an upgrade): the weights are loaded
+    and checked (:func:`neurofb.focus.io.load_model`), the graphs written beside them and
+    model.json's ``onnx`` section replaced.
 
     Raises
     ------
     ModelError
         The folder or its weights are missing or damaged, or the network does not export.
     """
-    from neurofb.focus.card import ONNX
     from neurofb.focus.io import load_model, write_meta
 
     folder = Path(model_dir)
-    model, meta = load_model(folder)
-    section = export_onnx(model, folder / ONNX, weights_sha256=meta["weights"]["sha256"])
-    meta["onnx"] = section
+    models, meta = load_model(folder)
+    meta["onnx"] = export_models(models, folder, weights_sha256=meta["weights"]["sha256"])
     write_meta(folder, meta)
-    return section
+    return meta["onnx"]
+
+
+class WelchFront(nn.Module):
+    """The engine's Welch features as a torch module: windows (µV) → model features.
+
+    Segments of ``round(sfreq)`` samples (1 s) with 50 % overlap, each segment's mean removed,
+    SciPy's periodic Hamming taper, a DFT by matrix product (cosine and sine of the 1…45 Hz
+    bins only: no complex tensors, no DFT operator), one-sided density, mean over segments —
+    :func:`neurofb.dsp.features.welch_psd` — then :func:`neurofb.focus.features.model_features`.
+    Integer sampling rates only (the bins must fall on 1 Hz).
+
+    Parameters
+    ----------
+    sfreq : int
+        Sampling rate of the windows (Hz).
+    n_times : int
+        Samples per window.
+    """
+
+    def __init__(self, sfreq: int, n_times: int) -> None:
+        super().__init__()
+        from neurofb.dsp import tapers
+        from neurofb.dsp.features import default_segment
+        from neurofb.focus.features import _BANDS, FMAX, FMIN
+
+        if int(sfreq) != sfreq or sfreq < 2 * FMAX:
+            raise ModelError(f"the BrainFlow graph needs an integer sampling rate of at least "
+                             f"{2 * FMAX} Hz, got {sfreq}")
+        seg, overlap = default_segment(n_times, float(sfreq))
+        if seg != int(sfreq):
+            raise ModelError(f"windows of {n_times} samples are shorter than 1 s at {sfreq} Hz")
+        self.seg = seg
+        self.starts = list(range(0, n_times - seg + 1, seg - overlap))
+        taper = np.asarray(tapers.taper("hamming", seg), dtype=np.float64)
+        k = np.arange(FMIN, FMAX + 1, dtype=np.float64)  # bins at 1 Hz: bin index = Hz
+        angle = 2.0 * math.pi / seg * np.outer(np.arange(seg), k)
+        basis = np.concatenate([taper[:, None] * np.cos(angle),
+                                -taper[:, None] * np.sin(angle)], axis=1)
+        self.register_buffer("basis", torch.as_tensor(basis))
+        self.n_bins = len(k)
+        self.scale = 2.0 / (float(sfreq) * float(np.sum(taper**2))) / len(self.starts)
+        member = np.zeros((self.n_bins, len(_BANDS)))
+        for i, (a, b) in enumerate(_BANDS):
+            member[a:b, i] = 1.0
+        self.register_buffer("member", torch.as_tensor(member))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, chans, n_times) µV → features (batch, chans, 50), log10 units."""
+        from neurofb.focus.features import TINY
+
+        frames = torch.stack([x[..., s : s + self.seg] for s in self.starts], dim=-2)
+        frames = frames - frames.mean(-1, keepdim=True)
+        spec = frames @ self.basis.to(frames.dtype)  # (B, C, S, 2 · bins): re, im
+        power = (spec * spec).unflatten(-1, (2, self.n_bins)).sum(-2).sum(-2)
+        psd = power * self.scale  # (B, C, bins) µV²/Hz
+        bands = psd @ self.member.to(psd.dtype)
+        return torch.log(torch.cat([bands, psd], dim=-1) + TINY) * (1.0 / math.log(10.0))
 
 
 class _SingleInput(nn.Module):
-    """A fixed montage's graph for BrainFlow's ``MLModel``: one input, one output (focus)."""
+    """A fixed montage's graph for BrainFlow's ``MLModel``: one input (EEG), one output (focus)."""
 
-    def __init__(self, net: nn.Module, pos: torch.Tensor) -> None:
+    def __init__(self, net: nn.Module, pos: torch.Tensor, front: WelchFront) -> None:
         super().__init__()
         self.net = net
+        self.front = front
         self.register_buffer("pos_const", pos)
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
-        logit = self.net(eeg, self.pos_const)[0]
+        logit = self.net(self.front(eeg), self.pos_const)[0]
         return torch.sigmoid(logit)
 
 
-def export_brainflow(model_dir: str | os.PathLike, channels: list[str],
-                     path: str | os.PathLike) -> dict[str, Any]:
-    """Export a FocusNet model folder as a one-input graph that BrainFlow's ``MLModel`` runs.
+def export_brainflow(model_dir: str | os.PathLike, channels: list[str], path: str | os.PathLike,
+                     *, sfreq: int = 250, window_s: float = 2.0) -> dict[str, Any]:
+    """Export a model folder's cold network as a one-input graph BrainFlow's ``MLModel`` runs.
 
     BrainFlow's ONNX classifier (``BrainFlowClassifiers.ONNX_CLASSIFIER``) feeds a model one
     input tensor of fixed shape from a flat array of doubles and reads one output. This graph
-    takes ``eeg``, shape (1, n_channels, n_times) float64 — the windows the engine would give
-    the network, flattened channel by channel — with the electrode positions of ``channels``
-    built in, and returns ``focus``, shape (1,): sigmoid(logit) in float64.
+    takes ``eeg``, shape (1, n_channels, window_s · sfreq) float64 — one filtered window at the
+    headset's own rate, flattened channel by channel — computes the engine's Welch features
+    inside (:class:`WelchFront`), with the electrode positions of ``channels`` built in, and
+    returns ``focus``, shape (1,): sigmoid(logit) in float64. Cold mode only: baseline mode
+    needs the session's statistics, which a fixed one-input graph cannot keep.
 
     Parameters
     ----------
@@ -542,90 +449,85 @@ def export_brainflow(model_dir: str | os.PathLike, channels: list[str],
         Electrode names in the order the caller will pass them (10-05 names).
     path : path-like
         The ``.onnx`` file to write.
-
-    Returns
-    -------
-    dict
-        What the file holds: input shape, channels, sampling rate, opset, SHA-256.
+    sfreq : int
+        The headset's sampling rate in Hz (an integer).
+    window_s : float
+        Window length in seconds (the model was trained on 2 s).
 
     Raises
     ------
     ModelError
-        Unknown electrode names, a personalised model on other electrodes, or a network other
-        than FocusNet.
+        Unknown electrode names, a personalised model, or a rate the front end cannot serve.
     """
     import onnx
 
     from neurofb.dsp import montage
     from neurofb.focus.io import load_model
-    from neurofb.focus.model import FocusNet
+    from neurofb.focus.runtime import session_from_bytes
 
-    model, meta = load_model(model_dir)
-    if not isinstance(model, FocusNet):
-        raise ModelError("only FocusNet models export for BrainFlow's MLModel")
+    models, meta = load_model(model_dir)
+    if meta.get("personal"):
+        raise ModelError("a personalised model's head is not part of its graph: export the "
+                         "population model it came from (model.json: parent)")
     names = [montage.normalise_name(c) for c in channels]
     unknown = [c for c, n in zip(channels, names, strict=True) if n is None]
-    if unknown or len(names) < 1:
-        raise ModelError(f"unknown electrode names {unknown}: use 10-20/10-10 names")
-    net = copy.deepcopy(model).to("cpu", torch.float64).eval()
+    if unknown or len(names) < montage.MIN_CHANNELS:
+        raise ModelError(f"give at least {montage.MIN_CHANNELS} 10-20/10-10 electrode names; "
+                         f"unknown: {unknown}")
+    n_times = round(window_s * sfreq)
+    net = copy.deepcopy(models["cold"]).to("cpu", torch.float64).eval()
     pos = torch.as_tensor(montage.positions(names), dtype=torch.float64)
-    graph = _SingleInput(net, pos).eval()
-    x = torch.randn(1, len(names), net.n_times, dtype=torch.float64) * 10.0
+    graph = _SingleInput(net, pos, WelchFront(int(sfreq), n_times).double()).eval()
+    x = torch.randn(1, len(names), n_times, dtype=torch.float64) * 10.0
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(graph, (x,), buf, dynamo=False, opset_version=OPSET,
+        torch.onnx.export(graph, (x,), buf, dynamo=False, opset_version=BRAINFLOW_OPSET,
                           input_names=["eeg"], output_names=["focus"], do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
-    _replace_erf(proto.graph)
-    _exact_log_bases(proto.graph)
-    _square_by_product(proto.graph)
     proto.ir_version = min(proto.ir_version, 8)  # ONNX Runtime 1.11 (BrainFlow 5) reads IR 8
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = META_WEIGHTS, meta["weights"]["sha256"]
+    _stamp(proto, {META_WEIGHTS: meta["weights"]["sha256"], META_MODE: "cold"})
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
-    from neurofb.focus.runtime import session_from_bytes
-
     with torch.inference_mode():
         want = graph(x).numpy()
     got = session_from_bytes(data).run(None, {"eeg": x.numpy()})[0]
     if not np.max(np.abs(want - got)) <= EXPORT_TOLERANCE:
         raise ModelError("the BrainFlow graph differs from the network; not written")
     out = Path(path)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
+    _write_atomic(out, data)
     return {"file": str(out), "sha256": sha256_bytes(data), "input": "eeg",
-            "shape": [1, len(names), int(net.n_times)], "channels": list(names),
-            "sfreq": float(net.sfreq), "output": "focus", "opset": OPSET}
+            "shape": [1, len(names), n_times], "channels": list(names), "sfreq": int(sfreq),
+            "output": "focus", "opset": BRAINFLOW_OPSET, "mode": "cold"}
 
 
-def export_int8(model_dir: str | os.PathLike, path: str | os.PathLike) -> dict[str, Any]:
+def export_int8(model_dir: str | os.PathLike, path: str | os.PathLike, *,
+                mode: str = "cold") -> dict[str, Any]:
     """Export a model folder's network with int8 weights (ONNX Runtime dynamic quantisation).
 
     The network is traced in float32 (dynamic quantisation works on float32 graphs), then its
     matrix products get int8 weights and per-call int8 activations
-    (:func:`onnxruntime.quantization.quantize_dynamic`). Inputs and outputs stay float32
-    (``x``, ``pos`` → ``logit``, ``attention``, the contract of ``model.onnx``). The engine does
-    not run it: its numbers depend on the CPU's integer kernels, which the float64 graph's
-    determinism guarantee excludes; it is for deployment where size and speed matter more. See
-    ``neurofb bench model`` for its size, speed and AUC change.
+    (:func:`onnxruntime.quantization.quantize_dynamic`). Inputs and outputs stay float32 with
+    the names of ``model.onnx``. The engine does not run it: its numbers depend on the CPU's
+    integer kernels, which the float64 graph's determinism excludes; it is for deployment
+    where size matters more. ``neurofb bench model`` measures its size, speed and AUC change.
 
     Returns
     -------
     dict
-        ``file``, ``sha256``, ``bytes``, ``float32_bytes``.
+        ``file``, ``sha256``, ``bytes``, ``float32_bytes``, ``mode``.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from neurofb.focus.io import load_model
 
-    model, meta = load_model(model_dir)
-    net = copy.deepcopy(model).to("cpu", torch.float32).eval()
+    models, meta = load_model(model_dir)
+    if mode not in models:
+        raise ModelError(f"{model_dir} has no {mode!r} network (it has {sorted(models)})")
+    net = copy.deepcopy(models[mode]).to("cpu", torch.float32).eval()
     contract = contract_for(net)
-    data = _to_onnx_bytes(net, contract, contract.example(torch.float32, 19, 2, 0), OPSET)
+    data = _to_onnx_bytes(net, contract, contract.example(torch.float32, 19, 0), OPSET)
     out = Path(path)
     f32 = out.with_name(out.name + ".f32.tmp")
     f32.write_bytes(data)
@@ -639,12 +541,12 @@ def export_int8(model_dir: str | os.PathLike, path: str | os.PathLike) -> dict[s
         finally:
             root.setLevel(level)
         proto = onnx.load(str(tmp))
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = META_WEIGHTS, meta["weights"]["sha256"]
+        _stamp(proto, {META_WEIGHTS: meta["weights"]["sha256"], META_MODE: mode})
         onnx.save(proto, str(tmp))
         os.replace(tmp, out)
     finally:
         f32.unlink(missing_ok=True)
     raw = out.read_bytes()
     return {"file": str(out), "sha256": sha256_bytes(raw), "bytes": len(raw),
-            "float32_bytes": len(data), "weights_sha256": meta["weights"]["sha256"]}
+            "float32_bytes": len(data), "weights_sha256": meta["weights"]["sha256"],
+            "mode": mode}

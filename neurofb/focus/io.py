@@ -1,13 +1,17 @@
-"""Model folders: ``weights.safetensors`` + ``model.onnx`` + ``model.json``. Nothing unpickles.
+"""Model folders: ``weights.safetensors`` + the graphs + ``model.json``. Nothing unpickles.
 
-``model.json`` (read without torch by :mod:`neurofb.focus.card`) holds the architecture and its
-hyper-parameters, the input contract, the training data, metrics, library versions, the date,
-the SHA-256 of ``weights.safetensors`` and, in its ``onnx`` section, the SHA-256 and graph
-contract of ``model.onnx`` — the network exported for ONNX Runtime
-(:mod:`neurofb.focus.export`), which is what the engine runs (:mod:`neurofb.focus.runtime`).
-Loading the weights (training, calibration, export) checks their hash, the tensor names and
-shapes against the architecture, and that the architecture stored inside the weights agrees
-with model.json; any mismatch is a :class:`~neurofb.errors.ModelError` saying what is wrong.
+A FocusLRA model folder holds one network per operating mode — ``cold`` (raw features) and
+``baseline`` (features re-centred on the session's rest) — each a stacked ensemble
+(:class:`~neurofb.focus.model.FocusLRA`). Their tensors share one ``weights.safetensors``
+(names prefixed ``cold.`` and ``baseline.``); each is exported as a float64 ONNX graph
+(``model.onnx``, ``baseline.onnx``: :mod:`neurofb.focus.export`), which is what the engine runs
+(:mod:`neurofb.focus.runtime`). ``model.json`` (read without torch by :mod:`neurofb.focus.card`)
+holds the architecture, the input contract, the training data, metrics, library versions, the
+date, the SHA-256 of the weights and, in its ``onnx`` section, the SHA-256 and contract of each
+graph. Loading the weights (training, calibration, export) checks their hash, the tensor names
+and shapes against the architecture, that the architecture stored inside the weights agrees with
+model.json, and that every value is a finite float; any mismatch is a
+:class:`~neurofb.errors.ModelError` saying what is wrong.
 """
 
 from __future__ import annotations
@@ -22,15 +26,24 @@ from typing import Any
 import torch
 
 from neurofb.errors import ModelError
-from neurofb.focus.card import FORMAT, FORMAT_VERSION, META, ONNX, WEIGHTS, read_meta, sha256_file
-from neurofb.focus.model import FocusNet, build
+from neurofb.focus.card import (
+    FORMAT,
+    FORMAT_VERSION,
+    META,
+    WEIGHTS,
+    read_meta,
+    sha256_file,
+)
+from neurofb.focus.model import ARCHITECTURE, FocusLRA, build
+
+#: The operating modes a model folder serves, in order.
+MODES = ("cold", "baseline")
 
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a model's numbers."""
-    import mne
     import numpy
-    import scipy
+    import onnxruntime
 
     import neurofb
 
@@ -38,29 +51,37 @@ def library_versions() -> dict[str, str]:
         "neurofb": neurofb.__version__,
         "torch": torch.__version__,
         "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "mne": mne.__version__,
+        "onnxruntime": onnxruntime.__version__,
         "python": platform.python_version(),
     }
 
 
-def architecture(model: FocusNet) -> dict[str, Any]:
-    """The ``architecture`` section of model.json for a model (name + hyper-parameters)."""
-    return {"name": "FocusNet", **model.hparams}
+def architecture(models: dict[str, FocusLRA]) -> dict[str, Any]:
+    """The ``architecture`` section of model.json (name, hyper-parameters, modes)."""
+    first = next(iter(models.values()))
+    if any(m.hparams != first.hparams for m in models.values()):
+        raise ModelError("every mode's network must have the same architecture")
+    return {"name": ARCHITECTURE, **first.hparams, "modes": list(models)}
 
 
-def save_model(model: FocusNet, out_dir: str | os.PathLike, meta: dict[str, Any],
+def _check_modes(models: dict[str, FocusLRA]) -> None:
+    if list(models) != [m for m in MODES if m in models] or "cold" not in models:
+        raise ModelError(f"a model folder holds the networks of {MODES} (cold at least), "
+                         f"got {list(models)}")
+
+
+def save_model(models: dict[str, FocusLRA], out_dir: str | os.PathLike, meta: dict[str, Any],
                *, overwrite: bool = False) -> Path:
-    """Write a model folder: the weights, their ONNX graph and model.json.
+    """Write a model folder: the weights, their ONNX graphs and model.json.
 
     Parameters
     ----------
-    model : FocusNet
-        The trained model (moved to CPU, float32, for export).
+    models : dict of str to FocusLRA
+        ``{"cold": …, "baseline": …}`` (cold at least), trained.
     out_dir : path-like
         The folder to write (created).
     meta : dict
-        Everything model.json records besides the architecture and the weights' hash
+        Everything model.json records besides the architecture, the weights and the graphs
         (``input``, ``training``, ``metrics``, ...); JSON-serialisable.
     overwrite : bool
         Replace the files of an existing model folder. Without it, an existing model.json is an
@@ -74,41 +95,46 @@ def save_model(model: FocusNet, out_dir: str | os.PathLike, meta: dict[str, Any]
     Raises
     ------
     ModelError
-        The folder already holds a model (without ``overwrite``), or the network does not
-        export to ONNX faithfully.
+        The folder already holds a model (without ``overwrite``), or a network does not export
+        to ONNX faithfully.
     """
     from safetensors.torch import save_file
 
-    from neurofb.focus.export import export_onnx
+    from neurofb.focus.export import export_models
 
+    _check_modes(models)
     out = Path(out_dir)
     if (out / META).exists() and not overwrite:
         raise ModelError(f"{out} already holds a model; choose another --out folder")
     out.mkdir(parents=True, exist_ok=True)
-    arch = architecture(model)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous()
-             for k, v in model.state_dict().items()}
+    arch = architecture(models)
+    state = {f"{mode}.{k}": v.detach().to("cpu", torch.float32).contiguous()
+             for mode, net in models.items() for k, v in net.state_dict().items()}
     tmp = out / (WEIGHTS + ".tmp")
     save_file(state, str(tmp), metadata={"format": FORMAT, "architecture": json.dumps(arch)})
     os.replace(tmp, out / WEIGHTS)
     os.chmod(out / WEIGHTS, 0o644)  # safetensors writes 0600; a model folder is shareable
     weights_sha256 = sha256_file(out / WEIGHTS)
-    graph = export_onnx(model, out / ONNX, weights_sha256=weights_sha256)
+    # the graphs are exported from the weights as stored (float32 rounded), not the trained
+    # float32 modules: the same numbers either way, but this way a re-export reproduces them
+    stored = {mode: _from_state(arch, state, mode) for mode in models}
+    graphs = export_models(stored, out, weights_sha256=weights_sha256)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "architecture": arch,
         **{k: v for k, v in meta.items()
-           if k not in ("format", "architecture", "weights", "onnx")},
+           if k not in ("format", "format_version", "architecture", "weights", "onnx")},
         "versions": meta.get("versions") or library_versions(),
         "weights": {
             "file": WEIGHTS,
             "sha256": weights_sha256,
-            "n_parameters": int(sum(p.numel() for p in model.parameters())),
+            "n_parameters": int(sum(p.numel() for net in models.values()
+                                    for p in net.parameters())),
             "tensors": {k: list(v.shape) for k, v in state.items()},
         },
-        "onnx": graph,
+        "onnx": graphs,
     }
     write_meta(out, doc)
     return out
@@ -136,21 +162,41 @@ def _check_values(state: dict[str, torch.Tensor], wpath: Path) -> None:
                              "original files")
 
 
+def _from_state(arch: dict[str, Any], state: dict[str, torch.Tensor], mode: str) -> FocusLRA:
+    net = build(arch)
+    prefix = f"{mode}."
+    net.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)},
+                        strict=True)
+    return net.eval()
+
+
+def _read_state(wpath: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(wpath), framework="pt") as f:
+            stored_meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(f"{wpath} is not a readable safetensors file ({err})") from None
+    return state, stored_meta
+
+
 def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cpu"
-               ) -> tuple[FocusNet, dict[str, Any]]:
-    """Load a model folder, checking it is the one model.json describes.
+               ) -> tuple[dict[str, FocusLRA], dict[str, Any]]:
+    """Load a model folder's networks, checking they are the ones model.json describes.
 
     Parameters
     ----------
     model_dir : path-like
         Folder with ``weights.safetensors`` and ``model.json``.
     device : str or torch.device
-        Where to put the model.
+        Where to put the networks.
 
     Returns
     -------
-    model : FocusNet
-        In eval mode.
+    models : dict of str to FocusLRA
+        ``{"cold": …, "baseline": …}`` in eval mode (the modes the folder has).
     meta : dict
         The parsed model.json.
 
@@ -160,8 +206,6 @@ def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cp
         Missing files, invalid JSON, a weights file whose hash, tensors or architecture do not
         match model.json, or whose values are not finite floating-point numbers.
     """
-    from safetensors import SafetensorError, safe_open
-
     folder = Path(model_dir)
     meta = read_meta(folder)
     wpath = folder / meta["weights"].get("file", WEIGHTS)
@@ -175,33 +219,29 @@ def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cp
             f"(SHA-256 {actual[:12]}…, {META} records {str(expected)[:12]}…). "
             f"Re-export the model or restore the original files"
         )
+    arch = meta["architecture"]
     try:
-        model = build(meta["architecture"])
-    except ValueError as err:
+        build(arch)
+    except (ValueError, TypeError) as err:
         raise ModelError(f"{folder / META}: {err}") from None
-    try:
-        with safe_open(str(wpath), framework="pt") as f:
-            stored_meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ModelError(f"{wpath} is not a readable safetensors file ({err})") from None
+    state, stored_meta = _read_state(wpath)
     stored_arch = stored_meta.get("architecture")
-    if stored_arch is not None and json.loads(stored_arch) != meta["architecture"]:
+    if stored_arch is not None and json.loads(stored_arch) != arch:
         raise ModelError(
-            f"{META} architecture {meta['architecture']} does not match the one stored in "
-            f"{wpath.name} {json.loads(stored_arch)}: model.json was edited after export"
-        )
+            f"{META} architecture {arch} does not match the one stored in {wpath.name} "
+            f"{json.loads(stored_arch)}: model.json was edited after export")
     _check_values(state, wpath)
-    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    modes = [m for m in arch.get("modes", ["cold"]) if m in MODES]
+    want = {f"{mode}.{k}": tuple(v.shape) for mode in modes
+            for k, v in build(arch).state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
-    if want != got:
+    if want != got or "cold" not in modes:
         missing = sorted(set(want) - set(got))
         extra = sorted(set(got) - set(want))
         shapes = sorted(k for k in set(want) & set(got) if want[k] != got[k])
         raise ModelError(
-            f"{wpath.name} does not fit the architecture in {META}: "
-            f"missing {missing[:5]}, unexpected {extra[:5]}, wrong shapes "
-            f"{[(k, got[k], want[k]) for k in shapes[:5]]}"
-        )
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval(), meta
+            f"{wpath.name} does not fit the architecture in {META}: missing {missing[:5]}, "
+            f"unexpected {extra[:5]}, wrong shapes "
+            f"{[(k, got[k], want[k]) for k in shapes[:5]]}")
+    models = {mode: _from_state(arch, state, mode).to(device) for mode in modes}
+    return models, meta

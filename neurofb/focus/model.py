@@ -1,406 +1,358 @@
-"""The focus model: a montage-agnostic attention classifier over channel tokens.
+"""FocusLRA: a band-power linear branch that a channel-attention network corrects.
 
-One file for the architecture (braindecode style): shape arguments are checked, no training logic.
+One file for the architecture (braindecode style): shapes are checked, no training logic.
 
-Each channel of a window becomes a token: its Welch log power spectrum (1 Hz bins) is split into
-the spectral shape (log power minus the channel's mean log power — per-channel normalisation) and
-the channel's level (mean log power, absolute and relative to the other channels), standardised
-with the training set's statistics and embedded by a small MLP shared by all channels. The
-electrode's 3-D position (MNE's 10-05 template) is embedded by another MLP and added, so any subset
-of standard electrodes works. Tokens go through a few pre-norm layers of scaled dot-product
-self-attention with a key-padding mask for absent channels; a learned query then pools them, and
-its attention weights over channels are returned as the explanation.
+Every electrode of a window is a token. Its features (:mod:`neurofb.focus.features`: 5 log band
+powers and the log PSD at 1–45 Hz — raw in cold mode, re-centred on the session's rest in
+baseline mode, :mod:`neurofb.focus.baseline`) are standardised with constants stored in the
+model (``feat_mean``, ``feat_std``, set from the training windows).
 
-A personalised model (``personal_channels > 0``, written by ``neurofb calibrate``) adds a
-:class:`PersonalHead`: a logistic regression fitted on one person's calibration windows that
-stacks the network's logit with that person's log band powers per electrode. It is tied to the
-electrodes it was calibrated on, in their order.
+- **Linear branch** (the band-power logistic regression, montage-agnostic): each channel gets a
+  score ``s_c = w(p_c) · z_c[:5] + b(p_c)`` of its standardised log band powers, the weights a
+  small smooth function of the electrode's 3-D position ``p_c`` (MNE's 10-05 template). For a
+  fixed electrode set this *is* a logistic regression on per-channel band powers; because the
+  weights live on the scalp, not on a channel index, any subset of 10-05 electrodes works.
+- **Attention network**: tokens ``h_c = embed(z_c) + pos(p_c)`` pass ``n_layers`` masked
+  self-attention layers; a learned key scores each channel, and the softmax over the channels
+  present gives the attention ``a_c`` (the app's head map).
+- **Output**: ``logit = bias + Σ_c a_c s_c + residual(Σ_c a_c h_c)``: the attention weights the
+  channels' linear scores (so the head map says where the estimate is read from) and the
+  residual corrects it. The key and the residual start at zero, so the untrained network is
+  the linear branch averaged over channels.
+
+**Members side by side.** The module holds ``n_members`` networks whose parameters are stacked
+along a leading axis: every layer is one batched matrix product over the members, so the
+exported ONNX graph of a 5-member ensemble has the node count of one member (ONNX Runtime's
+per-node overhead dominates at this size). The output is the members' mean logit and mean
+attention. Training fits one-member modules (:mod:`neurofb.training.train`) and
+:meth:`FocusLRA.stack` puts them side by side.
+
+Only operators ONNX Runtime runs in float64: matrix products, elementwise arithmetic, ``Relu``,
+``Tanh``, ``Softmax``, ``LayerNormalization``, reductions. The activations are ReLU (the
+prototype's GELU needs ``Erf``, which ONNX Runtime lacks in float64, and every float64
+transcendental costs time: ReLU costs nothing), and ``tanh`` in the linear branch's position
+network, which depends on the electrodes only (the engine folds it into constants when it binds
+a stream: :mod:`neurofb.focus.runtime`). The final sigmoid is left to the caller, in float64.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurofb.dsp.features import CLASSIC_BANDS
+__all__ = ["ARCHITECTURE", "POSITION_SCALE_M", "FocusLRA", "build"]
 
-#: Scale of electrode positions: the template's head radius is about 0.1 m.
+#: The architecture's name in model.json.
+ARCHITECTURE = "FocusLRA"
+#: Electrode positions are divided by this (m): the template's head radius is about 0.1 m.
 POSITION_SCALE_M = 0.1
+#: Added to the attention scores of absent channels.
+MASK_FILL = -1e4
+#: Hidden width of the linear branch's position network.
+_LIN_HIDDEN = 16
 
 
-class SpectralTokens(nn.Module):
-    """Welch log power spectrum of every channel, in fixed 1/seg_s Hz bins.
+def _uniform(shape: Sequence[int], fan_in: int) -> nn.Parameter:
+    """A parameter drawn as ``nn.Linear`` draws its weights and biases: U(±1/√fan_in)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
 
-    The discrete Fourier transform of each Hann-tapered segment is a product with a fixed real
-    basis (cosine and sine of the kept bins only), not an FFT: the same numbers to rounding, and
-    a graph every ONNX runtime can run (no complex tensors, no DFT operator).
 
-    Parameters
-    ----------
-    sfreq : float
-        Sampling rate of the input in Hz.
-    seg_s : float
-        Welch segment length in seconds (half-overlapping Hann segments).
-    fmin, fmax : float
-        Frequency range kept, in Hz (inclusive).
-    """
+class _Dense(nn.Module):
+    """``n_members`` side-by-side linear layers: ``x @ w[m] + b[m]`` for every member."""
 
-    def __init__(self, *, sfreq: float, seg_s: float, fmin: float, fmax: float) -> None:
+    def __init__(self, n_members: int, n_in: int, n_out: int, *, zero: bool = False) -> None:
         super().__init__()
-        self.seg = round(seg_s * sfreq)
-        if self.seg < 8:
-            raise ValueError(f"seg_s * sfreq must be >= 8 samples, got {self.seg}")
-        freqs = torch.fft.rfftfreq(self.seg, d=1.0 / sfreq)
-        keep = (freqs >= fmin) & (freqs <= fmax)
-        if not keep.any():
-            raise ValueError(f"no frequency bins in [{fmin}, {fmax}] Hz at sfreq {sfreq}")
-        self.register_buffer("bins", torch.nonzero(keep).flatten(), persistent=False)
-        self.n_bins = int(keep.sum())
-        # The tapered basis in float64 whatever the module's dtype (cast per use): a float64
-        # model must not see a basis rounded to float32.
-        n = torch.arange(self.seg, dtype=torch.float64)
-        window = torch.hann_window(self.seg, periodic=False, dtype=torch.float64)
-        angle = (2.0 * math.pi / self.seg) * torch.outer(n, self.bins.to(torch.float64))
-        self._basis64 = torch.cat([window[:, None] * torch.cos(angle),
-                                   window[:, None] * torch.sin(angle)], dim=1)  # (seg, 2 bins)
-        self._basis: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
-        self.scale = 1.0 / (sfreq * float((window**2).sum()))
-
-    def basis(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        """The tapered cosine and sine basis, shape (seg, 2 * n_bins), in ``dtype``."""
-        key = (dtype, device)
-        if key not in self._basis:
-            self._basis[key] = self._basis64.to(device=device, dtype=dtype)
-        return self._basis[key]
+        self.weight = _uniform((n_members, n_in, n_out), n_in)
+        self.bias = _uniform((n_members, n_out), n_in)
+        if zero:
+            with torch.no_grad():
+                self.weight.zero_()
+                self.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return log10 power spectral density, shape (batch, n_chans, n_bins), in log10 µV²/Hz."""
-        step = self.seg // 2
-        # (B, C, S, seg) by slicing, not Tensor.unfold: torch's ONNX exporter mis-orders unfold
-        frames = torch.stack([x[..., s : s + self.seg]
-                              for s in range(0, x.shape[-1] - self.seg + 1, step)], dim=-2)
-        frames = frames - frames.mean(-1, keepdim=True)
-        spec = frames @ self.basis(frames.dtype, frames.device)  # (B, C, S, 2 bins): re, im
-        power = (spec * spec).unflatten(-1, (2, self.n_bins)).sum(-2)
-        psd = 2.0 * self.scale * power.mean(-2)
-        return torch.log10(psd + 1e-6)
+        """x: (members or 1, ..., n_in) → (members, ..., n_out)."""
+        m, n_in, n_out = self.weight.shape
+        lead = [1] * (x.ndim - 3)
+        return x @ self.weight.reshape(m, *lead, n_in, n_out) + self.bias.reshape(
+            m, *lead, 1, n_out)
 
 
-#: Bands of the personal head's log band powers (Hz, lower edge inclusive; the last one's upper
-#: edge inclusive): the same bands as the band-power + LR baseline's.
-PERSONAL_BANDS: tuple[tuple[float, float], ...] = tuple(CLASSIC_BANDS.values())
+def _normalise(x: torch.Tensor, d: int) -> torch.Tensor:
+    """Layer normalisation over the last axis without scale and shift (folded into the next
+    layer): one ``LayerNormalization`` node in the graph (opset 17)."""
+    return F.layer_norm(x, (d,), eps=1e-5)
 
 
-class PersonalHead(nn.Module):
-    """One person's read-out: logistic regression on [network logit, log band powers].
+class _Norm(nn.Module):
+    """Layer normalisation's per-member scale and shift, applied by the layer that follows.
 
-    The features of a window are the network's logit and, for each of ``n_chans`` electrodes
-    (in calibration order), log10 of its absolute power in each of :data:`PERSONAL_BANDS`, summed
-    from the model's own Welch spectrum; they are standardised with ``mean``/``std`` and weighed
-    by ``weight`` plus ``bias`` (all fitted by :mod:`neurofb.training.personalise`).
+    ``fold(w, b)`` returns the following linear layer's weights with the scale and shift
+    folded in: ``(norm(x) · γ + β) @ w + b = norm(x) @ (γ w) + (β @ w + b)``.
+    """
+
+    def __init__(self, n_members: int, d: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n_members, d))
+        self.bias = nn.Parameter(torch.zeros(n_members, d))
+
+    def fold(self, w: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """w: (members, ..., d, n_out), b: (members, ..., 1, n_out) → the same, folded."""
+        lead = [1] * (w.ndim - 3)
+        m, d = self.weight.shape
+        gamma = self.weight.reshape(m, *lead, d, 1)
+        beta = self.bias.reshape(m, *lead, 1, d)
+        return gamma * w, b + beta @ w
+
+
+class _Block(nn.Module):
+    """Pre-norm self-attention layer over channel tokens, the heads in the weights' shape.
+
+    The query, key and value weights are ``(members, 3 · heads, d, d / heads)``: one product
+    gives every head's q, k and v, already split by head (no reshapes in the graph); the
+    query's 1/√(d/heads) scaling is folded into its weights.
+    """
+
+    def __init__(self, n_members: int, d: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        if d % n_heads:
+            raise ValueError(f"d_model ({d}) must be a multiple of n_heads ({n_heads})")
+        dh = d // n_heads
+        self.d = d
+        self.n_heads = n_heads
+        self.scale = 1.0 / math.sqrt(dh)
+        self.dropout = dropout
+        self.norm1 = _Norm(n_members, d)
+        self.qkv_w = _uniform((n_members, 3 * n_heads, d, dh), d)
+        self.qkv_b = _uniform((n_members, 3 * n_heads, 1, dh), d)
+        self.proj_w = _uniform((n_members, n_heads, dh, d), d)
+        self.proj_b = _uniform((n_members, d), d)
+        self.norm2 = _Norm(n_members, d)
+        self.ff1 = _Dense(n_members, d, 2 * d)
+        self.ff2 = _Dense(n_members, 2 * d, d)
+
+    def forward(self, h: torch.Tensor, key_bias: torch.Tensor | None) -> torch.Tensor:
+        """h: (members, batch, chans, d); key_bias: (batch, chans) or None."""
+        m, h_ = h.shape[0], self.n_heads
+        scale = torch.ones(3 * h_, 1, 1, dtype=h.dtype)
+        scale[:h_] = self.scale
+        w, b = self.norm1.fold(self.qkv_w * scale, self.qkv_b * scale)
+        # (M, B, 3H, C, dh)
+        qkv = _normalise(h, self.d).unsqueeze(2) @ w.unsqueeze(1) + b.unsqueeze(1)
+        q, k, v = qkv.split(h_, dim=2)
+        scores = q @ k.transpose(-1, -2)  # (M, B, H, C, C)
+        if key_bias is not None:
+            scores = scores + key_bias[None, :, None, None, :]
+        att = F.dropout(torch.softmax(scores, dim=-1), self.dropout, self.training)
+        out = ((att @ v) @ self.proj_w.unsqueeze(1)).sum(2)  # (M, B, C, d)
+        h = h + F.dropout(out + self.proj_b.reshape(m, 1, 1, -1), self.dropout, self.training)
+        w1, b1 = self.norm2.fold(self.ff1.weight, self.ff1.bias.unsqueeze(1))
+        ff = torch.relu(_normalise(h, self.d) @ w1.unsqueeze(1) + b1.unsqueeze(1))
+        return h + F.dropout(self.ff2(ff), self.dropout, self.training)
+
+
+class FocusLRA(nn.Module):
+    """Montage-agnostic focus classifier: band-power linear branch + channel-attention correction.
 
     Parameters
     ----------
-    n_chans : int
-        Electrodes the person was calibrated with.
-    freqs : tensor, shape (n_bins,)
-        Frequencies (Hz) of the model's spectral bins.
+    n_members : int
+        Networks side by side (an ensemble; their logits and attention are averaged).
+    n_features : int
+        Features per channel (5 band powers + 45 PSD bins).
+    n_bands : int
+        How many of the first features are the band powers the linear branch reads.
+    d_model, n_heads, n_layers : int
+        Token width, attention heads, self-attention layers.
+    dropout : float
+        Dropout while training.
+
+    Notes
+    -----
+    The forward pass is written so that everything depending only on the weights and the
+    electrode positions (the feature standardisation folded into the first layers, the
+    position networks, layer-norm scales) is a constant once the positions are: the exporter
+    folds what depends on weights alone, and the engine folds the rest when it binds a stream
+    (:func:`neurofb.focus.runtime.bind_positions`), so a window costs only what depends on it.
     """
 
-    def __init__(self, n_chans: int, freqs: torch.Tensor) -> None:
+    def __init__(self, *, n_members: int = 1, n_features: int = 50, n_bands: int = 5,
+                 d_model: int = 32, n_heads: int = 4, n_layers: int = 1,
+                 dropout: float = 0.1) -> None:
         super().__init__()
-        if n_chans < 1:
-            raise ValueError(f"n_chans must be >= 1, got {n_chans}")
-        self.n_chans = int(n_chans)
-        member = torch.zeros(len(PERSONAL_BANDS), len(freqs))
-        for i, (lo, hi) in enumerate(PERSONAL_BANDS):
-            last = i == len(PERSONAL_BANDS) - 1
-            member[i] = ((freqs >= lo) & ((freqs <= hi) if last else (freqs < hi))).float()
-        self.register_buffer("bands", member, persistent=False)
-        n_feat = 1 + self.n_chans * len(PERSONAL_BANDS)
-        self.register_buffer("mean", torch.zeros(n_feat))
-        self.register_buffer("std", torch.ones(n_feat))
-        self.weight = nn.Parameter(torch.zeros(n_feat))
-        self.bias = nn.Parameter(torch.zeros(()))
-
-    def features(self, logit: torch.Tensor, logpsd: torch.Tensor) -> torch.Tensor:
-        """Raw features (batch, 1 + n_chans * n_bands): logit, then log10 µV² per band."""
-        if logpsd.shape[1] != self.n_chans:
-            raise ValueError(f"this personal head was calibrated on {self.n_chans} electrodes, "
-                             f"got {logpsd.shape[1]}")
-        power = torch.pow(10.0, logpsd) @ self.bands.to(logpsd.dtype).T  # (B, C, n_bands)
-        bands = torch.log10(power + 1e-12).flatten(1)
-        return torch.cat([logit.unsqueeze(-1), bands], dim=-1)
-
-    def forward(self, logit: torch.Tensor, logpsd: torch.Tensor) -> torch.Tensor:
-        """The personalised logit, shape (batch,)."""
-        z = (self.features(logit, logpsd) - self.mean) / self.std
-        return z @ self.weight + self.bias
-
-
-class AttentionBlock(nn.Module):
-    """Pre-norm transformer layer: masked multi-head self-attention, then a feed-forward MLP."""
-
-    def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
-        super().__init__()
+        if n_members < 1:
+            raise ValueError(f"n_members must be >= 1, got {n_members}")
+        if not 0 < n_bands <= n_features:
+            raise ValueError(f"need 0 < n_bands <= n_features, got {n_bands}, {n_features}")
+        if n_layers < 0 or d_model < 1 or not 0 <= dropout < 1:
+            raise ValueError("need n_layers >= 0, d_model >= 1 and 0 <= dropout < 1")
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
-        self.n_heads = n_heads
-        self.norm1 = nn.LayerNorm(d_model)
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.proj = nn.Linear(d_model, d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.ff = nn.Sequential(
-            nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)
-        )
-        self.dropout = dropout
+        self.hparams: dict[str, Any] = {
+            "n_members": int(n_members), "n_features": int(n_features), "n_bands": int(n_bands),
+            "d_model": int(d_model), "n_heads": int(n_heads), "n_layers": int(n_layers),
+            "dropout": float(dropout)}
+        m = int(n_members)
+        self.n_members = m
+        self.n_bands = int(n_bands)
+        self.d_model = int(d_model)
+        self.dropout = float(dropout)
+        self.register_buffer("feat_mean", torch.zeros(m, n_features))
+        self.register_buffer("feat_std", torch.ones(m, n_features))
+        # linear branch: position -> n_bands weights and an offset, per channel
+        self.lin1 = _Dense(m, 3, _LIN_HIDDEN)
+        self.lin_w = _Dense(m, _LIN_HIDDEN, n_bands)
+        self.lin_b = _Dense(m, _LIN_HIDDEN, 1)
+        self.bias = nn.Parameter(torch.zeros(m))
+        # attention network
+        self.embed1 = _Dense(m, n_features, d_model)
+        self.embed2 = _Dense(m, d_model, d_model)
+        self.pos1 = _Dense(m, 3, d_model)
+        self.pos2 = _Dense(m, d_model, d_model)
+        self.blocks = nn.ModuleList(_Block(m, d_model, n_heads, dropout) for _ in range(n_layers))
+        self.norm = _Norm(m, d_model)
+        # read-out: column 0 scores each channel for the attention (its bias would cancel in
+        # the softmax: none), column 1 is the residual correction per channel
+        self.head_w = nn.Parameter(torch.zeros(m, d_model, 2))
+        self.head_b = nn.Parameter(torch.zeros(m))
 
-    def forward(self, h: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        """h: (batch, n_tokens, d_model); attn_mask: (batch, 1, 1, n_tokens) bool (True = attend)
-        or None (all tokens present)."""
-        dh = h.shape[-1] // self.n_heads
-        # unflatten/flatten and indexing rather than view(b, n, ...) and unbind: the exported
-        # ONNX graph then fixes no batch or channel count, and needs no Split operator
-        # (keys come transposed out of their own permute: ONNX Runtime 1.11 would fuse a
-        # Transpose feeding a MatMul into a float32-only kernel)
-        qkv = self.qkv(self.norm1(h)).unflatten(-1, (3, self.n_heads, dh))
-        qv = qkv.permute(2, 0, 3, 1, 4)  # (3, batch, heads, tokens, dh)
-        q, v = qv[0], qv[2]
-        k_t = qkv.permute(2, 0, 3, 4, 1)[1]  # (batch, heads, dh, tokens)
-        p = self.dropout if self.training else 0.0
-        scores = (q @ k_t) * (1.0 / math.sqrt(dh))
-        if attn_mask is not None:
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
-        a = F.dropout(torch.softmax(scores, dim=-1), p, self.training) @ v
-        h = h + F.dropout(self.proj(a.transpose(1, 2).flatten(2)), p, self.training)
-        return h + F.dropout(self.ff(self.norm2(h)), p, self.training)
+    @property
+    def n_features(self) -> int:
+        """Features per channel."""
+        return int(self.feat_mean.shape[1])
 
+    def linear_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the linear branch (training fits them first, alone)."""
+        return [*self.lin1.parameters(), *self.lin_w.parameters(), *self.lin_b.parameters(),
+                self.bias]
 
-class FocusNet(nn.Module):
-    """Montage-agnostic attention classifier: rest (0) vs demanding mental task (1).
+    def linear_weights(self, pos: torch.Tensor) -> torch.Tensor:
+        """The linear branch's band weights at electrode positions (m): (members, chans, bands).
 
-    Parameters
-    ----------
-    n_times : int
-        Samples per window at ``sfreq`` (e.g. 256 = 2 s at 128 Hz).
-    sfreq : float
-        Sampling rate the model works at, in Hz.
-    d_model : int
-        Width of the channel tokens.
-    n_heads : int
-        Attention heads per layer.
-    n_layers : int
-        Self-attention layers over the channel tokens.
-    seg_s : float
-        Welch segment length in seconds.
-    fmin, fmax : float
-        Spectral range in Hz.
-    dropout : float
-        Dropout probability during training.
-    absolute_level : bool
-        Give each token its channel's absolute mean log power (µV²/Hz). Without it the tokens
-        carry only the spectral shape and the level relative to the other channels, which a
-        headset's gain or electrode impedance does not change.
-    personal_channels : int
-        0 for a population model; for a personalised one, the number of electrodes of its
-        :class:`PersonalHead` (every window must then have exactly those, all present).
-    """
-
-    def __init__(
-        self,
-        *,
-        n_times: int = 256,
-        sfreq: float = 128.0,
-        d_model: int = 32,
-        n_heads: int = 4,
-        n_layers: int = 2,
-        seg_s: float = 1.0,
-        fmin: float = 1.0,
-        fmax: float = 45.0,
-        dropout: float = 0.1,
-        absolute_level: bool = True,
-        personal_channels: int = 0,
-    ) -> None:
-        super().__init__()
-        if n_times < round(seg_s * sfreq):
-            raise ValueError(f"n_times ({n_times}) must hold at least one {seg_s} s segment")
-        if not 0 < fmin < fmax <= sfreq / 2:
-            raise ValueError(f"need 0 < fmin < fmax <= sfreq/2, got {fmin}, {fmax}, {sfreq}")
-        if n_layers < 0 or d_model < 1 or n_heads < 1:
-            raise ValueError("n_layers must be >= 0, d_model and n_heads >= 1")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if personal_channels < 0:
-            raise ValueError(f"personal_channels must be >= 0, got {personal_channels}")
-        self.n_times = int(n_times)
-        self.sfreq = float(sfreq)
-        #: The constructor arguments, as model.json records them.
-        self.hparams = {
-            "n_times": self.n_times, "sfreq": self.sfreq, "d_model": int(d_model),
-            "n_heads": int(n_heads), "n_layers": int(n_layers), "seg_s": float(seg_s),
-            "fmin": float(fmin), "fmax": float(fmax), "dropout": float(dropout),
-        }
-        self.absolute_level = bool(absolute_level)
-        if not self.absolute_level:
-            self.hparams["absolute_level"] = False
-        if personal_channels:
-            self.hparams["personal_channels"] = int(personal_channels)
-        self.spectrum = SpectralTokens(sfreq=sfreq, seg_s=seg_s, fmin=fmin, fmax=fmax)
-        n_feat = self.spectrum.n_bins + (2 if self.absolute_level else 1)
-        self.n_features = n_feat
-        # Standardisation of the token features, set from the training data (see training).
-        self.register_buffer("feat_mean", torch.zeros(n_feat))
-        self.register_buffer("feat_std", torch.ones(n_feat))
-        self.embed = nn.Sequential(
-            nn.Linear(n_feat, d_model), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_model, d_model)
-        )
-        self.pos = nn.Sequential(nn.Linear(3, d_model), nn.GELU(), nn.Linear(d_model, d_model))
-        self.blocks = nn.ModuleList(
-            AttentionBlock(d_model, n_heads, dropout) for _ in range(n_layers)
-        )
-        self.pool_norm = nn.LayerNorm(d_model)
-        self.query = nn.Parameter(torch.randn(d_model) / math.sqrt(d_model))
-        self.pool_key = nn.Linear(d_model, d_model)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d_model, 1))
-        self.personal: PersonalHead | None = None
-        if personal_channels:
-            freqs = torch.fft.rfftfreq(self.spectrum.seg, d=1.0 / sfreq)[self.spectrum.bins]
-            self.personal = PersonalHead(personal_channels, freqs)
-
-    def population(self) -> FocusNet:
-        """A copy of this model without its personal head (itself if it has none)."""
-        if self.personal is None:
-            return self
-        hp = {k: v for k, v in self.hparams.items() if k != "personal_channels"}
-        out = FocusNet(**hp)
-        state = {k: v for k, v in self.state_dict().items() if not k.startswith("personal.")}
-        out.load_state_dict(state)
-        return out.to(self.feat_mean.device, self.feat_mean.dtype).train(self.training)
-
-    def with_personal_head(self, n_chans: int) -> FocusNet:
-        """A copy of this model's population part with a new (zero) personal head."""
-        base = self.population()
-        out = FocusNet(**{**base.hparams, "personal_channels": int(n_chans)})
-        missing, unexpected = out.load_state_dict(base.state_dict(), strict=False)
-        if unexpected or not all(k.startswith("personal.") for k in missing):
-            raise RuntimeError(f"state mismatch: missing {missing}, unexpected {unexpected}")
-        return out.to(base.feat_mean.device, base.feat_mean.dtype).train(self.training)
-
-    def log_spectrum(self, x: torch.Tensor) -> torch.Tensor:
-        """Welch log10 PSD of each channel, shape (batch, n_chans, n_bins), log10 µV²/Hz.
-
-        Computed in float32 even under mixed precision (in float64 for a float64 input).
-        Training computes it once per window and feeds :meth:`forward_spectrum` (augmenting
-        amplitude in the log domain).
+        (Per standardised feature; training penalises their size.)
         """
-        if x.ndim != 3:
-            raise ValueError(f"x must be (batch, n_chans, n_times), got shape {tuple(x.shape)}")
-        if x.shape[-1] < self.spectrum.seg:
-            raise ValueError(
-                f"x has {x.shape[-1]} samples per window; the model needs at least "
-                f"{self.spectrum.seg} ({self.spectrum.seg / self.sfreq:g} s at {self.sfreq:g} Hz)"
-            )
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return self.spectrum(x if x.dtype == torch.float64 else x.float())
+        return self.lin_w(torch.tanh(self.lin1((pos / POSITION_SCALE_M).unsqueeze(0))))
 
-    def features(self, logpsd: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Raw (unstandardised) token features, shape (batch, n_chans, n_features).
-
-        The channel's spectral shape (n_bins: log PSD minus its mean over bins), its mean log
-        power relative to the other present channels (``mask``: True where present; None: all
-        are), and (with ``absolute_level``) its mean log power (log10 µV²/Hz).
-        """
-        level = logpsd.mean(-1, keepdim=True)
-        if mask is None:
-            mean_level = level.mean(1, keepdim=True)
-        else:
-            m = mask.unsqueeze(-1).to(level.dtype)
-            mean_level = (level * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
-        parts = [logpsd - level, level - mean_level]
-        if self.absolute_level:
-            parts.append(level)
-        return torch.cat(parts, dim=-1)
-
-    def forward(
-        self, x: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Classify windows.
+    def forward(self, feats: torch.Tensor, pos: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Score windows.
 
         Parameters
         ----------
-        x : tensor, shape (batch, n_chans, n_times)
-            EEG in µV at ``sfreq`` (band-passed 1–45 Hz as the engine does). Any length of at
-            least one Welch segment works; the model was trained on ``n_times`` samples.
-        pos : tensor, shape (batch, n_chans, 3) or (n_chans, 3)
-            Electrode positions in metres (:func:`neurofb.dsp.montage.positions`).
-        mask : bool tensor, shape (batch, n_chans), optional
-            True where a channel is present; absent channels are ignored. Default: all present.
+        feats : tensor, shape (batch, chans, n_features)
+            Per-channel features (raw in cold mode, re-centred in baseline mode).
+        pos : tensor, shape (chans, 3) or (batch, chans, 3)
+            Electrode positions in metres, in the channels' order.
+        mask : tensor, shape (batch, chans), optional
+            True (or 1) where a channel is present; default all present.
 
         Returns
         -------
-        logits : tensor, shape (batch,)
-            Log-odds of the task (focused) class.
-        attention : tensor, shape (batch, n_chans)
-            Pooling attention over channels (sums to 1, 0 on absent channels).
+        logit : tensor, shape (batch,)
+            Mean over the members of the log-odds of the task (focused) class.
+        attention : tensor, shape (batch, chans)
+            Mean attention over channels (sums to 1 over the present ones, 0 on absent ones).
         """
-        return self.forward_spectrum(self.log_spectrum(x), pos, mask)
-
-    def forward_spectrum(
-        self, logpsd: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Classify windows from their :meth:`log_spectrum`; arguments as :meth:`forward`."""
-        if logpsd.ndim != 3 or logpsd.shape[-1] != self.spectrum.n_bins:
-            raise ValueError(f"logpsd must be (batch, n_chans, {self.spectrum.n_bins}), "
-                             f"got {tuple(logpsd.shape)}")
-        b, c, _ = logpsd.shape
-        # (n_chans, 3) positions broadcast over the batch (no expand: the exported graph must
-        # not fix the batch size it was traced with)
-        if pos.shape not in ((b, c, 3), (c, 3)):
-            raise ValueError(f"pos must be ({b}, {c}, 3) or ({c}, 3), got {tuple(pos.shape)}")
-        full = mask is None  # every channel present: no mask anywhere (nor in the ONNX graph)
+        self._check(feats, pos, mask)
+        nb = self.n_bands
+        inv = 1.0 / self.feat_std  # (M, F)
+        mu = self.feat_mean
+        # position networks: constants once the electrodes are known
+        p = (pos if pos.ndim == 3 else pos.unsqueeze(0)).unsqueeze(0) / POSITION_SCALE_M
+        hidden = torch.tanh(self.lin1(p))  # (M, 1 or B, C, 16)
+        w_lin = self.lin_w(hidden) * inv[:, None, None, :nb]
+        b_lin = self.lin_b(hidden).squeeze(-1) - (w_lin * mu[:, None, None, :nb]).sum(-1)
+        w_emb = self.embed1.weight * inv.unsqueeze(-1)  # standardisation folded in
+        b_emb = self.embed1.bias - ((mu * inv).unsqueeze(1) @ self.embed1.weight).squeeze(1)
+        tokens = self.embed2.bias[:, None, None, :] + self.pos2(torch.relu(self.pos1(p)))
+        # the window
+        score = (feats[..., :nb] * w_lin).sum(-1) + b_lin  # (M, B, C)
+        h = torch.relu(feats @ w_emb.unsqueeze(1) + b_emb[:, None, None, :])
+        h = F.dropout(h, self.dropout, self.training)
+        h = h @ self.embed2.weight.unsqueeze(1) + tokens  # (M, B, C, d)
+        fill = None
         if mask is not None:
-            if mask.shape != (b, c):
-                raise ValueError(f"mask must be ({b}, {c}), got {tuple(mask.shape)}")
-            mask = mask.bool()
-            if not bool(mask.any(1).all()):
-                raise ValueError("every window needs at least one present channel in mask")
-        feats = (self.features(logpsd, mask) - self.feat_mean) / self.feat_std
-        h = self.embed(feats) + self.pos(pos.to(feats.dtype) / POSITION_SCALE_M)
-        attn_mask = None if full else mask[:, None, None, :]
+            fill = (1.0 - mask.to(feats.dtype)) * MASK_FILL  # (B, C)
         for block in self.blocks:
-            h = block(h, attn_mask)
-        h = self.pool_norm(h)
-        scores = (self.pool_key(h) @ self.query) / math.sqrt(h.shape[-1])
-        if not full:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        # at least float32 (under mixed precision too); a float64 model stays in float64
-        weights = torch.softmax(scores if scores.dtype == torch.float64 else scores.float(), -1)
-        pooled = (weights.unsqueeze(-1).to(h.dtype) * h).sum(1)
-        logits = self.head(pooled).squeeze(-1)
-        if self.personal is not None:
-            if not full and not bool(mask.all()):
-                raise ValueError("a personalised model needs all of its calibration electrodes "
-                                 "present in every window")
-            logits = self.personal(logits, logpsd)
-        return logits, weights
+            h = block(h, fill)
+        w_head, b_head = self.norm.fold(self.head_w, torch.zeros_like(self.head_w[:, :1]))
+        # (M, B, C, 2)
+        out = _normalise(h, self.d_model) @ w_head.unsqueeze(1) + b_head.unsqueeze(1)
+        keys, res = out.unbind(-1)
+        if fill is not None:
+            keys = keys + fill.unsqueeze(0)
+        att = torch.softmax(keys, dim=-1)
+        # Σ_c a_c (s_c + r_c) + b: the residual of the pooled token, Σ_c a_c = 1
+        logit = (att * (score + res)).sum(-1) + (self.bias + self.head_b).unsqueeze(-1)
+        return logit.mean(0), att.mean(0)
+
+    def _check(self, feats: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor | None) -> None:
+        if feats.ndim != 3 or feats.shape[-1] != self.n_features:
+            raise ValueError(f"feats must be (batch, chans, {self.n_features}), got "
+                             f"{tuple(feats.shape)}")
+        b, c, _ = feats.shape
+        if pos.shape[-2:] != (c, 3) or pos.ndim not in (2, 3):
+            raise ValueError(f"pos must be ({c}, 3) or (batch, {c}, 3), got {tuple(pos.shape)}")
+        if mask is not None and tuple(mask.shape) != (b, c):
+            raise ValueError(f"mask must be ({b}, {c}), got {tuple(mask.shape)}")
+
+    @classmethod
+    def stack(cls, members: Sequence[FocusLRA]) -> FocusLRA:
+        """Put trained models side by side as one module (their members concatenated).
+
+        Raises
+        ------
+        ValueError
+            No models, or models of different sizes.
+        """
+        if not members:
+            raise ValueError("nothing to stack: no models")
+        hp = {k: v for k, v in members[0].hparams.items() if k != "n_members"}
+        if any({k: v for k, v in m.hparams.items() if k != "n_members"} != hp for m in members):
+            raise ValueError("only models of the same size can be stacked")
+        out = cls(n_members=sum(m.n_members for m in members), **hp)
+        states = [m.state_dict() for m in members]
+        out.load_state_dict({k: torch.cat([s[k] for s in states]) for k in states[0]})
+        return out.to(next(iter(states[0].values())).dtype).eval()
+
+    def member(self, index: int) -> FocusLRA:
+        """One member as a module of its own (a copy, in eval mode)."""
+        if not 0 <= index < self.n_members:
+            raise ValueError(f"member {index} out of range (0..{self.n_members - 1})")
+        hp = {k: v for k, v in self.hparams.items() if k != "n_members"}
+        out = FocusLRA(n_members=1, **hp)
+        out.load_state_dict({k: v[index : index + 1].clone()
+                             for k, v in self.state_dict().items()})
+        return out.to(self.feat_mean.dtype).eval()
+
+    def onnx_contract(self) -> Any:
+        """The exported graph's contract (:class:`neurofb.focus.export.GraphContract`)."""
+        from neurofb.focus.export import lra_contract
+
+        return lra_contract(self)
 
 
-def build(config: dict) -> FocusNet:
-    """Build a :class:`FocusNet` from the ``architecture`` section of a model.json.
+def build(arch: dict[str, Any]) -> FocusLRA:
+    """Build an (untrained) FocusLRA from model.json's ``architecture`` section.
 
     Raises
     ------
     ValueError
-        When the section names another architecture or holds unknown hyper-parameters.
+        Another architecture, or hyper-parameters FocusLRA does not take.
     """
-    params = dict(config)
-    name = params.pop("name", "FocusNet")
-    if name != "FocusNet":
-        raise ValueError(f"unknown architecture {name!r} (this neurofb knows 'FocusNet')")
-    try:
-        return FocusNet(**params)
-    except TypeError as err:
-        raise ValueError(f"bad FocusNet hyper-parameters {params}: {err}") from None
+    name = arch.get("name", ARCHITECTURE)
+    if name != ARCHITECTURE:
+        raise ValueError(f"unknown architecture {name!r}: this neurofb knows {ARCHITECTURE} "
+                         "(models of older releases must be retrained)")
+    known = {"n_members", "n_features", "n_bands", "d_model", "n_heads", "n_layers",
+             "dropout"}
+    hp = {k: v for k, v in arch.items() if k not in ("name", "modes")}
+    unknown = set(hp) - known
+    if unknown:
+        raise ValueError(f"unknown FocusLRA hyper-parameters {sorted(unknown)}")
+    return FocusLRA(**hp)

@@ -1,26 +1,32 @@
-"""The attention model as an :class:`~neurofb.focus.base.Estimator` for the live engine.
+"""The attention model (FocusLRA) as an :class:`~neurofb.focus.base.Estimator` for the engine.
 
-``load_estimator(model_dir)`` opens the folder's ``model.onnx`` with ONNX Runtime
-(:mod:`neurofb.focus.runtime`; torch is never imported here). ``bind(ch_names, sfreq)`` maps the
-stream's channels to electrodes by name (:func:`neurofb.dsp.montage.match`), and ``predict``
-scores the windows of a batch **one at a time**: each window is resampled to the model's rate on
-its own (:func:`resample_windows`), run through the graph with the same tensor shapes, and turned
-into focus = sigmoid(logit) in float64, with the attention weights over the stream's channels as
-the explanation (0 on channels that are not electrodes).
+``load_estimator(model_dir)`` opens the folder's graphs with ONNX Runtime
+(:mod:`neurofb.focus.runtime`; torch is never imported here). ``bind(ch_names, sfreq)`` maps
+the stream's channels to electrodes by name (:func:`neurofb.dsp.montage.match`; any 3 or more
+10-05 electrodes) and specialises each graph to those electrodes once. ``predict`` then scores
+the windows of a batch **one at a time**:
+
+1. the window's features come from the Welch spectrum the pipeline already computed
+   (:attr:`neurofb.types.Features.psd`, at the stream's own rate: nothing is resampled) —
+   :func:`neurofb.focus.features.model_features`;
+2. in **baseline mode** the session's baseline (:class:`neurofb.focus.baseline.
+   SessionBaseline`) takes the windows of the first ``baseline_s`` seconds of rest (scored
+   cold meanwhile) and re-centres every later window on them, for the baseline graph;
+3. the graph of the window's mode gives a logit and the attention over the electrodes; a
+   personalised model's head (:mod:`neurofb.focus.personal`) turns the logit into the
+   person's; focus = sigmoid(logit) in float64; the attention over the stream's channels is the
+   explanation (0 on channels that are not electrodes), and each window's mode is reported.
 
 One window at a time is what makes a trace independent of batching: a live update (one window)
-and a replay at ``--speed max`` (16 windows per batch) call exactly the same operations on
-exactly the same shapes for every window, so their numbers are identical bit for bit — not
-merely close. Training builds its windows with :func:`resample_windows` too, so the model sees
-what it was trained on.
+and a replay at ``--speed max`` (16 windows per batch) run exactly the same operations on
+exactly the same shapes for every window, so their numbers are identical bit for bit.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
-from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,102 +35,14 @@ import numpy as np
 from neurofb.dsp import montage
 from neurofb.errors import ChannelError, ModelError
 from neurofb.focus.base import FocusBatch
+from neurofb.focus.baseline import MIN_WINDOWS, STD_FLOOR, SessionBaseline
 from neurofb.focus.card import read_meta
-from neurofb.focus.runtime import Network, load_network, sigmoid
+from neurofb.focus.features import FMAX, N_FEATURES, model_features
+from neurofb.focus.personal import PersonalHead, load_heads
+from neurofb.focus.runtime import BoundGraph, Network, load_network, sigmoid
 from neurofb.types import Features
 
-
-def resample_ratio(sfreq_in: float, sfreq_out: float) -> tuple[int, int]:
-    """The (up, down) integers of a polyphase resampling from ``sfreq_in`` to ``sfreq_out``."""
-    if not (sfreq_in > 0 and sfreq_out > 0):
-        raise ValueError(f"sampling rates must be positive, got {sfreq_in}, {sfreq_out}")
-    frac = Fraction(sfreq_out / sfreq_in).limit_denominator(1000)
-    return frac.numerator, frac.denominator
-
-
-def resample_windows(windows: np.ndarray, sfreq_in: float, sfreq_out: float, *,
-                     dtype: type = np.float32) -> np.ndarray:
-    """Resample windows along time, each window on its own.
-
-    Parameters
-    ----------
-    windows : array, shape (..., n_times)
-        Signals (µV) at ``sfreq_in`` Hz.
-    sfreq_in, sfreq_out : float
-        Input and output sampling rates in Hz.
-    dtype : numpy dtype
-        Of the result: float32 for training sets (half the memory), float64 for the engine
-        (rounding to float32 would turn a last-bit difference between two CPUs into a 1e-7 one).
-
-    Returns
-    -------
-    array, shape (..., n_times_out)
-        ``scipy.signal.resample_poly`` of each window (its anti-aliasing filter included),
-        computed in float64. Each window's numbers depend only on that window (the engine also
-        calls this one window at a time, so a batch never changes them).
-    """
-    from scipy.signal import resample_poly
-
-    up, down = resample_ratio(sfreq_in, sfreq_out)
-    x = np.asarray(windows, dtype=np.float64)
-    if up == down:
-        return x.astype(dtype)
-    if x.shape[-1] <= _MATRIX_MAX_SAMPLES:
-        # resample_poly is linear: for a window length it is one (n_in, n_out) matrix. Each
-        # output sample only sees the ~80 inputs under the anti-aliasing FIR, so the matrix is
-        # banded: it is applied block by block of output samples, each block a BLAS product
-        # over its own rows (same numbers as resample_poly to 1e-15, ~4x faster than the dense
-        # product). In float64: a float32 product rounds differently for different batch
-        # sizes, and a replay's trace must not depend on how many windows were batched.
-        out = np.empty((*x.shape[:-1], _n_out(x.shape[-1], up, down)))
-        for cols, rows, block in _resample_blocks(x.shape[-1], up, down):
-            np.matmul(x[..., rows], block, out=out[..., cols])
-        return out.astype(dtype, copy=False)
-    return resample_poly(x, up, down, axis=-1, window=_antialias(up, down)).astype(dtype)
-
-
-#: Longest window resampled by matrix product (longer signals use resample_poly directly).
-_MATRIX_MAX_SAMPLES = 4096
-
-#: Output samples per block of the banded resampling product (fastest on 1 and 16 windows).
-_BLOCK_COLUMNS = 16
-
-
-def _n_out(n_in: int, up: int, down: int) -> int:
-    """Output length of :func:`scipy.signal.resample_poly` for ``n_in`` samples."""
-    return -(-n_in * up // down)  # ceil(n_in * up / down)
-
-
-@lru_cache(maxsize=8)
-def _resample_blocks(n_in: int, up: int, down: int) -> tuple[tuple[slice, slice, np.ndarray], ...]:
-    """The resampling matrix of ``n_in`` samples cut into bands: (columns, rows, block)."""
-    from scipy.signal import resample_poly
-
-    m = resample_poly(np.eye(n_in), up, down, axis=-1, window=_antialias(up, down))
-    blocks = []
-    for c0 in range(0, m.shape[1], _BLOCK_COLUMNS):
-        cols = slice(c0, min(c0 + _BLOCK_COLUMNS, m.shape[1]))
-        used = np.flatnonzero(np.any(m[:, cols] != 0.0, axis=1))
-        rows = slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, 1)
-        block = np.ascontiguousarray(m[rows, cols])
-        block.flags.writeable = False
-        blocks.append((cols, rows, block))
-    return tuple(blocks)
-
-
-@lru_cache(maxsize=16)
-def _antialias(up: int, down: int) -> np.ndarray:
-    """resample_poly's default FIR (Kaiser, beta 5), designed once per ratio instead of per call."""
-    from scipy.signal import firwin
-
-    max_rate = max(up, down)
-    h = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
-    h.flags.writeable = False
-    return h
-
-
-#: Architectures whose inputs this module prepares from EEG windows (graph input names).
-_WINDOW_INPUTS = {"FocusNet": ("x", "pos")}
+__all__ = ["BoundNeuralEstimator", "NeuralEstimator", "load_estimator"]
 
 
 class NeuralEstimator:
@@ -132,92 +50,164 @@ class NeuralEstimator:
 
     Parameters
     ----------
-    network : Network
-        The model folder's ONNX graph, opened (:func:`neurofb.focus.runtime.load_network`).
+    networks : dict of str to Network
+        The folder's graphs by mode (``"cold"``, and ``"baseline"`` when it has one).
     meta : dict
         Its model.json.
     model_dir : path-like, optional
         Where it was loaded from.
+    baseline_s : float
+        Baseline mode from the start of the stream: its first ``baseline_s`` seconds are rest
+        (0: cold until :meth:`BoundNeuralEstimator.request_baseline`).
+    heads : dict of str to PersonalHead, optional
+        A personalised model's heads by mode.
 
     Raises
     ------
     ModelError
-        The architecture's inputs are not ones this engine prepares.
+        No cold graph, or baseline mode asked of a model without a baseline graph.
     """
 
     name = "model"
 
-    def __init__(self, network: Network, meta: dict[str, Any], *,
-                 model_dir: str | os.PathLike | None = None) -> None:
-        arch = meta.get("architecture", {})
-        wanted = _WINDOW_INPUTS.get(str(arch.get("name", "")))
-        if wanted is None or tuple(network.inputs) != wanted:
-            raise ModelError(
-                f"this neurofb cannot prepare the inputs {network.inputs} of a "
-                f"{arch.get('name')!r} network (it knows {sorted(_WINDOW_INPUTS)}): upgrade "
-                "neurofb")
-        self.network = network
+    def __init__(self, networks: dict[str, Network], meta: dict[str, Any], *,
+                 model_dir: str | os.PathLike | None = None, baseline_s: float = 0.0,
+                 heads: dict[str, PersonalHead] | None = None) -> None:
+        if "cold" not in networks:
+            raise ModelError("a model needs its cold-mode graph (model.onnx)")
+        if not (math.isfinite(baseline_s) and baseline_s >= 0):
+            raise ValueError(f"baseline_s must be >= 0 seconds, got {baseline_s}")
+        if baseline_s and "baseline" not in networks:
+            raise ModelError("this model has no baseline-mode graph (baseline.onnx): use it "
+                             "without --baseline, or a model trained for baseline mode")
+        self.networks = networks
         self.meta = meta
         self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.baseline_s = float(baseline_s)
+        self.heads = heads or {}
         inp = meta.get("input", {})
-        arch_sfreq = float(arch.get("sfreq", 128.0))
-        self.sfreq = float(inp.get("sfreq", arch_sfreq))
-        self.window_s = float(inp.get("window_s", int(arch.get("n_times", 256)) / arch_sfreq))
+        self.window_s = float(inp.get("window_s", 2.0))
         self.min_channels = int(inp.get("min_channels", montage.MIN_CHANNELS))
-        self.fmax = float(arch.get("fmax", 45.0))
-        self.personal = int(arch.get("personal_channels", 0)) > 0
+        base = meta.get("baseline", {}) if isinstance(meta.get("baseline"), dict) else {}
+        self.min_windows = int(base.get("min_windows", MIN_WINDOWS))
+        self.std_floor = float(base.get("std_floor", STD_FLOOR))
         self.sha256 = meta.get("weights", {}).get("sha256", "")
-        self.onnx_sha256 = network.sha256
+        self.onnx_sha256 = networks["cold"].sha256
 
-    def bind(
-        self, ch_names: Sequence[str], sfreq: float, *, hop_s: float | None = None
-    ) -> BoundNeuralEstimator:
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The operating modes this model serves (``cold``, ``baseline``)."""
+        return tuple(self.networks)
+
+    @property
+    def personal_electrodes(self) -> tuple[str, ...]:
+        """The electrodes a personalised model was calibrated on (empty for a population one)."""
+        personal = self.meta.get("personal")
+        if not isinstance(personal, dict):
+            return ()
+        return tuple(personal.get("electrodes", ()))
+
+    def bind(self, ch_names: Sequence[str], sfreq: float, *, hop_s: float | None = None
+             ) -> BoundNeuralEstimator:
         """Map the stream's channels to electrodes and check the sampling rate.
+
+        Parameters
+        ----------
+        ch_names : sequence of str
+            The stream's channel names.
+        sfreq : float
+            Its sampling rate in Hz.
+        hop_s : float, optional
+            Time between windows (s); only used to time windows when ``predict`` is not told
+            their end times (default 0.25 s).
 
         Raises
         ------
         ChannelError
-            Fewer than the model's minimum of known 10-20/10-10 electrodes among ``ch_names``.
+            Fewer than the model's minimum of known 10-20/10-10 electrodes among ``ch_names``,
+            or a personalised model's electrodes missing.
         ModelError
-            The stream's sampling rate is too low for the model's band (1–45 Hz needs > 90 Hz).
+            The stream's sampling rate is too low for the model's band (1–45 Hz needs 90 Hz).
         """
         if not sfreq > 0:
             raise ValueError(f"sfreq must be positive, got {sfreq}")
-        if sfreq < 2 * self.fmax:
-            raise ModelError(f"the focus model analyses up to {self.fmax:g} Hz and needs a "
-                             f"sampling rate of at least {2 * self.fmax:g} Hz; the stream has "
-                             f"{sfreq:g} Hz")
-        return BoundNeuralEstimator(self, tuple(ch_names), float(sfreq))
+        if sfreq < 2 * FMAX:
+            raise ModelError(f"the focus model analyses up to {FMAX} Hz and needs a sampling "
+                             f"rate of at least {2 * FMAX} Hz; the stream has {sfreq:g} Hz")
+        return BoundNeuralEstimator(self, tuple(ch_names), float(sfreq),
+                                    0.25 if hop_s is None else float(hop_s))
 
 
 class BoundNeuralEstimator:
-    """The attention model bound to one stream's channels and sampling rate."""
+    """The attention model bound to one stream's channels and sampling rate.
 
-    #: Each window is scored on its own, with no state.
-    stateless = True
-    #: But not ahead on the pipeline's worker thread: one small ONNX Runtime call per window
+    Attributes
+    ----------
+    electrodes : tuple of str
+        The electrodes the model reads, in its order.
+    indices : array of int
+        Their indices among the stream's channels.
+    baseline : SessionBaseline
+        The session's baseline (state ``"off"`` in cold mode).
+    """
+
+    #: Not ahead on the pipeline's worker thread: one small ONNX Runtime call per window
     #: takes and drops the GIL twice, and the hand-overs with the thread computing band powers
-    #: made a replay slower, not faster (10 min of 19-ch EEG: 0.84 s with it, 0.62 s without).
+    #: made a replay slower, not faster.
     score_ahead = False
 
-    def __init__(self, parent: NeuralEstimator, ch_names: tuple[str, ...], sfreq: float) -> None:
+    def __init__(self, parent: NeuralEstimator, ch_names: tuple[str, ...], sfreq: float,
+                 hop_s: float) -> None:
         self.parent = parent
         self.ch_names = ch_names
         self.sfreq = sfreq
+        self.hop_s = hop_s
         try:
             known, idx, unknown = montage.match(ch_names, min_channels=parent.min_channels)
         except ChannelError as err:
             raise ChannelError(f"the focus model cannot use this headset: {err}") from None
-        if parent.personal:
-            known, idx = _personal_channels(parent.meta, known, idx)
+        if parent.personal_electrodes:
+            known, idx = _personal_channels(parent.personal_electrodes, known, idx)
         self.electrodes = known
         self.indices = idx
         self.unknown = unknown
-        self._pos = np.ascontiguousarray(montage.positions(known), dtype=np.float64)
-        self._n_times = round(parent.window_s * parent.sfreq)
+        pos = montage.positions(known)
+        self.graphs: dict[str, BoundGraph] = {
+            mode: net.bind(pos) for mode, net in parent.networks.items()}
+        self._n_model = round(parent.window_s * sfreq)
+        self.baseline = SessionBaseline((len(known), N_FEATURES),
+                                        min_windows=parent.min_windows,
+                                        std_floor=parent.std_floor)
+        self._clock_s = parent.window_s  # end of the next window when predict is not told
+        if parent.baseline_s:
+            self.baseline.restart(parent.baseline_s, start_s=0.0)
+
+    @property
+    def stateless(self) -> bool:
+        """Each window is scored on its own unless a baseline is kept."""
+        return self.baseline.state == "off"
+
+    @property
+    def mode(self) -> str:
+        """The current mode: ``cold``, ``rest``, ``baseline`` or ``baseline-failed``."""
+        return "cold" if self.baseline.state == "off" else self.baseline.state
 
     def reset(self) -> None:
-        """The model keeps no state between windows: nothing to forget."""
+        """A new stream: the baseline mode set at load starts again from time 0."""
+        self._clock_s = self.parent.window_s
+        self.baseline.restart(self.parent.baseline_s or None, start_s=0.0)
+
+    def request_baseline(self, baseline_s: float | None, *, start_s: float) -> None:
+        """Take a new baseline of ``baseline_s`` seconds of rest from ``start_s`` (None: cold).
+
+        Raises
+        ------
+        ModelError
+            The model has no baseline graph.
+        """
+        if baseline_s and "baseline" not in self.graphs:
+            raise ModelError("this model has no baseline-mode graph (baseline.onnx)")
+        self.baseline.restart(baseline_s or None, start_s=start_s)
 
     def _check(self, windows: np.ndarray) -> np.ndarray:
         w = np.asarray(windows)
@@ -228,99 +218,177 @@ class BoundNeuralEstimator:
             raise ValueError("windows contain NaN or infinite samples; gate them out first")
         return w
 
-    def _prepare_one(self, window: np.ndarray) -> np.ndarray:
-        """One window (n_channels, n_times) → the model's electrodes at its rate, float64."""
-        x = resample_windows(window[self.indices, :], self.sfreq, self.parent.sfreq,
-                             dtype=np.float64)
-        return x[..., -self._n_times:]
+    def spectrum(self, windows: np.ndarray, features: Features | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The Welch spectrum of the model's electrodes: the pipeline's, or computed here.
 
-    def prepare(self, windows: np.ndarray) -> np.ndarray:
-        """Pick the electrodes and resample to the model's rate, window by window.
-
-        Parameters
-        ----------
-        windows : array, shape (n_windows, n_channels, n_times)
-            Filtered EEG in µV at the stream's rate.
+        The pipeline's :attr:`Features.psd` is used when its windows are the model's length
+        (2 s); a longer window is cut to its last 2 s (and a shorter one used whole) and its
+        spectrum computed with the same function.
 
         Returns
         -------
-        array, shape (n_windows, n_electrodes, n_times_model), float64
-            The last ``window_s`` seconds (or all of a shorter window) at the model's rate.
+        psd : array, shape (n_windows, n_electrodes, n_freqs)
+        freqs : array, shape (n_freqs,)
         """
-        w = self._check(windows)
-        x = resample_windows(w[:, self.indices, :], self.sfreq, self.parent.sfreq,
-                             dtype=np.float64)
-        return np.ascontiguousarray(x[..., -self._n_times:])
+        w = windows
+        if (features is not None and features.psd is not None and features.freqs is not None
+                and w.shape[-1] == self._n_model and features.psd.shape[:2] == w.shape[:2]):
+            return features.psd[:, self.indices], features.freqs
+        from neurofb.dsp.features import band_powers
 
-    def predict(self, windows: np.ndarray, features: Features | None = None) -> FocusBatch:
-        """Estimate focus for a batch of windows, scoring each window on its own.
+        own = band_powers(w[:, self.indices, -self._n_model:], self.sfreq)
+        return own.psd, own.freqs  # type: ignore[return-value]
+
+    def _times(self, n: int, t_end: np.ndarray | None) -> np.ndarray:
+        if t_end is None:
+            times = self._clock_s + self.hop_s * np.arange(n)
+        else:
+            times = np.asarray(t_end, dtype=np.float64).reshape(-1)
+            if times.shape != (n,):
+                raise ValueError(f"t_end must have one time per window ({n}), got "
+                                 f"{times.shape}")
+        if n:
+            self._clock_s = float(times[-1]) + self.hop_s
+        return times
+
+    def predict(self, windows: np.ndarray, features: Features | None = None, *,
+                t_end: np.ndarray | None = None) -> FocusBatch:
+        """Estimate focus for a batch of consecutive windows, scoring each on its own.
 
         Parameters
         ----------
         windows : array, shape (n_windows, n_channels, n_times)
-            Filtered EEG in µV at the stream's rate, oldest first.
+            Filtered EEG in µV at the stream's rate, oldest first (finite: the pipeline gates
+            windows with missing samples before).
         features : Features, optional
-            Band powers of the same windows (unused: the model computes its own spectra).
+            The pipeline's band powers and Welch spectrum of the same windows (computed here
+            when not given).
+        t_end : array, shape (n_windows,), optional
+            Each window's end in seconds of the stream (default: consecutive windows
+            ``hop_s`` apart): baseline mode times the rest with it.
 
         Returns
         -------
         FocusBatch
             ``focus`` (n_windows,) in [0, 1]; ``explanation`` (n_windows, n_channels): the
-            attention over the stream's channels (0 on channels that are not electrodes).
+            attention over the stream's channels (0 on channels that are not electrodes);
+            ``mode`` of each window.
         """
         w = self._check(windows)
         n_win = w.shape[0]
+        times = self._times(n_win, t_end)
+        psd, freqs = self.spectrum(w, features)
         logits = np.empty(n_win)
         explanation = np.zeros((n_win, len(self.ch_names)))
-        run = self.parent.network.run
-        x = self.prepare(w)  # each window resampled on its own (tests: any batch, same bits)
+        modes = []
+        win_s = w.shape[-1] / self.sfreq
         for i in range(n_win):
-            # the same shapes for every window, whatever the batch: (1, n_electrodes, n_times)
-            logit, attention = run({"x": x[i : i + 1], "pos": self._pos})
-            logits[i] = logit[0]
-            explanation[i, self.indices] = attention[0]
-        return FocusBatch(focus=sigmoid(logits), explanation=explanation)
+            # the same shapes for every window, whatever the batch: (1, n_electrodes, ...)
+            feats = model_features(psd[i : i + 1], freqs)
+            logits[i], explanation[i, self.indices], mode = self._score_one(
+                feats, float(times[i]), float(times[i]) - win_s)
+            modes.append(mode)
+        return FocusBatch(focus=sigmoid(logits), explanation=explanation, mode=tuple(modes))
+
+    def _score_one(self, feats: np.ndarray, t_end: float, t_start: float
+                   ) -> tuple[float, np.ndarray, str]:
+        """One window's features (1, n_electrodes, n_features) → logit, attention, mode."""
+        rel = self.baseline.update(feats[0], t_end, t_start=t_start)
+        graph = "cold" if rel is None else "baseline"
+        logit, attention = self.graphs[graph].run(feats if rel is None else rel[None])
+        heads = self.parent.heads
+        if heads:
+            head = heads.get(graph, heads["cold"])
+            logit = float(head.predict_logit(np.array([logit]), feats)[0])
+        return logit, attention, self.mode if rel is None else "baseline"
+
+    def score_features(self, feats: np.ndarray, t_end: np.ndarray, *, window_s: float
+                       ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """Score windows given as features of the bound electrodes (evaluation and calibration).
+
+        The same path as :meth:`predict` after the spectrum: baseline, graph, personal head.
+
+        Parameters
+        ----------
+        feats : array, shape (n_windows, n_electrodes, n_features)
+            :func:`neurofb.focus.features.model_features` of consecutive windows of one
+            session, electrodes in the order of :attr:`electrodes`.
+        t_end : array, shape (n_windows,)
+            When each window ends, in seconds of the session.
+        window_s : float
+            Window length in seconds.
+
+        Returns
+        -------
+        logit : array, shape (n_windows,)
+        attention : array, shape (n_windows, n_electrodes)
+        mode : tuple of str
+        """
+        x = np.asarray(feats, dtype=np.float64)
+        if x.ndim != 3 or x.shape[1:] != (len(self.electrodes), N_FEATURES):
+            raise ValueError(f"features must be (n, {len(self.electrodes)}, {N_FEATURES}), "
+                             f"got {x.shape}")
+        times = np.asarray(t_end, dtype=np.float64)
+        logits = np.empty(len(x))
+        attention = np.empty(x.shape[:2])
+        modes = []
+        for i in range(len(x)):
+            logits[i], attention[i], mode = self._score_one(
+                np.ascontiguousarray(x[i : i + 1]), float(times[i]), float(times[i]) - window_s)
+            modes.append(mode)
+        return logits, attention, tuple(modes)
 
 
-def _personal_channels(meta: dict, known: tuple[str, ...], idx: np.ndarray
+def _personal_channels(wanted: Sequence[str], known: tuple[str, ...], idx: np.ndarray
                        ) -> tuple[tuple[str, ...], np.ndarray]:
     """The stream's indices of a personalised model's calibration electrodes, in their order.
 
     Raises
     ------
-    ModelError
-        model.json does not list the calibration electrodes.
     ChannelError
         The stream lacks some of them.
     """
-    wanted = meta.get("input", {}).get("personal_electrodes")
-    if not isinstance(wanted, list) or not wanted:
-        raise ModelError("this personalised model's model.json does not list the electrodes it "
-                         "was calibrated on (input.personal_electrodes)")
     where = dict(zip(known, idx.tolist(), strict=True))
     missing = [e for e in wanted if e not in where]
     if missing:
         raise ChannelError(
             f"this personalised model was calibrated on {', '.join(wanted)}; the stream lacks "
             f"{', '.join(missing)}. Use the population model or calibrate on this headset")
-    return tuple(wanted), np.asarray([where[e] for e in wanted], dtype=int)
+    return tuple(wanted), np.asarray([where[e] for e in wanted], dtype=np.int64)
 
 
-def load_estimator(model_dir: str | os.PathLike | None = None) -> NeuralEstimator:
-    """Load a model folder as an estimator (its ONNX graph; no torch).
+def load_estimator(model_dir: str | os.PathLike | None = None, *, baseline_s: float = 0.0
+                   ) -> NeuralEstimator:
+    """Load a model folder as an estimator (its ONNX graphs; no torch).
 
     Parameters
     ----------
     model_dir : path-like, optional
         The model folder; default: the shipped ``models/focus-default``.
+    baseline_s : float
+        Baseline mode: the first ``baseline_s`` seconds of the stream are rest (0: cold).
 
     Raises
     ------
     ModelError
-        Missing, tampered or mismatched model files, or a folder without an ONNX graph.
+        Missing, tampered or mismatched model files, or a folder without its graphs.
     """
     from neurofb.paths import default_model_dir
 
     folder = Path(model_dir) if model_dir is not None else default_model_dir()
     meta = read_meta(folder)
-    return NeuralEstimator(load_network(folder, meta), meta, model_dir=folder)
+    modes = meta.get("architecture", {}).get("modes", ["cold"])
+    networks = {mode: load_network(folder, meta, mode=mode)
+                for mode in ("cold", "baseline") if mode in modes}
+    heads = None
+    personal = meta.get("personal")
+    if personal is not None:
+        if not isinstance(personal, dict) or not isinstance(personal.get("electrodes"), list):
+            raise ModelError(f"{folder}: model.json's personal section does not list the "
+                             "electrodes it was calibrated on; calibrate again")
+        heads = load_heads(folder, personal)
+        if any(h.n_chans != len(personal["electrodes"]) for h in heads.values()):
+            raise ModelError(f"{folder}: the personal heads do not fit the "
+                             f"{len(personal['electrodes'])} calibration electrodes")
+    return NeuralEstimator(networks, meta, model_dir=folder, baseline_s=baseline_s, heads=heads)

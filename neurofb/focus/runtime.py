@@ -1,33 +1,37 @@
-"""Run a model folder's network with ONNX Runtime: the live and replay path never imports torch.
+"""Run a model folder's graphs with ONNX Runtime: the live and replay path never imports torch.
 
-:func:`load_network` reads ``model.onnx`` once, checks its SHA-256 against ``model.json`` and the
-weights hash stamped in the graph against the weights model.json describes (a tampered or stale
-graph is a :class:`~neurofb.errors.ModelError`; nothing is ever unpickled: ONNX is protobuf),
-and opens one ONNX Runtime session on those very bytes.
+:func:`load_network` reads one graph (``model.onnx`` for cold mode, ``baseline.onnx`` for
+baseline mode) once, checks its SHA-256 against ``model.json``, and the weights hash and the
+mode stamped in the graph against what model.json describes (a tampered or stale graph is a
+:class:`~neurofb.errors.ModelError`; nothing is ever unpickled: ONNX is protobuf).
 
-Each session runs on one intra-op thread, sequentially: the engine scores one small window at a
-time, where thread wake-ups cost more than they save, and a session owns its settings (nothing
-process-wide is changed per prediction). A replay scores ahead on the pipeline's own worker
-thread instead.
+:meth:`Network.bind` then specialises the graph to one electrode set: the ``pos`` input becomes
+a constant, and ONNX Runtime's constant folding computes, once, everything that depends only on
+the electrodes and the weights (the linear branch's per-channel weights, the position
+embeddings, the feature standardisation folded into them), so a window costs only what depends
+on it. The session runs on one intra-op thread, sequentially: the engine scores one small window
+at a time, where thread wake-ups cost more than they save, and a session owns its settings
+(nothing process-wide is changed per prediction).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neurofb.errors import ModelError
-from neurofb.focus.card import META, ONNX, sha256_bytes
+from neurofb.focus.card import GRAPH_FILES, META, sha256_bytes
 
-__all__ = ["Network", "load_network", "session_from_bytes", "sigmoid"]
+__all__ = ["BoundGraph", "Network", "load_network", "session_from_bytes", "sigmoid"]
 
-#: Graph metadata key holding the SHA-256 of the weights the graph was exported from.
+#: Graph metadata keys: the SHA-256 of the weights the graph was exported from, and its mode.
 WEIGHTS_KEY = "neurofb.weights_sha256"
+MODE_KEY = "neurofb.mode"
 
 
 def session_from_bytes(data: bytes, *, threads: int = 1) -> Any:
@@ -63,8 +67,34 @@ def sigmoid(logit: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class BoundGraph:
+    """A graph specialised to one electrode set: features in, logit and attention out.
+
+    Attributes
+    ----------
+    session : onnxruntime.InferenceSession
+    n_chans : int
+        Electrodes it was bound to.
+    """
+
+    session: Any
+    n_chans: int
+
+    def run(self, feats: np.ndarray) -> tuple[float, np.ndarray]:
+        """Score one window's features, shape (1, n_chans, n_features), float64.
+
+        Returns
+        -------
+        logit : float
+        attention : array, shape (n_chans,)
+        """
+        logit, attention = self.session.run(None, {"feats": feats})
+        return float(logit[0]), attention[0]
+
+
+@dataclass(frozen=True)
 class Network:
-    """A model folder's network, ready to run.
+    """One of a model folder's graphs, checked, ready to bind.
 
     Attributes
     ----------
@@ -72,20 +102,51 @@ class Network:
         The ``.onnx`` file.
     sha256 : str
         Its hash (checked against model.json).
+    mode : str
+        ``"cold"`` or ``"baseline"``.
     inputs, outputs : tuple of str
         Graph input and output names, in order.
-    session : onnxruntime.InferenceSession
+    data : bytes
+        The graph as read (and hashed).
     """
 
     path: Path
     sha256: str
+    mode: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    session: Any
+    data: bytes = field(repr=False)
 
-    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Run the graph; ``feeds`` maps every input name to a float64 array."""
-        return self.session.run(None, feeds)
+    def session(self) -> Any:
+        """A session on the whole graph (inputs ``feats`` and ``pos``), for tools and tests."""
+        return session_from_bytes(self.data)
+
+    def bind(self, pos: np.ndarray) -> BoundGraph:
+        """Specialise the graph to electrode positions (m), shape (n_chans, 3).
+
+        Raises
+        ------
+        ModelError
+            ONNX Runtime cannot open the specialised graph.
+        """
+        import onnx
+        from onnx import numpy_helper
+
+        pos = np.ascontiguousarray(pos, dtype=np.float64)
+        if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) < 1:
+            raise ValueError(f"positions must be (n_chans, 3), got {pos.shape}")
+        proto = onnx.load_from_string(self.data)
+        graph = proto.graph
+        kept = [i for i in graph.input if i.name != "pos"]
+        del graph.input[:]
+        graph.input.extend(kept)
+        graph.initializer.append(numpy_helper.from_array(pos, "pos"))
+        try:
+            session = session_from_bytes(proto.SerializeToString())
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise ModelError(f"ONNX Runtime cannot run {self.path.name} on these electrodes: "
+                             f"{err}") from None
+        return BoundGraph(session, len(pos))
 
 
 def _stale(folder: Path) -> str:
@@ -93,9 +154,18 @@ def _stale(folder: Path) -> str:
             "original files")
 
 
-def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, threads: int = 1
+def graph_entry(meta: dict[str, Any], mode: str) -> dict[str, Any] | None:
+    """model.json's record of a mode's graph (None when the folder has none)."""
+    section = meta.get("onnx")
+    if not isinstance(section, dict):
+        return None
+    entry = section if mode == "cold" else section.get(mode)
+    return entry if isinstance(entry, dict) and entry.get("sha256") else None
+
+
+def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, mode: str = "cold"
                  ) -> Network:
-    """Open a model folder's ``model.onnx`` after checking it is the one model.json describes.
+    """Read a model folder's graph of one mode after checking it is the one model.json describes.
 
     Parameters
     ----------
@@ -103,22 +173,25 @@ def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, threads:
         The model folder.
     meta : dict
         Its parsed model.json (:func:`neurofb.focus.card.read_meta`).
-    threads : int
-        Intra-op threads of the session.
+    mode : {"cold", "baseline"}
+        Which graph.
 
     Raises
     ------
     ModelError
-        No ONNX graph (a folder written before graphs were exported), a graph whose SHA-256
-        differs from model.json's, one exported from other weights, or one ONNX Runtime cannot
-        open.
+        No such graph, a graph whose SHA-256 differs from model.json's, one exported from
+        other weights or for another mode, or one that is not a readable ONNX model.
     """
+    import onnx
+
     folder = Path(model_dir)
-    section = meta.get("onnx")
-    if not isinstance(section, dict) or not section.get("sha256"):
-        raise ModelError(f"{folder} has no ONNX graph of its network ({ONNX} is not in {META}): "
-                         f"export it once with `neurofb export-model {folder}`")
-    path = folder / str(section.get("file") or ONNX)
+    if mode not in GRAPH_FILES:
+        raise ValueError(f"mode must be one of {sorted(GRAPH_FILES)}, got {mode!r}")
+    entry = graph_entry(meta, mode)
+    if entry is None:
+        raise ModelError(f"{folder} has no {mode}-mode graph ({GRAPH_FILES[mode]} is not in "
+                         f"{META}): export it with `neurofb export-model {folder}`")
+    path = folder / str(entry.get("file") or GRAPH_FILES[mode])
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -126,40 +199,38 @@ def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, threads:
     except OSError as err:
         raise ModelError(f"cannot read {path}: {err.strerror or err}") from None
     actual = sha256_bytes(data)
-    if actual != section["sha256"]:
+    if actual != entry["sha256"]:
         raise ModelError(
             f"{path.name} does not match {META} (SHA-256 {actual[:12]}…, {META} records "
-            f"{str(section['sha256'])[:12]}…): the file changed after export; {_stale(folder)}")
+            f"{str(entry['sha256'])[:12]}…): the file changed after export; {_stale(folder)}")
     weights = meta.get("weights", {}).get("sha256")
-    if section.get("weights_sha256") != weights:
+    if meta["onnx"].get("weights_sha256") != weights:
         raise ModelError(f"{path.name} was exported from other weights than {META} describes; "
                          f"{_stale(folder)}")
     try:
-        session = session_from_bytes(data, threads=threads)
-    except Exception as err:  # onnxruntime raises its own exception types
-        raise ModelError(f"ONNX Runtime cannot open {path}: {err}") from None
-    stamped = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
-    if stamped != weights:
-        raise ModelError(f"{path.name} carries the weights hash {str(stamped)[:12]}…, "
-                         f"{META} records {str(weights)[:12]}…; {_stale(folder)}")
-    inputs = tuple(i.name for i in session.get_inputs())
-    outputs = tuple(o.name for o in session.get_outputs())
-    declared = tuple(t.get("name") for t in section.get("inputs", []))
-    if declared and declared != inputs:
-        raise ModelError(f"{path.name} takes inputs {inputs}, {META} declares {declared}; "
-                         f"{_stale(folder)}")
-    return Network(path, actual, inputs, outputs, session)
-
-
-def contract(meta: dict[str, Any]) -> dict[str, Any]:
-    """The graph contract recorded in model.json (``{}`` when there is none)."""
-    section = meta.get("onnx")
-    if not isinstance(section, dict):
-        return {}
-    return {k: section[k] for k in ("inputs", "outputs") if k in section}
+        proto = onnx.load_from_string(data)
+    except Exception as err:  # protobuf's DecodeError and friends
+        raise ModelError(f"{path} is not a readable ONNX graph ({err}); {_stale(folder)}"
+                         ) from None
+    stamped = {p.key: p.value for p in proto.metadata_props}
+    if stamped.get(WEIGHTS_KEY) != weights:
+        raise ModelError(f"{path.name} carries the weights hash "
+                         f"{str(stamped.get(WEIGHTS_KEY))[:12]}…, {META} records "
+                         f"{str(weights)[:12]}…; {_stale(folder)}")
+    if stamped.get(MODE_KEY) != mode:
+        raise ModelError(f"{path.name} is the graph of {stamped.get(MODE_KEY)!r} mode, not "
+                         f"{mode!r}; {_stale(folder)}")
+    initialised = {i.name for i in proto.graph.initializer}
+    inputs = tuple(i.name for i in proto.graph.input if i.name not in initialised)
+    outputs = tuple(o.name for o in proto.graph.output)
+    if inputs != ("feats", "pos") or outputs != ("logit", "attention"):
+        raise ModelError(f"{path.name} takes {inputs} and gives {outputs}; this neurofb runs "
+                         "graphs of ('feats', 'pos') → ('logit', 'attention'): upgrade neurofb "
+                         "or re-export the model")
+    return Network(path, actual, mode, inputs, outputs, data)
 
 
 def describe(network: Network) -> str:
     """One line naming the graph's inputs and outputs (for logs)."""
-    return json.dumps({"file": network.path.name, "inputs": network.inputs,
-                       "outputs": network.outputs})
+    return json.dumps({"file": network.path.name, "mode": network.mode,
+                       "inputs": network.inputs, "outputs": network.outputs})

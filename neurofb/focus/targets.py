@@ -10,7 +10,8 @@ from neurofb.focus.base import Estimator
 
 #: Every target a user can choose, with a one-line description (for ``--help``).
 TARGETS: dict[str, str] = {
-    "model": "the trained attention model's focus (1 = engaged in a demanding task)",
+    "model": "the trained attention model's focus (1 = engaged in a demanding task); with "
+             "--baseline 60, re-centred on the first 60 s of rest",
     "engagement": "engagement index beta/(alpha+theta), up",
     "tbr": "theta/beta ratio, down",
     "smr": "relative SMR (12-15 Hz) power, up",
@@ -32,6 +33,7 @@ def make_estimator(
     *,
     model_dir: str | os.PathLike | None = None,
     baseline_s: float = 10.0,
+    model_baseline_s: float = 0.0,
 ) -> Estimator:
     """Build the estimator for a target.
 
@@ -44,6 +46,9 @@ def make_estimator(
         Model folder for ``"model"`` (default: the shipped model).
     baseline_s : float
         Baseline length in seconds for band-power targets.
+    model_baseline_s : float
+        The attention model's baseline mode: the first ``model_baseline_s`` seconds of the
+        stream are rest (0: cold mode).
 
     Raises
     ------
@@ -62,7 +67,8 @@ def make_estimator(
             ) from err
         from neurofb.paths import default_model_dir
 
-        return load_estimator(model_dir if model_dir is not None else default_model_dir())
+        return load_estimator(model_dir if model_dir is not None else default_model_dir(),
+                              baseline_s=model_baseline_s)
     if name.lower() in PRESETS or name.lower().startswith("band:"):
         return BandPowerEstimator(name, baseline_s=baseline_s)
     raise ModelError(

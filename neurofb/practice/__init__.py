@@ -8,13 +8,15 @@ the states these produce):
 - :mod:`~neurofb.practice.exercises`: the focus gauge, the rocket, the clarity scene and the
   calibration blocks (:mod:`~neurofb.practice.calibration`), each a small state machine.
 - :class:`~neurofb.practice.session.PracticeSession`: ties a stream, the reward logic, an
-  exercise and the markers together and summarises the session.
+  exercise and the markers together and summarises the session; in baseline mode it starts
+  with the guided rest (:class:`~neurofb.practice.rest.RestBaseline`).
 - :mod:`~neurofb.practice.tones`: the reward sounds, synthesised.
 """
 
 from neurofb.practice.calibration import Calibration, CalibrationView
 from neurofb.practice.exercise import Exercise, ExerciseView
 from neurofb.practice.exercises import EXERCISES, make_exercise
+from neurofb.practice.rest import RestBaseline, RestView
 from neurofb.practice.reward import FeedbackState, FeedbackSummary, RewardConfig, RewardController
 from neurofb.practice.session import PracticeSession, SessionStep
 
@@ -27,6 +29,8 @@ __all__ = [
     "FeedbackState",
     "FeedbackSummary",
     "PracticeSession",
+    "RestBaseline",
+    "RestView",
     "RewardConfig",
     "RewardController",
     "SessionStep",

@@ -7,6 +7,12 @@ it on the runner thread); each update gives a :class:`SessionStep` with the feed
 exercise view and the markers of that step. It is Qt-free: the app connects its step and done
 listeners to queued Qt signals.
 
+With ``rest_s`` (baseline mode), the session starts with a guided rest
+(:class:`neurofb.practice.rest.RestBaseline`): it asks the stream for a new baseline
+(``baseline.request_baseline(rest_s)``), steps out :class:`~neurofb.practice.rest.RestView`
+views with the reward logic paused until the focus model reports the baseline taken or failed
+(or the user skips it: :meth:`PracticeSession.skip_rest`, cold mode), then runs the exercise.
+
 Markers (exercise and calibration blocks, rewards, threshold changes) go to the ``recorder``
 when one is given (``recorder.write_marker``, exact update times), otherwise to
 ``runner.mark`` (timestamped with the runner's stream clock, which its marker listeners — a
@@ -21,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from neurofb.errors import NeurofbError
 from neurofb.library.summary import SessionSummary
 from neurofb.practice.exercises import Exercise, ExerciseView
+from neurofb.practice.rest import RestBaseline, RestView
 from neurofb.practice.reward import FeedbackState, FeedbackSummary, RewardConfig, RewardController
 from neurofb.types import Marker, Update
 
@@ -39,6 +47,12 @@ class SupportsMark(Protocol):
     def remove_listener(self, callback: Callable[[Any], object]) -> None: ...
 
 
+class SupportsBaseline(Protocol):
+    """What baseline mode needs of a stream (``neurofb.stream.assemble.OpenedStream`` has it)."""
+
+    def request_baseline(self, baseline_s: float | None) -> None: ...
+
+
 class SupportsWriteMarker(Protocol):
     """What the session needs of a recorder (``neurofb.recording.folder.RecordingWriter`` has
     it)."""
@@ -52,7 +66,7 @@ class SessionStep:
 
     update: Update
     feedback: FeedbackState
-    view: ExerciseView
+    view: ExerciseView | RestView
     markers: tuple[Marker, ...]
 
 
@@ -70,6 +84,10 @@ class PracticeSession:
         Reward rules. For an exercise without feedback (calibration) rewards are switched off.
     recorder : object with ``write_marker(marker)``, optional
         Where to write the session's markers, with their exact update times.
+    rest_s : float
+        Baseline mode: seconds of guided rest before the exercise (0: none, cold mode).
+    baseline : object with ``request_baseline(seconds)``, optional
+        The stream whose focus model takes the baseline (needed with ``rest_s``).
 
     Notes
     -----
@@ -85,7 +103,11 @@ class PracticeSession:
         reward_config: RewardConfig | None = None,
         *,
         recorder: SupportsWriteMarker | None = None,
+        rest_s: float = 0.0,
+        baseline: SupportsBaseline | None = None,
     ) -> None:
+        if rest_s and baseline is None:
+            raise ValueError("a rest baseline needs the stream (baseline=) to take it")
         if not isinstance(exercise, Exercise):
             raise ValueError(f"exercise must be an Exercise, got {type(exercise).__name__}")
         if exercise.started:
@@ -97,6 +119,9 @@ class PracticeSession:
         self.exercise = exercise
         self.controller = RewardController(config)
         self.recorder = recorder
+        self.rest = RestBaseline(rest_s) if rest_s else None
+        self.baseline = baseline
+        self._user_paused = False
         self.markers: list[Marker] = []
         self.last: SessionStep | None = None
         self.done = False
@@ -127,18 +152,39 @@ class PracticeSession:
 
     @property
     def paused(self) -> bool:
-        """Whether the session is paused."""
-        return self.controller.paused
+        """Whether the user paused the session."""
+        return self._user_paused
+
+    @property
+    def resting(self) -> bool:
+        """Whether the session is in its rest baseline (the exercise has not started)."""
+        return self.rest is not None and not self.rest.done
 
     def pause(self) -> None:
-        """Pause: no rewards, the exercise clock stops, calibration blocks close."""
+        """Pause: no rewards, the exercise clock stops, calibration blocks close.
+
+        (The rest baseline keeps going: the baseline is the stream's next seconds.)
+        """
         with self._lock:
+            self._user_paused = True
             self.controller.pause()
 
     def resume(self) -> None:
         """Resume after :meth:`pause`."""
         with self._lock:
-            self.controller.resume()
+            self._user_paused = False
+            if not self.resting:
+                self.controller.resume()
+
+    def skip_rest(self) -> None:
+        """Skip the rest baseline: the stream goes back to cold mode and the exercise starts."""
+        with self._lock:
+            if not self.resting or self.rest is None or self.baseline is None:
+                return
+            self._emit(self.rest.skip())
+            self.baseline.request_baseline(None)
+            if not self._user_paused:
+                self.controller.resume()
 
     def set_target_rate(self, target_rate: float) -> None:
         """Change the target on-target fraction of the adaptive threshold, in (0, 1)."""
@@ -146,22 +192,55 @@ class PracticeSession:
             self.controller.set_target_rate(target_rate)
 
     # -- stepping ------------------------------------------------------------------------
+    def _rest_step(self, update: Update) -> SessionStep:
+        """One update of the rest baseline (the reward logic paused)."""
+        rest, baseline = self.rest, self.baseline
+        if rest is None or baseline is None:
+            raise ValueError("this session has no rest baseline")
+        if rest.start_t is None:  # the session starts: a new baseline from now
+            self.controller.pause()
+            try:
+                baseline.request_baseline(rest.rest_s)
+            except NeurofbError:  # a band-power target: no baseline mode, start at once
+                view = rest.step(update)
+                markers = (*view.markers, *rest.skip(update.t, state="unavailable"))
+                self._emit(markers)
+                if not self._user_paused:
+                    self.controller.resume()
+                return SessionStep(update=update, feedback=self.controller.step(update),
+                                   view=rest.view or view, markers=markers)
+        feedback = self.controller.step(update)
+        view = rest.step(update)
+        self._emit(view.markers)
+        if view.done and not self._user_paused:
+            self.controller.resume()
+        return SessionStep(update=update, feedback=feedback, view=view, markers=view.markers)
+
     def feed(self, update: Update) -> SessionStep | None:
         """Process one pipeline update; return its step (None once the session has ended)."""
         with self._lock:
             if self.done:
                 return None
-            feedback = self.controller.step(update)
-            view = self.exercise.step(feedback)
-            markers = tuple(sorted((*feedback.events, *view.markers), key=lambda m: m.t))
-            self._emit(markers)
-            step = SessionStep(update=update, feedback=feedback, view=view, markers=markers)
-            self.last = step
+            if self.resting:
+                step = self._rest_step(update)
+                self.last = step
+            else:
+                step = self._exercise_step(update)
             listeners = list(self._step_listeners)
         for cb in listeners:
             cb(step)
-        if view.done:
+        if step.view.done and isinstance(step.view, ExerciseView):
             self.finish()
+        return step
+
+    def _exercise_step(self, update: Update) -> SessionStep:
+        """One update of the exercise."""
+        feedback = self.controller.step(update)
+        view = self.exercise.step(feedback)
+        markers = tuple(sorted((*feedback.events, *view.markers), key=lambda m: m.t))
+        self._emit(markers)
+        step = SessionStep(update=update, feedback=feedback, view=view, markers=markers)
+        self.last = step
         return step
 
     def finish(self, t: float | None = None) -> FeedbackSummary:
@@ -176,6 +255,8 @@ class PracticeSession:
             if self.done:
                 return self.summary()
             self.done = True
+            if self.resting and self.rest is not None:
+                self._emit(self.rest.skip(t))
             self._emit(self.exercise.finish(t))
             if self._attached and self.runner is not None:
                 self.runner.remove_listener(self.feed)

@@ -358,6 +358,17 @@ class OpenedStream:
             self.markers_in.start()
         self.runner.run()
 
+    def request_baseline(self, baseline_s: float | None) -> None:
+        """The attention model's baseline mode from now: the next ``baseline_s`` seconds are
+        rest (None: cold mode). See :meth:`neurofb.stream.pipeline.Pipeline.request_baseline`.
+
+        Raises
+        ------
+        ModelError
+            The stream's target has no baseline mode (a band-power target).
+        """
+        self.pipeline.request_baseline(baseline_s)
+
     def follow(self, session: SupportsSteps) -> None:
         """Let the outputs send a practice session's reward state and markers with its steps."""
         for output in self.outputs:
@@ -451,7 +462,9 @@ def _estimator(request: StreamRequest) -> tuple[Estimator, str, str | None]:
     if request.model_dir is not None and not Path(model_dir).exists():
         raise ModelError(f"model folder {model_dir} does not exist: pass an existing model "
                          "folder with --model (or leave it out for the shipped model)")
-    return make_estimator("model", model_dir=model_dir), "model", model_dir
+    estimator = make_estimator("model", model_dir=model_dir,
+                               model_baseline_s=request.config.model_baseline_s)
+    return estimator, "model", model_dir
 
 
 def starts_early(request: SourceRequest) -> bool:

@@ -56,7 +56,9 @@ def _subset(features: Features, keep: np.ndarray) -> Features:
 def _pick(batch: FocusBatch, ok: np.ndarray) -> FocusBatch:
     """The rows of ``batch`` where ``ok``."""
     explanation = None if batch.explanation is None else batch.explanation[ok]
-    return FocusBatch(np.asarray(batch.focus)[ok], explanation)
+    mode = None if batch.mode is None else tuple(
+        m for m, keep in zip(batch.mode, ok, strict=True) if keep)
+    return FocusBatch(np.asarray(batch.focus)[ok], explanation, mode)
 
 
 class Pipeline:
@@ -235,6 +237,24 @@ class Pipeline:
                      ch_names=first.ch_names, sfreq=first.sfreq, first_sample=first.first_sample,
                      board=first.board, unit=first.unit)  # fmt: skip
 
+    def request_baseline(self, baseline_s: float | None) -> None:
+        """Baseline mode from now: the next ``baseline_s`` seconds are rest (None: cold).
+
+        Safe to call from any thread: the request takes effect before the next window is
+        scored, with the rest starting at the last sample processed so far. Only an estimator
+        with a baseline mode (the attention model) takes it.
+
+        Raises
+        ------
+        neurofb.errors.ModelError
+            The estimator has no baseline mode.
+        """
+        if not hasattr(self._bound, "request_baseline"):
+            from neurofb.errors import ModelError
+
+            raise ModelError(f"the {self.estimator_name} target has no baseline mode")
+        self._baseline_request = (baseline_s, self._n / self.sfreq)
+
     def reset(self) -> None:
         """Start afresh: filter state, buffers, smoothing and the estimator's baseline.
 
@@ -244,6 +264,7 @@ class Pipeline:
             self._filter.reset()
         self._held = []
         self._bound.reset()
+        self._baseline_request: tuple[float | None, float] | None = None
         self._n = 0
         self._len = 0
         self._smooth: float | None = None
@@ -359,14 +380,18 @@ class Pipeline:
         quality = assess(raw, filt, self.sfreq, ch_names=self.ch_names)
         has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
         ok = (quality.window_score >= self.min_quality) & ~has_nan
-        focus, attention = self._estimate(filt, features, ok, ahead)
+        request, self._baseline_request = self._baseline_request, None
+        if request is not None:  # asked from another thread: applied between batches
+            self._bound.request_baseline(request[0], start_s=request[1])  # type: ignore[attr-defined]
+        t_end = np.asarray(ends, dtype=np.float64) / self.sfreq
+        focus, attention, mode = self._estimate(filt, features, ok, ahead, t_end)
         if self.live:
             done = time.time()
             stamps = chunk.timestamps
             latency = [done - float(stamps[n - 1 - n_chunk_start]) for n in ends]
         else:
             latency = [(time.perf_counter() - t0) / len(ends)] * len(ends)
-        return self._updates(ends, focus, attention, ok, features, quality, latency)
+        return self._updates(ends, focus, attention, mode, ok, features, quality, latency)
 
     def _score_ahead(self, filt: np.ndarray) -> Future | None:
         """In replay, start scoring every window on the worker thread (None when not used).
@@ -383,15 +408,17 @@ class Pipeline:
         return self._ahead.submit(self._bound.predict, filt, None)
 
     def _estimate(
-        self, filt: np.ndarray, features: Features, ok: np.ndarray, ahead: Future | None
-    ) -> tuple[list[float | None], list[tuple[float, ...] | None]]:
-        """Focus and attention of each window; None for gated windows and non-finite values."""
+        self, filt: np.ndarray, features: Features, ok: np.ndarray, ahead: Future | None,
+        t_end: np.ndarray,
+    ) -> tuple[list[float | None], list[tuple[float, ...] | None], list[str]]:
+        """Focus, attention and mode of each window; None and "" for gated windows."""
         n_win = len(ok)
         focus: list[float | None] = [None] * n_win
         attention: list[tuple[float, ...] | None] = [None] * n_win
+        mode = [""] * n_win
         kept = np.flatnonzero(ok).tolist()
         if not kept:
-            return focus, attention
+            return focus, attention, mode
         every = len(kept) == n_win
         batch = None
         if ahead is not None:
@@ -403,7 +430,8 @@ class Pipeline:
                 batch = _pick(batch, ok)
         if batch is None:
             batch = self._bound.predict(
-                filt if every else filt[ok], features if every else _subset(features, ok)
+                filt if every else filt[ok], features if every else _subset(features, ok),
+                t_end=t_end if every else t_end[ok],
             )
         explanation = None if batch.explanation is None else batch.explanation.tolist()
         values = np.asarray(batch.focus).tolist()
@@ -412,13 +440,16 @@ class Pipeline:
                 focus[i] = value
                 if explanation is not None:
                     attention[i] = tuple(explanation[j])
-        return focus, attention
+                if batch.mode is not None:
+                    mode[i] = batch.mode[j]
+        return focus, attention, mode
 
     def _updates(
         self,
         ends: list[int],
         focus: list[float | None],
         attention: list[tuple[float, ...] | None],
+        mode: list[str],
         ok: np.ndarray,
         features: Features,
         quality: QualityReport,
@@ -457,6 +488,7 @@ class Pipeline:
                     rel_power=tuple(map(tuple, rel_power[i])),
                     latency_s=latency[i],
                     sample_index=n,
+                    mode=mode[i],
                 )
             )
         return updates

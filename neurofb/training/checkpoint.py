@@ -1,9 +1,11 @@
 """Resumable training checkpoints as safetensors + JSON (never pickles).
 
-A checkpoint folder holds ``last.safetensors`` (model, optimizer moments, RNG state),
-``best.safetensors`` (the best model so far) and ``state.json`` (epoch, history, optimizer
-hyper-parameters and step counts, the training config). Files are replaced atomically, so a
-crash mid-save leaves the previous checkpoint intact.
+A checkpoint folder holds ``state.safetensors`` (tensors: the members already trained, the
+member in training, its best state so far, its optimizer's moments, torch's random state) and
+``state.json`` (where training stands: mode, member, stage, epoch, early-stopping counters,
+history, NumPy's random state, the recipe). Both are replaced atomically after every epoch, so
+a crash mid-save leaves the previous checkpoint intact; :func:`load_checkpoint` refuses a
+checkpoint of another recipe or data.
 """
 
 from __future__ import annotations
@@ -11,95 +13,95 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from neurofb.errors import ModelError
 
-LAST = "last.safetensors"
-BEST = "best.safetensors"
+__all__ = ["STATE", "TENSORS", "load_checkpoint", "optimizer_state", "restore_optimizer",
+           "save_checkpoint"]
+
+TENSORS = "state.safetensors"
 STATE = "state.json"
 
 
-def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
+def save_checkpoint(folder: str | os.PathLike, doc: dict[str, Any],
+                    tensors: dict[str, torch.Tensor]) -> None:
+    """Write a checkpoint (JSON-ready ``doc`` and named tensors), each file atomically."""
     from safetensors.torch import save_file
 
-    tmp = path.with_name(path.name + ".tmp")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / (TENSORS + ".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    os.replace(tmp, out / TENSORS)
+    tmp = out / (STATE + ".tmp")
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    os.replace(tmp, out / STATE)
 
 
-def save_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                    scaler: torch.amp.GradScaler, gen: torch.Generator, state: dict,
-                    best_state: dict[str, torch.Tensor], config: dict) -> None:
-    """Write the training state after an epoch."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt_sd = opt.state_dict()
-    scalars: dict[str, dict] = {}
-    for pid, pstate in opt_sd["state"].items():
-        for k, v in pstate.items():
-            if torch.is_tensor(v):
-                tensors[f"optim.{pid}.{k}"] = v
-            else:
-                scalars.setdefault(str(pid), {})[k] = v
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.augment"] = gen.get_state()
-    _atomic_save(tensors, folder / LAST)
-    _atomic_save(best_state, folder / BEST)
-    doc = {"state": state, "config": config, "param_groups": opt_sd["param_groups"],
-           "optim_scalars": scalars, "scaler": scaler.state_dict()}
-    tmp = folder / (STATE + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    os.replace(tmp, folder / STATE)
+def load_checkpoint(folder: str | os.PathLike, *, expect: dict[str, Any]
+                    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a checkpoint written by :func:`save_checkpoint`.
 
-
-def load_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                    scaler: torch.amp.GradScaler, gen: torch.Generator
-                    ) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Restore the training state written by :func:`save_checkpoint`.
-
-    Returns
-    -------
-    state : dict
-        Epoch, best score and epoch, early-stopping counter, history.
-    best_state : dict
-        The best model's state dict.
+    Parameters
+    ----------
+    folder : path-like
+        The checkpoint folder.
+    expect : dict
+        Entries the checkpoint's ``state.json`` must hold with these values (the recipe, the
+        training data), so training never resumes someone else's run.
 
     Raises
     ------
     ModelError
-        When the checkpoint is missing, unreadable or from another architecture.
+        No checkpoint, an unreadable one, or one of another training.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    path = Path(folder)
     try:
-        doc = json.loads((folder / STATE).read_text(encoding="utf-8"))
-        tensors = load_file(str(folder / LAST))
-        best = load_file(str(folder / BEST))
+        doc = json.loads((path / STATE).read_text(encoding="utf-8"))
+        tensors = load_file(str(path / TENSORS))
     except FileNotFoundError:
-        raise ModelError(f"no checkpoint to resume in {folder}; train without --resume first"
+        raise ModelError(f"no checkpoint to resume in {path}; train without --resume first"
                          ) from None
     except (OSError, ValueError, SafetensorError) as err:
-        raise ModelError(f"checkpoint in {folder} is unreadable ({err}); delete it and start "
-                         f"again") from None
-    model_sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(model_sd)
-    except RuntimeError as err:
-        raise ModelError(f"checkpoint in {folder} is for another model architecture: {err}"
-                         ) from None
-    dev = next(model.parameters()).device
-    model_state = {}
-    for key, v in tensors.items():
-        if key.startswith("optim."):
-            _, pid, name = key.split(".", 2)
-            model_state.setdefault(int(pid), {})[name] = v.to(dev) if name != "step" else v
-    for pid, extra in doc.get("optim_scalars", {}).items():
-        model_state.setdefault(int(pid), {}).update(extra)
-    opt.load_state_dict({"state": model_state, "param_groups": doc["param_groups"]})
-    scaler.load_state_dict(doc.get("scaler") or {})
-    torch.set_rng_state(tensors["rng.torch"])
-    gen.set_state(tensors["rng.augment"])
-    return doc["state"], {k: v.to(dev) for k, v in best.items()}
+        raise ModelError(f"checkpoint in {path} is unreadable ({err}); delete it and start "
+                         "again") from None
+    for key, value in expect.items():
+        if json.loads(json.dumps(value)) != doc.get(key):
+            raise ModelError(f"the checkpoint in {path} is of another training (its {key} "
+                             "differs): resume with the same data and recipe, or pass "
+                             "--overwrite to start afresh")
+    return doc, tensors
+
+
+def optimizer_state(opt: torch.optim.Optimizer, prefix: str = "optim."
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An optimizer's state as named tensors and JSON (param groups, scalar state)."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, pstate in sd["state"].items():
+        for key, value in pstate.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}{pid}.{key}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                      doc: dict[str, Any], prefix: str = "optim.") -> None:
+    """Load what :func:`optimizer_state` saved into ``opt``."""
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            pid, name = key[len(prefix):].split(".", 1)
+            state.setdefault(int(pid), {})[name] = value
+    for pid, extra in doc.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(extra)
+    opt.load_state_dict({"state": state, "param_groups": doc["param_groups"]})

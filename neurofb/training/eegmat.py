@@ -6,10 +6,12 @@ reference). Data: Zyma I. et al., Data 2019; 4(1):14, doi:10.3390/data4010014, P
 Open Data Commons Attribution licence v1.0 — credit them wherever the data or a model trained on
 it ships.
 
-Each file is read with :func:`mne.io.read_raw_edf`, its 19 EEG channels picked and converted to µV,
-filtered and windowed as the live engine does (:mod:`neurofb.training.windows`). Windows of each
-subject are cached as an .npz keyed by the files' SHA-256 and every windowing parameter, so the
-EDF files are decoded once.
+Each file is read with :func:`mne.io.read_raw_edf`, its 19 EEG channels picked and converted to
+µV, filtered and windowed as the live engine does, and turned into the focus model's features at
+the recording's own rate (:mod:`neurofb.training.windows`); BrainFlow concentration is computed
+from the same windows for the evaluated layouts. The features of each subject are cached as an
+.npz keyed by the files' SHA-256 and every windowing parameter, so the EDF files are decoded
+once.
 """
 
 from __future__ import annotations
@@ -28,15 +30,18 @@ from neurofb.config import EngineConfig
 from neurofb.dsp import montage
 from neurofb.errors import NeurofbError
 from neurofb.focus.card import sha256_file
+from neurofb.training.layouts import LAYOUTS, layout_channels
 from neurofb.training.windows import (
     WINDOWS_VERSION,
-    WindowSet,
+    FeatureSet,
     concat,
-    cut_windows,
+    cut_features,
     filter_description,
     filter_like_engine,
     load_npz,
     save_npz,
+    window_starts,
+    windows_at,
 )
 
 logger = logging.getLogger(__name__)
@@ -126,11 +131,25 @@ def _cache_key(hashes: dict[int, str], params: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, sfreq: float = 128.0,
-                 window_s: float = 2.0, hop_s: float = 1.0,
-                 config: EngineConfig = EngineConfig(),
-                 cache_dir: str | os.PathLike | None = None) -> WindowSet:
-    """Windows of one subject's rest and task recordings.
+def _brainflow(filtered: np.ndarray, sfreq: float, starts: np.ndarray, window_s: float,
+               names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """BrainFlow concentration of every window on each evaluated layout."""
+    from neurofb.training.baselines import concentration_scores
+
+    out = {}
+    for layout in LAYOUTS:
+        idx = [names.index(c) for c in layout_channels(names, layout)]
+        out[layout] = np.concatenate([
+            concentration_scores(windows_at(filtered[idx], sfreq, block, window_s=window_s),
+                                 sfreq)
+            for block in np.array_split(starts, max(1, starts.size // 256))])
+    return out
+
+
+def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, window_s: float = 2.0,
+                 hop_s: float = 1.0, config: EngineConfig = EngineConfig(),
+                 cache_dir: str | os.PathLike | None = None) -> FeatureSet:
+    """Features of every window of one subject's rest and task recordings.
 
     Parameters
     ----------
@@ -138,8 +157,6 @@ def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, sfreq: float = 
         The eegmat folder.
     subject : int
         Subject number (NN of SubjectNN_1.edf).
-    sfreq : float
-        The model's sampling rate in Hz.
     window_s, hop_s : float
         Window length and step in seconds.
     config : EngineConfig
@@ -149,15 +166,16 @@ def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, sfreq: float = 
 
     Returns
     -------
-    WindowSet
-        Every window of both recordings, rest first.
+    FeatureSet
+        Every window of both recordings as one session — rest first, the task recording's
+        times following the rest's end — with BrainFlow concentration on the ``full``,
+        ``cyton`` and ``muse`` layouts.
     """
     files = find_subjects(eegmat_dir).get(int(subject))
     if files is None:
         raise DatasetError(f"subject {subject} is not in {eegmat_dir}")
     hashes = {run: sha256_file(p) for run, p in files.items()}
-    params = {"sfreq": sfreq, "window_s": window_s, "hop_s": hop_s,
-              "filter": filter_description(config)}
+    params = {"window_s": window_s, "hop_s": hop_s, "filter": filter_description(config)}
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"eegmat-{subject:02d}-{_cache_key(hashes, params)}.npz"
@@ -167,27 +185,33 @@ def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, sfreq: float = 
             except (OSError, ValueError, KeyError) as err:
                 logger.warning("ignoring unreadable cache %s: %s", cache, err)
     parts = []
+    offset_s = 0.0  # the task recording follows the rest one: one session, one clock
     for run in (1, 2):
         data, native, names = _read_edf(files[run])
         filtered = filter_like_engine(data, native, config)
-        X, t = cut_windows(filtered, native, window_s=window_s, hop_s=hop_s, model_sfreq=sfreq)
-        parts.append(WindowSet(
-            X=X, y=np.full(len(X), CLASS_OF_RUN[run], np.int64),
-            subject=np.full(len(X), int(subject), np.int64), t=t, ch_names=names, sfreq=sfreq,
+        starts = window_starts(filtered.shape[1], native, window_s=window_s, hop_s=hop_s)
+        X = cut_features(filtered, native, starts, window_s=window_s)
+        n = len(X)
+        parts.append(FeatureSet(
+            X=X, y=np.full(n, CLASS_OF_RUN[run], np.int64),
+            subject=np.full(n, int(subject), np.int64), t=offset_s + starts / native,
+            ch_names=names,
+            window_s=window_s, brainflow=_brainflow(filtered, native, starts, window_s, names),
             files=[{"file": files[run].name, "sha256": hashes[run], "label": CLASS_OF_RUN[run],
-                    "sfreq": native, "n_windows": len(X)}]))
-    ws = concat(parts)
+                    "sfreq": native, "n_windows": n, "starts_at_s": offset_s}]))
+        offset_s += filtered.shape[1] / native
+    fs = concat(parts)
     if cache is not None:
-        save_npz(cache, ws)
-    return ws
+        save_npz(cache, fs)
+    return fs
 
 
 def load_eegmat(eegmat_dir: str | os.PathLike, subjects: Sequence[int] | str | None = None, *,
-                sfreq: float = 128.0, window_s: float = 2.0, hop_s: float = 1.0,
+                window_s: float = 2.0, hop_s: float = 1.0,
                 config: EngineConfig = EngineConfig(),
                 cache_dir: str | os.PathLike | None = None,
-                progress: Callable[[int, int], None] | None = None) -> WindowSet:
-    """Windows of several eegmat subjects (see :func:`load_subject`).
+                progress: Callable[[int, int], None] | None = None) -> FeatureSet:
+    """Features of several eegmat subjects (see :func:`load_subject`).
 
     Parameters
     ----------
@@ -200,14 +224,14 @@ def load_eegmat(eegmat_dir: str | os.PathLike, subjects: Sequence[int] | str | N
     chosen = parse_subjects(subjects, available)
     sets = []
     for i, s in enumerate(chosen):
-        sets.append(load_subject(eegmat_dir, s, sfreq=sfreq, window_s=window_s, hop_s=hop_s,
+        sets.append(load_subject(eegmat_dir, s, window_s=window_s, hop_s=hop_s,
                                  config=config, cache_dir=cache_dir))
         if progress is not None:
             progress(i + 1, len(chosen))
     return concat(sets)
 
 
-def dataset_description(ws: WindowSet, eegmat_dir: str | os.PathLike | None = None) -> dict:
+def dataset_description(ws: FeatureSet, eegmat_dir: str | os.PathLike | None = None) -> dict:
     """The ``training.data`` section of model.json for eegmat windows."""
     return {
         "dataset": "eegmat (PhysioNet EEG During Mental Arithmetic Tasks)",

@@ -5,6 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def auc(y: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC of scores against labels 0/1 (NaN when only one class is present)."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y)
+    return float(roc_auc_score(y, scores)) if len(np.unique(y)) == 2 else float("nan")
+
+
 def binary_metrics(y: np.ndarray, scores: np.ndarray, *, threshold: float = 0.5,
                    subjects: np.ndarray | None = None) -> dict:
     """Metrics of scores in [0, 1] against labels 0 (rest) / 1 (task).

@@ -1,276 +1,221 @@
-"""Personalisation: adapt a trained focus model to one person from a short calibration.
+"""Calibrated mode: fit a personal head on one person's calibration and write a model folder.
 
-Two small steps, seconds on a CPU:
+The population model is not changed: its graphs score the calibration windows, and a
+class-balanced logistic regression (scikit-learn, ``C = 1``, standardised inputs) learns the
+person's read-out from ``[population logit, log10 band powers of every electrode]``
+(:class:`neurofb.focus.personal.PersonalHead`). Two heads are fitted: one on the cold graph's
+logit, one on the baseline graph's logit with the calibration's first rest as the baseline, so
+a later session uses the head of the mode it runs in. The personalised model is tied to the
+calibration's electrodes.
 
-1. **Re-normalise**: the token-feature standardisation (``feat_mean``) is re-estimated from the
-   person's calibration windows (the mean of the rest and task class means, as in training), so
-   their spectra are centred the way the training population's were.
-2. **Fine-tune, anchored**: 100 full-batch Adam steps on the calibration windows (class-balanced
-   loss) with an L2 pull back toward the trained weights (L2-SP), so 50 windows adapt the model
-   without forgetting it. (Tuning only the read-out, ``scope=HEAD_PREFIXES``, adapted less in our
-   inner-validation check: see the model card.)
-3. **Personal head** (:class:`~neurofb.focus.model.PersonalHead`): a class-balanced logistic
-   regression (scikit-learn, ``C=1``, standardised features) fitted on the calibration windows
-   stacks the fine-tuned network's logit with the person's log band powers per electrode. The
-   personalised model is then tied to the calibration's electrodes.
-
-:func:`personalise` does this from a recording with labelled rest/task blocks, holds back the
-last 30 % of each class's windows to report AUC before and after, and writes a new model folder
-whose model.json records the parent model's hash and the calibration data's hash.
+:func:`personalise` does this from a recording with labelled rest/task blocks (``neurofb
+calibrate`` and the app's Personalise button), holds back the latest 30 % of each class's
+windows to report AUC before and after, and writes a new model folder: the parent's files
+(unchanged, same hashes), ``personal.safetensors`` and a model.json recording the parent's hash,
+the calibration data's hash and the electrodes. Nothing here needs torch.
 """
 
 from __future__ import annotations
 
-import copy
 import os
+import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from neurofb.errors import ModelError
-from neurofb.focus.model import FocusNet
+from neurofb.focus.baseline import STD_FLOOR, recentre_sessions
+from neurofb.focus.personal import PersonalHead, save_heads
 from neurofb.training.metrics import binary_metrics
-from neurofb.training.train import Cancelled, log_spectra, predict
-from neurofb.training.windows import WindowSet
+from neurofb.training.windows import FeatureSet
 
-#: Parameters that calibration fine-tunes (the read-out); everything else stays frozen.
-HEAD_PREFIXES = ("pool_norm.", "pool_key.", "query", "head.")
+__all__ = ["HEAD_C", "fit_heads", "fit_personal_head", "hold_back", "personalise"]
 
-
-@dataclass
-class CalibrationResult:
-    """A personalised model and, when windows were held back, its metrics before and after."""
-
-    model: FocusNet
-    seconds: float
-    n_windows: int
-    before: dict | None = None
-    after: dict | None = None
+#: Inverse L2 strength of the personal head's logistic regression.
+HEAD_C = 1.0
 
 
-def class_balanced_mean(feats: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean of the per-class means of token features (n_windows, n_chans, n_feat) → (n_feat,)."""
-    means = [feats[y == c].mean((0, 1)) for c in (0, 1) if bool((y == c).any())]
-    return torch.stack(means).mean(0)
-
-
-def personalise_windows(model: FocusNet, cal: WindowSet, *, epochs: int = 100, lr: float = 1e-3,
-                        anchor: float = 0.1, renormalise: bool = True, finetune: bool = True,
-                        stack: bool = True, stack_c: float = 1.0,
-                        scope: tuple[str, ...] | None = None,
-                        device: str | torch.device = "cpu", seed: int = 0,
-                        progress: Callable[[int, int], None] | None = None,
-                        cancel: Callable[[], bool] | None = None) -> CalibrationResult:
-    """Personalise a model on one person's labelled calibration windows.
+def fit_personal_head(logit: np.ndarray, feats: np.ndarray, y: np.ndarray, *,
+                      c: float = HEAD_C) -> PersonalHead:
+    """Fit a :class:`PersonalHead` on calibration windows (both classes needed).
 
     Parameters
     ----------
-    model : FocusNet
-        The model to adapt (left unchanged: a copy is adapted).
-    cal : WindowSet
-        Calibration windows at the model's rate (rest and task).
-    epochs : int
-        Full-batch fine-tuning steps.
-    lr : float
-        Its learning rate.
-    anchor : float
-        Weight of the L2 pull toward the original read-out weights.
-    renormalise, finetune, stack : bool
-        Which of the three steps to run (``stack`` needs both classes).
-    stack_c : float
-        Inverse L2 strength of the personal head's logistic regression.
-    scope : tuple of str or None
-        Name prefixes of the parameters fine-tuned, e.g. :data:`HEAD_PREFIXES` for the
-        read-out only; None (default) = all, anchored to their trained values.
-    device : str or torch.device
-        Where to compute.
-    seed : int
-        Seeds the fine-tuning.
-    progress : callable(step, total), optional
-        Called after each step.
-    cancel : callable() -> bool, optional
-        Polled between steps; True raises :class:`~neurofb.training.train.Cancelled`.
-
-    Returns
-    -------
-    CalibrationResult
-    """
-    if len(cal) == 0:
-        raise ValueError("no calibration windows")
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    t0 = time.perf_counter()
-    dev = torch.device(device)
-    torch.manual_seed(seed)
-    new = copy.deepcopy(model.population()).to(dev).eval()
-    if cal.ch_names and cal.sfreq != new.sfreq:
-        raise ModelError(f"calibration windows are at {cal.sfreq:g} Hz, the model works at "
-                         f"{new.sfreq:g} Hz")
-    lp = log_spectra(new, cal.X, dev)
-    mask = torch.as_tensor(cal.full_mask(), device=dev)
-    y = torch.as_tensor(cal.y, dtype=torch.float32, device=dev)
-    pos = torch.as_tensor(cal.positions(), dtype=torch.float32, device=dev)
-    both = len(np.unique(cal.y)) == 2
-    if renormalise:
-        with torch.no_grad():
-            feats = new.features(lp, mask)
-            new.feat_mean.copy_(class_balanced_mean(feats, y) if both else feats.mean((0, 1)))
-    if finetune and both and epochs:
-        params = {n: p for n, p in new.named_parameters()
-                  if scope is None or n.startswith(scope)}
-        for n, p in new.named_parameters():
-            p.requires_grad_(n in params)
-        start = {n: p.detach().clone() for n, p in params.items()}
-        opt = torch.optim.Adam(params.values(), lr=lr)
-        n_pos = float(cal.y.sum())
-        pos_weight = torch.tensor((len(cal) - n_pos) / max(n_pos, 1.0), device=dev)
-        new.train()
-        for step in range(epochs):
-            if cancel is not None and cancel():
-                raise Cancelled("calibration cancelled")
-            logits, _ = new.forward_spectrum(lp, pos, mask)
-            loss = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
-            loss = loss + anchor * sum(((p - start[n]) ** 2).sum() for n, p in params.items())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if progress is not None:
-                progress(step + 1, epochs)
-        for p in new.parameters():
-            p.requires_grad_(True)
-    if stack and both:
-        new = fit_personal_head(new, lp, pos, mask, cal.y, c=stack_c)
-    return CalibrationResult(model=new.cpu().eval(), seconds=time.perf_counter() - t0,
-                             n_windows=len(cal))
-
-
-def fit_personal_head(model: FocusNet, logpsd: torch.Tensor, pos: torch.Tensor,
-                      mask: torch.Tensor, y: np.ndarray, *, c: float = 1.0) -> FocusNet:
-    """Fit a :class:`~neurofb.focus.model.PersonalHead` on calibration windows.
-
-    Parameters
-    ----------
-    model : FocusNet
-        The (fine-tuned) population model.
-    logpsd, pos, mask : tensor
-        The calibration windows' log spectra (:meth:`FocusNet.log_spectrum`), electrode
-        positions and channel mask (all present).
-    y : array of int, shape (n_windows,)
-        Their labels (both classes).
+    logit : array, shape (n,)
+        The population graph's logits of the calibration windows.
+    feats : array, shape (n, n_chans, n_features)
+        Their raw features (calibration electrodes).
+    y : array of int, shape (n,)
+        0 rest, 1 task.
     c : float
-        Inverse L2 strength of the class-balanced logistic regression.
-
-    Returns
-    -------
-    FocusNet
-        A copy of ``model`` with the fitted personal head.
+        Inverse L2 strength.
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
-    if not bool(mask.all()):
-        raise ValueError("the personal head needs every calibration electrode in every window")
-    out = model.with_personal_head(logpsd.shape[1]).to(logpsd.device).eval()
-    with torch.no_grad():
-        logits, _ = model.eval().forward_spectrum(logpsd, pos, mask)
-        z = out.personal.features(logits, logpsd).double().cpu().numpy()
-    scaler = StandardScaler().fit(z)
+    y = np.asarray(y)
+    if len(np.unique(y)) != 2:
+        raise ValueError("calibration needs windows of both rest and task")
+    x = PersonalHead.inputs(logit, feats)
+    mean, std = x.mean(0), x.std(0) + 1e-6
     lr = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-    lr.fit(scaler.transform(z), np.asarray(y))
-    head = out.personal
-    with torch.no_grad():
-        head.mean.copy_(torch.as_tensor(scaler.mean_))
-        head.std.copy_(torch.as_tensor(scaler.scale_))
-        head.weight.copy_(torch.as_tensor(lr.coef_[0]))
-        head.bias.copy_(torch.as_tensor(lr.intercept_[0]))
-    return out
+    lr.fit((x - mean) / std, y)
+    return PersonalHead(mean=mean, std=std, weight=lr.coef_[0].astype(np.float64),
+                        bias=float(lr.intercept_[0]))
 
 
-def hold_back(ws: WindowSet, fraction: float = 0.3) -> tuple[WindowSet, WindowSet]:
+def graph_logits(bound: Any, mode: str, X: np.ndarray) -> np.ndarray:
+    """Logits of one mode's graph (specialised to ``bound``'s electrodes), window by window."""
+    return np.array([bound.graphs[mode].run(np.ascontiguousarray(X[i : i + 1]))[0]
+                     for i in range(len(X))])
+
+
+def fit_heads(bound: Any, cal: FeatureSet) -> dict[str, PersonalHead]:
+    """The personal heads of a bound population estimator from calibration windows.
+
+    Parameters
+    ----------
+    bound : neurofb.focus.neural.BoundNeuralEstimator
+        The population model bound to the calibration's electrodes (in ``cal``'s order).
+    cal : FeatureSet
+        One person's calibration windows (rest and task), raw features.
+
+    Returns
+    -------
+    dict
+        ``{"cold": head}``, and ``"baseline"`` (its rest windows re-centring the features)
+        when the model has a baseline graph and there are at least 2 rest windows.
+    """
+    if tuple(cal.ch_names) != tuple(bound.electrodes):
+        raise ValueError(f"calibration electrodes {cal.ch_names} differ from the bound "
+                         f"model's {bound.electrodes}")
+    heads = {"cold": fit_personal_head(graph_logits(bound, "cold", cal.X), cal.X, cal.y)}
+    rest = cal.y == 0
+    if "baseline" in bound.graphs and rest.sum() >= 2:
+        rel = recentre_sessions(cal.X, np.zeros(len(cal)), rest)
+        heads["baseline"] = fit_personal_head(graph_logits(bound, "baseline", rel), cal.X,
+                                              cal.y)
+    return heads
+
+
+def hold_back(fs: FeatureSet, fraction: float = 0.3) -> tuple[FeatureSet, FeatureSet]:
     """Split windows into (calibration, held back): the last ``fraction`` of each class in time.
 
     Windows straddling the cut are dropped so the two parts share no samples.
     """
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    win_s = ws.X.shape[2] / ws.sfreq
-    cal = np.zeros(len(ws), bool)
-    held = np.zeros(len(ws), bool)
-    for key in {(int(s), int(c)) for s, c in zip(ws.subject, ws.y, strict=True)}:
-        sel = (ws.subject == key[0]) & (ws.y == key[1])
-        order = np.sort(ws.t[sel])
+    cal = np.zeros(len(fs), bool)
+    held = np.zeros(len(fs), bool)
+    for key in {(int(s), int(c)) for s, c in zip(fs.subject, fs.y, strict=True)}:
+        sel = (fs.subject == key[0]) & (fs.y == key[1])
+        order = np.sort(fs.t[sel])
         cut = order[int(np.floor((1 - fraction) * len(order)))] if len(order) > 1 else np.inf
-        cal |= sel & (ws.t + win_s <= cut + 1e-9)
-        held |= sel & (ws.t >= cut - 1e-9)
-    return ws.take(cal), ws.take(held)
+        cal |= sel & (fs.t + fs.window_s <= cut + 1e-9)
+        held |= sel & (fs.t >= cut - 1e-9)
+    return fs.take(cal), fs.take(held)
+
+
+def _copy_parent(model_dir: Path, meta: dict[str, Any], out: Path) -> None:
+    """The parent's weights and graphs, byte for byte (their hashes stay valid)."""
+    from neurofb.focus.card import GRAPH_FILES
+
+    files = [meta["weights"].get("file", "weights.safetensors")]
+    files += [GRAPH_FILES[m] for m in meta["architecture"].get("modes", ["cold"])]
+    for name in files:
+        shutil.copyfile(model_dir / name, out / name)
+        os.chmod(out / name, 0o644)
 
 
 def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
                 out_dir: str | os.PathLike, *, hold_back_fraction: float = 0.3,
-                progress: Callable[[int, int], None] | None = None,
-                cancel: Callable[[], bool] | None = None, overwrite: bool = False) -> dict:
-    """Adapt a model folder to one person and write the personalised model folder.
+                overwrite: bool = False) -> dict[str, Any]:
+    """Fit a model folder's personal heads to one person and write the personalised folder.
 
     Parameters
     ----------
     model_dir : path-like
-        The model to start from.
-    recording_or_windows : path-like, Recording or WindowSet
+        The population model to start from.
+    recording_or_windows : path-like, Recording or FeatureSet
         A calibration recording (with labelled rest/task blocks) or its windows.
     out_dir : path-like
-        New model folder (must not hold a model yet).
+        New model folder (must not hold a model yet, unless ``overwrite``).
     hold_back_fraction : float
         Share of each class's windows (the latest) kept out of calibration for the report.
-    progress, cancel
-        As :func:`personalise_windows` (for the app).
     overwrite : bool
         Replace a model already in ``out_dir``.
 
     Returns
     -------
     dict
-        ``before`` and ``after`` metrics on the held-back windows, ``seconds``, ``windows``,
+        ``before`` and ``after`` metrics on the held-back windows (cold mode; ``after_baseline``
+        with the baseline head), ``seconds``, ``windows``, ``held_back``, ``electrodes``,
         ``out_dir``.
+
+    Raises
+    ------
+    ModelError
+        A personalised model given as the parent, a recording without both classes, blocks too
+        short to hold some back, or an ``out_dir`` that holds a model.
     """
-    from neurofb.focus.io import load_model, save_model
+    from neurofb.focus.card import META, read_meta
+    from neurofb.focus.io import write_meta
+    from neurofb.focus.neural import load_estimator
     from neurofb.training.recordings import recording_windows
 
-    model, meta = load_model(model_dir)
+    t0 = time.perf_counter()
+    model_dir = Path(model_dir)
+    meta = read_meta(model_dir)
+    if meta.get("personal"):
+        raise ModelError(f"{model_dir} is already personalised; calibrate the population model "
+                         "it came from (model.json: parent)")
+    out = Path(out_dir)
+    if (out / META).exists() and not overwrite:
+        raise ModelError(f"{out} already holds a model; choose another --out folder")
     data = recording_or_windows
-    if isinstance(data, (str, os.PathLike)):
+    if isinstance(data, str | os.PathLike):
         from neurofb.recording.formats import open_recording
 
         data = open_recording(data)
-    inp = meta["input"]
-    if not isinstance(data, WindowSet):
-        data = recording_windows(data, sfreq=float(inp["sfreq"]),
-                                 window_s=float(inp["window_s"]))
+    if not isinstance(data, FeatureSet):
+        data = recording_windows(data, window_s=float(meta["input"].get("window_s", 2.0)))
     if len(np.unique(data.y)) < 2:
         raise ModelError("calibration needs both rest and task blocks in the recording")
     cal, held = hold_back(data, hold_back_fraction)
     if len(np.unique(cal.y)) < 2 or len(np.unique(held.y)) < 2:
         raise ModelError("the calibration blocks are too short to hold some back for the "
                          "before/after report: record at least 30 s of rest and 30 s of task")
-    result = personalise_windows(model, cal, progress=progress, cancel=cancel)
-    before = binary_metrics(held.y, predict(model, held)[0])
-    after = binary_metrics(held.y, predict(result.model, held)[0])
-    new_meta = {k: v for k, v in meta.items()
-                if k not in ("weights", "created", "versions", "architecture", "format",
-                             "format_version")}
+    # the windows come as features: the stream rate bind asks for is not used here
+    bound = load_estimator(model_dir).bind(cal.ch_names, 2.0 * 45.0)
+    heads = fit_heads(bound, cal)
+    cold_held = graph_logits(bound, "cold", held.X)
+    before = binary_metrics(held.y, 1 / (1 + np.exp(-cold_held)))
+    after = binary_metrics(held.y, 1 / (1 + np.exp(-heads["cold"].predict_logit(cold_held,
+                                                                                 held.X))))
+    report = {"before": before, "after": after}
+    if "baseline" in heads:
+        rest = cal.X[cal.y == 0]
+        rel = (held.X - rest.mean(0)) / (rest.std(0) + STD_FLOOR)
+        base = heads["baseline"].predict_logit(graph_logits(bound, "baseline", rel), held.X)
+        report["after_baseline"] = binary_metrics(held.y, 1 / (1 + np.exp(-base)))
+    out.mkdir(parents=True, exist_ok=True)
+    _copy_parent(model_dir, meta, out)
+    personal = save_heads(heads, out)
+    seconds = time.perf_counter() - t0
+    new_meta = {k: v for k, v in meta.items() if k not in ("created", "calibration")}
     new_meta["name"] = f"{meta.get('name', 'model')}-personal"
     new_meta["parent"] = {"name": meta.get("name"), "sha256": meta["weights"]["sha256"],
-                          "path": str(Path(model_dir))}
+                          "path": str(model_dir)}
     new_meta["input"] = {**meta["input"], "personal_electrodes": list(cal.ch_names)}
+    new_meta["personal"] = {**personal, "electrodes": list(cal.ch_names), "c": HEAD_C,
+                            "inputs": "[population logit, log10 band powers of each electrode]"}
     new_meta["calibration"] = {
-        "method": "re-normalised token features, anchored fine-tuning, personal head "
-                  "(logistic regression on the network's logit + log band powers per electrode)",
+        "method": "personal heads: class-balanced logistic regression on the population "
+                  "graph's logit (cold; baseline with the calibration's rest as the baseline) "
+                  "and the person's log band powers per electrode; the network unchanged",
         "data": data.files, "windows_used": len(cal), "windows_held_back": len(held),
-        "before": before, "after": after, "seconds": round(result.seconds, 2)}
-    save_model(result.model, out_dir, new_meta, overwrite=overwrite)
-    return {"before": before, "after": after, "seconds": result.seconds,
-            "windows": len(cal), "held_back": len(held), "out_dir": str(out_dir)}
+        **report, "seconds": round(seconds, 2)}
+    write_meta(out, new_meta)
+    return {**report, "seconds": seconds, "windows": len(cal), "held_back": len(held),
+            "electrodes": list(cal.ch_names), "out_dir": str(out)}

@@ -3,8 +3,10 @@
 The labels come from the recording's ``block_start``/``block_end`` markers (``rest`` = 0,
 ``task`` = 1, :func:`neurofb.recording.labels.labelled_blocks`). The whole recording is filtered as
 the live engine filters it, then windows lying entirely inside a labelled block are cut and
-resampled to the model's rate (:mod:`neurofb.training.windows`). Each recording is its own
-"subject" for validation splits, so a session is never split between training and validation.
+turned into the focus model's features at the recording's own rate
+(:mod:`neurofb.training.windows`). Each recording is its own "subject" (one session) for
+validation splits and baseline mode, so a session is never split between training and
+validation.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from neurofb.config import EngineConfig
 from neurofb.dsp import montage
 from neurofb.errors import RecordingError
 from neurofb.recording.labels import labelled_blocks
-from neurofb.training.windows import WindowSet, concat, cut_windows, filter_like_engine
+from neurofb.training.windows import (
+    FeatureSet,
+    concat,
+    cut_features,
+    filter_like_engine,
+    window_starts,
+)
 
 
 def recording_hash(rec: object) -> str:
@@ -42,9 +50,8 @@ def _hold_nonfinite(x: np.ndarray, bad: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, held, 0.0)
 
 
-def recording_windows(rec: object, *, subject: int = 0, sfreq: float = 128.0,
-                      window_s: float = 2.0, hop_s: float = 1.0,
-                      config: EngineConfig = EngineConfig()) -> WindowSet:
+def recording_windows(rec: object, *, subject: int = 0, window_s: float = 2.0,
+                      hop_s: float = 1.0, config: EngineConfig = EngineConfig()) -> FeatureSet:
     """Labelled windows of one recording.
 
     Parameters
@@ -53,8 +60,6 @@ def recording_windows(rec: object, *, subject: int = 0, sfreq: float = 128.0,
         An opened recording (data in µV, markers in seconds since its start).
     subject : int
         The id its windows get (for splits by recording).
-    sfreq : float
-        The model's sampling rate in Hz.
     window_s, hop_s : float
         Window length and step in seconds.
     config : EngineConfig
@@ -86,29 +91,30 @@ def recording_windows(rec: object, *, subject: int = 0, sfreq: float = 128.0,
     n_win = round(window_s * rec.sfreq)
     parts = []
     for b in blocks:
-        X, t = cut_windows(filtered, rec.sfreq, window_s=window_s, hop_s=hop_s,
-                           model_sfreq=sfreq, start_s=b.start_s, end_s=b.end_s)
-        if missing is not None and len(X):
-            first = np.round(t * rec.sfreq).astype(np.int64)
-            whole = missing[first + n_win] == missing[first]
-            X, t = X[whole], t[whole]
-        if len(X):
-            parts.append(WindowSet(X=X, y=np.full(len(X), b.y, np.int64),
-                                   subject=np.full(len(X), subject, np.int64), t=t,
-                                   ch_names=names, sfreq=sfreq))
+        starts = window_starts(filtered.shape[1], rec.sfreq, window_s=window_s, hop_s=hop_s,
+                               start_s=b.start_s, end_s=b.end_s)
+        if missing is not None and len(starts):
+            starts = starts[missing[starts + n_win] == missing[starts]]
+        if len(starts):
+            X = cut_features(filtered, rec.sfreq, starts, window_s=window_s)
+            parts.append(FeatureSet(X=X, y=np.full(len(X), b.y, np.int64),
+                                    subject=np.full(len(X), subject, np.int64),
+                                    t=starts / rec.sfreq, ch_names=names, window_s=window_s))
     if not parts:
         raise RecordingError(f"{name}: no labelled block is as long as one {window_s:g} s "
                              f"window")
-    ws = concat(parts)
+    fs = concat(parts)
+    order = np.argsort(fs.t, kind="stable")
+    fs = fs.take(order)
     digest = recording_hash(rec)
-    return WindowSet(X=ws.X, y=ws.y, subject=ws.subject, t=ws.t, ch_names=ws.ch_names,
-                     sfreq=ws.sfreq, files=[{"file": name, "sha256": digest,
-                                             "n_windows": len(ws),
-                                             "windows_rest": int((ws.y == 0).sum()),
-                                             "windows_task": int((ws.y == 1).sum())}])
+    return FeatureSet(X=fs.X, y=fs.y, subject=fs.subject, t=fs.t, ch_names=fs.ch_names,
+                      window_s=window_s,
+                      files=[{"file": name, "sha256": digest, "sfreq": float(rec.sfreq),
+                              "n_windows": len(fs), "windows_rest": int((fs.y == 0).sum()),
+                              "windows_task": int((fs.y == 1).sum())}])
 
 
-def load_recordings(paths: Sequence[str | os.PathLike], **kwargs: object) -> WindowSet:
+def load_recordings(paths: Sequence[str | os.PathLike], **kwargs: object) -> FeatureSet:
     """Labelled windows of several recordings (recording ``i`` gets subject id ``i``).
 
     A folder that is not itself a recording is searched for recordings (folders holding a

@@ -1,7 +1,7 @@
 """Retrain a model on a user's labelled recordings: the app's "Retrain" and a one-call API.
 
 ``neurofb train --recordings ... --init MODEL --out DIR`` does the same from the command line
-(with recipe selection, eegmat data and DDP on top).
+(with eegmat data, TensorBoard and DDP on top).
 """
 
 from __future__ import annotations
@@ -11,22 +11,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from neurofb.errors import NeurofbError
-from neurofb.training.train import TrainConfig
+from neurofb.training.train import Recipe
+
+#: The app's retraining: a few epochs of the shipped recipe's second stage.
+RETRAIN_RECIPE = Recipe(max_epochs=10, patience=3)
 
 
 def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[str | os.PathLike],
-                            out_dir: str | os.PathLike, *,
-                            config: TrainConfig = TrainConfig(max_epochs=30),
-                            device: str | torch.device = "cpu",
+                            out_dir: str | os.PathLike, *, recipe: Recipe = RETRAIN_RECIPE,
+                            device: str | None = "cpu",
                             progress: Callable[[dict], None] | None = None,
                             cancel: Callable[[], bool] | None = None) -> dict:
     """Train a model further on labelled recordings and write it as a new model folder.
 
-    The model's input contract (sampling rate, window) decides how the recordings are cut; a
-    personalised model starts from its population part (its personal head is one person's).
+    Every member of both modes starts from the model's own (its feature standardisation is
+    kept) and the whole network is fine-tuned (stage 2 of the recipe), early-stopped on the
+    member's held-out recordings when there are enough of them. A personalised model retrains
+    its population networks (the personal head is one person's and is not carried over).
 
     Parameters
     ----------
@@ -36,19 +39,19 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
         neurofb recordings (or folders of them) with labelled rest/task blocks.
     out_dir : path-like
         The new model folder (must not hold a model yet).
-    config : TrainConfig
-        Training hyper-parameters.
-    device : str or torch.device
-        Where to train.
+    recipe : Recipe
+        Training recipe (:data:`RETRAIN_RECIPE`).
+    device : str, optional
+        Where to train (None: CUDA when available).
     progress : callable(dict), optional
-        Called after each epoch with its history row.
+        Called after each epoch with its row.
     cancel : callable() -> bool, optional
         Polled between batches; True raises :class:`~neurofb.training.train.Cancelled`.
 
     Returns
     -------
     dict
-        ``out_dir``, ``windows``, ``best_epoch``, ``val_auc``, ``seconds``.
+        ``out_dir``, ``windows``, ``seconds``, ``val_auc`` (mean over members, when measured).
 
     Raises
     ------
@@ -58,21 +61,25 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
         The model folder is missing or tampered, or ``out_dir`` already holds a model.
     """
     from neurofb.focus.io import load_model
-    from neurofb.training.model_folder import save_trained_model
+    from neurofb.training.model_folder import save_trained_models
+    from neurofb.training.procedure import train_modes
     from neurofb.training.recordings import load_recordings
-    from neurofb.training.train import train
 
     init, meta = load_model(model_dir)
-    init = init.population()
-    ws = load_recordings(list(recordings), sfreq=init.sfreq, window_s=init.n_times / init.sfreq)
-    if len(np.unique(ws.y)) < 2:
+    window_s = float(meta["input"].get("window_s", 2.0))
+    fs = load_recordings(list(recordings), window_s=window_s)
+    if len(np.unique(fs.y)) < 2:
         raise NeurofbError("the recordings hold only one class; record a calibration with both "
                            "rest and task blocks")
-    result = train(ws, config=config, init=init, device=device, progress=progress, cancel=cancel)
-    out = save_trained_model(
-        result, ws, out_dir, data={"recordings": {"files": ws.files, "windows": len(ws)}},
-        name=Path(out_dir).name,
-        extra={"parent": {"path": str(model_dir), "sha256": meta["weights"]["sha256"]}},
-    )
-    return {"out_dir": str(out), "windows": len(ws), "best_epoch": result.best_epoch,
-            "val_auc": result.best_score, "seconds": result.seconds}
+    baseline_s = float(meta.get("baseline", {}).get("baseline_s", 60.0))
+    results = train_modes(fs, recipe=recipe, baseline_s=baseline_s, init=init, device=device,
+                          progress=progress, cancel=cancel)
+    out = save_trained_models(
+        results, fs, out_dir, data={"recordings": {"files": fs.files, "windows": len(fs)}},
+        name=Path(out_dir).name, baseline_s=baseline_s,
+        extra={"parent": {"path": str(model_dir), "sha256": meta["weights"]["sha256"]}})
+    vals = [m["stage2"]["best_val_auc"] for r in results.values() for m in r.members
+            if m.get("stage2", {}).get("best_val_auc") is not None]
+    return {"out_dir": str(out), "windows": len(fs),
+            "seconds": sum(r.seconds for r in results.values()),
+            "val_auc": float(np.mean(vals)) if vals else None}

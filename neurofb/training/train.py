@@ -1,45 +1,55 @@
-"""Train the focus model: one loop for CPU, CUDA (mixed precision) and ``torchrun`` (DDP).
+"""Train FocusLRA: a fixed recipe, seeded, early stopping on held-out *subjects*, an ensemble.
 
-Early stopping watches the validation AUC on held-out *subjects* (averaged over the full, Cyton
-and Muse-like channel sets). Windows are turned into Welch spectra once; augmentation then works
-in the log-power domain — amplitude scaling (a shift), white noise (a floor), random channel
-subsets (the key-padding mask: Cyton- and Muse-like layouts and random subsets of ≥ 3
-electrodes), jittered electrode positions. With ``adversarial`` the loop works on raw windows
-instead and adds FGSM/PGD examples (:mod:`neurofb.training.adversarial`).
+The training subjects are split into ``n_members`` disjoint groups (:func:`member_groups`).
+Member k is trained on every group but k and early-stopped on group k — never on anyone outside
+the training data — and the shipped model puts the members side by side
+(:meth:`neurofb.focus.model.FocusLRA.stack`): the mean of their logits and attention. Each
+member is trained in two stages:
 
-Checkpoints are safetensors + JSON (:mod:`neurofb.training.checkpoint`), never pickles.
+1. the **linear branch** alone (the band-power logistic regression; attention uniform, residual
+   zero), Adam, class-balanced loss, early-stopped on its validation subjects;
+2. the **whole network** from there (AdamW), early-stopped on the same subjects; epoch 0 — the
+   stage-1 linear model — competes, so a network that does not help its validation subjects is
+   left as the linear model.
+
+The validation score is the pooled AUC averaged over the full, Cyton-like and Muse-like
+electrode sets (:mod:`neurofb.training.layouts`). Training windows get random channel subsets
+(those layouts and random sets of ≥ 3 electrodes) so the one network serves every electrode set.
+The feature standardisation (``feat_mean``, ``feat_std``) is estimated on each member's own
+training windows.
+
+The same loop runs on the CPU, on CUDA with mixed precision, and under ``torchrun`` (DDP: each
+process trains on its share of every epoch's batches, gradients averaged; only rank 0 writes).
+Progress goes to a callback and to TensorBoard (``logdir``); a resumable checkpoint
+(:mod:`neurofb.training.checkpoint`) is written after every epoch.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from neurofb.dsp import montage
-from neurofb.focus.model import FocusNet
+from neurofb.focus.model import FocusLRA
 from neurofb.training import ddp
-from neurofb.training.adversarial import ATTACKS, perturb
-from neurofb.training.checkpoint import load_checkpoint, save_checkpoint
-from neurofb.training.metrics import binary_metrics
-from neurofb.training.windows import WindowSet
+from neurofb.training.layouts import LAYOUTS, layout_channels
+from neurofb.training.metrics import auc
+from neurofb.training.windows import FeatureSet
 
 logger = logging.getLogger(__name__)
 
-
-def select_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+__all__ = ["Cancelled", "Recipe", "TrainResult", "member_groups", "predict", "train_ensemble"]
 
 
 class Cancelled(Exception):
@@ -47,77 +57,65 @@ class Cancelled(Exception):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of a training run (recorded in model.json).
+class Recipe:
+    """The fixed training recipe (no search at training time; recorded in model.json).
 
     Parameters
     ----------
-    d_model, n_heads, n_layers, dropout : model size (see :class:`FocusNet`).
-    lr, weight_decay : AdamW settings.
+    d_model, n_heads, n_layers, dropout : model size (:class:`~neurofb.focus.model.FocusLRA`).
+    lr_linear : Adam learning rate of stage 1 (the linear branch).
+    lr, weight_decay : AdamW settings of stage 2 (the whole network).
+    linear_l2 : L2 penalty on the linear branch's per-channel weights (both stages).
     batch_size : windows per step (per process under DDP).
-    max_epochs, patience : stop after ``patience`` epochs without a better validation AUC.
-    val_subjects : subjects held out of the training data for early stopping.
-    seed : seeds Python, NumPy and torch, and the choice of validation subjects.
+    max_epochs, patience : per stage; stop after ``patience`` epochs without a better score.
+    n_members : ensemble members (= inner folds over the training subjects).
     subset_prob : probability that a training window gets a random channel subset.
-    amp_range : amplitudes are scaled by a log-uniform factor in [1/amp_range, amp_range].
-    noise_uv : white noise of standard deviation up to this (µV) is added.
-    pos_jitter_m : standard deviation of the electrode position jitter (m).
-    adversarial : None, ``"fgsm"`` or ``"pgd"`` — add adversarial examples to each batch.
-    adv_eps, pgd_steps : attack budget (relative to each channel's std) and PGD iterations.
-    mixed_precision : use autocast (bfloat16/float16) on CUDA.
-    absolute_level : give the model each channel's absolute log power (see :class:`FocusNet`).
+    residual : run stage 2 at all (False: the linear branch alone).
+    seed : seeds everything (member splits, initialisation, batches, augmentation).
+    mixed_precision : autocast (bfloat16/float16) on CUDA.
     """
 
     d_model: int = 32
     n_heads: int = 4
-    n_layers: int = 2
+    n_layers: int = 1
     dropout: float = 0.1
+    lr_linear: float = 1e-2
     lr: float = 1e-3
     weight_decay: float = 1e-2
-    batch_size: int = 128
-    max_epochs: int = 60
-    patience: int = 10
-    val_subjects: int = 4
-    seed: int = 0
+    linear_l2: float = 1e-3
+    batch_size: int = 256
+    max_epochs: int = 40
+    patience: int = 8
+    n_members: int = 5
     subset_prob: float = 0.5
-    amp_range: float = 2.0
-    noise_uv: float = 1.0
-    pos_jitter_m: float = 0.005
-    adversarial: str | None = None
-    adv_eps: float = 0.05
-    pgd_steps: int = 5
+    residual: bool = True
+    seed: int = 0
     mixed_precision: bool = True
-    absolute_level: bool = True
 
     def __post_init__(self) -> None:
-        if self.adversarial not in (None, *ATTACKS):
-            raise ValueError(f"adversarial must be None or one of {ATTACKS}, "
-                             f"got {self.adversarial!r}")
         if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
             raise ValueError("batch_size, max_epochs and patience must be >= 1")
+        if self.n_members < 1:
+            raise ValueError(f"n_members must be >= 1, got {self.n_members}")
         if not 0 <= self.subset_prob <= 1:
             raise ValueError(f"subset_prob must be in [0, 1], got {self.subset_prob}")
-        if self.amp_range < 1 or self.noise_uv < 0 or self.lr <= 0:
-            raise ValueError("need amp_range >= 1, noise_uv >= 0, lr > 0")
+        if not (self.lr > 0 and self.lr_linear > 0 and self.weight_decay >= 0
+                and self.linear_l2 >= 0):
+            raise ValueError("learning rates must be > 0, weight_decay and linear_l2 >= 0")
 
-    def architecture(self, ws: WindowSet) -> dict:
-        """FocusNet hyper-parameters for windows of ``ws``."""
-        return {"n_times": int(ws.X.shape[2]), "sfreq": float(ws.sfreq), "d_model": self.d_model,
-                "n_heads": self.n_heads, "n_layers": self.n_layers, "dropout": self.dropout,
-                "absolute_level": self.absolute_level}
+    def member_model(self, n_features: int) -> FocusLRA:
+        """A new, untrained one-member network of this recipe's size."""
+        return FocusLRA(n_members=1, n_features=n_features, d_model=self.d_model,
+                        n_heads=self.n_heads, n_layers=self.n_layers, dropout=self.dropout)
 
 
 @dataclass
 class TrainResult:
-    """What a training run produced (the model is on the CPU, in eval mode, best epoch)."""
+    """A trained ensemble (on the CPU, eval mode) and how it was trained."""
 
-    model: FocusNet
-    config: TrainConfig
-    history: list[dict]
-    best_epoch: int
-    best_score: float
-    train_subjects: list[int]
-    val_subjects: list[int]
+    model: FocusLRA
+    recipe: Recipe
+    members: list[dict]
     seconds: float
     device: str
     world_size: int = 1
@@ -125,192 +123,384 @@ class TrainResult:
 
     def summary(self) -> dict:
         """JSON-ready description for model.json's ``training`` section."""
-        return {"config": asdict(self.config), "best_epoch": self.best_epoch,
-                "best_val_auc": self.best_score, "epochs_run": len(self.history),
-                "train_subjects": self.train_subjects, "val_subjects": self.val_subjects,
+        return {"recipe": asdict(self.recipe), "members": self.members,
                 "seconds": round(self.seconds, 1), "device": self.device,
-                "world_size": self.world_size, "history": self.history}
+                "world_size": self.world_size, **self.extra}
 
 
-def split_subjects(subjects: list[int], n_val: int, seed: int) -> tuple[list[int], list[int]]:
-    """Choose ``n_val`` validation subjects at random (seeded); the rest train."""
-    rng = np.random.default_rng(seed)
-    if n_val <= 0 or len(subjects) < 2:
-        return sorted(subjects), []
-    n_val = min(n_val, len(subjects) - 1)
-    val = sorted(int(s) for s in rng.choice(subjects, size=n_val, replace=False))
-    return [s for s in sorted(subjects) if s not in val], val
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def subset_masks(ch_names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Boolean channel masks of the headset layouts available within ``ch_names``.
+def member_groups(subjects: Sequence[int], n_members: int, seed: int) -> list[list[int]]:
+    """Split subjects into ``n_members`` disjoint validation groups (seeded; some may be empty
+    when there are fewer subjects than members)."""
+    subjects = sorted(int(s) for s in subjects)
+    perm = np.random.default_rng(seed).permutation(subjects)
+    return [sorted(int(s) for s in g) for g in np.array_split(perm, n_members)]
 
-    ``full`` (all), ``cyton`` and ``muse`` (each headset electrode, or its nearest available
-    electrode), as used for augmentation and for validation.
-    """
-    out = {"full": np.ones(len(ch_names), bool)}
-    for name in ("cyton", "muse"):
-        chosen = montage.nearest(montage.PRESETS[name], ch_names)
-        m = np.isin(np.asarray(ch_names), chosen)
-        if m.sum() >= montage.MIN_CHANNELS and not m.all():
-            out[name] = m
+
+def layout_masks(ch_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Boolean channel masks (n_channels,) of the evaluated layouts within ``ch_names``."""
+    out = {}
+    for name in LAYOUTS:
+        chosen = layout_channels(ch_names, name)
+        mask = np.isin(np.asarray(ch_names), chosen)
+        if mask.sum() >= montage.MIN_CHANNELS:
+            out[name] = mask
     return out
 
 
-def log_spectra(model: FocusNet, X: np.ndarray, device: torch.device,
-                batch_size: int = 1024) -> torch.Tensor:
-    """Welch log-PSD of every window, shape (n, n_chans, n_bins), on ``device``."""
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(X), batch_size):
-            xb = torch.as_tensor(X[i:i + batch_size], dtype=torch.float32, device=device)
-            out.append(model.log_spectrum(xb))
-    return torch.cat(out) if out else torch.zeros(0, X.shape[1], model.spectrum.n_bins)
+def feature_stats(X: np.ndarray, y: np.ndarray, mask: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Standardisation of the features: the mean of the two class means and the pooled std,
+    over the present channels of every window. Returns (mean, std), each (n_features,)."""
+    flat = X[mask]  # (n_present, n_features)
+    cls = np.broadcast_to(y[:, None], mask.shape)[mask]
+    means = [flat[cls == c].mean(0) for c in (0, 1) if (cls == c).any()]
+    return np.mean(means, axis=0), np.maximum(flat.std(0), 1e-3)
 
 
-def predict(model: FocusNet, ws: WindowSet, *, device: str | torch.device = "cpu",
-            batch_size: int = 1024, channels: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Focus scores and attention of a model on a window set.
+def random_masks(rng: np.random.Generator, base: np.ndarray, presets: np.ndarray,
+                 prob: float) -> np.ndarray:
+    """Training channel masks: with probability ``prob`` a preset layout or a random subset of
+    ≥ 3 electrodes (half each), within the channels each window has."""
+    n, c = base.shape
+    out = base.copy()
+    choose = rng.random(n) < prob
+    use_preset = rng.random(n) < 0.5
+    for i in np.flatnonzero(choose):
+        if use_preset[i] and len(presets):
+            sub = presets[rng.integers(len(presets))]
+        else:
+            sub = np.zeros(c, bool)
+            sub[rng.choice(c, size=rng.integers(montage.MIN_CHANNELS, c + 1), replace=False)] = 1
+        new = base[i] & sub
+        if new.sum() >= 1:
+            out[i] = new
+    return out
+
+
+def predict(model: FocusLRA, X: np.ndarray, pos: np.ndarray, mask: np.ndarray | None = None,
+            *, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (float64) and attention of ``model`` on feature windows, in batches (torch).
 
     Parameters
     ----------
-    channels : bool array, shape (n_channels,), optional
-        Channel subset to use (others masked out).
-
-    Returns
-    -------
-    scores : array, shape (n_windows,)
-        sigmoid(logit) in [0, 1].
-    attention : array, shape (n_windows, n_channels)
+    X : array, shape (n_windows, n_channels, n_features)
+    pos : array, shape (n_channels, 3)
+    mask : bool array, shape (n_windows, n_channels), optional
     """
-    dev = torch.device(device)
-    model = model.to(dev).eval()
-    pos = torch.as_tensor(ws.positions(), dtype=torch.float32, device=dev)
-    mask_all = ws.full_mask() if channels is None else ws.full_mask() & channels[None]
-    scores, attn = [], []
-    with torch.inference_mode():
-        for i in range(0, len(ws), batch_size):
-            xb = torch.as_tensor(ws.X[i:i + batch_size], dtype=torch.float32, device=dev)
-            mb = torch.as_tensor(mask_all[i:i + batch_size], device=dev)
-            logits, a = model(xb, pos, mb)
-            scores.append(torch.sigmoid(logits.float()).cpu().numpy())
-            attn.append(a.float().cpu().numpy())
-    if not scores:
-        return np.zeros(0), np.zeros((0, len(ws.ch_names)))
-    return np.concatenate(scores), np.concatenate(attn)
-
-
-def _set_normalisation(model: FocusNet, lp: torch.Tensor, mask: torch.Tensor,
-                       y: torch.Tensor) -> None:
-    """Standardise token features: centre on the mean of the class means, scale by the std."""
-    with torch.no_grad():
-        feats = model.features(lp, mask)
-        means = [feats[y == c][mask[y == c]].mean(0) for c in (0, 1)]
-        model.feat_mean.copy_(torch.stack(means).mean(0))
-        model.feat_std.copy_(feats[mask].std(0).clamp_min(1e-3))
-
-
-class _Augmenter:
-    """Random channel subsets, amplitude, noise and position jitter for a batch."""
-
-    def __init__(self, cfg: TrainConfig, ch_names: tuple[str, ...], sfreq: float,
-                 device: torch.device, seed: int) -> None:
-        self.cfg = cfg
-        self.sfreq = sfreq
-        self.device = device
-        self.presets = torch.as_tensor(
-            np.stack([m for k, m in subset_masks(ch_names).items() if k != "full"]
-                     or [np.ones(len(ch_names), bool)]), device=device)
-        self.gen = torch.Generator(device="cpu").manual_seed(seed)
-
-    def _rand(self, *shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=self.gen).to(self.device)
-
-    def masks(self, mask: torch.Tensor) -> torch.Tensor:
-        b, c = mask.shape
-        choose = self._rand(b) < self.cfg.subset_prob
-        kind = self._rand(b)
-        preset = self.presets[(self._rand(b) * len(self.presets)).long().clamp_max(
-            len(self.presets) - 1)]
-        k = montage.MIN_CHANNELS + (self._rand(b) * (c - montage.MIN_CHANNELS + 1)).long()
-        ranks = self._rand(b, c).argsort(1).argsort(1)
-        random_subset = ranks < k[:, None]
-        sub = torch.where((kind < 0.5)[:, None], preset, random_subset)
-        new = torch.where(choose[:, None], mask & sub, mask)
-        return torch.where(new.any(1, keepdim=True), new, mask)
-
-    def positions(self, pos: torch.Tensor, b: int) -> torch.Tensor:
-        jitter = torch.randn(b, *pos.shape, generator=self.gen).to(self.device)
-        return pos.unsqueeze(0) + self.cfg.pos_jitter_m * jitter
-
-    def log_power(self, lp: torch.Tensor) -> torch.Tensor:
-        b, c, _ = lp.shape
-        gain = (self._rand(b, 1, 1) * 2 - 1) * 2 * math.log10(self.cfg.amp_range)
-        lp = lp + gain + 0.05 * torch.randn(b, c, 1, generator=self.gen).to(self.device)
-        sigma = self._rand(b, 1, 1) * self.cfg.noise_uv
-        return torch.log10(10.0**lp + 2 * sigma**2 / self.sfreq)
-
-    def raw(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, _ = x.shape
-        gain = self.cfg.amp_range ** (self._rand(b, 1, 1) * 2 - 1)
-        gain = gain * 10 ** (0.025 * torch.randn(b, c, 1, generator=self.gen).to(self.device))
-        noise = torch.randn(x.shape, generator=self.gen).to(self.device)
-        return x * gain + noise * self._rand(b, 1, 1) * self.cfg.noise_uv
-
-
-class _Net(torch.nn.Module):
-    """Wraps the model so DDP sees one forward for both the spectral and the raw path."""
-
-    def __init__(self, model: FocusNet) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, inp: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor,
-                raw: bool) -> torch.Tensor:
-        if raw:
-            return self.model(inp, pos, mask)[0]
-        return self.model.forward_spectrum(inp, pos, mask)[0]
-
-
-def _validation_score(model: FocusNet, val_lp: torch.Tensor, val_y: np.ndarray,
-                      pos: torch.Tensor, masks: dict[str, torch.Tensor]) -> tuple[float, dict]:
     model.eval()
-    aucs = {}
+    dev = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    p = torch.as_tensor(pos, dtype=dtype, device=dev)
+    logits, atts = [], []
     with torch.no_grad():
-        for name, m in masks.items():
-            scores = []
-            for i in range(0, len(val_lp), 2048):
-                lp = val_lp[i:i + 2048]
-                mm = m[i:i + 2048]
-                scores.append(torch.sigmoid(model.forward_spectrum(lp, pos, mm)[0].float()))
-            s = torch.cat(scores).cpu().numpy()
-            aucs[name] = binary_metrics(val_y, s)["auc"]
-    return float(np.mean(list(aucs.values()))), aucs
+        for i in range(0, len(X), batch):
+            xb = torch.as_tensor(X[i:i + batch], dtype=dtype, device=dev)
+            mb = None if mask is None else torch.as_tensor(mask[i:i + batch], device=dev)
+            lg, at = model(xb, p, mb)
+            logits.append(lg.double().cpu().numpy())
+            atts.append(at.double().cpu().numpy())
+    if not logits:
+        return np.zeros(0), np.zeros((0, X.shape[1]))
+    return np.concatenate(logits), np.concatenate(atts)
 
 
-def train(data: WindowSet, *, config: TrainConfig = TrainConfig(), val: WindowSet | None = None,
-          init: FocusNet | None = None, device: str | torch.device | None = None,
-          logdir: str | os.PathLike | None = None,
-          checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
-          progress: Callable[[dict], None] | None = None,
-          cancel: Callable[[], bool] | None = None) -> TrainResult:
-    """Train a focus model.
+def validation_auc(model: FocusLRA, val: FeatureSet, pos: np.ndarray,
+                   layouts: dict[str, np.ndarray]) -> float:
+    """Pooled AUC of the validation windows, averaged over the layouts."""
+    base = val.full_mask()
+    scores = [auc(val.y, predict(model, val.X, pos, base & m[None])[0])
+              for m in layouts.values()]
+    return float(np.nanmean(scores))
+
+
+@dataclass
+class _Stage:
+    """Where one stage of one member stands (saved in checkpoints)."""
+
+    name: str
+    epoch: int = 0
+    best: float = -math.inf
+    best_epoch: int = 0
+    bad: int = 0
+    history: list[float] = field(default_factory=list)
+    done: bool = False
+
+
+class _Member:
+    """One member's two-stage fit, with its checkpoints.
 
     Parameters
     ----------
-    data : WindowSet
-        Training windows (validation subjects are taken out of it unless ``val`` is given).
-    config : TrainConfig
-        Hyper-parameters.
-    val : WindowSet, optional
-        Validation windows; default: ``config.val_subjects`` subjects of ``data`` (by subject,
-        never a split of one subject's windows). With fewer than 2 subjects there is no
-        validation and training runs ``max_epochs``.
-    init : FocusNet, optional
-        Start from this model (its feature normalisation is kept); otherwise a new model.
+    trainer : _Ensemble
+        The ensemble being trained (data, recipe, device, callbacks).
+    k : int
+        Member index.
+    train, val : FeatureSet
+        Its training windows and its validation windows (scored ones only; may be empty).
+    """
+
+    def __init__(self, trainer: _Ensemble, k: int, train: FeatureSet, val: FeatureSet) -> None:
+        self.t = trainer
+        self.k = k
+        self.seed = trainer.recipe.seed * 1000 + k
+        self.train, self.val = train, val
+        self.has_val = len(val) > 0 and len(np.unique(val.y)) == 2
+        torch.manual_seed(self.seed)
+        self.rng = np.random.default_rng(self.seed)
+        if trainer.init is not None:
+            self.model = trainer.init.member(k % trainer.init.n_members)
+        else:
+            self.model = trainer.recipe.member_model(train.X.shape[2])
+            mean, std = feature_stats(train.X, train.y, train.full_mask())
+            with torch.no_grad():
+                self.model.feat_mean.copy_(torch.as_tensor(mean[None]))
+                self.model.feat_std.copy_(torch.as_tensor(std[None]))
+        self.model.to(trainer.device)
+        self.best_state = copy.deepcopy(self.model.state_dict())
+        self.info: dict[str, Any] = {"n_train": len(train), "n_val": len(val)}
+
+    # -- one epoch --------------------------------------------------------------------------
+    def _batches(self) -> list[np.ndarray]:
+        order = self.rng.permutation(len(self.train))
+        world = self.t.world
+        mine = order[world.rank :: world.size]
+        size = self.t.recipe.batch_size
+        return [mine[i:i + size] for i in range(0, len(mine), size)]
+
+    def _epoch(self, net: torch.nn.Module, opt: torch.optim.Optimizer) -> float:
+        t, r = self.t, self.t.recipe
+        total, count = 0.0, 0
+        net.train()
+        for idx in self._batches():
+            if t.cancel is not None and t.cancel():
+                raise Cancelled("training cancelled")
+            masks = random_masks(self.rng, self.train.full_mask()[idx], t.presets,
+                                 r.subset_prob)
+            xb = torch.as_tensor(self.train.X[idx], dtype=torch.float32, device=t.device)
+            mb = torch.as_tensor(masks, device=t.device)
+            yb = t.y_train[idx]
+            with torch.autocast(device_type=t.device.type, dtype=t.amp_dtype,
+                                enabled=t.use_amp):
+                logit, _ = net(xb, t.pos, mb)
+            loss = F.binary_cross_entropy_with_logits(logit.float(), yb,
+                                                      pos_weight=t.pos_weight)
+            penalty = (self.model.linear_weights(t.pos) ** 2).sum(-1).mean()
+            loss = loss + r.linear_l2 * penalty
+            opt.zero_grad(set_to_none=True)
+            t.scaler.scale(loss).backward()
+            t.scaler.step(opt)
+            t.scaler.update()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        return ddp.mean(total / max(count, 1), t.world, t.device)
+
+    def _score(self) -> float:
+        if not self.has_val:
+            return float("nan")
+        return validation_auc(self.model, self.val, self.t.pos_np, self.t.layouts)
+
+    # -- stages ------------------------------------------------------------------------------
+    def run_stage(self, stage: _Stage, params: list[torch.nn.Parameter],
+                  opt: torch.optim.Optimizer) -> None:
+        """Train until early stopping (or ``max_epochs``); leave the best state loaded."""
+        r = self.t.recipe
+        ids = {id(p) for p in params}
+        for p in self.model.parameters():
+            p.requires_grad_(id(p) in ids)
+        net = ddp.wrap(self.model, self.t.world, self.t.device)
+        if stage.epoch == 0 and not stage.history:
+            stage.best = self._score() if self.has_val else -math.inf
+            stage.history.append(stage.best)
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        while not stage.done and stage.epoch < r.max_epochs:
+            stage.epoch += 1
+            loss = self._epoch(net, opt)
+            score = self._score()
+            stage.history.append(score)
+            if not self.has_val or score > stage.best + 1e-4:
+                stage.best = score if self.has_val else stage.best
+                stage.best_epoch, stage.bad = stage.epoch, 0
+                self.best_state = copy.deepcopy(self.model.state_dict())
+            else:
+                stage.bad += 1
+            stage.done = stage.bad >= r.patience or stage.epoch >= r.max_epochs
+            self.t.report(self.k, stage, loss, score)
+            self.t.save(self, stage, opt)
+        self.model.load_state_dict(self.best_state)
+        for p in self.model.parameters():
+            p.requires_grad_(True)
+        self.info[stage.name] = {"best_epoch": stage.best_epoch,
+                                 "best_val_auc": None if not self.has_val else stage.best,
+                                 "history": [round(h, 4) for h in stage.history]}
+
+    def stages(self) -> list[tuple[_Stage, Callable[[], list], Callable[[list], Any]]]:
+        """The stages to run, each with its parameters and optimizer factory."""
+        r = self.t.recipe
+        out = []
+        if self.t.init is None:
+            out.append((_Stage("stage1"), self.model.linear_parameters,
+                        lambda ps: torch.optim.Adam(ps, lr=r.lr_linear)))
+        if r.residual:
+            out.append((_Stage("stage2"), lambda: list(self.model.parameters()),
+                        lambda ps: torch.optim.AdamW(ps, lr=r.lr, weight_decay=r.weight_decay)))
+        return out
+
+
+class _Ensemble:
+    """Shared state of one ensemble's training: data, device, callbacks, checkpoints."""
+
+    def __init__(self, fs: FeatureSet, recipe: Recipe, *, scored: np.ndarray,
+                 init: FocusLRA | None, device: str | torch.device | None, tag: str,
+                 writer: Any, checkpoint_dir: str | os.PathLike | None,
+                 progress: Callable[[dict], None] | None,
+                 cancel: Callable[[], bool] | None) -> None:
+        self.fs, self.recipe, self.scored, self.init, self.tag = fs, recipe, scored, init, tag
+        self.world = ddp.setup()
+        self.device = (ddp.device(self.world) if device is None and self.world.size > 1
+                       else select_device(device))
+        self.use_amp = recipe.mixed_precision and self.device.type == "cuda"
+        self.amp_dtype = (torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported()
+                          else torch.float16)
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        self.pos_np = fs.positions()
+        self.pos = torch.as_tensor(self.pos_np, dtype=torch.float32, device=self.device)
+        self.layouts = layout_masks(fs.ch_names)
+        partial = [m for m in self.layouts.values() if not m.all()]
+        self.presets = np.stack(partial) if partial else np.zeros((0, len(fs.ch_names)), bool)
+        self.writer, self.checkpoint_dir = writer, checkpoint_dir
+        self.progress, self.cancel = progress, cancel
+        self.done: list[FocusLRA] = []
+        self.infos: list[dict] = []
+        self.y_train = None
+        self.pos_weight = None
+
+    def member_data(self, k: int, groups: list[list[int]]) -> tuple[FeatureSet, FeatureSet]:
+        val = np.isin(self.fs.subject, groups[k])
+        train = self.fs.take(~val)
+        self.y_train = torch.as_tensor(train.y, dtype=torch.float32, device=self.device)
+        n_pos = float(train.y.sum())
+        self.pos_weight = torch.tensor((len(train) - n_pos) / max(n_pos, 1.0),
+                                       device=self.device)
+        return train, self.fs.take(val & self.scored)
+
+    def report(self, k: int, stage: _Stage, loss: float, score: float) -> None:
+        row = {"mode": self.tag, "member": k, "stage": stage.name, "epoch": stage.epoch,
+               "train_loss": loss, "val_auc": score}
+        if self.world.rank != 0:
+            return
+        if self.writer is not None:
+            step = stage.epoch
+            self.writer.add_scalar(f"{self.tag}/member{k}/{stage.name}/train_loss", loss, step)
+            if math.isfinite(score):
+                self.writer.add_scalar(f"{self.tag}/member{k}/{stage.name}/val_auc", score, step)
+        if self.progress is not None:
+            self.progress(row)
+
+    def expect(self) -> dict[str, Any]:
+        """What a checkpoint of this training must match."""
+        return {"tag": self.tag, "recipe": asdict(self.recipe),
+                "data": [len(self.fs), self.fs.subjects, list(self.fs.ch_names)]}
+
+    def save(self, member: _Member, stage: _Stage, opt: torch.optim.Optimizer) -> None:
+        if self.checkpoint_dir is None or self.world.rank != 0:
+            return
+        from neurofb.training.checkpoint import optimizer_state, save_checkpoint
+
+        tensors, opt_doc = optimizer_state(opt)
+        for i, m in enumerate(self.done):
+            tensors.update({f"done{i}.{k}": v for k, v in m.state_dict().items()})
+        tensors.update({f"model.{k}": v for k, v in member.model.state_dict().items()})
+        tensors.update({f"best.{k}": v for k, v in member.best_state.items()})
+        tensors["rng.torch"] = torch.get_rng_state()
+        doc = {**self.expect(), "member": member.k, "infos": self.infos,
+               "member_info": member.info, "stage": asdict(stage), "optimizer": opt_doc,
+               "rng": member.rng.bit_generator.state}
+        save_checkpoint(self.checkpoint_dir, doc, tensors)
+
+
+def _resume(trainer: _Ensemble, groups: list[list[int]]) -> tuple[int, dict | None]:
+    """Restore finished members from the checkpoint; return the member to continue and its
+    saved state (None: start it afresh)."""
+    from neurofb.training.checkpoint import load_checkpoint
+
+    doc, tensors = load_checkpoint(trainer.checkpoint_dir, expect=trainer.expect())
+    n_done = int(doc["member"])
+    for i in range(n_done):
+        m = trainer.recipe.member_model(trainer.fs.X.shape[2])
+        m.load_state_dict({k[len(f"done{i}."):]: v for k, v in tensors.items()
+                           if k.startswith(f"done{i}.")})
+        trainer.done.append(m.eval())
+    trainer.infos = list(doc["infos"])
+    return n_done, {"doc": doc, "tensors": tensors}
+
+
+def _continue(member: _Member, saved: dict) -> tuple[_Stage, dict]:
+    """Load a member's saved state; return the stage it was in and its optimizer's record."""
+    doc, tensors = saved["doc"], saved["tensors"]
+    member.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    member.best_state = {k[5:]: v.clone() for k, v in tensors.items() if k.startswith("best.")}
+    member.rng.bit_generator.state = doc["rng"]
+    member.info = dict(doc["member_info"])
+    torch.set_rng_state(tensors["rng.torch"])
+    return _Stage(**doc["stage"]), doc["optimizer"]
+
+
+def _train_member(trainer: _Ensemble, k: int, groups: list[list[int]],
+                  saved: dict | None) -> tuple[FocusLRA, dict]:
+    """Train member ``k`` (or continue it from a checkpoint's ``saved`` state)."""
+    from neurofb.training.checkpoint import restore_optimizer
+
+    train, val = trainer.member_data(k, groups)
+    member = _Member(trainer, k, train, val)
+    resumed, opt_doc = _continue(member, saved) if saved is not None else (None, None)
+    for stage, params, make_opt in member.stages():
+        if resumed is not None:
+            if stage.name != resumed.name:
+                continue  # a stage finished before the checkpoint (its record is restored)
+            stage = resumed
+        ps = params()
+        opt = make_opt(ps)
+        if opt_doc is not None and saved is not None:
+            restore_optimizer(opt, saved["tensors"], opt_doc)
+        resumed, opt_doc = None, None
+        member.run_stage(stage, ps, opt)
+    member.info["val_subjects"] = groups[k]
+    return member.model.cpu().eval(), member.info
+
+
+def train_ensemble(fs: FeatureSet, *, recipe: Recipe = Recipe(),
+                   scored: np.ndarray | None = None, init: FocusLRA | None = None,
+                   device: str | torch.device | None = None, tag: str = "cold",
+                   logdir: str | os.PathLike | None = None,
+                   checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
+                   progress: Callable[[dict], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> TrainResult:
+    """Train the CV-bagged ensemble on the given windows (all of them training subjects).
+
+    Parameters
+    ----------
+    fs : FeatureSet
+        Training windows: raw features for the cold model, re-centred ones for the baseline
+        model (:func:`neurofb.training.modes.baseline_features`).
+    recipe : Recipe
+        The training recipe.
+    scored : bool array, shape (n_windows,), optional
+        Which windows count in validation (baseline mode: not the baseline windows).
+    init : FocusLRA, optional
+        Start every member from this model's (retraining): its standardisation is kept and
+        only stage 2 runs.
     device : str or torch.device, optional
-        Default: CUDA when available, else CPU (under DDP: this process's GPU).
+        Default CUDA when available, else the CPU (under DDP: this process's GPU).
+    tag : str
+        Name of the run in progress rows, TensorBoard and checkpoints (``"cold"``, ...).
     logdir : path-like, optional
         TensorBoard log folder.
     checkpoint_dir : path-like, optional
@@ -318,130 +508,39 @@ def train(data: WindowSet, *, config: TrainConfig = TrainConfig(), val: WindowSe
     resume : bool
         Continue from the checkpoint in ``checkpoint_dir``.
     progress : callable(dict), optional
-        Called after each epoch with the epoch's history row (rank 0 only).
+        Called after every epoch (rank 0) with ``mode, member, stage, epoch, train_loss,
+        val_auc``.
     cancel : callable() -> bool, optional
-        Polled between batches; when it returns True, :class:`Cancelled` is raised.
+        Polled between batches; True raises :class:`Cancelled`.
 
     Returns
     -------
     TrainResult
     """
     t0 = time.perf_counter()
-    cfg = config
-    world = ddp.setup()
-    dev = ddp.device(world) if device is None and world.size > 1 else select_device(device)
-    torch.manual_seed(cfg.seed)
-    if val is None:
-        train_subj, val_subj = split_subjects(data.subjects, cfg.val_subjects, cfg.seed)
-        val = data.of_subjects(val_subj) if val_subj else None
-        data = data.of_subjects(train_subj)
-    else:
-        train_subj, val_subj = data.subjects, val.subjects
-    if len(data) == 0 or len(np.unique(data.y)) < 2:
+    if len(fs) == 0 or len(np.unique(fs.y)) < 2:
         raise ValueError("training needs windows of both classes (rest and task)")
-    model = init if init is not None else FocusNet(**cfg.architecture(data))
-    model = model.to(dev)
-    pos = torch.as_tensor(data.positions(), dtype=torch.float32, device=dev)
-    X_lp = log_spectra(model, data.X, dev)
-    mask = torch.as_tensor(data.full_mask(), device=dev)
-    y = torch.as_tensor(data.y, dtype=torch.float32, device=dev)
-    if init is None:
-        _set_normalisation(model, X_lp, mask, y)
-    val_masks: dict[str, torch.Tensor] = {}
-    if val is not None:
-        val = val.pick(data.ch_names) if val.ch_names != data.ch_names else val
-        val_lp = log_spectra(model, val.X, dev)
-        vm = torch.as_tensor(val.full_mask(), device=dev)
-        val_masks = {k: vm & torch.as_tensor(m, device=dev)[None]
-                     for k, m in subset_masks(data.ch_names).items()}
-    raw_X = torch.as_tensor(data.X, device=dev) if cfg.adversarial else None
-    net = ddp.wrap(_Net(model), world, dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    use_amp = cfg.mixed_precision and dev.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    n_pos = float(data.y.sum())
-    pos_weight = torch.tensor((len(data) - n_pos) / max(n_pos, 1.0), device=dev)
-    aug = _Augmenter(cfg, data.ch_names, data.sfreq, dev, cfg.seed + 1000 * world.rank)
-    sampler = torch.utils.data.DistributedSampler(
-        range(len(data)), num_replicas=world.size, rank=world.rank, shuffle=True, seed=cfg.seed)
-    state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0,
-             "history": []}
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if resume:
-        if checkpoint_dir is None:
-            raise ValueError("resume needs checkpoint_dir")
-        state, best_state = load_checkpoint(Path(checkpoint_dir), model, opt, scaler, aug.gen)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume needs checkpoint_dir")
+    scored = np.ones(len(fs), bool) if scored is None else np.asarray(scored, bool)
     writer = None
-    if logdir is not None and world.rank == 0:
+    if logdir is not None and ddp.setup().rank == 0:
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(logdir))
+        writer = SummaryWriter(str(Path(logdir) / tag))
+    trainer = _Ensemble(fs, recipe, scored=scored, init=init, device=device, tag=tag,
+                        writer=writer, checkpoint_dir=checkpoint_dir, progress=progress,
+                        cancel=cancel)
+    groups = member_groups(fs.subjects, recipe.n_members, recipe.seed)
+    start, saved = _resume(trainer, groups) if resume else (0, None)
     try:
-        for epoch in range(state["epoch"], cfg.max_epochs):
-            sampler.set_epoch(epoch)
-            order = torch.as_tensor(list(sampler), device=dev)
-            net.train()
-            total, count = 0.0, 0
-            for i in range(0, len(order), cfg.batch_size):
-                if cancel is not None and cancel():
-                    raise Cancelled("training cancelled")
-                idx = order[i:i + cfg.batch_size]
-                bm = aug.masks(mask[idx])
-                bp = aug.positions(pos, len(idx))
-                with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
-                    if raw_X is None:
-                        logits = net(aug.log_power(X_lp[idx]), bp, bm, False)
-                        loss = F.binary_cross_entropy_with_logits(
-                            logits.float(), y[idx], pos_weight=pos_weight)
-                    else:
-                        xb = aug.raw(raw_X[idx])
-                        xa = perturb(model, xb, y[idx], bp, bm, attack=cfg.adversarial,
-                                     eps=cfg.adv_eps, steps=cfg.pgd_steps, generator=aug.gen)
-                        logits = net(torch.cat([xb, xa]), bp.repeat(2, 1, 1), bm.repeat(2, 1),
-                                     True)
-                        loss = F.binary_cross_entropy_with_logits(
-                            logits.float(), y[idx].repeat(2), pos_weight=pos_weight)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-            train_loss = ddp.mean(total / max(count, 1), world, dev)
-            row = {"epoch": epoch + 1, "train_loss": train_loss}
-            if val is not None:
-                score, aucs = _validation_score(model, val_lp, val.y, pos, val_masks)
-                row.update({"val_auc": score, **{f"val_auc_{k}": v for k, v in aucs.items()}})
-            else:
-                score = -train_loss
-            improved = score > state["best_score"] + 1e-4
-            if improved:
-                state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                state["bad_epochs"] += 1
-            state["history"].append(row)
-            state["epoch"] = epoch + 1
-            if world.rank == 0:
-                if writer is not None:
-                    for k, v in row.items():
-                        if k != "epoch":
-                            writer.add_scalar(k, v, epoch + 1)
-                if checkpoint_dir is not None:
-                    save_checkpoint(Path(checkpoint_dir), model, opt, scaler, aug.gen, state,
-                                    best_state, asdict(cfg))
-                if progress is not None:
-                    progress(row)
-            if val is not None and state["bad_epochs"] >= cfg.patience:
-                break
+        for k in range(start, recipe.n_members):
+            model, info = _train_member(trainer, k, groups, saved if k == start else None)
+            trainer.done.append(model)
+            trainer.infos.append(info)
     finally:
         if writer is not None:
             writer.close()
-    model.load_state_dict(best_state)
-    model = model.cpu().eval()
-    return TrainResult(
-        model=model, config=cfg, history=state["history"], best_epoch=state["best_epoch"],
-        best_score=float(state["best_score"]) if val is not None else float("nan"),
-        train_subjects=train_subj, val_subjects=val_subj,
-        seconds=time.perf_counter() - t0, device=str(dev), world_size=world.size)
+    return TrainResult(model=FocusLRA.stack(trainer.done), recipe=recipe, members=trainer.infos,
+                       seconds=time.perf_counter() - t0, device=str(trainer.device),
+                       world_size=trainer.world.size)

@@ -23,7 +23,8 @@ def make_window(qtbot):
     made = []
 
     def make(**changes):
-        settings = AppSettings(**changes)
+        # sessions start at once unless a test asks for the rest baseline of baseline mode
+        settings = AppSettings(**{"rest_baseline": False, **changes})
         settings.save()
         win = MainWindow(settings)
         qtbot.addWidget(win)

@@ -1,7 +1,8 @@
 """Calibrate on the real synthetic board, then personalise, cancel, retrain and switch models.
 
-The model is a real :class:`neurofb.focus.model.FocusNet` saved as a real model folder
-(safetensors + model.json); its weights are untrained, which is all these screens need.
+The model is a real :class:`neurofb.focus.model.FocusLRA` pair (cold and baseline) saved as a
+real model folder (safetensors, ONNX graphs, model.json); its weights are untrained, which is all
+these screens need.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ def yours(page):
 def model_dir():
     """A real model folder in the user's models folder."""
     from neurofb.focus.io import save_model
-    from neurofb.focus.model import FocusNet
+    from neurofb.focus.model import FocusLRA
 
     out = paths.data_dir() / "models" / "test-base"
     meta = {"name": "test-base", "metrics": {"auc": 0.5},
-            "input": {"sfreq": 128.0, "window_s": 2.0, "n_times": 256, "unit": "uV",
+            "input": {"window_s": 2.0, "unit": "uV",
                       "channels": ["Fz", "C3", "Cz", "C4", "Pz"]}}
-    return str(save_model(FocusNet(), out, meta))
+    nets = {"cold": FocusLRA(n_members=2, d_model=8, n_heads=2),
+            "baseline": FocusLRA(n_members=2, d_model=8, n_heads=2)}
+    return str(save_model(nets, out, meta))
 
 
 def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window, model_dir):

@@ -97,6 +97,29 @@ def test_exercise_runs_records_and_summarises(qtbot, make_window, name):
         assert "1 recordings indexed" in win.banner.label.text()
 
 
+def test_a_session_starts_with_the_rest_baseline_when_asked(qtbot, make_window):
+    """Baseline mode in the app: the rest screen until the engine says the baseline is taken,
+    then the exercise; the live page says which mode the model is in."""
+    win = make_window(session_min=SHORT_MIN, rest_baseline=True, rest_baseline_s=10.0)
+    connect(qtbot, win)
+    page = win.pages["train"]
+    win.show_page("train")
+    page.choose("gauge")
+    assert page.start_session()
+    qtbot.waitUntil(lambda: page.last_step is not None, timeout=STEP_S * 1000)
+    assert page.last_step.view.name == "baseline-rest"
+    assert page.canvas_stack.currentWidget() is page.rest_screen
+    assert page.rest_screen.skip_button.isEnabled()
+    qtbot.waitUntil(lambda: page.last_step is not None and page.last_step.view.name == "gauge",
+                    timeout=STEP_S * 1000)
+    assert page.rest_screen.state == "taken" and "Baseline taken" in page.baseline_note
+    assert page.canvas_stack.currentWidget() is page.canvases["gauge"]
+    qtbot.waitUntil(lambda: "baseline mode" in win.live.summary.text(), timeout=STEP_S * 1000)
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    kinds = [(m.kind, m.label) for m in open_recording(page.last_result.recording).markers]
+    assert ("block_start", "baseline-rest") in kinds and ("baseline", "taken") in kinds
+
+
 def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
     win = make_window(session_min=5.0)
     connect(qtbot, win)

@@ -1,0 +1,104 @@
+"""Baseline mode in a practice session: the guided rest, then the exercise — on real EEG through
+the engine's own stream (the demo recording: 60 s of rest first), as the app runs it."""
+
+from __future__ import annotations
+
+import pytest
+
+from neurofb import paths
+from neurofb.practice.exercises import FocusGauge
+from neurofb.practice.rest import REST_LABEL, RestBaseline, RestView
+from neurofb.practice.session import PracticeSession
+from neurofb.stream.assemble import ReplayRequest, StreamRequest, open_stream
+
+DEMO = paths.shipped_recordings_dir() / "demo-eegmat"
+
+
+def _session(rest_s: float, *, target: str | None = None, skip_after: int | None = None,
+             seconds: float = 75.0):
+    # paced (small chunks, as a headset delivers them): a request from the session reaches the
+    # pipeline before the next chunk
+    request = StreamRequest(ReplayRequest(DEMO, speed=60.0, seconds=seconds), target=target)
+    with open_stream(request) as stream:
+        session = PracticeSession(stream.runner, FocusGauge(duration_s=None), rest_s=rest_s,
+                                  baseline=stream)
+        steps = []
+
+        def keep(step):
+            steps.append(step)
+            if skip_after is not None and len(steps) == skip_after:
+                session.skip_rest()
+
+        session.add_step_listener(keep)
+        session.start()
+        stream.run()
+        session.finish()
+    return session, steps
+
+
+def test_the_session_rests_until_the_model_has_its_baseline_then_trains():
+    session, steps = _session(40.0)
+    rest = [s for s in steps if isinstance(s.view, RestView)]
+    rest_t = [s.update.t for s in rest]
+    assert rest and rest[0].view.state == "resting" and rest[-1].view.state == "taken"
+    assert rest[-1].update.mode == "baseline"  # the first window of the baseline model
+    assert 40.0 <= rest_t[-1] - rest_t[0] <= 40.0 + 1.0  # a chunk at most after the rest
+    assert {s.update.mode for s in rest[:-1] if s.update.focus is not None} == {"rest"}
+    assert all(s.feedback.paused and not s.feedback.reward for s in rest)  # no rewards
+    after = steps[len(rest):]
+    assert after and all(s.view.name == "gauge" for s in after)
+    assert {s.update.mode for s in after if s.update.focus is not None} == {"baseline"}
+    kinds = [(m.kind, m.label) for m in session.markers]
+    assert kinds[:1] == [("block_start", REST_LABEL)]
+    assert ("block_end", REST_LABEL) in kinds and ("baseline", "taken") in kinds
+    assert kinds.index(("baseline", "taken")) < kinds.index(("block_start", "gauge"))
+    assert rest[-1].view.clean_s > 30.0
+
+
+def test_skipping_the_rest_runs_the_session_cold():
+    session, steps = _session(40.0, skip_after=10, seconds=30.0)
+    assert ("baseline", "skipped") in [(m.kind, m.label) for m in session.markers]
+    later = [s for s in steps[12:] if s.update.focus is not None]
+    assert later and all(s.view.name == "gauge" for s in later)
+    assert {s.update.mode for s in later[8:]} == {"cold"}  # once the request reached the model
+
+
+def test_a_band_power_target_has_no_baseline_mode():
+    session, steps = _session(40.0, target="engagement", seconds=10.0)
+    assert steps[0].view.state == "unavailable"
+    assert ("baseline", "unavailable") in [(m.kind, m.label) for m in session.markers]
+    assert all(s.view.name == "gauge" for s in steps[1:])
+
+
+def test_rest_baseline_state_machine_edges():
+    with pytest.raises(ValueError, match="rest_s"):
+        RestBaseline(0.0)
+    with pytest.raises(ValueError, match="baseline="):
+        PracticeSession(None, FocusGauge(), rest_s=60.0)
+    rest = RestBaseline(60.0)
+    assert rest.skip() == () and rest.state == "skipped"  # before any update: nothing to close
+    with pytest.raises(ValueError, match="skipped or unavailable"):
+        RestBaseline(60.0).skip(1.0, state="taken")
+
+
+def test_replay_with_baseline_on_the_command_line(tmp_path, capsys):
+    """``neurofb replay --baseline 60``: the first 60 s re-centre the model, the summary says so,
+    and the trace is the same as the engine's replay in baseline mode."""
+    from neurofb.cli import main
+    from neurofb.config import EngineConfig
+    from neurofb.recording.trace import trace_stats
+    from neurofb.stream.assemble import replay
+
+    trace = tmp_path / "t.csv"
+    assert main(["replay", str(DEMO), "--speed", "max", "--seconds", "75", "--baseline", "60",
+                 "--trace", str(trace)]) == 0
+    out = capsys.readouterr().out
+    assert "baseline mode: the first 60 s were the rest baseline" in out
+    updates = replay(DEMO, seconds=75, config=EngineConfig(model_baseline_s=60.0))
+    modes = [u.mode for u in updates if u.focus is not None]
+    assert modes[0] == "rest" and modes[-1] == "baseline"
+    stats = trace_stats(trace)
+    assert stats.rows == len(updates)
+    assert main(["replay", str(DEMO), "--speed", "max", "--seconds", "5", "--baseline", "60",
+                 "--target", "engagement"]) == 2
+    assert "band-power targets" in capsys.readouterr().err
