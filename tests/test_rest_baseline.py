@@ -43,7 +43,11 @@ def test_the_session_rests_until_the_model_has_its_baseline_then_trains():
     assert rest and rest[0].view.state == "resting" and rest[-1].view.state == "taken"
     assert rest[-1].update.mode == "baseline"  # the first window of the baseline model
     assert 40.0 <= rest_t[-1] - rest_t[0] <= 40.0 + 1.0  # a chunk at most after the rest
-    assert {s.update.mode for s in rest[:-1] if s.update.focus is not None} == {"rest"}
+    # the windows the pipeline scored before the session's request reached it are cold (under
+    # load, a chunk or two); from then on every window of the rest feeds the baseline
+    modes = [s.update.mode for s in rest[:-1] if s.update.focus is not None]
+    first_rest = modes.index("rest")
+    assert set(modes[:first_rest]) <= {"cold"} and set(modes[first_rest:]) == {"rest"}
     assert all(s.feedback.paused and not s.feedback.reward for s in rest)  # no rewards
     after = steps[len(rest):]
     assert after and all(s.view.name == "gauge" for s in after)

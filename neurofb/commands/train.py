@@ -74,7 +74,8 @@ def _check_paths(args: argparse.Namespace) -> None:
     if args.checkpoint:
         ckpt = paths.check_output_folder(args.checkpoint, inputs=[*inputs, out],
                                          what="checkpoint folder", error=ModelError)
-        if any(ckpt.glob("*/state.json")) and not (args.resume or args.overwrite):
+        held = (ckpt / "state.json").exists() or any(ckpt.glob("*/state.json"))
+        if held and not (args.resume or args.overwrite):
             raise ModelError(f"{ckpt} holds a checkpoint of another training: --resume it, "
                              "pass --overwrite to start afresh, or choose another --checkpoint")
 

@@ -476,6 +476,8 @@ def export_brainflow(model_dir: str | os.PathLike, channels: list[str], path: st
                          f"unknown: {unknown}")
     n_times = round(window_s * sfreq)
     net = copy.deepcopy(models["cold"]).to("cpu", torch.float64).eval()
+    for block in net.blocks:
+        block.plain_scores = True  # ONNX Runtime 1.11 fuses q @ kᵀ into a float32-only op
     pos = torch.as_tensor(montage.positions(names), dtype=torch.float64)
     graph = _SingleInput(net, pos, WelchFront(int(sfreq), n_times).double()).eval()
     x = torch.randn(1, len(names), n_times, dtype=torch.float64) * 10.0

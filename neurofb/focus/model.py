@@ -127,6 +127,10 @@ class _Block(nn.Module):
         self.n_heads = n_heads
         self.scale = 1.0 / math.sqrt(dh)
         self.dropout = dropout
+        #: Scores as a product and a sum instead of q @ kᵀ: the graph for BrainFlow's ONNX
+        #: Runtime 1.11, whose optimiser fuses a transpose into a MatMul it can only run in
+        #: float32 (:func:`neurofb.focus.export.export_brainflow` sets it on its copy).
+        self.plain_scores = False
         self.norm1 = _Norm(n_members, d)
         self.qkv_w = _uniform((n_members, 3 * n_heads, d, dh), d)
         self.qkv_b = _uniform((n_members, 3 * n_heads, 1, dh), d)
@@ -144,8 +148,12 @@ class _Block(nn.Module):
         w, b = self.norm1.fold(self.qkv_w * scale, self.qkv_b * scale)
         # (M, B, 3H, C, dh)
         qkv = _normalise(h, self.d).unsqueeze(2) @ w.unsqueeze(1) + b.unsqueeze(1)
-        q, k, v = qkv.split(h_, dim=2)
-        scores = q @ k.transpose(-1, -2)  # (M, B, H, C, C)
+        # slices, not split: ONNX Split has no float64 kernel in BrainFlow's ONNX Runtime 1.11
+        q, k, v = qkv[:, :, :h_], qkv[:, :, h_ : 2 * h_], qkv[:, :, 2 * h_ :]
+        if self.plain_scores:  # (M, B, H, C, C)
+            scores = (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1)
+        else:
+            scores = q @ k.transpose(-1, -2)
         if key_bias is not None:
             scores = scores + key_bias[None, :, None, None, :]
         att = F.dropout(torch.softmax(scores, dim=-1), self.dropout, self.training)
@@ -283,7 +291,7 @@ class FocusLRA(nn.Module):
         w_head, b_head = self.norm.fold(self.head_w, torch.zeros_like(self.head_w[:, :1]))
         # (M, B, C, 2)
         out = _normalise(h, self.d_model) @ w_head.unsqueeze(1) + b_head.unsqueeze(1)
-        keys, res = out.unbind(-1)
+        keys, res = out[..., 0], out[..., 1]  # not unbind (an ONNX Split: see _Block)
         if fill is not None:
             keys = keys + fill.unsqueeze(0)
         att = torch.softmax(keys, dim=-1)

@@ -146,7 +146,13 @@ class Network:
         except Exception as err:  # onnxruntime raises its own exception types
             raise ModelError(f"ONNX Runtime cannot run {self.path.name} on these electrodes: "
                              f"{err}") from None
-        return BoundGraph(session, len(pos))
+        bound = BoundGraph(session, len(pos))
+        # one warm-up window: ONNX Runtime allocates its buffers on the first run, so the
+        # stream's first real window does not pay for it (its result is discarded)
+        n_features = session.get_inputs()[0].shape[-1]
+        if isinstance(n_features, int):
+            bound.run(np.zeros((1, len(pos), n_features)))
+        return bound
 
 
 def _stale(folder: Path) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from neurofb.focus.baseline import BASELINE_S
@@ -38,7 +39,8 @@ def train_modes(fs: FeatureSet, *, recipe: Recipe = Recipe(), baseline_s: float 
     fs : FeatureSet
         The training windows (raw features).
     recipe : Recipe
-        The recipe (both modes).
+        The recipe (both modes); with ``init``, the network size (members, width, heads,
+        layers, dropout) is the parent's.
     baseline_s : float
         Baseline mode's rest at the start of each session, seconds.
     init : dict of str to FocusLRA, optional
@@ -62,6 +64,10 @@ def train_modes(fs: FeatureSet, *, recipe: Recipe = Recipe(), baseline_s: float 
     ValueError
         The data holds one class only, or no session with a baseline and nothing to keep.
     """
+    if init is not None:  # a retrained network keeps its parent's size (and the modes agree)
+        hp = init["cold"].hparams
+        recipe = replace(recipe, **{k: hp[k] for k in ("n_members", "d_model", "n_heads",
+                                                        "n_layers", "dropout")})
     try:
         inputs = {"cold": (fs, None), "baseline": baseline_features(fs, baseline_s)}
     except ValueError:

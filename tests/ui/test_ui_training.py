@@ -114,6 +114,7 @@ def test_a_session_starts_with_the_rest_baseline_when_asked(qtbot, make_window):
                     timeout=STEP_S * 1000)
     assert page.rest_screen.state == "taken" and "Baseline taken" in page.baseline_note
     assert page.canvas_stack.currentWidget() is page.canvases["gauge"]
+    win.show_page("live")  # the live page draws while it is shown
     qtbot.waitUntil(lambda: "baseline mode" in win.live.summary.text(), timeout=STEP_S * 1000)
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
     kinds = [(m.kind, m.label) for m in open_recording(page.last_result.recording).markers]
