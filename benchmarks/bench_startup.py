@@ -79,7 +79,10 @@ def _neurofb() -> list[str]:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "NEUROFB_STARTED_AT"}
+    # as a user runs it: Python writes and reuses its bytecode caches (some sandboxes and CI
+    # images set PYTHONDONTWRITEBYTECODE, which recompiles neurofb's sources on every start)
+    drop = ("NEUROFB_STARTED_AT", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     return {**env, **extra}
 
 

@@ -6,14 +6,16 @@ Run under a virtual X server (or any desktop)::
 
 It opens the real main window in a fresh, temporary data folder, streams the shipped real-EEG
 demo recording (the synthetic board when the demo is not installed), runs each exercise and a
-short calibration for real, and saves one PNG per screen: live view, each exercise, the
-session summary, calibration, history and the model screen. Nothing is staged: every number on
-the pictures comes from the session the script runs.
+short calibration for real, and saves one PNG per screen: live view, the rest baseline (the
+first session's minute of rest), each exercise, the session summary, calibration, history and
+the model screen. Nothing is staged: every number on the pictures comes from the session the
+script runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -63,6 +65,12 @@ def steps(win: object, out: Path, exercise_s: float) -> Iterator[float | Callabl
     for name in ("gauge", "rocket", "clarity"):
         train.choose(name)
         train.start_session()
+        if name == "gauge":  # the first session starts with the minute of rest (baseline mode)
+            yield 15.0
+            save(win, "rest", out)
+            yield lambda: train.last_step is not None and train.last_step.view.name == "gauge"
+            # the next sessions run cold, to keep the tour short
+            win.settings = dataclasses.replace(win.settings, rest_baseline=False)
         yield exercise_s
         save(win, name, out)
         if name != "clarity":

@@ -52,7 +52,13 @@ class RestScreen(QWidget):
         lay.addStretch(1)
         for w in (self.title, self.instruction, self.countdown, self.bar, self.detail,
                   self.skip_button):
-            lay.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
+            if w in (self.instruction, self.detail):
+                # wrapped text takes the whole width (centred), so Qt gives it the height of
+                # its lines; a centred widget would be squeezed and its lines cut
+                w.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                lay.addWidget(w)
+            else:
+                lay.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
         self.bar.setMinimumWidth(420)
         lay.addStretch(1)
         self.state = ""
