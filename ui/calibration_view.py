@@ -182,6 +182,12 @@ class CalibrationPage(SessionPage):
         ok = super().start_session()
         if ok:
             self.canvas_widget.blocks = self.controller.session.exercise.blocks
+            opened = self.window.stream.current
+            if opened is not None and (opened.info.simulated or not opened.info.live):
+                self.window.show_problem(
+                    "This source is a recording or a simulation: its EEG does not follow the "
+                    "blocks on screen. The calibration runs and is recorded, but personalising "
+                    "from it will not fit anyone — calibrate with a headset on.", "warning")
         return ok
 
     def on_finished(self, result: SessionResult) -> None:

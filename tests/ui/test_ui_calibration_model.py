@@ -47,6 +47,8 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
     win.show_page("calibrate")
     assert "2 blocks of 6 s" in page.plan.text()
     assert page.start_session()
+    # the synthetic board does not follow the blocks: said before anyone personalises from it
+    assert win.banner.level == "warning" and "simulation" in win.banner.label.text()
     qtbot.waitUntil(lambda: page.last_step is not None
                     and page.last_step.view.phase == "task", timeout=STEP_S * 1000)
     assert page.last_step.view.task_start is not None
