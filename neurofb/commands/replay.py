@@ -99,7 +99,7 @@ class _Printer:
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Replay the recording; print a summary that matches the trace written; return 0."""
-    from neurofb.commands.stream import output_lines
+    from neurofb.commands.stream import summary_notes
     from neurofb.library.recovery import recover_interrupted
     from neurofb.recording.trace import trace_stats
     from neurofb.stream.assemble import ReplayRequest, StreamRequest, open_stream
@@ -162,13 +162,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         ]
         if stream.trace is not None:
             lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
-        if stats.rows == 0 and (reason := stream.why_no_updates()):
-            lines.append(reason)
-        if stream.pipeline.mains_note:
-            lines.append(stream.pipeline.mains_note)
-        lines.extend(output_lines(stream))
-        if mode := tally.mode_line(stream.pipeline.config.model_baseline_s):
-            lines.append(mode)
+        lines += summary_notes(stream, tally, stats.rows)
         lines += [f"warning: {w}" for w in [*warnings, *([problem] if problem else [])]]
         out.write("\n".join(lines) + "\n")
         out.flush()

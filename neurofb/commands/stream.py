@@ -234,13 +234,7 @@ def _summary(stream: Any, tally: Tally, closed: Any, wall_s: float, out: TextIO)
         f"mean focus {'--' if mean is None else f'{mean:.3f}'}, mean quality "
         f"{'--' if quality is None else f'{quality:.3f}'}, {runner.reconnects} reconnect attempts",
     ]
-    if stats.rows == 0 and (reason := stream.why_no_updates()):
-        lines.append(reason)
-    if stream.pipeline.mains_note:
-        lines.append(stream.pipeline.mains_note)
-    lines.extend(output_lines(stream))
-    if mode := tally.mode_line(stream.pipeline.config.model_baseline_s):
-        lines.append(mode)
+    lines += summary_notes(stream, tally, stats.rows)
     if stream.trace is not None:
         lines.append(f"trace: {stream.trace.path} ({closed.trace_rows} rows)")
     if closed.recording is not None:
@@ -251,6 +245,20 @@ def _summary(stream: Any, tally: Tally, closed: Any, wall_s: float, out: TextIO)
             lines.append(f"warning: {rec.problem}")
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def summary_notes(stream: Any, tally: Tally, rows: int) -> list[str]:
+    """The summary lines ``stream`` and ``replay`` share: why there were no updates, the mains
+    frequency, the outputs and markers-in, the focus model's baseline mode."""
+    lines = []
+    if rows == 0 and (reason := stream.why_no_updates()):
+        lines.append(reason)
+    if stream.pipeline.mains_note:
+        lines.append(stream.pipeline.mains_note)
+    lines += output_lines(stream)
+    if mode := tally.mode_line(stream.pipeline.config.model_baseline_s):
+        lines.append(mode)
+    return lines
 
 
 def output_lines(stream: Any) -> list[str]:
