@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -469,7 +470,15 @@ class ModelPage(QWidget):
         self.cancel_button.setEnabled(busy)
 
     def _job_done(self, result: Any) -> None:
-        self.job = None
+        job, self.job = self.job, None
+        if job is not None and job.cancel_event.is_set():
+            # cancelled after the worker's last check: the user's word wins until the model
+            # is adopted, so the folder it wrote goes and the model in use stays
+            out = result.get("out_dir", "")
+            if out and Path(str(out)).is_dir():
+                shutil.rmtree(str(out), ignore_errors=True)
+            self._job_failed("cancelled: the model in use is unchanged")
+            return
         self._set_busy(False)
         self.last_result = result
         self.progress.setValue(1000)

@@ -66,7 +66,8 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
     lib.close()
 
     model = win.pages["model"]
-    # cancel: set before the worker's first check, so nothing is written
+    # cancel at once: whether the worker has checked yet or already finished, nothing is
+    # adopted and no model folder is left
     win.show_page("model")
     task = model.personalise(res.recording)
     model.cancel()
