@@ -211,9 +211,9 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
     n_cpu = usable_cpus()
     rows = []
     for label, (_, pipeline, spent, n) in runs.items():
-        cpus = (f"{n_cpu} CPUs, the model scored on a worker thread" if pipeline._run_ahead
-                else f"{n_cpu} CPUs, the model scored on the pipeline's thread (one window "
-                     "at a time)")
+        cpus = (f"{n_cpu} CPUs: filtering and quality on a worker thread, band powers and "
+                "focus on the pipeline's" if pipeline._alongside
+                else f"{n_cpu} CPU: everything on the pipeline's thread")
         if n != n_windows:
             raise RuntimeError(f"{label}: {n} updates for {n_windows} windows")
         total = t_read + spent

@@ -108,12 +108,12 @@ def test_model_in_baseline_mode_every_batch_size_equals_one_at_a_time(demo_windo
 
 
 def _updates(rec, *, live: bool, chunk: int, max_batch: int, seconds: float = 20.0,
-             baseline_s: float = 0.0):
+             baseline_s: float = 0.0, worker: bool | None = None):
     info = SourceInfo(tuple(rec.ch_names), rec.sfreq, "test", live=live)
     n = round(seconds * rec.sfreq)
     out = []
     est = load_estimator(baseline_s=baseline_s)
-    with Pipeline(info, est, EngineConfig(), max_batch_windows=max_batch) as pipe:
+    with Pipeline(info, est, EngineConfig(), max_batch_windows=max_batch, worker=worker) as pipe:
         for a in range(0, n, chunk):
             b = min(a + chunk, n)
             out += pipe.process(Chunk(rec.data[:, a:b], rec.timestamps[a:b],
@@ -123,13 +123,16 @@ def _updates(rec, *, live: bool, chunk: int, max_batch: int, seconds: float = 20
 
 
 def test_pipeline_updates_are_identical_however_the_windows_are_batched():
-    """Live (a hop at a time), and replay in batches of 1, 5, 16 and 33 windows, scored ahead
-    on the worker thread or not: the same updates, bit for bit."""
+    """Live (a hop at a time), and replay in batches of 1, 5, 16 and 33 windows, with the
+    worker thread (filtering ahead, quality alongside) or without: the same updates, bit for
+    bit."""
     rec = open_recording(DEMO)
     live = _updates(rec, live=True, chunk=25, max_batch=16)
     assert sum(u[1] is not None for u in live) > 40
     for chunk, max_batch in ((rec.sfreq * 60, 16), (rec.sfreq * 60, 1), (1000, 5), (7777, 33)):
-        assert _updates(rec, live=False, chunk=int(chunk), max_batch=max_batch) == live
+        for worker in (True, False):
+            assert _updates(rec, live=False, chunk=int(chunk), max_batch=max_batch,
+                            worker=worker) == live, (chunk, max_batch, worker)
 
 
 def test_baseline_mode_updates_are_identical_however_the_windows_are_batched():
@@ -138,8 +141,9 @@ def test_baseline_mode_updates_are_identical_however_the_windows_are_batched():
     modes = [u[-1] for u in live]
     assert "rest" in modes and "baseline" in modes and modes.index("baseline") > 60
     for chunk, max_batch in ((rec.sfreq * 60, 16), (7777, 33)):
-        assert _updates(rec, live=False, chunk=int(chunk), max_batch=max_batch, seconds=30.0,
-                        baseline_s=20.0) == live
+        for worker in (True, False):
+            assert _updates(rec, live=False, chunk=int(chunk), max_batch=max_batch,
+                            seconds=30.0, baseline_s=20.0, worker=worker) == live
 
 
 #: Environment that keeps each library off the vector units this CPU has beyond the baseline.

@@ -242,25 +242,33 @@ def test_streams_brainflow_synthetic_board_end_to_end():
     assert all(u.channel_reasons[names.index(ch)] for ch in ("F7", "F1") for u in updates[1:])
 
 
-def test_model_scored_ahead_in_replay_matches_the_serial_live_path(monkeypatch):
-    """A stateless estimator may be scored on a worker thread before gating in replay (never
-    live); the attention model declines it (score_ahead), so it is switched on here to check
-    the path gives the serial path's updates."""
-    from neurofb.focus.neural import BoundNeuralEstimator, load_estimator
+@pytest.mark.parametrize("baseline_s", [0.0, 10.0])
+def test_replay_worker_thread_gives_the_serial_live_paths_updates(baseline_s):
+    """In replay a worker thread filters the next block and scores quality while the pipeline's
+    thread computes band powers and focus (the stateless cold model before gating, the
+    baseline mode after): the updates equal the live path's, one hop at a time, serially."""
+    from neurofb.focus.neural import load_estimator
 
     x = _eeg(40.0)
     x[:6, 3000:3500] = 0.0  # six of eight channels flat for 2 s: gated windows
     x[2, 7000] = np.nan
-    assert not Pipeline(_info(live=False), load_estimator())._run_ahead  # the model declines
-    monkeypatch.setattr(BoundNeuralEstimator, "score_ahead", True)
-    replay = Pipeline(_info(live=False), load_estimator())
-    live = Pipeline(_info(live=True), load_estimator())
-    assert replay._run_ahead is (usable_cpus() > 1) and not live._run_ahead
-    fast = _feed(replay, x, x.shape[1])  # whole batches of 16 windows
-    slow = _feed(live, x, 25)  # one window at a time, serially
+    default = Pipeline(_info(live=False), load_estimator())
+    assert default._alongside is (usable_cpus() > 1)
+    assert not Pipeline(_info(live=True), load_estimator())._alongside
+    replay = Pipeline(_info(live=False), load_estimator(baseline_s=baseline_s), worker=True,
+                      max_batch_windows=4)  # many blocks per chunk: filtering runs ahead
+    live = Pipeline(_info(live=True), load_estimator(baseline_s=baseline_s))
+    try:
+        fast = _feed(replay, x, [x.shape[1] // 3, x.shape[1]])  # big chunks, many blocks
+        slow = _feed(live, x, 63)  # one hop at a time, serially
+    finally:
+        replay.close()
+    assert replay._worker is None  # close ended the thread
     assert [_strip(u) for u in fast] == [_strip(u) for u in slow]
     gated = [u for u in fast if u.focus is None]
     assert gated and len(gated) < len(fast) - 10
     assert all(u.attention is None for u in gated)
     assert all(u.attention is not None and abs(sum(u.attention) - 1) < 1e-6
                for u in fast if u.focus is not None)
+    modes = {u.mode for u in fast if u.focus is not None}
+    assert modes == ({"cold"} if not baseline_s else {"rest", "baseline"})

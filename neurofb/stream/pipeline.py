@@ -4,7 +4,9 @@ Per chunk: check it fits the stream → hold non-finite samples (they are marked
 → stateful MNE-designed filter → ring buffers (raw and filtered) → every window that ends in the
 chunk (window ends at sample counts ``W + k·H``, whatever the chunking) is gathered into one
 ``(n_windows, n_channels, W)`` array → band powers, quality and the estimator run once each on the
-whole batch → a short per-window loop does exponential smoothing and quality gating.
+whole batch → a short per-window loop does exponential smoothing and quality gating. In replay a
+worker thread filters the next block and scores the batch's quality while band powers and focus
+are computed here (two CPUs share the work; the numbers are the same).
 
 Any chunking of the same samples — one sample at a time or an hour at once — gives the same
 updates (except ``latency_s``). Large chunks are cut into blocks of at most ``max_batch_windows``
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 
 import numpy as np
@@ -69,10 +71,10 @@ class Pipeline:
     info : SourceInfo
         What the source delivers (channels, sampling rate). ``info.live = False`` marks a
         replay: ``latency_s`` is then the processing time per window instead of the age of the
-        newest sample, and a stateless estimator scores windows ahead on a worker thread that
-        the pipeline owns (:meth:`close` ends it). ``info.simulated`` marks a test-signal
-        source: with the default ``config.min_quality`` nothing but non-finite samples is gated
-        on it (its quality is still scored and reported).
+        newest sample, and by default a worker thread shares the work (see ``worker``).
+        ``info.simulated`` marks a test-signal source: with the default ``config.min_quality``
+        nothing but non-finite samples is gated on it (its quality is still scored and
+        reported).
     estimator : Estimator, optional
         Focus estimator; default the band-power engagement target with ``config.baseline_s``.
     config : EngineConfig
@@ -80,6 +82,11 @@ class Pipeline:
     max_batch_windows : int
         Most windows processed in one batch: bounds memory for huge chunks, and 16 windows keep
         a batch in the CPU cache (faster per window than larger batches).
+    worker : bool, optional
+        Use a worker thread: it filters the next block of a chunk and scores the quality of
+        the current batch while this thread computes band powers and focus. Default: in replay
+        (``info.live = False``) with two usable CPUs or more. The updates are the same either
+        way (the same functions on the same samples, in the same order per block).
 
     Raises
     ------
@@ -94,6 +101,7 @@ class Pipeline:
         config: EngineConfig = EngineConfig(),
         *,
         max_batch_windows: int = 16,
+        worker: bool | None = None,
     ) -> None:
         if max_batch_windows < 1:
             raise ValueError(f"max_batch_windows must be >= 1, got {max_batch_windows}")
@@ -156,17 +164,11 @@ class Pipeline:
         self._alpha = 1.0 if config.smoothing_s == 0 else 1.0 - math.exp(
             -hop_s / config.smoothing_s
         )
-        # Run a stateless estimator ahead on a second core in replay (never live: there one
-        # window at a time is scored at once, and the thread hand-off would only add latency).
-        # An estimator can decline (``score_ahead = False``) when scoring needs the GIL often
-        # enough that a second thread only adds hand-overs.
-        self._run_ahead = (
-            not self.live
-            and bool(getattr(self._bound, "stateless", False))
-            and bool(getattr(self._bound, "score_ahead", True))
-            and usable_cpus() > 1
-        )
-        self._ahead: ThreadPoolExecutor | None = None
+        # In replay, score signal quality on a second core while this thread computes band
+        # powers and focus (never live: there one window at a time is scored at once, and the
+        # thread hand-off would only add latency).
+        self._alongside = (not self.live and usable_cpus() > 1) if worker is None else worker
+        self._worker: ThreadPoolExecutor | None = None
         self._block = self.hop_samples * max_batch_windows
         capacity = self.window_samples - 1 + self._block
         self._raw = np.zeros((n_ch, capacity))
@@ -190,14 +192,14 @@ class Pipeline:
         return self._n
 
     def close(self) -> None:
-        """End the worker thread that scores windows ahead in replay (if one was started).
+        """End the worker thread that scores quality in replay (if one was started).
 
         Safe to call twice; a closed pipeline can still process chunks (serially).
         """
-        ahead, self._ahead = self._ahead, None
-        self._run_ahead = False
-        if ahead is not None:
-            ahead.shutdown(wait=True)
+        worker, self._worker = self._worker, None
+        self._alongside = False
+        if worker is not None:
+            worker.shutdown(wait=True)
 
     def __enter__(self) -> Pipeline:
         return self
@@ -349,16 +351,39 @@ class Pipeline:
         updates: list[Update] = []
         n_chunk_start = self._n
         data = np.asarray(chunk.data, dtype=float)
-        for start in range(0, data.shape[1], self._block):
-            raw = data[:, start : start + self._block]
-            t0 = time.perf_counter()
-            filt = self._filter.process(self._hold_nonfinite(raw))  # type: ignore[union-attr]
-            self._append(raw, filt)
-            n_before, self._n = self._n, self._n + raw.shape[1]
-            ends = self._window_ends(n_before, self._n)
-            if ends:
-                updates.extend(self._emit(ends, chunk, n_chunk_start, t0))
+        starts = range(0, data.shape[1], self._block)
+        pending: Future | None = None  # the next block, filtered on the worker thread
+        try:
+            for start in starts:
+                t0 = time.perf_counter()
+                raw = data[:, start : start + self._block]
+                if pending is None:
+                    filt = self._filtered(raw)
+                else:
+                    filt, pending = pending.result(), None
+                following = start + self._block
+                if self._alongside and following < data.shape[1]:
+                    pending = self._work().submit(
+                        self._filtered, data[:, following : following + self._block])
+                self._append(raw, filt)
+                n_before, self._n = self._n, self._n + raw.shape[1]
+                ends = self._window_ends(n_before, self._n)
+                if ends:
+                    updates.extend(self._emit(ends, chunk, n_chunk_start, t0))
+        finally:
+            if pending is not None and not pending.cancel():  # an error: let the next
+                wait([pending])  # block's filtering finish before anything else touches it
         return updates
+
+    def _filtered(self, raw: np.ndarray) -> np.ndarray:
+        """The next samples through the stateful filter (non-finite ones held)."""
+        return self._filter.process(self._hold_nonfinite(raw))  # type: ignore[union-attr]
+
+    def _work(self) -> ThreadPoolExecutor:
+        """The replay's worker thread (started on first use; :meth:`close` ends it)."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurofb-replay")
+        return self._worker
 
     def _gather(self, buf: np.ndarray, ends: list[int]) -> np.ndarray:
         """Windows ending at ``ends`` (global sample counts) as (n_windows, n_channels, W)."""
@@ -375,16 +400,20 @@ class Pipeline:
         """Score the windows ending at ``ends`` and turn them into updates."""
         raw = self._gather(self._raw, ends)
         filt = self._gather(self._filt, ends)
-        ahead = self._score_ahead(filt) if len(ends) > 1 else None
+        scoring = self._quality_alongside(raw, filt) if len(ends) > 1 else None
         features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
-        quality = assess(raw, filt, self.sfreq, ch_names=self.ch_names)
-        has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
-        ok = (quality.window_score >= self.min_quality) & ~has_nan
         request, self._baseline_request = self._baseline_request, None
         if request is not None:  # asked from another thread: applied between batches
             self._bound.request_baseline(request[0], start_s=request[1])  # type: ignore[attr-defined]
         t_end = np.asarray(ends, dtype=np.float64) / self.sfreq
-        focus, attention, mode = self._estimate(filt, features, ok, ahead, t_end)
+        early = None
+        if scoring is not None and getattr(self._bound, "stateless", False):
+            early = self._predict_all(filt, features, t_end)
+        quality = (scoring.result() if scoring is not None
+                   else assess(raw, filt, self.sfreq, ch_names=self.ch_names))
+        has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
+        ok = (quality.window_score >= self.min_quality) & ~has_nan
+        focus, attention, mode = self._estimate(filt, features, ok, early, t_end)
         if self.live:
             done = time.time()
             stamps = chunk.timestamps
@@ -393,25 +422,36 @@ class Pipeline:
             latency = [(time.perf_counter() - t0) / len(ends)] * len(ends)
         return self._updates(ends, focus, attention, mode, ok, features, quality, latency)
 
-    def _score_ahead(self, filt: np.ndarray) -> Future | None:
-        """In replay, start scoring every window on the worker thread (None when not used).
+    def _quality_alongside(self, raw: np.ndarray, filt: np.ndarray) -> Future | None:
+        """In replay, start scoring the windows' quality on the worker thread (None: not used).
 
-        A stateless estimator (the attention model) scores the windows there while band powers
-        and quality are computed on this thread (torch and numpy release the GIL); the gated
-        windows are dropped from its result afterwards. Each window's numbers do not depend on
-        the batch, so the trace is the same as the serial path's.
+        Quality is a pure function of the windows, computed by a few large NumPy operations
+        that release the GIL, so it runs beside this thread's band powers and focus with few
+        hand-overs; the result is the same as computed here.
         """
-        if not self._run_ahead:
+        if not self._alongside:
             return None
-        if self._ahead is None:
-            self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurofb-ahead")
-        return self._ahead.submit(self._bound.predict, filt, None)
+        return self._work().submit(assess, raw, filt, self.sfreq, ch_names=self.ch_names)
+
+    def _predict_all(self, filt: np.ndarray, features: Features, t_end: np.ndarray
+                     ) -> FocusBatch | None:
+        """A stateless estimator's focus of every window, before gating (None: let the serial
+        path decide, e.g. a window it cannot score)."""
+        try:
+            return self._bound.predict(filt, features, t_end=t_end)
+        except ValueError:
+            return None
 
     def _estimate(
-        self, filt: np.ndarray, features: Features, ok: np.ndarray, ahead: Future | None,
+        self, filt: np.ndarray, features: Features, ok: np.ndarray, early: FocusBatch | None,
         t_end: np.ndarray,
     ) -> tuple[list[float | None], list[tuple[float, ...] | None], list[str]]:
-        """Focus, attention and mode of each window; None and "" for gated windows."""
+        """Focus, attention and mode of each window; None and "" for gated windows.
+
+        ``early`` is a stateless estimator's batch over every window, scored before gating:
+        the gated-in windows are kept from it (each window's numbers do not depend on the
+        batch, so this is the serial path's result).
+        """
         n_win = len(ok)
         focus: list[float | None] = [None] * n_win
         attention: list[tuple[float, ...] | None] = [None] * n_win
@@ -420,14 +460,7 @@ class Pipeline:
         if not kept:
             return focus, attention, mode
         every = len(kept) == n_win
-        batch = None
-        if ahead is not None:
-            try:
-                batch = ahead.result()
-            except ValueError:  # e.g. a window it cannot score: the serial path decides
-                batch = None
-            if batch is not None and not every:
-                batch = _pick(batch, ok)
+        batch = early if early is None or every else _pick(early, ok)
         if batch is None:
             batch = self._bound.predict(
                 filt if every else filt[ok], features if every else _subset(features, ok),
