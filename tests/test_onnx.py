@@ -115,7 +115,7 @@ def test_graph_is_protobuf_with_float64_standard_ops_only(tiny):
     assert n_matmul < 20
 
 
-def test_engine_path_never_imports_torch():
+def test_engine_path_never_imports_torch_nor_onnx():
     code = (
         "import sys, numpy as np\n"
         "from neurofb.focus.targets import make_estimator\n"
@@ -123,11 +123,49 @@ def test_engine_path_never_imports_torch():
         "b = make_estimator('model', model_baseline_s=60).bind(montage.preset('cyton'), 250.0)\n"
         "f = b.predict(np.random.default_rng(0).normal(0, 10, (2, 8, 500))).focus\n"
         "assert f.shape == (2,)\n"
-        "print('torch' in sys.modules)\n"
+        "print('torch' in sys.modules, 'onnx' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
-    assert out.strip() == "False"
+    assert out.strip() == "False False"
+
+
+@pytest.mark.parametrize("mode", ["cold", "baseline"])
+def test_the_wire_reader_sees_what_onnx_sees(mode):
+    """neurofb.focus.onnx_wire (the engine's reader, no onnx import) against the onnx package:
+    the same metadata and names, and a bound graph onnx accepts, with ``pos`` a constant."""
+    import onnx
+    from onnx import numpy_helper
+
+    from neurofb.focus.onnx_wire import read_graph_info, with_constant_input
+
+    data = load_estimator().networks[mode].data
+    proto = onnx.load_from_string(data)
+    info = read_graph_info(data)
+    assert info.metadata == {p.key: p.value for p in proto.metadata_props}
+    assert info.metadata["neurofb.mode"] == mode
+    assert info.inputs == tuple(i.name for i in proto.graph.input)
+    assert info.outputs == tuple(o.name for o in proto.graph.output)
+    assert info.initializers == tuple(i.name for i in proto.graph.initializer)
+    pos = montage.positions(montage.preset("cyton"))
+    bound = onnx.load_from_string(with_constant_input(data, "pos", pos))
+    onnx.checker.check_model(bound)
+    assert [i.name for i in bound.graph.input] == ["feats"]
+    assert np.array_equal(numpy_helper.to_array(bound.graph.initializer[-1]), pos)
+    assert bound.graph.initializer[-1].name == "pos"
+    assert len(bound.graph.node) == len(proto.graph.node)
+    assert bound.metadata_props == proto.metadata_props
+
+
+def test_the_wire_reader_refuses_damaged_bytes():
+    from neurofb.focus.onnx_wire import read_graph_info, with_constant_input
+
+    data = load_estimator().networks["cold"].data
+    for bad in (data[: len(data) // 2], data[:-1], b"\xff" * 64, b"", data + b"\x07"):
+        with pytest.raises(ValueError):
+            read_graph_info(bad)
+    with pytest.raises(ValueError, match="no input 'nope'"):
+        with_constant_input(data, "nope", np.zeros((4, 3)))
 
 
 def test_sigmoid_is_float64_and_stable():
@@ -154,7 +192,7 @@ def test_onnx_matches_torch_on_real_eegmat_windows(eegmat_dir, tmp_path):
     for mode in ("cold", "baseline"):
         with torch.inference_mode():
             logit_t, att_t = models[mode].double()(torch.as_tensor(fs.X), pos)
-        got = [bound.graphs[mode].run(fs.X[i:i + 1]) for i in range(len(fs))]
+        got = [bound.graph(mode).run(fs.X[i:i + 1]) for i in range(len(fs))]
         logit_o = np.array([g[0] for g in got])
         att_o = np.stack([g[1] for g in got])
         assert np.max(np.abs(sigmoid(logit_o) - torch.sigmoid(logit_t).numpy())) < 1e-6
@@ -171,8 +209,27 @@ def test_the_specialised_graph_equals_the_whole_graph(tiny):
     x = np.random.default_rng(3).normal(1.0, 0.5, (1, 4, 50))
     pos = montage.positions(names)
     whole = est.networks["cold"].session().run(None, {"feats": x, "pos": pos})
-    logit, att = bound.graphs["cold"].run(x)
+    logit, att = bound.graph("cold").run(x)
     assert abs(logit - whole[0][0]) < 1e-12 and np.max(np.abs(att - whole[1][0])) < 1e-12
+
+
+def test_the_baseline_graph_is_bound_only_when_a_baseline_is_asked_for():
+    """A cold session never opens the baseline graph; asking for a baseline binds it at once
+    (not at the first baseline window), and it scores like the whole graph."""
+    est = load_estimator()
+    names = list(montage.preset("cyton"))
+    cold = est.bind(names, 250.0)
+    assert set(cold._graphs) == {"cold"} and cold.modes == ("cold", "baseline")
+    cold.request_baseline(60.0, start_s=0.0)
+    assert set(cold._graphs) == {"cold", "baseline"}
+    assert set(load_estimator(baseline_s=60.0).bind(names, 250.0)._graphs) == {"cold", "baseline"}
+    x = np.random.default_rng(4).normal(0.0, 1.0, (1, len(names), 50))
+    whole = est.networks["baseline"].session().run(
+        None, {"feats": x, "pos": montage.positions(names)})
+    logit, _ = cold.graph("baseline").run(x)
+    assert abs(logit - whole[0][0]) < 1e-12
+    with pytest.raises(ModelError, match="no nope-mode graph"):
+        cold.graph("nope")
 
 
 def test_int8_graph_runs_and_stays_close(tiny, tmp_path):
@@ -188,7 +245,7 @@ def test_int8_graph_runs_and_stays_close(tiny, tmp_path):
     x = np.random.default_rng(4).normal(1.0, 0.5, (1, 8, 50))
     got = sess.run(None, {"feats": x.astype(np.float32),
                           "pos": montage.positions(names).astype(np.float32)})[0][0]
-    want = load_estimator(tiny).bind(names, 250.0).graphs["cold"].run(x)[0]
+    want = load_estimator(tiny).bind(names, 250.0).graph("cold").run(x)[0]
     assert abs(got - want) < 0.5 and got != want
 
 
@@ -234,5 +291,5 @@ def test_features_of_the_engine_feed_the_graph_unchanged(tiny):
     bound = load_estimator(tiny).bind(names, 250.0)
     out = bound.predict(w, feats)
     x = model_features(feats.psd, feats.freqs)
-    want = [bound.graphs["cold"].run(x[i:i + 1])[0] for i in range(2)]
+    want = [bound.graph("cold").run(x[i:i + 1])[0] for i in range(2)]
     np.testing.assert_array_equal(out.focus, sigmoid(np.array(want)))

@@ -171,15 +171,16 @@ class BoundNeuralEstimator:
         self.electrodes = known
         self.indices = idx
         self.unknown = unknown
-        pos = montage.positions(known)
-        self.graphs: dict[str, BoundGraph] = {
-            mode: net.bind(pos) for mode, net in parent.networks.items()}
+        self._pos = montage.positions(known)
+        self._graphs: dict[str, BoundGraph] = {}
+        self.graph("cold")
         self._n_model = round(parent.window_s * sfreq)
         self.baseline = SessionBaseline((len(known), N_FEATURES),
                                         min_windows=parent.min_windows,
                                         std_floor=parent.std_floor)
         self._clock_s = parent.window_s  # end of the next window when predict is not told
         if parent.baseline_s:
+            self.graph("baseline")
             self.baseline.restart(parent.baseline_s, start_s=0.0)
 
     @property
@@ -205,9 +206,34 @@ class BoundNeuralEstimator:
         ModelError
             The model has no baseline graph.
         """
-        if baseline_s and "baseline" not in self.graphs:
-            raise ModelError("this model has no baseline-mode graph (baseline.onnx)")
+        if baseline_s:
+            self.graph("baseline")  # bound now, so the first baseline window does not wait
         self.baseline.restart(baseline_s or None, start_s=start_s)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The model's graphs: ``("cold",)`` or ``("cold", "baseline")``."""
+        return tuple(self.parent.networks)
+
+    def graph(self, mode: str) -> BoundGraph:
+        """The graph of ``mode`` specialised to these electrodes.
+
+        Bound on first use (about 8 ms with its warm-up window), so a cold session never pays
+        for the baseline graph.
+
+        Raises
+        ------
+        ModelError
+            The model has no graph of that mode, or ONNX Runtime cannot run it here.
+        """
+        bound = self._graphs.get(mode)
+        if bound is None:
+            network = self.parent.networks.get(mode)
+            if network is None:
+                raise ModelError(f"this model has no {mode}-mode graph"
+                                 + (" (baseline.onnx)" if mode == "baseline" else ""))
+            bound = self._graphs[mode] = network.bind(self._pos)
+        return bound
 
     def _check(self, windows: np.ndarray) -> np.ndarray:
         w = np.asarray(windows)
@@ -296,7 +322,7 @@ class BoundNeuralEstimator:
         """One window's features (1, n_electrodes, n_features) → logit, attention, mode."""
         rel = self.baseline.update(feats[0], t_end, t_start=t_start)
         graph = "cold" if rel is None else "baseline"
-        logit, attention = self.graphs[graph].run(feats if rel is None else rel[None])
+        logit, attention = self.graph(graph).run(feats if rel is None else rel[None])
         heads = self.parent.heads
         if heads:
             head = heads.get(graph, heads["cold"])

@@ -3,7 +3,8 @@
 :func:`load_network` reads one graph (``model.onnx`` for cold mode, ``baseline.onnx`` for
 baseline mode) once, checks its SHA-256 against ``model.json``, and the weights hash and the
 mode stamped in the graph against what model.json describes (a tampered or stale graph is a
-:class:`~neurofb.errors.ModelError`; nothing is ever unpickled: ONNX is protobuf).
+:class:`~neurofb.errors.ModelError`; nothing is ever unpickled: ONNX is protobuf, read here by
+:mod:`neurofb.focus.onnx_wire` without importing the ``onnx`` package).
 
 :meth:`Network.bind` then specialises the graph to one electrode set: the ``pos`` input becomes
 a constant, and ONNX Runtime's constant folding computes, once, everything that depends only on
@@ -26,6 +27,7 @@ import numpy as np
 
 from neurofb.errors import ModelError
 from neurofb.focus.card import GRAPH_FILES, META, sha256_bytes
+from neurofb.focus.onnx_wire import read_graph_info, with_constant_input
 
 __all__ = ["BoundGraph", "Network", "load_network", "session_from_bytes", "sigmoid"]
 
@@ -129,20 +131,11 @@ class Network:
         ModelError
             ONNX Runtime cannot open the specialised graph.
         """
-        import onnx
-        from onnx import numpy_helper
-
         pos = np.ascontiguousarray(pos, dtype=np.float64)
         if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) < 1:
             raise ValueError(f"positions must be (n_chans, 3), got {pos.shape}")
-        proto = onnx.load_from_string(self.data)
-        graph = proto.graph
-        kept = [i for i in graph.input if i.name != "pos"]
-        del graph.input[:]
-        graph.input.extend(kept)
-        graph.initializer.append(numpy_helper.from_array(pos, "pos"))
         try:
-            session = session_from_bytes(proto.SerializeToString())
+            session = session_from_bytes(with_constant_input(self.data, "pos", pos))
         except Exception as err:  # onnxruntime raises its own exception types
             raise ModelError(f"ONNX Runtime cannot run {self.path.name} on these electrodes: "
                              f"{err}") from None
@@ -188,8 +181,6 @@ def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, mode: st
         No such graph, a graph whose SHA-256 differs from model.json's, one exported from
         other weights or for another mode, or one that is not a readable ONNX model.
     """
-    import onnx
-
     folder = Path(model_dir)
     if mode not in GRAPH_FILES:
         raise ValueError(f"mode must be one of {sorted(GRAPH_FILES)}, got {mode!r}")
@@ -214,11 +205,11 @@ def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, mode: st
         raise ModelError(f"{path.name} was exported from other weights than {META} describes; "
                          f"{_stale(folder)}")
     try:
-        proto = onnx.load_from_string(data)
-    except Exception as err:  # protobuf's DecodeError and friends
+        info = read_graph_info(data)
+    except (ValueError, UnicodeDecodeError) as err:
         raise ModelError(f"{path} is not a readable ONNX graph ({err}); {_stale(folder)}"
                          ) from None
-    stamped = {p.key: p.value for p in proto.metadata_props}
+    stamped = info.metadata
     if stamped.get(WEIGHTS_KEY) != weights:
         raise ModelError(f"{path.name} carries the weights hash "
                          f"{str(stamped.get(WEIGHTS_KEY))[:12]}…, {META} records "
@@ -226,9 +217,9 @@ def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, mode: st
     if stamped.get(MODE_KEY) != mode:
         raise ModelError(f"{path.name} is the graph of {stamped.get(MODE_KEY)!r} mode, not "
                          f"{mode!r}; {_stale(folder)}")
-    initialised = {i.name for i in proto.graph.initializer}
-    inputs = tuple(i.name for i in proto.graph.input if i.name not in initialised)
-    outputs = tuple(o.name for o in proto.graph.output)
+    initialised = set(info.initializers)
+    inputs = tuple(name for name in info.inputs if name not in initialised)
+    outputs = info.outputs
     if inputs != ("feats", "pos") or outputs != ("logit", "attention"):
         raise ModelError(f"{path.name} takes {inputs} and gives {outputs}; this neurofb runs "
                          "graphs of ('feats', 'pos') → ('logit', 'attention'): upgrade neurofb "

@@ -67,7 +67,7 @@ def fit_personal_head(logit: np.ndarray, feats: np.ndarray, y: np.ndarray, *,
 
 def graph_logits(bound: Any, mode: str, X: np.ndarray) -> np.ndarray:
     """Logits of one mode's graph (specialised to ``bound``'s electrodes), window by window."""
-    return np.array([bound.graphs[mode].run(np.ascontiguousarray(X[i : i + 1]))[0]
+    return np.array([bound.graph(mode).run(np.ascontiguousarray(X[i : i + 1]))[0]
                      for i in range(len(X))])
 
 
@@ -92,7 +92,7 @@ def fit_heads(bound: Any, cal: FeatureSet) -> dict[str, PersonalHead]:
                          f"model's {bound.electrodes}")
     heads = {"cold": fit_personal_head(graph_logits(bound, "cold", cal.X), cal.X, cal.y)}
     rest = cal.y == 0
-    if "baseline" in bound.graphs and rest.sum() >= 2:
+    if "baseline" in bound.modes and rest.sum() >= 2:
         rel = recentre_sessions(cal.X, np.zeros(len(cal)), rest)
         heads["baseline"] = fit_personal_head(graph_logits(bound, "baseline", rel), cal.X,
                                               cal.y)
