@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +57,8 @@ def iso_time(t: float) -> str:
 
 def _software() -> dict[str, str]:
     """Versions of Python and the libraries that shape a recording (metadata only, no import)."""
+    from importlib import metadata  # 15 ms: only when a recording is written
+
     out = {"python": sys.version.split()[0]}
     for dist in ("neurofb", "numpy", "scipy", "mne", "brainflow", "torch"):
         try:
