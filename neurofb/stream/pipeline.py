@@ -394,24 +394,36 @@ class Pipeline:
             out[j] = buf[:, end - offset : end - offset + w]
         return out
 
+    def _judge(self, ends: list[int], filt: np.ndarray) -> tuple[QualityReport, np.ndarray]:
+        """The quality of the windows ending at ``ends``, and which hold non-finite samples."""
+        raw = self._gather(self._raw, ends)
+        quality = assess(raw, filt, self.sfreq, ch_names=self.ch_names)
+        has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
+        return quality, has_nan
+
     def _emit(
         self, ends: list[int], chunk: Chunk, n_chunk_start: int, t0: float
     ) -> list[Update]:
         """Score the windows ending at ``ends`` and turn them into updates."""
-        raw = self._gather(self._raw, ends)
         filt = self._gather(self._filt, ends)
-        scoring = self._quality_alongside(raw, filt) if len(ends) > 1 else None
-        features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
-        request, self._baseline_request = self._baseline_request, None
-        if request is not None:  # asked from another thread: applied between batches
-            self._bound.request_baseline(request[0], start_s=request[1])  # type: ignore[attr-defined]
-        t_end = np.asarray(ends, dtype=np.float64) / self.sfreq
-        early = None
-        if scoring is not None and getattr(self._bound, "stateless", False):
-            early = self._predict_all(filt, features, t_end)
-        quality = (scoring.result() if scoring is not None
-                   else assess(raw, filt, self.sfreq, ch_names=self.ch_names))
-        has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
+        # In replay, the worker judges quality (gathering the raw windows itself: the buffers
+        # do not change until this batch is done) while this thread scores the windows.
+        judging = self._work().submit(self._judge, ends, filt) if (
+            self._alongside and len(ends) > 1) else None
+        try:
+            features = band_powers(filt, self.sfreq, ch_names=self.ch_names)
+            request, self._baseline_request = self._baseline_request, None
+            if request is not None:  # asked from another thread: applied between batches
+                self._bound.request_baseline(  # type: ignore[attr-defined]
+                    request[0], start_s=request[1])
+            t_end = np.asarray(ends, dtype=np.float64) / self.sfreq
+            early = None
+            if judging is not None and getattr(self._bound, "stateless", False):
+                early = self._predict_all(filt, features, t_end)
+        finally:
+            if judging is not None:  # on an error too: the worker reads the buffers
+                wait([judging])
+        quality, has_nan = judging.result() if judging is not None else self._judge(ends, filt)
         ok = (quality.window_score >= self.min_quality) & ~has_nan
         focus, attention, mode = self._estimate(filt, features, ok, early, t_end)
         if self.live:
@@ -421,17 +433,6 @@ class Pipeline:
         else:
             latency = [(time.perf_counter() - t0) / len(ends)] * len(ends)
         return self._updates(ends, focus, attention, mode, ok, features, quality, latency)
-
-    def _quality_alongside(self, raw: np.ndarray, filt: np.ndarray) -> Future | None:
-        """In replay, start scoring the windows' quality on the worker thread (None: not used).
-
-        Quality is a pure function of the windows, computed by a few large NumPy operations
-        that release the GIL, so it runs beside this thread's band powers and focus with few
-        hand-overs; the result is the same as computed here.
-        """
-        if not self._alongside:
-            return None
-        return self._work().submit(assess, raw, filt, self.sfreq, ch_names=self.ch_names)
 
     def _predict_all(self, filt: np.ndarray, features: Features, t_end: np.ndarray
                      ) -> FocusBatch | None:
