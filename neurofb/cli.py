@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 import traceback
@@ -57,8 +58,22 @@ def _quiet_third_party_warnings() -> None:
                             category=UserWarning)
 
 
+#: Commands that only run the engine (small per-window arithmetic): numpy's BLAS needs no
+#: threads of its own there, and starting them is a good part of ``import numpy``.
+ENGINE_COMMANDS = frozenset({"app", "boards", "export", "import", "replay", "sessions", "stream"})
+
+
+def _one_blas_thread(argv: list[str]) -> None:
+    """For an engine command, ask OpenBLAS for one thread before numpy is first imported
+    (20–40 ms less start-up on a 2-core machine); a value the user set is kept."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in ENGINE_COMMANDS and "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``neurofb`` command line; return the process exit code."""
+    _one_blas_thread(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(args.debug or args.verbose)

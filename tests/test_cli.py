@@ -28,3 +28,26 @@ def test_module_entry_point_runs():
     )
     assert res.returncode == 0
     assert "neurofb" in res.stdout
+
+
+def test_engine_commands_start_numpy_with_one_blas_thread():
+    """Engine commands ask OpenBLAS for one thread before numpy loads (a user's value wins);
+    training commands keep numpy's default."""
+    import os
+
+    code = ("import os, sys\n"
+            "from neurofb.cli import _one_blas_thread\n"
+            "_one_blas_thread(sys.argv[1:])\n"
+            "import numpy\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def threads(*argv: str, **extra: str) -> str:
+        return subprocess.run([sys.executable, "-c", code, *argv], env={**env, **extra},
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    assert threads("-v", "replay", "rec") == "1"
+    assert threads("stream", "--board", "synthetic") == "1"
+    assert threads("replay", "rec", OPENBLAS_NUM_THREADS="3") == "3"
+    assert threads("train", "--eegmat", "x") == "None"
+    assert threads() == "None"
