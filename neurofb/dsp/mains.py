@@ -26,6 +26,14 @@ MIN_PEAK_RATIO = 4.0
 MIN_MARGIN = 2.0
 
 
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a 1-D array, the same number, without its import of ``numpy.ma``
+    (7 ms of every stream's start-up)."""
+    s = np.sort(x)
+    mid = s.size // 2
+    return float(s[mid]) if s.size % 2 else float((s[mid - 1] + s[mid]) / 2)
+
+
 def line_peak_ratios(data: np.ndarray, sfreq: float) -> dict[float, float]:
     """Peak-to-neighbourhood power density ratio at each mains candidate.
 
@@ -66,7 +74,7 @@ def line_peak_ratios(data: np.ndarray, sfreq: float) -> dict[float, float]:
         around = (dist >= 2.0) & (dist <= 5.0) & (freqs < sfreq / 2)
         if peak.sum() < 1 or around.sum() < 2:
             continue
-        background = float(np.median(power[around]))
+        background = _median(power[around])
         out[f0] = float(power[peak].mean() / background) if background > 0 else np.inf
     return out
 
