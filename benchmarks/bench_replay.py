@@ -220,7 +220,7 @@ def _throughput(opts: dict, tmp: Path) -> list[dict]:
         rows.append(_row(f"neurofb replay --speed max: {label}", eeg_h, n, total,
                          ratio=bf_s / total,
                          note=f"read {t_read:.2f} s + pipeline {spent:.2f} s; "
-                              f"{cpus if cases[label] == 'model' else 'serial'}; {origin}"))
+                              f"{cpus}; {origin}"))
     rows.append(_row("BrainFlow get_avg_band_powers + MLModel(MINDFULNESS).predict",
                      eeg_h, n_windows, bf_s, ratio=1.0, note="per window, the same windows"))
     return rows
