@@ -83,7 +83,7 @@ class SourceInfo:
         Unit of the samples (always ``"uV"`` inside the engine).
     live : bool
         True for a device streaming now; False for a replay (the pipeline then reports the
-        processing time per window as latency, and may score windows ahead on a second core).
+        processing time per window as latency, and shares the work with a second core).
     simulated : bool
         True for a test signal that is not EEG (BrainFlow's synthetic board): by default the
         pipeline gates only non-finite samples on it, so the chain can be tried without a headset.

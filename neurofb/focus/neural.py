@@ -151,11 +151,6 @@ class BoundNeuralEstimator:
         The session's baseline (state ``"off"`` in cold mode).
     """
 
-    #: Not ahead on the pipeline's worker thread: one small ONNX Runtime call per window
-    #: takes and drops the GIL twice, and the hand-overs with the thread computing band powers
-    #: made a replay slower, not faster.
-    score_ahead = False
-
     def __init__(self, parent: NeuralEstimator, ch_names: tuple[str, ...], sfreq: float,
                  hop_s: float) -> None:
         self.parent = parent
