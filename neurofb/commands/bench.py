@@ -104,6 +104,23 @@ def listing(folder: Path | None = None) -> list[tuple[str, str]]:
     return found
 
 
+_DESCRIPTION = ("Run the benchmarks in benchmarks/bench_*.py and print a table per benchmark (or "
+                "JSON with --json). Benchmarks: {}.")
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """The description with each benchmark's name and what it measures (read from source)."""
+    found = listing() if benchmarks_dir().is_dir() else []
+    parser.description = _DESCRIPTION.format(
+        "; ".join(f"{name}: {desc}" for name, desc in found) or "none found")
+
+
+def _populate(parser: argparse.ArgumentParser) -> None:
+    """What ``bench`` adds when it is used: the description and the benchmarks' options."""
+    _describe(parser)
+    _add_benchmark_options(parser)
+
+
 def _add_benchmark_options(parser: argparse.ArgumentParser) -> None:
     """Each benchmark's own options, in a group per benchmark (imports the modules)."""
     for bench in discover() if benchmarks_dir().is_dir() else []:
@@ -116,23 +133,15 @@ def _add_benchmark_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``bench`` subcommand (its benchmark options are added on first use)."""
-    found = listing() if benchmarks_dir().is_dir() else []
-    text = "; ".join(f"{name}: {desc}" for name, desc in found) or "none found"
-    kwargs = {"populate": _add_benchmark_options} if subparsers._parser_class is not \
+    """Add the ``bench`` subcommand (its description and benchmark options on first use)."""
+    kwargs = {"populate": _populate} if subparsers._parser_class is not \
         argparse.ArgumentParser else {}
-    p = subparsers.add_parser(
-        "bench",
-        help="run the speed and memory benchmarks",
-        description="Run the benchmarks in benchmarks/bench_*.py and print a table per "
-        f"benchmark (or JSON with --json). Benchmarks: {text}.",
-        **kwargs,
-    )
+    p = subparsers.add_parser("bench", help="run the speed and memory benchmarks", **kwargs)
     p.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object {name: rows}")
     p.add_argument("--quick", action="store_true", help="short runs (smoke test)")
-    if not kwargs:  # a plain parser tree: add the options now
-        _add_benchmark_options(p)
+    if not kwargs:  # a plain parser tree: add them now
+        _populate(p)
     p.set_defaults(func=run)
 
 
