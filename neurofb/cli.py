@@ -58,8 +58,9 @@ def _quiet_third_party_warnings() -> None:
                             category=UserWarning)
 
 
-#: Commands that only run the engine (small per-window arithmetic): numpy's BLAS needs no
-#: threads of its own there, and starting them is a good part of ``import numpy``.
+#: Commands that run the engine (small per-window arithmetic): numpy's BLAS needs no threads of
+#: its own there, and starting them is a good part of ``import numpy``. (The app's Personalise
+#: fits small logistic regressions, and its Retrain runs torch, which has its own threads.)
 ENGINE_COMMANDS = frozenset({"app", "boards", "export", "import", "replay", "sessions", "stream"})
 
 

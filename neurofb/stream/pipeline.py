@@ -164,9 +164,9 @@ class Pipeline:
         self._alpha = 1.0 if config.smoothing_s == 0 else 1.0 - math.exp(
             -hop_s / config.smoothing_s
         )
-        # In replay, score signal quality on a second core while this thread computes band
-        # powers and focus (never live: there one window at a time is scored at once, and the
-        # thread hand-off would only add latency).
+        # In replay, filter the next block and judge quality on a second core while this thread
+        # computes band powers and focus (never live: there one window at a time is scored at
+        # once, and the thread hand-off would only add latency).
         self._alongside = (not self.live and usable_cpus() > 1) if worker is None else worker
         self._worker: ThreadPoolExecutor | None = None
         self._block = self.hop_samples * max_batch_windows
@@ -192,7 +192,7 @@ class Pipeline:
         return self._n
 
     def close(self) -> None:
-        """End the worker thread that scores quality in replay (if one was started).
+        """End the replay's worker thread (filtering, quality), if one was started.
 
         Safe to call twice; a closed pipeline can still process chunks (serially).
         """
