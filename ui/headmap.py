@@ -12,13 +12,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PyQt6.QtCore import QPointF, QRect, QRectF, Qt
+from PyQt6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+)
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from neurofb.dsp import montage
 
 _GRID = 72
+_CAPTION_FLAGS = int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                     | Qt.TextFlag.TextWordWrap)
 _LANDMARKS = ("T7", "T8", "Fpz", "Oz")
 
 # A perceptually ordered blue → yellow → red map (anchors of a "turbo"-like ramp).
@@ -133,7 +144,7 @@ class HeadMap(QWidget):
         values : sequence of float, length n_channels, or None
             A value per channel of the stream; None clears.
         caption : str
-            A line under the head (what the colours mean).
+            Text under the head (what the colours mean), wrapped to the widget's width.
         quality : bool
             Values are quality scores in [0, 1], drawn red (poor) to green (good) as they are;
             otherwise (attention weights) they are drawn relative to their range, blue to red.
@@ -162,13 +173,22 @@ class HeadMap(QWidget):
         self._image = img.copy()
         self.update()
 
+    def caption_height(self, width: int) -> int:
+        """Pixels the caption takes under the head at ``width`` (wrapped; 0 without one)."""
+        if not self.caption:
+            return 0
+        metrics = QFontMetrics(self.font())
+        box = metrics.boundingRect(QRect(0, 0, max(1, width - 8), 10_000),
+                                   _CAPTION_FLAGS, self.caption)
+        return box.height() + 4
+
     def paintEvent(self, _event: object) -> None:
         """Draw the head, the interpolated values, the electrodes and their names."""
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         w, h = self.width(), self.height()
         top = 18 if self.title else 4
-        bottom = 18 if self.caption else 4
+        bottom = self.caption_height(w) or 4
         size = min(w, h - top - bottom) - 24
         if size < 40:
             return
@@ -218,6 +238,6 @@ class HeadMap(QWidget):
             p.drawText(QRectF(px - 30, py + dot, 60, 14), Qt.AlignmentFlag.AlignHCenter, name)
         if self.caption:
             p.setPen(QColor("#444"))
-            p.drawText(QRectF(0, h - bottom, w, bottom), Qt.AlignmentFlag.AlignCenter,
-                       self.caption)
+            p.setFont(self.font())
+            p.drawText(QRect(4, h - bottom, max(1, w - 8), bottom), _CAPTION_FLAGS, self.caption)
         p.end()

@@ -130,3 +130,29 @@ def test_lost_board_is_shown_and_stream_resumes(qtbot, make_window, monkeypatch)
     assert not win.banner.isVisible()
     n = win.live.updates
     qtbot.waitUntil(lambda: win.live.updates > n + 2, timeout=CONNECT_S * 1000)
+
+
+def test_head_map_caption_wraps_to_the_width_and_is_drawn_whole(qtbot):
+    from PyQt6.QtGui import QColor
+
+    from neurofb.dsp.montage import PRESETS
+    from neurofb_ui.headmap import HeadMap
+
+    head = HeadMap(title="Model attention")
+    qtbot.addWidget(head)
+    names = list(PRESETS["full"])
+    head.set_channels(names)
+    caption = ("where the model reads the estimate from (red = most); frontal and temporal "
+               "sites also pick up eye and muscle activity")
+    head.set_values(np.linspace(0.0, 1.0, len(names)), caption=caption)
+    one_line = head.caption_height(5000)
+    assert one_line > 0
+    assert head.caption_height(300) >= 2 * (one_line - 4)  # wrapped onto several lines
+    head.resize(300, 420)
+    image = head.grab().toImage()
+    # The caption's band under the head holds text (dark pixels) and the head sits above it.
+    band = range(420 - head.caption_height(300), 420)
+    dark = sum(QColor(image.pixel(x, y)).lightness() < 128 for y in band for x in range(300))
+    assert dark > 50
+    head.set_values(np.linspace(0.0, 1.0, len(names)), caption="")
+    assert head.caption_height(300) == 0
