@@ -58,22 +58,35 @@ def tiny_recipe(**changes: object) -> Recipe:
 
 
 def write_calibration_recording(path: Path, eegmat_dir: Path, subject: int, *,
-                                rest_s: float = 60.0, task_s: float = 60.0) -> Path:
+                                rest_s: float = 60.0, task_s: float = 60.0,
+                                unfollowed_s: float = 0.0) -> Path:
     """Write a real neurofb recording: ``rest_s`` of an eegmat subject's rest, then ``task_s`` of
-    their arithmetic, with rest/task calibration block markers (RecordingWriter, as live)."""
+    their arithmetic, with rest/task calibration block markers (RecordingWriter, as live).
+
+    ``unfollowed_s`` > 0: the blocks were not followed at their end — the last ``unfollowed_s``
+    of the rest block hold the person's arithmetic and the last ``unfollowed_s`` of the task
+    block their rest (other samples than the blocks' own).
+    """
     import mne
 
     from neurofb.recording import RecordingWriter
 
-    parts = []
+    runs = {}
     names: list[str] = []
-    for run, seconds in ((1, rest_s), (2, task_s)):
+    for run in (1, 2):
         raw = mne.io.read_raw_edf(eegmat_dir / f"Subject{subject:02d}_{run}.edf",
                                   preload=False, verbose="error")
         sfreq = float(raw.info["sfreq"])
         picks = [n for n in raw.ch_names if n.startswith("EEG") and "A2-A1" not in n]
         names = [n.replace("EEG ", "") for n in picks]
-        parts.append(raw.get_data(picks=picks, stop=round(seconds * sfreq)) * 1e6)
+        runs[run] = raw.get_data(picks=picks) * 1e6
+
+    def take(run: int, start_s: float, stop_s: float) -> np.ndarray:
+        return runs[run][:, round(start_s * sfreq):round(stop_s * sfreq)]
+
+    k = unfollowed_s
+    parts = [take(1, 0, rest_s - k), take(2, task_s - k, task_s),  # the rest block
+             take(2, 0, task_s - k), take(1, rest_s, rest_s + k)]  # the task block
     data = np.concatenate(parts, axis=1)
     info = SourceInfo(ch_names=tuple(names), sfreq=sfreq, board="eegmat")
     ts = np.arange(data.shape[1]) / sfreq

@@ -14,7 +14,7 @@ from neurofb.cli import main
 from neurofb.errors import ChannelError, ModelError
 from neurofb.focus.card import sha256_file
 from neurofb.focus.neural import load_estimator
-from neurofb.training.personalise import fit_heads, hold_back, personalise
+from neurofb.training.personalise import fit_heads, hold_back, improved, personalise
 
 torch.set_num_threads(1)
 
@@ -37,6 +37,13 @@ def cal_features(recording):
     from neurofb.training.recordings import recording_windows
 
     return recording_windows(open_recording(recording))
+
+
+@pytest.fixture(scope="module")
+def unfollowed(eegmat_dir, tmp_path_factory):
+    """Subject 1's calibration whose blocks were not followed in their last 15 s."""
+    return write_calibration_recording(tmp_path_factory.mktemp("rec") / "unfollowed", eegmat_dir,
+                                       1, rest_s=60, task_s=40, unfollowed_s=15)
 
 
 def test_hold_back_takes_the_latest_windows_without_overlap(cal_features):
@@ -108,6 +115,21 @@ def test_personalise_needs_both_classes(population, eegmat_dir, tmp_path):
         personalise(population, rest_only, tmp_path / "out")
 
 
+def test_a_calibration_whose_blocks_were_not_followed_does_worse_and_is_flagged(
+        population, recording, unfollowed, tmp_path, capsys):
+    good = personalise(population, recording, tmp_path / "good")
+    assert improved(good)
+    # The held-back windows (the latest of each block) hold the other state: the person's own
+    # head, fitted on the followed part, ranks them the wrong way round, worse than before.
+    bad = personalise(population, unfollowed, tmp_path / "bad")
+    assert bad["after"]["auc"] < 0.5 and bad["after"]["auc"] < bad["before"]["auc"]
+    assert not improved(bad)
+    assert main(["calibrate", "--model", str(population), "--recording", str(unfollowed),
+                 "--out", str(tmp_path / "cli")]) == 0
+    err = capsys.readouterr().err
+    assert "did worse" in err and "blocks followed" in err
+
+
 def test_cli_calibrate(population, recording, tmp_path, capsys):
     out = tmp_path / "me"
     assert main(["calibrate", "--model", str(population), "--recording", str(recording),
@@ -119,7 +141,8 @@ def test_cli_calibrate(population, recording, tmp_path, capsys):
     assert "already holds a model" in capsys.readouterr().err
     assert main(["calibrate", "--model", str(population), "--recording", str(recording),
                  "--out", str(out), "--force"]) == 0
-    assert "tied to the electrodes" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "tied to the electrodes" in printed.out and "did worse" not in printed.err
 
 
 def test_retrain_from_recordings_keeps_both_modes(population, recording, eegmat_dir, tmp_path):

@@ -470,6 +470,8 @@ class ModelPage(QWidget):
         self.cancel_button.setEnabled(busy)
 
     def _job_done(self, result: Any) -> None:
+        from neurofb.training.personalise import improved
+
         job, self.job = self.job, None
         if job is not None and job.cancel_event.is_set():
             # cancelled after the worker's last check: the user's word wins until the model
@@ -489,10 +491,23 @@ class ModelPage(QWidget):
             keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
             extra = "; ".join(f"{k}: {before[k]:.3f} → {after[k]:.3f}" for k in keys)
         self.progress_text.setText(f"Done: new model in {out}. {extra}".strip())
-        if out and Path(str(out)).is_dir():
-            self.use_model(str(out))
-        else:
+        if not (out and Path(str(out)).is_dir()):
             self.refresh()
+        elif (self.job_kind == "personalise" and isinstance(before, dict)
+              and isinstance(after, dict) and "auc" in before and "auc" in after
+              and not improved(result)):
+            # worse than the model in use on the calibration's own held-back windows: keep the
+            # model in use; the new one is in the list for whoever wants it anyway
+            current = Path(self.current_dir).name
+            message = (f"The personalised model did worse than {current} on the last part of "
+                       f"your calibration ({extra}), so {current} stays in use. Were the "
+                       "blocks followed? Record a new calibration, or pick the new model in "
+                       "the list to use it anyway.")
+            self.progress_text.setText(message)
+            self.window.show_problem(message, "warning")
+            self.refresh()
+        else:
+            self.use_model(str(out))
 
     def _job_failed(self, message: str) -> None:
         self.job = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     """Personalise and report before/after."""
     from neurofb import paths
     from neurofb.errors import ModelError, NeurofbError, RecordingError
-    from neurofb.training.personalise import personalise
+    from neurofb.training.personalise import improved, personalise
 
     if not 0 < args.hold_back < 1:
         raise NeurofbError(f"--hold-back must be between 0 and 1, got {args.hold_back}")
@@ -75,4 +76,8 @@ def run(args: argparse.Namespace) -> int:
                   f"accuracy {ab['balanced_accuracy']:.3f}")
         print(f"  tied to the electrodes {', '.join(res['electrodes'])}")
         print(f"wrote {res['out_dir']}")
+    if not improved(res):
+        print(f"warning: the personal model did worse than {model_dir.name} on the held-back "
+              "windows (AUC above): were the calibration's blocks followed? Consider keeping "
+              "the population model or recording a new calibration", file=sys.stderr)
     return 0

@@ -31,7 +31,7 @@ from neurofb.focus.personal import PersonalHead, save_heads
 from neurofb.training.metrics import binary_metrics
 from neurofb.training.windows import FeatureSet
 
-__all__ = ["HEAD_C", "fit_heads", "fit_personal_head", "hold_back", "personalise"]
+__all__ = ["HEAD_C", "fit_heads", "fit_personal_head", "hold_back", "improved", "personalise"]
 
 #: Inverse L2 strength of the personal head's logistic regression.
 HEAD_C = 1.0
@@ -126,6 +126,16 @@ def _copy_parent(model_dir: Path, meta: dict[str, Any], out: Path) -> None:
     for name in files:
         shutil.copyfile(model_dir / name, out / name)
         os.chmod(out / name, 0o644)
+
+
+def improved(report: dict[str, Any]) -> bool:
+    """Whether a personalisation did at least as well as the population model on the windows it
+    held back (AUC, cold mode: ``after`` against ``before`` of :func:`personalise`'s report).
+
+    A personal head that does worse there usually means the calibration's blocks were not
+    followed (or the signal changed during it); the app then keeps the model in use.
+    """
+    return float(report["after"]["auc"]) >= float(report["before"]["auc"])
 
 
 def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
