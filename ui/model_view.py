@@ -490,6 +490,12 @@ class ModelPage(QWidget):
         if isinstance(before, dict) and isinstance(after, dict):
             keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
             extra = "; ".join(f"{k}: {before[k]:.3f} → {after[k]:.3f}" for k in keys)
+        elif self.job_kind == "retrain":
+            val = result.get("val_auc")
+            extra = (f"Validation AUC {val:.3f} on recordings held out from training."
+                     if val is not None else
+                     "It could not be validated: with two or more labelled recordings, some "
+                     "are held out to check it.")
         self.progress_text.setText(f"Done: new model in {out}. {extra}".strip())
         if not (out and Path(str(out)).is_dir()):
             self.refresh()

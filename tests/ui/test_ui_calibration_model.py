@@ -114,6 +114,9 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
     assert model.last_error == "", model.last_error
     assert Path(model.last_result["out_dir"], "model.json").exists()
     assert model.progress.value() == 1000
+    val = model.last_result["val_auc"]  # one calibration recording: nothing to hold out
+    assert (f"Validation AUC {val:.3f}" if val is not None
+            else "could not be validated") in model.progress_text.text()
 
 
 def test_a_personalisation_that_does_worse_is_not_adopted(qtbot, make_window, model_dir,
