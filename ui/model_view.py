@@ -489,7 +489,8 @@ class ModelPage(QWidget):
         extra = ""
         if isinstance(before, dict) and isinstance(after, dict):
             keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
-            extra = "; ".join(f"{k}: {before[k]:.3f} → {after[k]:.3f}" for k in keys)
+            label = {"auc": "AUC", "balanced_accuracy": "balanced accuracy"}
+            extra = ", ".join(f"{label[k]} {before[k]:.3f} → {after[k]:.3f}" for k in keys)
         elif self.job_kind == "retrain":
             val = result.get("val_auc")
             extra = (f"Validation AUC {val:.3f} on recordings held out from training."
