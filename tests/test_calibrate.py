@@ -3,6 +3,7 @@ retraining from recordings."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -77,6 +78,9 @@ def test_personalise_writes_a_traceable_folder(population, recording, tmp_path):
     assert res["after"]["auc"] > 0.8  # a person's own head on their own signals
     meta = json.loads((out / "model.json").read_text())
     assert meta["parent"]["sha256"] == sha256_file(population / "weights.safetensors")
+    # dated when it was personalised (the model page lists models newest first)
+    parent_created = json.loads((population / "model.json").read_text())["created"]
+    assert dt.datetime.fromisoformat(meta["created"]) >= dt.datetime.fromisoformat(parent_created)
     assert meta["calibration"]["data"][0]["sha256"]
     assert meta["personal"]["sha256"] == sha256_file(out / "personal.safetensors")
     for name in ("weights.safetensors", "model.onnx", "baseline.onnx"):

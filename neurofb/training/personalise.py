@@ -17,6 +17,7 @@ the calibration data's hash and the electrodes. Nothing here needs torch.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import time
@@ -214,6 +215,7 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     personal = save_heads(heads, out)
     seconds = time.perf_counter() - t0
     new_meta = {k: v for k, v in meta.items() if k not in ("created", "calibration")}
+    new_meta["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     new_meta["name"] = f"{meta.get('name', 'model')}-personal"
     new_meta["parent"] = {"name": meta.get("name"), "sha256": meta["weights"]["sha256"],
                           "path": str(model_dir)}
