@@ -86,15 +86,41 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that went away is handled below
+        return code
     except NeurofbError as err:
         return _fail(args, str(err), debug)
+    except BrokenPipeError as err:
+        if _stdout_gone():  # `neurofb boards | head`: the reader has what it wanted
+            return 128 + 13  # as a process ended by SIGPIPE
+        return _fail(args, f"cannot access: {err.strerror or err}", debug)
     except OSError as err:  # a file the command could not read or write: say which
         where = f" {err.filename}" if err.filename else ""
         return _fail(args, f"cannot access{where}: {err.strerror or err}", debug)
     except KeyboardInterrupt:
         print(f"neurofb {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it; if so, the rest of the
+    output is sent to the null device, so that Python's final flush stays quiet."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()  # not on Windows: there, the error is reported
+        poller.register(fd, select.POLLOUT)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not any(mask & (select.POLLERR | select.POLLHUP) for _, mask in events):
+        return False  # stdout is fine: the broken pipe was something else
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return True
 
 
 def _fail(args: argparse.Namespace, message: str, debug: bool) -> int:

@@ -51,3 +51,19 @@ def test_engine_commands_start_numpy_with_one_blas_thread():
     assert threads("replay", "rec", OPENBLAS_NUM_THREADS="3") == "3"
     assert threads("train", "--eegmat", "x") == "None"
     assert threads() == "None"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    # `neurofb boards | head -1`: the pipe's reader is gone before neurofb writes (closed here
+    # before the command starts, so the first write fails whatever the timing).
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        res = subprocess.run([sys.executable, "-m", "neurofb", "boards"], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert res.returncode == 141  # as a process ended by SIGPIPE
+    assert res.stderr == ""  # no "error: Broken pipe", no traceback at exit
