@@ -56,6 +56,9 @@ def _quiet_third_party_warnings() -> None:
     # brainflow imports pkg_resources, which warns on every start; it is not the user's concern.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
                             category=UserWarning)
+    # pyxdf logs how it split a file's clock readings ("Segments and clock-segments differ"):
+    # bookkeeping the user cannot act on; -v shows it.
+    logging.getLogger("pyxdf").setLevel(logging.ERROR)
 
 
 #: Commands that run the engine (small per-window arithmetic): numpy's BLAS needs no threads of

@@ -334,3 +334,21 @@ def test_missing_path_is_an_error(tmp_path):
         formats.open_recording(tmp_path / "nope.xdf")
     shutil.copy(_need(XDF_DIR / "minimal.xdf"), tmp_path / "m.xdf")
     assert formats.detect_format(tmp_path / "m.xdf") == "xdf"
+
+
+def test_pyxdf_bookkeeping_is_shown_only_when_asked(tmp_path):
+    # minimal.xdf's clock segments make pyxdf log a warning the user cannot act on; the command
+    # still says in one line why the file cannot be replayed (10 Hz is too slow).
+    import subprocess
+    import sys
+
+    path = str(_need(XDF_DIR / "minimal.xdf"))
+    quiet = subprocess.run([sys.executable, "-m", "neurofb", "replay", path, "--speed", "max"],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    loud = subprocess.run([sys.executable, "-m", "neurofb", "-v", "replay", path, "--speed",
+                           "max"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert quiet.returncode == loud.returncode == 2
+    assert quiet.stderr.strip().splitlines() == [
+        line for line in quiet.stderr.strip().splitlines() if "error:" in line]
+    assert "at least 90 Hz" in quiet.stderr and "pyxdf" not in quiet.stderr
+    assert "Segments and clock-segments differ" in loud.stderr
