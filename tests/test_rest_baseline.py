@@ -29,6 +29,7 @@ def _session(rest_s: float, *, target: str | None = None, skip_after: int | None
             if len(steps) == 1:  # where the stream is when the session asks for the baseline
                 # (the listener runs after the pipeline took the whole chunk of this update)
                 session.asked_at_s = stream.pipeline.n_samples / stream.pipeline.sfreq
+                session.hop_s = stream.pipeline.hop_samples / stream.pipeline.sfreq
             if skip_after is not None and len(steps) == skip_after:
                 session.skip_rest()
 
@@ -47,9 +48,9 @@ def test_the_session_rests_until_the_model_has_its_baseline_then_trains():
     assert rest[-1].update.mode == "baseline"  # the first window of the baseline model
     # the rest is the 40 s of stream after the request (which comes with the first update, at
     # the end of its chunk: how long that chunk is depends on the machine's load); the first
-    # window past them is the baseline model's
+    # window past them is the baseline model's (windows end a hop apart: 63 samples at 250 Hz)
     assert rest_t[0] <= session.asked_at_s
-    assert 40.0 < rest_t[-1] - session.asked_at_s <= 40.0 + 0.25
+    assert 40.0 < rest_t[-1] - session.asked_at_s <= 40.0 + session.hop_s
     # the windows the pipeline scored before the session's request reached it are cold (under
     # load, a chunk or two); from then on every window of the rest feeds the baseline
     modes = [s.update.mode for s in rest[:-1] if s.update.focus is not None]
