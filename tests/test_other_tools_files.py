@@ -323,6 +323,9 @@ def test_muselsl_csv(demo, tmp_path):
     assert [(m.kind, m.label) for m in rec.markers] == [("label", "2")]
     assert rec.markers[0].t == pytest.approx(700 / 256.0, abs=1e-9)
     assert any("Right AUX" in w for w in rec.warnings)
+    # a Muse file names its channels: --montage would do nothing there, and is refused
+    with pytest.raises(RecordingError, match="--montage is for sources that name no channels"):
+        formats.read_file(path, montage="muse")
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join([*lines[:50], "12.5,abc,1,2,3,0,0", *lines[50:]]) + "\n")
     with pytest.raises(RecordingError, match="not a number"):

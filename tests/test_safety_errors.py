@@ -87,6 +87,10 @@ def test_model_json_fields_of_the_wrong_type_are_one_line(tmp_path, capsys):
     (("replay", str(DEMO), "--loop"), "--seconds"),
     (("stream", "--board", "no-such-board", "--seconds", "1"), "no-such-board"),
     (("export", str(DEMO), "--to", "mat"), "invalid choice"),
+    # reading options the source does not take would do nothing: said, not ignored
+    (("replay", str(DEMO), "--montage", "muse"), "--montage is for sources that name no"),
+    (("replay", str(DEMO), "--stream", "EEG"), "--stream is for XDF files"),
+    (("replay", str(DEMO), "--unit", "uV"), "--unit is for sources that give no unit"),
 ])  # fmt: skip
 def test_bad_flags_are_one_line(argv, words, capsys):
     code, out, err = cli_exit(capsys, *argv)

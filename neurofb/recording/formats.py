@@ -132,6 +132,26 @@ def detect_format(path: str | os.PathLike) -> str:
     return kind
 
 
+#: The reading options each kind of source takes (the rest would be silently ignored).
+_OPTIONS = {"csv": ("board",), "xdf": ("stream", "montage", "unit"), "openbci": ("montage",)}
+_FLAGS = {"board": "--board", "stream": "--stream", "montage": "--montage", "unit": "--unit"}
+_FOR = {"board": "BrainFlow CSV files", "stream": "XDF files",
+        "montage": "sources that name no channels (OpenBCI GUI files, XDF and LSL streams)",
+        "unit": "sources that give no unit (XDF and LSL streams)"}
+
+
+def _check_options(path: Path, kind: str, **options: object) -> None:
+    """Refuse reading options a source of this kind does not take (they would do nothing)."""
+    given = [k for k, v in options.items()
+             if v is not None and not (k == "unit" and v == "auto")]
+    unused = [k for k in given if k not in _OPTIONS.get(kind, ())]
+    if unused:
+        what = "a neurofb recording folder" if kind == "folder" else f"a {kind.upper()} file"
+        k = unused[0]
+        raise RecordingError(f"{_FLAGS[k]} is for {_FOR[k]}; {path.name} is {what}, where "
+                             f"it would do nothing: leave {_FLAGS[k]} out")
+
+
 def read_file(
     path: str | os.PathLike,
     *,
@@ -176,6 +196,7 @@ def read_file(
     """
     p = Path(path)
     kind = detect_format(p)
+    _check_options(p, kind, board=board, stream=stream, montage=montage, unit=unit)
     ext = _by_extension(p)
     guessed = ""
     if kind == "csv":
@@ -232,6 +253,7 @@ def open_recording(path: str | os.PathLike, **options: str | None) -> Recording:
     if p.is_file() and p.name == META:
         p = p.parent
     if p.is_dir():
+        _check_options(p, "folder", **options)
         return read_folder(p)
     return read_file(p, **{k: v for k, v in options.items() if v is not None})
 
