@@ -96,6 +96,7 @@ class HeadMap(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.title = title
         self.caption = ""
+        self._caption_layout: tuple[object, int] = (None, 0)  # (caption, width, font) → px
         self._names: list[str] = []
         self._xy = np.zeros((0, 2))
         self._index: list[int] = []
@@ -174,13 +175,18 @@ class HeadMap(QWidget):
         self.update()
 
     def caption_height(self, width: int) -> int:
-        """Pixels the caption takes under the head at ``width`` (wrapped; 0 without one)."""
+        """Pixels the caption takes under the head at ``width`` (wrapped; 0 without one).
+
+        Laid out once per caption, width and font: paints between changes reuse it."""
         if not self.caption:
             return 0
-        metrics = QFontMetrics(self.font())
-        box = metrics.boundingRect(QRect(0, 0, max(1, width - 8), 10_000),
-                                   _CAPTION_FLAGS, self.caption)
-        return box.height() + 4
+        key = (self.caption, width, self.font().key())
+        if self._caption_layout[0] != key:
+            metrics = QFontMetrics(self.font())
+            box = metrics.boundingRect(QRect(0, 0, max(1, width - 8), 10_000),
+                                       _CAPTION_FLAGS, self.caption)
+            self._caption_layout = (key, box.height() + 4)
+        return self._caption_layout[1]
 
     def paintEvent(self, _event: object) -> None:
         """Draw the head, the interpolated values, the electrodes and their names."""

@@ -486,7 +486,7 @@ class ModelPage(QWidget):
         self.progress.setValue(1000)
         out = result.get("out_dir", "")
         before, after = result.get("before"), result.get("after")
-        extra = ""
+        extra, keys = "", []
         if isinstance(before, dict) and isinstance(after, dict):
             keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
             label = {"auc": "AUC", "balanced_accuracy": "balanced accuracy"}
@@ -500,9 +500,7 @@ class ModelPage(QWidget):
         self.progress_text.setText(f"Done: new model in {out}. {extra}".strip())
         if not (out and Path(str(out)).is_dir()):
             self.refresh()
-        elif (self.job_kind == "personalise" and isinstance(before, dict)
-              and isinstance(after, dict) and "auc" in before and "auc" in after
-              and not improved(result)):
+        elif self.job_kind == "personalise" and "auc" in keys and not improved(result):
             # worse than the model in use on the calibration's own held-back windows: keep the
             # model in use; the new one is in the list for whoever wants it anyway
             current = Path(self.current_dir).name
