@@ -205,3 +205,23 @@ def test_interrupted_stream_summary_matches_the_trace(tmp_path):
     assert proc.returncode == 0 and "Traceback" not in err, err
     written = trace_stats(trace)
     assert f"{written.rows} updates ({written.gated} gated)" in out
+
+
+@pytest.mark.parametrize(("fmt", "board"), [("edf", ()), ("bdf", ()), ("fif", ()),
+                                          ("csv", ("--board", "explore_plus_32_chan"))])
+def test_an_export_that_fills_the_disk_leaves_nothing_half_written(fmt, board, tmp_path):
+    """The demo (1.7 MB as EDF) does not fit a 300 KB disk: the export fails with one line
+    naming the output, and leaves no file — neither a partial one nor a broken old one."""
+    disk = tmp_path / "disk"
+    with small_fs(disk, "300k"):
+        out = disk / f"demo.{fmt}"
+        res = run("export", DEMO, "--to", fmt, "--out", out, *board, env=_env(tmp_path / "home"))
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert str(out) in res.stderr and "space" in res.stderr.lower(), res.stderr
+        assert sorted(disk.iterdir()) == []  # no partial file, no sidecar, no staging folder
+        out.write_text("an older export\n")
+        res = run("export", DEMO, "--to", fmt, "--out", out, "--force", *board,
+                  env=_env(tmp_path / "home"))
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert out.read_text() == "an older export\n"
+        assert sorted(disk.iterdir()) == [out]

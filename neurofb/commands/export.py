@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 _FORMATS = ("edf", "bdf", "fif", "csv", "bids")
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     source = Path(args.recording)
     recording = open_recording(source)
+    for line in recording.warnings:  # e.g. a recording still being written: only what is in
+        sys.stderr.write(f"warning: {line}\n")
     out = Path(args.out) if args.out else default_out(source, args.to, args.data_dir)
     written = export(recording, args.to, out, board=args.board, overwrite=args.force)
     print(f"wrote {written} ({recording.data.shape[0]} channels, "

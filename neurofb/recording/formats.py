@@ -291,8 +291,8 @@ def export(
     out : path-like
         File to write; for ``"bids"`` the dataset's root folder (created or added to).
     board : str or int, optional
-        For ``"csv"``: the board layout to write (default: the recording's own board, else
-        ``synthetic`` when its channels and rate fit).
+        For ``"csv"`` only (an error otherwise): the board layout to write (default: the
+        recording's own board, else ``synthetic`` when its channels and rate fit).
     overwrite : bool
         Replace an existing file (never needed for BIDS, where each export is a new run); for
         ``"csv"`` its ``.neurofb.json`` sidecar too. Never allows writing into the recording
@@ -317,6 +317,10 @@ def export(
         raise TypeError(f"export takes a Recording (see open_recording), got {recording!r}")
     rec = recording
     out = Path(out)
+    if board is not None and fmt != "csv":
+        raise RecordingError(f"--board is for BrainFlow CSV exports (the board layout to "
+                             f"write); {fmt.upper()} exports have no use for it: leave --board "
+                             "out")
     inputs = recording_inputs(rec)
     if fmt == "bids":
         paths.check_output_folder(out, inputs=inputs, what="BIDS dataset", error=RecordingError)
@@ -326,10 +330,38 @@ def export(
     if fmt == "csv":
         paths.check_new_file(sidecar_path(out), force=overwrite, inputs=inputs,
                              what="sidecar", error=RecordingError)
-        return write_csv(rec, out, board=board)
-    if fmt == "fif":
-        return write_fif(rec, out)
-    return write_edf(rec, out, fmt=fmt)
+    # Written into a temporary folder beside the output and moved into place when complete: a
+    # failed export (disk full, a bad layout) leaves no partial file and never harms an old
+    # one. The files keep their names there (a CSV's sidecar, a large FIF's split parts).
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    part = stage / out.name
+    try:
+        stage.mkdir()
+        if fmt == "csv":
+            write_csv(rec, part, board=board)
+        elif fmt == "fif":
+            write_fif(rec, part)
+        else:
+            write_edf(rec, part, fmt=fmt)
+        for done in sorted(stage.iterdir(), key=lambda p: p == part):  # the output itself last
+            os.replace(done, out.parent / done.name)
+    except (RecordingError, OSError) as err:
+        text = (str(err).replace(str(part), str(out)) if isinstance(err, RecordingError)
+                else f"cannot write {out}: {err.strerror or err}")
+        if _disk_full(out.parent) and "space" not in text.lower():
+            text += " (no space left on the disk)"  # a short write says only what it wrote
+        raise RecordingError(text) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out
+
+
+def _disk_full(folder: Path) -> bool:
+    """Less than a page or two left on ``folder``'s file system."""
+    try:
+        return shutil.disk_usage(folder).free < 64 * 1024
+    except OSError:
+        return False
 
 
 def import_file(
