@@ -395,3 +395,39 @@ def test_cli_outputs(lsl_loopback, osc_server, capsys, tmp_path):
     assert "does not exist" in capsys.readouterr().err
     assert main(["replay", demo_dir, "--seconds", "3", "--markers-in", "tcp:9"]) == 2
     assert "lsl:NAME or udp:PORT" in capsys.readouterr().err
+
+
+def test_replay_sends_the_recordings_markers_where_they_fell(osc_server, demo):
+    """``neurofb replay`` hands the recording's own markers to the outputs, at their samples,
+    between the updates around them (not its session_start/_end: the replay is a session)."""
+    from neurofb.cli import main
+
+    recorded = [m for m in demo.markers if m.kind not in ("session_start", "session_end")]
+    switch = next(m for m in recorded if m.kind == "block_start" and m.label == "task")
+    seek = math.floor(switch.t) - 5.0
+    request = StreamRequest(ReplayRequest(demo, speed=None, seek_s=seek, seconds=10.0,
+                                          markers=True), target="engagement")
+    events: list = []
+    with open_stream(request) as stream:
+        stream.runner.add_update_listener(lambda u: events.append(("update", u)))
+        stream.runner.add_marker_listener(lambda m: events.append(("marker", m)))
+        stream.run()
+    got = [m for kind, m in events if kind == "marker"]
+    expected = [m for m in recorded if seek <= m.t < seek + 10.0]
+    assert [(m.kind, m.label) for m in got] == [(m.kind, m.label) for m in expected] != []
+    at = round(switch.t * demo.sfreq) / demo.sfreq - seek  # its sample, on the stream's clock
+    assert [m.t for m in got if m is not None and m.label == "task"] == [pytest.approx(at)]
+    times = [(kind, x.t) for kind, x in events]
+    i = times.index(("marker", pytest.approx(at)))
+    assert all(t < at for kind, t in times[:i] if kind == "update")
+    assert all(t >= at for kind, t in times[i + 1:] if kind == "update")
+
+    port, received = osc_server
+    demo_dir = str(paths.shipped_recordings_dir() / "demo-eegmat")
+    # paced: at --speed max a burst of datagrams can overflow the receiver's socket buffer
+    assert main(["replay", demo_dir, "--seek", str(seek), "--seconds", "10", "--target",
+                 "engagement", "--speed", "5", "--osc-out", f"127.0.0.1:{port}",
+                 "--osc-format", "neurofb"]) == 0
+    sent = lambda: [args[:2] for a, args in received if a == "/neurofb/marker"]  # noqa: E731
+    assert _until(lambda: len(sent()) >= len(expected), timeout=20)
+    assert sorted(sent()) == sorted((m.kind, m.label) for m in expected)

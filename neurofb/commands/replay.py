@@ -113,7 +113,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         err_out.write(f"warning: {problem}\n")
     source = ReplayRequest(args.path, speed=args.speed, loop=args.loop, seek_s=args.seek,
                            seconds=args.seconds or None, stream=args.stream,
-                           montage=args.montage, unit=args.unit)  # fmt: skip
+                           montage=args.montage, unit=args.unit,
+                           markers=True)  # fmt: skip
     request = StreamRequest(source, target=args.target, model_dir=args.model, config=config,
                             trace_path=args.trace, overwrite=args.force,
                             **output_requests(args))  # fmt: skip

@@ -117,6 +117,10 @@ class ReplayRequest:
     stream, montage, unit : str, optional
         For files that need them (:func:`neurofb.recording.formats.open_recording`): the
         stream of an XDF file, channel names for a file that has none, its amplitude unit.
+    markers : bool
+        Send the recording's own markers (blocks, rewards, notes) to the stream's marker
+        listeners — the LSL and OSC outputs — at the samples they fell on (``neurofb replay``;
+        the app leaves it off: its sessions make and record markers of their own).
     """
 
     recording: str | os.PathLike | Recording
@@ -127,6 +131,7 @@ class ReplayRequest:
     stream: str | None = None
     montage: str | None = None
     unit: str = "auto"
+    markers: bool = False
 
     @property
     def label(self) -> str:
@@ -444,7 +449,7 @@ def make_source(request: SourceRequest) -> Source:
             rec = open_recording(rec, stream=request.stream, montage=request.montage,
                                  unit=request.unit)  # fmt: skip
         source = ReplaySource(rec, speed=request.speed, loop=request.loop,
-                              seconds=request.seconds)  # fmt: skip
+                              seconds=request.seconds, markers=request.markers)  # fmt: skip
         if request.seek_s:
             source.seek(request.seek_s)
         return source

@@ -31,13 +31,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
 from neurofb.errors import BoardError, EndOfStream, RecordingError
 from neurofb.recording.base import Recording
 from neurofb.recording.formats import open_recording
-from neurofb.types import Chunk, SourceInfo
+from neurofb.types import Chunk, Marker, SourceInfo
 
 __all__ = ["MAX_SPEED", "MIN_SPEED", "ReplaySource"]
 
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: Slowest and fastest paced replay (× real time); ``speed=None`` plays as fast as possible.
 MIN_SPEED, MAX_SPEED = 0.01, 10_000.0
+#: Markers a replay does not hand on: the replay is a session of its own.
+_OWN_KINDS = ("session_start", "session_end")
 
 
 class ReplaySource:
@@ -71,6 +74,10 @@ class ReplaySource:
         Deliver this many seconds of recording (counted from the first start, across laps and
         seeks), then end the stream (raise EndOfStream). Without it a looping replay runs until
         it is stopped.
+    markers : bool
+        Hand the recording's own markers (blocks, rewards, notes, …; not its ``session_start``
+        and ``session_end``, a replay is a session of its own) to :meth:`take_markers` as their
+        samples are read, re-timed to the stream (for the outputs of ``neurofb replay``).
     """
 
     def __init__(
@@ -83,6 +90,7 @@ class ReplaySource:
         batch_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         seconds: float | None = None,
+        markers: bool = False,
     ) -> None:
         if speed is not None and not (math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED):
             raise ValueError(f"speed must be between {MIN_SPEED:g} and {MAX_SPEED:g} (× real "
@@ -134,6 +142,13 @@ class ReplaySource:
         self._started = False
         self._anchor_t = 0.0
         self._anchor_n = 0
+        # the recording's markers by the sample they fell on, for take_markers
+        kept = [m for m in rec.markers if m.kind not in _OWN_KINDS] if markers else []
+        kept.sort(key=lambda m: m.t)
+        self._marks = kept
+        self._mark_at = np.array(
+            [min(max(round(m.t * sfreq), 0), rec.n_samples - 1) for m in kept], dtype=np.int64)
+        self._due: list[Marker] = []
 
     # -- Source protocol -------------------------------------------------------------------
     def start(self) -> None:
@@ -204,6 +219,17 @@ class ReplaySource:
             self._pos = min(round(t_s * self.info.sfreq), self.recording.n_samples)
             self._anchor()
 
+    def take_markers(self) -> list[Marker]:
+        """The recording's markers read since the last call, oldest first (``markers=True``).
+
+        Each is timed on the stream: ``t`` is the stream time of the sample it fell on (the
+        sample count since the first start, over the sampling rate), so after a seek or a lap
+        it keeps its place in the signal.
+        """
+        with self._lock:
+            due, self._due = self._due, []
+        return due
+
     @property
     def position_s(self) -> float:
         """Seconds into the recording of the next sample to be read."""
@@ -235,6 +261,13 @@ class ReplaySource:
                 self.error = f"the replay stopped at {a / rec.sfreq:.1f} s: {err}"
                 logger.warning(self.error)
                 raise EndOfStream(self.error) from None
+            if len(self._mark_at):
+                first = self._delivered + sum(d.shape[1] for d in data[:-1]) - a
+                lo, hi = np.searchsorted(self._mark_at, [a, b], "left")
+                self._due.extend(
+                    replace(m, t=float(first + at) / rec.sfreq)
+                    for m, at in zip(self._marks[lo:hi], self._mark_at[lo:hi].tolist(),
+                                     strict=True))
             self._pos, n = b, n - (b - a)
         chunk = Chunk(
             data=np.ascontiguousarray(np.concatenate(data, axis=1), dtype=np.float64),

@@ -416,9 +416,17 @@ class StreamRunner:
             self._report_error(f"pipeline failed: {err!r}")
             return
         self.updates += len(updates)
+        take = getattr(self.source, "take_markers", None)
+        replayed = take() if take is not None else []  # a replay's own markers, in order
         with self._callback_lock:
+            i = 0
             for update in updates:
+                while i < len(replayed) and replayed[i].t <= update.t:
+                    self._emit("marker", replayed[i])
+                    i += 1
                 self._emit("update", update)
+            for marker in replayed[i:]:
+                self._emit("marker", marker)
 
     def _drain_markers(self) -> None:
         with self._callback_lock:
