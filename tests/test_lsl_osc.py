@@ -6,6 +6,7 @@ OSC goes to 127.0.0.1 only. Waits are bounded and generous; nothing asserts on t
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 import threading
@@ -368,13 +369,23 @@ def test_markers_in_land_in_the_recording_on_its_clock(lsl_loopback, demo, tmp_p
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             _until(lambda: stream.runner.samples > 250)
-            s.sendto(b"Stimulus/S  7", ("127.0.0.1", udp_port))
-            assert _until(lambda: stream.markers_in.received >= 1, timeout=20)
+            for text in (b"Stimulus/S  7", b"reward:=nan", b"session_end", b"reward:=2.5"):
+                s.sendto(text, ("127.0.0.1", udp_port))
+            assert _until(lambda: stream.markers_in.received >= 4, timeout=20)
         stream.runner.join(WAIT_S)
     finally:
         closed = stream.close()
-    notes = [m for m in read_folder(closed.recording.path).markers if m.kind == "note"]
-    assert [m.label for m in notes] == ["Stimulus/S  7"] and math.isfinite(notes[0].t)
+    markers = read_folder(closed.recording.path).markers
+    notes = [m for m in markers if m.kind == "note"]
+    # a value that is no number stays text; the session's own bounds are not another program's
+    assert [m.label for m in notes] == ["Stimulus/S  7", "reward:=nan", "session_end"]
+    assert all(math.isfinite(m.t) for m in notes)
+    assert [m.value for m in markers if m.kind == "reward"] == [2.5]
+    assert "session_end" not in [m.kind for m in markers]
+    lines = (closed.recording.path / "markers.jsonl").read_text().splitlines()
+    def strict(word):
+        raise ValueError(word)
+    assert len([json.loads(line, parse_constant=strict) for line in lines]) == len(markers)
 
 
 def test_cli_outputs(lsl_loopback, osc_server, capsys, tmp_path):

@@ -85,6 +85,8 @@ def decode_annotation(description: str, onset: float, duration: float) -> list[M
                 value = float(m["value"])
             except ValueError:
                 value = None
+            if value is not None and not math.isfinite(value):
+                value = None  # "nan", "inf": not a number a marker can carry (text, then)
         if m["value"] is None or value is not None:
             return [Marker(onset, m["kind"], unquote(m["label"] or ""), value)]
     if duration > 0:

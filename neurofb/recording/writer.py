@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -323,7 +324,10 @@ class RecordingWriter:
         """Append one marker (``t`` in seconds since the start of the stream)."""
         if self._closed or self.error is not None:
             return
-        record = {"t": marker.t, "kind": marker.kind, "label": marker.label, "value": marker.value}
+        value = marker.value
+        if value is not None and not math.isfinite(value):
+            value = None  # markers.jsonl is strict JSON: a value is a number or null
+        record = {"t": marker.t, "kind": marker.kind, "label": marker.label, "value": value}
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
             self._buf[MARKERS].append(line)

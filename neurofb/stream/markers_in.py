@@ -34,6 +34,9 @@ __all__ = ["MarkersIn", "MarkersInRequest"]
 
 log = logging.getLogger(__name__)
 
+#: Kinds only the session itself writes: received as text, they become notes.
+_SESSION_KINDS = ("session_start", "session_end")
+
 
 class SupportsMark(Protocol):
     """What markers-in needs of a runner."""
@@ -130,6 +133,8 @@ class MarkersIn:
     def _mark(self, text: str, lsl_time: float) -> None:
         t = self.clock.stream_t(lsl_time)
         for m in decode_annotation(text, t, 0.0):
+            if m.kind in _SESSION_KINDS:  # the session's own bounds are not another program's
+                m = Marker(m.t, "note", text)
             self.runner.mark(m.kind, m.label, m.value, t=m.t)
             self.received += 1
 
