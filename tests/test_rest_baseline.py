@@ -67,6 +67,36 @@ def test_the_session_rests_until_the_model_has_its_baseline_then_trains():
     assert rest[-1].view.clean_s > 30.0
 
 
+def test_a_second_session_on_the_same_stream_rests_again():
+    """The app's second session on one connection: its rest is a rest of its own (the first
+    session's baseline must not read as "taken" at once), and its exercise is scored on it."""
+    request = StreamRequest(ReplayRequest(DEMO, speed=60.0, seconds=120.0))
+    sessions: list[PracticeSession] = []
+    steps: list[list] = [[], []]
+    with open_stream(request) as stream:
+        def begin(k: int) -> None:
+            session = PracticeSession(stream.runner, FocusGauge(duration_s=12.0), rest_s=20.0,
+                                      baseline=stream)
+            session.add_step_listener(steps[k].append)
+            if k == 0:  # the second session starts when the first ends, on the same stream
+                session.add_done_listener(lambda _summary: begin(1))
+            sessions.append(session)
+            session.start()
+
+        begin(0)
+        stream.run()
+    assert len(sessions) == 2 and all(s.done for s in sessions)
+    for k, session in enumerate(sessions):
+        rest = [s for s in steps[k] if isinstance(s.view, RestView)]
+        assert rest[-1].view.state == "taken", k
+        assert rest[-1].update.t - rest[0].update.t >= 20.0 - 0.5, k  # a whole rest, again
+        assert rest[-1].view.clean_s > 15.0, k
+        after = [s for s in steps[k][len(rest):] if s.update.focus is not None]
+        assert after and {s.update.mode for s in after} == {"baseline"}, k
+        kinds = [(m.kind, m.label) for m in session.markers]
+        assert kinds.count(("baseline", "taken")) == 1, k
+
+
 def test_skipping_the_rest_runs_the_session_cold():
     session, steps = _session(40.0, skip_after=10, seconds=30.0)
     assert ("baseline", "skipped") in [(m.kind, m.label) for m in session.markers]

@@ -9,7 +9,9 @@ a :class:`RestView` — what the app's guided rest screen draws (time left, clea
 and at the end whether the baseline was taken).
 
 The phase ends when an update comes from the baseline model (``mode == "baseline"``: taken), or
-the model reports the baseline failed (fewer clean windows than it needs: the session goes on in
+the model reports the baseline failed — either only for a window the stream scored after it took
+this rest's request (``after_t``; a second session on the same stream must not read the last
+session's baseline as its own) — (fewer clean windows than it needs: the session goes on in
 cold mode), or ``grace_s`` after the rest without any clean window (bad signal: failed), or when
 the user skips it (cold mode). It records ``block_start``/``block_end`` markers labelled
 ``baseline-rest`` and a ``baseline`` marker labelled ``taken``, ``failed`` or ``skipped``.
@@ -93,6 +95,10 @@ class RestBaseline:
         self.grace_s = float(grace_s)
         self.start_t: float | None = None
         self.last_t: float | None = None
+        #: Stream time the stream's new baseline starts at (``request_baseline``'s answer):
+        #: updates ending at or before it may come from the mode before this rest.
+        self.after_t: float | None = None
+        self._seen_rest = False
         self.clean_s = 0.0
         self.state = "resting"
         self.view: RestView | None = None
@@ -114,12 +120,19 @@ class RestBaseline:
         dt = max(t - (self.last_t if self.last_t is not None else t), 0.0)
         self.last_t = t
         gated = update.focus is None
-        if not gated and update.mode == "rest":
-            self.clean_s += dt
+        if update.mode == "rest" and (self.after_t is None or t > self.after_t):
+            self._seen_rest = True
+            if not gated:
+                self.clean_s += dt
         elapsed = t - self.start_t
-        if update.mode == "baseline":
+        # Updates scored before the stream took the request carry the mode before it (on a
+        # second session, the last one's "baseline"): this rest's answer comes after its own
+        # rest windows, or after the time the stream said the rest starts at.
+        answered = self._seen_rest or (self.after_t is not None and t > self.after_t)
+        if answered and update.mode == "baseline":
             self.state = "taken"
-        elif update.mode == "baseline-failed" or elapsed >= self.rest_s + self.grace_s:
+        elif (answered and update.mode == "baseline-failed"
+              or elapsed >= self.rest_s + self.grace_s):
             self.state = "failed"
         if self.done:
             markers += self._end(t)

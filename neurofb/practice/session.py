@@ -50,7 +50,7 @@ class SupportsMark(Protocol):
 class SupportsBaseline(Protocol):
     """What baseline mode needs of a stream (``neurofb.stream.assemble.OpenedStream`` has it)."""
 
-    def request_baseline(self, baseline_s: float | None) -> None: ...
+    def request_baseline(self, baseline_s: float | None) -> float | None: ...
 
 
 class SupportsWriteMarker(Protocol):
@@ -200,7 +200,7 @@ class PracticeSession:
         if rest.start_t is None:  # the session starts: a new baseline from now
             self.controller.pause()
             try:
-                baseline.request_baseline(rest.rest_s)
+                rest.after_t = baseline.request_baseline(rest.rest_s)
             except NeurofbError:  # a band-power target: no baseline mode, start at once
                 view = rest.step(update)
                 markers = (*view.markers, *rest.skip(update.t, state="unavailable"))

@@ -363,16 +363,17 @@ class OpenedStream:
             self.markers_in.start()
         self.runner.run()
 
-    def request_baseline(self, baseline_s: float | None) -> None:
+    def request_baseline(self, baseline_s: float | None) -> float:
         """The attention model's baseline mode from now: the next ``baseline_s`` seconds are
-        rest (None: cold mode). See :meth:`neurofb.stream.pipeline.Pipeline.request_baseline`.
+        rest (None: cold mode); returns the stream time the rest starts at. See
+        :meth:`neurofb.stream.pipeline.Pipeline.request_baseline`.
 
         Raises
         ------
         ModelError
             The stream's target has no baseline mode (a band-power target).
         """
-        self.pipeline.request_baseline(baseline_s)
+        return self.pipeline.request_baseline(baseline_s)
 
     def follow(self, session: SupportsSteps) -> None:
         """Let the outputs send a practice session's reward state and markers with its steps."""

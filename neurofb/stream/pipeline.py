@@ -239,12 +239,19 @@ class Pipeline:
                      ch_names=first.ch_names, sfreq=first.sfreq, first_sample=first.first_sample,
                      board=first.board, unit=first.unit)  # fmt: skip
 
-    def request_baseline(self, baseline_s: float | None) -> None:
+    def request_baseline(self, baseline_s: float | None) -> float:
         """Baseline mode from now: the next ``baseline_s`` seconds are rest (None: cold).
 
         Safe to call from any thread: the request takes effect before the next window is
         scored, with the rest starting at the last sample processed so far. Only an estimator
         with a baseline mode (the attention model) takes it.
+
+        Returns
+        -------
+        start_s : float
+            Stream time the rest starts at: every window ending after it is scored under this
+            request; one ending at or before it may still come from the mode before (updates
+            already made, not yet delivered).
 
         Raises
         ------
@@ -255,7 +262,9 @@ class Pipeline:
             from neurofb.errors import ModelError
 
             raise ModelError(f"the {self.estimator_name} target has no baseline mode")
-        self._baseline_request = (baseline_s, self._n / self.sfreq)
+        start_s = self._n / self.sfreq
+        self._baseline_request = (baseline_s, start_s)
+        return start_s
 
     def reset(self) -> None:
         """Start afresh: filter state, buffers, smoothing and the estimator's baseline.
