@@ -131,7 +131,7 @@ class RestBaseline:
         answered = self._seen_rest or (self.after_t is not None and t > self.after_t)
         if answered and update.mode == "baseline":
             self.state = "taken"
-        elif (answered and update.mode == "baseline-failed"
+        elif ((answered and update.mode == "baseline-failed")
               or elapsed >= self.rest_s + self.grace_s):
             self.state = "failed"
         if self.done:
