@@ -26,6 +26,7 @@ from neurofb.dsp.filters import StreamFilter, design_filter
 from neurofb.dsp.quality import assess
 from neurofb.focus.neural import load_estimator
 from neurofb.recording import open_recording
+from neurofb.recording.base import Recording
 from neurofb.stream.pipeline import Pipeline
 from neurofb.types import Chunk, SourceInfo
 
@@ -132,6 +133,24 @@ def test_pipeline_updates_are_identical_however_the_windows_are_batched():
     for chunk, max_batch in ((rec.sfreq * 60, 16), (rec.sfreq * 60, 1), (1000, 5), (7777, 33)):
         for worker in (True, False):
             assert _updates(rec, live=False, chunk=int(chunk), max_batch=max_batch,
+                            worker=worker) == live, (chunk, max_batch, worker)
+
+
+def test_updates_with_an_electrode_left_out_are_identical_however_batched():
+    """Cz railed from 8 to 14 s: the windows that leave it out and those that do not share
+    batches; live and every replay batching give the same updates, bit for bit."""
+    rec = open_recording(DEMO)
+    n = round(20.0 * rec.sfreq)
+    data = np.asarray(rec.data[:, :n]).copy()
+    cz = rec.ch_names.index("Cz")
+    data[cz, round(8 * rec.sfreq):round(14 * rec.sfreq)] = 187_500.0
+    bad = Recording(rec.info, rec.meta, data, np.asarray(rec.timestamps[:n]))
+    live = _updates(bad, live=True, chunk=25, max_batch=16)
+    left_out = [u[5][cz] == 0.0 for u in live if u[1] is not None]
+    assert any(left_out) and not all(left_out)
+    for chunk, max_batch in ((rec.sfreq * 60, 16), (7777, 33)):
+        for worker in (True, False):
+            assert _updates(bad, live=False, chunk=int(chunk), max_batch=max_batch,
                             worker=worker) == live, (chunk, max_batch, worker)
 
 

@@ -269,7 +269,8 @@ class BoundBandPower:
         return band_sum(t.numerator)
 
     def predict(self, windows: np.ndarray, features: Features, *,
-                t_end: np.ndarray | None = None) -> FocusBatch:
+                t_end: np.ndarray | None = None, usable: np.ndarray | None = None
+                ) -> FocusBatch:
         """Focus of consecutive windows against the baseline; updates the baseline in order.
 
         Parameters
@@ -280,18 +281,33 @@ class BoundBandPower:
             Band powers of the same windows.
         t_end : array, optional
             Window end times (unused: the baseline is the first windows scored).
+        usable : array of bool, shape (n_windows, n_channels), optional
+            The channels each window may use (default all): the target is the mean over the
+            usable ones; a window with none has no value (NaN) and leaves the baseline alone.
         """
         # Contiguous rows: numpy then reduces each window's row the same way whatever the batch.
         per_channel = np.ascontiguousarray(self.values(features))
         n_win = per_channel.shape[0]
         if windows.shape[0] != n_win:
             raise ValueError(f"{windows.shape[0]} windows but features of {n_win}")
-        value = np.maximum(np.add.reduce(per_channel, axis=-1) / per_channel.shape[1], _TINY)
+        keep = None
+        if usable is not None:
+            keep = np.asarray(usable, dtype=bool)[:, self.channel_idx]
+            if keep.all():
+                keep = None
+            else:  # left-out channels count for nothing (a window's own row: batch-invariant)
+                per_channel = np.ascontiguousarray(np.where(keep, per_channel, 0.0))
+        n_used = (np.full(n_win, per_channel.shape[1]) if keep is None
+                  else np.add.reduce(keep, axis=-1))
+        value = np.maximum(np.add.reduce(per_channel, axis=-1) / np.maximum(n_used, 1), _TINY)
         sign = -1.0 if self.target.down else 1.0
         focus = np.empty(n_win)
         # Scalar math per window: the result of a window never depends on the batch it came in
         # (numpy's SIMD log/exp may round differently by position in an array).
-        for i, v in enumerate(value.tolist()):
+        for i, (v, n) in enumerate(zip(value.tolist(), n_used.tolist(), strict=True)):
+            if not n:
+                focus[i] = math.nan
+                continue
             score = sign * math.log(v)
             if self._count < self.n_baseline:  # windows inside the baseline update it
                 self._count += 1
@@ -302,8 +318,10 @@ class BoundBandPower:
             focus[i] = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
         total = np.add.reduce(per_channel, axis=-1, keepdims=True)
         share = per_channel / np.maximum(total, _TINY)
-        if (total <= _TINY).any():  # no power at all: equal shares
-            share[(total <= _TINY)[:, 0]] = 1.0 / per_channel.shape[1]
+        if (total <= _TINY).any():  # no power at all: equal shares of the usable channels
+            flat = (total <= _TINY)[:, 0]
+            even = (np.ones(per_channel.shape) if keep is None else keep.astype(float))
+            share[flat] = even[flat] / np.maximum(n_used[flat, None], 1)
         if self.channel_idx.size == len(self.ch_names):
             return FocusBatch(focus=focus, explanation=share)
         explanation = np.zeros((n_win, len(self.ch_names)))

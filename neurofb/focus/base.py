@@ -24,7 +24,8 @@ class FocusBatch:
     Parameters
     ----------
     focus : array, shape (n_windows,)
-        Focus in [0, 1] (1 = focused). Never NaN.
+        Focus in [0, 1] (1 = focused); NaN only for a window the estimator could not score
+        with the channels it was allowed to use.
     explanation : array, shape (n_windows, n_channels) or None
         Non-negative weight of each input channel in the estimate, summing to 1 per window
         (the attention model's weights over channels), or None when the estimator has none.
@@ -52,7 +53,8 @@ class BoundEstimator(Protocol):
     sfreq: float
 
     def predict(self, windows: np.ndarray, features: Features, *,
-                t_end: np.ndarray | None = None) -> FocusBatch:
+                t_end: np.ndarray | None = None, usable: np.ndarray | None = None
+                ) -> FocusBatch:
         """Estimate focus for consecutive windows.
 
         Parameters
@@ -64,6 +66,10 @@ class BoundEstimator(Protocol):
         t_end : array, shape (n_windows,), optional
             When each window ends, in seconds since the stream started (an estimator that
             keeps a baseline over time uses it; a stateless one ignores it).
+        usable : array of bool, shape (n_windows, n_channels), optional
+            The channels each window may use (default all): the pipeline leaves out channels
+            whose signal quality is below its minimum (flat, railed, …). A window the estimator
+            cannot score with what is left gets NaN focus.
         """
         ...
 

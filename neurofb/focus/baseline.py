@@ -110,8 +110,8 @@ class SessionBaseline:
             raise ValueError("no baseline window yet")
         return self._mean.copy(), np.sqrt(self._m2 / self.count)
 
-    def update(self, feats: np.ndarray, t_end: float, *, t_start: float | None = None
-               ) -> np.ndarray | None:
+    def update(self, feats: np.ndarray, t_end: float, *, t_start: float | None = None,
+               learn: bool = True) -> np.ndarray | None:
         """Feed one scored window; return its re-centred features, or None while cold.
 
         Parameters
@@ -123,6 +123,10 @@ class SessionBaseline:
         t_start : float, optional
             Its start time: a window that starts before the rest started (it holds samples
             from before) is scored cold without feeding the baseline. Default ``t_end``.
+        learn : bool
+            False for a window with an electrode left out (flat, railed, …): during the rest
+            it is scored cold without feeding the baseline, which learns from windows where
+            every electrode is usable.
 
         Returns
         -------
@@ -136,8 +140,8 @@ class SessionBaseline:
         if self.state == "rest":
             if t_end <= self.start_s + self.baseline_s + _EPS_S:
                 first = t_end if t_start is None else t_start
-                if first < self.start_s - _EPS_S:
-                    return None  # it holds samples from before the rest: not part of it
+                if first < self.start_s - _EPS_S or not learn:
+                    return None  # samples from before the rest, or a bad electrode: not fed
                 self.count += 1
                 delta = f - self._mean
                 self._mean += delta / self.count

@@ -42,6 +42,9 @@ from neurofb.focus.personal import PersonalHead, load_heads
 from neurofb.focus.runtime import BoundGraph, Network, load_network, sigmoid
 from neurofb.types import Features
 
+#: Electrode subsets whose bound graphs a stream keeps (windows with electrodes left out).
+MAX_SUBSETS = 8
+
 __all__ = ["BoundNeuralEstimator", "NeuralEstimator", "load_estimator"]
 
 
@@ -168,6 +171,7 @@ class BoundNeuralEstimator:
         self.unknown = unknown
         self._pos = montage.positions(known)
         self._graphs: dict[str, BoundGraph] = {}
+        self._subsets: dict[tuple[str, tuple[int, ...]], BoundGraph] = {}
         self.graph("cold")
         self._n_model = round(parent.window_s * sfreq)
         self.baseline = SessionBaseline((len(known), N_FEATURES),
@@ -274,7 +278,8 @@ class BoundNeuralEstimator:
         return times
 
     def predict(self, windows: np.ndarray, features: Features | None = None, *,
-                t_end: np.ndarray | None = None) -> FocusBatch:
+                t_end: np.ndarray | None = None, usable: np.ndarray | None = None
+                ) -> FocusBatch:
         """Estimate focus for a batch of consecutive windows, scoring each on its own.
 
         Parameters
@@ -288,13 +293,19 @@ class BoundNeuralEstimator:
         t_end : array, shape (n_windows,), optional
             Each window's end in seconds of the stream (default: consecutive windows
             ``hop_s`` apart): baseline mode times the rest with it.
+        usable : array of bool, shape (n_windows, n_channels), optional
+            The channels each window may use (default all). A window with an electrode left
+            out is scored on the others — the network is montage-agnostic, and its graph is
+            bound to that electrode set on first use — and does not feed a baseline being
+            taken. It gets NaN focus when fewer than the model's minimum of electrodes remain,
+            or when the model is personalised (its head reads every one of its electrodes).
 
         Returns
         -------
         FocusBatch
             ``focus`` (n_windows,) in [0, 1]; ``explanation`` (n_windows, n_channels): the
-            attention over the stream's channels (0 on channels that are not electrodes);
-            ``mode`` of each window.
+            attention over the stream's channels (0 on channels that are not electrodes or
+            were left out); ``mode`` of each window.
         """
         w = self._check(windows)
         n_win = w.shape[0]
@@ -304,25 +315,56 @@ class BoundNeuralEstimator:
         explanation = np.zeros((n_win, len(self.ch_names)))
         modes = []
         win_s = w.shape[-1] / self.sfreq
+        keep = None if usable is None else np.asarray(usable, dtype=bool)[:, self.indices]
         for i in range(n_win):
             # the same shapes for every window, whatever the batch: (1, n_electrodes, ...)
             feats = model_features(psd[i : i + 1], freqs)
+            left_out = None if keep is None or keep[i].all() else np.flatnonzero(~keep[i])
             logits[i], explanation[i, self.indices], mode = self._score_one(
-                feats, float(times[i]), float(times[i]) - win_s)
+                feats, float(times[i]), float(times[i]) - win_s, left_out)
             modes.append(mode)
         return FocusBatch(focus=sigmoid(logits), explanation=explanation, mode=tuple(modes))
 
-    def _score_one(self, feats: np.ndarray, t_end: float, t_start: float
-                   ) -> tuple[float, np.ndarray, str]:
-        """One window's features (1, n_electrodes, n_features) → logit, attention, mode."""
-        rel = self.baseline.update(feats[0], t_end, t_start=t_start)
+    def _score_one(self, feats: np.ndarray, t_end: float, t_start: float,
+                   left_out: np.ndarray | None = None) -> tuple[float, np.ndarray, str]:
+        """One window's features (1, n_electrodes, n_features) → logit, attention, mode.
+
+        ``left_out``: indices of electrodes this window may not use (None: it uses all).
+        """
+        rel = self.baseline.update(feats[0], t_end, t_start=t_start, learn=left_out is None)
         graph = "cold" if rel is None else "baseline"
-        logit, attention = self.graph(graph).run(feats if rel is None else rel[None])
+        mode = self.mode if rel is None else "baseline"
+        x = feats if rel is None else rel[None]
+        if left_out is not None:
+            kept = np.setdiff1d(np.arange(len(self.electrodes)), left_out)
+            attention = np.zeros(len(self.electrodes))
+            if len(kept) < self.parent.min_channels or self.parent.heads:
+                return math.nan, attention, mode
+            logit, attention[kept] = self.subgraph(graph, tuple(kept.tolist())).run(
+                np.ascontiguousarray(x[:, kept]))
+            return logit, attention, mode
+        logit, attention = self.graph(graph).run(x)
         heads = self.parent.heads
         if heads:
             head = heads.get(graph, heads["cold"])
             logit = float(head.predict_logit(np.array([logit]), feats)[0])
-        return logit, attention, self.mode if rel is None else "baseline"
+        return logit, attention, mode
+
+    def subgraph(self, mode: str, kept: tuple[int, ...]) -> BoundGraph:
+        """The graph of ``mode`` bound to a subset of the electrodes (indices, ascending).
+
+        Bound on first use (a few ms) and kept: a bad electrode usually stays bad for a while.
+        At most :data:`MAX_SUBSETS` subsets are kept, the least recently used dropped first.
+        """
+        key = (mode, kept)
+        bound = self._subsets.pop(key, None)
+        if bound is None:
+            self.graph(mode)  # the mode's graph exists (or a clear ModelError)
+            bound = self.parent.networks[mode].bind(self._pos[list(kept)])
+            while len(self._subsets) >= MAX_SUBSETS:
+                self._subsets.pop(next(iter(self._subsets)))
+        self._subsets[key] = bound  # most recently used last
+        return bound
 
     def score_features(self, feats: np.ndarray, t_end: np.ndarray, *, window_s: float
                        ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:

@@ -434,7 +434,9 @@ class Pipeline:
                 wait([judging])
         quality, has_nan = judging.result() if judging is not None else self._judge(ends, filt)
         ok = (quality.window_score >= self.min_quality) & ~has_nan
-        focus, attention, mode = self._estimate(filt, features, ok, early, t_end)
+        # A channel below the minimum quality (flat, railed, …) is left out of the estimate.
+        usable = quality.channel_score >= self.min_quality
+        focus, attention, mode = self._estimate(filt, features, ok, early, t_end, usable)
         if self.live:
             done = time.time()
             stamps = chunk.timestamps
@@ -454,13 +456,14 @@ class Pipeline:
 
     def _estimate(
         self, filt: np.ndarray, features: Features, ok: np.ndarray, early: FocusBatch | None,
-        t_end: np.ndarray,
+        t_end: np.ndarray, usable: np.ndarray,
     ) -> tuple[list[float | None], list[tuple[float, ...] | None], list[str]]:
         """Focus, attention and mode of each window; None and "" for gated windows.
 
-        ``early`` is a stateless estimator's batch over every window, scored before gating:
-        the gated-in windows are kept from it (each window's numbers do not depend on the
-        batch, so this is the serial path's result).
+        ``early`` is a stateless estimator's batch over every window, scored before gating
+        with every channel: the gated-in windows are kept from it (each window's numbers do
+        not depend on the batch, so this is the serial path's result) unless one of them has
+        a channel left out (``usable``), when the serial path scores them.
         """
         n_win = len(ok)
         focus: list[float | None] = [None] * n_win
@@ -470,11 +473,15 @@ class Pipeline:
         if not kept:
             return focus, attention, mode
         every = len(kept) == n_win
+        whole = bool(usable[ok].all())
+        if early is not None and not whole:
+            early = None
         batch = early if early is None or every else _pick(early, ok)
         if batch is None:
             batch = self._bound.predict(
                 filt if every else filt[ok], features if every else _subset(features, ok),
                 t_end=t_end if every else t_end[ok],
+                usable=None if whole else usable[ok],
             )
         explanation = None if batch.explanation is None else batch.explanation.tolist()
         values = np.asarray(batch.focus).tolist()
@@ -515,7 +522,8 @@ class Pipeline:
                 )
                 value = self._smooth
             elif ok[i]:
-                reason = "the estimator gave no value for this window"
+                reason = (f"too few usable channels for the estimate ({reason})" if reason
+                          else "the estimator gave no value for this window")
             elif not reason:
                 reason = f"signal quality {scores[i]:.2f} is below the minimum"
             updates.append(
