@@ -225,6 +225,12 @@ def test_garbage_file_is_a_clear_error_and_rebuild_moves_it_aside(tmp_path):
     assert keep.read_text() == "not a recording"
     with SessionLibrary(db) as lib:
         assert len(lib) == 0 and lib.schema_version == SCHEMA_VERSION
+    # another file given as the database (a slip of the user's) is never taken over
+    victim = tmp_path / "victim.edf"
+    victim.write_bytes(garbage)
+    with pytest.raises(LibraryError, match="not a session database"):
+        rebuild(recordings, path=victim)
+    assert victim.read_bytes() == garbage and list(tmp_path.glob("victim.edf*")) == [victim]
 
 
 def test_damaged_pages_are_detected(tmp_path):

@@ -584,7 +584,8 @@ def rebuild(
     path : path-like, optional
         Database file (default :func:`default_path`). If it is corrupt it is renamed to
         ``<name>.corrupt-<YYYYmmddTHHMMSS>`` (with its ``-wal``/``-shm`` files) and a new one is
-        built; a locked database still raises LibraryError.
+        built; a locked database still raises LibraryError, and so does a ``path`` given that
+        is no SQLite file at all (another file the user named is never taken over).
     """
     db = Path(path) if path is not None else default_path()
     moved: str | None = None
@@ -593,12 +594,30 @@ def rebuild(
     except LibraryError as err:
         if "corrupt" not in str(err):
             raise
+        if path is not None and not _may_be_database(db):  # a file the user named: not ours
+            raise LibraryError(
+                f"{db} is not a session database (neither an SQLite file nor named like one): "
+                "neurofb does not take over a file it did not make; give --db a new file or a "
+                "session database (.sqlite3)"
+            ) from None
         moved = str(_move_aside(db))
         log.warning("moved the corrupt session database to %s", moved)
         lib = SessionLibrary(db, busy_timeout_s=busy_timeout_s)
     with lib:
         result = lib.reindex(recordings_root)
     return dataclasses.replace(result, moved_aside=moved)
+
+
+def _may_be_database(db: Path) -> bool:
+    """Whether ``db`` is a damaged database rather than some other file: it begins with
+    SQLite's header, or it is named like a database (a header overwritten)."""
+    if db.suffix.lower() in (".sqlite3", ".sqlite", ".db"):
+        return True
+    try:
+        with open(db, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _move_aside(db: Path) -> Path:
