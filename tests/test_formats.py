@@ -235,6 +235,17 @@ def test_bids_export(synth, tmp_path):
     assert raw.ch_names == list(synth.info.ch_names)
     assert np.all(np.abs(data[:, : synth.n_samples] - synth.data).max(axis=1)
                   <= 2 * np.ptp(synth.data) / 65534)  # fmt: skip
+    # a folder of someone's files is not a dataset to add to: refused, nothing touched
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "participants.tsv").write_text("junk\n")
+    with pytest.raises(RecordingError, match="not a BIDS dataset"):
+        formats.export(synth, "bids", other)
+    assert [p.name for p in other.iterdir()] == ["participants.tsv"]
+    assert (other / "participants.tsv").read_text() == "junk\n"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "sub-ann" in formats.export(synth, "bids", empty).parts
 
 
 def test_export_refuses_to_overwrite_and_bad_targets(synth, exported, tmp_path):

@@ -289,7 +289,8 @@ def export(
     fmt : {"edf", "bdf", "fif", "csv", "bids"}
         EDF+ (16-bit), BDF+ (24-bit), FIF (float64), BrainFlow CSV, or a BIDS dataset.
     out : path-like
-        File to write; for ``"bids"`` the dataset's root folder (created or added to).
+        File to write; for ``"bids"`` the dataset's root folder: created, an empty folder, or
+        a BIDS dataset added to (a folder of other files is refused).
     board : str or int, optional
         For ``"csv"`` only (an error otherwise): the board layout to write (default: the
         recording's own board, else ``synthetic`` when its channels and rate fit).
@@ -324,6 +325,12 @@ def export(
     inputs = recording_inputs(rec)
     if fmt == "bids":
         paths.check_output_folder(out, inputs=inputs, what="BIDS dataset", error=RecordingError)
+        if (out.is_dir() and not (out / "dataset_description.json").is_file()
+                and any(out.iterdir())):
+            raise RecordingError(
+                f"{out} holds files but is not a BIDS dataset (it has no "
+                "dataset_description.json): neurofb would change its tables; give a new or "
+                "empty folder, or a BIDS dataset, with --out")
         return write_bids(rec, out)
     paths.check_new_file(out, force=overwrite, inputs=inputs, what=f"{fmt.upper()} file",
                          error=RecordingError)
