@@ -68,6 +68,9 @@ def test_max_speed_hands_out_the_whole_recording_in_large_chunks(demo):
         source.read()
     source.stop()
     source.stop()
+    huge = ReplaySource(demo, speed=None, seconds=1e308)  # "stop after 1e308 s": the end first
+    huge.start()
+    assert sum(c.n_samples for c in _drain(huge)) == demo.n_samples
 
 
 def test_paced_replay_follows_the_clock_without_drift(demo):

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from neurofb.errors import NeurofbError
+
 _FORMATS = ("edf", "bdf", "fif", "csv", "bids")
 
 
@@ -49,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     """Export one recording and print where it went."""
     from neurofb.recording.formats import export, open_recording
 
+    if args.force and args.to == "bids":
+        raise NeurofbError("--force does nothing for a BIDS export (each export is a new run; "
+                           "nothing is replaced): leave it out")
     source = Path(args.recording)
     recording = open_recording(source)
     for line in recording.warnings:  # e.g. a recording still being written: only what is in

@@ -119,7 +119,8 @@ class ReplaySource:
         self._chunk_n = max(1, round(chunk_s * sfreq))
         self._batch_n = max(1, round(batch_s * sfreq))
         self.path = rec.path
-        self._limit = math.inf if seconds is None else max(1, round(seconds * sfreq))
+        limit = math.inf if seconds is None else seconds * sfreq
+        self._limit = limit if limit >= 2**62 else max(1, round(limit))  # 1e308 s: no limit
         self.info = SourceInfo(
             ch_names=rec.ch_names,
             sfreq=sfreq,
