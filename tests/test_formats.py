@@ -162,7 +162,7 @@ def test_csv_without_sidecar_needs_the_right_board(synth, exported, tmp_path):
         formats.read_file(bare, board="no_such_board")
 
 
-def test_csv_export_of_a_file_recording_needs_a_fitting_board(eegmat_dir, tmp_path):
+def test_csv_export_of_a_file_recording_needs_a_fitting_board(eegmat_dir, tmp_path, capsys):
     rec = formats.read_file(eegmat_dir / "Subject00_1.edf")  # 20 EEG channels at 500 Hz
     with pytest.raises(RecordingError, match=r"20 channels at 500 Hz.*--board.*ob3000"):
         formats.export(rec, "csv", tmp_path / "x.csv")
@@ -170,6 +170,15 @@ def test_csv_export_of_a_file_recording_needs_a_fitting_board(eegmat_dir, tmp_pa
     back = formats.read_file(out)
     assert back.info.ch_names == rec.info.ch_names
     assert np.abs(back.data - rec.data).max() <= 5.0001e-7
+    # without its sidecar the board is guessed (and said); replay --board tells it
+    from neurofb.cli import main
+
+    formats.sidecar_path(out).unlink()
+    assert main(["replay", str(out), "--seconds", "4", "--target", "engagement"]) == 0
+    assert "names no board" in capsys.readouterr().err
+    assert main(["replay", str(out), "--seconds", "4", "--target", "engagement", "--board",
+                 "ob3000_24_channels"]) == 0
+    assert "names no board" not in capsys.readouterr().err
 
 
 def test_eegmat_imports_and_replays(eegmat_dir, tmp_path):

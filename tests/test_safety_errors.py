@@ -94,6 +94,7 @@ def test_model_json_fields_of_the_wrong_type_are_one_line(tmp_path, capsys):
     (("export", str(DEMO), "--to", "edf", "--board", "cyton", "--out", "/nonexistent/x.edf"),
      "--board is for BrainFlow CSV exports"),
     (("export", str(DEMO), "--to", "bids", "--force"), "--force does nothing for a BIDS"),
+    (("replay", str(DEMO), "--board", "cyton"), "--board is for BrainFlow CSV files"),
 ])  # fmt: skip
 def test_bad_flags_are_one_line(argv, words, capsys):
     code, out, err = cli_exit(capsys, *argv)

@@ -65,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_engine_arguments(p)
     add_file_arguments(p)
+    p.add_argument("--board", default=None, metavar="NAME",
+                   help="the BrainFlow board that wrote a BrainFlow CSV file (default: its "
+                        ".neurofb.json sidecar, else told from its columns and timestamps)")
     add_output_arguments(p)
     p.add_argument("--loop", action="store_true", help="start again at the end (needs --seconds)")
     p.add_argument("--seek", type=non_negative_float, default=0.0, metavar="S", help="start S s in")
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         err_out.write(f"warning: {problem}\n")
     source = ReplayRequest(args.path, speed=args.speed, loop=args.loop, seek_s=args.seek,
                            seconds=args.seconds or None, stream=args.stream,
-                           montage=args.montage, unit=args.unit,
+                           montage=args.montage, unit=args.unit, board=args.board,
                            markers=True)  # fmt: skip
     request = StreamRequest(source, target=args.target, model_dir=args.model, config=config,
                             trace_path=args.trace, overwrite=args.force,

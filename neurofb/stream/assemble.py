@@ -114,9 +114,10 @@ class ReplayRequest:
         Start this many seconds into the recording.
     seconds : float, optional
         Stop after this many seconds of recording.
-    stream, montage, unit : str, optional
+    stream, montage, unit, board : str, optional
         For files that need them (:func:`neurofb.recording.formats.open_recording`): the
-        stream of an XDF file, channel names for a file that has none, its amplitude unit.
+        stream of an XDF file, channel names for a file that has none, its amplitude unit,
+        the BrainFlow board that wrote a BrainFlow CSV.
     markers : bool
         Send the recording's own markers (blocks, rewards, notes) to the stream's marker
         listeners — the LSL and OSC outputs — at the samples they fell on (``neurofb replay``;
@@ -131,6 +132,7 @@ class ReplayRequest:
     stream: str | None = None
     montage: str | None = None
     unit: str = "auto"
+    board: str | None = None
     markers: bool = False
 
     @property
@@ -448,7 +450,7 @@ def make_source(request: SourceRequest) -> Source:
         rec = request.recording
         if not isinstance(rec, Recording):
             rec = open_recording(rec, stream=request.stream, montage=request.montage,
-                                 unit=request.unit)  # fmt: skip
+                                 unit=request.unit, board=request.board)  # fmt: skip
         source = ReplaySource(rec, speed=request.speed, loop=request.loop,
                               seconds=request.seconds, markers=request.markers)  # fmt: skip
         if request.seek_s:
