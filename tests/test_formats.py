@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import warnings
@@ -160,6 +161,23 @@ def test_csv_without_sidecar_needs_the_right_board(synth, exported, tmp_path):
         formats.read_file(bare, board="cyton")
     with pytest.raises(RecordingError, match="unknown board"):
         formats.read_file(bare, board="no_such_board")
+
+
+def test_a_damaged_sidecar_is_an_error_not_silently_ignored(exported, tmp_path):
+    csv_path = tmp_path / "s.csv"
+    shutil.copy(exported["csv"], csv_path)
+    side = formats.sidecar_path(csv_path)
+    good = json.loads(formats.sidecar_path(exported["csv"]).read_text())
+    for damage in ({**good, "ch_names": good["ch_names"][:3]},  # 3 names for 16 rows
+                   {**good, "ch_names": [good["ch_names"][0]] * len(good["rows"])}):
+        side.write_text(json.dumps(damage))
+        with pytest.raises(RecordingError, match="s.neurofb.json is damaged"):
+            formats.read_file(csv_path)
+    side.write_text('{"format": ')  # cut short
+    with pytest.raises(RecordingError, match="s.neurofb.json is damaged"):
+        formats.read_file(csv_path)
+    side.write_text(json.dumps(good))
+    assert list(formats.read_file(csv_path).info.ch_names) == good["ch_names"]
 
 
 def test_csv_export_of_a_file_recording_needs_a_fitting_board(eegmat_dir, tmp_path, capsys):

@@ -185,8 +185,9 @@ def _read_sidecar(path: Path, warn: list[str]) -> dict:
         if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
             raise ValueError(f"not a {SIDECAR_FORMAT} sidecar")
     except (OSError, ValueError, UnicodeDecodeError) as err:
-        warn.append(f"{side.name} ignored: {err}")
-        return {}
+        raise RecordingError(f"{side} is damaged ({err}): it names the channels and board of "
+                             f"{path.name}; repair it, or move it away to read the file with "
+                             "the board's own channel names (--board)") from None
     return data
 
 
@@ -265,9 +266,14 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Reco
     ch_names = list(lay.eeg_names)
     if side and side.get("board_id") == lay.board_id:
         names, srows = side.get("ch_names"), side.get("rows")
-        if (isinstance(names, list) and isinstance(srows, list) and len(names) == len(srows)
+        if not (isinstance(names, list) and isinstance(srows, list) and len(names) == len(srows)
+                and len({str(x) for x in names}) == len(names)
                 and all(isinstance(r, int) and 0 <= r < lay.num_rows for r in srows)):
-            ch_rows, ch_names = srows, [str(x) for x in names]
+            raise RecordingError(
+                f"{sidecar_path(path)} is damaged (its channel names and rows do not fit a "
+                f"{lay.name} file): repair it, or move it away to read {path.name} with the "
+                "board's own channel names (--board)")
+        ch_rows, ch_names = srows, [str(x) for x in names]
     cache, n, codes = _parse(path, lay, ch_rows, warn)
     markers = _sidecar_markers(side, warn) if side else None
     if markers is None:
