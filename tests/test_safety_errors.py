@@ -95,6 +95,11 @@ def test_model_json_fields_of_the_wrong_type_are_one_line(tmp_path, capsys):
      "--board is for BrainFlow CSV exports"),
     (("export", str(DEMO), "--to", "bids", "--force"), "--force does nothing for a BIDS"),
     (("replay", str(DEMO), "--board", "cyton"), "--board is for BrainFlow CSV files"),
+    (("stream", "--montage", "cyton", "--seconds", "1"), "--montage is for LSL streams"),
+    (("stream", "--unit", "mV", "--seconds", "1"), "--unit is for LSL streams"),
+    (("stream", "--serial-port", "/dev/ttyUSB0", "--seconds", "1"), "no connection settings"),
+    (("stream", "--board", "lsl", "--mac-address", "00:11", "--seconds", "1"),
+     "--mac-address is for BrainFlow boards"),
 ])  # fmt: skip
 def test_bad_flags_are_one_line(argv, words, capsys):
     code, out, err = cli_exit(capsys, *argv)

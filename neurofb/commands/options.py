@@ -10,7 +10,8 @@
   gate, and the focus target (``stream``, ``replay``).
 - :func:`add_training_options` / :func:`train_config`: the focus model's training recipe
   (``train``, ``evaluate --cv``).
-- :func:`positive_float`, :func:`non_negative_float`: argparse types for seconds.
+- :func:`positive_float`, :func:`non_negative_float`: argparse types for seconds;
+  :func:`torch_device`: for ``--device``.
 
 Nothing heavy is imported here: ``neurofb --help`` builds every parser.
 """
@@ -38,6 +39,7 @@ __all__ = [
     "non_negative_float",
     "output_requests",
     "positive_float",
+    "torch_device",
     "train_config",
 ]
 
@@ -126,6 +128,36 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def torch_device(text: str) -> str:
+    """argparse type: a torch device this machine has (``cpu``, ``cuda``, ``cuda:N``, ``mps``).
+
+    Checked when the flag is read, before any data is loaded: a typo or a GPU that is not
+    there is a one-line error listing the devices there are, not a torch traceback later.
+    """
+    import torch
+
+    here = ["cpu"]
+    n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if n_gpus:
+        here += ["cuda", *(f"cuda:{i}" for i in range(n_gpus))]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        here.append("mps")
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        device = None
+    known = device is not None and (
+        device.type == "cpu" and device.index in (None, 0)
+        or device.type == "cuda" and (device.index or 0) < n_gpus
+        or device.type == "mps" and "mps" in here)
+    if not known:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a device of this machine; choose from {', '.join(here)} (torch "
+            "device names: cpu, cuda, cuda:N, mps)")
+    return text
+
+
 def add_board_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--board`` and the BrainFlow connection flags to ``parser``."""
     parser.add_argument(
@@ -172,16 +204,35 @@ def board_request(args: argparse.Namespace) -> Any:
     """The source request the board flags describe (a BoardRequest, or an LslRequest)."""
     from neurofb.stream.assemble import BoardRequest, LslRequest
 
-    if args.board.strip().lower() == "lsl":
+    board = args.board.strip().lower()
+    connection = {k: getattr(args, k) for k in CONNECTION_FLAGS
+                  if getattr(args, k, None) is not None}  # fmt: skip
+    if board == "lsl":
+        unused = [k for k in connection if k != "timeout"]
+        if unused:
+            raise NeurofbError(f"{_flag(unused[0])} is for BrainFlow boards; an LSL stream is "
+                               f"found by --stream/--type: leave {_flag(unused[0])} out")
         stype = getattr(args, "type", None)
         name = getattr(args, "stream", None)
         return LslRequest(name=name, stype=stype or (None if name else "EEG"),
                           montage=getattr(args, "montage", None),
                           unit=getattr(args, "unit", "auto"),
                           timeout_s=getattr(args, "timeout", None) or 5.0)  # fmt: skip
-    connection = {k: getattr(args, k) for k in CONNECTION_FLAGS
-                  if getattr(args, k, None) is not None}  # fmt: skip
+    lsl_only = [k for k in ("stream", "type", "montage") if getattr(args, k, None) is not None]
+    if getattr(args, "unit", "auto") != "auto":
+        lsl_only.append("unit")
+    if lsl_only:
+        raise NeurofbError(f"{_flag(lsl_only[0])} is for LSL streams (--board lsl); the "
+                           f"{args.board} board names its own channels and units: leave "
+                           f"{_flag(lsl_only[0])} out")
+    if board in ("synthetic", "-1") and connection:
+        raise NeurofbError(f"the synthetic board takes no connection settings: leave "
+                           f"{_flag(next(iter(connection)))} out")
     return BoardRequest(args.board, connection)
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -268,7 +319,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="Adam learning rate of the linear branch's stage (default 1e-2)")
     g.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
     g.add_argument("--batch-size", type=int, default=256, help="windows per step (default 256)")
-    g.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    g.add_argument("--device", type=torch_device, default=None,
+                   help="torch device: cpu, cuda, cuda:N or mps (default: cuda if available)")
     g.add_argument("--threads", type=int, default=1,
                    help="CPU threads for torch (default 1: the model is small)")
     g.add_argument("--cache", default=None,
