@@ -81,6 +81,7 @@ def test_model_json_fields_of_the_wrong_type_are_one_line(tmp_path, capsys):
     (("replay", str(DEMO), "--speed", "0"), "between 0.01"),
     (("replay", str(DEMO), "--window", "100000"), "window_s"),
     (("replay", str(DEMO), "--hop", "3"), "hop_s"),
+    (("replay", str(DEMO), "--window", "0.5"), "reads 2 s windows; a 0.5 s window is too short"),
     (("replay", str(DEMO), "--min-quality", "nan"), "min_quality"),
     (("replay", str(DEMO), "--h-freq", "200"), "--h-freq"),
     (("replay", str(DEMO), "--seek", "1000"), "past the end"),

@@ -160,6 +160,13 @@ class Pipeline:
             "engagement", baseline_s=config.baseline_s
         )
         hop_s = self.hop_samples / self.sfreq
+        need_s = getattr(self.estimator, "window_s", None)  # the attention model's window
+        if need_s and self.window_samples < round(need_s * self.sfreq):
+            from neurofb.errors import ModelError
+
+            raise ModelError(f"the focus model reads {need_s:g} s windows; a "
+                             f"{config.window_s:g} s window is too short for it: use --window "
+                             f"{need_s:g} or longer (or a band-power --target)")
         self._bound: BoundEstimator = self.estimator.bind(self.ch_names, self.sfreq, hop_s=hop_s)
         self._alpha = 1.0 if config.smoothing_s == 0 else 1.0 - math.exp(
             -hop_s / config.smoothing_s
