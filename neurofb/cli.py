@@ -75,6 +75,20 @@ def _one_blas_thread(argv: list[str]) -> None:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+def _refuse_empty(args: argparse.Namespace) -> None:
+    """An empty value (``--out ""``) is an error, never read as "the default" or as ".": every
+    text option names a path, a board, a stream or a setting."""
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            name = f"--{dest.replace('_', '-')}" if dest not in _POSITIONALS else f"the {dest}"
+            raise NeurofbError(f"{name} is empty: give a value, or leave it out")
+
+
+#: Positional arguments, named as such in messages.
+_POSITIONALS = ("path", "recording", "model_dir", "file", "names", "command")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``neurofb`` command line; return the process exit code."""
     _one_blas_thread(sys.argv[1:] if argv is None else argv)
@@ -89,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        _refuse_empty(args)
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try: a reader that went away is handled below
         return code

@@ -211,13 +211,20 @@ def check_new_file(
     Raises
     ------
     NeurofbError
-        (``error``) The path is an input or inside one, a folder, exists (without ``force``)
-        or is read-only, or its folder does not exist or is read-only.
+        (``error``) The path is empty or ``-``, an input or inside one, a folder, a device or
+        a pipe, exists (without ``force``) or is read-only, or its folder does not exist or is
+        read-only.
     """
+    if str(path) in ("", "-"):
+        raise error(f"{'an empty name' if not str(path) else '-'} is no {what} name: neurofb "
+                    f"writes the {what} to a file (standard output is not one); give its name")
     p = Path(path)
     _check_not_input(p, inputs, error)
     if p.is_dir():
         raise error(f"{p} is a folder; give the name of the {what} to write")
+    if p.exists() and not p.is_file():
+        raise error(f"{p} is not a regular file (a device or a pipe): the {what} is written to a "
+                    "file and read back; give a file name")
     if p.exists() or p.is_symlink():
         if not force:
             raise error(f"{p} exists: neurofb never overwrites a file; choose another name or "

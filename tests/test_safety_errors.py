@@ -97,6 +97,12 @@ def test_model_json_fields_of_the_wrong_type_are_one_line(tmp_path, capsys):
     (("export", str(DEMO), "--to", "bids", "--force"), "--force does nothing for a BIDS"),
     (("replay", str(DEMO), "--board", "cyton"), "--board is for BrainFlow CSV files"),
     (("stream", "--montage", "cyton", "--seconds", "1"), "--montage is for LSL streams"),
+    # an empty value is never "the default" or "."; a trace is a file, not stdout or a device
+    (("export", str(DEMO), "--to", "edf", "--out", ""), "--out is empty"),
+    (("stream", "--record", "", "--seconds", "1"), "--record is empty"),
+    (("replay", ""), "the path is empty"),
+    (("replay", str(DEMO), "--trace", "-"), "- is no trace name"),
+    (("replay", str(DEMO), "--trace", "/dev/null", "--force"), "is not a regular file"),
     (("stream", "--unit", "mV", "--seconds", "1"), "--unit is for LSL streams"),
     (("stream", "--serial-port", "/dev/ttyUSB0", "--seconds", "1"), "no connection settings"),
     (("stream", "--board", "lsl", "--mac-address", "00:11", "--seconds", "1"),
