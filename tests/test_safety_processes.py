@@ -166,7 +166,8 @@ def _wait_rows(proc: subprocess.Popen, trace: Path, rows: int) -> None:
 
 
 @pytest.mark.parametrize(("sig", "times"), [(signal.SIGINT, 1), (signal.SIGTERM, 1),
-                                             (signal.SIGINT, 3)], ids=["ctrl-c", "term", "3x"])
+                                             (signal.SIGHUP, 1), (signal.SIGINT, 3)],
+                         ids=["ctrl-c", "term", "hangup", "3x"])
 def test_interrupted_replay_summary_matches_the_trace(sig, times, tmp_path):
     trace = tmp_path / "trace.csv"
     proc = _replay(trace)
@@ -225,3 +226,28 @@ def test_an_export_that_fills_the_disk_leaves_nothing_half_written(fmt, board, t
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert out.read_text() == "an older export\n"
         assert sorted(disk.iterdir()) == [out]
+
+
+def test_closing_the_terminal_closes_the_recording(tmp_path):
+    """SIGHUP (the terminal window closed) stops a recording stream like Ctrl-C: the recording
+    is finalised, complete and in the library."""
+    home = tmp_path / "home"
+    path = tmp_path / "hangup"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neurofb", "stream", "--record", str(path), "--seconds", "60",
+         *ENGAGEMENT], cwd=REPO, env={**os.environ, **_env(home)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+                (path / "eeg.bin").exists() and (path / "eeg.bin").stat().st_size > 40_000):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    meta = read_meta(path)
+    assert meta["complete"] is True and not (path / ".open").exists()
+    listed = run("sessions", "--json", env=_env(home))
+    assert [s["recording_path"] for s in json.loads(listed.stdout)] == [str(path.resolve())]

@@ -1,7 +1,8 @@
-"""Ctrl-C and SIGTERM for commands that stream: stop once, cleanly, and say so.
+"""Ctrl-C, SIGTERM and SIGHUP for commands that stream: stop once, cleanly, and say so.
 
-:func:`stop_on_signals` turns the first SIGINT (Ctrl-C) or SIGTERM into a ``KeyboardInterrupt``
-(so ``kill`` stops a stream as cleanly as Ctrl-C: trace and recording closed, summary printed);
+:func:`stop_on_signals` turns the first SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal was
+closed) into a ``KeyboardInterrupt`` (so ``kill`` or closing the terminal stops a stream as
+cleanly as Ctrl-C: trace and recording closed, summary printed);
 further ones while the command closes its files are acknowledged on stderr and otherwise
 ignored (and ignored outright once it has printed its summary), so pressing Ctrl-C three times
 neither cuts the closing short nor fills the terminal with tracebacks from interpreter shutdown.
@@ -18,12 +19,15 @@ from typing import Any
 
 __all__ = ["stop_on_signals"]
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Ctrl-C, ``kill``, and the terminal closing (SIGHUP, where the platform has it).
+_SIGNALS = (signal.SIGINT, signal.SIGTERM,
+            *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
 
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Within the block, the first SIGINT/SIGTERM raises KeyboardInterrupt; later ones are ignored.
+    """Within the block, the first SIGINT/SIGTERM/SIGHUP raises KeyboardInterrupt; later ones
+    are ignored.
 
     Only on the main thread (signal handlers can be set nowhere else); elsewhere it does
     nothing. The previous handlers are restored when the block ends, unless a signal stopped
