@@ -241,3 +241,17 @@ def test_cli_replay_bad_speed_and_path(tmp_path, capsys):
     assert "expected a number or 'max'" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_synthetic_board_recording_replays_to_its_own_trace(tmp_path, capsys):
+    """Live, BrainFlow's synthetic board (sines, not EEG) is gated only on missing samples; its
+    recording, replayed, is gated the same way and gives the trace it recorded."""
+    path = tmp_path / "synthetic"
+    assert main(["stream", "--seconds", "4", "--record", str(path), "--target",
+                 "engagement"]) == 0
+    assert "(0 gated)" in capsys.readouterr().out
+    recorded = [(r["t"], r["focus"], r["quality"]) for r in read_trace(path / "trace.csv")]
+    trace = tmp_path / "replayed.csv"
+    assert main(["replay", str(path), "--target", "engagement", "--trace", str(trace)]) == 0
+    assert "(0 gated)" in capsys.readouterr().out
+    assert [(r["t"], r["focus"], r["quality"]) for r in read_trace(trace)] == recorded != []

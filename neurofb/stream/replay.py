@@ -127,6 +127,9 @@ class ReplaySource:
             board=rec.info.board or "replay",
             unit="uV",
             live=False,
+            # a recording of BrainFlow's synthetic board holds its sines: gated as it was live
+            simulated=(rec.info.simulated
+                       or str(rec.meta.get("board", rec.info.board)).lower() == "synthetic"),
             details={
                 "replay": "" if rec.path is None else str(rec.path),
                 "duration_s": rec.duration_s,
