@@ -133,14 +133,20 @@ def test_a_full_disk_leaves_no_temporary_files_or_empty_folders(tmp_path):
         for folder in (p for p in disk.iterdir() if p.is_dir()):
             assert (folder / "eeg.bin").stat().st_size > 0, f"{folder} holds no sample"
             open_recording(folder)  # what was written stays readable
+            # closed at once, and saying why it stopped (the room .open kept for meta.json)
+            assert read_meta(folder)["complete"] and not (folder / ".open").exists()
+        assert "No space left" in read_meta(disk / "rec1")["error"]
         assert not (disk / "rec2").exists()
 
 
 def test_a_recording_that_never_wrote_a_sample_is_not_kept(tmp_path):
-    """Room for the folder and meta.json (three tmpfs pages) but not for one sample."""
+    """Room for the folder, meta.json, the trace's header and what .open keeps for the last
+    meta.json (tmpfs pages), but not for one sample."""
+    from neurofb.recording.writer import RESERVE_BYTES
+
     disk = tmp_path / "disk"
     with small_fs(disk, "400k"):
-        fill(disk, leave=3 * 4096)
+        fill(disk, leave=3 * 4096 + RESERVE_BYTES)
         res = run("stream", "--seconds", "2", "--record", disk / "rec", *ENGAGEMENT,
                   env=_env(tmp_path / "home"))
         assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr

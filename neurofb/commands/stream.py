@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--record",
         nargs="?",
-        const="",
+        const=True,
         default=None,
         metavar="PATH",
         help="record the session into a new folder (default: <data dir>/recordings/<time>-<board>;"
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     record = None
     if args.record is not None:
         record = RecordRequest(
-            path=args.record or None,
+            path=None if args.record is True else args.record,
             meta={"exercise": "stream", "config": dataclasses.asdict(config),
                   "command": "neurofb stream"},
         )  # fmt: skip

@@ -42,6 +42,9 @@ from neurofb.recording.base import DTYPES, EEG, FORMAT, FORMAT_VERSION, MARKERS,
 from neurofb.recording.trace import COLUMNS, update_row
 from neurofb.types import Chunk, Marker, SourceInfo, Update
 
+#: Bytes ``.open`` keeps for the final meta.json when the disk fills up during a recording.
+RESERVE_BYTES = 16 * 1024
+
 logger = logging.getLogger(__name__)
 
 #: meta.json keys the writer owns; ``meta=`` may not set them.
@@ -229,6 +232,7 @@ class RecordingWriter:
             "complete": False,
         }
         self._lock_fd: int | None = None
+        self._lock_size = 0
         self._create(started)
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -263,6 +267,11 @@ class RecordingWriter:
         try:
             lock = {"pid": os.getpid(), "host": socket.gethostname(), "started": iso_time(started)}
             write_json_atomic(self.path / OPEN, lock)
+            self._lock_size = (self.path / OPEN).stat().st_size
+            # Room kept for the last meta.json: padding after the lock's JSON (still valid
+            # JSON), given back at close if the disk filled up meanwhile.
+            with open(self.path / OPEN, "ab") as fh:
+                fh.write(b" " * RESERVE_BYTES)
             self._lock_fd = _lock_open_file(self.path / OPEN)
             write_json_atomic(self.path / META, self.meta)
             for name in (EEG, MARKERS, TRACE):
@@ -454,7 +463,11 @@ class RecordingWriter:
         try:
             if size % self._row_bytes:
                 os.truncate(self.path / EEG, n * self._row_bytes)
-            write_json_atomic(self.path / META, self.meta)
+            try:
+                write_json_atomic(self.path / META, self.meta)
+            except OSError:  # the disk is full: give back the room kept in .open, once more
+                os.truncate(self.path / OPEN, self._lock_size)
+                write_json_atomic(self.path / META, self.meta)
             (self.path / OPEN).unlink(missing_ok=True)
             _fsync_dir(self.path)
         except OSError as err:
