@@ -249,7 +249,7 @@ def test_closing_the_terminal_closes_the_recording(tmp_path):
                 (path / "eeg.bin").exists() and (path / "eeg.bin").stat().st_size > 40_000):
             time.sleep(0.05)
         proc.send_signal(signal.SIGHUP)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0 and "Traceback" not in err, err
