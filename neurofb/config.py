@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 AUTO_FALLBACK_HZ = 50.0
 #: Longest analysis window in seconds (a window is held in memory twice per channel).
 MAX_WINDOW_S = 600.0
+#: Shortest time between updates (s): 100 updates a second at most.
+MIN_HOP_S = 0.01
 #: Longest rest baseline of the attention model's baseline mode, in seconds.
 MAX_BASELINE_S = 3600.0
 
@@ -58,8 +60,9 @@ class EngineConfig:
         if not 0 < self.window_s <= MAX_WINDOW_S:
             raise ValueError(f"window_s must be in (0, {MAX_WINDOW_S:g}] seconds, got "
                              f"{self.window_s}")
-        if not 0 < self.hop_s <= self.window_s:
-            raise ValueError(f"hop_s must be in (0, window_s], got {self.hop_s}")
+        if not MIN_HOP_S <= self.hop_s <= self.window_s:
+            raise ValueError(f"hop_s must be in [{MIN_HOP_S:g}, window_s] seconds, got "
+                             f"{self.hop_s}")
         if not 0 <= self.l_freq < self.h_freq:
             raise ValueError(f"need 0 <= l_freq < h_freq, got {self.l_freq}, {self.h_freq}")
         if self.line_freq not in (None, 50.0, 60.0, 50, 60, "auto"):
