@@ -171,10 +171,10 @@ def test_a_damaged_sidecar_is_an_error_not_silently_ignored(exported, tmp_path):
     for damage in ({**good, "ch_names": good["ch_names"][:3]},  # 3 names for 16 rows
                    {**good, "ch_names": [good["ch_names"][0]] * len(good["rows"])}):
         side.write_text(json.dumps(damage))
-        with pytest.raises(RecordingError, match="s.neurofb.json is damaged"):
+        with pytest.raises(RecordingError, match=r"s\.neurofb\.json is damaged"):
             formats.read_file(csv_path)
     side.write_text('{"format": ')  # cut short
-    with pytest.raises(RecordingError, match="s.neurofb.json is damaged"):
+    with pytest.raises(RecordingError, match=r"s\.neurofb\.json is damaged"):
         formats.read_file(csv_path)
     side.write_text(json.dumps(good))
     assert list(formats.read_file(csv_path).info.ch_names) == good["ch_names"]

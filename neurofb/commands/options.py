@@ -148,9 +148,9 @@ def torch_device(text: str) -> str:
     except (RuntimeError, ValueError):
         device = None
     known = device is not None and (
-        device.type == "cpu" and device.index in (None, 0)
-        or device.type == "cuda" and (device.index or 0) < n_gpus
-        or device.type == "mps" and "mps" in here)
+        (device.type == "cpu" and device.index in (None, 0))
+        or (device.type == "cuda" and (device.index or 0) < n_gpus)
+        or (device.type == "mps" and "mps" in here))
     if not known:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a device of this machine; choose from {', '.join(here)} (torch "
