@@ -145,6 +145,11 @@ def test_damaged_meta_values_are_one_line(tmp_path, capsys):
         line = one_line_error(err, "replay")
         assert code == 2 and key in line and "meta.json" in line
         assert "Maximum allowed size" not in line
+    names = list(meta["ch_names"])
+    names[1] = names[0]  # two channels called Fp1: which one would the model read?
+    (rec / "meta.json").write_text(json.dumps({**meta, "ch_names": names}))
+    code, _, err = cli(capsys, "replay", rec)
+    assert code == 2 and f"more than one channel {names[0]}" in one_line_error(err, "replay")
 
 
 def test_big_endian_samples_are_read_as_meta_json_says(tmp_path):

@@ -107,6 +107,11 @@ class Pipeline:
             raise ValueError(f"max_batch_windows must be >= 1, got {max_batch_windows}")
         if not info.ch_names:
             raise ChannelError(f"source {info.board!r} has no EEG channels to process")
+        repeated = sorted({c for c in info.ch_names if info.ch_names.count(c) > 1})
+        if repeated:
+            raise ChannelError(f"{info.board or 'the source'} names more than one channel "
+                               f"{', '.join(repeated)}: each channel needs its own name (a "
+                               "damaged header or a wrong --montage)")
         self.info = info
         self.config = config
         self.sfreq = float(info.sfreq)
