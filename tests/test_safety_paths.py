@@ -192,6 +192,14 @@ def test_import_out_must_be_new_and_outside_the_input(files, tmp_path, capsys):
     assert digest(rec) == before
     code, _, err = cli(capsys, "import", files["edf"], "--out", files["edf"], "--no-index")
     assert code == 2 and "never writes into its own input" in one_line_error(err, "import")
+    # nor inside another recording (stream --record alike)
+    for argv in (("import", files["edf"], "--out", rec / "sub", "--no-index"),
+                 ("stream", "--seconds", "1", "--record", rec / "deep" / "sub")):
+        (rec / "deep").mkdir(exist_ok=True)
+        code, _, err = cli(capsys, *argv)
+        assert code == 2 and f"inside the recording {rec}" in one_line_error(err, argv[0])
+        (rec / "deep").rmdir()
+    assert digest(rec) == before
 
 
 def test_model_outputs_are_never_the_model_read(tmp_path, capsys, eegmat_dir):

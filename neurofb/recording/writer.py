@@ -246,6 +246,13 @@ class RecordingWriter:
                 f"{self.path} already exists: neurofb never overwrites a recording. "
                 "Choose a new path (or let neurofb pick one)."
             )
+        inside = next((p for p in self.path.absolute().parents
+                       if (p / META).is_file() and (p / EEG).is_file()), None)
+        if inside is not None:
+            raise RecordingError(
+                f"{self.path} lies inside the recording {inside}: a recording is never written "
+                "into another one. Choose a path outside it."
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
