@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
     QListWidget,
     QMainWindow,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -80,6 +81,10 @@ class MainWindow(QMainWindow):
     """The neurofb window. ``pages`` maps a page name to its widget."""
 
     stream_opened = pyqtSignal(object)
+    #: Pages that scroll (the others fit a 1280×720 screen and resize their views instead).
+    SCROLLED = ("model", "settings")
+    #: A training or calibration session ended (its summary is shown).
+    session_ended = pyqtSignal()
 
     def __init__(self, settings: AppSettings, *, data_dir: str | None = None) -> None:
         super().__init__()
@@ -87,6 +92,8 @@ class MainWindow(QMainWindow):
         self.resize(1360, 860)
         self.settings = settings
         self.data_dir = data_dir
+        #: The window is closing (sessions end, nothing reconnects).
+        self.closing = False
         #: Session database; None = the default in the user data dir.
         self.library_path: str | None = None
         # Workers: connecting to a board, training and reading the library may overlap; a
@@ -113,6 +120,7 @@ class MainWindow(QMainWindow):
         )
         self.pages_stack = QStackedWidget()
         self.pages: dict[str, QWidget] = {}
+        self.page_areas: dict[str, QScrollArea] = {}
         self.banner = Banner()
 
         self.live = LiveView()
@@ -160,7 +168,16 @@ class MainWindow(QMainWindow):
 
     # -- pages -----------------------------------------------------------------------------
     def _add_page(self, key: str, title: str, widget: QWidget) -> None:
+        """Add a page; a page of forms and cards (:data:`SCROLLED`) comes in a scroll area, so
+        on a small screen (1280×720) it scrolls rather than being cut or growing the window."""
         self.pages[key] = widget
+        if key in self.SCROLLED:
+            area = QScrollArea()
+            area.setWidgetResizable(True)
+            area.setFrameShape(QFrame.Shape.NoFrame)
+            area.setWidget(widget)
+            self.page_areas[key] = area
+            widget = area
         self.pages_stack.addWidget(widget)
         self.nav.addItem(title)
 
@@ -170,10 +187,18 @@ class MainWindow(QMainWindow):
 
         for key, title, widget in build_pages(self):
             self._add_page(key, title, widget)
+            controller = getattr(widget, "controller", None)
+            if controller is not None:
+                controller.finished.connect(self.session_ended)
 
     def show_page(self, key: str) -> None:
         """Switch to a page by name."""
         self.nav.setCurrentRow(list(self.pages).index(key))
+
+    @property
+    def session_running(self) -> bool:
+        """Whether a page runs a session (training or calibration)."""
+        return any(getattr(p, "running", False) for p in self.pages.values())
 
     @property
     def current_page(self) -> str:
@@ -211,7 +236,8 @@ class MainWindow(QMainWindow):
 
     def replay(self, recording: str, start_s: float = 0.0) -> None:
         """Stream a recording through the live pipeline (from ``start_s``); show the live page."""
-        self.reconnect(SourceSpec(kind="file", file=str(recording), start_s=float(start_s)))
+        self.reconnect(SourceSpec(kind="file", file=str(recording), start_s=float(start_s),
+                                  remember=False))
         self.show_page("live")
 
     def _connect_pending(self) -> None:
@@ -248,15 +274,24 @@ class MainWindow(QMainWindow):
                 hist.refresh()
 
     def _remember_source(self, spec: SourceSpec) -> None:
+        """Save the source chosen, to reopen it next time.
+
+        Only a board choice changes the saved board and its connection fields (and only a
+        file the saved file): the demo or the synthetic board for a while keeps the headset's
+        configuration. A replay from History is not remembered at all.
+        """
+        if not spec.remember:
+            return
+        changes: dict[str, Any] = {"source": spec.kind}
         if spec.kind == "lsl":
-            new = self.settings.with_(source="lsl", lsl_stream=spec.fields.get("stream", ""),
-                                      lsl_montage=spec.fields.get("montage", ""),
-                                      lsl_unit=spec.fields.get("unit", "auto"))
-        else:
-            new = self.settings.with_(
-                source=spec.kind, board=spec.board, board_fields=dict(spec.fields),
-                file=spec.file if spec.kind == "file" else self.settings.file)
-        self._settings_changed(new, save=True)
+            changes.update(lsl_stream=spec.fields.get("stream", ""),
+                           lsl_montage=spec.fields.get("montage", ""),
+                           lsl_unit=spec.fields.get("unit", "auto"))
+        elif spec.kind == "board":
+            changes.update(board=spec.board, board_fields=dict(spec.fields))
+        elif spec.kind == "file":
+            changes.update(file=spec.file)
+        self._settings_changed(self.settings.with_(**changes), save=True)
 
     def _on_state(self, state: str, message: str) -> None:
         self.source.set_state(state, message)
@@ -301,6 +336,7 @@ class MainWindow(QMainWindow):
     # -- closing ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         """End the session (closing its recording cleanly), stop the stream, then close."""
+        self.closing = True
         self.live.timer.stop()
         self._pending = None
         self.end_activities(wait=True)

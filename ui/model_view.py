@@ -243,6 +243,8 @@ class ModelPage(QWidget):
         self.job_kind = ""
         self.last_result: Any = None
         self.last_error = ""
+        #: A model chosen while a session ran, used when it ends.
+        self.pending_model = ""
         self._calibrations: list[str] = []
 
         self.card = QLabel("Reading the model…")
@@ -261,15 +263,20 @@ class ModelPage(QWidget):
         self.list.currentRowChanged.connect(self._show_selected)
         self.use_button = QPushButton("Use this model")
         self.use_button.clicked.connect(self.use_selected)
-        models_box = QGroupBox("All your models (newest first) — switch back any time")
+        models_box = QGroupBox("All your models")
         ml = QVBoxLayout(models_box)
+        hint = QLabel("Newest first; switch back to any of them at any time.")
+        hint.setWordWrap(True)
+        ml.addWidget(hint)
         ml.addWidget(self.list)
         ml.addWidget(self.use_button)
 
         adapt = QGroupBox("Make it yours")
         al = QGridLayout(adapt)
         self.recording = QComboBox()
-        self.recording.setMinimumWidth(320)
+        self.recording.setMinimumWidth(200)
+        self.recording.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.personalise_button = QPushButton("Personalise from this calibration")
@@ -300,6 +307,7 @@ class ModelPage(QWidget):
         row.addWidget(models_box, 1)
         row.addWidget(adapt, 1)
         lay.addLayout(row, 2)
+        window.session_ended.connect(self.session_ended)
 
     # -- model list -------------------------------------------------------------------------
     @property
@@ -369,14 +377,30 @@ class ModelPage(QWidget):
         self.use_model(self.models[row].path)
 
     def use_model(self, path: str) -> None:
-        """Use the model folder ``path`` from now on."""
+        """Use the model folder ``path`` from now on.
+
+        Loading a model reconnects the stream, which would end a running session: then the
+        model is used when the session ends (:meth:`session_ended`), and the window says so.
+        """
+        if self.window.session_running:
+            self.pending_model = path
+            message = (f"{Path(path).name} will be used when the running session ends "
+                       "(switching models restarts the stream).")
+            self.window.show_problem(message, "info")
+            return
+        self.pending_model = ""
         default = str(paths.default_model_dir().resolve())
         chosen = "" if str(Path(path).resolve()) == default else str(path)
         self.window.update_settings(model_dir=chosen, target="model")
         self.window.show_problem(f"Now using the model {Path(path).name}.", "info")
-        if self.window.stream.current is not None:
+        if self.window.stream.current is not None and not self.window.closing:
             self.window.reconnect()
         self.refresh()
+
+    def session_ended(self) -> None:
+        """A session ended: switch to the model chosen while it ran, if any."""
+        if self.pending_model and not self.window.session_running:
+            self.use_model(self.pending_model)
 
     # -- calibration recordings -------------------------------------------------------------
     def _calibrations_loaded(self, recs: list[str]) -> None:
@@ -470,8 +494,6 @@ class ModelPage(QWidget):
         self.cancel_button.setEnabled(busy)
 
     def _job_done(self, result: Any) -> None:
-        from neurofb.training.personalise import improved
-
         job, self.job = self.job, None
         if job is not None and job.cancel_event.is_set():
             # cancelled after the worker's last check: the user's word wins until the model
@@ -485,34 +507,50 @@ class ModelPage(QWidget):
         self.last_result = result
         self.progress.setValue(1000)
         out = result.get("out_dir", "")
-        before, after = result.get("before"), result.get("after")
-        extra, keys = "", []
-        if isinstance(before, dict) and isinstance(after, dict):
-            keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
-            label = {"auc": "AUC", "balanced_accuracy": "balanced accuracy"}
-            extra = ", ".join(f"{label[k]} {before[k]:.3f} → {after[k]:.3f}" for k in keys)
-        elif self.job_kind == "retrain":
-            val = result.get("val_auc")
-            extra = (f"Validation AUC {val:.3f} on recordings held out from training."
-                     if val is not None else
-                     "It could not be validated: with two or more labelled recordings, some "
-                     "are held out to check it.")
+        extra, keep_reason = self._verdict(result)
         self.progress_text.setText(f"Done: new model in {out}. {extra}".strip())
         if not (out and Path(str(out)).is_dir()):
             self.refresh()
-        elif self.job_kind == "personalise" and "auc" in keys and not improved(result):
-            # worse than the model in use on the calibration's own held-back windows: keep the
-            # model in use; the new one is in the list for whoever wants it anyway
-            current = Path(self.current_dir).name
-            message = (f"The personalised model did worse than {current} on the last part of "
-                       f"your calibration ({extra}), so {current} stays in use. Were the "
-                       "blocks followed? Record a new calibration, or pick the new model in "
-                       "the list to use it anyway.")
+        elif keep_reason:
+            # not shown to do at least as well as the model in use: keep that one; the new one
+            # is in the list for whoever wants it anyway
+            message = f"{keep_reason} Pick the new model in the list to use it anyway."
             self.progress_text.setText(message)
             self.window.show_problem(message, "warning")
             self.refresh()
         else:
             self.use_model(str(out))
+
+    def _verdict(self, result: dict) -> tuple[str, str]:
+        """What a finished job measured, and why its model is not switched to ('' to switch)."""
+        from neurofb.training import personalise, retrain
+
+        current = Path(self.current_dir).name
+        if self.job_kind == "retrain":
+            after, before = result.get("val_auc"), result.get("before_val_auc")
+            if after is None or before is None:
+                return ("It could not be validated: no labelled recording was held out from "
+                        "its training.",
+                        f"The retrained model could not be validated: with one labelled "
+                        f"recording, none is held out from training to check it, so {current} "
+                        "stays in use. Record another calibration and retrain to check it.")
+            auc = f"AUC {before:.3f} → {after:.3f}"
+            extra = f"{auc} on recordings held out from training."
+            if retrain.improved(result):
+                return extra, ""
+            return extra, (f"The retrained model did worse than {current} on recordings held "
+                           f"out from training ({auc}), so {current} stays in use.")
+        before, after = result.get("before"), result.get("after")
+        if not (isinstance(before, dict) and isinstance(after, dict)):
+            return "", ""
+        keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
+        label = {"auc": "AUC", "balanced_accuracy": "balanced accuracy"}
+        extra = ", ".join(f"{label[k]} {before[k]:.3f} → {after[k]:.3f}" for k in keys)
+        if "auc" not in keys or personalise.improved(result):
+            return extra, ""
+        return extra, (f"The personalised model did worse than {current} on the last part of "
+                       f"your calibration ({extra}), so {current} stays in use. Were the blocks "
+                       "followed? Record a new calibration.")
 
     def _job_failed(self, message: str) -> None:
         self.job = None

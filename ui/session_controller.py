@@ -10,7 +10,9 @@ wires engine objects to Qt.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,9 @@ class SessionResult:
     recording: str | None
     library_id: int | None
     problem: str = ""
+    #: False: the session ended before any exercise time (during the rest baseline), and
+    #: neither its recording nor a library row was kept.
+    kept: bool = True
 
 
 def model_fields(target: str, model_dir: str) -> dict[str, str]:
@@ -49,6 +54,14 @@ def model_fields(target: str, model_dir: str) -> dict[str, str]:
     except NeurofbError:
         return {"model": Path(model_dir).name, "model_hash": ""}
     return {"model": Path(model_dir).name, "model_hash": card.weights_sha256}
+
+
+def _discard(recorder: Any) -> tuple:
+    """Close and delete the recording of a session without exercise time (worker thread)."""
+    if recorder is not None:
+        recorder.writer.close()
+        shutil.rmtree(recorder.path, ignore_errors=True)
+    return None, None, None, ""
 
 
 def _finish(recorder: Any, summary: Any, library_path: str | None) -> tuple:
@@ -151,10 +164,13 @@ class SessionController(QObject):
         self.finishing = False
         session.start()
 
-    def skip_rest(self) -> None:
-        """Skip the rest baseline (the session runs in cold mode)."""
-        if self.session is not None:
-            self.session.skip_rest()
+    def skip_rest(self) -> Any:
+        """Skip the rest baseline (the session runs in cold mode); return the rest's last view
+        (:class:`neurofb.practice.rest.RestView`, which says it was skipped), or None."""
+        if self.session is None or self.session.rest is None:
+            return None
+        self.session.skip_rest()
+        return self.session.rest.view
 
     def pause(self) -> None:
         """Pause the session (no rewards; the exercise clock stops)."""
@@ -196,6 +212,8 @@ class SessionController(QObject):
         if recorder is not None:
             recorder.detach()
         summary = session.session_summary(started_at=self.started_at, **self.meta)
+        # ended before any exercise time (during the rest): an empty session is not kept
+        kept = feedback.duration_s > 0
 
         def finished(result: tuple) -> None:
             row, rec_path, lib_id, problem = result
@@ -203,19 +221,20 @@ class SessionController(QObject):
             self.finishing = False
             if problem:
                 self.problem.emit(problem)
-            self.finished.emit(SessionResult(session.exercise.name, feedback, row, rec_path,
-                                             lib_id, problem))
+            self.finished.emit(SessionResult(session.exercise.name, feedback, row or summary,
+                                             rec_path, lib_id, problem, kept))
 
         def failed(message: str) -> None:
             self.session = self.recorder = self.runner = None
             self.finishing = False
             self.problem.emit(f"Could not save the session: {message}")
 
+        work = (functools.partial(_finish, recorder, summary, self.library_path) if kept
+                else functools.partial(_discard, recorder))
         if wait:
             try:
-                finished(_finish(recorder, summary, self.library_path))
+                finished(work())
             except (NeurofbError, OSError) as err:
                 failed(str(err))
         else:
-            start_task(Task(_finish, recorder, summary, self.library_path,
-                            on_done=finished, on_error=failed))
+            start_task(Task(work, on_done=finished, on_error=failed))

@@ -38,6 +38,15 @@ def fmt_focus(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _say(pi: pg.PlotItem, text: str) -> None:
+    """Write ``text`` in the middle of an empty chart (inside its axes)."""
+    pi.setXRange(0, 1, padding=0)
+    pi.setYRange(0, 1, padding=0.02)
+    item = pg.TextItem(text, color="#666", anchor=(0.5, 0.5))
+    item.setPos(0.5, 0.5)
+    pi.addItem(item)
+
+
 class SummaryView(QWidget):
     """Show a :class:`neurofb_ui.session_controller.SessionResult`.
 
@@ -154,7 +163,8 @@ class SummaryView(QWidget):
         pi.clear()
         shown = [b for b in blocks if b.mean_focus is not None]
         if not shown:
-            pi.addItem(pg.TextItem("no block with a focus value", color="#666"))
+            pi.getAxis("bottom").setTicks(None)
+            _say(pi, "no block with a focus value")
             return
         colours = {"rest": "#42a5f5", "task": "#ef6c00"}
         x = np.arange(len(shown))
@@ -170,7 +180,7 @@ class SummaryView(QWidget):
         pi = self.trace_plot.getPlotItem()
         pi.clear()
         if trace is None or not len(trace[0]):
-            pi.addItem(pg.TextItem("no focus values were seen", color="#666"))
+            _say(pi, "no focus values were seen")
             return
         t, focus, threshold, rewards = (np.asarray(a, dtype=float) for a in trace)
         t0 = t[0]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -211,70 +213,113 @@ def load_settings() -> AppSettings:
         return AppSettings()
 
 
+def check_target(text: str) -> str:
+    """The feedback target ``text`` names (empty: the model).
+
+    Raises
+    ------
+    ValueError
+        When the engine does not know the target
+        (:func:`neurofb.focus.bandpower.parse_target` says why).
+    """
+    from neurofb.errors import ModelError
+    from neurofb.focus.bandpower import parse_target
+
+    name = text.strip() or "model"
+    if name.lower() == "model":
+        return "model"
+    try:
+        parse_target(name)
+    except ModelError as err:
+        raise ValueError(str(err)) from None
+    return name
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One setting on the page: its widget, how to read and show its value, its error line."""
+
+    widget: QWidget
+    get: Callable[[], object]
+    put: Callable[[object], None]
+    error: QLabel
+    #: Line edit holding text the user has typed but not committed (kept on outside changes).
+    edit: QLineEdit | None = None
+
+
 class SettingsPage(QWidget):
-    """Edit :class:`AppSettings`; emits ``changed`` with the new settings after each edit."""
+    """Edit :class:`AppSettings`; emits ``changed`` with the new settings after each edit.
+
+    Each field is saved on its own when its edit is complete (a line edit when editing is
+    finished, the feedback target when it is a valid target): a value the settings refuse is
+    marked in red with the reason under the field, and the other fields still save.
+    """
 
     changed = pyqtSignal(object)
 
     def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
+        self.fields: dict[str, _Field] = {}
         lay = QVBoxLayout(self)
 
         who = QGroupBox("You")
         form = QFormLayout(who)
-        self.user = QLineEdit(settings.user)
+        self.user = QLineEdit()
         self.user.setPlaceholderText("a name or id, saved with your sessions")
-        form.addRow("User", self.user)
+        self._line_field(form, "User", "user", self.user, default="me")
         lay.addWidget(who)
 
         train = QGroupBox("Training")
         form = QFormLayout(train)
         self.exercise = QComboBox()
         self.exercise.addItems(EXERCISES)
-        self.exercise.setCurrentText(settings.exercise)
-        form.addRow("Exercise", self.exercise)
+        self._field(form, "Exercise", "exercise", self.exercise, self.exercise.currentText,
+                    self.exercise.setCurrentText, self.exercise.currentTextChanged)
         self.target = QComboBox()
         self.target.setEditable(True)
+        self.target.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.target.addItems(TARGETS)
-        self.target.setCurrentText(settings.target)
         self.target.setToolTip(
             "What the feedback follows: the attention model, or a band-power target "
-            "(engagement, theta/beta down, SMR up, alpha up, or band:beta/theta@Fz,Cz)"
+            "(engagement, theta/beta down, SMR up, alpha up, or band:beta/theta@Fz,Cz); "
+            "saved when you press Enter or leave the field"
         )
-        form.addRow("Feedback target", self.target)
+        self._field(form, "Feedback target", "target", self.target,
+                    lambda: check_target(self.target.currentText()), self.target.setCurrentText,
+                    self.target.lineEdit().editingFinished, self.target.activated,
+                    edit=self.target.lineEdit())
         note = QLabel("The target, the model and the mains setting apply from the next connection.")
+        note.setWordWrap(True)
         note.setStyleSheet("color: #666;")
         form.addRow("", note)
         self.reward_rate = QSpinBox()
         self.reward_rate.setRange(round(TARGET_RATE_RANGE[0] * 100),
                                   round(TARGET_RATE_RANGE[1] * 100))
         self.reward_rate.setSuffix(" %")
-        self.reward_rate.setValue(round(settings.reward_rate * 100))
         self.reward_rate.setToolTip("The threshold adapts so you are rewarded about this often")
-        form.addRow("Reward rate", self.reward_rate)
+        self._field(form, "Reward rate", "reward_rate", self.reward_rate,
+                    lambda: self.reward_rate.value() / 100,
+                    lambda v: self.reward_rate.setValue(round(v * 100)),
+                    self.reward_rate.valueChanged)
         self.session_min = QDoubleSpinBox()
         self.session_min.setRange(0, 120)
         self.session_min.setSuffix(" min")
-        self.session_min.setValue(settings.session_min)
         self.session_min.setSpecialValueText("no limit")
-        form.addRow("Session length", self.session_min)
+        self._spin_field(form, "Session length", "session_min", self.session_min)
         self.rest_baseline = QCheckBox("Start each session with a rest baseline (recommended)")
-        self.rest_baseline.setChecked(settings.rest_baseline)
         self.rest_baseline.setToolTip(
             "Baseline mode: before the exercise, sit still with eyes open; the focus model "
             "then reads your focus relative to your own rest in this session (off: cold mode, "
             "the population model as it is). Only with the model as the feedback target.")
-        form.addRow("Baseline", self.rest_baseline)
+        self._check_field(form, "Baseline", "rest_baseline", self.rest_baseline)
         self.rest_baseline_s = QDoubleSpinBox()
         self.rest_baseline_s.setRange(10, 600)
         self.rest_baseline_s.setSuffix(" s")
-        self.rest_baseline_s.setValue(settings.rest_baseline_s)
         self.rest_baseline_s.setToolTip("60 s is what the model was trained and measured with")
-        form.addRow("Rest baseline length", self.rest_baseline_s)
+        self._spin_field(form, "Rest baseline length", "rest_baseline_s", self.rest_baseline_s)
         self.record = QCheckBox("Record every session (recommended)")
-        self.record.setChecked(settings.record)
-        form.addRow("", self.record)
+        self._check_field(form, "", "record", self.record)
         lay.addWidget(train)
 
         calib = QGroupBox("Calibration")
@@ -282,12 +327,10 @@ class SettingsPage(QWidget):
         self.calib_block_s = QDoubleSpinBox()
         self.calib_block_s.setRange(1, 600)
         self.calib_block_s.setSuffix(" s")
-        self.calib_block_s.setValue(settings.calib_block_s)
-        form.addRow("Block length", self.calib_block_s)
+        self._spin_field(form, "Block length", "calib_block_s", self.calib_block_s)
         self.calib_blocks = QSpinBox()
         self.calib_blocks.setRange(2, 40)
-        self.calib_blocks.setValue(settings.calib_blocks)
-        form.addRow("Blocks (rest / task)", self.calib_blocks)
+        self._spin_field(form, "Blocks (rest / task)", "calib_blocks", self.calib_blocks)
         lay.addWidget(calib)
 
         signal = QGroupBox("Signal")
@@ -296,38 +339,38 @@ class SettingsPage(QWidget):
         for hz in LINE_FREQS:
             self.line_freq.addItem("auto (detect 50/60 Hz)" if hz == "auto" else
                                    f"{hz} Hz" if hz else "no notch", hz)
-        self.line_freq.setCurrentIndex(LINE_FREQS.index(settings.line_freq))
         self.line_freq.setToolTip("The mains frequency where you are: 50 Hz in Europe, Asia, "
                                   "Africa and Australia, 60 Hz in the Americas; auto detects it "
                                   "from the first seconds of signal")
-        form.addRow("Mains", self.line_freq)
+        self._field(form, "Mains", "line_freq", self.line_freq, self.line_freq.currentData,
+                    lambda v: self.line_freq.setCurrentIndex(LINE_FREQS.index(v)),
+                    self.line_freq.currentIndexChanged)
         lay.addWidget(signal)
 
         outputs = QGroupBox("Other programs (applies from the next connection)")
         form = QFormLayout(outputs)
         self.lsl_out = QCheckBox("Publish focus and markers over LSL")
-        self.lsl_out.setChecked(settings.lsl_out)
         self.lsl_out.setToolTip("LSL streams <name>-Focus and <name>-Markers, for LabRecorder, "
                                 "games and LSL4Unity (docs/outputs.md)")
-        form.addRow("LSL out", self.lsl_out)
-        self.lsl_out_name = QLineEdit(settings.lsl_out_name)
-        form.addRow("LSL stream name", self.lsl_out_name)
-        self.osc_out = QLineEdit(settings.osc_out)
+        self._check_field(form, "LSL out", "lsl_out", self.lsl_out)
+        self.lsl_out_name = QLineEdit()
+        self._line_field(form, "LSL stream name", "lsl_out_name", self.lsl_out_name,
+                         default="neurofb")
+        self.osc_out = QLineEdit()
         self.osc_out.setPlaceholderText("host:port, e.g. 127.0.0.1:12345 (empty: off)")
         self.osc_out.setToolTip("Send focus, quality, band powers and rewards as OSC "
                                 "(neurofb's and OpenBCI GUI's addresses)")
-        form.addRow("OSC out", self.osc_out)
+        self._line_field(form, "OSC out", "osc_out", self.osc_out)
         lay.addWidget(outputs)
 
         sound = QGroupBox("Sound")
         form = QFormLayout(sound)
         self.volume = QSlider(Qt.Orientation.Horizontal)
         self.volume.setRange(0, 100)
-        self.volume.setValue(round(settings.volume * 100))
-        form.addRow("Volume", self.volume)
+        self._field(form, "Volume", "volume", self.volume, lambda: self.volume.value() / 100,
+                    lambda v: self.volume.setValue(round(v * 100)), self.volume.valueChanged)
         self.muted = QCheckBox("Mute")
-        self.muted.setChecked(settings.muted)
-        form.addRow("", self.muted)
+        self._check_field(form, "", "muted", self.muted)
         lay.addWidget(sound)
 
         self.saved = QLabel(f"Saved in {settings_path()}")
@@ -339,61 +382,90 @@ class SettingsPage(QWidget):
         lay.addWidget(reset)
         lay.addStretch(1)
 
-        self.user.editingFinished.connect(self._commit)
-        self.exercise.currentTextChanged.connect(self._commit)
-        self.target.currentTextChanged.connect(self._commit)
-        self.line_freq.currentIndexChanged.connect(self._commit)
-        for spin in (self.reward_rate, self.session_min, self.calib_block_s, self.calib_blocks):
-            spin.valueChanged.connect(self._commit)
-        self.volume.valueChanged.connect(self._commit)
-        self.muted.toggled.connect(self._commit)
-        self.record.toggled.connect(self._commit)
-        self.rest_baseline.toggled.connect(self._commit)
-        self.rest_baseline_s.valueChanged.connect(self._commit)
-        self.lsl_out.toggled.connect(self._commit)
-        self.lsl_out_name.editingFinished.connect(self._commit)
-        self.osc_out.editingFinished.connect(self._commit)
+    # -- fields -----------------------------------------------------------------------------
+    def _field(self, form: QFormLayout, label: str, name: str, widget: QWidget,
+               get: Callable[[], object], put: Callable[[object], None], *signals: Any,
+               edit: QLineEdit | None = None) -> None:
+        """Add ``widget`` editing the setting ``name``; each of ``signals`` saves it."""
+        error = QLabel()
+        error.setWordWrap(True)
+        error.setStyleSheet("color: #b71c1c;")
+        error.hide()
+        box = QWidget()
+        bl = QVBoxLayout(box)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.setSpacing(2)
+        bl.addWidget(widget)
+        bl.addWidget(error)
+        form.addRow(label, box)
+        self.fields[name] = _Field(widget, get, put, error, edit)
+        put(getattr(self._settings, name))
+        for signal in signals:
+            signal.connect(lambda *_args, n=name: self.commit(n))
 
+    def _line_field(self, form: QFormLayout, label: str, name: str, edit: QLineEdit,
+                    default: str = "") -> None:
+        self._field(form, label, name, edit, lambda: edit.text().strip() or default,
+                    edit.setText, edit.editingFinished, edit=edit)
+
+    def _spin_field(self, form: QFormLayout, label: str, name: str,
+                    spin: QSpinBox | QDoubleSpinBox) -> None:
+        self._field(form, label, name, spin, spin.value, spin.setValue, spin.valueChanged)
+
+    def _check_field(self, form: QFormLayout, label: str, name: str, box: QCheckBox) -> None:
+        self._field(form, label, name, box, box.isChecked, box.setChecked, box.toggled)
+
+    def error(self, name: str) -> str:
+        """Why the value shown for setting ``name`` was not saved ('' when it was)."""
+        f = self.fields[name]
+        return f.error.text() if not f.error.isHidden() else ""
+
+    def _mark(self, name: str, message: str) -> None:
+        f = self.fields[name]
+        f.error.setText(message)
+        f.error.setVisible(bool(message))
+        f.widget.setStyleSheet(
+            f"{type(f.widget).__name__} {{ border: 2px solid #d32f2f; }}" if message else "")
+
+    # -- saving ------------------------------------------------------------------------------
     @property
     def settings(self) -> AppSettings:
         """The settings as last saved."""
         return self._settings
 
     def set_settings(self, settings: AppSettings) -> None:
-        """Adopt settings changed elsewhere (source picker, exercise page) without re-saving."""
+        """Show settings changed elsewhere (source picker, exercise page, model page) without
+        re-saving. A field with a refused value or text being typed keeps it."""
         self._settings = settings
-        widgets = (self.exercise, self.muted, self.volume)
-        for w in widgets:
-            w.blockSignals(True)
-        self.exercise.setCurrentText(settings.exercise)
-        self.muted.setChecked(settings.muted)
-        self.volume.setValue(round(settings.volume * 100))
-        for w in widgets:
-            w.blockSignals(False)
+        for name, f in self.fields.items():
+            if self.error(name) or (f.edit is not None and f.edit.isModified()):
+                continue
+            f.widget.blockSignals(True)
+            try:
+                f.put(getattr(settings, name))
+            finally:
+                f.widget.blockSignals(False)
 
-    def _commit(self) -> None:
+    def commit(self, name: str) -> bool:
+        """Save the setting ``name`` as its field shows it; return whether it was saved.
+
+        A value the settings refuse is marked on its field (:meth:`error`) and not saved.
+        """
+        f = self.fields[name]
         try:
-            new = self._settings.with_(
-                user=self.user.text().strip() or "me",
-                exercise=self.exercise.currentText(),
-                target=self.target.currentText().strip() or "model",
-                reward_rate=self.reward_rate.value() / 100,
-                session_min=self.session_min.value(),
-                rest_baseline=self.rest_baseline.isChecked(),
-                rest_baseline_s=self.rest_baseline_s.value(),
-                calib_block_s=self.calib_block_s.value(),
-                calib_blocks=self.calib_blocks.value(),
-                volume=self.volume.value() / 100,
-                muted=self.muted.isChecked(),
-                record=self.record.isChecked(),
-                line_freq=self.line_freq.currentData(),
-                lsl_out=self.lsl_out.isChecked(),
-                lsl_out_name=self.lsl_out_name.text().strip() or "neurofb",
-                osc_out=self.osc_out.text().strip(),
-            )
+            new = self._settings.with_(**{name: f.get()})
         except ValueError as err:
-            self.saved.setText(f"Not saved: {err}")
-            return
+            self._mark(name, str(err))
+            self.saved.setText(f"{name.replace('_', ' ').capitalize()} not saved: see above.")
+            return False
+        self._mark(name, "")
+        if f.edit is not None:
+            f.edit.setModified(False)
+        if new == self._settings:
+            return True
+        return self._save(new)
+
+    def _save(self, new: AppSettings) -> bool:
         self._settings = new
         try:
             path = new.save()
@@ -402,26 +474,16 @@ class SettingsPage(QWidget):
         else:
             self.saved.setText(f"Saved in {path}")
         self.changed.emit(new)
+        return True
 
     def _reset(self) -> None:
-        d = AppSettings(source=self._settings.source, board=self._settings.board,
-                        board_fields=self._settings.board_fields, file=self._settings.file,
-                        lsl_stream=self._settings.lsl_stream,
-                        lsl_montage=self._settings.lsl_montage, lsl_unit=self._settings.lsl_unit)
-        self.user.setText(d.user)
-        self.exercise.setCurrentText(d.exercise)
-        self.target.setCurrentText(d.target)
-        self.reward_rate.setValue(round(d.reward_rate * 100))
-        self.session_min.setValue(d.session_min)
-        self.rest_baseline.setChecked(d.rest_baseline)
-        self.rest_baseline_s.setValue(d.rest_baseline_s)
-        self.calib_block_s.setValue(d.calib_block_s)
-        self.calib_blocks.setValue(d.calib_blocks)
-        self.volume.setValue(round(d.volume * 100))
-        self.muted.setChecked(d.muted)
-        self.record.setChecked(d.record)
-        self.line_freq.setCurrentIndex(LINE_FREQS.index(d.line_freq))
-        self.lsl_out.setChecked(d.lsl_out)
-        self.lsl_out_name.setText(d.lsl_out_name)
-        self.osc_out.setText(d.osc_out)
-        self._commit()
+        # the page's fields go back to their defaults; the source and the model stay
+        defaults = AppSettings(**{f.name: getattr(self._settings, f.name)
+                                  for f in fields(AppSettings) if f.name not in self.fields})
+        for name in self.fields:
+            self._mark(name, "")
+            edit = self.fields[name].edit
+            if edit is not None:
+                edit.setModified(False)
+        self.set_settings(defaults)
+        self._save(defaults)

@@ -62,7 +62,8 @@ class SourceSpec:
     """What to stream: ``kind`` in ``demo``, ``synthetic``, ``board``, ``file``, ``lsl``.
 
     For ``lsl``, ``fields`` holds ``stream`` (name; empty for the first EEG stream), ``montage``
-    and ``unit``.
+    and ``unit``. ``remember`` False: a one-off choice (a replay from History) that the saved
+    settings do not keep.
     """
 
     kind: str
@@ -70,6 +71,7 @@ class SourceSpec:
     fields: dict = field(default_factory=dict)
     file: str = ""
     start_s: float = 0.0  # where a replay starts, seconds into the recording
+    remember: bool = True
 
     @property
     def label(self) -> str:

@@ -204,10 +204,16 @@ class SessionPage(QWidget):
     asks_for_rest = False
 
     def on_finished(self, result: SessionResult) -> None:
-        """The session ended: show its summary and refresh the history."""
+        """The session ended: show its summary and refresh the history (a session ended before
+        any exercise time was not kept: the status line says so)."""
         self.last_result = result
         self._set_running(False)
         self.window.live.set_threshold(None)
+        if not result.kept:
+            self.clock.setText("–")
+            self.status.setText("The session ended before the exercise began: nothing was "
+                                "recorded or added to your history.")
+            return
         self.sound.play("done")
         self.summary.show_result(result, self._trace if self.uses_threshold else
                                  (*self._trace[:2], [np.nan] * len(self._trace[0]), []))
@@ -260,11 +266,13 @@ class TrainingPage(SessionPage):
         self.about = QLabel()
         self.about.setWordWrap(True)
         self.baseline_note = ""
+        #: The exercise chosen (in the settings) while a session ran, for the next session.
+        self.next_exercise = ""
         self.canvas_stack = QStackedWidget()
         for c in self.canvases.values():
             self.canvas_stack.addWidget(c)
         self.rest_screen = RestScreen()
-        self.rest_screen.skip.connect(self.controller.skip_rest)
+        self.rest_screen.skip.connect(self.skip_rest)
         self.canvas_stack.addWidget(self.rest_screen)
 
         self.meter = FocusMeter()
@@ -322,11 +330,22 @@ class TrainingPage(SessionPage):
             self.window.update_settings(exercise=name)
 
     def apply_settings(self, settings: Any) -> None:
-        """Follow the settings (exercise, volume, mute)."""
+        """Follow the settings (exercise, volume, mute).
+
+        Another exercise chosen while a session runs is for the next session: the running one
+        goes on as it is (its canvas stays), and the window says so.
+        """
         name = settings.exercise if settings.exercise in self.canvases else "gauge"
-        self.pick_buttons[name].setChecked(True)
-        self.canvas_stack.setCurrentWidget(self.canvases[name])
-        self._describe(name)
+        running = self.controller.session.exercise.name if self.running else ""
+        if not running:
+            self._show_choice(name)
+        elif name != running and name != self.next_exercise:
+            from neurofb.practice.exercises import EXERCISES
+
+            self.window.show_problem(
+                f"{EXERCISES[name].title} starts with your next session; this "
+                f"{EXERCISES[running].title} session goes on.", "info")
+        self.next_exercise = name if running and name != running else ""
         for w in (self.mute, self.volume):
             w.blockSignals(True)
         self.mute.setChecked(settings.muted)
@@ -335,6 +354,11 @@ class TrainingPage(SessionPage):
             w.blockSignals(False)
         self.sound.set_volume(settings.volume)
         self.sound.set_muted(settings.muted)
+
+    def _show_choice(self, name: str) -> None:
+        self.pick_buttons[name].setChecked(True)
+        self.canvas_stack.setCurrentWidget(self.canvases[name])
+        self._describe(name)
 
     def _describe(self, name: str) -> None:
         from neurofb.practice.exercises import EXERCISES
@@ -365,8 +389,19 @@ class TrainingPage(SessionPage):
         """Unlock the picker and show the summary."""
         for b in self.pick_buttons.values():
             b.setEnabled(True)
-        self.canvas_stack.setCurrentWidget(self.canvases[self.exercise_name])
+        self.next_exercise = ""
+        self._show_choice(self.window.settings.exercise
+                          if self.window.settings.exercise in self.canvases else "gauge")
         super().on_finished(result)
+
+    def skip_rest(self) -> None:
+        """Skip the rest baseline: the exercise starts in cold mode, and the status line says
+        so for the rest of the session."""
+        view = self.controller.skip_rest()
+        if view is not None and view.done:
+            self.rest_screen.set_view(view)
+            self.baseline_note = view.message
+            self.status.setText(view.message)
 
     def canvas(self) -> Any:
         """The canvas of the chosen exercise (None while the rest screen shows)."""

@@ -13,10 +13,61 @@ from pathlib import Path
 import numpy as np
 
 from neurofb.errors import NeurofbError
-from neurofb.training.train import Recipe
+from neurofb.focus.model import FocusLRA
+from neurofb.training.train import Recipe, TrainResult, layout_masks, validation_auc
+from neurofb.training.windows import FeatureSet
+
+__all__ = ["RETRAIN_RECIPE", "held_out_auc", "improved", "retrain_from_recordings"]
 
 #: The app's retraining: a few epochs of the shipped recipe's second stage.
 RETRAIN_RECIPE = Recipe(max_epochs=10, patience=3)
+
+
+def held_out_auc(result: TrainResult, parent: FocusLRA, fs: FeatureSet
+                 ) -> tuple[float | None, float | None]:
+    """The retrained cold ensemble's AUC on recordings held out from training, and the parent's.
+
+    Only members that trained on some recordings and were scored on others count: with one
+    recording, the member "scored" on it trained on nothing (it is the parent's member as it
+    was) while the others trained on that very recording, so nothing was held out.
+
+    Parameters
+    ----------
+    result : TrainResult
+        The cold ensemble's training (its ``members`` records).
+    parent : FocusLRA
+        The cold network retraining started from (the model in use).
+    fs : FeatureSet
+        The windows it was trained on (raw features).
+
+    Returns
+    -------
+    tuple
+        ``(after, before)``: the mean over those members of their best validation AUC, and of
+        the parent's AUC on the same held-out recordings; ``(None, None)`` when no member was
+        validated.
+    """
+    held = [m for m in result.members
+            if m.get("n_train") and m.get("stage2", {}).get("best_val_auc") is not None]
+    if not held:
+        return None, None
+    pos, layouts = fs.positions(), layout_masks(fs.ch_names)
+    after = [m["stage2"]["best_val_auc"] for m in held]
+    before = [validation_auc(parent, fs.of_subjects(m["val_subjects"]), pos, layouts)
+              for m in held]
+    return float(np.mean(after)), float(np.mean(before))
+
+
+def improved(report: dict) -> bool:
+    """Whether a retraining was validated and did at least as well as the model it started from
+    on the recordings held out from training (``val_auc`` against ``before_val_auc`` of
+    :func:`retrain_from_recordings`'s report).
+
+    Not validated (fewer than two labelled recordings) counts as not improved: the app then keeps
+    the model in use.
+    """
+    after, before = report.get("val_auc"), report.get("before_val_auc")
+    return after is not None and before is not None and float(after) >= float(before)
 
 
 def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[str | os.PathLike],
@@ -51,7 +102,9 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
     Returns
     -------
     dict
-        ``out_dir``, ``windows``, ``seconds``, ``val_auc`` (mean over members, when measured).
+        ``out_dir``, ``windows``, ``seconds``; ``val_auc`` and ``before_val_auc``: the cold
+        model's AUC on recordings held out from training, retrained and as it was
+        (:func:`held_out_auc`; None with fewer than two recordings: nothing is held out).
 
     Raises
     ------
@@ -78,8 +131,7 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
         results, fs, out_dir, data={"recordings": {"files": fs.files, "windows": len(fs)}},
         name=Path(out_dir).name, baseline_s=baseline_s,
         extra={"parent": {"path": str(model_dir), "sha256": meta["weights"]["sha256"]}})
-    vals = [m["stage2"]["best_val_auc"] for r in results.values() for m in r.members
-            if m.get("stage2", {}).get("best_val_auc") is not None]
+    after, before = held_out_auc(results["cold"], init["cold"], fs)
     return {"out_dir": str(out), "windows": len(fs),
             "seconds": sum(r.seconds for r in results.values()),
-            "val_auc": float(np.mean(vals)) if vals else None}
+            "val_auc": after, "before_val_auc": before}

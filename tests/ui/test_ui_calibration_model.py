@@ -16,6 +16,7 @@ from neurofb import paths
 from neurofb.library.index import SessionLibrary
 from neurofb.recording import open_recording
 from neurofb.training.personalise import improved
+from neurofb.training.retrain import improved as retrain_improved
 
 BLOCK_S = 6.0
 
@@ -27,9 +28,13 @@ def yours(page):
 
 @pytest.fixture
 def model_dir():
-    """A real model folder in the user's models folder."""
+    """A real model folder in the user's models folder (seeded untrained weights)."""
+    import torch
+
     from neurofb.focus.io import save_model
     from neurofb.focus.model import FocusLRA
+
+    torch.manual_seed(0)
 
     out = paths.data_dir() / "models" / "test-base"
     meta = {"name": "test-base", "metrics": {"auc": 0.5},
@@ -107,16 +112,57 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
     qtbot.waitUntil(lambda: win.stream.current is not None
                     and win.stream.current.model_dir == model_dir, timeout=STEP_S * 1000)
 
-    # retrain from the library's labelled recordings
+    # retrain from the library's one labelled recording: nothing is held out from training,
+    # so the new model is not validated, and the model in use stays
     task = model.retrain()
     assert task is not None
     qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 2000)
     assert model.last_error == "", model.last_error
-    assert Path(model.last_result["out_dir"], "model.json").exists()
+    retrained = model.last_result["out_dir"]
+    assert Path(retrained, "model.json").exists()
     assert model.progress.value() == 1000
-    val = model.last_result["val_auc"]  # one calibration recording: nothing to hold out
-    assert (f"Validation AUC {val:.3f}" if val is not None
-            else "could not be validated") in model.progress_text.text()
+    assert model.last_result["val_auc"] is None and not retrain_improved(model.last_result)
+    assert "could not be validated" in model.progress_text.text()
+    assert "AUC" not in model.progress_text.text()
+    assert win.settings.model_dir == model_dir
+    assert win.banner.level == "warning" and "could not be validated" in win.banner.text
+    qtbot.waitUntil(lambda: any(m.path == retrained for m in model.models),
+                    timeout=STEP_S * 1000)
+
+
+def test_retrain_is_validated_on_held_out_recordings_and_waits_for_the_session(
+        qtbot, make_window, model_dir, eegmat_dir, tmp_path):
+    from focus_helpers import write_calibration_recording
+
+    recs = [str(write_calibration_recording(tmp_path / f"cal{s}", eegmat_dir, s, rest_s=60,
+                                            task_s=40)) for s in (1, 2)]
+    win = make_window(model_dir=model_dir)
+    connect(qtbot, win)
+    train = win.pages["train"]
+    assert train.start_session()
+    model = win.pages["model"]
+    for rec in recs:
+        model.add_calibration(rec)
+    assert model.retrain() is not None
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 2000)
+    assert model.last_error == "", model.last_error
+    res = model.last_result
+    # each recording was held out from the members that are scored on it; the model in use is
+    # scored on the same recordings
+    assert res["val_auc"] is not None and res["before_val_auc"] is not None
+    assert (f"AUC {res['before_val_auc']:.3f} → {res['val_auc']:.3f} on recordings held out"
+            in model.progress_text.text())
+    assert retrain_improved(res)  # the parent's untrained weights do no better than chance
+    # a session runs: the new model waits for its end instead of ending it
+    assert train.running and train.controller.session is not None
+    assert win.settings.model_dir == model_dir
+    assert win.stream.current.model_dir == model_dir
+    assert win.banner.level == "info" and "when the running session ends" in win.banner.text
+    train.end_activity()
+    qtbot.waitUntil(lambda: win.settings.model_dir == res["out_dir"], timeout=STEP_S * 1000)
+    assert train.last_result is not None and train.last_result.feedback.duration_s > 0
+    qtbot.waitUntil(lambda: win.stream.current is not None
+                    and win.stream.current.model_dir == res["out_dir"], timeout=STEP_S * 1000)
 
 
 def test_a_personalisation_that_does_worse_is_not_adopted(qtbot, make_window, model_dir,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from ui_helpers import CONNECT_S, connect
 
 from neurofb import paths
 
@@ -40,7 +41,7 @@ def test_settings_page_edits_persist_across_windows(qtbot, make_window):
 
 def test_source_choice_and_board_fields_are_remembered(qtbot, make_window):
     from neurofb_ui.settings import load_settings
-    from neurofb_ui.source_panel import SourceSpec
+    from neurofb_ui.source_panel import SourceSpec, demo_path
 
     win = make_window()
     win.source.select(SourceSpec(kind="board", board="cyton",
@@ -50,6 +51,86 @@ def test_source_choice_and_board_fields_are_remembered(qtbot, make_window):
     saved = load_settings()
     assert (saved.source, saved.board, saved.board_fields) == (
         "board", "cyton", {"serial_port": "/dev/ttyUSB9"})
+    # streaming the synthetic board for a while keeps the headset's configuration
+    connect(qtbot, win, "synthetic")
+    saved = load_settings()
+    assert (saved.source, saved.board, saved.board_fields) == (
+        "synthetic", "cyton", {"serial_port": "/dev/ttyUSB9"})
+    # a replay from History is a one-off: the saved source stays as it was
+    if not demo_path():
+        pytest.skip("the demo recording is not installed")
+    win.replay(demo_path(), 5.0)
+    qtbot.waitUntil(lambda: win.stream.current is not None
+                    and win.stream.current_state == "connected"
+                    and win.source.kind.currentData() == "file", timeout=CONNECT_S * 1000)
+    assert load_settings() == saved == win.settings
+
+
+def test_settings_page_follows_changes_made_elsewhere(qtbot, make_window):
+    from neurofb_ui.settings import load_settings
+
+    win = make_window(target="engagement")
+    page = win.settings_page
+    assert page.target.currentText() == "engagement"
+    win.pages["model"].use_model(str(paths.default_model_dir()))  # "Use this model"
+    assert win.settings.target == "model"
+    assert page.target.currentText() == "model"
+    page.reward_rate.setValue(80)  # the next edit saves the target the page now shows
+    saved = load_settings()
+    assert (saved.target, saved.reward_rate) == ("model", 0.8)
+
+
+def test_feedback_target_is_checked_and_saved_when_typed_in_full(qtbot, make_window):
+    from PyQt6.QtCore import Qt
+
+    from neurofb_ui.settings import load_settings
+
+    win = make_window()
+    page = win.settings_page
+    saves = []
+    page.changed.connect(saves.append)
+    edit = page.target.lineEdit()
+    edit.clear()
+    qtbot.keyClicks(edit, "band:beta/theta@Fz")
+    assert saves == [] and load_settings().target == "model"  # nothing saved while typing
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert [s.target for s in saves] == ["band:beta/theta@Fz"]
+    assert load_settings().target == "band:beta/theta@Fz" and page.error("target") == ""
+    assert page.target.count() == 5  # the list of targets stays as it was
+    # a target the engine does not know is refused at once, next to the field
+    edit.selectAll()
+    qtbot.keyClicks(edit, "focsu")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert "unknown band-power target 'focsu'" in page.error("target")
+    assert page.fields["target"].error.isVisibleTo(page)
+    assert "border" in page.target.styleSheet()
+    assert load_settings().target == "band:beta/theta@Fz" and len(saves) == 1
+    # a change made elsewhere keeps the refused text on screen, marked, and saves nothing of it
+    win.update_settings(volume=0.2)
+    assert page.target.currentText() == "focsu" and page.error("target")
+    page.target.setCurrentText("smr")
+    page.target.activated.emit(0)
+    assert load_settings().target == "smr" and page.error("target") == ""
+    assert page.target.styleSheet() == ""
+
+
+def test_a_refused_field_does_not_keep_the_others_from_saving(qtbot, make_window):
+    from neurofb_ui.settings import load_settings
+
+    win = make_window()
+    page = win.settings_page
+    qtbot.keyClicks(page.osc_out, "localhost")
+    page.osc_out.editingFinished.emit()
+    assert "expected HOST:PORT" in page.error("osc_out")
+    page.reward_rate.setValue(80)
+    saved = load_settings()
+    assert (saved.reward_rate, saved.osc_out) == (0.8, "")
+    assert win.settings.reward_rate == 0.8
+    assert page.error("osc_out") and page.osc_out.text() == "localhost"
+    assert page.error("reward_rate") == ""
+    page.osc_out.setText("127.0.0.1:9000")
+    page.osc_out.editingFinished.emit()
+    assert load_settings().osc_out == "127.0.0.1:9000" and page.error("osc_out") == ""
 
 
 def test_unreadable_settings_file_is_kept_aside(tmp_path):

@@ -121,14 +121,20 @@ def test_a_session_starts_with_the_rest_baseline_when_asked(qtbot, make_window):
     assert ("block_start", "baseline-rest") in kinds and ("baseline", "taken") in kinds
 
 
-def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
+def start_gauge(qtbot, make_window, *, steps: int):
+    """A window on the synthetic board running a 5-minute gauge session, ``steps`` in."""
     win = make_window(session_min=5.0)
     connect(qtbot, win)
     page = win.pages["train"]
     win.show_page("train")
     page.choose("gauge")
     assert page.start_session()
-    qtbot.waitUntil(lambda: page.steps >= 4, timeout=STEP_S * 1000)
+    qtbot.waitUntil(lambda: page.steps >= steps, timeout=STEP_S * 1000)
+    return win, page
+
+
+def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
+    _win, page = start_gauge(qtbot, make_window, steps=4)
     page.toggle_pause()
     assert page.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: page.last_step.view.paused, timeout=STEP_S * 1000)
@@ -220,3 +226,104 @@ def test_next_start_finalises_an_interrupted_recording(qtbot, make_window):
     assert len(rows) == 1 and rows[0].recording_path.endswith("-crashed")
     rec = open_recording(rows[0].recording_path)
     assert rec.meta["interrupted"] is True and rec.n_samples >= 500
+
+
+def test_another_exercise_chosen_mid_session_is_for_the_next_one(qtbot, make_window):
+    win, page = start_gauge(qtbot, make_window, steps=2)
+    win.settings_page.exercise.setCurrentText("rocket")
+    assert win.settings.exercise == "rocket"
+    # the running session keeps its canvas, which keeps moving
+    assert page.canvas_stack.currentWidget() is page.canvases["gauge"]
+    assert page.exercise_name == "gauge"
+    assert win.banner.level == "info" and "next session" in win.banner.text
+    n = page.steps
+    qtbot.waitUntil(lambda: page.steps >= n + 2, timeout=STEP_S * 1000)
+    assert page.canvases["gauge"].view is page.last_step.view
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    assert page.last_result.exercise == "gauge"
+    assert page.exercise_name == "rocket"
+    assert page.canvas_stack.currentWidget() is page.canvases["rocket"]
+
+
+def test_skipping_the_rest_says_so_and_a_session_ended_in_the_rest_is_not_kept(
+        qtbot, make_window):
+    win = make_window(session_min=5.0, rest_baseline=True, rest_baseline_s=30.0)
+    connect(qtbot, win)
+    if win.stream.current.estimator_name != "model":
+        pytest.skip("the rest baseline needs the focus model (models/focus-default)")
+    page = win.pages["train"]
+    win.show_page("train")
+
+    def start_and_rest():
+        assert page.start_session()
+        qtbot.waitUntil(lambda: page.last_step is not None
+                        and page.last_step.view.name == "baseline-rest", timeout=STEP_S * 1000)
+
+    start_and_rest()
+    page.rest_screen.skip_button.click()
+    qtbot.waitUntil(lambda: page.last_step.view.name == "gauge", timeout=STEP_S * 1000)
+    n = page.steps
+    qtbot.waitUntil(lambda: page.steps >= n + 3, timeout=STEP_S * 1000)
+    assert page.status.text().startswith("Baseline skipped")
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    first = page.last_result
+    assert first.kept and first.recording and first.feedback.duration_s > 0
+
+    # ended during the rest: no exercise time, so no recording and no library row
+    start_and_rest()
+    recording = page.controller.recorder.path
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not first, timeout=STEP_S * 1000)
+    res = page.last_result
+    assert not res.kept and res.recording is None and res.library_id is None
+    assert not recording.exists()
+    assert page.stack.currentWidget() is not page.summary
+    assert "nothing was recorded" in page.status.text()
+    # closing the window during the rest keeps nothing either
+    start_and_rest()
+    recording = page.controller.recorder.path
+    win.close()
+    assert not recording.exists()
+    lib = SessionLibrary()
+    rows = lib.list_sessions()
+    lib.close()
+    assert [r.recording_path for r in rows] == [first.recording]
+    assert [p.name for p in (paths.data_dir() / "recordings").iterdir()] == [
+        Path(first.recording).name]
+
+
+def test_an_empty_summary_says_so_inside_its_charts(qtbot):
+    from pyqtgraph import TextItem
+
+    from neurofb.practice.exercises import make_exercise
+    from neurofb.practice.session import PracticeSession
+    from neurofb_ui.session_controller import SessionResult
+    from neurofb_ui.session_summary import SummaryView
+
+    session = PracticeSession(None, make_exercise("gauge", duration_s=60))  # no update came
+    view = SummaryView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.show_result(SessionResult("gauge", session.summary(), session.session_summary(),
+                                   None, None), ([], [], [], []))
+    for plot, text in ((view.trace_plot, "no focus values"), (view.blocks_plot, "no block")):
+        pi = plot.getPlotItem()
+        items = [i for i in pi.items if isinstance(i, TextItem)]
+        assert len(items) == 1 and items[0].toPlainText().startswith(text)
+        qtbot.waitUntil(lambda i=items[0], b=pi.getViewBox(): placed(i, b),
+                        timeout=STEP_S * 1000)
+        assert pi.getViewBox().sceneBoundingRect().contains(items[0].sceneBoundingRect()), text
+
+
+def placed(item, box) -> bool:
+    """Whether a chart is laid out and ``item`` drawn where its data position puts it."""
+    rect = item.sceneBoundingRect()
+    at = box.mapViewToScene(item.pos())
+    anchor = (rect.left() + item.anchor[0] * rect.width(),
+              rect.top() + item.anchor[1] * rect.height())
+    return (box.sceneBoundingRect().width() > 100
+            and abs(anchor[0] - at.x()) < 1 and abs(anchor[1] - at.y()) < 1)

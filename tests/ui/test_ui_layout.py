@@ -1,0 +1,51 @@
+"""The window fits a 1280×720 laptop screen, and every control of every page can be reached."""
+
+from __future__ import annotations
+
+#: A 1280×720 screen, less a title bar.
+SCREEN_W, SCREEN_H = 1280, 720 - 30
+
+
+def controls(page):
+    """The page's visible controls (buttons, fields, lists, sliders)."""
+    from PyQt6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QListWidget,
+        QSlider,
+    )
+
+    kinds = (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QListWidget, QSlider)
+    return [w for kind in kinds for w in page.findChildren(kind)
+            if w.isVisibleTo(page) and w.parentWidget().objectName() != "qt_scrollarea_viewport"
+            and not isinstance(w.parentWidget(), (QComboBox, QAbstractSpinBox))]
+
+
+def test_every_page_fits_a_1280x720_screen_and_all_of_it_is_reachable(qtbot, make_window):
+    from neurofb_ui.source_panel import SourceSpec
+
+    win = make_window()
+    # the tallest source panel: a BrainFlow board with all its connection fields
+    win.source.select(SourceSpec(kind="board", board="cyton"))
+    qtbot.waitUntil(lambda: win.source.board_box.isVisible())
+    hint = win.minimumSizeHint()
+    assert hint.width() <= SCREEN_W and hint.height() <= SCREEN_H, hint
+    win.resize(SCREEN_W, SCREEN_H)
+    qtbot.waitUntil(lambda: win.size().width() == SCREEN_W)
+    for key, page in win.pages.items():
+        win.show_page(key)
+        qtbot.waitUntil(page.isVisible)
+        # nothing is squeezed below the size its layout needs (which would cut it)
+        need = page.minimumSizeHint()
+        assert page.width() >= need.width() and page.height() >= need.height(), key
+        area = win.page_areas.get(key)
+        found = controls(page)
+        assert found, key
+        for w in found:
+            if area is not None:
+                area.ensureWidgetVisible(w)
+            assert not w.visibleRegion().isEmpty(), (key, type(w).__name__, w.objectName())
+    # the tall pages scroll at this size instead of growing the window
+    assert win.page_areas["settings"].verticalScrollBar().maximum() > 0
