@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, f"cannot access: {err.strerror or err}", debug)
     except OSError as err:  # a file the command could not read or write: say which
         where = f" {err.filename}" if err.filename else ""
+        if isinstance(err, FileExistsError | NotADirectoryError) and err.filename:
+            # a folder was to be made or read where a file is (or under one)
+            return _fail(args, f"{err.filename} is (or lies under) a file where a folder is "
+                               "needed: give a folder", debug)
         return _fail(args, f"cannot access{where}: {err.strerror or err}", debug)
     except KeyboardInterrupt:
         print(f"neurofb {args.command}: interrupted", file=sys.stderr)

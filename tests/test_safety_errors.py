@@ -218,3 +218,20 @@ def test_evaluate_cv_below_two_is_an_error(eegmat_dir, capsys):
     for k in ("0", "1", "-3"):
         code, _, err = cli(capsys, "evaluate", "--eegmat", eegmat_dir, "--cv", k)
         assert code == 2 and "at least 2 folds" in one_line_error(err, "evaluate")
+    code, _, err = cli(capsys, "evaluate", "--eegmat", eegmat_dir, "--subjects", "0", "--cv", "2")
+    line = err.strip().splitlines()[-1]  # after the progress line of the features
+    assert code == 2 and "the 1 subject given; give more subjects" in line, line
+
+
+def test_a_file_where_a_folder_is_needed_says_so(tmp_path, capsys, eegmat_dir):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for argv, words in ((("replay", DEMO, "--model", afile), "is a file, not a folder"),
+                        (("evaluate", "--eegmat", afile), "is a file, not a folder"),
+                        (("sessions", "--reindex", "--recordings", afile,
+                          "--data-dir", tmp_path), "where a folder is needed"),
+                        (("evaluate", "--eegmat", eegmat_dir, "--subjects", "0,1",
+                          "--cache", afile), "where a folder is needed")):
+        code, _, err = cli(capsys, *argv)
+        line = one_line_error(err, argv[0])
+        assert code == 2 and words in line and "File exists" not in line, line

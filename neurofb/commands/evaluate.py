@@ -155,7 +155,11 @@ def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any
     fs = load_eegmat(args.eegmat, args.subjects, cache_dir=cache_dir(args),
                      progress=lambda d, n: say(f"eegmat features: {d}/{n} subjects"))
     if not 2 <= args.cv <= len(fs.subjects):
-        raise NeurofbError(f"--cv {args.cv} needs between 2 and {len(fs.subjects)} folds")
+        n = len(fs.subjects)
+        raise NeurofbError(
+            f"--cv {args.cv}: each fold tests other people, so the folds must number from 2 "
+            f"to the {n} subject{'s' if n != 1 else ''} given"
+            + ("; give more subjects (--subjects)" if n < 2 else ""))
     modes = ["cold"] + (["baseline"] if args.baseline else []) + (
         ["calibrated"] if args.calibrate else [])
     cv = cross_validate(fs, n_folds=args.cv, seeds=_seeds(args.cv_seeds),

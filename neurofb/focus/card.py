@@ -29,6 +29,8 @@ __all__ = [
     "WEIGHTS",
     "CalibrationGain",
     "ModelCard",
+    "check_model_out",
+    "model_file",
     "read_card",
     "read_meta",
     "sha256_bytes",
@@ -69,12 +71,14 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     ------
     ModelError
         The folder or model.json is missing, not JSON, not a neurofb focus model, of a newer
-        format, or lacks a required section.
+        format, lacks a required section, or names a file outside the folder
+        (:func:`model_file`).
     """
     folder = Path(model_dir)
     path = folder / META
     if not folder.is_dir():
-        raise ModelError(f"model folder {folder} does not exist; pass a folder holding "
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ModelError(f"model folder {folder} {what}; pass a folder holding "
                          f"{META} and {WEIGHTS} (e.g. models/focus-default)")
     if not path.is_file():
         raise ModelError(f"{path} is missing: {folder} is not a neurofb model folder")
@@ -102,14 +106,103 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
             raise ModelError(f"{path} lacks its {key!r} section; re-export the model")
     _check_input(path, meta["input"])
     weights = meta["weights"]
-    file = weights.get("file", WEIGHTS)
-    if not isinstance(file, str) or not file or Path(file).name != file:
-        raise ModelError(f"{path}: weights.file must be a file name in the model folder, got "
-                         f"{file!r}; re-export the model")
+    model_file(folder, weights, "weights.file", WEIGHTS)
+    onnx = meta.get("onnx")
+    if isinstance(onnx, dict):
+        model_file(folder, onnx, "onnx.file", ONNX)
+        if isinstance(onnx.get("baseline"), dict):
+            model_file(folder, onnx["baseline"], "onnx.baseline.file", GRAPH_FILES["baseline"])
+    if isinstance(meta.get("personal"), dict):
+        model_file(folder, meta["personal"], "personal.file", PERSONAL)
     if not isinstance(weights.get("sha256"), str):
         raise ModelError(f"{path}: weights.sha256 must be the weights' SHA-256 (a string), got "
                          f"{weights.get('sha256')!r}; re-export the model")
     return meta
+
+
+def model_file(model_dir: str | os.PathLike, section: Mapping[str, Any], field: str,
+               default: str) -> Path:
+    """The path of a file a section of model.json names (its ``file``), inside the folder.
+
+    Only a plain file name is accepted: a model.json pointing elsewhere (``../x.onnx``,
+    ``/etc/passwd``, a sub-folder) is tampered with, and nothing outside the folder is read.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        The model folder.
+    section : mapping
+        The section of model.json (``weights``, ``onnx``, ``onnx.baseline``, ``personal``).
+    field : str
+        Its ``file`` field's name in messages (``"onnx.file"``).
+    default : str
+        The file name when the section names none.
+
+    Returns
+    -------
+    Path
+        ``model_dir / name``.
+
+    Raises
+    ------
+    ModelError
+        The field is not a plain file name.
+    """
+    name = section.get("file")
+    name = default if name is None else name
+    if (not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name
+            or "\\" in name or "\0" in name):
+        raise ModelError(f"{Path(model_dir) / META}: {field} must be the name of a file in the "
+                         f"model folder, got {name!r}; restore the original model.json or "
+                         "re-export the model")
+    return Path(model_dir) / name
+
+
+def _holds_model(folder: Path) -> bool:
+    """Whether ``folder`` holds a neurofb model (a model.json of the model format)."""
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def check_model_out(out_dir: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Check that a model may be written into ``out_dir`` (``train``/``calibrate --out``).
+
+    A new or empty folder may be; a folder holding a neurofb model only with ``overwrite``
+    (``--force``), and its model's files are then replaced. A folder holding anything else is
+    never written into, not even with ``overwrite``: its files (another program's
+    ``model.onnx``, a recording) are not neurofb's to replace.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The model folder to write.
+    overwrite : bool
+        Replace a model already there.
+
+    Raises
+    ------
+    ModelError
+        ``out_dir`` holds files but no model, or holds a model and ``overwrite`` is False.
+    """
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        return
+    try:
+        empty = next(folder.iterdir(), None) is None
+    except OSError as err:
+        raise ModelError(f"cannot read the folder {folder}: {err.strerror or err}") from None
+    if empty:
+        return
+    if not _holds_model(folder):
+        raise ModelError(f"{folder} is not empty and holds no neurofb model: a model is "
+                         "written into a new or empty folder, never among other files (not "
+                         "even with --force); choose another --out")
+    if not overwrite:
+        raise ModelError(f"{folder} already holds a model; choose another --out or pass "
+                         "--force to replace it")
 
 
 def _check_input(path: Path, inp: Mapping[str, Any]) -> None:

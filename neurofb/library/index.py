@@ -513,8 +513,9 @@ class SessionLibrary:
         """
         root = Path(recordings_root).resolve()
         if not root.is_dir():
+            what = "is a file, not a folder" if root.exists() else "does not exist"
             raise LibraryError(
-                f"recordings folder {root} does not exist; pass the folder that holds your "
+                f"recordings folder {root} {what}; pass the folder that holds your "
                 "recordings (--recordings)"
             )
         summaries: list[SessionSummary] = []

@@ -69,7 +69,8 @@ def find_subjects(eegmat_dir: str | os.PathLike) -> dict[int, dict[int, Path]]:
     """
     folder = Path(eegmat_dir)
     if not folder.is_dir():
-        raise DatasetError(f"eegmat folder {folder} does not exist; pass the folder holding "
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DatasetError(f"eegmat folder {folder} {what}; pass the folder holding "
                            f"SubjectNN_1.edf / SubjectNN_2.edf")
     found: dict[int, dict[int, Path]] = {}
     for path in folder.iterdir():
