@@ -132,6 +132,11 @@ def detect_format(path: str | os.PathLike) -> str:
     return kind
 
 
+#: Each kind of source, as a message names it.
+_KIND_NAMES = {"folder": "a neurofb recording folder", "edf": "an EDF file", "bdf": "a BDF file",
+               "fif": "a FIF file", "csv": "a BrainFlow CSV file", "xdf": "an XDF file",
+               "openbci": "an OpenBCI GUI file", "mindmonitor": "a Mind Monitor CSV file",
+               "muselsl": "a muselsl CSV file"}
 #: The reading options each kind of source takes (the rest would be silently ignored).
 _OPTIONS = {"csv": ("board",), "xdf": ("stream", "montage", "unit"), "openbci": ("montage",)}
 _FLAGS = {"board": "--board", "stream": "--stream", "montage": "--montage", "unit": "--unit"}
@@ -146,7 +151,7 @@ def _check_options(path: Path, kind: str, **options: object) -> None:
              if v is not None and not (k == "unit" and v == "auto")]
     unused = [k for k in given if k not in _OPTIONS.get(kind, ())]
     if unused:
-        what = "a neurofb recording folder" if kind == "folder" else f"a {kind.upper()} file"
+        what = _KIND_NAMES.get(kind, f"a {kind} file")
         k = unused[0]
         raise RecordingError(f"{_FLAGS[k]} is for {_FOR[k]}; {path.name} is {what}, where "
                              f"it would do nothing: leave {_FLAGS[k]} out")
