@@ -127,6 +127,8 @@ def test_truncated_xdf_is_an_error_or_a_shorter_recording(demo, tmp_path):
             assert part.name in str(err)
         else:
             assert rec.n_samples <= demo.n_samples
+            assert any("cut short" in w for w in rec.warnings), rec.warnings  # and says so
+    assert not [w for w in formats.read_file(path).warnings if "cut short" in w]
 
 
 # -- OpenBCI GUI --------------------------------------------------------------------------------

@@ -85,15 +85,39 @@ def _is_signal(stream: dict) -> bool:
             and len(stream.get("time_stamps", [])) > 0)  # fmt: skip
 
 
-def _load(path: Path) -> tuple[list[dict], dict]:
+class _Damage(logging.Handler):
+    """Collects what pyxdf logs as errors while it reads (a file cut short, a damaged chunk)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _load(path: Path, warn: list[str] | None = None) -> tuple[list[dict], dict]:
+    """pyxdf's streams and header; what pyxdf found damaged becomes a warning in ``warn``."""
     import pyxdf
 
+    damage = _Damage()
+    logger = logging.getLogger("pyxdf.pyxdf")
+    logger.addHandler(damage)
+    propagate = logger.propagate  # pyxdf's own lines only when asked (-v): the warning says it
+    logger.propagate = logging.getLogger().isEnabledFor(logging.INFO)
     try:
         return pyxdf.load_xdf(str(path), synchronize_clocks=True, dejitter_timestamps=True,
                               handle_clock_resets=True)  # fmt: skip
     except Exception as err:  # pyxdf raises bare Exceptions, struct errors, XML errors...
         raise RecordingError(f"{path} is not a readable XDF file ({type(err).__name__}: "
                              f"{err}); it may be truncated or damaged") from None
+    finally:
+        logger.removeHandler(damage)
+        logger.propagate = propagate
+        if damage.messages and warn is not None:
+            first = damage.messages[0].strip().splitlines()[0]
+            warn.append(f"{path.name} is damaged or cut short (pyxdf: {first}); reading what "
+                        "is there")
 
 
 def describe_streams(path: str | os.PathLike) -> list[str]:
@@ -154,11 +178,14 @@ def read_xdf(
         Not a readable XDF file, no such (or no EEG) stream, an unknown unit.
     """
     path = Path(path)
-    streams, header = _load(path)
+    warn: list[str] = []
+    streams, header = _load(path, warn)
     chosen = _pick(streams, stream, path)
+    if not warn and not chosen.get("footer"):  # LabRecorder ends every stream with a footer
+        warn.append(f"{path.name} is cut short (stream {_first(chosen['info'].get('name'))!r} "
+                    "has no footer: the recording did not end cleanly); reading what is there")
     info = chosen["info"]
     name = _first(info.get("name"))
-    warn: list[str] = []
     series = np.asarray(chosen["time_series"], dtype=np.float64)
     stamps = np.asarray(chosen["time_stamps"], dtype=np.float64)
     if series.ndim != 2 or series.shape[0] != stamps.shape[0]:
