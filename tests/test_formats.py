@@ -436,3 +436,24 @@ def test_file_without_eeg_channels(tmp_path):
     mne.export.export_raw(path, raw, fmt="edf", verbose="error")
     with pytest.raises(RecordingError, match=r"holds no EEG channel.*ECG, EOG left"):
         formats.read_file(path)
+
+
+def test_an_edf_with_latin1_annotations_reads_and_says_so(tmp_path):
+    """EDF+ from older software may carry 8-bit annotations (é as byte 0xE9): read as Latin-1,
+    with a note — not refused with MNE's advice to set an encoding the user cannot set."""
+    import mne
+
+    info = mne.create_info(["Fz", "Cz", "Pz"], 250.0, "eeg")
+    raw = mne.io.RawArray(np.random.default_rng(0).normal(0, 1e-5, (3, 2500)), info,
+                          verbose="error")
+    raw.set_annotations(mne.Annotations([1.0], [0.0], ["rest zzz"]))
+    path = tmp_path / "latin1.edf"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mne.export.export_raw(path, raw, fmt="edf", verbose="error")
+    blob = bytearray(path.read_bytes())
+    blob[blob.find(b"rest zzz") + 5] = 0xE9
+    path.write_bytes(bytes(blob))
+    rec = formats.read_file(path)
+    assert [m.label for m in rec.markers] == ["rest \u00e9zz"]
+    assert any("not UTF-8: read as Latin-1" in w for w in rec.warnings)

@@ -338,16 +338,23 @@ def _read_raw(path: Path, kind: str, shown: Path) -> tuple[Any, list[str]]:
     import mne
 
     readers = {
-        "edf": lambda: mne.io.read_raw_edf(path, preload=False, infer_types=False,
-                                           verbose="error"),
-        "bdf": lambda: mne.io.read_raw_bdf(path, preload=False, infer_types=False,
-                                           verbose="error"),
-        "fif": lambda: mne.io.read_raw_fif(path, preload=False, verbose="error"),
+        "edf": lambda enc: mne.io.read_raw_edf(path, preload=False, infer_types=False,
+                                               encoding=enc, verbose="error"),
+        "bdf": lambda enc: mne.io.read_raw_bdf(path, preload=False, infer_types=False,
+                                               encoding=enc, verbose="error"),
+        "fif": lambda _enc: mne.io.read_raw_fif(path, preload=False, verbose="error"),
     }  # fmt: skip
+    latin1 = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            raw = readers[kind]()
+            try:
+                raw = readers[kind]("utf8")
+            except Exception as err:
+                if kind == "fif" or "encoding" not in str(err):
+                    raise
+                raw = readers[kind]("latin1")  # annotations in an older 8-bit encoding
+                latin1 = [f"{shown.name}'s annotations are not UTF-8: read as Latin-1"]
         except MemoryError:
             raise RecordingError(
                 f"{shown} claims more samples than fit in memory: its header is damaged"
@@ -356,7 +363,7 @@ def _read_raw(path: Path, kind: str, shown: Path) -> tuple[Any, list[str]]:
             raise _damaged(shown, kind, err) from None
     notes = [str(w.message) for w in caught if "pkg_resources" not in str(w.message)
              and "does not match the file size" not in str(w.message)]  # said better below
-    return raw, notes
+    return raw, notes + latin1
 
 
 def _damaged(path: Path, kind: str, err: BaseException) -> RecordingError:
