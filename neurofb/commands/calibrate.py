@@ -33,9 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recording", required=True, metavar="PATH",
                    help="recording with labelled rest/task blocks")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="personalised model folder (new, or an empty folder)")
+                   help="personalised model folder: new or empty (a folder holding other "
+                        "files is refused)")
     p.add_argument("--force", action="store_true",
-                   help="replace a model already in --out (never the --model itself)")
+                   help="replace the model of a model folder --out (never the --model itself)")
     p.add_argument("--hold-back", type=float, default=0.3,
                    help="share of each class kept out for the before/after report (0.3)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     """Personalise and report before/after."""
     from neurofb import paths
     from neurofb.errors import ModelError, NeurofbError, RecordingError
+    from neurofb.focus.card import check_model_out
     from neurofb.training.personalise import improved, personalise
 
     if not 0 < args.hold_back < 1:
@@ -55,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
     recording = paths.check_input(args.recording, what="recording", error=RecordingError)
     out = paths.check_output_folder(args.out, inputs=(model_dir, recording),
                                     what="model folder", error=ModelError)
-    if (out / "model.json").exists() and not args.force:
-        raise ModelError(f"{out} already holds a model; choose another --out or pass --force "
-                         "to replace it")
+    check_model_out(out, overwrite=args.force)
     res = personalise(model_dir, recording, out, hold_back_fraction=args.hold_back,
                       overwrite=args.force)
     if args.json:

@@ -28,35 +28,57 @@ from neurofb.commands.options import add_training_options, cache_dir, train_conf
 
 def read_metrics(path: str) -> dict[str, Any]:
     """Evaluation results for model.json; an ``evaluate --cv`` result is kept without its
-    per-fold score arrays (they stay in the result's .npz)."""
+    per-fold score arrays (they stay in the result's .npz).
+
+    Read before training starts, so a wrong file costs no training.
+
+    Raises
+    ------
+    NeurofbError
+        The file cannot be read, is not JSON (or not text), or is an ``evaluate --cv`` result
+        of the wrong form.
+    """
     from neurofb.errors import NeurofbError
 
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise NeurofbError(f"cannot read --metrics {path}: {err}") from None
+    except OSError as err:
+        raise NeurofbError(f"cannot read --metrics {path}: {err.strerror or err}") from None
+    except ValueError as err:  # not UTF-8 text, or not JSON
+        raise NeurofbError(f"--metrics {path} is not a JSON file ({err}); give the result of "
+                           "`neurofb evaluate --cv K --out FILE`") from None
     if not isinstance(doc, dict):
         return {"metrics": doc}
     if "summary" in doc and "protocol" in doc:
-        summary = {mode: {layout: {method: {k: v for k, v in m.items()
-                                            if not k.startswith("fold_")}
-                                   for method, m in row.items()}
-                          for layout, row in by_layout.items()}
-                   for mode, by_layout in doc["summary"].items()}
-        return {"cross_validation": {
+        try:
+            return _cv_metrics(doc)
+        except (AttributeError, TypeError) as err:
+            raise NeurofbError(f"--metrics {path} looks like an evaluate --cv result but its "
+                               f"summary or folds are not of that form ({err})") from None
+    return doc
+
+
+def _cv_metrics(doc: dict[str, Any]) -> dict[str, Any]:
+    """An ``evaluate --cv`` result without its per-fold scores."""
+    summary = {mode: {layout: {method: {k: v for k, v in m.items()
+                                        if not k.startswith("fold_")}
+                               for method, m in row.items()}
+                      for layout, row in by_layout.items()}
+               for mode, by_layout in doc["summary"].items()}
+    return {"cross_validation": {
             "command": "neurofb evaluate --cv 6 --cv-seeds 0,1,2 --baseline 60 --calibrate "
                        "--montage all (scripts/cv_default.sh)",
             "protocol": doc["protocol"], "summary": summary, "paired": doc.get("paired"),
             "decision": doc.get("decision"), "late_rest": doc.get("late_rest"),
             "folds": [{k: f[k] for k in ("seed", "fold", "test", "seconds") if k in f}
                       for f in doc.get("folds", [])]}}
-    return doc
 
 
 def _check_paths(args: argparse.Namespace) -> None:
     """Every input exists; --out and --checkpoint are writable and none of the inputs."""
     from neurofb import paths
-    from neurofb.errors import ModelError, NeurofbError
+    from neurofb.errors import ModelError
+    from neurofb.focus.card import check_model_out
 
     inputs: list[Path] = []
     if args.eegmat:
@@ -69,8 +91,7 @@ def _check_paths(args: argparse.Namespace) -> None:
         inputs.append(paths.check_input(args.metrics, what="metrics file"))
     out = paths.check_output_folder(args.out, inputs=inputs, what="model folder",
                                     error=ModelError)
-    if (out / "model.json").exists() and not args.overwrite:
-        raise NeurofbError(f"{args.out} already holds a model; use --overwrite or another --out")
+    check_model_out(out, overwrite=args.overwrite)
     if args.checkpoint:
         ckpt = paths.check_output_folder(args.checkpoint, inputs=[*inputs, out],
                                          what="checkpoint folder", error=ModelError)
@@ -91,11 +112,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recordings", nargs="+", metavar="PATH",
                    help="neurofb recordings (or folders of them) with labelled rest/task blocks")
     p.add_argument("--init", metavar="MODEL", help="retrain from this model folder")
-    p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="model folder to write: new or empty (a folder holding other files is "
+                        "refused)")
     p.add_argument("--name", default=None, help="model name (default: the --out folder name)")
     p.add_argument("--overwrite", "--force", dest="overwrite", action="store_true",
-                   help="replace a model in --out (never the --init model) and a checkpoint "
-                        "in --checkpoint")
+                   help="replace the model of a model folder --out (never the --init model) "
+                        "and a checkpoint in --checkpoint")
     p.add_argument("--baseline", type=float, default=60.0, metavar="S",
                    help="the baseline mode's rest at the start of each session, in seconds "
                         "(default 60)")
@@ -139,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     from neurofb.focus.io import load_model
     from neurofb.training import ddp
     from neurofb.training.model_folder import save_trained_models
-    from neurofb.training.procedure import train_modes
+    from neurofb.training.procedure import check_training, train_modes
 
     if not args.eegmat and not args.recordings:
         raise NeurofbError("give training data: --eegmat DIR and/or --recordings PATH...")
@@ -149,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         raise NeurofbError(f"--baseline must be a positive number of seconds, got "
                            f"{args.baseline}")
     _check_paths(args)
+    metrics = read_metrics(args.metrics) if args.metrics else {}
     recipe = train_config(args)
     torch.set_num_threads(max(1, args.threads))
     init, parent = None, None
@@ -158,6 +182,10 @@ def run(args: argparse.Namespace) -> int:
     fs, data = _data(args)
     if len(np.unique(fs.y)) < 2:
         raise NeurofbError("the training data holds only one class; it needs rest and task")
+    try:  # every member of both modes can be trained and validated: said before any epoch
+        check_training(fs, recipe=recipe, baseline_s=args.baseline, init=init)
+    except ValueError as err:
+        raise NeurofbError(str(err)) from None
     world = ddp.setup()
     bar = tqdm(desc="training", unit="epoch", disable=world.rank != 0, file=sys.stderr)
 
@@ -176,7 +204,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if world.rank == 0:
-        metrics = read_metrics(args.metrics) if args.metrics else {}
         out = save_trained_models(
             results, fs, args.out, data=data, name=args.name or Path(args.out).name,
             baseline_s=args.baseline, metrics=metrics,
@@ -192,7 +219,16 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(summary, indent=2))
         else:
             took = ", ".join(f"{m} {s:.0f} s" for m, s in summary["seconds"].items())
-            print(f"wrote {out}: cold and baseline ensembles of {recipe.n_members} members "
+            n = results["cold"].recipe.n_members  # with --init: the parent's
+            print(f"wrote {out}: cold and baseline ensembles of {n} members "
                   f"({took} on {summary['device']} x{summary['world_size']})")
+        unvalidated = [f"{mode} members {', '.join(map(str, r.extra['unvalidated_members']))}"
+                       for mode, r in results.items() if r.extra.get("unvalidated_members")]
+        if unvalidated:
+            print(f"warning: {'; '.join(unvalidated)} could not be validated (no held-out "
+                  "subjects with both rest and task): each was fine-tuned for the full "
+                  "--epochs without early stopping, as model.json records "
+                  "(training.modes.*.unvalidated_members); add recordings to validate them",
+                  file=sys.stderr)
     ddp.teardown()
     return 0

@@ -33,6 +33,7 @@ import json
 import logging
 import math
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -242,10 +243,24 @@ def _stamp(proto: Any, entries: dict[str, str]) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    os.chmod(path, 0o644)
+    """Write ``data`` to ``path`` through a hidden file beside it, moved into place when
+    complete: a failed write (a full disk) leaves neither a partial file nor the hidden one,
+    and a file it was to replace stays as it was.
+
+    Raises
+    ------
+    ModelError
+        The file cannot be written; the message names ``path``.
+    """
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ModelError(f"cannot write {path}: {err.strerror or err}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, *, weights_sha256: str,
@@ -457,13 +472,17 @@ def export_brainflow(model_dir: str | os.PathLike, channels: list[str], path: st
     Raises
     ------
     ModelError
-        Unknown electrode names, a personalised model, or a rate the front end cannot serve.
+        Unknown or repeated electrode names, a personalised model, a rate the front end cannot
+        serve (not an integer, or outside 90 Hz … :data:`neurofb.types.MAX_SFREQ`), or a file
+        that cannot be written.
     """
     import onnx
 
     from neurofb.dsp import montage
+    from neurofb.focus.features import FMAX
     from neurofb.focus.io import load_model
     from neurofb.focus.runtime import session_from_bytes
+    from neurofb.types import MAX_SFREQ
 
     models, meta = load_model(model_dir)
     if meta.get("personal"):
@@ -474,6 +493,13 @@ def export_brainflow(model_dir: str | os.PathLike, channels: list[str], path: st
     if unknown or len(names) < montage.MIN_CHANNELS:
         raise ModelError(f"give at least {montage.MIN_CHANNELS} 10-20/10-10 electrode names; "
                          f"unknown: {unknown}")
+    twice = sorted({c for c, n in zip(channels, names, strict=True) if names.count(n) > 1})
+    if twice:
+        raise ModelError(f"each electrode may be given once; given more than once: "
+                         f"{', '.join(twice)}")
+    if int(sfreq) != sfreq or not 2 * FMAX <= sfreq <= MAX_SFREQ:  # before any allocation
+        raise ModelError(f"the BrainFlow graph needs an integer sampling rate from {2 * FMAX} "
+                         f"to {MAX_SFREQ:g} Hz, got {sfreq}")
     n_times = round(window_s * sfreq)
     net = copy.deepcopy(models["cold"]).to("cpu", torch.float64).eval()
     for block in net.blocks:
@@ -514,10 +540,20 @@ def export_int8(model_dir: str | os.PathLike, path: str | os.PathLike, *,
     integer kernels, which the float64 graph's determinism excludes; it is for deployment
     where size matters more. ``neurofb bench model`` measures its size, speed and AUC change.
 
+    The finished graph is written beside ``path`` under a hidden name and moved into place
+    (the intermediate float32 and quantised files stay in a private temporary folder): a
+    failed export leaves no file behind.
+
     Returns
     -------
     dict
         ``file``, ``sha256``, ``bytes``, ``float32_bytes``, ``mode``.
+
+    Raises
+    ------
+    ModelError
+        The folder's model cannot be loaded, has no ``mode`` network, or the file cannot be
+        written.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -531,24 +567,26 @@ def export_int8(model_dir: str | os.PathLike, path: str | os.PathLike, *,
     contract = contract_for(net)
     data = _to_onnx_bytes(net, contract, contract.example(torch.float32, 19, 0), OPSET)
     out = Path(path)
-    f32 = out.with_name(out.name + ".f32.tmp")
-    f32.write_bytes(data)
-    try:
-        tmp = out.with_name(out.name + ".tmp")
+    # quantize_dynamic reads and writes files: both live in a private temporary folder, and
+    # only the finished graph is written beside the output (nothing half-made is left there)
+    with tempfile.TemporaryDirectory(prefix="neurofb-int8-") as work:
+        f32, int8 = Path(work) / "float32.onnx", Path(work) / "int8.onnx"
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # its advice to pre-process (shape inference) is not needed
         try:
-            quantize_dynamic(str(f32), str(tmp), weight_type=QuantType.QInt8)
+            f32.write_bytes(data)
+            quantize_dynamic(str(f32), str(int8), weight_type=QuantType.QInt8)
+            proto = onnx.load(str(int8))
+        except OSError as err:
+            raise ModelError(f"cannot quantise the graph for {out}: the temporary folder "
+                             f"{tempfile.gettempdir()} cannot be written "
+                             f"({err.strerror or err})") from None
         finally:
             root.setLevel(level)
-        proto = onnx.load(str(tmp))
-        _stamp(proto, {META_WEIGHTS: meta["weights"]["sha256"], META_MODE: mode})
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, out)
-    finally:
-        f32.unlink(missing_ok=True)
-    raw = out.read_bytes()
+    _stamp(proto, {META_WEIGHTS: meta["weights"]["sha256"], META_MODE: mode})
+    raw = proto.SerializeToString()
+    _write_atomic(out, raw)
     return {"file": str(out), "sha256": sha256_bytes(raw), "bytes": len(raw),
             "float32_bytes": len(data), "weights_sha256": meta["weights"]["sha256"],
             "mode": mode}

@@ -31,6 +31,7 @@ from neurofb.focus.card import (
     FORMAT_VERSION,
     META,
     WEIGHTS,
+    model_file,
     read_meta,
     sha256_file,
 )
@@ -208,7 +209,7 @@ def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cp
     """
     folder = Path(model_dir)
     meta = read_meta(folder)
-    wpath = folder / meta["weights"].get("file", WEIGHTS)
+    wpath = model_file(folder, meta["weights"], "weights.file", WEIGHTS)
     if not wpath.is_file():
         raise ModelError(f"{wpath} is missing; the model folder is incomplete")
     expected = meta["weights"].get("sha256")

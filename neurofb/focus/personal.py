@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from neurofb.errors import ModelError
-from neurofb.focus.card import META, PERSONAL, sha256_file
+from neurofb.focus.card import META, PERSONAL, model_file, sha256_file
 from neurofb.focus.features import N_BANDS
 
 __all__ = ["PersonalHead", "load_heads", "save_heads"]
@@ -109,12 +109,13 @@ def load_heads(folder: str | os.PathLike, section: dict[str, Any]) -> dict[str, 
     Raises
     ------
     ModelError
-        The file is missing, changed after it was written, or does not hold valid heads.
+        The file is missing, changed after it was written, does not hold valid heads, or
+        ``section`` names a file outside the folder.
     """
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    path = Path(folder) / str(section.get("file") or PERSONAL)
+    path = model_file(folder, section, "personal.file", PERSONAL)
     if not path.is_file():
         raise ModelError(f"{path} is missing: the personalised model folder is incomplete")
     if sha256_file(path) != section.get("sha256"):

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from neurofb.errors import ModelError
-from neurofb.focus.card import GRAPH_FILES, META, sha256_bytes
+from neurofb.focus.card import GRAPH_FILES, META, model_file, sha256_bytes
 from neurofb.focus.onnx_wire import read_graph_info, with_constant_input
 
 __all__ = ["BoundGraph", "Network", "load_network", "session_from_bytes", "sigmoid"]
@@ -179,7 +179,8 @@ def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, mode: st
     ------
     ModelError
         No such graph, a graph whose SHA-256 differs from model.json's, one exported from
-        other weights or for another mode, or one that is not a readable ONNX model.
+        other weights or for another mode, one that is not a readable ONNX model, or a
+        model.json naming a graph outside the folder.
     """
     folder = Path(model_dir)
     if mode not in GRAPH_FILES:
@@ -188,7 +189,8 @@ def load_network(model_dir: str | os.PathLike, meta: dict[str, Any], *, mode: st
     if entry is None:
         raise ModelError(f"{folder} has no {mode}-mode graph ({GRAPH_FILES[mode]} is not in "
                          f"{META}): export it with `neurofb export-model {folder}`")
-    path = folder / str(entry.get("file") or GRAPH_FILES[mode])
+    field = "onnx.file" if mode == "cold" else f"onnx.{mode}.file"
+    path = model_file(folder, entry, field, GRAPH_FILES[mode])
     try:
         data = path.read_bytes()
     except FileNotFoundError:

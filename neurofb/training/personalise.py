@@ -129,6 +129,30 @@ def _copy_parent(model_dir: Path, meta: dict[str, Any], out: Path) -> None:
         os.chmod(out / name, 0o644)
 
 
+def _split(data: FeatureSet, fraction: float) -> tuple[FeatureSet, FeatureSet]:
+    """:func:`hold_back`, after checking there are enough clean windows of each class to fit a
+    head and hold some back (a dead recording, flat or railed, has none: the quality check of
+    :func:`neurofb.training.recordings.recording_windows` left its windows out)."""
+    from neurofb.training.recordings import left_out
+
+    cal, held = hold_back(data, fraction)
+    if len(np.unique(cal.y)) == 2 and len(np.unique(held.y)) == 2:
+        return cal, held
+    counts = [int((data.y == c).sum()) for c in (0, 1)]
+    name = " ".join(str(f.get("file")) for f in data.files) or "the recording"
+    gone = left_out(data.files)
+    if gone:
+        raise ModelError(f"too few clean windows of both rest and task to calibrate and hold "
+                         f"some back: {name} has {counts[0]} of rest and {counts[1]} of task; "
+                         f"the quality check left out {gone}: check the electrodes' contact "
+                         "and record the calibration again")
+    if min(counts) == 0:
+        raise ModelError(f"calibration needs both rest and task blocks in the recording; "
+                         f"{name} has {counts[0]} windows of rest and {counts[1]} of task")
+    raise ModelError("the calibration blocks are too short to hold some back for the "
+                     "before/after report: record at least 30 s of rest and 30 s of task")
+
+
 def improved(report: dict[str, Any]) -> bool:
     """Whether a personalisation did at least as well as the population model on the windows it
     held back (AUC, cold mode: ``after`` against ``before`` of :func:`personalise`'s report).
@@ -151,7 +175,8 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     recording_or_windows : path-like, Recording or FeatureSet
         A calibration recording (with labelled rest/task blocks) or its windows.
     out_dir : path-like
-        New model folder (must not hold a model yet, unless ``overwrite``).
+        New model folder: new or empty, or holding a model with ``overwrite``
+        (:func:`neurofb.focus.card.check_model_out`).
     hold_back_fraction : float
         Share of each class's windows (the latest) kept out of calibration for the report.
     overwrite : bool
@@ -167,10 +192,11 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     Raises
     ------
     ModelError
-        A personalised model given as the parent, a recording without both classes, blocks too
-        short to hold some back, or an ``out_dir`` that holds a model.
+        A personalised model given as the parent, a recording without both classes, too few
+        clean windows of rest or of task to hold some back (blocks too short, or windows the
+        quality check left out), or an ``out_dir`` that holds a model (or other files).
     """
-    from neurofb.focus.card import META, read_meta
+    from neurofb.focus.card import check_model_out, read_meta
     from neurofb.focus.io import write_meta
     from neurofb.focus.neural import load_estimator
     from neurofb.training.recordings import recording_windows
@@ -182,8 +208,7 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
         raise ModelError(f"{model_dir} is already personalised; calibrate the population model "
                          "it came from (model.json: parent)")
     out = Path(out_dir)
-    if (out / META).exists() and not overwrite:
-        raise ModelError(f"{out} already holds a model; choose another --out folder")
+    check_model_out(out, overwrite=overwrite)
     data = recording_or_windows
     if isinstance(data, str | os.PathLike):
         from neurofb.recording.formats import open_recording
@@ -191,12 +216,7 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
         data = open_recording(data)
     if not isinstance(data, FeatureSet):
         data = recording_windows(data, window_s=float(meta["input"].get("window_s", 2.0)))
-    if len(np.unique(data.y)) < 2:
-        raise ModelError("calibration needs both rest and task blocks in the recording")
-    cal, held = hold_back(data, hold_back_fraction)
-    if len(np.unique(cal.y)) < 2 or len(np.unique(held.y)) < 2:
-        raise ModelError("the calibration blocks are too short to hold some back for the "
-                         "before/after report: record at least 30 s of rest and 30 s of task")
+    cal, held = _split(data, hold_back_fraction)
     # the windows come as features: the stream rate bind asks for is not used here
     bound = load_estimator(model_dir).bind(cal.ch_names, 2.0 * 45.0)
     heads = fit_heads(bound, cal)

@@ -14,16 +14,58 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from neurofb.focus.baseline import BASELINE_S
 from neurofb.focus.model import FocusLRA
 from neurofb.training.modes import baseline_features
-from neurofb.training.train import Recipe, TrainResult, train_ensemble
+from neurofb.training.train import Recipe, TrainResult, check_members, train_ensemble
 from neurofb.training.windows import FeatureSet
 
-__all__ = ["MODES", "train_modes"]
+__all__ = ["MODES", "check_training", "train_modes"]
 
 #: The modes a model folder serves, in training order.
 MODES = ("cold", "baseline")
+
+
+def _plan(fs: FeatureSet, *, recipe: Recipe, baseline_s: float,
+          init: dict[str, FocusLRA] | None
+          ) -> tuple[Recipe, dict[str, tuple[FeatureSet, np.ndarray | None]]]:
+    """The recipe and each mode's (windows, scored) to train, every member checked."""
+    if init is not None:  # a retrained network keeps its parent's size (and the modes agree)
+        hp = init["cold"].hparams
+        recipe = replace(recipe, **{k: hp[k] for k in ("n_members", "d_model", "n_heads",
+                                                        "n_layers", "dropout")})
+    try:
+        inputs = {"cold": (fs, None), "baseline": baseline_features(fs, baseline_s)}
+    except ValueError:
+        if init is None or "baseline" not in init:
+            raise
+        inputs = {"cold": (fs, None)}  # no session starts with rest: keep the parent's
+    for mode, (data, sc) in inputs.items():
+        what = (f" after each session's first {baseline_s:g} s of rest (baseline mode: record "
+                "rest beyond the baseline, or shorten it with --baseline)"
+                if mode == "baseline" else "")
+        check_members(data, recipe, scored=sc, retrain=init is not None, what=what)
+    return recipe, inputs
+
+
+def check_training(fs: FeatureSet, *, recipe: Recipe = Recipe(),
+                   baseline_s: float = BASELINE_S,
+                   init: dict[str, FocusLRA] | None = None) -> None:
+    """Check, before anything is trained, that :func:`train_modes` can train both modes.
+
+    Parameters
+    ----------
+    fs, recipe, baseline_s, init
+        As :func:`train_modes`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`train_modes` would, before its first epoch.
+    """
+    _plan(fs, recipe=recipe, baseline_s=baseline_s, init=init)
 
 
 def train_modes(fs: FeatureSet, *, recipe: Recipe = Recipe(), baseline_s: float = BASELINE_S,
@@ -62,18 +104,11 @@ def train_modes(fs: FeatureSet, *, recipe: Recipe = Recipe(), baseline_s: float 
     Raises
     ------
     ValueError
-        The data holds one class only, or no session with a baseline and nothing to keep.
+        The data holds one class only, no session with a baseline and nothing to keep, or
+        (from scratch) members of either mode that could not be trained or validated
+        (:func:`neurofb.training.train.check_members`), before any training.
     """
-    if init is not None:  # a retrained network keeps its parent's size (and the modes agree)
-        hp = init["cold"].hparams
-        recipe = replace(recipe, **{k: hp[k] for k in ("n_members", "d_model", "n_heads",
-                                                        "n_layers", "dropout")})
-    try:
-        inputs = {"cold": (fs, None), "baseline": baseline_features(fs, baseline_s)}
-    except ValueError:
-        if init is None or "baseline" not in init:
-            raise
-        inputs = {"cold": (fs, None)}  # no session starts with rest: keep the parent's
+    recipe, inputs = _plan(fs, recipe=recipe, baseline_s=baseline_s, init=init)
     out = {}
     for mode in MODES:
         if mode not in inputs:

@@ -49,7 +49,8 @@ from neurofb.training.windows import FeatureSet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Cancelled", "Recipe", "TrainResult", "member_groups", "predict", "train_ensemble"]
+__all__ = ["Cancelled", "Recipe", "TrainResult", "check_members", "member_groups", "predict",
+           "train_ensemble"]
 
 
 class Cancelled(Exception):
@@ -141,6 +142,68 @@ def member_groups(subjects: Sequence[int], n_members: int, seed: int) -> list[li
     subjects = sorted(int(s) for s in subjects)
     perm = np.random.default_rng(seed).permutation(subjects)
     return [sorted(int(s) for s in g) for g in np.array_split(perm, n_members)]
+
+
+def check_members(fs: FeatureSet, recipe: Recipe, *, scored: np.ndarray | None = None,
+                  retrain: bool = False, what: str = "") -> list[int]:
+    """Check, before any training, that every member can be trained and early-stopped.
+
+    Member k trains on the subjects outside its validation group (:func:`member_groups`) and is
+    early-stopped on the scored windows of that group: both need windows of rest and of task.
+
+    Parameters
+    ----------
+    fs : FeatureSet
+        The training windows.
+    recipe : Recipe
+        Its ``n_members`` and ``seed`` make the groups.
+    scored : bool array, shape (n_windows,), optional
+        Which windows count in validation (default: all).
+    retrain : bool
+        Fine-tuning a trained model (``init``): a member without validation windows is allowed
+        (it is fine-tuned for ``max_epochs``) and returned, not refused.
+    what : str
+        Said after "windows of both rest and task" in messages (" scored in baseline mode").
+
+    Returns
+    -------
+    list of int
+        The members (0-based) that cannot be validated (only ever non-empty with ``retrain``).
+
+    Raises
+    ------
+    ValueError
+        Training from scratch, and a member would train on, or be validated on, no windows of
+        both classes; the message says how many subjects that takes.
+    """
+    if len(np.unique(fs.y)) < 2:
+        raise ValueError("training needs windows of both classes (rest and task)")
+    scored = np.ones(len(fs), bool) if scored is None else np.asarray(scored, bool)
+    n = recipe.n_members
+    groups = member_groups(fs.subjects, n, recipe.seed)
+    both = [s for s in fs.subjects if len(np.unique(fs.y[(fs.subject == s) & scored])) == 2]
+    rule = "each member trains on some subjects and is early-stopped on others"
+    if not retrain and len(both) < 2:
+        raise ValueError(f"training needs at least 2 subjects (eegmat people or recordings) "
+                         f"with windows of both rest and task{what}; the data has {len(both)}: "
+                         f"add data ({rule})")
+    unvalidated = []
+    for k, group in enumerate(groups):
+        held = np.isin(fs.subject, group)
+        if not retrain and len(np.unique(fs.y[~held])) < 2:
+            raise ValueError(f"member {k + 1} of {n} would train on no windows of both rest "
+                             f"and task: train at least 2 members (--members; {rule})")
+        if len(np.unique(fs.y[held & scored])) < 2:
+            unvalidated.append(k)
+    if unvalidated and not retrain:
+        k = unvalidated[0]
+        short = (f"{len(both)} subjects (eegmat people or recordings) have windows of both rest "
+                 f"and task{what}, for {n} members" if len(both) < n
+                 else f"its held-out subjects {groups[k]} lack windows of rest or task{what}")
+        raise ValueError(f"member {k + 1} of {n} cannot be validated: {short}: train at most "
+                         f"{max(2, min(len(both), n - 1))} members (--members) or add data "
+                         f"({rule})")
+    return unvalidated
 
 
 def layout_masks(ch_names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -516,6 +579,14 @@ def train_ensemble(fs: FeatureSet, *, recipe: Recipe = Recipe(),
     Returns
     -------
     TrainResult
+        With ``extra["unvalidated_members"]`` (1-based) when retraining members that have no
+        validation windows of both classes.
+
+    Raises
+    ------
+    ValueError
+        One class only, or (from scratch) members that could not be trained or validated
+        (:func:`check_members`).
     """
     t0 = time.perf_counter()
     if len(fs) == 0 or len(np.unique(fs.y)) < 2:
@@ -523,6 +594,8 @@ def train_ensemble(fs: FeatureSet, *, recipe: Recipe = Recipe(),
     if resume and checkpoint_dir is None:
         raise ValueError("resume needs checkpoint_dir")
     scored = np.ones(len(fs), bool) if scored is None else np.asarray(scored, bool)
+    unvalidated = check_members(fs, recipe, scored=scored, retrain=init is not None,
+                                what=f" ({tag} mode)")
     writer = None
     if logdir is not None and ddp.setup().rank == 0:
         from torch.utils.tensorboard import SummaryWriter
@@ -541,6 +614,8 @@ def train_ensemble(fs: FeatureSet, *, recipe: Recipe = Recipe(),
     finally:
         if writer is not None:
             writer.close()
+    # said in model.json (and by `neurofb train`): fine-tuned for max_epochs, not early-stopped
+    extra = {"unvalidated_members": [k + 1 for k in unvalidated]} if unvalidated else {}
     return TrainResult(model=FocusLRA.stack(trainer.done), recipe=recipe, members=trainer.infos,
                        seconds=time.perf_counter() - t0, device=str(trainer.device),
-                       world_size=trainer.world.size)
+                       world_size=trainer.world.size, extra=extra)
