@@ -95,3 +95,37 @@ def test_a_baseline_is_learned_from_windows_with_every_electrode(demo):
     assert "baseline" not in modes and "baseline-failed" in modes
     clean = replay(demo, config=config)
     assert "baseline" in {u.mode for u in clean}
+
+
+def test_an_estimator_that_cannot_leave_channels_out_is_gated_not_fed_them(demo):
+    """A target written to the older interface (predict without ``usable``) keeps working; a
+    window with a ruined channel is then gated, naming it, instead of scored with it."""
+    from neurofb.config import EngineConfig
+    from neurofb.focus.bandpower import BandPowerEstimator
+    from neurofb.stream.pipeline import Pipeline
+    from neurofb.types import Chunk
+
+    class Older:
+        name = "older"
+
+        def bind(self, ch_names, sfreq, *, hop_s=None):
+            real = BandPowerEstimator("engagement").bind(ch_names, sfreq, hop_s=hop_s)
+
+            class Bound:
+                stateless = False
+                reset = real.reset
+
+                def predict(self, windows, features, *, t_end=None):
+                    return real.predict(windows, features, t_end=t_end)
+
+            return Bound()
+
+    def run(rec):
+        info = SourceInfo(tuple(rec.ch_names), rec.sfreq, "test", live=True)
+        with Pipeline(info, Older(), EngineConfig()) as pipe:
+            return pipe.process(Chunk(np.asarray(rec.data), np.asarray(rec.timestamps),
+                                      tuple(rec.ch_names), rec.sfreq))
+
+    assert all(u.focus is not None for u in run(demo))
+    ruined = run(_ruined(demo, "O2", "railed"))
+    assert ruined and all(u.focus is None and "O2" in u.reason for u in ruined)

@@ -15,6 +15,7 @@ hops, so memory stays bounded.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
@@ -173,6 +174,9 @@ class Pipeline:
                              f"{config.window_s:g} s window is too short for it: use --window "
                              f"{need_s:g} or longer (or a band-power --target)")
         self._bound: BoundEstimator = self.estimator.bind(self.ch_names, self.sfreq, hop_s=hop_s)
+        # An estimator written before channels could be left out takes no ``usable``: a window
+        # with a channel below the quality minimum is then gated instead of scored with it.
+        self._takes_usable = "usable" in inspect.signature(self._bound.predict).parameters
         self._alpha = 1.0 if config.smoothing_s == 0 else 1.0 - math.exp(
             -hop_s / config.smoothing_s
         )
@@ -448,6 +452,8 @@ class Pipeline:
         ok = (quality.window_score >= self.min_quality) & ~has_nan
         # A channel below the minimum quality (flat, railed, …) is left out of the estimate.
         usable = quality.channel_score >= self.min_quality
+        if not self._takes_usable:
+            ok &= np.logical_and.reduce(usable, axis=-1)
         focus, attention, mode = self._estimate(filt, features, ok, early, t_end, usable)
         if self.live:
             done = time.time()
@@ -490,10 +496,10 @@ class Pipeline:
             early = None
         batch = early if early is None or every else _pick(early, ok)
         if batch is None:
+            left_out = {} if whole else {"usable": usable[ok]}
             batch = self._bound.predict(
                 filt if every else filt[ok], features if every else _subset(features, ok),
-                t_end=t_end if every else t_end[ok],
-                usable=None if whole else usable[ok],
+                t_end=t_end if every else t_end[ok], **left_out,
             )
         explanation = None if batch.explanation is None else batch.explanation.tolist()
         values = np.asarray(batch.focus).tolist()
