@@ -9,6 +9,9 @@ from dataclasses import dataclass, replace
 AUTO_FALLBACK_HZ = 50.0
 #: Longest analysis window in seconds (a window is held in memory twice per channel).
 MAX_WINDOW_S = 600.0
+#: Highest sampling rate neurofb accepts (Hz): above every EEG amplifier; a header that says more
+#: is damaged.
+MAX_SFREQ = 100_000.0
 #: Shortest time between updates (s): 100 updates a second at most.
 MIN_HOP_S = 0.01
 #: Longest rest baseline of the attention model's baseline mode, in seconds.

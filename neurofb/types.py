@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Highest sampling rate neurofb accepts (Hz): above every EEG amplifier; a header that says more
-#: is damaged.
-MAX_SFREQ = 100_000.0
+from neurofb.config import MAX_SFREQ as MAX_SFREQ  # re-exported: its numpy-free home
 
 
 @dataclass(frozen=True)

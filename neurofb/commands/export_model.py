@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from neurofb.types import MAX_SFREQ
+from neurofb.config import MAX_SFREQ
 
 #: Lowest rate of a BrainFlow graph: twice the model's top frequency (45 Hz).
 MIN_SFREQ = 90
