@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 from typing import Any, NoReturn
 
 from neurofb.errors import NeurofbError
@@ -292,8 +293,16 @@ def engine_config(args: argparse.Namespace) -> Any:
             line_freq = "auto" if args.line_freq == "auto" else float(args.line_freq) or None
             config = dataclasses.replace(config, line_freq=line_freq)
     except ValueError as err:
-        raise NeurofbError(f"bad engine settings: {err}") from None
+        text = str(err)
+        for field, flag in _FIELD_FLAGS.items():  # the user's words, not the config's fields
+            text = re.sub(rf"\b{field}\b", flag, text)
+        raise NeurofbError(f"bad engine settings: {text}") from None
     return config
+
+
+#: EngineConfig fields and the flags that set them.
+_FIELD_FLAGS = {"window_s": "--window", "hop_s": "--hop", "min_quality": "--min-quality",
+                "l_freq": "--l-freq", "h_freq": "--h-freq", "model_baseline_s": "--baseline"}
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
