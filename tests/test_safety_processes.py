@@ -28,9 +28,9 @@ def _env(home: Path) -> dict[str, str]:
     return {"NEUROFB_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
 
 
-def _killed_recording(home: Path, name: str = "crashed") -> Path:
+def _killed_recording(home: Path, name: str = "crashed", *, path: Path | None = None) -> Path:
     """A real ``neurofb stream --record`` killed with SIGKILL after about a second on disk."""
-    path = home / "recordings" / name
+    path = path if path is not None else home / "recordings" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "neurofb", "stream", "--record", str(path), "--seconds", "60",
@@ -75,6 +75,25 @@ def test_every_start_finalises_and_indexes_a_killed_recording(argv, tmp_path):
     assert meta["complete"] and meta["interrupted"] and not (path / ".open").exists()
     assert meta["n_samples"] == open_recording(path).n_samples > 250
     assert _indexed(home, path)
+
+
+def test_a_killed_recording_outside_the_data_folder_is_recovered_too(tmp_path):
+    """``stream --record /elsewhere/x`` killed: the next start finds it from the note the
+    recording left in the data folder, finalises and indexes it, and drops the note."""
+    home = tmp_path / "home"
+    path = _killed_recording(home, path=tmp_path / "usb-stick" / "session")
+    notes = home / "recordings" / ".elsewhere"
+    assert len(list(notes.iterdir())) == 1
+    res = run("sessions", env=_env(home))
+    assert res.returncode == 0, res.stderr
+    meta = read_meta(path)
+    assert meta["complete"] and meta["interrupted"] and not (path / ".open").exists()
+    assert _indexed(home, path) and list(notes.iterdir()) == []
+    # a recording there that ends normally leaves no note behind
+    res = run("stream", "--seconds", "1", "--record", tmp_path / "usb-stick" / "next",
+              *ENGAGEMENT, env=_env(home))
+    assert res.returncode == 0, res.stderr
+    assert list(notes.iterdir()) == [] and _indexed(home, tmp_path / "usb-stick" / "next")
 
 
 def test_stream_record_is_in_the_library_when_it_ends(tmp_path):

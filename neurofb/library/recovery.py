@@ -2,7 +2,8 @@
 
 A recording whose writer died (``kill -9``, power cut) still holds everything up to its last
 flush, but its meta.json is unfinished and the library does not know it. :func:`recover_interrupted`
-finalises every such recording under the recordings folder, stores a session summary computed
+finalises every such recording under the recordings folder (and those written elsewhere,
+noted by :mod:`neurofb.library.elsewhere`), stores a session summary computed
 from its trace and markers, and adds it to the session library. ``neurofb stream``, ``replay``,
 ``sessions`` and the app call it at start-up.
 """
@@ -16,10 +17,16 @@ from pathlib import Path
 
 from neurofb import paths
 from neurofb.errors import LibraryError, RecordingError
+from neurofb.library import elsewhere
 from neurofb.library.index import SessionLibrary, default_path
 from neurofb.library.summary import summarise_folder, summarise_recording
+from neurofb.recording.base import META
 from neurofb.recording.folder import read_folder
-from neurofb.recording.interrupted import finalise_interrupted, find_interrupted
+from neurofb.recording.interrupted import (
+    finalise_interrupted,
+    find_interrupted,
+    is_being_written,
+)
 
 __all__ = ["Recovery", "recover_interrupted"]
 
@@ -69,6 +76,9 @@ def recover_interrupted(
         paths.data_dir(data_dir) / "recordings")
     try:
         folders = find_interrupted(root)
+        if recordings is None:  # and those written elsewhere, from their notes
+            folders += [f for f in elsewhere.noted(data_dir)
+                        if (f / META).exists() and not is_being_written(f) and f not in folders]
     except OSError as err:
         return Recovery(problems=(f"cannot look for interrupted recordings in {root}: {err}",))
     writable = [f for f in folders if os.access(f, os.W_OK | os.X_OK)]
@@ -93,6 +103,7 @@ def recover_interrupted(
             problems.append(f"could not finalise {folder}: {err}")
             continue
         done.append(folder)
+        elsewhere.forget(folder, data_dir)
         log.warning("finalised interrupted recording %s", folder)
     if done:
         problems += _index(done, library_path or default_path(data_dir))

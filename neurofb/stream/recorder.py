@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from neurofb.errors import LibraryError, RecordingError
+from neurofb.library import elsewhere
 from neurofb.library.index import SessionLibrary
 from neurofb.library.summary import SessionSummary, summarise_recording
-from neurofb.recording.base import EEG
+from neurofb.recording.base import EEG, OPEN
 from neurofb.recording.folder import read_folder
 from neurofb.recording.writer import RecordingWriter, new_recording_path
 from neurofb.types import Chunk, Marker, SourceInfo, Update
@@ -106,6 +107,7 @@ class StreamRecorder:
             self.writer = RecordingWriter(target, info, meta=dict(meta or {}), on_error=on_error)
         except ValueError as err:
             raise RecordingError(f"cannot record {info.board}: {err}") from None
+        elsewhere.note(target)  # outside the data folder: where a crash recovery must look
         self.t0: float | None = None
         self._lock = threading.Lock()
         self._runner: SupportsListeners | None = None
@@ -174,10 +176,16 @@ class StreamRecorder:
         """Close and delete the folder when no sample was ever written; return whether it was."""
         self.detach()
         self.writer.close()
+        self._forget_note()
         if self.writer.n_samples:
             return False
         shutil.rmtree(self.path, ignore_errors=True)
         return True
+
+    def _forget_note(self) -> None:
+        """Closed (``.open`` gone): nothing left for a crash recovery to do here."""
+        if not (self.path / OPEN).exists():
+            elsewhere.forget(self.path)
 
     def finish(
         self,
@@ -210,6 +218,7 @@ class StreamRecorder:
             except (OSError, RecordingError) as err:
                 problem = f"no session summary: {err}"
         self.writer.close(summary=None if summary is None else summary.to_dict())
+        self._forget_note()
         problem = _join(self.writer.error or "", problem)
         if not self._holds_a_sample():  # e.g. the disk was full from the start: keep no shell
             shutil.rmtree(self.path, ignore_errors=True)

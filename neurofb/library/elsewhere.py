@@ -1,0 +1,88 @@
+"""Recordings written outside the data folder, noted so a crash there is recovered too.
+
+:func:`~neurofb.library.recovery.recover_interrupted` searches ``<data dir>/recordings`` for
+recordings a crash left open. A recording written elsewhere (``stream --record /media/usb/x``)
+would escape it, so while it is written a small note — its path, in
+``<data dir>/recordings/.elsewhere/`` — tells recovery where to look; the note goes when the
+recording is closed and indexed. Notes are best effort: a data folder that cannot be written
+loses the note, never the recording.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+from neurofb import paths
+from neurofb.recording.base import OPEN
+
+__all__ = ["forget", "note", "noted"]
+
+log = logging.getLogger(__name__)
+
+#: The notes' folder, inside the data folder's recordings folder.
+FOLDER = ".elsewhere"
+
+
+def _notes(data_dir: str | os.PathLike | None) -> Path:
+    return paths.data_dir(data_dir) / "recordings" / FOLDER
+
+
+def _name(folder: Path) -> str:
+    return hashlib.sha256(str(folder).encode("utf-8")).hexdigest()[:20] + ".json"
+
+
+def note(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path | None:
+    """Note a recording being written outside ``<data dir>/recordings``.
+
+    Returns
+    -------
+    Path or None
+        The note, or None when none is needed (the folder is under the recordings folder) or
+        it could not be written (logged).
+    """
+    where = Path(folder).resolve()
+    root = (paths.data_dir(data_dir) / "recordings").resolve()
+    if paths.is_same_or_inside(where, root):
+        return None
+    notes = _notes(data_dir)
+    try:
+        notes.mkdir(parents=True, exist_ok=True)
+        target = notes / _name(where)
+        target.write_text(json.dumps({"path": str(where)}) + "\n", encoding="utf-8")
+    except OSError as err:
+        log.warning("cannot note %s for crash recovery: %s", where, err)
+        return None
+    return target
+
+
+def forget(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> None:
+    """Remove the note of a recording that was closed (no error if there is none)."""
+    try:
+        (_notes(data_dir) / _name(Path(folder).resolve())).unlink(missing_ok=True)
+    except OSError as err:
+        log.warning("cannot remove the recovery note of %s: %s", folder, err)
+
+
+def noted(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The noted recordings that are still open (others' notes are removed: closed, gone)."""
+    notes = _notes(data_dir)
+    if not notes.is_dir():
+        return []
+    found = []
+    for item in sorted(notes.glob("*.json")):
+        try:
+            folder = Path(json.loads(item.read_text(encoding="utf-8"))["path"])
+        except (OSError, ValueError, KeyError, TypeError):
+            folder = None
+        if folder is not None and (folder / OPEN).exists():
+            found.append(folder)
+            continue
+        try:  # closed, moved or deleted: nothing left to recover
+            item.unlink()
+        except OSError:
+            pass
+    return found
