@@ -5,7 +5,9 @@ a 19-channel 500 Hz EDF is written into a temporary folder (a data record at a t
 whole), then ``neurofb replay FILE --hop 1`` (the attention model, as fast as possible) and
 ``neurofb import FILE --out DIR --no-index`` run as child processes. Each child's peak resident
 set size comes from the kernel (``os.wait4``'s ``ru_maxrss``, what ``/usr/bin/time -v`` prints as
-"Maximum resident set size"). Readers stream from disk, so the peak must not grow with the
+"Maximum resident set size"), taken by a small launcher process: Linux carries the peak across
+fork and exec, so measured straight from this process (large after other benchmarks) it would
+include this process's own size. Readers stream from disk, so the peak must not grow with the
 file: ``ratio`` is each run's peak over the shortest file's (the goal: at most 1.5).
 
 Rows: command, hours of EEG, file size, peak RSS, ratio to the shortest, wall time.
@@ -82,17 +84,30 @@ def write_edf(path: Path, seconds: int, *, seed: int = 0) -> None:
             fh.write(np.ascontiguousarray(records).tobytes())
 
 
+#: Runs the measured command and prints its peak RSS (KiB) and exit code. Linux carries a
+#: process's peak RSS across fork and exec, so a child of this (large) benchmark process would
+#: report at least this process's size; the child of a small launcher starts from the launcher's.
+_LAUNCHER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def peak_rss(argv: list[str], env: dict[str, str] | None = None
              ) -> tuple[float, float, int, str]:
     """Run ``argv``; return its peak RSS (MiB), wall time (s), exit code and stderr tail."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *argv], capture_output=True,
+                          env=env, check=False)
     wall = time.perf_counter() - t0
-    return usage.ru_maxrss / 1024.0, wall, proc.returncode, err.decode(errors="replace")[-300:]
+    err = done.stderr.decode(errors="replace")[-300:]
+    try:
+        kib, code = (int(x) for x in done.stdout.split())
+    except ValueError:
+        return float("nan"), wall, done.returncode or 1, err
+    return kib / 1024.0, wall, code, err
 
 
 def run(args: argparse.Namespace) -> list[dict]:
