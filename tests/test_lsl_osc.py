@@ -443,3 +443,20 @@ def test_replay_sends_the_recordings_markers_where_they_fell(osc_server, demo):
     sent = lambda: [args[:2] for a, args in received if a == "/neurofb/marker"]  # noqa: E731
     assert _until(lambda: len(sent()) >= len(expected), timeout=20)
     assert sorted(sent()) == sorted((m.kind, m.label) for m in expected)
+
+
+def test_boards_lsl_lists_the_visible_streams(lsl_loopback, demo, capsys):
+    """`neurofb boards --lsl`: what the "no LSL stream found" error points to."""
+    from neurofb.cli import main
+
+    name = f"listed-{uuid.uuid4().hex[:8]}"
+    outlet = _outlet(lsl_loopback, name, demo)
+    assert main(["boards", "--lsl", "--wait", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    (row,) = [r for r in rows if r["name"] == name]
+    assert (row["type"], row["channel_count"], row["sfreq"]) == ("EEG", 19, demo.sfreq)
+    assert main(["boards", "--lsl", "--wait", "3"]) == 0
+    assert name in capsys.readouterr().out
+    del outlet
+    assert main(["boards", "--wait", "3"]) == 2
+    assert "go with --lsl" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``neurofb boards``: list the boards BrainFlow knows, with their EEG channels and rate."""
+"""``neurofb boards``: list the boards BrainFlow knows, with their EEG channels and rate, or
+(``--lsl``) the LSL streams visible now."""
 
 from __future__ import annotations
 
@@ -16,7 +17,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "takes, with its EEG channel count, sampling rate and channel names.",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--lsl", action="store_true",
+                   help="list the LSL streams visible now instead (what `neurofb stream --board "
+                        "lsl --stream NAME` can read)")
+    p.add_argument("--wait", type=float, default=2.0, metavar="S",
+                   help="with --lsl: seconds to look for streams (default 2)")
+    p.add_argument("--lsl-local", action="store_true",
+                   help="with --lsl: look on this computer only (loopback)")
+    p.add_argument("--lsl-config", default=None, metavar="FILE",
+                   help="with --lsl: liblsl configuration file to use (lsl_api.cfg)")
     p.set_defaults(func=run)
+
+
+def _lsl_rows(args: argparse.Namespace) -> list[dict]:
+    """The LSL streams visible within ``--wait`` seconds, as rows."""
+    import dataclasses
+
+    from neurofb.commands.options import configure_lsl
+    from neurofb.stream.lsl_source import find_streams
+
+    configure_lsl(args)
+    return [dataclasses.asdict(s) for s in find_streams(timeout_s=args.wait)]
 
 
 def describe_boards() -> list[dict]:
@@ -45,7 +66,27 @@ def describe_boards() -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the board list."""
+    """Print the board list (or, with ``--lsl``, the LSL streams visible now)."""
+    from neurofb.errors import NeurofbError
+
+    if not args.lsl and (args.lsl_local or args.lsl_config or args.wait != 2.0):
+        raise NeurofbError("--wait, --lsl-local and --lsl-config go with --lsl: leave them out")
+    if args.lsl:
+        if not 0 < args.wait <= 60:
+            raise NeurofbError(f"--wait must be from 0 to 60 s, got {args.wait:g}")
+        streams = _lsl_rows(args)
+        if args.json:
+            json.dump(streams, sys.stdout, indent=1)
+            sys.stdout.write("\n")
+            return 0
+        if not streams:
+            print(f"no LSL stream visible within {args.wait:g} s")
+            return 0
+        print(f"{'stream':<28} {'type':<10} {'ch':>4} {'Hz':>7}  source id / host")
+        for r in streams:
+            print(f"{r['name']:<28} {r['type']:<10} {r['channel_count']:>4} "
+                  f"{r['sfreq']:>7g}  {r['source_id']} / {r['hostname']}")
+        return 0
     rows = describe_boards()
     if args.json:
         json.dump(rows, sys.stdout, indent=1)

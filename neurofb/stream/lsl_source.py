@@ -216,7 +216,7 @@ class LslSource:
         if not found:
             raise BoardError(f"no LSL stream with {self._predicate} found within {timeout_s:g} s: "
                              "is the sender running (OpenBCI GUI's Networking widget, muselsl "
-                             "stream, …) on this network? `neurofb lsl-streams` lists what is "
+                             "stream, …) on this network? `neurofb boards --lsl` lists what is "
                              "visible")  # fmt: skip
         if len(found) > 1:
             log.info("%d LSL streams match %s; using %s", len(found), self._predicate,
