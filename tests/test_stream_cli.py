@@ -69,6 +69,25 @@ def test_stream_runs_for_seconds_with_trace_and_recording(tmp_path):
     kinds = [m.kind for m in rec.markers]
     assert kinds[0] == "session_start" and kinds[-1] == "session_end"
     assert rec.meta.get("summary", {}).get("board") == "synthetic"
+    assert rec.meta["target"] == rec.meta["model"] == "engagement"  # a band-power target
+    assert rec.meta["model_hash"] is None
+
+
+def test_a_recording_names_the_focus_model_it_was_scored_with(tmp_path):
+    """With the attention model, meta.json says which (folder name, weights' hash), as the app
+    records it, so the session library's model column means something."""
+    from neurofb.focus.card import read_card
+    from neurofb.paths import default_model_dir
+    from neurofb.recording import open_recording
+
+    record = tmp_path / "session"
+    res = subprocess.run([sys.executable, "-m", "neurofb", "stream", "--seconds", "3",
+                          "--record", str(record)], capture_output=True, text=True,
+                         timeout=240, cwd=REPO, check=False)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    meta = open_recording(record).meta
+    assert meta["target"] == "model" and meta["model"] == default_model_dir().name
+    assert meta["model_hash"] == read_card(default_model_dir()).weights_sha256
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_trace(tmp_path):

@@ -602,7 +602,11 @@ def open_stream(request: StreamRequest) -> OpenedStream:
     if request.record is not None:
         from neurofb.stream.recorder import StreamRecorder
 
-        meta = {"target": target, "model": pipeline.estimator_name, **request.record.meta}
+        model = {"model": target, "model_hash": None}  # a band-power target: its name
+        if stream.model_dir is not None:  # the attention model: its folder and weights' hash
+            weights = (getattr(pipeline.estimator, "meta", None) or {}).get("weights", {})
+            model = {"model": Path(stream.model_dir).name, "model_hash": weights.get("sha256")}
+        meta = {"target": target, **model, **request.record.meta}
         stream.recorder = StreamRecorder(
             source.info, path=request.record.path, label=request.source.label, meta=meta,
             on_error=stream.runner.report_error,
