@@ -13,7 +13,9 @@ from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QPainter, QPen
 from PyQt6.QtWidgets import QLabel, QVBoxLayout
 
+from neurofb import paths
 from neurofb_ui.exercise_views import Canvas, scaled_font
+from neurofb_ui.qt_bridge import Task, start_task
 from neurofb_ui.session_controller import SessionResult
 from neurofb_ui.sound import SoundPlayer
 from neurofb_ui.training_page import SessionPage
@@ -26,6 +28,33 @@ def block_labels(n_blocks: int) -> tuple[str, ...]:
     if n_blocks < 2:
         raise ValueError(f"calibration needs at least 2 blocks, got {n_blocks}")
     return tuple("rest" if i % 2 == 0 else "task" for i in range(n_blocks))
+
+
+def personalise_check(recording: str, model_dir: str) -> str:
+    """Whether a calibration recording can personalise the model in ``model_dir`` (worker
+    thread): how many clean windows of rest and of task it has, or a NeurofbError saying why
+    it cannot.
+
+    The windows are those :func:`neurofb.training.personalise.personalise` takes: the clean
+    ones of the labelled blocks (:func:`neurofb.training.recordings.recording_windows`), split
+    into a part to fit and a part held back for its before/after check
+    (:func:`neurofb.training.personalise.hold_back`); each part needs both rest and task.
+    """
+    from neurofb.errors import ModelError
+    from neurofb.focus.card import read_card
+    from neurofb.recording import open_recording
+    from neurofb.training.personalise import hold_back
+    from neurofb.training.recordings import recording_windows
+
+    window_s = read_card(model_dir).window_s or 2.0
+    windows = recording_windows(open_recording(recording), window_s=window_s)
+    counts = (f"{int((windows.y == 0).sum())} clean {window_s:g} s windows of rest and "
+              f"{int((windows.y == 1).sum())} of task")
+    fit, held = hold_back(windows)
+    if not {0, 1} <= set(fit.y.tolist()) & set(held.y.tolist()):
+        raise ModelError(f"{counts}, too few to fit your model and check it on some held "
+                         "back: record full blocks of both")
+    return counts
 
 
 class CalibrationCanvas(Canvas):
@@ -141,6 +170,9 @@ class CalibrationPage(SessionPage):
         self.plan.setWordWrap(True)
         self.summary.personalise.connect(self.personalise)
         self.start_button.setText("Start calibration")
+        #: Whether the running (or last) calibration came from a headset (its EEG follows the
+        #: blocks), not a recording or a simulation.
+        self.from_headset = True
         lay = QVBoxLayout(self)
         lay.addWidget(self.plan)
         lay.addLayout(self.controls())
@@ -183,7 +215,8 @@ class CalibrationPage(SessionPage):
         if ok:
             self.canvas_widget.blocks = self.controller.session.exercise.blocks
             opened = self.window.stream.current
-            if opened is not None and (opened.info.simulated or not opened.info.live):
+            self.from_headset = opened.info.live and not opened.info.simulated
+            if not self.from_headset:
                 self.window.show_problem(
                     "This source is a recording or a simulation: its EEG does not follow the "
                     "blocks on screen. The calibration runs and is recorded, but personalising "
@@ -191,12 +224,22 @@ class CalibrationPage(SessionPage):
         return ok
 
     def on_finished(self, result: SessionResult) -> None:
-        """Show the summary with the personalisation offer."""
+        """Show the summary with the personalisation offer, once the recording is checked."""
         super().on_finished(result)
-        if result.recording:
-            model = self.window.pages.get("model")
-            if model is not None:
-                model.add_calibration(result.recording)
+        if not result.recording:
+            return
+        model = self.window.pages.get("model")
+        if model is not None:
+            model.add_calibration(result.recording)
+        caveat = "" if self.from_headset else (
+            "its EEG came from a recording or a simulation, which did not follow the blocks: "
+            "a model personalised from it fits no one")
+        model_dir = self.window.settings.model_dir or str(paths.default_model_dir())
+        start_task(Task(
+            personalise_check, result.recording, model_dir,
+            on_done=lambda counts: self.summary.set_personalise(result.recording, True, counts,
+                                                                caveat),
+            on_error=lambda why: self.summary.set_personalise(result.recording, False, why)))
 
     def personalise(self, recording: str) -> None:
         """Open the model page and personalise from ``recording``."""

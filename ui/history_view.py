@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 from neurofb_ui.qt_bridge import Task, start_task
-from neurofb_ui.session_summary import fmt_duration, fmt_focus, fmt_fraction
+from neurofb_ui.session_summary import fmt_duration, fmt_focus, fmt_fraction, gives_rewards
 
 COLUMNS = ("Date", "Exercise", "Length", "Mean focus", "On target", "Rewards", "Points",
            "Best streak", "Quality", "Model", "Recording")
@@ -223,17 +223,23 @@ class HistoryPage(QWidget):
         self._draw_progress(data)
 
     def _fill_table(self, sessions: tuple) -> None:
+        """One row per session, newest first; a session without reward feedback (a
+        calibration) leaves the reward columns empty."""
         self.table.setRowCount(len(sessions))
         for row, s in enumerate(reversed(sessions)):
+            rewarded = gives_rewards(s.exercise)
+            rewards = (fmt_fraction(s.fraction_above), str(s.rewards), str(s.points),
+                       str(s.longest_streak)) if rewarded else ("",) * 4
             cells = (
                 s.started_at.replace("T", " ")[:16], s.exercise, fmt_duration(s.duration_s),
-                fmt_focus(s.mean_focus), fmt_fraction(s.fraction_above), str(s.rewards),
-                str(s.points), str(s.longest_streak), fmt_focus(s.quality), s.model,
+                fmt_focus(s.mean_focus), *rewards, fmt_focus(s.quality), s.model,
                 Path(s.recording_path).name if s.recording_path else "",
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, s.id)
+                if not rewarded:
+                    item.setToolTip("A calibration: rest and task blocks, no reward feedback")
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
 
@@ -242,8 +248,9 @@ class HistoryPage(QWidget):
         x = np.arange(1, n + 1, dtype=float)
         focus = np.array([np.nan if s.mean_focus is None else s.mean_focus
                           for s in data.sessions], dtype=float)
-        above = np.array([np.nan if s.fraction_above is None else s.fraction_above
-                          for s in data.sessions], dtype=float)
+        # the share of time on target of sessions with reward feedback (not calibrations)
+        above = np.array([np.nan if s.fraction_above is None or not gives_rewards(s.exercise)
+                          else s.fraction_above for s in data.sessions], dtype=float)
         ok_f, ok_a = np.isfinite(focus), np.isfinite(above)
         self.focus_line.setData(x[ok_f], focus[ok_f])
         self.above_line.setData(x[ok_a], above[ok_a])
@@ -338,10 +345,13 @@ class HistoryPage(QWidget):
         pi.setXRange(0, max(tr.duration_s, 1.0), padding=0.01)
         pi.setTitle(f"Focus trace — {Path(tr.path).name}")
         valid = np.isfinite(tr.focus)
+        # a session without a threshold (a calibration) had no reward feedback to speak of
+        rewards = (f"{tr.rewards.size} rewards (★), threshold in red, " if tr.thresholds
+                   else "")
         self.trace_info.setText(
             f"{fmt_duration(tr.duration_s)} recorded, {tr.t.size} updates "
-            f"({valid.sum()} with a focus value), {tr.rewards.size} rewards (★), "
-            f"threshold in red, blocks shaded (rest blue, task orange)."
+            f"({valid.sum()} with a focus value), {rewards}blocks shaded (rest blue, "
+            "task orange)."
         )
 
     def replay_selected(self) -> None:

@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         self.banner = Banner()
 
         self.live = LiveView()
-        self.settings_page = SettingsPage(settings)
+        self.settings_page = SettingsPage(settings, self.sound)
         self._add_page("live", "Live signal", self.live)
         self._build_pages()
         self._add_page("settings", "Settings", self.settings_page)

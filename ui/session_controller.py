@@ -182,6 +182,12 @@ class SessionController(QObject):
         if self.session is not None:
             self.session.resume()
 
+    def set_reward_rate(self, rate: float) -> None:
+        """Aim the running session's adaptive threshold at a new reward rate (a fraction), from
+        its next update on."""
+        if self.session is not None:
+            self.session.set_target_rate(rate)
+
     @property
     def paused(self) -> bool:
         """Whether the session is paused."""

@@ -33,6 +33,7 @@ from PyQt6.QtWidgets import (
 
 from neurofb import paths
 from neurofb.practice.reward import TARGET_RATE_RANGE, RewardConfig
+from neurofb_ui.sound import SoundPlayer, sound_note
 
 log = logging.getLogger(__name__)
 
@@ -252,12 +253,14 @@ class SettingsPage(QWidget):
 
     Each field is saved on its own when its edit is complete (a line edit when editing is
     finished, the feedback target when it is a valid target): a value the settings refuse is
-    marked in red with the reason under the field, and the other fields still save.
+    marked in red with the reason under the field, and the other fields still save. Where the
+    app's sound ``player`` cannot play, the Sound box says why and its controls are disabled.
     """
 
     changed = pyqtSignal(object)
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings, player: SoundPlayer,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
         self.fields: dict[str, _Field] = {}
@@ -289,10 +292,12 @@ class SettingsPage(QWidget):
                     lambda: check_target(self.target.currentText()), self.target.setCurrentText,
                     self.target.lineEdit().editingFinished, self.target.activated,
                     edit=self.target.lineEdit())
-        note = QLabel("The target, the model and the mains setting apply from the next connection.")
-        note.setWordWrap(True)
-        note.setStyleSheet("color: #666;")
-        form.addRow("", note)
+        #: When the training settings take effect.
+        self.applies = QLabel("The target, the model and the mains setting apply from the next "
+                              "connection; the reward rate at once, to a running session too.")
+        self.applies.setWordWrap(True)
+        self.applies.setStyleSheet("color: #666;")
+        form.addRow("", self.applies)
         self.reward_rate = QSpinBox()
         self.reward_rate.setRange(round(TARGET_RATE_RANGE[0] * 100),
                                   round(TARGET_RATE_RANGE[1] * 100))
@@ -371,6 +376,8 @@ class SettingsPage(QWidget):
                     lambda v: self.volume.setValue(round(v * 100)), self.volume.valueChanged)
         self.muted = QCheckBox("Mute")
         self._check_field(form, "", "muted", self.muted)
+        self.sound_note = sound_note(player, self.volume, self.muted)
+        form.insertRow(0, "", self.sound_note)
         lay.addWidget(sound)
 
         self.saved = QLabel(f"Saved in {settings_path()}")

@@ -3,7 +3,8 @@
 The tones themselves come from the engine (:mod:`neurofb.practice.tones` renders them as WAV bytes);
 this module only writes them to the user cache and plays them with :class:`QSoundEffect`.
 When QtMultimedia cannot load (no audio library, as on a headless CI machine) or no audio
-output device exists, the player logs one clear line and every call becomes a no-op.
+output device exists, the player logs one clear line, every call becomes a no-op, and
+:attr:`SoundPlayer.notice` says why for the pages to show beside their sound controls.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ import logging
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, QUrl
+from PyQt6.QtWidgets import QLabel, QWidget
 
 from neurofb import paths
 
 log = logging.getLogger(__name__)
 
 
-def _multimedia() -> tuple[object, object] | None:
+def _multimedia() -> tuple[object, object] | str:
+    """QtMultimedia's sound effect and device classes, or why they cannot load."""
     try:
         from PyQt6.QtMultimedia import QMediaDevices, QSoundEffect
     except ImportError as err:
         log.warning("sound disabled: QtMultimedia cannot load (%s); feedback stays visual", err)
-        return None
+        library, missing, _ = str(err).partition(": cannot open shared object file")
+        return f"audio library {library} is missing" if missing else (
+            f"QtMultimedia cannot load ({err})")
     return QSoundEffect, QMediaDevices
 
 
@@ -49,10 +54,11 @@ class SoundPlayer(QObject):
         self._effects: dict[str, object] = {}
         self.played: dict[str, int] = {}
         self.available = False
+        #: Why there is no sound, in one line ('' when there is).
         self.reason = ""
         mm = _multimedia()
-        if mm is None:
-            self.reason = "QtMultimedia unavailable"
+        if isinstance(mm, str):
+            self.reason = mm
             return
         self._QSoundEffect, devices = mm
         try:
@@ -65,6 +71,12 @@ class SoundPlayer(QObject):
             log.warning("sound disabled: no audio output device; feedback stays visual")
             return
         self.available = True
+
+    @property
+    def notice(self) -> str:
+        """What the sound controls should say: '' with sound, else that there is none, and
+        why, in one line."""
+        return "" if self.available else f"No sound: {self.reason}"
 
     @property
     def volume(self) -> float:
@@ -114,3 +126,15 @@ class SoundPlayer(QObject):
             return False
         eff.play()
         return True
+
+
+def sound_note(player: SoundPlayer, *controls: QWidget) -> QLabel:
+    """A line for beside the sound ``controls``: where there is no sound, why (the controls
+    are then disabled); hidden otherwise."""
+    note = QLabel(player.notice)
+    note.setWordWrap(True)
+    note.setStyleSheet("color: #8d6e00;")
+    note.setVisible(bool(player.notice))
+    for w in controls:
+        w.setEnabled(player.available)
+    return note

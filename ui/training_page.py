@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import (
     QButtonGroup,
@@ -29,8 +28,8 @@ from neurofb_ui.exercise_views import ClarityCanvas, GaugeCanvas, RocketCanvas
 from neurofb_ui.live_view import FPS, FocusMeter
 from neurofb_ui.rest_view import RestScreen
 from neurofb_ui.session_controller import SessionController, SessionResult
-from neurofb_ui.session_summary import SummaryView, fmt_duration
-from neurofb_ui.sound import SoundPlayer
+from neurofb_ui.session_summary import SessionTrace, SummaryView, fmt_duration
+from neurofb_ui.sound import SoundPlayer, sound_note
 
 
 def load_tones(player: SoundPlayer) -> None:
@@ -55,7 +54,7 @@ class SessionPage(QWidget):
         self.last_step: Any = None
         self.last_result: SessionResult | None = None
         self.steps = 0
-        self._trace: tuple[list, list, list, list] = ([], [], [], [])
+        self._trace = SessionTrace()
 
         self.start_button = QPushButton("Start")
         self.start_button.setStyleSheet("font-weight: bold; padding: 6px 18px;")
@@ -131,7 +130,7 @@ class SessionPage(QWidget):
             return False
         self.last_step = None
         self.steps = 0
-        self._trace = ([], [], [], [])
+        self._trace = SessionTrace()
         self.show_exercise()
         c = self.canvas()
         if c is not None:
@@ -179,14 +178,7 @@ class SessionPage(QWidget):
         self.last_step = step
         self.steps += 1
         view = step.view
-        fb = step.feedback
-        if not fb.paused:
-            t, f, thr, rew = self._trace
-            t.append(fb.t)
-            f.append(np.nan if fb.focus is None else fb.focus)
-            thr.append(fb.threshold)
-            if fb.reward:
-                rew.append(fb.t)
+        self._trace.add(step.feedback)
         self.draw_step(step)
         if getattr(view, "milestone", False):
             self.sound.play("streak")
@@ -215,8 +207,7 @@ class SessionPage(QWidget):
                                 "recorded or added to your history.")
             return
         self.sound.play("done")
-        self.summary.show_result(result, self._trace if self.uses_threshold else
-                                 (*self._trace[:2], [np.nan] * len(self._trace[0]), []))
+        self.summary.show_result(result, self._trace)
         self.stack.setCurrentWidget(self.summary)
         self.clock.setText("done")
         self.status.setText("")
@@ -289,7 +280,9 @@ class TrainingPage(SessionPage):
         self.mute = QCheckBox("Mute")
         self.volume = QSlider(Qt.Orientation.Horizontal)
         self.volume.setRange(0, 100)
+        self.sound_note = sound_note(sound, self.volume, self.mute)
         sl.addWidget(QLabel("Sound"))
+        sl.addWidget(self.sound_note)
         sl.addWidget(self.volume)
         sl.addWidget(self.mute)
         self.mute.toggled.connect(self._sound_changed)
@@ -330,10 +323,11 @@ class TrainingPage(SessionPage):
             self.window.update_settings(exercise=name)
 
     def apply_settings(self, settings: Any) -> None:
-        """Follow the settings (exercise, volume, mute).
+        """Follow the settings (exercise, reward rate, volume, mute).
 
         Another exercise chosen while a session runs is for the next session: the running one
-        goes on as it is (its canvas stays), and the window says so.
+        goes on as it is (its canvas stays), and the window says so. A new reward rate applies
+        at once, to the running session too.
         """
         name = settings.exercise if settings.exercise in self.canvases else "gauge"
         running = self.controller.session.exercise.name if self.running else ""
@@ -346,6 +340,7 @@ class TrainingPage(SessionPage):
                 f"{EXERCISES[name].title} starts with your next session; this "
                 f"{EXERCISES[running].title} session goes on.", "info")
         self.next_exercise = name if running and name != running else ""
+        self.controller.set_reward_rate(settings.reward_rate)
         for w in (self.mute, self.volume):
             w.blockSignals(True)
         self.mute.setChecked(settings.muted)

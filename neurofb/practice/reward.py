@@ -92,7 +92,7 @@ class RewardConfig:
         reconnect, counts as this long).
     rewards : bool
         When False the controller only measures (calibration): no rewards, no adaptation, no
-        events.
+        events, and no time on target in the summary (no threshold was shown to be on).
     """
 
     target_rate: float = 0.65
@@ -226,7 +226,9 @@ class FeedbackSummary:
 
     Times are seconds of unpaused session time; fractions are of valid time (``on_target``) or
     of session time (``gated``); means are over updates. ``minutes`` holds the mean focus of each
-    minute of session time (None for a minute without valid signal).
+    minute of session time (None for a minute without valid signal). Without rewards
+    (``RewardConfig.rewards`` False: a calibration) nothing is on target: ``time_on_target_s``
+    is 0 and ``on_target_fraction`` None, for the session and each block.
     """
 
     duration_s: float
@@ -287,18 +289,19 @@ class _History:
         }
 
 
-def _stretch(h: dict[str, np.ndarray], sel: np.ndarray) -> dict:
-    """Statistics of the selected updates of a history (``sel``: boolean mask)."""
+def _stretch(h: dict[str, np.ndarray], sel: np.ndarray, rewarded: bool) -> dict:
+    """Statistics of the selected updates of a history (``sel``: boolean mask); without
+    rewards (``rewarded`` False: no threshold was shown) nothing was on target."""
     dt, focus = h["dt"][sel], h["focus"][sel]
     valid = np.isfinite(focus)
     total_s, valid_s = float(dt.sum()), float(dt[valid].sum())
-    on_s = float(dt[h["on"][sel]].sum())
+    on_s = float(dt[h["on"][sel]].sum()) if rewarded else 0.0
     return {
         "duration_s": total_s,
         "valid_s": valid_s,
         "gated_s": total_s - valid_s,
         "time_on_target_s": on_s,
-        "on_target_fraction": _ratio(on_s, valid_s),
+        "on_target_fraction": _ratio(on_s, valid_s) if rewarded else None,
         "gated_fraction": _ratio(total_s - valid_s, total_s),
         "mean_focus": float(focus[valid].mean()) if valid.any() else None,
         "mean_quality": float(h["quality"][sel].mean()) if sel.any() else None,
@@ -542,7 +545,7 @@ class RewardController:
             :class:`BlockSummary` of the updates with ``start <= t < end``.
         """
         h = self._history.arrays()
-        everything = _stretch(h, np.ones(h["t"].shape, dtype=bool))
+        everything = _stretch(h, np.ones(h["t"].shape, dtype=bool), self.config.rewards)
         out_blocks = []
         if h["t"].size:
             last = float(h["t"][-1])
@@ -550,7 +553,7 @@ class RewardController:
                 sel = (h["t"] >= b.start_s - _EPS) & (h["t"] < b.end_s - _EPS)
                 out_blocks.append(
                     BlockSummary(label=b.label, start_t=b.start_s, end_t=min(b.end_s, last),
-                                 **_stretch(h, sel))
+                                 **_stretch(h, sel, self.config.rewards))
                 )
         valid = np.isfinite(h["focus"])
         minute = (np.cumsum(h["dt"]) // 60.0).astype(int)

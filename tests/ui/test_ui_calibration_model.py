@@ -68,8 +68,27 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
                       ("block_start", "task"), ("block_end", "task")]
     assert all(0 <= m.t <= rec.duration_s + 0.5 for m in rec.markers)
     lib = SessionLibrary()
-    assert [r.exercise for r in lib.list_sessions()] == ["calibration"]
+    rows = lib.list_sessions()
     lib.close()
+    assert [r.exercise for r in rows] == ["calibration"]
+    # a calibration has no reward feedback: no time on target against a threshold never shown
+    assert res.feedback.on_target_fraction is None and res.feedback.time_on_target_s == 0
+    assert rows[0].fraction_above is None and rows[0].threshold is None
+    # its summary says what it is: its blocks, the clean signal of each, whether it can
+    # personalise the model (checked on the recording; this one came from a simulation)
+    summary = page.summary
+    assert not {"on_target", "fraction", "rewards", "points", "threshold"} & set(summary.values)
+    assert summary.values["blocks"].text() == "2 (1 rest, 1 task)"
+    for label in ("rest", "task"):
+        assert summary.values[f"clean_{label}"].text() == "0:06 of 0:06"
+    verdict = summary.values["personalise"]
+    qtbot.waitUntil(lambda: not verdict.text().startswith("checking"), timeout=STEP_S * 1000)
+    assert verdict.text().startswith("yes — ") and "of rest and" in verdict.text()
+    assert "simulation" in verdict.text() and summary.personalise_button.isEnabled()
+    hist = win.pages["history"]
+    win.show_page("history")
+    qtbot.waitUntil(lambda: len(hist.sessions) == 1, timeout=STEP_S * 1000)
+    assert hist.table.item(0, 4).text() == "" and hist.above_line.xData is None  # no point
 
     model = win.pages["model"]
     # cancel at once: whether the worker has checked yet or already finished, nothing is
@@ -128,6 +147,25 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
     assert win.banner.level == "warning" and "could not be validated" in win.banner.text
     qtbot.waitUntil(lambda: any(m.path == retrained for m in model.models),
                     timeout=STEP_S * 1000)
+
+
+def test_a_calibration_ended_in_its_first_block_cannot_personalise(qtbot, make_window,
+                                                                  model_dir):
+    win = make_window(calib_block_s=BLOCK_S, calib_blocks=2, model_dir=model_dir)
+    connect(qtbot, win)
+    page = win.pages["calibrate"]
+    assert page.start_session()
+    qtbot.waitUntil(lambda: page.last_step is not None
+                    and page.last_step.view.phase == "rest", timeout=STEP_S * 1000)
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    summary = page.summary
+    assert summary.values["blocks"].text() == "1 (1 rest, 0 task)"
+    verdict = summary.values["personalise"]
+    qtbot.waitUntil(lambda: not verdict.text().startswith("checking"), timeout=STEP_S * 1000)
+    assert verdict.text().startswith("no — ")
+    assert summary.personalise_button.isVisibleTo(summary)
+    assert not summary.personalise_button.isEnabled()
 
 
 def test_retrain_is_validated_on_held_out_recordings_and_waits_for_the_session(

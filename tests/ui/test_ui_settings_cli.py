@@ -168,6 +168,21 @@ def test_sound_without_audio_device_is_silent_not_fatal(qtbot, caplog):
         player.set_volume(2.0)
 
 
+def test_sound_controls_say_why_there_is_no_sound(qtbot, make_window):
+    """Where QtMultimedia cannot play (no audio library or device, as on a headless machine),
+    the training page and the settings say so, and why, beside disabled sound controls."""
+    win = make_window()
+    train, settings = win.pages["train"], win.settings_page
+    for note, controls in ((train.sound_note, (train.volume, train.mute)),
+                           (settings.sound_note, (settings.volume, settings.muted))):
+        assert all(c.isEnabled() == win.sound.available for c in controls)
+        if win.sound.available:
+            assert note.isHidden()
+        else:
+            assert not note.isHidden() and note.text() == f"No sound: {win.sound.reason}"
+            assert win.sound.reason and "\n" not in win.sound.reason
+
+
 def _app(*args, timeout=120):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     return subprocess.run([sys.executable, "-m", "neurofb", "app", *args], capture_output=True,

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ui_helpers import STEP_S, connect
 
@@ -134,6 +135,8 @@ def start_gauge(qtbot, make_window, *, steps: int):
 
 
 def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
+    from neurofb_ui.session_summary import fmt_duration
+
     _win, page = start_gauge(qtbot, make_window, steps=4)
     page.toggle_pause()
     assert page.pause_button.text() == "Resume"
@@ -148,8 +151,36 @@ def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
                     timeout=STEP_S * 1000)
     page.end_activity()
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
-    assert page.last_result.feedback.paused_s > 1.0
-    assert page.last_result.feedback.duration_s < 60
+    fb = page.last_result.feedback
+    assert fb.paused_s > 1.0
+    assert fb.duration_s < 60
+    # the focus chart runs on session time, as the summary's clock: the pause is left out,
+    # marked, and the line breaks there instead of crossing it
+    summary = page.summary
+    x, y = summary.focus_curve.xData, summary.focus_curve.yData
+    assert x.max() == pytest.approx(fb.duration_s)
+    assert summary.values["duration"].text() == fmt_duration(fb.duration_s)
+    (low, high), _ = summary.trace_plot.getPlotItem().getViewBox().viewRange()
+    assert low <= 0 and high == pytest.approx(fb.duration_s, rel=0.02)
+    assert len(summary.pause_lines) == 1
+    at = summary.pause_lines[0].value()
+    assert 0 < at < fb.duration_s
+    assert np.isnan(y[np.flatnonzero(x == at)[-1]])  # the break after the last point before it
+
+
+def test_a_new_reward_rate_applies_to_the_running_session(qtbot, make_window):
+    win, page = start_gauge(qtbot, make_window, steps=2)
+    assert page.controller.session.controller.config.target_rate == pytest.approx(0.65)
+    win.settings_page.reward_rate.setValue(40)
+    assert win.settings.reward_rate == pytest.approx(0.40)
+    assert page.controller.session.controller.config.target_rate == pytest.approx(0.40)
+    assert "the reward rate at once, to a running session too" in (
+        win.settings_page.applies.text())
+    n = page.steps
+    qtbot.waitUntil(lambda: page.steps >= n + 2, timeout=STEP_S * 1000)
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    assert page.last_result.feedback.target_rate == pytest.approx(0.40)
 
 
 def test_closing_mid_session_ends_the_recording_cleanly(qtbot, make_window):
@@ -300,7 +331,7 @@ def test_an_empty_summary_says_so_inside_its_charts(qtbot):
     from neurofb.practice.exercises import make_exercise
     from neurofb.practice.session import PracticeSession
     from neurofb_ui.session_controller import SessionResult
-    from neurofb_ui.session_summary import SummaryView
+    from neurofb_ui.session_summary import SessionTrace, SummaryView
 
     session = PracticeSession(None, make_exercise("gauge", duration_s=60))  # no update came
     view = SummaryView()
@@ -309,7 +340,7 @@ def test_an_empty_summary_says_so_inside_its_charts(qtbot):
     view.show()
     qtbot.waitExposed(view)
     view.show_result(SessionResult("gauge", session.summary(), session.session_summary(),
-                                   None, None), ([], [], [], []))
+                                   None, None), SessionTrace())
     for plot, text in ((view.trace_plot, "no focus values"), (view.blocks_plot, "no block")):
         pi = plot.getPlotItem()
         items = [i for i in pi.items if isinstance(i, TextItem)]
@@ -327,3 +358,28 @@ def placed(item, box) -> bool:
               rect.top() + item.anchor[1] * rect.height())
     return (box.sceneBoundingRect().width() > 100
             and abs(anchor[0] - at.x()) < 1 and abs(anchor[1] - at.y()) < 1)
+
+
+def test_history_leaves_calibrations_out_of_the_reward_figures(qtbot, make_window):
+    """A calibration row stored with an on-target share (as sessions were before calibrations
+    had none) shows no reward figures and stays out of the share-of-time-on-target curve."""
+    from neurofb.library.summary import SessionSummary
+
+    lib = SessionLibrary()
+    for i, (exercise, share) in enumerate((("gauge", 0.6), ("calibration", 0.37))):
+        lib.add_session(SessionSummary(user="me", started_at=f"2025-01-0{i + 1}T10:00:00+00:00",
+                                       duration_s=60.0, exercise=exercise, mean_focus=0.4,
+                                       time_above_s=60 * share, fraction_above=share,
+                                       rewards=3 if exercise == "gauge" else 0))
+    lib.close()
+    win = make_window()
+    hist = win.pages["history"]
+    win.show_page("history")
+    qtbot.waitUntil(lambda: len(hist.sessions) == 2, timeout=STEP_S * 1000)
+    header = [hist.table.horizontalHeaderItem(c).text() for c in range(hist.table.columnCount())]
+    rewards = [header.index(name) for name in ("On target", "Rewards", "Points", "Best streak")]
+    rows = {hist.table.item(r, 1).text(): r for r in range(hist.table.rowCount())}
+    assert [hist.table.item(rows["calibration"], c).text() for c in rewards] == [""] * 4
+    assert [hist.table.item(rows["gauge"], c).text() for c in rewards] == ["60 %", "3", "0", "0"]
+    assert list(hist.above_line.xData) == [1.0] and list(hist.above_line.yData) == [0.6]
+    assert list(hist.focus_line.xData) == [1.0, 2.0]
