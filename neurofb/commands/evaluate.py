@@ -164,7 +164,7 @@ def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any
         ["calibrated"] if args.calibrate else [])
     cv = cross_validate(fs, n_folds=args.cv, seeds=_seeds(args.cv_seeds),
                         recipe=train_config(args), baseline_s=args.baseline or BASELINE_S,
-                        modes=modes, layouts=layouts, progress=say)
+                        modes=modes, layouts=layouts, progress=say, device=args.device)
     report = summarise(cv, fs)
     text = tables(report, fs.subjects)
     if args.out:

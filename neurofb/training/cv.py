@@ -37,7 +37,7 @@ def score_key(seed: int, mode: str, method: str, layout: str) -> str:
 
 def _fold(fs: FeatureSet, test: list[int], *, recipe: Recipe, baseline_s: float,
           modes: Sequence[str], layouts: Sequence[str], workdir: Path, seed: int,
-          put: Callable[[str, np.ndarray, np.ndarray], None]) -> dict:
+          put: Callable[[str, np.ndarray, np.ndarray], None], device: str | None = None) -> dict:
     """Train on the fold's training subjects, score its test subjects; the fold's record."""
     from neurofb.focus.neural import load_estimator
     from neurofb.training.model_folder import save_trained_models
@@ -45,7 +45,7 @@ def _fold(fs: FeatureSet, test: list[int], *, recipe: Recipe, baseline_s: float,
 
     te_mask = np.isin(fs.subject, test)
     tr, te = fs.take(~te_mask), fs.take(te_mask)
-    results = train_modes(tr, recipe=recipe, baseline_s=baseline_s)
+    results = train_modes(tr, recipe=recipe, baseline_s=baseline_s, device=device)
     folder = save_trained_models(results, tr, workdir / "model", data={}, name="fold",
                                  baseline_s=baseline_s, overwrite=True)
     estimator = load_estimator(folder)
@@ -67,7 +67,8 @@ def cross_validate(fs: FeatureSet, *, n_folds: int = 6, seeds: Sequence[int] = (
                    recipe: Recipe = Recipe(), baseline_s: float = BASELINE_S,
                    modes: Sequence[str] = ("cold", "baseline", "calibrated"),
                    layouts: Sequence[str] = LAYOUTS,
-                   progress: Callable[[str], None] | None = None) -> dict:
+                   progress: Callable[[str], None] | None = None,
+                   device: str | None = None) -> dict:
     """Repeated K-fold leave-subjects-out CV of the model against the baselines, every mode.
 
     Parameters
@@ -88,6 +89,8 @@ def cross_validate(fs: FeatureSet, *, n_folds: int = 6, seeds: Sequence[int] = (
         Among ``full``, ``cyton``, ``muse``.
     progress : callable(str), optional
         Called with a line per finished fold.
+    device : str, optional
+        Torch device the folds' models train on (default: a GPU when there is one).
 
     Returns
     -------
@@ -108,7 +111,8 @@ def cross_validate(fs: FeatureSet, *, n_folds: int = 6, seeds: Sequence[int] = (
             for k, test in enumerate(subject_folds(fs.subjects, n_folds, seed)):
                 t0 = time.perf_counter()
                 row = _fold(fs, test, recipe=recipe, baseline_s=baseline_s, modes=modes,
-                            layouts=layouts, workdir=Path(tmp), seed=seed, put=put)
+                            layouts=layouts, workdir=Path(tmp), seed=seed, put=put,
+                            device=device)
                 row.update(seed=seed, fold=k, seconds=round(time.perf_counter() - t0, 1))
                 folds.append(row)
                 if progress is not None:
