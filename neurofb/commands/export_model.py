@@ -53,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"{MIN_SFREQ} to {MAX_SFREQ:g} (default 250)")
     p.add_argument("--int8", action="store_true",
                    help="write an int8-quantised graph (ONNX Runtime dynamic quantisation, "
-                        "float32 inputs) to --out: about a third of the float64 graph's size; AUC change measured "
-                        "by `neurofb bench model`")
+                        "float32 inputs) to --out: about a third of the float64 graph's size; "
+                        "AUC change measured by `neurofb bench model`")
     p.add_argument("--out", default=None, metavar="FILE",
                    help="with --brainflow or --int8: the .onnx file to write (new, never "
                         "inside DIR)")
