@@ -97,6 +97,29 @@ def test_a_second_session_on_the_same_stream_rests_again():
         assert kinds.count(("baseline", "taken")) == 1, k
 
 
+def test_a_session_ended_during_its_rest_leaves_the_stream_cold():
+    """Ended (or its window closed) during the rest: nothing of that rest becomes a baseline;
+    the stream goes back to cold mode, as after Skip."""
+    request = StreamRequest(ReplayRequest(DEMO, speed=60.0, seconds=70.0))
+    modes: list[str] = []
+    with open_stream(request) as stream:
+        session = PracticeSession(stream.runner, FocusGauge(duration_s=None), rest_s=20.0,
+                                  baseline=stream)
+
+        def end_early(step) -> None:
+            if len(session.markers) and step.update.t > 8.0 and not session.done:
+                session.finish()
+
+        session.add_step_listener(end_early)
+        stream.runner.add_update_listener(lambda u: modes.append(u.mode))
+        session.start()
+        stream.run()
+    assert session.done and ("baseline", "skipped") in [(m.kind, m.label)
+                                                        for m in session.markers]
+    later = [m for m in modes[-150:] if m]  # the last ~37 s of stream, long after the rest
+    assert later and set(later) == {"cold"}
+
+
 def test_skipping_the_rest_runs_the_session_cold():
     session, steps = _session(40.0, skip_after=10, seconds=30.0)
     assert ("baseline", "skipped") in [(m.kind, m.label) for m in session.markers]

@@ -21,6 +21,7 @@ recorder among them — receive); they are also kept in :attr:`PracticeSession.m
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -256,7 +257,11 @@ class PracticeSession:
                 return self.summary()
             self.done = True
             if self.resting and self.rest is not None:
+                asked = self.rest.start_t is not None  # the stream is taking this rest
                 self._emit(self.rest.skip(t))
+                if asked and self.baseline is not None:  # ended during the rest: nothing of it
+                    with contextlib.suppress(NeurofbError):  # becomes a baseline; back to cold
+                        self.baseline.request_baseline(None)
             self._emit(self.exercise.finish(t))
             if self._attached and self.runner is not None:
                 self.runner.remove_listener(self.feed)
