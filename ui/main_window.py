@@ -6,6 +6,7 @@ page and in the status bar; the app keeps running.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from typing import Any, ClassVar
@@ -102,6 +103,8 @@ class MainWindow(QMainWindow):
         pool.setMaxThreadCount(max(pool.maxThreadCount(), 8))
         self.stream = LiveStream(self)
         self._pending: SourceSpec | None = None
+        #: The source last connected to (what :meth:`reconnect` connects to again).
+        self.current_spec: SourceSpec | None = None
         self.sound = SoundPlayer(volume=settings.volume, muted=settings.muted, parent=self)
         try:
             from neurofb_ui.training_page import load_tones
@@ -218,6 +221,7 @@ class MainWindow(QMainWindow):
         spec = spec or self.source.spec()
         self.source.select(spec)
         self._remember_source(spec)
+        self.current_spec = spec
         self.stream.connect_source(self.connect_request(spec), opening=opening)
 
     def disconnect_source(self) -> None:
@@ -226,13 +230,28 @@ class MainWindow(QMainWindow):
         self.stream.disconnect_source()
 
     def reconnect(self, spec: SourceSpec | None = None) -> None:
-        """Connect to ``spec`` (default: the current choice), disconnecting first if needed."""
-        spec = spec or self.source.spec()
+        """Connect to ``spec``, disconnecting first if needed.
+
+        Without ``spec`` (a new model or target to load), connect again to the source connected
+        to, the same way, without saving it as the source: a replay stays a replay, going on
+        from where it is.
+        """
+        spec = spec or self._same_source()
         if self.stream.current is None and self.stream.current_state != "disconnecting":
             self.connect_source(spec)
             return
         self._pending = spec
         self.disconnect_source()
+
+    def _same_source(self) -> SourceSpec:
+        """The source connected to, to connect again (not remembered); else the picker's."""
+        spec = self.current_spec
+        if spec is None:
+            return self.source.spec()
+        current = self.stream.current
+        position = getattr(current.source, "position_s", None) if current else None
+        start_s = spec.start_s if position is None else float(position)
+        return dataclasses.replace(spec, start_s=start_s, remember=False)
 
     def replay(self, recording: str, start_s: float = 0.0) -> None:
         """Stream a recording through the live pipeline (from ``start_s``); show the live page."""

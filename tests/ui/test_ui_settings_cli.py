@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from ui_helpers import CONNECT_S, connect
@@ -64,6 +65,30 @@ def test_source_choice_and_board_fields_are_remembered(qtbot, make_window):
                     and win.stream.current_state == "connected"
                     and win.source.kind.currentData() == "file", timeout=CONNECT_S * 1000)
     assert load_settings() == saved == win.settings
+
+
+def test_a_new_model_reconnects_a_replay_as_a_replay_without_saving_it(qtbot, make_window):
+    from neurofb_ui.settings import load_settings
+    from neurofb_ui.source_panel import demo_path
+
+    if not demo_path() or not (paths.default_model_dir() / "model.json").exists():
+        pytest.skip("the demo recording or the shipped model is not installed")
+    win = make_window()
+    connect(qtbot, win, "synthetic")
+    saved = load_settings()
+    win.replay(demo_path(), 5.0)
+    qtbot.waitUntil(lambda: win.stream.current is not None
+                    and win.stream.current_state == "connected", timeout=CONNECT_S * 1000)
+    first = win.stream.current
+    # adopting a model (as "Use this model" and a personalisation do) restarts the stream:
+    # the replay goes on from where it was, and is still not the source saved for next time
+    win.pages["model"].use_model(str(paths.default_model_dir()))
+    qtbot.waitUntil(lambda: win.stream.current not in (None, first)
+                    and win.stream.current_state == "connected", timeout=CONNECT_S * 1000)
+    replay = win.stream.current.request.source
+    assert Path(replay.recording).resolve() == Path(demo_path()).resolve()
+    assert replay.seek_s >= 5.0
+    assert load_settings().source == saved.source == "synthetic"
 
 
 def test_settings_page_follows_changes_made_elsewhere(qtbot, make_window):
