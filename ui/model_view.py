@@ -528,18 +528,22 @@ class ModelPage(QWidget):
         current = Path(self.current_dir).name
         if self.job_kind == "retrain":
             after, before = result.get("val_auc"), result.get("before_val_auc")
+            dropped = (f" Retraining starts from the base network: the new model has no personal "
+                       f"head (it is compared with {current}, personal head included)."
+                       if result.get("personal_dropped") else "")
             if after is None or before is None:
                 return ("It could not be validated: no labelled recording was held out from "
-                        "its training.",
+                        "its training." + dropped,
                         f"The retrained model could not be validated: with one labelled "
-                        f"recording, none is held out from training to check it, so {current} "
-                        "stays in use. Record another calibration and retrain to check it.")
+                        f"recording, none is held out from training to check it, so "
+                        f"{self._staying()}. Record another calibration and retrain to check "
+                        "it." + dropped)
             auc = f"AUC {before:.3f} → {after:.3f}"
-            extra = f"{auc} on recordings held out from training."
+            extra = f"{auc} on recordings held out from training.{dropped}"
             if retrain.improved(result):
                 return extra, ""
             return extra, (f"The retrained model did worse than {current} on recordings held "
-                           f"out from training ({auc}), so {current} stays in use.")
+                           f"out from training ({auc}), so {self._staying()}.{dropped}")
         before, after = result.get("before"), result.get("after")
         if not (isinstance(before, dict) and isinstance(after, dict)):
             return "", ""
@@ -549,8 +553,16 @@ class ModelPage(QWidget):
         if "auc" not in keys or personalise.improved(result):
             return extra, ""
         return extra, (f"The personalised model did worse than {current} on the last part of "
-                       f"your calibration ({extra}), so {current} stays in use. Were the blocks "
+                       f"your calibration ({extra}), so {self._staying()}. Were the blocks "
                        "followed? Record a new calibration.")
+
+    def _staying(self) -> str:
+        """Which model stays in use when a new one is not switched to (the end of a sentence)."""
+        current = Path(self.current_dir).name
+        if self.pending_model:
+            return (f"{current} stays in use until the running session ends, then "
+                    f"{Path(self.pending_model).name}, chosen earlier")
+        return f"{current} stays in use"
 
     def _job_failed(self, message: str) -> None:
         self.job = None

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from neurofb.errors import NeurofbError
 from neurofb.focus.model import FocusLRA
+from neurofb.training.metrics import auc
 from neurofb.training.train import Recipe, TrainResult, layout_masks, validation_auc
 from neurofb.training.windows import FeatureSet
 
@@ -23,9 +25,10 @@ __all__ = ["RETRAIN_RECIPE", "held_out_auc", "improved", "retrain_from_recording
 RETRAIN_RECIPE = Recipe(max_epochs=10, patience=3)
 
 
-def held_out_auc(result: TrainResult, parent: FocusLRA, fs: FeatureSet
-                 ) -> tuple[float | None, float | None]:
-    """The retrained cold ensemble's AUC on recordings held out from training, and the parent's.
+def held_out_auc(result: TrainResult, parent: FocusLRA, fs: FeatureSet, *,
+                 in_use: Any = None) -> tuple[float | None, float | None]:
+    """The retrained cold ensemble's AUC on recordings held out from training, and the model in
+    use's.
 
     Only members that trained on some recordings and were scored on others count: with one
     recording, the member "scored" on it trained on nothing (it is the parent's member as it
@@ -39,6 +42,9 @@ def held_out_auc(result: TrainResult, parent: FocusLRA, fs: FeatureSet
         The cold network retraining started from (the model in use).
     fs : FeatureSet
         The windows it was trained on (raw features).
+    in_use : neurofb.focus.neural.NeuralEstimator, optional
+        The model in use when it is personalised: it is scored as it runs (cold mode, through
+        its personal head, on its calibration electrodes) rather than by ``parent``'s network.
 
     Returns
     -------
@@ -53,9 +59,21 @@ def held_out_auc(result: TrainResult, parent: FocusLRA, fs: FeatureSet
         return None, None
     pos, layouts = fs.positions(), layout_masks(fs.ch_names)
     after = [m["stage2"]["best_val_auc"] for m in held]
-    before = [validation_auc(parent, fs.of_subjects(m["val_subjects"]), pos, layouts)
-              for m in held]
+    if in_use is None:
+        before = [validation_auc(parent, fs.of_subjects(m["val_subjects"]), pos, layouts)
+                  for m in held]
+    else:
+        bound = in_use.bind(fs.ch_names, 2.0 * 45.0)  # features given: the rate is not used
+        bound.request_baseline(None, start_s=0.0)
+        before = [_personal_auc(bound, fs.of_subjects(m["val_subjects"])) for m in held]
     return float(np.mean(after)), float(np.mean(before))
+
+
+def _personal_auc(bound: Any, val: FeatureSet) -> float:
+    """AUC of a bound personalised estimator (cold mode) on windows of all its stream's channels."""
+    logit, _, _ = bound.score_features(val.X[:, bound.indices], val.t + val.window_s,
+                                       window_s=val.window_s)
+    return auc(val.y, logit)
 
 
 def improved(report: dict) -> bool:
@@ -80,7 +98,8 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
     Every member of both modes starts from the model's own (its feature standardisation is
     kept) and the whole network is fine-tuned (stage 2 of the recipe), early-stopped on the
     member's held-out recordings when there are enough of them. A personalised model retrains
-    its population networks (the personal head is one person's and is not carried over).
+    its population networks: the new model has no personal head (``personal_dropped``), and it
+    is compared with the personalised model as it runs, head included.
 
     Parameters
     ----------
@@ -104,7 +123,8 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
     dict
         ``out_dir``, ``windows``, ``seconds``; ``val_auc`` and ``before_val_auc``: the cold
         model's AUC on recordings held out from training, retrained and as it was
-        (:func:`held_out_auc`; None with fewer than two recordings: nothing is held out).
+        (:func:`held_out_auc`; None with fewer than two recordings: nothing is held out);
+        ``personal_dropped``: the model started from was personalised and the new one is not.
 
     Raises
     ------
@@ -114,6 +134,7 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
         The model folder is missing or tampered, or ``out_dir`` already holds a model.
     """
     from neurofb.focus.io import load_model
+    from neurofb.focus.neural import load_estimator
     from neurofb.training.model_folder import save_trained_models
     from neurofb.training.procedure import train_modes
     from neurofb.training.recordings import load_recordings
@@ -131,7 +152,9 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
         results, fs, out_dir, data={"recordings": {"files": fs.files, "windows": len(fs)}},
         name=Path(out_dir).name, baseline_s=baseline_s,
         extra={"parent": {"path": str(model_dir), "sha256": meta["weights"]["sha256"]}})
-    after, before = held_out_auc(results["cold"], init["cold"], fs)
+    personal = bool(meta.get("personal"))
+    in_use = load_estimator(model_dir) if personal else None
+    after, before = held_out_auc(results["cold"], init["cold"], fs, in_use=in_use)
     return {"out_dir": str(out), "windows": len(fs),
             "seconds": sum(r.seconds for r in results.values()),
-            "val_auc": after, "before_val_auc": before}
+            "val_auc": after, "before_val_auc": before, "personal_dropped": personal}

@@ -203,6 +203,42 @@ def test_retrain_is_validated_on_held_out_recordings_and_waits_for_the_session(
                     and win.stream.current.model_dir == res["out_dir"], timeout=STEP_S * 1000)
 
 
+def test_retraining_a_personalised_model_compares_with_it_and_says_its_head_goes(
+        qtbot, make_window, model_dir, eegmat_dir, tmp_path):
+    from focus_helpers import write_calibration_recording
+
+    from neurofb.focus.neural import load_estimator
+    from neurofb.recording import open_recording
+    from neurofb.training.metrics import auc
+    from neurofb.training.personalise import personalise
+    from neurofb.training.recordings import recording_windows
+
+    recs = [str(write_calibration_recording(tmp_path / f"cal{s}", eegmat_dir, s, rest_s=60,
+                                            task_s=40)) for s in (1, 2)]
+    personal = personalise(model_dir, recs[0], paths.data_dir() / "models" / "test-personal")
+    win = make_window(model_dir=personal["out_dir"])
+    model = win.pages["model"]
+    for rec in recs:
+        model.add_calibration(rec)
+    assert model.retrain() is not None
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 2000)
+    assert model.last_error == "", model.last_error
+    res = model.last_result
+    # "before" is the personalised model as it runs (personal head included), each recording
+    # scored by it as held out from one member's training
+    scores = []
+    for rec in recs:
+        fs = recording_windows(open_recording(rec), window_s=2.0)
+        bound = load_estimator(personal["out_dir"]).bind(fs.ch_names, 90.0)
+        bound.request_baseline(None, start_s=0.0)
+        logit, _, _ = bound.score_features(fs.X[:, bound.indices], fs.t + 2.0, window_s=2.0)
+        scores.append(auc(fs.y, logit))
+    assert res["before_val_auc"] == pytest.approx(sum(scores) / len(scores))
+    assert res["personal_dropped"]
+    assert not (Path(res["out_dir"]) / "personal.safetensors").exists()
+    assert "no personal head" in model.progress_text.text()
+
+
 def test_a_personalisation_that_does_worse_is_not_adopted(qtbot, make_window, model_dir,
                                                           eegmat_dir, tmp_path):
     from focus_helpers import write_calibration_recording
