@@ -117,8 +117,11 @@ class SessionController(QObject):
         return self.session is not None
 
     def start(self, opened: Any, exercise: Any, *, reward_rate: float, user: str,
-              target: str, model_dir: str, record: bool = True, rest_s: float = 0.0) -> None:
+              record: bool = True, rest_s: float = 0.0) -> None:
         """Start ``exercise`` on the stream ``opened`` (a :class:`neurofb_ui.stream.OpenedStream`).
+
+        The session is recorded with the feedback target and model the stream uses (a target
+        changed in Settings since it connected applies from the next connection).
 
         With ``rest_s``, the engine's session first takes a rest baseline of that many seconds
         (:class:`neurofb.practice.rest.RestBaseline`; cold mode if the target has none).
@@ -136,8 +139,8 @@ class SessionController(QObject):
             raise RuntimeError("a session is already running; end it first")
         runner = opened.runner
         self.started_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        fields = model_fields(target if opened.estimator_name == target else
-                              opened.estimator_name, model_dir)
+        target = opened.estimator_name
+        fields = model_fields(target, opened.model_dir or "")
         self.meta = {"user": user, "board": opened.info.board, **fields}
         self.recorder = None
         if record:

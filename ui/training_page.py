@@ -123,8 +123,7 @@ class SessionPage(QWidget):
         try:
             exercise = self.make_exercise()
             self.controller.start(opened, exercise, reward_rate=s.reward_rate, user=s.user,
-                                  target=s.target, model_dir=opened.model_dir, record=s.record,
-                                  rest_s=rest_s)
+                                  record=s.record, rest_s=rest_s)
         except (ValueError, RuntimeError) as err:
             self.window.show_problem(f"Could not start: {err}", "error")
             return False

@@ -200,6 +200,28 @@ def test_closing_mid_session_ends_the_recording_cleanly(qtbot, make_window):
     assert len(rows) == 1 and rows[0].recording_path == str(path.resolve())
 
 
+def test_a_session_records_the_target_it_was_scored_by(qtbot, make_window):
+    win = make_window(session_min=5.0)
+    connect(qtbot, win)
+    used = win.stream.current.estimator_name
+    # a target typed in Settings applies from the next connection, not to this stream
+    win.settings_page.target.setCurrentText("tbr")
+    win.settings_page.target.lineEdit().editingFinished.emit()
+    assert win.settings.target == "tbr" != used
+    page = win.pages["train"]
+    assert page.start_session()
+    qtbot.waitUntil(lambda: page.steps >= 2, timeout=STEP_S * 1000)
+    path = page.controller.recorder.path
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["target"] == used
+    lib = SessionLibrary()
+    rows = lib.list_sessions()
+    lib.close()
+    assert rows[0].model != "tbr"
+
+
 def test_second_session_needs_a_connection(qtbot, make_window):
     win = make_window()
     page = win.pages["train"]
