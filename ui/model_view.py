@@ -338,11 +338,13 @@ class ModelPage(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         current = Path(self.current_dir).resolve()
+        pending = Path(self.pending_model).resolve() if self.pending_model else None
         cur_row = -1
         for i, m in enumerate(models):
             mark = "● " if Path(m.path).resolve() == current else "   "
+            waits = "  — used when the session ends" if Path(m.path).resolve() == pending else ""
             item = QListWidgetItem(f"{mark}{m.name}  ({'shipped' if m.shipped else 'yours'}, "
-                                   f"{m.created[:10] or 'undated'})")
+                                   f"{m.created[:10] or 'undated'}){waits}")
             item.setData(Qt.ItemDataRole.UserRole, m.path)
             self.list.addItem(item)
             if mark.strip():
@@ -387,6 +389,7 @@ class ModelPage(QWidget):
             message = (f"{Path(path).name} will be used when the running session ends "
                        "(switching models restarts the stream).")
             self.window.show_problem(message, "info")
+            self.refresh()
             return
         self.pending_model = ""
         default = str(paths.default_model_dir().resolve())
@@ -410,11 +413,12 @@ class ModelPage(QWidget):
         self._fill_recordings()
 
     def add_calibration(self, recording: str) -> None:
-        """Offer a new calibration recording (the newest first)."""
+        """Offer a new calibration recording (the newest first, and selected)."""
         if recording in self._calibrations:
             self._calibrations.remove(recording)
         self._calibrations.insert(0, recording)
         self._fill_recordings()
+        self.recording.setCurrentIndex(0)
 
     def _fill_recordings(self) -> None:
         current = self.recording.currentData()

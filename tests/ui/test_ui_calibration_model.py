@@ -181,6 +181,7 @@ def test_retrain_is_validated_on_held_out_recordings_and_waits_for_the_session(
     model = win.pages["model"]
     for rec in recs:
         model.add_calibration(rec)
+    assert model.recording.currentData() == recs[-1]  # the newest calibration is offered
     assert model.retrain() is not None
     qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 2000)
     assert model.last_error == "", model.last_error
@@ -196,6 +197,12 @@ def test_retrain_is_validated_on_held_out_recordings_and_waits_for_the_session(
     assert win.settings.model_dir == model_dir
     assert win.stream.current.model_dir == model_dir
     assert win.banner.level == "info" and "when the running session ends" in win.banner.text
+    # listed at once, marked as waiting, without the page being shown again
+    qtbot.waitUntil(lambda: any(m.path == res["out_dir"] for m in model.models),
+                    timeout=STEP_S * 1000)
+    waiting = [model.list.item(i).text() for i in range(model.list.count())
+               if "used when the session ends" in model.list.item(i).text()]
+    assert len(waiting) == 1 and Path(res["out_dir"]).name in waiting[0]
     train.end_activity()
     qtbot.waitUntil(lambda: win.settings.model_dir == res["out_dir"], timeout=STEP_S * 1000)
     assert train.last_result is not None and train.last_result.feedback.duration_s > 0
