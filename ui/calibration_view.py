@@ -160,6 +160,8 @@ class CalibrationPage(SessionPage):
     """Run the calibration protocol and offer the recording for personalisation."""
 
     uses_threshold = False
+    not_kept_note = ("The calibration ended before its first block was complete: nothing was "
+                     "recorded or added to your history.")
 
     def __init__(self, window: Any, sound: SoundPlayer) -> None:
         super().__init__(window, sound)
@@ -217,10 +219,11 @@ class CalibrationPage(SessionPage):
             opened = self.window.stream.current
             self.from_headset = opened.info.live and not opened.info.simulated
             if not self.from_headset:
-                self.window.show_problem(
+                self.session_banner = (
                     "This source is a recording or a simulation: its EEG does not follow the "
                     "blocks on screen. The calibration runs and is recorded, but personalising "
-                    "from it will not fit anyone — calibrate with a headset on.", "warning")
+                    "from it will not fit anyone — calibrate with a headset on.")
+                self.window.show_problem(self.session_banner, "warning")
         return ok
 
     def on_finished(self, result: SessionResult) -> None:

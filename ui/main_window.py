@@ -335,6 +335,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message, 15000)
             log.warning("%s", message)
 
+    def clear_problem(self, message: str) -> None:
+        """Hide the banner if it still shows ``message`` (what that message said is over)."""
+        if message and self.banner.text == message:
+            self.banner.hide()
+
     def _settings_changed(self, settings: AppSettings, *, save: bool = False) -> None:
         self.settings = settings
         if save:

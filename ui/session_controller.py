@@ -21,6 +21,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from neurofb.errors import NeurofbError, RecordingError
 from neurofb.focus.card import read_card
+from neurofb.practice.exercise import TIME_EPS_S
 from neurofb_ui.qt_bridge import Task, start_task
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,9 @@ class SessionResult:
     recording: str | None
     library_id: int | None
     problem: str = ""
-    #: False: the session ended before any exercise time (during the rest baseline), and
-    #: neither its recording nor a library row was kept.
+    #: False: the session ended before any exercise time (during the rest baseline), or a
+    #: calibration before its first block was complete, and neither its recording nor a library
+    #: row was kept.
     kept: bool = True
 
 
@@ -56,8 +58,16 @@ def model_fields(target: str, model_dir: str) -> dict[str, str]:
     return {"model": Path(model_dir).name, "model_hash": card.weights_sha256}
 
 
+def worth_keeping(exercise: Any, feedback: Any) -> bool:
+    """Whether a finished session is kept: it had exercise time (not only its rest baseline)
+    and, for a calibration, a complete block (a recording without one labels nothing)."""
+    blocks = [p for p in getattr(exercise, "phases", ()) if p.kind != "ready"]
+    return feedback.duration_s > 0 and (
+        not blocks or exercise.elapsed_s >= blocks[0].end_s - TIME_EPS_S)
+
+
 def _discard(recorder: Any) -> tuple:
-    """Close and delete the recording of a session without exercise time (worker thread)."""
+    """Close and delete the recording of a session not kept (worker thread)."""
     if recorder is not None:
         recorder.writer.close()
         shutil.rmtree(recorder.path, ignore_errors=True)
@@ -221,8 +231,7 @@ class SessionController(QObject):
         if recorder is not None:
             recorder.detach()
         summary = session.session_summary(started_at=self.started_at, **self.meta)
-        # ended before any exercise time (during the rest): an empty session is not kept
-        kept = feedback.duration_s > 0
+        kept = worth_keeping(session.exercise, feedback)
 
         def finished(result: tuple) -> None:
             row, rec_path, lib_id, problem = result

@@ -55,6 +55,8 @@ class SessionPage(QWidget):
         self.last_result: SessionResult | None = None
         self.steps = 0
         self._trace = SessionTrace()
+        #: The banner shown about the running session, cleared when the session ends.
+        self.session_banner = ""
 
         self.start_button = QPushButton("Start")
         self.start_button.setStyleSheet("font-weight: bold; padding: 6px 18px;")
@@ -190,20 +192,25 @@ class SessionPage(QWidget):
         self.window.live.set_threshold(None if not self.uses_threshold else threshold)
 
     uses_threshold = True
+    #: The status line after a session that was not kept.
+    not_kept_note = ("The session ended before the exercise began: nothing was recorded or "
+                     "added to your history.")
     #: Whether sessions of this page start with the rest baseline (baseline mode) when the
     #: settings ask for it (the calibration exercise has its own protocol).
     asks_for_rest = False
 
     def on_finished(self, result: SessionResult) -> None:
         """The session ended: show its summary and refresh the history (a session ended before
-        any exercise time was not kept: the status line says so)."""
+        any exercise time was not kept: the status line says so). A banner about the session
+        is cleared."""
         self.last_result = result
         self._set_running(False)
         self.window.live.set_threshold(None)
+        self.window.clear_problem(self.session_banner)
+        self.session_banner = ""
         if not result.kept:
             self.clock.setText("–")
-            self.status.setText("The session ended before the exercise began: nothing was "
-                                "recorded or added to your history.")
+            self.status.setText(self.not_kept_note)
             return
         self.sound.play("done")
         self.summary.show_result(result, self._trace)
@@ -332,12 +339,14 @@ class TrainingPage(SessionPage):
         running = self.controller.session.exercise.name if self.running else ""
         if not running:
             self._show_choice(name)
-        elif name != running and name != self.next_exercise:
+        elif name == running:  # chosen back: nothing waits for the next session
+            self.window.clear_problem(self.session_banner)
+        elif name != self.next_exercise:
             from neurofb.practice.exercises import EXERCISES
 
-            self.window.show_problem(
-                f"{EXERCISES[name].title} starts with your next session; this "
-                f"{EXERCISES[running].title} session goes on.", "info")
+            self.session_banner = (f"{EXERCISES[name].title} starts with your next session; "
+                                   f"this {EXERCISES[running].title} session goes on.")
+            self.window.show_problem(self.session_banner, "info")
         self.next_exercise = name if running and name != running else ""
         self.controller.set_reward_rate(settings.reward_rate)
         for w in (self.mute, self.volume):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ui_helpers import STEP_S, connect
+from ui_helpers import STEP_S, connect, end_unkept
 
 from neurofb import paths
 from neurofb.library.index import SessionLibrary
@@ -149,14 +149,36 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
                     timeout=STEP_S * 1000)
 
 
-def test_a_calibration_ended_in_its_first_block_cannot_personalise(qtbot, make_window,
-                                                                  model_dir):
+def test_a_calibration_ended_in_its_first_block_is_not_kept(qtbot, make_window, model_dir):
+    win = make_window(calib_block_s=BLOCK_S, calib_blocks=2, model_dir=model_dir)
+    connect(qtbot, win)
+    page, model = win.pages["calibrate"], win.pages["model"]
+    win.show_page("calibrate")
+    assert page.start_session()
+    warning = win.banner.text
+    assert "recording or a simulation" in warning  # the synthetic board
+    qtbot.waitUntil(lambda: page.last_step is not None
+                    and page.last_step.view.phase == "rest", timeout=STEP_S * 1000)
+    assert win.banner.text == warning  # still true while the calibration runs
+    end_unkept(qtbot, page)
+    assert page.status.text().startswith("The calibration ended before its first block")
+    assert win.banner.text == ""  # the calibration it warned about is over
+    lib = SessionLibrary()
+    rows = lib.list_sessions()
+    lib.close()
+    assert rows == []
+    win.show_page("model")
+    assert model.recording.count() == 0
+
+
+def test_a_calibration_ended_before_its_task_block_cannot_personalise(qtbot, make_window,
+                                                                     model_dir):
     win = make_window(calib_block_s=BLOCK_S, calib_blocks=2, model_dir=model_dir)
     connect(qtbot, win)
     page = win.pages["calibrate"]
     assert page.start_session()
-    qtbot.waitUntil(lambda: page.last_step is not None
-                    and page.last_step.view.phase == "rest", timeout=STEP_S * 1000)
+    qtbot.waitUntil(lambda: page.last_step is not None and page.last_step.view.block_index == 1
+                    and page.last_step.view.phase == "ready", timeout=STEP_S * 1000)
     page.end_activity()
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
     summary = page.summary

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ui_helpers import STEP_S, connect
+from ui_helpers import STEP_S, connect, end_unkept
 
 from neurofb import paths
 from neurofb.library.index import SessionLibrary
@@ -295,6 +295,7 @@ def test_another_exercise_chosen_mid_session_is_for_the_next_one(qtbot, make_win
     page.end_activity()
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
     assert page.last_result.exercise == "gauge"
+    assert "next session" not in win.banner.text  # that session is over
     assert page.exercise_name == "rocket"
     assert page.canvas_stack.currentWidget() is page.canvases["rocket"]
 
@@ -326,14 +327,7 @@ def test_skipping_the_rest_says_so_and_a_session_ended_in_the_rest_is_not_kept(
 
     # ended during the rest: no exercise time, so no recording and no library row
     start_and_rest()
-    recording = page.controller.recorder.path
-    page.end_activity()
-    qtbot.waitUntil(lambda: page.last_result is not first, timeout=STEP_S * 1000)
-    res = page.last_result
-    assert not res.kept and res.recording is None and res.library_id is None
-    assert not recording.exists()
-    assert page.stack.currentWidget() is not page.summary
-    assert "nothing was recorded" in page.status.text()
+    end_unkept(qtbot, page)
     # closing the window during the rest keeps nothing either
     start_and_rest()
     recording = page.controller.recorder.path

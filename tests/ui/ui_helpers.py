@@ -18,3 +18,17 @@ def connect(qtbot, win, kind: str = "synthetic", **spec):
     win.show_page("live")
     qtbot.waitUntil(lambda: win.live.updates > 0 and win.live.eeg.samples_seen > 0,
                     timeout=CONNECT_S * 1000)
+
+
+def end_unkept(qtbot, page):
+    """End the page's session, which must not be kept: no recording, library row or summary,
+    and the status line says so. Return its result."""
+    recording, before = page.controller.recorder.path, page.last_result
+    page.end_activity()
+    qtbot.waitUntil(lambda: page.last_result is not before, timeout=STEP_S * 1000)
+    res = page.last_result
+    assert not res.kept and res.recording is None and res.library_id is None
+    assert not recording.exists()
+    assert page.stack.currentWidget() is not page.summary
+    assert "nothing was recorded" in page.status.text()
+    return res
