@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
+from neurofb.boards import board_layout
 from neurofb.errors import RecordingError
 from neurofb.recording import Recording, RecordingWriter, formats, open_recording
 from neurofb.recording.mne_files import decode_annotation, encode_marker
@@ -161,6 +162,19 @@ def test_csv_without_sidecar_needs_the_right_board(synth, exported, tmp_path):
         formats.read_file(bare, board="cyton")
     with pytest.raises(RecordingError, match="unknown board"):
         formats.read_file(bare, board="no_such_board")
+
+
+def test_a_csv_whose_clock_runs_backwards_is_refused(exported, tmp_path):
+    lines = exported["csv"].read_text().splitlines()
+    cells = [line.split("\t") for line in lines]
+    ts_col = board_layout("synthetic").timestamp_row
+    stamps = [c[ts_col] for c in cells][::-1]  # each step back by one sample: no big jump
+    for c, t in zip(cells, stamps, strict=True):
+        c[ts_col] = t
+    bad = tmp_path / "backwards.csv"
+    bad.write_text("\n".join("\t".join(c) for c in cells) + "\n")
+    with pytest.raises(RecordingError, match="timestamp column runs backwards"):
+        formats.read_file(bad, board="synthetic")
 
 
 def test_a_damaged_sidecar_is_an_error_not_silently_ignored(exported, tmp_path):

@@ -155,6 +155,13 @@ def test_timestamps_column_that_is_not_a_clock_is_refused_in_one_line(tmp_path, 
     (rec / "eeg.bin").write_bytes(bytes(raw))
     code, _, err = cli(capsys, "replay", rec)
     assert code == 2 and "not a clock" in one_line_error(err, "replay")
+    # a column running backwards by a sample at a time (no single big jump back)
+    rows = np.frombuffer(bytes(raw), "<f4").reshape(-1, 20).copy()
+    rows[30000, 0] = rows[29999, 0]
+    rows[:, 0] = rows[::-1, 0]
+    (rec / "eeg.bin").write_bytes(rows.tobytes())
+    code, _, err = cli(capsys, "replay", rec)
+    assert code == 2 and "runs backwards" in one_line_error(err, "replay")
 
 
 def test_calibration_windows_leave_out_missing_samples(tmp_path):

@@ -340,6 +340,7 @@ def _parse(path: Path, lay: BoardLayout, ch_rows: list[int], warn: list[str]
     codes: list[tuple[int, float]] = []
     take = [lay.timestamp_row, *ch_rows]
     last_t = None
+    back = total = 0  # timestamp steps that go back, and all steps
     try:
         with open(path, "rb") as fh:
             for lines, line_no in _blocks(fh, path, warn):
@@ -362,6 +363,9 @@ def _parse(path: Path, lay: BoardLayout, ch_rows: list[int], warn: list[str]
                 if not np.all(np.isfinite(stamps)):
                     raise RecordingError(f"{path} holds a timestamp that is not a finite "
                                          f"number near line {line_no}: it is damaged")
+                steps = np.diff(stamps if last_t is None else np.r_[last_t, stamps])
+                back += int(np.count_nonzero(steps < 0))
+                total += steps.size
                 last_t = stamps[-1]
                 if lay.marker_row is not None:
                     col = rows[:, lay.marker_row]
@@ -381,6 +385,10 @@ def _parse(path: Path, lay: BoardLayout, ch_rows: list[int], warn: list[str]
     if n == 0 or last_t is None:
         cache.close()
         raise RecordingError(f"{path} holds no complete line of samples")
+    if back > total / 2:  # a clock's jitter steps back now and then, never most of the time
+        cache.close()
+        raise RecordingError(f"{path}: its timestamp column runs backwards ({back} of {total} "
+                             "steps): it is not a clock; the file is damaged")
     return cache, n, codes
 
 

@@ -151,17 +151,24 @@ class _Rows:
 def _scan_clock(rows: _Rows, offset: float, eeg: Path, n_ch: int, block: int = 1 << 16) -> None:
     """Check the timestamp column is a clock, a block at a time (memory stays bounded)."""
     previous = None
+    back = total = 0  # steps back: a clock's jitter now and then, never most of them
     for a in range(0, rows.n_rows, block):
         stamps = rows(a, min(a + block, rows.n_rows))[:, 0].astype(np.float64) + offset
         if previous is not None:
             stamps = np.concatenate([[previous], stamps])
         steps = np.diff(stamps)
+        back += int(np.count_nonzero(steps < 0))
+        total += steps.size
         if not np.all(np.isfinite(stamps)) or (steps.size and steps.min() < -_MAX_BACKSTEP_S):
             raise RecordingError(
                 f"{eeg}: the timestamp column is not a clock (non-finite or jumping back): "
                 f"eeg.bin does not hold the {n_ch} channels + timestamp rows meta.json describes"
             )
         previous = stamps[-1]
+    if back > total / 2:
+        raise RecordingError(
+            f"{eeg}: the timestamp column runs backwards ({back} of {total} steps): it is not a "
+            "clock; eeg.bin is damaged or does not hold the rows meta.json describes")
 
 
 def _read_eeg(folder: Path, meta: dict, warn: list[str]) -> tuple[TimeSeries, TimeSeries]:
