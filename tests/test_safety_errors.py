@@ -98,6 +98,10 @@ def test_model_json_fields_of_the_wrong_type_are_one_line(tmp_path, capsys):
     (("export", str(DEMO), "--to", "bids", "--force"), "--force does nothing for a BIDS"),
     (("replay", str(DEMO), "--board", "cyton"), "--board is for BrainFlow CSV files"),
     (("stream", "--montage", "cyton", "--seconds", "1"), "--montage is for LSL streams"),
+    (("train", "--eegmat", "/nonexistent", "--epochs", "0"), "--epochs: must be at least 1"),
+    (("evaluate", "--eegmat", "/nonexistent", "--members", "x"), "--members: must be a whole"),
+    (("train", "--init", str(DEMO.parent.parent / "models" / "focus-default"), "--recordings",
+      str(DEMO), "--members", "3", "--out", "/nonexistent/x"), "--members does not apply"),
     # an empty value is never "the default" or "."; a trace is a file, not stdout or a device
     (("export", str(DEMO), "--to", "edf", "--out", ""), "--out is empty"),
     (("stream", "--record", "", "--seconds", "1"), "--record is empty"),

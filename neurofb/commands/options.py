@@ -40,6 +40,7 @@ __all__ = [
     "non_negative_float",
     "output_requests",
     "positive_float",
+    "positive_int",
     "torch_device",
     "train_config",
 ]
@@ -118,6 +119,17 @@ def positive_float(text: str) -> float:
     value = _number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
 
 
@@ -309,28 +321,29 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     """The recipe flags (shared by ``train`` and ``evaluate --cv``); defaults = the shipped
     recipe (:class:`neurofb.training.train.Recipe`)."""
     g = p.add_argument_group("recipe (defaults: the shipped recipe)")
-    g.add_argument("--epochs", type=int, default=40,
+    g.add_argument("--epochs", type=positive_int, default=40,
                    help="most epochs per training stage (default 40)")
-    g.add_argument("--patience", type=int, default=8,
+    g.add_argument("--patience", type=positive_int, default=8,
                    help="stop a stage after this many epochs without a better validation AUC "
                         "(default 8)")
-    g.add_argument("--members", type=int, default=5,
+    g.add_argument("--members", type=positive_int, default=None,
                    help="ensemble members, each early-stopped on its own held-out subjects "
                         "(default 5)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--d-model", type=int, default=32, help="token width (default 32)")
+    g.add_argument("--d-model", type=positive_int, default=32, help="token width (default 32)")
     g.add_argument("--layers", type=int, default=1, help="self-attention layers (default 1)")
-    g.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    g.add_argument("--heads", type=positive_int, default=4, help="attention heads (default 4)")
     g.add_argument("--dropout", type=float, default=0.1, help="dropout (default 0.1)")
     g.add_argument("--lr", type=float, default=1e-3,
                    help="AdamW learning rate of the whole network (default 1e-3)")
     g.add_argument("--lr-linear", type=float, default=1e-2,
                    help="Adam learning rate of the linear branch's stage (default 1e-2)")
     g.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
-    g.add_argument("--batch-size", type=int, default=256, help="windows per step (default 256)")
+    g.add_argument("--batch-size", type=positive_int, default=256,
+                   help="windows per step (default 256)")
     g.add_argument("--device", type=torch_device, default=None,
                    help="torch device: cpu, cuda, cuda:N or mps (default: cuda if available)")
-    g.add_argument("--threads", type=int, default=1,
+    g.add_argument("--threads", type=positive_int, default=1,
                    help="CPU threads for torch (default 1: the model is small)")
     g.add_argument("--cache", default=None,
                    help="folder for eegmat windows' features (default: <data dir>/cache)")
@@ -351,7 +364,8 @@ def train_config(args: argparse.Namespace) -> Any:
             d_model=args.d_model, n_heads=args.heads, n_layers=args.layers,
             dropout=args.dropout, lr=args.lr, lr_linear=args.lr_linear,
             weight_decay=args.weight_decay, batch_size=args.batch_size,
-            max_epochs=args.epochs, patience=args.patience, n_members=args.members,
+            max_epochs=args.epochs, patience=args.patience,
+            n_members=Recipe.n_members if args.members is None else args.members,
             seed=args.seed)
     except ValueError as err:
         raise NeurofbError(str(err)) from None

@@ -77,7 +77,7 @@ def _cv_metrics(doc: dict[str, Any]) -> dict[str, Any]:
 def _check_paths(args: argparse.Namespace) -> None:
     """Every input exists; --out and --checkpoint are writable and none of the inputs."""
     from neurofb import paths
-    from neurofb.errors import ModelError
+    from neurofb.errors import ModelError, NeurofbError
     from neurofb.focus.card import check_model_out
 
     inputs: list[Path] = []
@@ -87,6 +87,9 @@ def _check_paths(args: argparse.Namespace) -> None:
         inputs.append(paths.check_input(item, what="recording"))
     if args.init:
         inputs.append(paths.check_input(args.init, what="model folder", error=ModelError))
+        if args.members is not None:
+            raise NeurofbError("--members does not apply with --init: a retrained model keeps "
+                               "its parent's members; leave --members out")
     if args.metrics:
         inputs.append(paths.check_input(args.metrics, what="metrics file"))
     out = paths.check_output_folder(args.out, inputs=inputs, what="model folder",
