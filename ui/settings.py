@@ -297,7 +297,9 @@ class SettingsPage(QWidget):
                               "connection; the reward rate at once, to a running session too.")
         self.applies.setWordWrap(True)
         self.applies.setStyleSheet("color: #666;")
-        form.addRow("", self.applies)
+        # a row of its own across the form: a wrapped label in the field column is given the
+        # height of its narrowest layout, a blank gap above one line of text
+        form.addRow(self.applies)
         self.reward_rate = QSpinBox()
         self.reward_rate.setRange(round(TARGET_RATE_RANGE[0] * 100),
                                   round(TARGET_RATE_RANGE[1] * 100))
