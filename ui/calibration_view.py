@@ -32,29 +32,20 @@ def block_labels(n_blocks: int) -> tuple[str, ...]:
 
 def personalise_check(recording: str, model_dir: str) -> str:
     """Whether a calibration recording can personalise the model in ``model_dir`` (worker
-    thread): how many clean windows of rest and of task it has, or a NeurofbError saying why
-    it cannot.
-
-    The windows are those :func:`neurofb.training.personalise.personalise` takes: the clean
-    ones of the labelled blocks (:func:`neurofb.training.recordings.recording_windows`), split
-    into a part to fit and a part held back for its before/after check
-    (:func:`neurofb.training.personalise.hold_back`); each part needs both rest and task.
+    thread): how many clean windows of rest and of task it has, or the NeurofbError
+    :func:`neurofb.training.personalise.personalise` would raise (the same check,
+    :func:`~neurofb.training.personalise.calibration_split`).
     """
-    from neurofb.errors import ModelError
     from neurofb.focus.card import read_card
     from neurofb.recording import open_recording
-    from neurofb.training.personalise import hold_back
+    from neurofb.training.personalise import calibration_split
     from neurofb.training.recordings import recording_windows
 
     window_s = read_card(model_dir).window_s or 2.0
     windows = recording_windows(open_recording(recording), window_s=window_s)
-    counts = (f"{int((windows.y == 0).sum())} clean {window_s:g} s windows of rest and "
-              f"{int((windows.y == 1).sum())} of task")
-    fit, held = hold_back(windows)
-    if not {0, 1} <= set(fit.y.tolist()) & set(held.y.tolist()):
-        raise ModelError(f"{counts}, too few to fit your model and check it on some held "
-                         "back: record full blocks of both")
-    return counts
+    calibration_split(windows)
+    return (f"{int((windows.y == 0).sum())} clean {window_s:g} s windows of rest and "
+            f"{int((windows.y == 1).sum())} of task")
 
 
 class CalibrationCanvas(Canvas):

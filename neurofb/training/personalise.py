@@ -32,7 +32,8 @@ from neurofb.focus.personal import PersonalHead, save_heads
 from neurofb.training.metrics import binary_metrics
 from neurofb.training.windows import FeatureSet
 
-__all__ = ["HEAD_C", "fit_heads", "fit_personal_head", "hold_back", "improved", "personalise"]
+__all__ = ["HEAD_C", "calibration_split", "fit_heads", "fit_personal_head", "hold_back",
+           "improved", "personalise"]
 
 #: Inverse L2 strength of the personal head's logistic regression.
 HEAD_C = 1.0
@@ -129,10 +130,18 @@ def _copy_parent(model_dir: Path, meta: dict[str, Any], out: Path) -> None:
         os.chmod(out / name, 0o644)
 
 
-def _split(data: FeatureSet, fraction: float) -> tuple[FeatureSet, FeatureSet]:
+def calibration_split(data: FeatureSet, fraction: float = 0.3
+                      ) -> tuple[FeatureSet, FeatureSet]:
     """:func:`hold_back`, after checking there are enough clean windows of each class to fit a
     head and hold some back (a dead recording, flat or railed, has none: the quality check of
-    :func:`neurofb.training.recordings.recording_windows` left its windows out)."""
+    :func:`neurofb.training.recordings.recording_windows` left its windows out).
+
+    Raises
+    ------
+    ModelError
+        Too few clean windows of rest or of task, saying why (what is also what the app says
+        of a calibration before it is personalised).
+    """
     from neurofb.training.recordings import left_out
 
     cal, held = hold_back(data, fraction)
@@ -216,7 +225,7 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
         data = open_recording(data)
     if not isinstance(data, FeatureSet):
         data = recording_windows(data, window_s=float(meta["input"].get("window_s", 2.0)))
-    cal, held = _split(data, hold_back_fraction)
+    cal, held = calibration_split(data, hold_back_fraction)
     # the windows come as features: the stream rate bind asks for is not used here
     bound = load_estimator(model_dir).bind(cal.ch_names, 2.0 * 45.0)
     heads = fit_heads(bound, cal)
