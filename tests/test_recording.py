@@ -156,6 +156,45 @@ def test_new_recording_path_is_fresh_and_under_the_data_dir(_private_home):
     assert second != first and not second.exists()
 
 
+def test_a_picked_name_taken_meanwhile_gives_the_next_free_name(tmp_path):
+    # Two recordings (or imports) started in the same second pick the same name; the one
+    # that comes second must take the next free name, not fail, and touch nothing of the other.
+    info = SourceInfo(("Fz",), 250.0, "test")
+    picked = tmp_path / "20261201-101010-synthetic"
+    first = RecordingWriter(picked, info, unique=True)
+    second = RecordingWriter(picked, info, unique=True)
+    (tmp_path / "20261201-101010-synthetic-3").mkdir()  # taken by someone else
+    third = RecordingWriter(picked, info, unique=True)
+    for w, value in ((first, 1.0), (second, 2.0), (third, 3.0)):
+        w.write_chunk(Chunk(np.full((1, 10), value), np.arange(10) / 250.0, ("Fz",), 250.0))
+        w.close()
+    assert [w.path.name[-2:] for w in (first, second, third)] == ["ic", "-2", "-4"]
+    assert [open_recording(w.path).data[0, 0] for w in (first, second, third)] == [1, 2, 3]
+    assert list((tmp_path / "20261201-101010-synthetic-3").iterdir()) == []
+    with pytest.raises(RecordingError, match="never overwrites"):  # a name the user gave
+        RecordingWriter(picked, info)
+
+
+def test_imports_started_together_each_get_their_own_recording(synthetic_recording, tmp_path):
+    # Real concurrent imports of one file into one folder, without --out: the same second,
+    # the same name picked by each; every import must land, complete, in a folder of its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neurofb.recording.formats import export, import_file
+
+    path, _ = synthetic_recording
+    source = export(open_recording(path), "fif", tmp_path / "take.fif")
+    root = tmp_path / "recordings"
+    with ThreadPoolExecutor(4) as pool:
+        folders = list(pool.map(lambda _: import_file(source, root=root), range(4)))
+    assert len(set(folders)) == 4 and {f.parent for f in folders} == {root}
+    assert sorted(p.name for p in root.iterdir()) == sorted(f.name for f in folders)
+    want = open_recording(path).data
+    for folder in folders:
+        rec = open_recording(folder)
+        assert rec.meta["complete"] and np.allclose(rec.data, want, atol=1e-4)
+
+
 def test_interrupted_copy_is_found_finalised_and_readable(tmp_path, synthetic_recording):
     # A copy of a folder taken while it is written is what a crash leaves behind.
     info = SourceInfo(("Fz", "Cz"), 250.0, "test")

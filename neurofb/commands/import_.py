@@ -43,20 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import one file and print the new recording folder."""
-    from pathlib import Path
-
     from neurofb import paths
     from neurofb.errors import LibraryError
     from neurofb.recording.formats import import_file
-    from neurofb.recording.writer import new_recording_path
 
     paths.check_input(args.file, what="file to import")
-    out = args.out
-    if out is None:
-        stem = Path(args.file).name.split(".")[0]
-        out = new_recording_path(paths.data_dir(args.data_dir) / "recordings", label=stem)
-    folder = import_file(args.file, out, board=args.board, stream=args.stream,
-                         montage=args.montage, unit=args.unit)
+    folder = import_file(args.file, args.out, root=paths.data_dir(args.data_dir) / "recordings",
+                         board=args.board, stream=args.stream, montage=args.montage,
+                         unit=args.unit)
     from neurofb.recording.folder import read_folder
 
     for note in read_folder(folder).meta.get("import_warnings", []):

@@ -380,6 +380,7 @@ def import_file(
     path: str | os.PathLike,
     out: str | os.PathLike | None = None,
     *,
+    root: str | os.PathLike | None = None,
     board: str | int | None = None,
     chunk_s: float = 10.0,
     **options: str | None,
@@ -392,8 +393,10 @@ def import_file(
         The file to import.
     out : path-like, optional
         The recording folder to create. An existing folder (not a recording) gets the new
-        recording inside, named after the file. Default: a new folder under
-        ``<data dir>/recordings``.
+        recording inside, named after the file. Default: a new folder under ``root``, named
+        after the time and the file (the next free name if another import takes it first).
+    root : path-like, optional
+        Where a recording without ``out`` goes; default ``<data dir>/recordings``.
     board : str or int, optional
         For BrainFlow CSV files: the board that wrote it.
     chunk_s : float
@@ -417,12 +420,12 @@ def import_file(
     inputs = (source, *([sidecar_path(source)] if _by_extension(source) == "csv" else []))
     stem = source.name.split(".")[0] or "import"
     if out is None:
-        folder = new_recording_path(label=stem)
+        folder = new_recording_path(root, label=stem)
     else:
         folder = Path(out)
         if folder.is_dir() and not (folder / META).exists():
             folder = folder / stem
-    paths.check_new_folder(folder, inputs=inputs, what="recording", error=RecordingError)
+        paths.check_new_folder(folder, inputs=inputs, what="recording", error=RecordingError)
     rec = read_file(source, board=board, **{k: v for k, v in options.items() if v is not None})
     reserved = {"format", "format_version", "board", "ch_names", "sfreq", "unit", "dtype",
                 "byte_order", "columns", "timestamp_offset", "files", "complete",
@@ -431,7 +434,8 @@ def import_file(
     meta["imported_from"] = str(Path(path).resolve())
     if rec.warnings:
         meta["import_warnings"] = list(rec.warnings)
-    writer = RecordingWriter(folder, rec.info, meta=meta)
+    writer = RecordingWriter(folder, rec.info, meta=meta, unique=out is None)
+    folder = writer.path
     try:
         step = max(1, int(chunk_s * rec.info.sfreq))
         for start in range(0, rec.n_samples, step):

@@ -160,11 +160,16 @@ class RecordingWriter:
         Seconds between flushes to disk, in (0, 1].
     on_error : callable, optional
         Called with the message (on the writer thread) when writing fails.
+    unique : bool
+        ``path`` is a name neurofb picked (:func:`new_recording_path`), not the user's: when
+        another process takes it first (two recordings or imports started in the same
+        second), the writer takes the next free name, ``<path>-2``, ``<path>-3``, … and
+        :attr:`path` says which. Default False: an existing ``path`` is an error.
 
     Raises
     ------
     RecordingError
-        If ``path`` exists or the folder cannot be created.
+        If ``path`` exists (and ``unique`` is False) or the folder cannot be created.
     """
 
     def __init__(
@@ -176,6 +181,7 @@ class RecordingWriter:
         dtype: str = "float64",
         flush_interval_s: float = 0.5,
         on_error: Callable[[str], None] | None = None,
+        unique: bool = False,
     ) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
@@ -233,15 +239,15 @@ class RecordingWriter:
         }
         self._lock_fd: int | None = None
         self._lock_size = 0
-        self._create(started)
+        self._create(started, unique)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"recorder:{self.path.name}", daemon=True
         )
         self._thread.start()
 
-    def _create(self, started: float) -> None:
-        if self.path.exists():
+    def _create(self, started: float, unique: bool) -> None:
+        if not unique and self.path.exists():
             raise RecordingError(
                 f"{self.path} already exists: neurofb never overwrites a recording. "
                 "Choose a new path (or let neurofb pick one)."
@@ -260,12 +266,18 @@ class RecordingWriter:
                 f"cannot create recording folder {self.path}: {self.path.parent} cannot be made "
                 f"({err.strerror}). Choose a folder you can write to."
             ) from err
+        base, k = self.path, 2
         try:
-            self.path.mkdir()
-        except FileExistsError as err:
-            raise RecordingError(
-                f"{self.path} already exists: neurofb never overwrites a recording."
-            ) from err
+            while True:
+                try:
+                    self.path.mkdir()
+                    break
+                except FileExistsError as err:
+                    if not unique:
+                        raise RecordingError(f"{self.path} already exists: neurofb never "
+                                             "overwrites a recording.") from err
+                    # a name neurofb picked, taken meanwhile by another process: the next one
+                    self.path, k = base.with_name(f"{base.name}-{k}"), k + 1
         except OSError as err:
             raise RecordingError(
                 f"cannot create recording folder {self.path}: {err.strerror}. "

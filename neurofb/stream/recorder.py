@@ -104,10 +104,12 @@ class StreamRecorder:
     ) -> None:
         target = Path(path) if path is not None else new_recording_path(label=label)
         try:
-            self.writer = RecordingWriter(target, info, meta=dict(meta or {}), on_error=on_error)
+            self.writer = RecordingWriter(target, info, meta=dict(meta or {}), on_error=on_error,
+                                          unique=path is None)
         except ValueError as err:
             raise RecordingError(f"cannot record {info.board}: {err}") from None
-        elsewhere.note(target)  # outside the data folder: where a crash recovery must look
+        # outside the data folder: where a crash recovery must look
+        elsewhere.note(self.writer.path)
         self.t0: float | None = None
         self._lock = threading.Lock()
         self._runner: SupportsListeners | None = None
