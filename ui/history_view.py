@@ -130,7 +130,7 @@ class HistoryPage(QWidget):
                                   name="share of time on target")
         self.days_plot = pg.PlotWidget()
         dp = self.days_plot.getPlotItem()
-        dp.setTitle("Minutes trained per day (mean focus of the day above each bar)")
+        dp.setTitle("Minutes trained per day")
         self.day_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush("#b39ddb"))
         dp.addItem(self.day_bars)
         self.day_labels: list[pg.TextItem] = []
@@ -138,7 +138,6 @@ class HistoryPage(QWidget):
             plot.getPlotItem().setMenuEnabled(False)
             plot.getPlotItem().hideButtons()
             plot.getPlotItem().setMouseEnabled(x=False, y=False)
-        self.days_plot.setMaximumHeight(190)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -167,11 +166,12 @@ class HistoryPage(QWidget):
         self.trace_info = QLabel()
         self.trace_info.setWordWrap(True)
 
+        # side by side: on a laptop screen both keep a readable height above the table
         charts = QWidget()
-        cl = QVBoxLayout(charts)
+        cl = QHBoxLayout(charts)
         cl.setContentsMargins(0, 0, 0, 0)
-        cl.addWidget(self.progress_plot, 2)
-        cl.addWidget(self.days_plot, 1)
+        cl.addWidget(self.progress_plot, 3)
+        cl.addWidget(self.days_plot, 2)
         lower = QWidget()
         ll = QVBoxLayout(lower)
         ll.setContentsMargins(0, 0, 0, 0)

@@ -47,5 +47,11 @@ def test_every_page_fits_a_1280x720_screen_and_all_of_it_is_reachable(qtbot, mak
             if area is not None:
                 area.ensureWidgetVisible(w)
             assert not w.visibleRegion().isEmpty(), (key, type(w).__name__, w.objectName())
+    # the history page's charts stay readable at this size (not squashed to a strip)
+    win.show_page("history")
+    hist = win.pages["history"]
+    qtbot.waitUntil(hist.isVisible)
+    for chart in (hist.progress_plot, hist.days_plot, hist.trace_plot):
+        assert chart.height() >= 150 and chart.width() >= 300, (chart.size(), hist.size())
     # the tall pages scroll at this size instead of growing the window
     assert win.page_areas["settings"].verticalScrollBar().maximum() > 0
