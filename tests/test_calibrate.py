@@ -13,9 +13,15 @@ from focus_helpers import tiny_model_dir, tiny_recipe, write_calibration_recordi
 
 from neurofb.cli import main
 from neurofb.errors import ChannelError, ModelError
-from neurofb.focus.card import sha256_file
+from neurofb.focus.card import read_meta, sha256_file
 from neurofb.focus.neural import load_estimator
-from neurofb.training.personalise import fit_heads, hold_back, improved, personalise
+from neurofb.training.personalise import (
+    RECOMMENDED_WINDOWS,
+    fit_heads,
+    hold_back,
+    improved,
+    personalise,
+)
 
 torch.set_num_threads(1)
 
@@ -117,6 +123,24 @@ def test_personalise_needs_both_classes(population, eegmat_dir, tmp_path):
                                             task_s=1)  # no whole 2 s task window
     with pytest.raises(ModelError, match="both rest and task"):
         personalise(population, rest_only, tmp_path / "out")
+
+
+def test_a_short_calibration_calibrates_with_a_warning_a_long_one_without(
+        population, recording, eegmat_dir, tmp_path, capsys):
+    short = write_calibration_recording(tmp_path / "short", eegmat_dir, 1, rest_s=12,
+                                        task_s=12)
+    res = personalise(population, short, tmp_path / "s")
+    assert res["windows"] + res["held_back"] < 2 * RECOMMENDED_WINDOWS
+    assert len(res["notes"]) == 1 and "short calibration" in res["notes"][0]
+    assert read_meta(tmp_path / "s")["calibration"]["notes"] == res["notes"]
+    assert main(["calibrate", "--model", str(population), "--recording", str(short),
+                 "--out", str(tmp_path / "cli")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: a short calibration" in err and f"{RECOMMENDED_WINDOWS} s" in err
+    assert personalise(population, recording, tmp_path / "long")["notes"] == []
+    assert main(["calibrate", "--model", str(population), "--recording", str(recording),
+                 "--out", str(tmp_path / "cli-long")]) == 0
+    assert "short calibration" not in capsys.readouterr().err
 
 
 def test_a_calibration_whose_blocks_were_not_followed_does_worse_and_is_flagged(

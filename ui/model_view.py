@@ -554,6 +554,8 @@ class ModelPage(QWidget):
         keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
         label = {"auc": "AUC", "balanced_accuracy": "balanced accuracy"}
         extra = ", ".join(f"{label[k]} {before[k]:.3f} → {after[k]:.3f}" for k in keys)
+        for note in result.get("notes", []):
+            extra += f". Note: {note}"
         if "auc" not in keys or personalise.improved(result):
             return extra, ""
         return extra, (f"The personalised model did worse than {current} on the last part of "

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
                       overwrite=args.force)
     if args.json:
         print(json.dumps({k: res[k] for k in ("before", "after", "after_baseline", "seconds",
-                                              "windows", "held_back", "electrodes", "out_dir")
+                                              "windows", "held_back", "electrodes", "out_dir",
+                                              "notes")
                           if k in res}, indent=2, default=float))
     else:
         b, a = res["before"], res["after"]
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
                   f"accuracy {ab['balanced_accuracy']:.3f}")
         print(f"  tied to the electrodes {', '.join(res['electrodes'])}")
         print(f"wrote {res['out_dir']}")
+    for note in res.get("notes", []):
+        print(f"warning: {note}", file=sys.stderr)
     if not improved(res):
         print(f"warning: the personal model did worse than {model_dir.name} on the held-back "
               "windows (AUC above): were the calibration's blocks followed? Consider keeping "

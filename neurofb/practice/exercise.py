@@ -181,6 +181,20 @@ class Flash:
         self._at: float | None = None
 
     def update(self, fb: FeedbackState, elapsed_s: float) -> float:
+        """The flash's strength now, in [0, 1] (a reward in ``fb`` restarts it).
+
+        Parameters
+        ----------
+        fb : FeedbackState
+            The reward logic's decision for the latest update.
+        elapsed_s : float
+            Exercise time (s), which pauses when the exercise does.
+
+        Returns
+        -------
+        float
+            1 at the reward, 0 once ``flash_s`` has passed (or before any reward).
+        """
         if fb.reward:
             self._at = elapsed_s
         if self._at is None:

@@ -32,11 +32,15 @@ from neurofb.focus.personal import PersonalHead, save_heads
 from neurofb.training.metrics import binary_metrics
 from neurofb.training.windows import FeatureSet
 
-__all__ = ["HEAD_C", "calibration_split", "fit_heads", "fit_personal_head", "hold_back",
-           "improved", "personalise"]
+__all__ = ["HEAD_C", "RECOMMENDED_WINDOWS", "calibration_split", "fit_heads",
+           "fit_personal_head", "hold_back", "improved", "personalise", "short_calibration"]
 
 #: Inverse L2 strength of the personal head's logistic regression.
 HEAD_C = 1.0
+#: Clean windows of each class (about seconds, at the 1 s hop) a calibration should have: the
+#: calibrated mode of the model card used 30 s of rest and 20 s of task to fit, and the
+#: before/after report needs windows held back on top. Fewer still calibrate, with a warning.
+RECOMMENDED_WINDOWS = 30
 
 
 def fit_personal_head(logit: np.ndarray, feats: np.ndarray, y: np.ndarray, *,
@@ -158,8 +162,23 @@ def calibration_split(data: FeatureSet, fraction: float = 0.3
     if min(counts) == 0:
         raise ModelError(f"calibration needs both rest and task blocks in the recording; "
                          f"{name} has {counts[0]} windows of rest and {counts[1]} of task")
-    raise ModelError("the calibration blocks are too short to hold some back for the "
-                     "before/after report: record at least 30 s of rest and 30 s of task")
+    raise ModelError(f"the calibration blocks are too short to fit a head and hold some "
+                     f"windows back for the before/after report ({counts[0]} windows of rest, "
+                     f"{counts[1]} of task): record at least {RECOMMENDED_WINDOWS} s of rest "
+                     f"and {RECOMMENDED_WINDOWS} s of task")
+
+
+def short_calibration(data: FeatureSet) -> str:
+    """A warning when a calibration has fewer than :data:`RECOMMENDED_WINDOWS` clean windows
+    of rest or of task ("" otherwise): it still calibrates, but the head is fitted on few
+    windows and the before/after figures rest on fewer still."""
+    counts = [int((np.asarray(data.y) == c).sum()) for c in (0, 1)]
+    if min(counts) >= RECOMMENDED_WINDOWS:
+        return ""
+    return (f"a short calibration: {counts[0]} clean windows of rest and {counts[1]} of task "
+            f"(about as many seconds); the personal head is fitted on few windows and the "
+            f"before/after figures rest on fewer still. Record at least {RECOMMENDED_WINDOWS} "
+            f"s of each for a head to trust")
 
 
 def improved(report: dict[str, Any]) -> bool:
@@ -196,7 +215,8 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     dict
         ``before`` and ``after`` metrics on the held-back windows (cold mode; ``after_baseline``
         with the baseline head), ``seconds``, ``windows``, ``held_back``, ``electrodes``,
-        ``out_dir``.
+        ``out_dir``, and ``notes``: warnings for the user (a short calibration,
+        :func:`short_calibration`).
 
     Raises
     ------
@@ -226,6 +246,7 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     if not isinstance(data, FeatureSet):
         data = recording_windows(data, window_s=float(meta["input"].get("window_s", 2.0)))
     cal, held = calibration_split(data, hold_back_fraction)
+    notes = [n for n in (short_calibration(data),) if n]
     # the windows come as features: the stream rate bind asks for is not used here
     bound = load_estimator(model_dir).bind(cal.ch_names, 2.0 * 45.0)
     heads = fit_heads(bound, cal)
@@ -256,7 +277,7 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
                   "graph's logit (cold; baseline with the calibration's rest as the baseline) "
                   "and the person's log band powers per electrode; the network unchanged",
         "data": data.files, "windows_used": len(cal), "windows_held_back": len(held),
-        **report, "seconds": round(seconds, 2)}
+        **report, "seconds": round(seconds, 2), "notes": notes}
     write_meta(out, new_meta)
     return {**report, "seconds": seconds, "windows": len(cal), "held_back": len(held),
-            "electrodes": list(cal.ch_names), "out_dir": str(out)}
+            "electrodes": list(cal.ch_names), "out_dir": str(out), "notes": notes}
