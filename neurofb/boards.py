@@ -160,6 +160,8 @@ class BoardLayout:
         Row of the markers, if the board has one.
     sfreq : float
         Sampling rate in Hz.
+    package_row : int or None
+        Row of the package counter (0…255, wrapping), if the board has one.
     """
 
     board_id: int
@@ -170,6 +172,7 @@ class BoardLayout:
     timestamp_row: int
     marker_row: int | None
     sfreq: float
+    package_row: int | None = None
 
 
 @functools.cache
@@ -194,12 +197,16 @@ def _layout(board: int) -> BoardLayout:
     except bs.BrainFlowError:
         marker = None
     try:
+        package: int | None = int(shim.get_package_num_channel(board))
+    except bs.BrainFlowError:
+        package = None
+    try:
         names = tuple(shim.get_eeg_names(board))
     except bs.BrainFlowError:
         names = ()
     if len(names) != len(eeg):
         names = tuple(f"EEG{i + 1}" for i in range(len(eeg)))
-    return BoardLayout(board, name, rows, eeg, names, ts, marker, sfreq)
+    return BoardLayout(board, name, rows, eeg, names, ts, marker, sfreq, package)
 
 
 def board_layout(board: str | int) -> BoardLayout:

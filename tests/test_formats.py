@@ -194,6 +194,32 @@ def test_a_damaged_sidecar_is_an_error_not_silently_ignored(exported, tmp_path):
     assert list(formats.read_file(csv_path).info.ch_names) == good["ch_names"]
 
 
+def test_a_cyton_recording_exports_in_the_cyton_layout(tmp_path):
+    # Cyton's BrainFlow board id is 0: the export must not take it for "no board" and write
+    # the synthetic board's 32-row layout, which BrainFlow and neurofb then misread.
+    from brainflow.board_shim import BoardIds, BoardShim
+    from brainflow.data_filter import DataFilter
+
+    from neurofb.paths import REPO_ROOT
+
+    gui = (REPO_ROOT.parent / "shared" / "data" / "openbci"
+           / "OpenBCI_GUI-v5-blinks-jawClench-alpha.txt")
+    if not gui.exists():
+        pytest.skip(f"OpenBCI sample not found at {gui}")
+    folder = formats.import_file(gui, tmp_path / "rec")
+    rec = open_recording(folder)
+    assert rec.meta["source"]["board_id"] == BoardIds.CYTON_BOARD.value == 0
+    out = formats.export(rec, "csv", tmp_path / "cyton.csv")
+    rows = DataFilter.read_file(str(out))
+    assert rows.shape[0] == BoardShim.get_num_rows(BoardIds.CYTON_BOARD.value)
+    assert json.loads(formats.sidecar_path(out).read_text())["board_id"] == 0
+    package = rows[BoardShim.get_package_num_channel(BoardIds.CYTON_BOARD.value)]
+    assert np.array_equal(package, np.arange(rows.shape[1]) % 256)
+    formats.sidecar_path(out).unlink()  # as the OpenBCI GUI or BrainFlow's playback reads it
+    back = formats.read_file(out, board="cyton")
+    assert np.abs(back.data - rec.data).max() <= 5.0001e-7
+
+
 def test_csv_export_of_a_file_recording_needs_a_fitting_board(eegmat_dir, tmp_path, capsys):
     rec = formats.read_file(eegmat_dir / "Subject00_1.edf")  # 20 EEG channels at 500 Hz
     with pytest.raises(RecordingError, match=r"20 channels at 500 Hz.*--board.*ob3000"):

@@ -131,7 +131,8 @@ def write_csv(
     sfreq = float(recording.info.sfreq)
     explicit = board is not None
     if board is None:
-        board = recording_board(recording) or DEFAULT_BOARD
+        own = recording_board(recording)  # Cyton's board id is 0: test for None, not truth
+        board = DEFAULT_BOARD if own is None else own
     lay = board_layout(board)
     if n_ch > len(lay.eeg_rows) or lay.sfreq != sfreq:
         fits = _fitting_boards(n_ch, sfreq)
@@ -145,6 +146,8 @@ def write_csv(
     rows = np.zeros((lay.num_rows, n), dtype=np.float64)
     rows[_channel_rows(tuple(recording.info.ch_names), lay)] = recording.data
     rows[lay.timestamp_row] = recording.timestamps
+    if lay.package_row is not None:  # the board's counter, as a headset sends it
+        rows[lay.package_row] = np.arange(n) % 256
     markers = list(recording.markers)
     if lay.marker_row is not None:
         used: set[int] = set()
