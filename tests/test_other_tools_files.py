@@ -334,6 +334,38 @@ def test_muselsl_csv(demo, tmp_path):
         formats.read_file(bad)
 
 
+def test_imports_keep_when_their_samples_were_recorded(demo, eegmat_dir, tmp_path):
+    # muselsl stamps with Unix time by default; an EDF header has its start: the imported
+    # recording starts and ends then (the session library dates it so), not at the import.
+    import datetime as dt
+
+    eeg = demo.data[[6, 0, 1, 7], : 256 * 10]
+    t0 = 1709287200.5  # 2024-03-01 10:00:00.5 UTC
+    lines = ["timestamps,TP9,AF7,AF8,TP10,Right AUX"] + [
+        ",".join([f"{t0 + i / 256.0:.3f}", *(f"{v:.3f}" for v in eeg[:, i]), "0.000"])
+        for i in range(eeg.shape[1])]
+    muse = tmp_path / "unix.csv"
+    muse.write_text("\n".join(lines) + "\n")
+    edf = eegmat_dir / "Subject00_2.edf"
+    import mne
+
+    edf_start = mne.io.read_raw_edf(edf, verbose="error").info["meas_date"].timestamp()
+    for source, start in ((muse, t0), (edf, edf_start)):
+        meta = formats.open_recording(formats.import_file(source, root=tmp_path / "lib")).meta
+        assert meta["start_unix"] == pytest.approx(start, abs=1e-3), source
+        assert dt.datetime.fromisoformat(meta["start_time"]).timestamp() == pytest.approx(
+            start, abs=1e-3)
+        assert meta["end_unix"] == pytest.approx(start + meta["duration_s"], abs=1e-3)
+        assert dt.datetime.fromisoformat(meta["end_time"]).timestamp() == pytest.approx(
+            meta["end_unix"], abs=1e-3)
+    # a muselsl file on the LSL clock (seconds since boot) has no date: the import's is used
+    lsl = tmp_path / "lsl.csv"
+    lsl.write_text("\n".join([lines[0]] + [",".join([f"{5123.25 + i / 256.0:.3f}",
+                                                      *line.split(",")[1:]])
+                                           for i, line in enumerate(lines[1:])]) + "\n")
+    assert "start_unix" not in formats.read_file(lsl).meta
+
+
 def test_missing_path_is_an_error(tmp_path):
     with pytest.raises(RecordingError, match="does not exist"):
         formats.open_recording(tmp_path / "nope.xdf")

@@ -10,7 +10,8 @@ Columns are found by name (their set and order vary between app versions):
   recorded at a 0.5–60 s interval holds averages, not EEG, and is refused with the setting to
   change.
 - **muselsl** (header ``timestamps,TP9,AF7,AF8,TP10,Right AUX`` and, when a marker stream was
-  recorded, ``Marker0``, ``Marker1`` …): one row per sample, timestamps on the LSL clock; a
+  recorded, ``Marker0``, ``Marker1`` …): one row per sample, timestamps in Unix time (muselsl's
+  default, ``time()``) or on the LSL clock (told apart by size); a
   non-zero marker cell becomes a marker.
 
 The raw EEG is in µV in both (Mind Monitor's sits around an 800 µV offset, which the band-pass
@@ -37,6 +38,9 @@ from neurofb.types import Marker, SourceInfo
 
 __all__ = ["MUSE_RATES", "read_muse_csv", "sniff_muse"]
 
+#: Timestamps above this (s; 2001-09-09) are Unix time: muselsl's default clock is ``time()``
+#: (plus LSL's time correction); below it, an LSL ``local_clock`` (seconds since boot).
+UNIX_2001 = 1e9
 #: Sampling rates of Muse headbands, Hz.
 MUSE_RATES: tuple[float, ...] = (256.0, 220.0)
 _EEG = ("TP9", "AF7", "AF8", "TP10")
@@ -143,6 +147,9 @@ def _muselsl(path: Path, header: list[str], rows: list[list[str]],
                 empty = False  # a string marker
             if not empty:
                 events.append((float(row[0]), cell))
+    if stamps.size and stamps[0] > UNIX_2001:  # muselsl stamps with time() by default
+        return stamps, data, events, {"source_format": "muselsl", "clock": "Unix time",
+                                      "start_unix": float(stamps[0])}
     return stamps, data, events, {"source_format": "muselsl", "clock": "LSL (local_clock)"}
 
 
@@ -158,8 +165,9 @@ def read_muse_csv(path: str | os.PathLike) -> Recording:
     -------
     Recording
         TP9, AF7, AF8, TP10 (or the channels muselsl named) in µV; timestamps in seconds
-        (Unix time for Mind Monitor, the LSL clock for muselsl); markers in seconds since the
-        first sample.
+        (Unix time for Mind Monitor and for muselsl's default clock; otherwise muselsl's LSL
+        clock, and then ``meta`` has no ``start_unix``); markers in seconds since the first
+        sample.
 
     Raises
     ------

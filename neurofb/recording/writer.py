@@ -153,6 +153,8 @@ class RecordingWriter:
         Channels, sampling rate and board of the stream (unit must be µV).
     meta : dict, optional
         Extra metadata for meta.json (``user``, ``model``, ``model_hash``, ``exercise``, …).
+        A ``start_unix`` in it (an import: when the samples were recorded) sets the
+        recording's start and end times instead of the clock of this computer.
     dtype : {"float64", "float32"}
         Sample type on disk. float64 keeps the board's samples bit-exact; float32 halves the
         size (timestamps are then stored relative to ``timestamp_offset``).
@@ -237,6 +239,14 @@ class RecordingWriter:
             **_jsonable(dict(meta or {})),
             "complete": False,
         }
+        # An import knows when its samples were recorded: its start (and end, at close) are
+        # that time, in the same UTC form as a live recording's, not the time of the import.
+        given = (meta or {}).get("start_unix")
+        self._recorded_at = float(given) if isinstance(given, int | float) and not isinstance(
+            given, bool) and math.isfinite(given) else None
+        if self._recorded_at is not None:
+            self.meta["start_unix"] = self._recorded_at
+            self.meta["start_time"] = iso_time(self._recorded_at)
         self._lock_fd: int | None = None
         self._lock_size = 0
         self._create(started, unique)
@@ -467,7 +477,8 @@ class RecordingWriter:
             size = 0
         self._close_fds()
         n = size // self._row_bytes
-        ended = time.time()
+        ended = (time.time() if self._recorded_at is None
+                 else self._recorded_at + n / self.info.sfreq)
         self.meta.update(
             complete=True,
             interrupted=False,
