@@ -194,3 +194,40 @@ def test_retrain_from_recordings_keeps_both_modes(population, recording, eegmat_
     with pytest.raises(NeurofbError, match="only one class"):
         retrain_from_recordings(population, [rest_only], tmp_path / "x",
                                 recipe=tiny_recipe(max_epochs=1))
+
+
+def test_a_personalised_model_does_not_export_without_its_head(population, recording,
+                                                               tmp_path):
+    # The graphs hold the population network only: exporting them from a personalised folder
+    # would silently drop the person's head, so both deployment exports refuse it.
+    from neurofb.focus.export import export_brainflow, export_int8
+
+    personal = tmp_path / "me"
+    personalise(population, recording, personal)
+    with pytest.raises(ModelError, match="personalised model's head is not part of its graph"):
+        export_int8(personal, tmp_path / "int8.onnx")
+    with pytest.raises(ModelError, match="personalised model's head is not part of its graph"):
+        export_brainflow(personal, ["Fz", "Cz", "Pz"], tmp_path / "bf.onnx")
+    assert not (tmp_path / "int8.onnx").exists() and not (tmp_path / "bf.onnx").exists()
+    assert export_int8(population, tmp_path / "int8.onnx")["mode"] == "cold"
+
+
+def test_a_recording_scored_with_a_personal_model_names_its_heads(population, recording,
+                                                                   tmp_path):
+    # Two personalisations of one parent share its weights: the recording's model_hash is the
+    # heads' hash (the parent's weights in model_parent_hash), so the library tells them apart.
+    from neurofb.recording import open_recording
+    from neurofb.stream.assemble import RecordRequest, ReplayRequest, StreamRequest, open_stream
+
+    personal = tmp_path / "me"
+    personalise(population, recording, personal)
+    meta = read_meta(personal)
+    request = StreamRequest(ReplayRequest(str(recording), speed=None, seconds=5.0),
+                            model_dir=str(personal),
+                            record=RecordRequest(path=str(tmp_path / "rec")))
+    stream = open_stream(request)
+    stream.run()
+    closed = stream.close()
+    rec = open_recording(closed.recording.path).meta
+    assert rec["model"] == "me" and rec["model_hash"] == meta["personal"]["sha256"]
+    assert rec["model_parent_hash"] == meta["weights"]["sha256"] != rec["model_hash"]

@@ -552,8 +552,8 @@ def export_int8(model_dir: str | os.PathLike, path: str | os.PathLike, *,
     Raises
     ------
     ModelError
-        The folder's model cannot be loaded, has no ``mode`` network, or the file cannot be
-        written.
+        The folder's model cannot be loaded, is personalised (its head is not a graph), has no
+        ``mode`` network, or the file cannot be written.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -561,6 +561,9 @@ def export_int8(model_dir: str | os.PathLike, path: str | os.PathLike, *,
     from neurofb.focus.io import load_model
 
     models, meta = load_model(model_dir)
+    if meta.get("personal"):
+        raise ModelError("a personalised model's head is not part of its graph: export the "
+                         "population model it came from (model.json: parent)")
     if mode not in models:
         raise ModelError(f"{model_dir} has no {mode!r} network (it has {sorted(models)})")
     net = copy.deepcopy(models[mode]).to("cpu", torch.float32).eval()

@@ -604,8 +604,14 @@ def open_stream(request: StreamRequest) -> OpenedStream:
 
         model = {"model": target, "model_hash": None}  # a band-power target: its name
         if stream.model_dir is not None:  # the attention model: its folder and weights' hash
-            weights = (getattr(pipeline.estimator, "meta", None) or {}).get("weights", {})
+            est_meta = getattr(pipeline.estimator, "meta", None) or {}
+            weights = est_meta.get("weights", {})
             model = {"model": Path(stream.model_dir).name, "model_hash": weights.get("sha256")}
+            personal = est_meta.get("personal")
+            if isinstance(personal, dict) and personal.get("sha256"):
+                # a personalised model is its heads on the parent's network: the heads' hash
+                # tells two personalisations of one parent apart
+                model.update(model_hash=personal["sha256"], model_parent_hash=model["model_hash"])
         meta = {"target": target, **model, **request.record.meta}
         stream.recorder = StreamRecorder(
             source.info, path=request.record.path, label=request.source.label, meta=meta,
