@@ -200,3 +200,27 @@ def test_sessions_json_from_a_fresh_process(home):
     rows = json.loads(res.stdout)
     assert sorted(r["user"] for r in rows) == ["ann", "bo", "bo", "bo"]
     assert "indexed 4" in res.stderr
+
+
+def test_command_line_recordings_name_their_person(eegmat_dir, tmp_path, capsys):
+    # A clinician recording or importing from the command line says whose session it is, and
+    # `sessions --user` finds it (an EDF's own patient id is the default for an import).
+    home = tmp_path / "home"
+    edf = eegmat_dir / "Subject00_2.edf"
+    assert main(["import", str(edf), "--data-dir", str(home), "--user", "ann"]) == 0
+    assert main(["import", str(edf), "--data-dir", str(home)]) == 0
+    res = subprocess.run([sys.executable, "-m", "neurofb", "stream", "--seconds", "2",
+                          "--target", "engagement", "--record", "--user", "bo",
+                          "--data-dir", str(home)],
+                         capture_output=True, text=True, timeout=240, check=False)
+    assert res.returncode == 0, res.stderr
+    capsys.readouterr()
+    for user, exercise in (("ann", "import"), ("bo", "stream")):
+        assert main(["sessions", "--data-dir", str(home), "--json", "--user", user]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert len(rows) == 1 and rows[0]["user"] == user, (user, rows)
+        assert (exercise == "stream") == (rows[0]["exercise"] == "stream")
+    assert main(["sessions", "--data-dir", str(home), "--json"]) == 0
+    assert sorted(r["user"] for r in json.loads(capsys.readouterr().out)) == ["0", "ann", "bo"]
+    assert main(["stream", "--seconds", "1", "--user", "bo"]) == 2
+    assert "--user names the person of a recording: give --record" in capsys.readouterr().err

@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="BrainFlow CSV only: board that wrote the file (default: from its "
                         ".neurofb.json sidecar, else from its column count and timestamps)")
     add_file_arguments(p)
+    p.add_argument("--user", default=None, metavar="NAME",
+                   help="who the recording is of (what `neurofb sessions --user` filters on); "
+                        "default: the file's own subject or patient id, if it has one")
     p.add_argument("--no-index", action="store_true",
                    help="do not add the recording to the session library")
     p.add_argument("--data-dir", default=None, help="user data folder")
@@ -49,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     paths.check_input(args.file, what="file to import")
     folder = import_file(args.file, args.out, root=paths.data_dir(args.data_dir) / "recordings",
-                         board=args.board, stream=args.stream, montage=args.montage,
-                         unit=args.unit)
+                         board=args.board, user=args.user, stream=args.stream,
+                         montage=args.montage, unit=args.unit)
     from neurofb.recording.folder import read_folder
 
     for note in read_folder(folder).meta.get("import_warnings", []):

@@ -71,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " a PATH must not exist, the folder above it must); it is added to the session library "
         "when the stream ends",
     )
+    p.add_argument("--user", default=None, metavar="NAME",
+                   help="who is training, stored in the --record recording (what `neurofb "
+                        "sessions --user` and the app's history filter on)")
     add_engine_arguments(p)
     p.add_argument(
         "--stall",
@@ -119,11 +122,15 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     for problem in recover_interrupted().problems:
         err_out.write(f"warning: {problem}\n")
     record = None
+    if args.user is not None and args.record is None:
+        from neurofb.errors import NeurofbError
+
+        raise NeurofbError("--user names the person of a recording: give --record too")
     if args.record is not None:
         record = RecordRequest(
             path=None if args.record is True else args.record,
             meta={"exercise": "stream", "config": dataclasses.asdict(config),
-                  "command": "neurofb stream"},
+                  "command": "neurofb stream", "user": args.user},
         )  # fmt: skip
     outputs = output_requests(args)
     request = StreamRequest(

@@ -382,6 +382,7 @@ def import_file(
     *,
     root: str | os.PathLike | None = None,
     board: str | int | None = None,
+    user: str | None = None,
     chunk_s: float = 10.0,
     **options: str | None,
 ) -> Path:
@@ -399,6 +400,8 @@ def import_file(
         Where a recording without ``out`` goes; default ``<data dir>/recordings``.
     board : str or int, optional
         For BrainFlow CSV files: the board that wrote it.
+    user : str, optional
+        Who the recording is of (meta.json ``user``); default the file's own subject id.
     chunk_s : float
         Seconds of samples handed to the writer at a time.
     **options
@@ -432,6 +435,8 @@ def import_file(
                 "interrupted", "n_samples", "source", "file"}  # fmt: skip
     meta = {k: v for k, v in rec.meta.items() if k not in reserved}
     meta["imported_from"] = str(Path(path).resolve())
+    if user is not None:
+        meta["user"] = user
     if rec.warnings:
         meta["import_warnings"] = list(rec.warnings)
     writer = RecordingWriter(folder, rec.info, meta=meta, unique=out is None)
