@@ -13,7 +13,7 @@ import pytest
 from neurofb.boards import board_layout
 from neurofb.errors import RecordingError
 from neurofb.recording import Recording, RecordingWriter, formats, open_recording
-from neurofb.recording.mne_files import decode_annotation, encode_marker
+from neurofb.recording.mne_files import KINDS, decode_annotation, encode_marker
 from neurofb.stream.brainflow import open_board
 from neurofb.types import Marker
 
@@ -351,12 +351,15 @@ def test_marker_descriptions_round_trip():
     for _ in range(300):
         label = "".join(rng.choice(alphabet, size=int(rng.integers(0, 12))))
         value = None if rng.uniform() < 0.3 else float(rng.normal() * 10.0 ** rng.integers(-5, 5))
-        kind = str(rng.choice(["reward", "block_start", "note", "custom_kind"]))
+        kind = str(rng.choice(sorted(KINDS)))  # every kind the engine writes
         m = Marker(float(rng.uniform(0, 100)), kind, label, value)
         (back,) = decode_annotation(encode_marker(m), m.t, 0.0)
         assert back == m
     # annotations of other software: a note, or a block when they last
     assert decode_annotation("Stimulus/S  1", 2.0, 0.0) == [Marker(2.0, "note", "Stimulus/S  1")]
+    # "x:y" is another program's text unless x is one of the engine's kinds
+    for text in ("stim:face", "kind:lab=3.5", "custom_kind:x"):
+        assert decode_annotation(text, 1.0, 0.0) == [Marker(1.0, "note", text)]
     assert decode_annotation("T1", 4.0, 4.1) == [
         Marker(4.0, "block_start", "T1"), Marker(8.1, "block_end", "T1")]  # fmt: skip
 

@@ -15,8 +15,10 @@ samples asked for (``raw.get_data(start, stop)``), so a long file is never loade
 Markers travel as annotations of zero duration whose description encodes the marker
 (:func:`encode_marker`): ``kind``, ``kind:label`` or ``kind:label=value`` (``%`` and ``=`` in
 labels and characters outside printable ASCII are %-escaped; the value is Python's ``repr`` of
-the float, so it survives exactly). Annotations of other software become ``note`` markers, or a
-``block_start``/``block_end`` pair when they have a duration.
+the float, so it survives exactly). Only the engine's kinds (:data:`KINDS`) are read back as
+kinds: other text — annotations of other software, ``stim:face`` from PsychoPy — becomes a
+``note`` with the whole text as its label, or a ``block_start``/``block_end`` pair when it has a
+duration.
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ from neurofb.errors import RecordingError
 from neurofb.recording.base import Recording, TimeSeries, portable_meta
 from neurofb.types import MAX_SFREQ, Marker, SourceInfo
 
-#: Marker kinds of the engine (an annotation ``kind`` alone is read as a marker of that kind).
+#: Marker kinds of the engine (docs/recording-format.md): the only kinds text is decoded as.
 KINDS = frozenset({
     "session_start", "session_end", "block_start", "block_end", "reward", "threshold",
-    "note", "disconnect", "reconnect", "label",
+    "note", "disconnect", "reconnect", "baseline", "label",
 })  # fmt: skip
 #: First word of channel names that are not EEG (dropped on import).
 NOT_EEG = frozenset({
@@ -75,10 +77,52 @@ def encode_marker(marker: Marker) -> str:
     return text
 
 
+def marker_text(sample: Any) -> str:
+    """Return the text of one sample of another program's marker stream (LSL, XDF).
+
+    Parameters
+    ----------
+    sample : sequence
+        The sample's channel values: text (joined by spaces) or numbers — trigger codes, written
+        ``5`` (a whole number without decimals) or ``5,7`` for a sample of several channels.
+
+    Returns
+    -------
+    str
+        The text, stripped; :func:`decode_annotation` makes markers of it.
+    """
+    values = list(sample) if isinstance(sample, list | tuple | np.ndarray) else [sample]
+    if any(isinstance(v, str | bytes) for v in values):
+        return " ".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                        for v in values).strip()  # fmt: skip
+    out = []
+    for v in values:
+        number = float(v)
+        out.append(str(int(number)) if number.is_integer() else str(v))
+    return ",".join(out)
+
+
 def decode_annotation(description: str, onset: float, duration: float) -> list[Marker]:
-    """Return the markers an annotation stands for (one, or a start/end pair for a span)."""
+    """Return the markers an annotation (or a marker's text) stands for.
+
+    Parameters
+    ----------
+    description : str
+        The text: ``kind``, ``kind:label`` or ``kind:label=value`` (see :func:`encode_marker`)
+        when ``kind`` is one of :data:`KINDS`; any other text is another program's.
+    onset : float
+        Seconds since the start of the recording.
+    duration : float
+        Seconds the annotation lasts (0 for an event).
+
+    Returns
+    -------
+    list of Marker
+        One marker of the text's kind; for other text a ``note`` with the whole text as its
+        label, or a ``block_start``/``block_end`` pair when ``duration`` is positive.
+    """
     m = _OURS.fullmatch(description)
-    if m and (m["kind"] in KINDS or ":" in description):
+    if m and m["kind"] in KINDS:
         value = None
         if m["value"] is not None:
             try:
