@@ -15,6 +15,8 @@ import uuid
 
 import numpy as np
 import pytest
+from lsl_helpers import WAIT_S
+from lsl_helpers import until as _until
 
 from neurofb import paths
 from neurofb.outputs import LslOutRequest, OscRequest
@@ -29,17 +31,6 @@ from neurofb.stream.assemble import (
     open_stream,
     replay,
 )
-
-WAIT_S = 60.0
-
-
-def _until(condition, timeout: float = WAIT_S, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ from neurofb.errors import BoardError, ChannelError, NeurofbError
 from neurofb.lsl import pylsl
 from neurofb.types import Chunk, SourceInfo
 
-__all__ = ["LslSource", "LslStreamInfo", "find_streams"]
+__all__ = ["LslSource", "LslStreamInfo", "find_streams", "xpath_literal"]
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,33 @@ class LslStreamInfo:
                 f"{self.hostname or '?'})")  # fmt: skip
 
 
+def xpath_literal(value: str) -> str:
+    """Return ``value`` as an XPath 1.0 string literal (liblsl's queries are XPath).
+
+    XPath has no escapes: a value with one kind of quote is put in the other kind, one with
+    both is spliced together with ``concat()``.
+
+    Parameters
+    ----------
+    value : str
+        Any text, e.g. a stream name.
+
+    Returns
+    -------
+    str
+        An expression whose value is ``value``: ``'a b'``, ``"it's"``, ``concat('a', "'", …)``.
+    """
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in value.split("'")) + ")"
+
+
 def _predicate(name: str | None, stype: str | None, source_id: str | None) -> str:
-    parts = []
-    for key, value in (("name", name), ("type", stype), ("source_id", source_id)):
-        if value:
-            if "'" in value:
-                raise BoardError(f"an LSL stream {key} may not contain a quote: {value!r}")
-            parts.append(f"{key}='{value}'")
+    parts = [f"{key}={xpath_literal(value)}"
+             for key, value in (("name", name), ("type", stype), ("source_id", source_id))
+             if value]  # fmt: skip
     return " and ".join(parts) or "type='EEG'"
 
 

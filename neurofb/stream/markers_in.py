@@ -1,12 +1,13 @@
 """Markers in: events from other programs (stimulus software, PsychoPy, a game) into the stream.
 
 ``--markers-in lsl:NAME`` reads the LSL marker stream ``NAME`` (string samples; PsychoPy,
-OpenSesame, Unity and most stimulus software send these). Each event becomes a marker of the
+OpenSesame, Unity and most stimulus software send these; numeric trigger codes are read as the
+text ``5``, or ``5,7`` for several channels). Each event becomes a marker of the
 stream at the time the *sender* stamped it, mapped onto the stream's own clock
 (:class:`neurofb.outputs.clock.StreamClock`), so it lands in the recording's ``markers.jsonl``
 beside the sample it happened at — not when it happened to arrive. Text in neurofb's own marker
-form (``block_start:rest``, ``kind:label=value``) keeps its kind; any other text is a ``note``
-with that label.
+form with one of neurofb's marker kinds (``block_start:rest``, ``reward:=2``) keeps its kind;
+any other text (PsychoPy's ``stim:face`` too) is a ``note`` with the whole text as its label.
 
 ``--markers-in udp:PORT`` listens on ``127.0.0.1:PORT`` (this machine only) for UDP datagrams of
 UTF-8 text, one marker each, timed when it arrives.
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 from neurofb.errors import BoardError
 from neurofb.lsl import local_clock, pylsl
 from neurofb.outputs.clock import StreamClock
-from neurofb.recording.mne_files import decode_annotation
+from neurofb.recording.mne_files import decode_annotation, marker_text
 from neurofb.types import Marker
 
 __all__ = ["MarkersIn", "MarkersInRequest"]
@@ -163,8 +164,10 @@ class MarkersIn:
                 self._mark(text, local_clock())
 
     def _run_lsl(self) -> None:
+        from neurofb.stream.lsl_source import xpath_literal
+
         lsl = pylsl()
-        predicate = f"name='{self.request.target}'"
+        predicate = f"name={xpath_literal(self.request.target)}"
         inlet: Any = None
         waited = False
         while not self._stop.is_set() and inlet is None:
@@ -186,7 +189,7 @@ class MarkersIn:
                 continue
             if sample is None:
                 continue
-            text = " ".join(str(v) for v in sample).strip()
+            text = marker_text(sample)
             if text:
                 self._mark(text, float(stamp))
         if inlet is not None:

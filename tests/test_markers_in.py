@@ -1,0 +1,75 @@
+"""Markers in from another program's LSL stream: real liblsl on loopback (conftest.py).
+
+Waits are bounded and generous; nothing asserts on timing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from lsl_helpers import until
+
+from neurofb import paths
+from neurofb.recording import formats
+from neurofb.recording.folder import read_folder
+from neurofb.stream.assemble import (
+    MarkersInRequest,
+    RecordRequest,
+    ReplayRequest,
+    StreamRequest,
+    open_stream,
+)
+from neurofb.types import Marker
+
+
+def _received(lsl, tmp_path, name: str, info, samples: list) -> list[Marker]:
+    """Markers a replayed stream records from the LSL marker stream ``info`` sending ``samples``."""
+    demo = formats.open_recording(paths.shipped_recordings_dir() / "demo-eegmat")
+    outlet = lsl.StreamOutlet(info)
+    request = StreamRequest(ReplayRequest(demo, speed=1.0, seconds=30.0), target="engagement",
+                            record=RecordRequest(path=str(tmp_path / "rec")),
+                            markers_in=MarkersInRequest(f"lsl:{name}"))  # fmt: skip
+    stream = open_stream(request)
+    try:
+        stream.start()
+        assert until(outlet.have_consumers), f"markers-in never found the stream {name!r}"
+        for sample in samples:
+            outlet.push_sample(sample, lsl.local_clock())
+        assert until(lambda: stream.markers_in.received >= len(samples))
+        t = stream.runner.t
+        assert until(lambda: stream.runner.t > t + 0.5)  # delivered on the runner's thread
+    finally:
+        closed = stream.close()
+    return [m for m in read_folder(closed.recording.path).markers
+            if m.kind not in ("session_start", "session_end")]
+
+
+def test_markers_in_finds_a_stream_whose_name_has_quotes(lsl_loopback, tmp_path):
+    # PsychoPy-style "x:y" text is a note unless x is one of neurofb's marker kinds
+    name = f"""Bob's "stim" {uuid.uuid4().hex[:8]}"""
+    info = lsl_loopback.StreamInfo(name, "Markers", 1, 0, "string", f"src-{uuid.uuid4().hex}")
+    texts = ["stim:face", "kind:lab=3.5", "block_start:task"]
+    markers = _received(lsl_loopback, tmp_path, name, info, [[t] for t in texts])
+    assert [(m.kind, m.label, m.value) for m in markers] == [
+        ("note", "stim:face", None), ("note", "kind:lab=3.5", None),
+        ("block_start", "task", None)]  # fmt: skip
+
+
+def test_numeric_trigger_codes_come_in_as_their_number(lsl_loopback, tmp_path):
+    name = f"Triggers-{uuid.uuid4().hex[:8]}"
+    info = lsl_loopback.StreamInfo(name, "Markers", 2, 0, "int32", f"src-{uuid.uuid4().hex}")
+    markers = _received(lsl_loopback, tmp_path, name, info, [[5, 0], [5, 7]])
+    assert [(m.kind, m.label) for m in markers] == [("note", "5,0"), ("note", "5,7")]
+
+
+@pytest.mark.parametrize("name", ["plain", "it's", 'say "hi"', """it's "both" """])
+def test_xpath_literal_selects_the_stream_by_its_exact_name(lsl_loopback, name):
+    from neurofb.stream.lsl_source import xpath_literal
+
+    unique = f"{name}-{uuid.uuid4().hex[:8]}"
+    outlet = lsl_loopback.StreamOutlet(
+        lsl_loopback.StreamInfo(unique, "Markers", 1, 0, "string", f"src-{uuid.uuid4().hex}"))
+    found = lsl_loopback.resolve_bypred(f"name={xpath_literal(unique)}", 1, 10.0)
+    assert [s.name() for s in found] == [unique]
+    del outlet
