@@ -41,6 +41,11 @@ class EngineConfig:
         Time constant of the exponential smoothing of focus, in seconds (0 disables it).
     min_quality : float
         Windows whose quality score is below this are gated: no focus value, reason given.
+        On a simulated source (BrainFlow's synthetic board: sines, not EEG) the default gates
+        only non-finite samples (:meth:`gate_for`), unless ``gate_simulated``.
+    gate_simulated : bool
+        Gate a simulated source at ``min_quality`` too (``--min-quality`` given on the command
+        line sets it, so an explicit 0.5 is not taken for the default).
     baseline_s : float
         Seconds of signal used to normalise band-power targets to the user's baseline.
     model_baseline_s : float
@@ -58,6 +63,7 @@ class EngineConfig:
     min_quality: float = 0.5
     baseline_s: float = 10.0
     model_baseline_s: float = 0.0
+    gate_simulated: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.window_s <= MAX_WINDOW_S:
@@ -89,6 +95,16 @@ class EngineConfig:
         if self.line_freq == "auto":
             return detected if detected is not None else AUTO_FALLBACK_HZ
         return None if self.line_freq is None else float(self.line_freq)
+
+    def gate_for(self, simulated: bool) -> float:
+        """The quality a window needs: ``min_quality``, or 0 (only non-finite samples gated)
+        on a simulated source when the gate was left at its default.
+
+        BrainFlow's synthetic board streams sines of rising amplitude, not EEG, so every
+        window would fail the gate; its quality is still scored and reported.
+        """
+        default = self.min_quality == EngineConfig.min_quality and not self.gate_simulated
+        return 0.0 if simulated and default else self.min_quality
 
     def with_(self, **changes: object) -> EngineConfig:
         """Return a copy with some fields changed (``None`` values are ignored)."""

@@ -213,9 +213,11 @@ def test_streams_brainflow_synthetic_board_end_to_end():
     # Default gate: the synthetic board's sines are scored honestly but not gated.
     pipeline = Pipeline(info)
     strict = Pipeline(info, config=EngineConfig(min_quality=0.6))
+    # --min-quality 0.5 given explicitly: the default's value, but asked for, so it gates
+    explicit = Pipeline(info, config=EngineConfig(min_quality=0.5, gate_simulated=True))
     board = BoardShim(board_id, BrainFlowInputParams())
     board.prepare_session()
-    updates, gated, n = [], [], 0
+    updates, gated, asked, n = [], [], [], 0
     try:
         board.start_stream()
         deadline = time.monotonic() + 30.0
@@ -226,6 +228,7 @@ def test_streams_brainflow_synthetic_board_end_to_end():
                 chunk = Chunk(data[rows], data[ts_row], names, sfreq, n)
                 updates += pipeline.process(chunk)
                 gated += strict.process(chunk)
+                asked += explicit.process(chunk)
                 n += data.shape[1]
     finally:
         board.release_session()
@@ -237,6 +240,7 @@ def test_streams_brainflow_synthetic_board_end_to_end():
     # An explicit gate still applies to the synthetic board.
     assert [u.sample_index for u in gated] == [u.sample_index for u in updates]
     assert all(u.focus is None for u in gated)
+    assert len(asked) == len(updates) and all(u.focus is None for u in asked)
     # The board's 50 and 60 Hz sine channels (F7, F1) are flagged in every window after the
     # first: whichever mains the notch takes out, the other sine is left (and it is no EEG).
     assert all(u.channel_reasons[names.index(ch)] for ch in ("F7", "F1") for u in updates[1:])
@@ -272,3 +276,16 @@ def test_replay_worker_thread_gives_the_serial_live_paths_updates(baseline_s):
                for u in fast if u.focus is not None)
     modes = {u.mode for u in fast if u.focus is not None}
     assert modes == ({"cold"} if not baseline_s else {"rest", "baseline"})
+
+
+def test_an_explicit_min_quality_is_not_taken_for_the_default():
+    from neurofb.cli import build_parser
+    from neurofb.commands.options import engine_config
+
+    parser = build_parser()
+    for argv, asked in ((["stream"], False), (["stream", "--min-quality", "0.5"], True),
+                        (["replay", "x", "--min-quality", "0.5"], True)):
+        config = engine_config(parser.parse_args(argv))
+        assert config.min_quality == 0.5 and config.gate_simulated is asked, argv
+        assert config.gate_for(simulated=True) == (0.5 if asked else 0.0)
+        assert config.gate_for(simulated=False) == 0.5

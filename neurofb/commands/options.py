@@ -300,7 +300,8 @@ def engine_config(args: argparse.Namespace) -> Any:
                            "always normalise to their own first 10 s")
     try:
         config = config.with_(window_s=args.window, hop_s=args.hop, min_quality=args.min_quality,
-                              l_freq=args.l_freq, h_freq=args.h_freq, model_baseline_s=baseline)
+                              l_freq=args.l_freq, h_freq=args.h_freq, model_baseline_s=baseline,
+                              gate_simulated=args.min_quality is not None or None)
         if args.line_freq is not None:
             line_freq = "auto" if args.line_freq == "auto" else float(args.line_freq) or None
             config = dataclasses.replace(config, line_freq=line_freq)

@@ -125,8 +125,7 @@ class Pipeline:
         # another gate it gates only non-finite samples, so the whole chain can be tried without
         # a headset.
         self.simulated = info.simulated
-        default_gate = config.min_quality == EngineConfig.min_quality
-        self.min_quality = 0.0 if self.simulated and default_gate else config.min_quality
+        self.min_quality = config.gate_for(self.simulated)
         n_ch = len(self.ch_names)
         #: What the pipeline adapted to this source (one line each, for the user).
         self.notes: list[str] = []

@@ -62,8 +62,7 @@ def _gate(rec: object, config: EngineConfig) -> float:
     :class:`neurofb.stream.replay.ReplaySource`)."""
     simulated = (rec.info.simulated
                  or str(rec.meta.get("board", rec.info.board)).lower() == "synthetic")
-    default_gate = config.min_quality == EngineConfig.min_quality
-    return 0.0 if simulated and default_gate else config.min_quality
+    return config.gate_for(simulated)
 
 
 def _clean(raw: np.ndarray, filtered: np.ndarray, sfreq: float, starts: np.ndarray, *,
