@@ -35,14 +35,18 @@ class XdfStream:
     def __init__(self, name: str, stype: str, *, sfreq: float, channel_format: str,
                  stamps: Sequence[float], data: np.ndarray | None = None,
                  strings: Sequence[str] | None = None, labels: Sequence[str] = (),
-                 units: Sequence[str] = (), types: Sequence[str] = ()) -> None:
+                 units: Sequence[str] = (), types: Sequence[str] = (),
+                 info_xml: str | None = None) -> None:
         self.name, self.stype, self.sfreq, self.fmt = name, stype, sfreq, channel_format
+        self.info_xml = info_xml  # a whole <info> header (e.g. a real outlet's) instead of ours
         self.stamps = [float(t) for t in stamps]
         self.data, self.strings = data, strings
         self.n_ch = 1 if strings is not None else int(data.shape[1])
         self.labels, self.units, self.types = list(labels), list(units), list(types)
 
     def header_xml(self) -> str:
+        if self.info_xml is not None:
+            return self.info_xml
         chans = ""
         if self.labels or self.units or self.types:
             rows = []

@@ -13,7 +13,9 @@ records them beside the EEG, and a game or Unity scene (LSL4Unity) reads focus a
     threshold changes, disconnects: ``kind``, ``kind:label`` or ``kind:label=value`` (the same
     text neurofb writes into EDF annotations, and reads back from XDF files).
 ``<name>-EEG`` (type ``EEG``, float32 µV, at the source's rate; only with ``eeg=True``)
-    The EEG after neurofb's band-pass and mains notch, channel labels and ``microvolts``.
+    The EEG after neurofb's band-pass and mains notch, channel labels and ``microvolts``;
+    ``<desc>`` says so (``<filtering>``, ``<acquisition><manufacturer>neurofb``), and XDF import
+    reads it only when a file holds no other EEG stream.
 
 Timestamps are on the LSL clock (``local_clock()``) and match the trace: a focus sample carries
 the LSL time of the newest EEG sample of its window (the sample with index ``t · sfreq − 1`` of
@@ -178,6 +180,8 @@ class LslOutput:
             ch.append_child_value("unit", "microvolts")
             ch.append_child_value("type", "EEG")
         info.desc().append_child_value("filtering", "neurofb band-pass and mains notch (causal)")
+        # what XDF import tells apart from the headset's own stream in a LabRecorder file
+        info.desc().append_child("acquisition").append_child_value("manufacturer", "neurofb")
         return info
 
     # -- wiring ---------------------------------------------------------------------------------

@@ -3,15 +3,21 @@
 An XDF file holds several streams, each with its own clock readings; pyxdf synchronises them
 onto the recording machine's clock (``synchronize_clocks``), smooths the timestamps of regular
 streams (``dejitter_timestamps``) and repairs clock resets. :func:`read_xdf` takes one EEG
-stream as the recording — the one named (``stream=``), else the first whose type is ``EEG`` —
-and every marker stream (string-valued or of type ``Markers``) as markers, timed on the EEG's
-clock.
+stream as the recording — the one named (``stream=``), else the first whose type is ``EEG`` and
+that neurofb did not publish — and every marker stream (string-valued or of type ``Markers``)
+as markers, timed on the EEG's clock.
+
+neurofb's own ``--lsl-out-eeg`` stream (``neurofb-EEG``: already band-passed and notched, marked
+so in its ``<desc>``) is read only when it is the file's only EEG stream, with a warning that
+replaying it filters it twice. When several EEG streams remain, the first is read with a
+warning that lists them and says how to pick another (``--stream NAME``).
 
 Channel names and units come from the stream's ``<desc><channels>`` (the XDF/LSL metadata
 convention); a stream without names gets ``Ch1…`` (or ``montage``), one without units is
 scaled by ``unit`` (``"auto"`` guesses volts or microvolts from the amplitude and says so in the
 recording's warnings). Marker strings written by neurofb's own LSL outlet (``kind:label=value``)
-come back as the markers they were; any other string is a ``note`` with that text. A marker is
+come back as the markers they were; any other string is a ``note`` with that text, and so is a
+numeric trigger code (``5``; ``5,7`` for a sample of several channels). A marker is
 placed on the EEG sample it fell on, so markers stay with their samples across gaps in the
 stream (which are played back to back, with a warning).
 """
@@ -29,7 +35,7 @@ from neurofb.dsp.montage import montage_names
 from neurofb.dsp.units import factor_to_uv, guess_unit, unit_key
 from neurofb.errors import ChannelError, RecordingError
 from neurofb.recording.base import Recording
-from neurofb.recording.mne_files import decode_annotation
+from neurofb.recording.mne_files import decode_annotation, marker_text
 from neurofb.types import Marker, SourceInfo
 
 __all__ = ["MAGIC", "describe_streams", "read_xdf"]
@@ -49,11 +55,15 @@ def _first(value: Any, default: str = "") -> str:
     return default if value is None else str(value)
 
 
-def _channels(info: dict) -> list[dict[str, str]]:
+def _desc(info: dict) -> dict:
+    """The stream's ``<desc>`` as pyxdf parsed it ({} when it has none)."""
     desc = info.get("desc")
     desc = desc[0] if isinstance(desc, list) and desc else desc
-    if not isinstance(desc, dict):
-        return []
+    return desc if isinstance(desc, dict) else {}
+
+
+def _channels(info: dict) -> list[dict[str, str]]:
+    desc = _desc(info)
     chans = desc.get("channels")
     chans = chans[0] if isinstance(chans, list) and chans else chans
     if not isinstance(chans, dict):
@@ -83,6 +93,30 @@ def _is_signal(stream: dict) -> bool:
     info = stream["info"]
     return (not _is_markers(stream) and float(_first(info.get("nominal_srate"), "0")) > 0
             and len(stream.get("time_stamps", [])) > 0)  # fmt: skip
+
+
+def _is_eeg(stream: dict) -> bool:
+    return _is_signal(stream) and _first(stream["info"].get("type")).lower() in ("eeg", "exg")
+
+
+def _from_neurofb(stream: dict) -> bool:
+    """Whether the stream is neurofb's own filtered EEG (``neurofb stream --lsl-out-eeg``)."""
+    info = stream["info"]
+    desc = _desc(info)
+    acquisition = desc.get("acquisition")
+    acquisition = acquisition[0] if isinstance(acquisition, list) and acquisition else {}
+    maker = _first(acquisition.get("manufacturer")) if isinstance(acquisition, dict) else ""
+    return (maker == "neurofb" or _first(desc.get("filtering")).startswith("neurofb")
+            or _first(info.get("name")) == "neurofb-EEG")  # fmt: skip
+
+
+def _name(stream: dict) -> str:
+    return repr(_first(stream["info"].get("name")))
+
+
+#: What a warning says of neurofb's own EEG stream.
+_FILTERED = ("neurofb's own --lsl-out-eeg output, already band-passed and notched: replaying "
+             "it filters it a second time")  # fmt: skip
 
 
 class _Damage(logging.Handler):
@@ -126,7 +160,8 @@ def describe_streams(path: str | os.PathLike) -> list[str]:
     return [_summary(s) for s in streams]
 
 
-def _pick(streams: list[dict], stream: str | None, path: Path) -> dict:
+def _pick(streams: list[dict], stream: str | None, path: Path, warn: list[str]) -> dict:
+    """The stream to read: the one named, else the first EEG stream neurofb did not publish."""
     listing = "; ".join(_summary(s) for s in streams) or "none"
     if stream is not None:
         named = [s for s in streams if _first(s["info"].get("name")) == stream]
@@ -135,13 +170,26 @@ def _pick(streams: list[dict], stream: str | None, path: Path) -> dict:
         if not _is_signal(named[0]):
             raise RecordingError(f"stream {stream!r} of {path} holds no regularly sampled "
                                  f"signal: {_summary(named[0])}")  # fmt: skip
+        if _from_neurofb(named[0]):
+            warn.append(f"stream {stream!r} is {_FILTERED}")
         return named[0]
-    eeg = [s for s in streams if _is_signal(s)
-           and _first(s["info"].get("type")).lower() in ("eeg", "exg")]  # fmt: skip
+    eeg = [s for s in streams if _is_eeg(s)]
     if not eeg:
         raise RecordingError(f"{path} holds no EEG stream (type EEG with samples); choose one "
                              f"with --stream NAME. Its streams: {listing}")  # fmt: skip
-    return eeg[0]
+    headset = [s for s in eeg if not _from_neurofb(s)]
+    if not headset:
+        warn.append(f"stream {_name(eeg[0])}, the only EEG stream of {path.name}, is {_FILTERED}; "
+                    "record the headset's own stream beside it to replay the raw EEG")
+        return eeg[0]
+    if len(headset) < len(eeg):
+        warn.append(f"{', '.join(_name(s) for s in eeg if _from_neurofb(s))} left out: neurofb's "
+                    "own filtered --lsl-out-eeg output, not the headset's EEG")  # fmt: skip
+    if len(headset) > 1:
+        warn.append(f"{path.name} holds {len(headset)} EEG streams: "
+                    f"{'; '.join(_summary(s) for s in headset)}; reading the first, "
+                    f"{_name(headset[0])}: pass --stream NAME to read another")  # fmt: skip
+    return headset[0]
 
 
 def read_xdf(
@@ -158,7 +206,9 @@ def read_xdf(
     path : path-like
         The ``.xdf`` file.
     stream : str, optional
-        Name of the stream to read; default the first stream of type ``EEG``.
+        Name of the stream to read; default the first stream of type ``EEG`` that neurofb did
+        not publish (neurofb's own filtered EEG only when it is the only one; both with a
+        warning when the choice is not the only one possible).
     montage : str, optional
         Channel names (see :func:`neurofb.dsp.montage.montage_names`); overrides the
         stream's own.
@@ -180,8 +230,9 @@ def read_xdf(
     path = Path(path)
     warn: list[str] = []
     streams, header = _load(path, warn)
-    chosen = _pick(streams, stream, path)
-    if not warn and not chosen.get("footer"):  # LabRecorder ends every stream with a footer
+    damaged = bool(warn)
+    chosen = _pick(streams, stream, path, warn)
+    if not damaged and not chosen.get("footer"):  # LabRecorder ends every stream with a footer
         warn.append(f"{path.name} is cut short (stream {_first(chosen['info'].get('name'))!r} "
                     "has no footer: the recording did not end cleanly); reading what is there")
     info = chosen["info"]
@@ -265,7 +316,7 @@ def read_xdf(
                 outside += 1
                 continue
             t = float(np.interp(ts, stamps, sample_no)) / sfreq
-            markers.extend(decode_annotation(_first(value), t, 0.0))
+            markers.extend(decode_annotation(marker_text(value), t, 0.0))
     if outside:
         warn.append(f"{outside} marker(s) outside the EEG stream's time span dropped")
     markers.sort(key=lambda m: m.t)

@@ -1,0 +1,76 @@
+"""Which stream of a LabRecorder XDF file is the EEG, and what its marker streams say.
+
+Files are written with xdf_writer.py; neurofb's own ``--lsl-out-eeg`` stream carries the header
+a real outlet of neurofb's makes (liblsl on loopback, conftest.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+from xdf_writer import XdfStream, write_xdf
+
+from neurofb.outputs.clock import StreamClock
+from neurofb.outputs.lsl_out import LslOutput, LslOutRequest
+from neurofb.recording.xdf import read_xdf
+from neurofb.types import SourceInfo
+
+SFREQ = 256.0
+LABELS = ["TP9", "AF7", "AF8", "TP10"]
+T0 = 5000.0
+N = int(20 * SFREQ)
+
+
+def _eeg(name: str, seed: int, info_xml: str | None = None) -> XdfStream:
+    data = np.random.default_rng(seed).standard_normal((N, len(LABELS))) * 10.0
+    return XdfStream(name, "EEG", sfreq=SFREQ, channel_format="float32",
+                     stamps=T0 + np.arange(N) / SFREQ, data=data, labels=LABELS,
+                     units=["microvolts"] * len(LABELS), types=["EEG"] * len(LABELS),
+                     info_xml=info_xml)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def own_eeg_header(lsl_loopback) -> str:
+    """The <info> header of neurofb's --lsl-out-eeg stream, as its real outlet describes it."""
+    prefix = f"game-{uuid.uuid4().hex[:8]}"  # not the default name: the description tells
+    info = SourceInfo(ch_names=tuple(LABELS), sfreq=SFREQ, board="muse")
+    out = LslOutput(LslOutRequest(prefix, eeg=True), info, hop_s=0.25,
+                    clock=StreamClock(SFREQ, live=False))  # fmt: skip
+    try:
+        return out.eeg_outlet.get_info().as_xml()
+    finally:
+        out.close()
+
+
+def test_headset_stream_is_read_not_neurofbs_filtered_one(own_eeg_header, tmp_path):
+    own = _eeg("own", 1, info_xml=own_eeg_header)
+    triggers = XdfStream("Triggers", "Markers", sfreq=0, channel_format="int32",
+                         stamps=[T0 + 5.0, T0 + 10.0], data=np.array([[5], [7]]))  # fmt: skip
+    codes = XdfStream("Codes", "Markers", sfreq=0, channel_format="int32",
+                      stamps=[T0 + 12.0], data=np.array([[5, 7]]))  # fmt: skip
+    words = XdfStream("Words", "Markers", sfreq=0, channel_format="string",
+                      stamps=[T0 + 15.0], strings=["block_start:task"])  # fmt: skip
+    path = write_xdf(tmp_path / "lab.xdf", [own, _eeg("Muse", 2), triggers, codes, words])
+    rec = read_xdf(path)
+    assert rec.info.board == "Muse"
+    assert any("left out" in w and own.name in w for w in rec.warnings), rec.warnings
+    assert [(m.kind, m.label) for m in rec.markers] == [
+        ("note", "5"), ("note", "7"), ("note", "5,7"), ("block_start", "task")]  # fmt: skip
+
+
+def test_neurofbs_filtered_stream_alone_is_read_with_a_warning(own_eeg_header, tmp_path):
+    own = _eeg("own", 1, info_xml=own_eeg_header)
+    rec = read_xdf(write_xdf(tmp_path / "own.xdf", [own]))
+    assert rec.ch_names == tuple(LABELS)
+    assert any("filters it a second time" in w for w in rec.warnings), rec.warnings
+
+
+def test_two_headset_streams_read_the_first_and_say_how_to_choose(tmp_path):
+    path = write_xdf(tmp_path / "two.xdf", [_eeg("Muse", 1), _eeg("Cyton", 2)])
+    rec = read_xdf(path)
+    assert rec.info.board == "Muse"
+    (warning,) = [w for w in rec.warnings if "EEG streams" in w]
+    assert "'Muse'" in warning and "'Cyton'" in warning and "--stream NAME" in warning
+    assert read_xdf(path, stream="Cyton").info.board == "Cyton"
