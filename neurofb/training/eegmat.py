@@ -30,6 +30,7 @@ from neurofb.config import EngineConfig
 from neurofb.dsp import montage
 from neurofb.errors import NeurofbError
 from neurofb.focus.card import sha256_file
+from neurofb.recording.mne_files import _truncation
 from neurofb.training.layouts import LAYOUTS, layout_channels
 from neurofb.training.windows import (
     WINDOWS_VERSION,
@@ -59,14 +60,8 @@ class DatasetError(NeurofbError):
     """A dataset folder is missing, incomplete or unreadable."""
 
 
-def find_subjects(eegmat_dir: str | os.PathLike) -> dict[int, dict[int, Path]]:
-    """The subjects of an eegmat folder: subject → {1: rest file, 2: task file}.
-
-    Raises
-    ------
-    DatasetError
-        When the folder does not exist or holds no complete subject.
-    """
+def _scan(eegmat_dir: str | os.PathLike) -> dict[int, dict[int, Path]]:
+    """Every SubjectNN_R.edf of a folder: subject → {run: file}, complete or not."""
     folder = Path(eegmat_dir)
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
@@ -77,10 +72,78 @@ def find_subjects(eegmat_dir: str | os.PathLike) -> dict[int, dict[int, Path]]:
         m = _FILE.match(path.name)
         if m:
             found.setdefault(int(m.group(1)), {})[int(m.group(2))] = path
-    complete = {s: f for s, f in sorted(found.items()) if set(f) == {1, 2}}
+    return dict(sorted(found.items()))
+
+
+def _missing(found: dict[int, dict[int, Path]]) -> dict[int, str]:
+    """Subject → the name of its missing file, for the subjects that have only one of two."""
+    out = {}
+    for s, files in found.items():
+        if len(files) == 1:
+            (run, path), = files.items()
+            out[s] = re.sub(r"_[12](\.edf)$", f"_{3 - run}\\1", path.name, flags=re.IGNORECASE)
+    return out
+
+
+def find_subjects(eegmat_dir: str | os.PathLike) -> dict[int, dict[int, Path]]:
+    """The complete subjects of an eegmat folder: subject → {1: rest file, 2: task file}.
+
+    Raises
+    ------
+    DatasetError
+        When the folder does not exist or holds no complete subject.
+    """
+    found = _scan(eegmat_dir)
+    complete = {s: f for s, f in found.items() if set(f) == {1, 2}}
     if not complete:
+        lacking = list(_missing(found).values())
         raise DatasetError(f"no complete eegmat subject (SubjectNN_1.edf + SubjectNN_2.edf) "
-                           f"in {folder}")
+                           f"in {eegmat_dir}" + (f"; missing: {', '.join(lacking)}"
+                                                 if lacking else ""))
+    return complete
+
+
+def choose_subjects(eegmat_dir: str | os.PathLike, subjects: Sequence[int] | str | None, *,
+                    warn: Callable[[str], None] | None = None) -> list[int]:
+    """The complete subjects a ``--subjects`` value picks, naming the files that are missing.
+
+    Parameters
+    ----------
+    eegmat_dir : path-like
+        The eegmat folder.
+    subjects : sequence of int or str, optional
+        Subject numbers or a ``--subjects`` string; None = every complete subject.
+    warn : callable(str), optional
+        Told, per missing file, that a subject with only one of its two files is left out
+        when ``subjects`` is None (default: a logged warning).
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    DatasetError
+        When a chosen subject is not in the folder or lacks one of its two files (the message
+        names the file), or the folder holds no complete subject.
+    """
+    warn = warn or logger.warning
+    found = _scan(eegmat_dir)
+    missing = _missing(found)
+    chosen = parse_subjects(subjects, list(found))
+    lacking = {s: missing[s] for s in chosen if s in missing}
+    everyone = subjects is None or (isinstance(subjects, str) and subjects in ("", "all"))
+    if lacking and not everyone:
+        raise DatasetError(
+            f"{', '.join(lacking.values())} {'is' if len(lacking) == 1 else 'are'} missing from "
+            f"{eegmat_dir}: each subject needs its rest (SubjectNN_1.edf) and task "
+            "(SubjectNN_2.edf) recordings; restore the file or leave the subject out of "
+            "--subjects")
+    for s, name in lacking.items():
+        warn(f"{name} is missing from {eegmat_dir}: subject {s} is left out")
+    complete = [s for s in chosen if s not in missing]
+    if not complete:
+        find_subjects(eegmat_dir)  # raises, naming the missing files
     return complete
 
 
@@ -149,7 +212,8 @@ def _brainflow(filtered: np.ndarray, sfreq: float, starts: np.ndarray, window_s:
 
 def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, window_s: float = 2.0,
                  hop_s: float = 1.0, config: EngineConfig = EngineConfig(),
-                 cache_dir: str | os.PathLike | None = None) -> FeatureSet:
+                 cache_dir: str | os.PathLike | None = None,
+                 warn: Callable[[str], None] | None = None) -> FeatureSet:
     """Features of every window of one subject's rest and task recordings.
 
     Parameters
@@ -164,6 +228,9 @@ def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, window_s: float
         The engine's filter settings (band-pass, line frequency).
     cache_dir : path-like, optional
         Where to keep .npz caches (None: no cache).
+    warn : callable(str), optional
+        Told when a file holds less than its header lists (it was truncated: what is there
+        is read, as ``neurofb replay`` and ``import`` do); default: a logged warning.
 
     Returns
     -------
@@ -175,6 +242,9 @@ def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, window_s: float
     files = find_subjects(eegmat_dir).get(int(subject))
     if files is None:
         raise DatasetError(f"subject {subject} is not in {eegmat_dir}")
+    for run in (1, 2):  # said on every load, cached or not
+        for note in _truncation(files[run], "edf"):
+            (warn or logger.warning)(note)
     hashes = {run: sha256_file(p) for run, p in files.items()}
     params = {"window_s": window_s, "hop_s": hop_s, "filter": filter_description(config)}
     cache = None
@@ -211,22 +281,26 @@ def load_eegmat(eegmat_dir: str | os.PathLike, subjects: Sequence[int] | str | N
                 window_s: float = 2.0, hop_s: float = 1.0,
                 config: EngineConfig = EngineConfig(),
                 cache_dir: str | os.PathLike | None = None,
-                progress: Callable[[int, int], None] | None = None) -> FeatureSet:
+                progress: Callable[[int, int], None] | None = None,
+                warn: Callable[[str], None] | None = None) -> FeatureSet:
     """Features of several eegmat subjects (see :func:`load_subject`).
 
     Parameters
     ----------
     subjects : sequence of int or str, optional
-        Subject numbers or a ``--subjects`` string; None = every subject in the folder.
+        Subject numbers or a ``--subjects`` string; None = every complete subject in the
+        folder (see :func:`choose_subjects`).
     progress : callable(done, total), optional
         Called after each subject.
+    warn : callable(str), optional
+        Told of each truncated file and each subject left out for a missing file (default: a
+        logged warning); a truncated file is read as far as it goes.
     """
-    available = list(find_subjects(eegmat_dir))
-    chosen = parse_subjects(subjects, available)
+    chosen = choose_subjects(eegmat_dir, subjects, warn=warn)
     sets = []
     for i, s in enumerate(chosen):
         sets.append(load_subject(eegmat_dir, s, window_s=window_s, hop_s=hop_s,
-                                 config=config, cache_dir=cache_dir))
+                                 config=config, cache_dir=cache_dir, warn=warn))
         if progress is not None:
             progress(i + 1, len(chosen))
     return concat(sets)
