@@ -21,6 +21,14 @@ each person's first 30 s of rest and 20 s of task fit the personal head (and a p
 the windows after them are scored. ``--cv K`` runs repeated K-fold leave-subjects-out
 cross-validation instead: the whole shipping procedure is trained per fold on the training
 people only, and every mode asked for is scored on the held-out people.
+
+Held out means neither the subject number nor the content of a file (SHA-256) is among the
+model's training files (model.json ``training.data``, of the model and of every model it was
+retrained from); otherwise the result says so (``held_out`` false, a note naming the files).
+A truncated EDF file (shorter than its header lists) is read as far as it goes, with a warning
+on stderr, as ``neurofb replay`` does; a subject with only one of its two files is left out
+with a warning (an error when ``--subjects`` names it). ``--baseline S`` must leave rest
+windows to score in every evaluated person's rest recording.
 """
 
 from __future__ import annotations
@@ -58,8 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(default 0; the published figures use 0,1,2)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (new); "
-                   "with --cv, the out-of-fold scores go to FILE's .npz and the tables to .md")
-    p.add_argument("--force", action="store_true", help="replace an existing --out FILE")
+                   "with --cv, the out-of-fold scores go to FILE with suffix .npz and the "
+                   "tables to FILE with suffix .md (so FILE itself may not end in .npz or .md), "
+                   "e.g. --out cv.json writes cv.json, cv.npz, cv.md")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing --out files (all that the run writes)")
     add_training_options(p)
     p.set_defaults(func=run)
 
@@ -99,17 +110,34 @@ def print_table(results: dict, *, title: str, file: TextIO | None = None) -> Non
                       file=file)
 
 
+def _outputs(args: argparse.Namespace) -> dict[str, Path]:
+    """The files the run writes: {"json": --out, "npz": ..., "md": ...} (the last two with
+    --cv); none without --out."""
+    if not args.out:
+        return {}
+    out = Path(args.out)
+    if args.cv is None:
+        return {"json": out}
+    return {"json": out, "npz": out.with_suffix(".npz"), "md": out.with_suffix(".md")}
+
+
 def _check(args: argparse.Namespace) -> tuple[Path, Path | None]:
-    """Inputs exist, --out is writable, the flags fit together; (eegmat, model) paths."""
+    """Inputs exist, every output file is new (or --force) and writable, the flags fit
+    together; (eegmat, model) paths."""
     from neurofb import paths
     from neurofb.errors import ModelError, NeurofbError
 
     eegmat = paths.check_input(args.eegmat, what="eegmat folder")
     model = (paths.check_input(args.model, what="model folder", error=ModelError)
              if args.model else None)
-    if args.out:
-        paths.check_new_file(args.out, force=args.force, inputs=(eegmat, model),
-                             what="result file")
+    if args.out and args.cv is not None and Path(args.out).suffix.lower() in (".md", ".npz"):
+        raise NeurofbError(
+            f"--out {args.out}: with --cv the tables go to the .md and the scores to the .npz "
+            f"file beside the JSON result; give the JSON's name, e.g. --out "
+            f"{Path(args.out).with_suffix('.json')}")
+    for kind, path in _outputs(args).items():
+        paths.check_new_file(path, force=args.force, inputs=(eegmat, model),
+                             what="result file" if kind == "json" else f"{kind} result file")
     if args.baseline is not None and not (math.isfinite(args.baseline) and args.baseline > 0):
         raise NeurofbError(f"--baseline must be a positive number of seconds, got "
                            f"{args.baseline}")
@@ -137,6 +165,48 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+def _warn(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr, flush=True)
+
+
+def _check_baseline(fs: Any, baseline_s: float | None) -> None:
+    """Refuse a ``--baseline`` that leaves some person no rest window to score."""
+    import numpy as np
+
+    from neurofb.errors import NeurofbError
+
+    if baseline_s is None:
+        return
+    last = {int(s): float(fs.t[(fs.y == 0) & (fs.subject == s)].max(initial=-np.inf))
+            for s in fs.subjects}  # start of each person's last rest window
+    short = sorted(s for s, t in last.items() if t < baseline_s - 1e-6)
+    if short:
+        worst = min(last, key=last.get)
+        who = f"subject{'s' if len(short) > 1 else ''} {', '.join(map(str, short))}"
+        raise NeurofbError(
+            f"--baseline {baseline_s:g} leaves no rest window to score for {who}: the shortest "
+            f"rest recording (subject {worst}'s) is {last[worst] + fs.window_s:g} s, its last "
+            f"{fs.window_s:g} s window starting at {last[worst]:g} s; give --baseline "
+            f"{last[worst]:g} or less, or leave {who} out (--subjects)")
+
+
+def _f1_and_windows(report: dict, cv: dict, fs: Any) -> None:
+    """Add each method's ``f1`` (mean and sd over the folds) and ``windows`` (scored per seed)
+    to the CV summary, from the out-of-fold scores."""
+    import numpy as np
+
+    from neurofb.training.cv_report import _fold_rows
+
+    seed = cv["protocol"]["seeds"][0]
+    for mode, by_layout in report["summary"].items():
+        for layout, by_method in by_layout.items():
+            for method, row in by_method.items():
+                f1 = [r["f1"] for r in _fold_rows(cv, fs, mode, method, layout)]
+                row["f1"], row["f1_sd"] = float(np.mean(f1)), float(np.std(f1))
+                row["windows"] = int(np.isfinite(
+                    cv["scores"][f"{seed}|{mode}|{method}|{layout}"]).sum())
+
+
 def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any]:
     import numpy as np
     import torch
@@ -152,7 +222,7 @@ def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    fs = load_eegmat(args.eegmat, args.subjects, cache_dir=cache_dir(args),
+    fs = load_eegmat(args.eegmat, args.subjects, cache_dir=cache_dir(args), warn=_warn,
                      progress=lambda d, n: say(f"eegmat features: {d}/{n} subjects"))
     if not 2 <= args.cv <= len(fs.subjects):
         n = len(fs.subjects)
@@ -160,25 +230,96 @@ def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any
             f"--cv {args.cv}: each fold tests other people, so the folds must number from 2 "
             f"to the {n} subject{'s' if n != 1 else ''} given"
             + ("; give more subjects (--subjects)" if n < 2 else ""))
+    _check_baseline(fs, args.baseline)
     modes = ["cold"] + (["baseline"] if args.baseline else []) + (
         ["calibrated"] if args.calibrate else [])
     cv = cross_validate(fs, n_folds=args.cv, seeds=_seeds(args.cv_seeds),
                         recipe=train_config(args), baseline_s=args.baseline or BASELINE_S,
                         modes=modes, layouts=layouts, progress=say, device=args.device)
     report = summarise(cv, fs)
+    _f1_and_windows(report, cv, fs)
     text = tables(report, fs.subjects)
-    if args.out:
-        out = Path(args.out)
-        np.savez_compressed(out.with_suffix(".npz"), **{
+    out = _outputs(args)
+    if out:
+        np.savez_compressed(out["npz"], **{
             k.replace("|", "__"): v for k, v in cv["scores"].items()})
-        out.with_suffix(".md").write_text(text, encoding="utf-8")
+        out["md"].write_text(text, encoding="utf-8")
     if not args.json:
         print(text)
     main = report["summary"]["cold"][layouts[0]]["model"]
-    return {"auc": main["auc"], "balanced_accuracy": main["balanced_accuracy"],
-            "per_subject_auc": main["per_subject_auc"], "per_subject": main["per_subject"],
-            "inverted": main["inverted"], "windows": len(fs),
+    return {**{k: main[k] for k in ("auc", "balanced_accuracy", "f1", "per_subject_auc",
+                                    "per_subject", "inverted", "windows")},
             "protocol": cv["protocol"], "folds": cv["folds"], **report}
+
+
+def _training_data(data: object) -> list[dict]:
+    """A model.json ``training.data`` and those of the models it was retrained from
+    (``parent``, recursively)."""
+    chain = []
+    while isinstance(data, dict):
+        chain.append(data)
+        data = data.get("parent")
+    return chain
+
+
+def _overlap(meta: dict, eegmat: str | Path, subjects: list[int]) -> tuple[list[int], list[str]]:
+    """The evaluated subjects that are in the model's training data — by subject number, or by
+    the SHA-256 of a file (renamed copies) — and notes saying why."""
+    from neurofb.focus.card import sha256_file
+    from neurofb.training.eegmat import find_subjects
+
+    chain = _training_data(meta.get("training", {}).get("data"))
+    seen = {int(s) for d in chain for s in (d.get("eegmat") or {}).get("subjects", [])}
+    trained = {f["sha256"]: f.get("file", "?") for d in chain for part in ("eegmat", "recordings")
+               for f in (d.get(part) or {}).get("files", [])
+               if isinstance(f, dict) and isinstance(f.get("sha256"), str)}
+    by_number = sorted(seen & set(subjects))
+    notes = []
+    if by_number:
+        notes.append(f"subjects {by_number} were in the model's training data (by subject "
+                     "number): these are not held-out results")
+    files = find_subjects(eegmat)
+    same = {}
+    for s in subjects:
+        for _, path in sorted(files[s].items()):
+            digest = sha256_file(path)
+            if digest in trained:
+                same.setdefault(s, []).append(f"{path.name} = training file {trained[digest]}")
+    if same:
+        notes.append(f"subjects {sorted(same)} were in the model's training data (same file "
+                     f"content as a training file: "
+                     f"{'; '.join(x for v in same.values() for x in v)}): these are not "
+                     "held-out results")
+    return sorted({*by_number, *same}), notes
+
+
+def print_late_rest(results: dict, *, file: TextIO | None = None) -> None:
+    """Print baseline mode's late rest against task, per layout and method (nothing in the
+    other modes).
+
+    Parameters
+    ----------
+    results : dict
+        ``{layout: {"late_rest": {method: figures}, ...}}`` from
+        :func:`neurofb.training.evaluate.compare`.
+    file : text stream, optional
+        Where to print (default stdout).
+    """
+    file = sys.stdout if file is None else file
+    rows = [(name, method, d) for name, row in results.items()
+            for method, d in row.get("late_rest", {}).items()]
+    if not rows:
+        return
+    print("\nlate rest (after the baseline) vs task", file=file)
+    head = (f"{'layout':7} {'method':24} {'AUC':>6} {'drift':>6} {'rest>=.5':>8} "
+            f"{'task>=.5':>8} {'mean rest/task':>14}")
+    print(head, file=file)
+    print("-" * len(head), file=file)
+    for name, method, d in rows:
+        print(f"{name:7} {method:24} {_fmt(d['auc_late_rest_vs_task']):>6} "
+              f"{_fmt(d['drift_auc']):>6} {_fmt(d['late_rest_above']):>8} "
+              f"{_fmt(d['task_above']):>8} "
+              f"{_fmt(d['mean_late_rest']) + ' / ' + _fmt(d['mean_task']):>14}", file=file)
 
 
 def _held_out(args: argparse.Namespace, layouts: tuple[str, ...], model_dir: Path | None
@@ -187,7 +328,7 @@ def _held_out(args: argparse.Namespace, layouts: tuple[str, ...], model_dir: Pat
     from neurofb.focus.card import read_meta
     from neurofb.focus.neural import load_estimator
     from neurofb.paths import default_model_dir
-    from neurofb.training.eegmat import find_subjects, load_eegmat, parse_subjects
+    from neurofb.training.eegmat import choose_subjects, find_subjects, load_eegmat
     from neurofb.training.evaluate import compare
 
     folder = model_dir or default_model_dir()
@@ -197,27 +338,32 @@ def _held_out(args: argparse.Namespace, layouts: tuple[str, ...], model_dir: Pat
             f"{folder} is personalised to one person's electrodes and signals; evaluate the "
             "population model it came from (model.json: parent) on other people")
     estimator = load_estimator(folder)
+    warnings: list[str] = []  # said on stderr as they come, and kept in the JSON
+
+    def warn(line: str) -> None:
+        _warn(line)
+        warnings.append(line)
+
+    subjects = choose_subjects(args.eegmat, args.subjects, warn=warn)
     available = list(find_subjects(args.eegmat))
-    subjects = parse_subjects(args.subjects, available)
     window_s = float(meta["input"].get("window_s", 2.0))
-    test = load_eegmat(args.eegmat, subjects, window_s=window_s, cache_dir=cache_dir(args))
+    test = load_eegmat(args.eegmat, subjects, window_s=window_s, cache_dir=cache_dir(args),
+                       warn=warn)
+    _check_baseline(test, args.baseline)
     others = [s for s in available if s not in subjects]
     train = None
     if others and not args.calibrate:
-        train = load_eegmat(args.eegmat, others, window_s=window_s, cache_dir=cache_dir(args))
+        train = load_eegmat(args.eegmat, others, window_s=window_s, cache_dir=cache_dir(args),
+                            warn=warn)
     mode = "baseline" if args.baseline else "calibrated" if args.calibrate else "cold"
-    seen = set(meta.get("training", {}).get("data", {}).get("eegmat", {}).get("subjects", []))
-    overlap = sorted(seen & set(subjects))
-    notes = []
-    if overlap:
-        notes.append(f"subjects {overlap} were in the model's training data: these are not "
-                     "held-out results")
+    overlap, notes = _overlap(meta, args.eegmat, subjects)
     if train is None and not args.calibrate:
         notes.append("no other subjects in the folder: the LR baseline was skipped")
     res = compare(estimator, train, test, layouts=layouts, mode=mode,
                   baseline_s=args.baseline or 60.0)
     if not args.json:
         print_table(res, title=f"model {folder} on subjects {subjects}, {mode} mode")
+        print_late_rest(res)
         for n in notes:
             print(f"note: {n}")
     main = res[layouts[0]]["model"]
@@ -227,7 +373,7 @@ def _held_out(args: argparse.Namespace, layouts: tuple[str, ...], model_dir: Pat
             "subjects": subjects, "montage": args.montage, "mode": mode,
             "baseline_s": args.baseline, "calibrate": args.calibrate,
             "baseline_lr_trained_on": others if train is not None else [],
-            "held_out": not overlap, "notes": notes, "montages": res}
+            "held_out": not overlap, "notes": notes, "warnings": warnings, "montages": res}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -239,7 +385,7 @@ def run(args: argparse.Namespace) -> int:
     out = _run_cv(args, layouts) if args.cv is not None else _held_out(args, layouts, model_dir)
     text = json.dumps(_clean(out), indent=1)
     if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        _outputs(args)["json"].write_text(text + "\n", encoding="utf-8")
     if args.json:
         print(text)
     return 0
