@@ -15,7 +15,7 @@ import uuid
 
 import numpy as np
 import pytest
-from lsl_helpers import WAIT_S
+from lsl_helpers import WAIT_S, open_out_inlets
 from lsl_helpers import until as _until
 
 from neurofb import paths
@@ -163,10 +163,8 @@ def test_focus_and_marker_outlets_read_back_equal_the_trace(lsl_loopback, demo, 
     stream = open_stream(request)
     updates: list = []
     stream.runner.add_update_listener(updates.append)
-    focus = pylsl.StreamInlet(pylsl.resolve_byprop("name", f"{name}-Focus", timeout=10)[0],
-                              max_buflen=360)
-    marks = pylsl.StreamInlet(pylsl.resolve_byprop("name", f"{name}-Markers", timeout=10)[0],
-                              recover=False)
+    output = stream.outputs[0]
+    focus, marks = open_out_inlets(pylsl, name, output)
     info = focus.info(timeout=10)
     labels = []
     ch = info.desc().child("channels").child("channel")
@@ -175,11 +173,6 @@ def test_focus_and_marker_outlets_read_back_equal_the_trace(lsl_loopback, demo, 
         ch = ch.next_sibling("channel")
     assert labels == [("focus", "normalized"), ("raw_focus", "normalized"),
                       ("quality", "fraction"), ("reward_state", "boolean")]
-    focus.open_stream(10)
-    marks.open_stream(10)
-    output = stream.outputs[0]
-    assert output.focus_outlet.wait_for_consumers(10)
-    assert output.marker_outlet.wait_for_consumers(10)
     stream.run()
     samples: list = []
     _until(lambda: (samples.extend(focus.pull_chunk(timeout=0.1)[0]) or len(samples))

@@ -132,6 +132,7 @@ class LslOutput:
         self._following = False
         self._started = False
         self._ended = False
+        self._n_samples = 0  # samples of the stream so far: session_end goes before the next
         try:
             lsl = pylsl()
             self.focus_outlet = lsl.StreamOutlet(self._focus_info(lsl, target))
@@ -213,6 +214,7 @@ class LslOutput:
     def on_chunk(self, chunk: Chunk) -> None:
         """Chunk listener: advance the clock, queue filtered EEG."""
         self.clock.on_chunk(chunk)
+        self._n_samples = max(self._n_samples, chunk.first_sample + chunk.n_samples)
         if not self._started:
             self._started = True
             self._queue_marker(Marker(chunk.first_sample / chunk.sfreq, "session_start",
@@ -287,21 +289,21 @@ class LslOutput:
             self.eeg_outlet.push_chunk(payload.tolist(), stamp)
 
     def close(self) -> None:
-        """Send ``session_end``, flush, and close the outlets; idempotent."""
+        """Send ``session_end``, flush, and close the outlets; idempotent.
+
+        ``session_end`` (unless the stream marked its own) is stamped like a marker at the end
+        of the stream: the LSL time of the sample after the last, on the stream's clock, so it
+        follows the last focus and EEG samples at every replay speed.
+        """
         if self._runner is not None:
             runner, self._runner = self._runner, None
             for cb in (self.on_chunk, self.on_update, self.on_marker):
                 runner.remove_listener(cb)
         if self._started and not self._ended:
             self._ended = True
-            self.sender.put(("marker", "session_end", self._now()))
+            self._queue_marker(Marker(self._n_samples / self.clock.sfreq, "session_end"))
         self.sender.close()
         outlets = [o for o in (self.focus_outlet, self.marker_outlet, self.eeg_outlet) if o]
         if any(o.have_consumers() for o in outlets):
             time.sleep(LINGER_S)  # liblsl sends asynchronously: let the last samples leave
         self.focus_outlet = self.marker_outlet = self.eeg_outlet = None  # type: ignore[assignment]
-
-    def _now(self) -> float:
-        from neurofb.lsl import local_clock
-
-        return local_clock()

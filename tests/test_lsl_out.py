@@ -1,0 +1,56 @@
+"""LSL out read back by real inlets (liblsl on loopback, conftest.py); no timing asserts."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import numpy as np
+from lsl_helpers import open_out_inlets, until
+
+from neurofb import paths
+from neurofb.outputs import LslOutRequest
+from neurofb.recording import formats
+from neurofb.stream.assemble import ReplayRequest, StreamRequest, open_stream
+
+
+def test_session_end_follows_the_last_focus_sample_on_the_streams_clock(lsl_loopback):
+    # A replay faster than real time stamps its samples ahead of the wall clock: session_end
+    # must be stamped on that same clock (the sample after the last), not with the wall clock.
+    pylsl = lsl_loopback
+    demo = formats.open_recording(paths.shipped_recordings_dir() / "demo-eegmat")
+    name = f"end-{uuid.uuid4().hex[:8]}"
+    stream = open_stream(StreamRequest(ReplayRequest(demo, speed=10.0, seconds=20.0),
+                                       target="engagement", lsl_out=LslOutRequest(name)))
+    updates: list = []
+    stream.runner.add_update_listener(updates.append)
+    focus, marks = open_out_inlets(pylsl, name, stream.outputs[0])
+    stream.run()
+    stamps: list = []
+    until(lambda: (stamps.extend(focus.pull_chunk(timeout=0.1)[1]) or len(stamps))
+          >= len(updates))  # fmt: skip
+    got: list = []
+
+    def pull_markers() -> None:  # what arrives before the outlet goes away (then LostError)
+        try:
+            until(lambda: any(text == "session_end" for text, _ in got) or bool(
+                got.extend((s[0], t) for s, t in zip(*marks.pull_chunk(timeout=0.1),
+                                                     strict=True))), timeout=20)
+        except RuntimeError:
+            pass
+
+    reader = threading.Thread(target=pull_markers, daemon=True)
+    reader.start()
+    until(lambda: bool(got), timeout=20)
+    stream.close()
+    reader.join(30)
+    assert len(stamps) == len(updates) > 50
+    texts = [text for text, _ in got]
+    assert texts[0].startswith("session_start") and texts[-1] == "session_end", texts
+    marker_stamps = np.asarray([t for _, t in got])
+    assert np.all(np.diff(marker_stamps) >= 0)
+    assert marker_stamps[0] <= stamps[0] < stamps[-1] < marker_stamps[-1]
+    # the sample after the last one of the stream, on the clock the focus samples use
+    n = round(updates[-1].t * demo.sfreq)
+    assert np.isclose(marker_stamps[-1] - stamps[-1], (stream.runner.samples - n + 1) / demo.sfreq,
+                      atol=1e-6)  # fmt: skip
