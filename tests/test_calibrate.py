@@ -231,3 +231,15 @@ def test_a_recording_scored_with_a_personal_model_names_its_heads(population, re
     rec = open_recording(closed.recording.path).meta
     assert rec["model"] == "me" and rec["model_hash"] == meta["personal"]["sha256"]
     assert rec["model_parent_hash"] == meta["weights"]["sha256"] != rec["model_hash"]
+
+
+def test_a_personal_model_names_its_parents_figures_as_the_parents(recording, tmp_path):
+    # The shipped model's cross-validation is not the personal model's: model.json (and the
+    # app's card, which labels rows by key) keep it as the parent's.
+    from neurofb.paths import default_model_dir
+
+    personalise(default_model_dir(), recording, tmp_path / "me")
+    parent = read_meta(default_model_dir())["metrics"]
+    mine = read_meta(tmp_path / "me")["metrics"]
+    assert "cross_validation" in parent and "cross_validation" not in mine
+    assert mine == {f"parent_{k}": v for k, v in parent.items()}

@@ -264,7 +264,10 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     _copy_parent(model_dir, meta, out)
     personal = save_heads(heads, out)
     seconds = time.perf_counter() - t0
-    new_meta = {k: v for k, v in meta.items() if k not in ("created", "calibration")}
+    new_meta = {k: v for k, v in meta.items() if k not in ("created", "calibration", "metrics")}
+    # the parent's figures (its cross-validation, …) are not this model's: kept, named so;
+    # this model's own are the calibration's before/after below
+    new_meta["metrics"] = {f"parent_{k}": v for k, v in (meta.get("metrics") or {}).items()}
     new_meta["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     new_meta["name"] = f"{meta.get('name', 'model')}-personal"
     new_meta["parent"] = {"name": meta.get("name"), "sha256": meta["weights"]["sha256"],
