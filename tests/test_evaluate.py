@@ -14,7 +14,13 @@ from neurofb.cli import main
 from neurofb.focus.neural import load_estimator
 from neurofb.training.baselines import BandPowerLR, DeviationLR, concentration_scores
 from neurofb.training.eegmat import load_eegmat
-from neurofb.training.evaluate import compare, metrics_of, score_layout, subject_folds
+from neurofb.training.evaluate import (
+    compare,
+    late_rest_analysis,
+    metrics_of,
+    score_layout,
+    subject_folds,
+)
 from neurofb.training.layouts import layout_channels
 from neurofb.training.metrics import binary_metrics
 from neurofb.training.modes import baseline_features, baseline_masks, calibration_masks
@@ -190,3 +196,16 @@ def test_cli_evaluate_json(eegmat_dir, tmp_path, capsys):
     assert "one mode per run" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(tmp_path / "none"), "--eegmat", str(folder)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_late_rest_starts_where_the_baseline_ends(features, tmp_path):
+    # With a 30 s baseline, rest from 30 s on is "late rest" (it was counted from 60 s).
+    est = load_estimator(tiny_model_dir(tmp_path))
+    tr, te = features.of_subjects([0, 1]), features.of_subjects([2])
+    out = compare(est, tr, te, layouts=("muse",), mode="baseline", baseline_s=30.0)
+    res = score_layout(est, tr, te, "muse", "baseline", baseline_s=30.0)
+    def text(d: dict) -> str:  # NaN (a drift with too few windows) compares as text
+        return json.dumps(d, sort_keys=True)
+
+    want = text(late_rest_analysis(te, res, 30.0))
+    assert text(out["muse"]["late_rest"]) == want != text(late_rest_analysis(te, res, 60.0))

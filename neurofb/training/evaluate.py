@@ -211,7 +211,7 @@ def compare(estimator: object, train: FeatureSet | None, test: FeatureSet, *,
             if method in res.by_method:
                 row[method] = metrics_of(y, res.by_method[method], subj)
         if mode == "baseline":
-            row["late_rest"] = late_rest_analysis(test, res)
+            row["late_rest"] = late_rest_analysis(test, res, baseline_s)
         out[layout] = row
     return out
 
