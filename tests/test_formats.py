@@ -220,6 +220,29 @@ def test_a_cyton_recording_exports_in_the_cyton_layout(tmp_path):
     assert np.abs(back.data - rec.data).max() <= 5.0001e-7
 
 
+def test_bids_export_states_the_mains_frequency(tmp_path):
+    # BIDS's PowerLineFrequency: the recording's own setting when it had one, else what its
+    # raw signal shows (the OpenBCI sample was recorded at 60 Hz mains), never a blank n/a.
+    from neurofb.paths import REPO_ROOT
+
+    gui = (REPO_ROOT.parent / "shared" / "data" / "openbci"
+           / "OpenBCI_GUI-v5-blinks-jawClench-alpha.txt")
+    if not gui.exists():
+        pytest.skip(f"OpenBCI sample not found at {gui}")
+    rec = open_recording(formats.import_file(gui, tmp_path / "rec"))
+
+    def power_line(recording: Recording, root) -> object:
+        eeg = formats.export(recording, "bids", root)
+        side = json.loads(next(eeg.parent.glob("*_eeg.json")).read_text())
+        return side["PowerLineFrequency"]
+
+    assert power_line(rec, tmp_path / "detected") == 60
+    import dataclasses
+
+    set_50 = dataclasses.replace(rec, meta={**rec.meta, "config": {"line_freq": 50.0}})
+    assert power_line(set_50, tmp_path / "set") == 50
+
+
 def test_csv_export_of_a_file_recording_needs_a_fitting_board(eegmat_dir, tmp_path, capsys):
     rec = formats.read_file(eegmat_dir / "Subject00_1.edf")  # 20 EEG channels at 500 Hz
     with pytest.raises(RecordingError, match=r"20 channels at 500 Hz.*--board.*ob3000"):

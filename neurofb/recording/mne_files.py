@@ -300,6 +300,8 @@ def write_bids(recording: Any, root: str | os.PathLike) -> Path:
     root = Path(root)
     meta = getattr(recording, "meta", {}) or {}
     raw = to_raw(recording, fill_nonfinite=True)
+    with raw.info._unlock():
+        raw.info["line_freq"] = _line_freq(recording, meta)  # BIDS PowerLineFrequency
     meas = raw.info["meas_date"]
     subject = _bids_label(meta.get("user"), "01")
     session = meas.astimezone().strftime("%Y%m%d") if meas else None
@@ -311,6 +313,22 @@ def write_bids(recording: Any, root: str | os.PathLike) -> Path:
     with _all_or_nothing(root, root / f"sub-{subject}"):
         written = _write_bids(raw, root, subject, session, task, run, __version__)
     return Path(written.fpath)
+
+
+def _line_freq(recording: Any, meta: dict) -> float | None:
+    """The mains frequency of a recording: its setting when it had one (50 or 60 Hz), else
+    what its raw signal shows (as the engine detects it), else None (BIDS ``n/a``)."""
+    from neurofb.dsp.mains import detect_line_freq
+
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    setting = config.get("line_freq")
+    if isinstance(setting, int | float) and not isinstance(setting, bool) and setting in (50, 60):
+        return float(setting)
+    sfreq = float(recording.info.sfreq)
+    data = np.asarray(recording.data[:, : round(10 * sfreq)], dtype=float)
+    if data.shape[1] < sfreq or not np.isfinite(data).all():
+        return None
+    return detect_line_freq(data, sfreq)
 
 
 @contextlib.contextmanager
