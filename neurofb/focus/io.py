@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -141,10 +142,40 @@ def save_model(models: dict[str, FocusLRA], out_dir: str | os.PathLike, meta: di
     return out
 
 
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON null), recursively
+    through dicts, lists and tuples.
+
+    Python's ``json`` would write them as ``NaN`` / ``Infinity``, which is not JSON: jq,
+    ``JSON.parse`` and strict parsers reject the whole file.
+
+    Parameters
+    ----------
+    value : object
+        A JSON-serialisable value.
+
+    Returns
+    -------
+    object
+        The same value, every non-finite float replaced by None (tuples become lists).
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
+
+
 def write_meta(model_dir: str | os.PathLike, meta: dict[str, Any]) -> None:
-    """Write model.json atomically (a reader never sees half a file)."""
+    """Write model.json atomically (a reader never sees half a file), as strict JSON.
+
+    Non-finite numbers (a member's validation AUC history when it had no validation windows:
+    NaN, -inf) are written as null (:func:`finite_json`).
+    """
     out = Path(model_dir)
-    text = json.dumps(meta, indent=2, sort_keys=False)
+    text = json.dumps(finite_json(meta), indent=2, sort_keys=False, allow_nan=False)
     (out / (META + ".tmp")).write_text(text + "\n", encoding="utf-8")
     os.replace(out / (META + ".tmp"), out / META)
 
