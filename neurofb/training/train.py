@@ -32,7 +32,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,8 @@ class Recipe:
     subset_prob : probability that a training window gets a random channel subset.
     residual : run stage 2 at all (False: the linear branch alone).
     seed : seeds everything (member splits, initialisation, batches, augmentation).
-    mixed_precision : autocast (bfloat16/float16) on CUDA.
+    mixed_precision : autocast (bfloat16/float16) on CUDA; never applied on other devices,
+        so a :class:`TrainResult`'s recipe says False there (what was used, not asked).
     """
 
     d_model: int = 32
@@ -579,8 +580,9 @@ def train_ensemble(fs: FeatureSet, *, recipe: Recipe = Recipe(),
     Returns
     -------
     TrainResult
-        With ``extra["unvalidated_members"]`` (1-based) when retraining members that have no
-        validation windows of both classes.
+        Its recipe is ``recipe`` as run: ``mixed_precision`` True only where autocast was used
+        (CUDA). With ``extra["unvalidated_members"]`` (1-based) when retraining members that
+        have no validation windows of both classes.
 
     Raises
     ------
@@ -616,6 +618,7 @@ def train_ensemble(fs: FeatureSet, *, recipe: Recipe = Recipe(),
             writer.close()
     # said in model.json (and by `neurofb train`): fine-tuned for max_epochs, not early-stopped
     extra = {"unvalidated_members": [k + 1 for k in unvalidated]} if unvalidated else {}
-    return TrainResult(model=FocusLRA.stack(trainer.done), recipe=recipe, members=trainer.infos,
+    used = replace(recipe, mixed_precision=trainer.use_amp)  # the recipe as run on this device
+    return TrainResult(model=FocusLRA.stack(trainer.done), recipe=used, members=trainer.infos,
                        seconds=time.perf_counter() - t0, device=str(trainer.device),
                        world_size=trainer.world.size, extra=extra)
