@@ -12,7 +12,10 @@ raw features and the baseline ensemble on features re-centred on each session's 
 model.json). Runs on CUDA with mixed precision when present, on the CPU otherwise, and under
 ``torchrun`` (DDP; only rank 0 writes). ``--logdir`` writes TensorBoard logs; ``--checkpoint
 DIR`` saves a resumable checkpoint after every epoch and ``--resume`` continues from it;
-``--metrics`` records a cross-validation (``neurofb evaluate --cv … --out FILE``) in model.json.
+``--metrics`` records a cross-validation (``neurofb evaluate --cv … --out FILE``) of this very
+training (the same eegmat subjects, recipe and ``--baseline``) in model.json. A model retrained
+with ``--init`` records its parent (``parent``) and the parent's training data
+(``training.data.parent``): both are in it.
 """
 
 from __future__ import annotations
@@ -20,17 +23,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from neurofb.commands.options import add_training_options, cache_dir, train_config
+
+#: Recipe fields (:class:`neurofb.training.train.Recipe`) and the flags that set them.
+RECIPE_FLAGS = {"max_epochs": "--epochs", "patience": "--patience", "n_members": "--members",
+                "seed": "--seed", "d_model": "--d-model", "n_layers": "--layers",
+                "n_heads": "--heads", "dropout": "--dropout", "lr": "--lr",
+                "lr_linear": "--lr-linear", "weight_decay": "--weight-decay",
+                "batch_size": "--batch-size"}
+#: Recipe fields that say how, not what, was trained: not compared with a cross-validation's.
+_DEVICE_FIELDS = ("mixed_precision",)
 
 
 def read_metrics(path: str) -> dict[str, Any]:
     """Evaluation results for model.json; an ``evaluate --cv`` result is kept without its
     per-fold score arrays (they stay in the result's .npz).
 
-    Read before training starts, so a wrong file costs no training.
+    Read before training starts, so a wrong file costs no training. Whether a cross-validation
+    is one of this training is :func:`check_cv`'s.
 
     Raises
     ------
@@ -52,9 +66,10 @@ def read_metrics(path: str) -> dict[str, Any]:
     if "summary" in doc and "protocol" in doc:
         try:
             return _cv_metrics(doc)
-        except (AttributeError, TypeError) as err:
+        except (AttributeError, TypeError, KeyError, ValueError) as err:
             raise NeurofbError(f"--metrics {path} looks like an evaluate --cv result but its "
-                               f"summary or folds are not of that form ({err})") from None
+                               f"summary, folds or protocol are not of that form ({err})"
+                               ) from None
     return doc
 
 
@@ -65,13 +80,164 @@ def _cv_metrics(doc: dict[str, Any]) -> dict[str, Any]:
                                for method, m in row.items()}
                       for layout, row in by_layout.items()}
                for mode, by_layout in doc["summary"].items()}
+    protocol = doc["protocol"]
+    recorded = doc.get("command") or protocol.get("command")
     return {"cross_validation": {
-            "command": "neurofb evaluate --cv 6 --cv-seeds 0,1,2 --baseline 60 --calibrate "
-                       "--montage all (scripts/cv_default.sh)",
-            "protocol": doc["protocol"], "summary": summary, "paired": doc.get("paired"),
+            "command": recorded if isinstance(recorded, str) else cv_command(protocol),
+            "protocol": protocol, "summary": summary, "paired": doc.get("paired"),
             "decision": doc.get("decision"), "late_rest": doc.get("late_rest"),
             "folds": [{k: f[k] for k in ("seed", "fold", "test", "seconds") if k in f}
                       for f in doc.get("folds", [])]}}
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` as ``0-2,5,7-8`` (what ``--subjects`` reads)."""
+    runs: list[list[int]] = []
+    for n in sorted(set(int(x) for x in numbers)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ",".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _flag_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cv_command(protocol: dict[str, Any]) -> str:
+    """The ``neurofb evaluate --cv`` command a cross-validation's protocol describes.
+
+    For a result that does not record its command: rebuilt from its folds, seeds, subjects,
+    modes, layouts and the recipe flags that differ from the defaults (``--eegmat`` and
+    ``--out`` are not recorded).
+
+    Parameters
+    ----------
+    protocol : dict
+        The ``protocol`` of an ``evaluate --cv`` result
+        (:func:`neurofb.training.cv.cross_validate`).
+
+    Returns
+    -------
+    str
+        The command line.
+    """
+    from dataclasses import asdict
+
+    from neurofb.training.layouts import LAYOUTS
+    from neurofb.training.train import Recipe
+
+    modes, layouts = list(protocol.get("modes", [])), list(protocol.get("layouts", []))
+    words = ["neurofb evaluate --cv", str(protocol["folds"]),
+             "--cv-seeds", ",".join(map(str, protocol["seeds"]))]
+    if protocol.get("subjects") is not None:
+        words += ["--subjects", _ranges(protocol["subjects"])]
+    if "baseline" in modes:
+        words += ["--baseline", _flag_value(float(protocol["baseline_s"]))]
+    if "calibrated" in modes:
+        words.append("--calibrate")
+    if layouts:
+        words += ["--montage", "all" if sorted(layouts) == sorted(LAYOUTS) else layouts[0]]
+    default = asdict(Recipe())
+    for field, value in (protocol.get("recipe") or {}).items():
+        if field in RECIPE_FLAGS and value != default.get(field):
+            words += [RECIPE_FLAGS[field], _flag_value(value)]
+    return " ".join(words)
+
+
+def check_cv(metrics: dict[str, Any], path: str, *, subjects: list[int],
+             recipe: Any, baseline_s: float, recordings: bool = False,
+             init: bool = False) -> None:
+    """Refuse a cross-validation (``metrics`` from :func:`read_metrics`) of another training.
+
+    A cross-validation describes the model only when it trained the same way on the same
+    people: every fold trains from scratch on eegmat subjects with its recipe and baseline.
+
+    Parameters
+    ----------
+    metrics : dict
+        :func:`read_metrics`'s result (anything but a cross-validation passes).
+    path : str
+        The ``--metrics`` file, for messages.
+    subjects : list of int
+        The eegmat subjects this training uses.
+    recipe : Recipe
+        This training's recipe.
+    baseline_s : float
+        This training's ``--baseline``.
+    recordings, init : bool
+        Whether this training adds ``--recordings`` / starts from ``--init``.
+
+    Raises
+    ------
+    NeurofbError
+        Saying which of subjects, data, recipe fields and baseline differ.
+    """
+    from dataclasses import asdict
+
+    from neurofb.errors import NeurofbError
+
+    cv = metrics.get("cross_validation")
+    if not isinstance(cv, dict):
+        return
+    protocol = cv["protocol"]
+    problems = []
+    theirs = protocol.get("subjects")
+    if not isinstance(theirs, list):
+        problems.append("it records no subjects")
+    elif sorted(map(int, theirs)) != sorted(subjects):
+        problems.append(f"eegmat subjects {_ranges(theirs) or 'none'} there, "
+                        f"{_ranges(subjects) or 'none'} here")
+    if recordings:
+        problems.append("this training adds --recordings (a cross-validation is of eegmat "
+                        "subjects alone)")
+    if init:
+        problems.append("this training starts from --init (every fold trains from scratch)")
+    rec = protocol.get("recipe")
+    if not isinstance(rec, dict):
+        problems.append("it records no recipe")
+    else:
+        for field, value in asdict(recipe).items():
+            if field not in _DEVICE_FIELDS and rec.get(field) != value:
+                there = "not recorded" if field not in rec else _flag_value(rec[field])
+                problems.append(f"{RECIPE_FLAGS.get(field, field)} {there} there, "
+                                f"{_flag_value(value)} here")
+    if protocol.get("baseline_s") != baseline_s:
+        there = protocol.get("baseline_s")
+        problems.append(f"--baseline {'not recorded' if there is None else _flag_value(there)} "
+                        f"there, {baseline_s:g} here")
+    if problems:
+        raise NeurofbError(
+            f"--metrics {path} is a cross-validation of another training than this one: "
+            f"{'; '.join(problems)}. Record a cross-validation of this very training "
+            "(`neurofb evaluate --cv K --out FILE` with the same --eegmat, --subjects, "
+            "--baseline and recipe flags), or leave --metrics out")
+
+
+def check_cv_windows(metrics: dict[str, Any], path: str, data: dict[str, Any],
+                     window_s: float) -> None:
+    """Refuse a cross-validation whose windows are not those loaded (another eegmat copy or
+    windowing): checked once the data is loaded, before any training.
+
+    Raises
+    ------
+    NeurofbError
+        Saying how many windows (or which window length) each has.
+    """
+    from neurofb.errors import NeurofbError
+
+    cv = metrics.get("cross_validation")
+    if not isinstance(cv, dict) or "eegmat" not in data:
+        return
+    protocol, ours = cv["protocol"], data["eegmat"].get("windows")
+    if protocol.get("windows") not in (None, ours) or protocol.get("window_s") not in (
+            None, window_s):
+        raise NeurofbError(
+            f"--metrics {path} is a cross-validation of other windows: "
+            f"{protocol.get('windows')} windows of {protocol.get('window_s')} s there, {ours} "
+            f"of {window_s:g} s here (another eegmat folder or neurofb version?). Record a "
+            "cross-validation of this training's data, or leave --metrics out")
 
 
 def _check_paths(args: argparse.Namespace) -> None:
@@ -126,19 +292,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the baseline mode's rest at the start of each session, in seconds "
                         "(default 60)")
     p.add_argument("--metrics", metavar="JSON",
-                   help="evaluation results to record in model.json (from evaluate --cv --out)")
+                   help="evaluation results to record in model.json: the result of evaluate "
+                        "--cv --out run on the same eegmat subjects, recipe and --baseline")
     p.add_argument("--logdir", metavar="DIR", help="TensorBoard log folder")
     p.add_argument("--checkpoint", metavar="DIR", help="save a resumable checkpoint here")
     p.add_argument("--resume", action="store_true", help="resume from --checkpoint")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_training_options(p)
+    members = next(a for a in p._actions if a.dest == "members")
+    members.type = members_count
+    members.help = ("ensemble members, each early-stopped on its own held-out subjects "
+                    f"(default 5; at least {MIN_MEMBERS}: each trains on the subjects the "
+                    "others are early-stopped on; not with --init)")
     p.set_defaults(func=run)
+
+
+#: The fewest ensemble members training from scratch can have: with one, the member's
+#: held-out subjects would be every subject, leaving it nothing to train on.
+MIN_MEMBERS = 2
+
+
+def members_count(text: str) -> int:
+    """argparse type of ``train --members``: a whole number >= :data:`MIN_MEMBERS`.
+
+    Checked when the flag is read, before any data is loaded.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not a whole number, or fewer than :data:`MIN_MEMBERS`, saying why.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
+    if value < MIN_MEMBERS:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_MEMBERS}, got {text}: each member is early-stopped on "
+            "held-out subjects and trains on the others, so one member alone would train on "
+            "nothing")
+    return value
 
 
 def _data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The training windows (eegmat and/or recordings) and their description."""
     from neurofb.training.eegmat import dataset_description, load_eegmat
-    from neurofb.training.recordings import load_recordings
     from neurofb.training.windows import concat
 
     sets, data = [], {}
@@ -147,12 +345,49 @@ def _data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         sets.append(fs)
         data["eegmat"] = dataset_description(fs, args.eegmat)
     if args.recordings:
-        rs = load_recordings(args.recordings)
+        rs = _recordings(args.recordings)
         if args.eegmat:  # keep recording ids apart from eegmat subject numbers
-            rs = type(rs)(**{**rs.__dict__, "subject": rs.subject + 1000})
+            rs = replace(rs, subject=rs.subject + 1000)
         sets.append(rs)
         data["recordings"] = {"files": rs.files, "windows": len(rs)}
     return concat(sets), data
+
+
+def _recordings(items: list[str]) -> Any:
+    """The labelled windows of every ``--recordings`` path, each recording its own subject.
+
+    Every path given must give windows: a recording that cannot (no labelled blocks, no clean
+    window) is an error naming it, never silently left out of the model. A folder of
+    recordings gives the windows of those of its recordings that have labelled blocks.
+    """
+    from neurofb.errors import RecordingError
+    from neurofb.recording.formats import open_recording
+    from neurofb.training.recordings import load_recordings, recording_windows
+    from neurofb.training.windows import concat
+
+    sets, n = [], 0
+    for item in items:
+        path = Path(item)
+        try:
+            if path.is_dir() and not (path / "meta.json").exists():  # a folder of recordings
+                rs = load_recordings([path])
+            else:
+                rs = recording_windows(open_recording(path))
+        except RecordingError as err:
+            raise RecordingError(f"--recordings {item} cannot be trained on: {err} (or leave "
+                                 "it out of --recordings)") from None
+        sets.append(replace(rs, subject=rs.subject + n))
+        n += len(rs.subjects)
+    return concat(sets)
+
+
+def _eegmat_subjects(args: argparse.Namespace) -> list[int]:
+    """The eegmat subjects ``--eegmat``/``--subjects`` name (none without ``--eegmat``)."""
+    from neurofb.training.eegmat import find_subjects, parse_subjects
+
+    if not args.eegmat:
+        return []
+    return parse_subjects(args.subjects, list(find_subjects(args.eegmat)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,14 +410,23 @@ def run(args: argparse.Namespace) -> int:
         raise NeurofbError(f"--baseline must be a positive number of seconds, got "
                            f"{args.baseline}")
     _check_paths(args)
-    metrics = read_metrics(args.metrics) if args.metrics else {}
     recipe = train_config(args)
+    metrics = read_metrics(args.metrics) if args.metrics else {}
+    if metrics:
+        check_cv(metrics, args.metrics, subjects=_eegmat_subjects(args), recipe=recipe,
+                 baseline_s=args.baseline, recordings=bool(args.recordings),
+                 init=bool(args.init))
     torch.set_num_threads(max(1, args.threads))
     init, parent = None, None
     if args.init:
         init, init_meta = load_model(args.init)
-        parent = {"path": args.init, "sha256": init_meta["weights"]["sha256"]}
+        parent = {"path": str(Path(args.init).resolve()), "name": init_meta.get("name"),
+                  "sha256": init_meta["weights"]["sha256"]}
     fs, data = _data(args)
+    if metrics:
+        check_cv_windows(metrics, args.metrics, data, fs.window_s)
+    if args.init:  # what the parent learnt from is in this model too (train/test overlap)
+        data["parent"] = init_meta.get("training", {}).get("data", {})
     if len(np.unique(fs.y)) < 2:
         raise NeurofbError("the training data holds only one class; it needs rest and task")
     try:  # every member of both modes can be trained and validated: said before any epoch
