@@ -21,6 +21,11 @@ class ModelError(NeurofbError):
     """A model file is missing, tampered with, or does not fit the data."""
 
 
+class SettingsError(ModelError):
+    """The engine settings the user gave do not fit the model (a window shorter than it
+    reads): never answered by falling back to another target."""
+
+
 class ChannelError(NeurofbError):
     """Channels are missing, unknown, or do not match what is expected."""
 

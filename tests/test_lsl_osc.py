@@ -102,6 +102,9 @@ def test_stream_without_names_or_units_is_named_and_scaled_aloud(lsl_loopback, d
                                            target="engagement"))  # fmt: skip
         with stream:
             assert "no unit" in stream.warning and "read as V" in stream.warning
+            # receiving since it was made (the second read to guess the unit included): the
+            # stream command counts --seconds from its own start, not on top of that second
+            assert stream.source_started
             assert stream.info.ch_names == demo.ch_names  # the "full" preset is eegmat's cap
             chunks: list = []
             stream.runner.add_chunk_listener(chunks.append)

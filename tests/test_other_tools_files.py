@@ -389,3 +389,21 @@ def test_pyxdf_bookkeeping_is_shown_only_when_asked(tmp_path):
         line for line in quiet.stderr.strip().splitlines() if "error:" in line]
     assert "at least 90 Hz" in quiet.stderr and "pyxdf" not in quiet.stderr
     assert "Segments and clock-segments differ" in loud.stderr
+
+
+def test_replay_of_unnamed_channels_falls_back_like_a_live_stream(tmp_path, capsys):
+    # clock_resets.xdf names no channels: like an unlabelled live LSL stream, replay feeds back
+    # band-power engagement with a warning; a model, target or baseline the user named is
+    # never replaced (then it is an error).
+    from neurofb.cli import main
+
+    path = str(_need(XDF_DIR / "clock_resets.xdf"))
+    trace = tmp_path / "t.csv"
+    assert main(["replay", path, "--speed", "max", "--seconds", "20", "--trace",
+                 str(trace)]) == 0
+    printed = capsys.readouterr()
+    assert "using the engagement target instead" in printed.err
+    assert "with target engagement" in printed.out and trace.exists()
+    for named in (["--target", "model"], ["--baseline", "60"]):
+        assert main(["replay", path, "--speed", "max", "--seconds", "20", *named]) == 2
+        assert "focus model cannot use this headset" in capsys.readouterr().err

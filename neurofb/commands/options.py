@@ -194,12 +194,22 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{dest.replace('_', '-')}", dest=dest, **kwargs)
 
 
+def default_fallback(args: argparse.Namespace) -> str | None:
+    """The target used when the default focus model cannot serve a source (too few known
+    electrodes, unnamed channels): band-power engagement, with a warning — only when the user
+    named no ``--target``, ``--model`` or ``--baseline`` (what they named is never replaced)."""
+    named = (getattr(args, "target", None), getattr(args, "model", None),
+             getattr(args, "baseline", None))
+    return "engagement" if not any(named) else None
+
+
 def add_file_arguments(parser: argparse.ArgumentParser, *, lsl: bool = False) -> None:
     """``--montage`` and ``--unit`` for sources that name no electrodes or units, and
     ``--stream`` (an XDF file's stream; with ``lsl``, also an LSL stream's name)."""
     what = ("the LSL stream to read (--board lsl; default the first of --type EEG) or the "
-            "stream of an XDF file" if lsl else "the stream of an XDF file to read (default "
-            "the first of type EEG)")  # fmt: skip
+            "stream of an XDF file (default its first EEG stream not published by neurofb)"
+            if lsl else "the stream of an XDF file to read (default the first of type EEG "
+            "not published by neurofb)")  # fmt: skip
     parser.add_argument("--stream", default=None, metavar="NAME", help=what)
     parser.add_argument(
         "--montage", default=None, metavar="PRESET|NAMES",

@@ -23,6 +23,7 @@ from neurofb.commands.options import (
     add_engine_arguments,
     add_file_arguments,
     add_output_arguments,
+    default_fallback,
     engine_config,
     non_negative_float,
     output_requests,
@@ -119,15 +120,16 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
                            montage=args.montage, unit=args.unit, board=args.board,
                            markers=True)  # fmt: skip
     request = StreamRequest(source, target=args.target, model_dir=args.model, config=config,
-                            trace_path=args.trace, overwrite=args.force,
-                            **output_requests(args))  # fmt: skip
+                            fallback=default_fallback(args), trace_path=args.trace,
+                            overwrite=args.force, **output_requests(args))  # fmt: skip
     try:
         stream = open_stream(request)
     except ValueError as err:  # a seek past the end
         raise NeurofbError(str(err)) from None
     recording = stream.source.recording
-    warnings = [*recording.warnings, *stream.notes]
-    for line in recording.warnings:
+    own = [*recording.warnings, *([stream.warning] if stream.warning else [])]
+    warnings = [*own, *stream.notes]
+    for line in own:
         err_out.write(f"warning: {line}\n")
     for line in stream.notes:
         err_out.write(f"note: {line}\n")

@@ -31,6 +31,7 @@ from neurofb.commands.options import (
     add_file_arguments,
     add_output_arguments,
     board_request,
+    default_fallback,
     engine_config,
     non_negative_float,
     output_requests,
@@ -136,8 +137,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     request = StreamRequest(
         board_request(args), target=args.target, model_dir=args.model, config=config, **outputs,
         # the default model may not fit every board (too few 10-20 electrodes): say so and
-        # feed back engagement; a model or target the user named is never replaced
-        fallback="engagement" if args.target is None and args.model is None else None,
+        # feed back engagement; a model, target or baseline the user named is never replaced
+        fallback=default_fallback(args),
         record=record, trace_path=args.trace, stall_s=args.stall, overwrite=args.force,
     )  # fmt: skip
     opened_at = time.monotonic()

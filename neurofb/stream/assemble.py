@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from neurofb import paths
 from neurofb.config import EngineConfig
-from neurofb.errors import ChannelError, ModelError, NeurofbError, RecordingError
+from neurofb.errors import ChannelError, ModelError, NeurofbError, RecordingError, SettingsError
 from neurofb.outputs.lsl_out import LslOutRequest
 from neurofb.outputs.osc import OscRequest
 from neurofb.stream.markers_in import MarkersInRequest
@@ -479,9 +479,12 @@ def starts_early(request: SourceRequest) -> bool:
     """Whether :func:`open_stream` starts this source before loading the estimator.
 
     Live boards and paced replays do (their first window fills meanwhile); a replay at full
-    speed has nothing to wait for.
+    speed has nothing to wait for. An LSL stream is receiving from the moment its source is
+    made (its inlet is open; with ``unit="auto"`` a second is read to guess the unit), so it
+    counts as started early too: ``--seconds`` then counts from the command's start, not from
+    after that second, which would be delivered on top.
     """
-    return isinstance(request, BoardRequest) or (
+    return isinstance(request, BoardRequest | LslRequest) or (
         isinstance(request, ReplayRequest) and request.speed is not None)
 
 
@@ -495,13 +498,18 @@ def _pipeline(request: StreamRequest, info: SourceInfo
         estimator, target, model_dir = _estimator(request)
         return Pipeline(info, estimator, request.config), target, model_dir, ""
     except (ModelError, ChannelError) as err:
-        if request.fallback is None or (request.target or "model").strip().lower() != "model":
+        if (request.fallback is None or isinstance(err, SettingsError)
+                or (request.target or "model").strip().lower() != "model"):
             raise
         warning = (f"the focus model could not load or does not fit this stream ({err}); "
                    f"using the {request.fallback} target instead")
-        log.warning(warning)
-        estimator = make_estimator(request.fallback, baseline_s=request.config.baseline_s)
-        return Pipeline(info, estimator, request.config), request.fallback, None, warning
+        try:
+            estimator = make_estimator(request.fallback, baseline_s=request.config.baseline_s)
+            pipeline = Pipeline(info, estimator, request.config)
+        except NeurofbError:  # the fallback cannot serve it either: the model's reason stands
+            raise err from None
+        log.info(warning)  # the caller shows it (OpenedStream.warning): not twice
+        return pipeline, request.fallback, None, warning
 
 
 def input_paths(request: StreamRequest) -> tuple[Path, ...]:

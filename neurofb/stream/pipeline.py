@@ -167,9 +167,9 @@ class Pipeline:
         hop_s = self.hop_samples / self.sfreq
         need_s = getattr(self.estimator, "window_s", None)  # the attention model's window
         if need_s and self.window_samples < round(need_s * self.sfreq):
-            from neurofb.errors import ModelError
+            from neurofb.errors import SettingsError
 
-            raise ModelError(f"the focus model reads {need_s:g} s windows; a "
+            raise SettingsError(f"the focus model reads {need_s:g} s windows; a "
                              f"{config.window_s:g} s window is too short for it: use --window "
                              f"{need_s:g} or longer (or a band-power --target)")
         self._bound: BoundEstimator = self.estimator.bind(self.ch_names, self.sfreq, hop_s=hop_s)
