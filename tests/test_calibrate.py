@@ -186,6 +186,7 @@ def test_retrain_from_recordings_keeps_both_modes(population, recording, eegmat_
     assert set(models) == {"cold", "baseline"} and "personal" not in meta
     assert meta["parent"]["sha256"] == sha256_file(personal / "weights.safetensors")
     assert meta["training"]["data"]["recordings"]["windows"] == res["windows"] > 50
+    assert meta["parent"]["path"] == str(personal.resolve())  # absolute, not as typed
     with pytest.raises(ModelError, match="already holds a model"):
         retrain_from_recordings(personal, [recording], tmp_path / "again",
                                 recipe=tiny_recipe(max_epochs=1))
@@ -243,3 +244,24 @@ def test_a_personal_model_names_its_parents_figures_as_the_parents(recording, tm
     mine = read_meta(tmp_path / "me")["metrics"]
     assert "cross_validation" in parent and "cross_validation" not in mine
     assert mine == {f"parent_{k}": v for k, v in parent.items()}
+
+
+def test_a_model_retrained_in_the_app_keeps_its_parents_data(recording, tmp_path,
+                                                             monkeypatch):
+    # The shipped model retrained on a calibration: what the parent learnt from (24 eegmat
+    # people) is recorded under training.data.parent, so evaluate sees the overlap; the card
+    # says so in one line.
+    from neurofb.focus.card import read_card
+    from neurofb.focus.io import load_model
+    from neurofb.paths import default_model_dir
+    from neurofb.training.retrain import retrain_from_recordings
+
+    monkeypatch.chdir(tmp_path)
+    res = retrain_from_recordings(default_model_dir(), [recording], tmp_path / "again",
+                                  recipe=tiny_recipe(max_epochs=1))
+    _, meta = load_model(res["out_dir"])
+    parent = read_meta(default_model_dir())["training"]["data"]
+    assert meta["training"]["data"]["parent"] == parent and parent["eegmat"]["subjects"]
+    assert meta["parent"]["path"] == str(default_model_dir().resolve())
+    assert any(line.startswith("its parent's data (eegmat") for line in
+               read_card(res["out_dir"]).training)

@@ -316,13 +316,16 @@ class ModelCard:
         weights, train = _section(meta, "weights"), _section(meta, "training")
         data = []
         for key, d in _section(train, "data").items():
-            if not isinstance(d, Mapping):
+            if not isinstance(d, Mapping) or key == "parent":  # the parent's: one line below
                 continue
             what = str(d.get("dataset") or key).split(" (")[0]
             subjects = d.get("subjects")
             people = f", {len(subjects)} people" if isinstance(subjects, list) else ""
             windows = f", {d['windows']} windows" if "windows" in d else ""
             data.append(f"{what}{people}{windows}")
+        inherited = _section(_section(train, "data"), "parent")
+        if inherited:
+            data.append(f"its parent's data ({', '.join(map(str, inherited))})")
         device = ""
         if train.get("device"):
             device = f"{train['device']}, {train.get('seconds', '?')} s"

@@ -148,10 +148,13 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
     baseline_s = float(meta.get("baseline", {}).get("baseline_s", 60.0))
     results = train_modes(fs, recipe=recipe, baseline_s=baseline_s, init=init, device=device,
                           progress=progress, cancel=cancel)
+    # what the parent learnt from is in this model too (evaluation checks train/test overlap)
+    data = {"recordings": {"files": fs.files, "windows": len(fs)},
+            "parent": meta.get("training", {}).get("data", {})}
     out = save_trained_models(
-        results, fs, out_dir, data={"recordings": {"files": fs.files, "windows": len(fs)}},
-        name=Path(out_dir).name, baseline_s=baseline_s,
-        extra={"parent": {"path": str(model_dir), "sha256": meta["weights"]["sha256"]}})
+        results, fs, out_dir, data=data, name=Path(out_dir).name, baseline_s=baseline_s,
+        extra={"parent": {"path": str(Path(model_dir).resolve()), "name": meta.get("name"),
+                          "sha256": meta["weights"]["sha256"]}})
     personal = bool(meta.get("personal"))
     in_use = load_estimator(model_dir) if personal else None
     after, before = held_out_auc(results["cold"], init["cold"], fs, in_use=in_use)
