@@ -188,3 +188,8 @@ def test_one_member_is_refused_when_the_flag_is_read(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli(capsys, "train", "--help")
     assert "at least 2" in " ".join(capsys.readouterr().out.split())
+    # evaluate --cv trains the same ensembles: the same check, when the flag is read
+    with pytest.raises(SystemExit) as end:
+        cli(capsys, "evaluate", "--cv", "2", "--eegmat", "/nonexistent", "--members", "1")
+    assert end.value.code == 2
+    assert "argument --members: must be at least 2, got 1" in capsys.readouterr().err

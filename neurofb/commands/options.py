@@ -328,6 +328,33 @@ _FIELD_FLAGS = {"window_s": "--window", "hop_s": "--hop", "min_quality": "--min-
                 "l_freq": "--l-freq", "h_freq": "--h-freq", "model_baseline_s": "--baseline"}
 
 
+#: The fewest ensemble members training from scratch can have: with one, the member's
+#: held-out subjects would be every subject, leaving it nothing to train on.
+MIN_MEMBERS = 2
+
+
+def members_count(text: str) -> int:
+    """argparse type of ``train --members``: a whole number >= :data:`MIN_MEMBERS`.
+
+    Checked when the flag is read, before any data is loaded.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not a whole number, or fewer than :data:`MIN_MEMBERS`, saying why.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
+    if value < MIN_MEMBERS:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_MEMBERS}, got {text}: each member is early-stopped on "
+            "held-out subjects and trains on the others, so one member alone would train on "
+            "nothing")
+    return value
+
+
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """The recipe flags (shared by ``train`` and ``evaluate --cv``); defaults = the shipped
     recipe (:class:`neurofb.training.train.Recipe`)."""
@@ -337,9 +364,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--patience", type=positive_int, default=8,
                    help="stop a stage after this many epochs without a better validation AUC "
                         "(default 8)")
-    g.add_argument("--members", type=positive_int, default=None,
+    g.add_argument("--members", type=members_count, default=None,
                    help="ensemble members, each early-stopped on its own held-out subjects "
-                        "(default 5)")
+                        f"(default 5; at least {MIN_MEMBERS}: each trains on the subjects the "
+                        "others are early-stopped on)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--d-model", type=positive_int, default=32, help="token width (default 32)")
     g.add_argument("--layers", type=int, default=1, help="self-attention layers (default 1)")

@@ -300,38 +300,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_training_options(p)
     members = next(a for a in p._actions if a.dest == "members")
-    members.type = members_count
-    members.help = ("ensemble members, each early-stopped on its own held-out subjects "
-                    f"(default 5; at least {MIN_MEMBERS}: each trains on the subjects the "
-                    "others are early-stopped on; not with --init)")
+    members.help += " (not with --init: a retrained model keeps its parent's members)"
     p.set_defaults(func=run)
 
 
-#: The fewest ensemble members training from scratch can have: with one, the member's
-#: held-out subjects would be every subject, leaving it nothing to train on.
-MIN_MEMBERS = 2
-
-
-def members_count(text: str) -> int:
-    """argparse type of ``train --members``: a whole number >= :data:`MIN_MEMBERS`.
-
-    Checked when the flag is read, before any data is loaded.
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        Not a whole number, or fewer than :data:`MIN_MEMBERS`, saying why.
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text}") from None
-    if value < MIN_MEMBERS:
-        raise argparse.ArgumentTypeError(
-            f"must be at least {MIN_MEMBERS}, got {text}: each member is early-stopped on "
-            "held-out subjects and trains on the others, so one member alone would train on "
-            "nothing")
-    return value
 
 
 def _data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
