@@ -193,3 +193,16 @@ def test_one_member_is_refused_when_the_flag_is_read(tmp_path, capsys):
         cli(capsys, "evaluate", "--cv", "2", "--eegmat", "/nonexistent", "--members", "1")
     assert end.value.code == 2
     assert "argument --members: must be at least 2, got 1" in capsys.readouterr().err
+
+
+# -- problems with the training data are said as every command says them ------------------------
+
+
+def test_train_says_which_eegmat_file_is_missing(eegmat_dir, tmp_path, capsys):
+    folder = small_eegmat(tmp_path, eegmat_dir, subjects=(0, 1, 2))
+    (folder / "Subject05_1.edf").symlink_to(eegmat_dir / "Subject05_1.edf")  # its task is not
+    code, _, err = cli(capsys, "train", "--eegmat", folder, *TINY, "--out", tmp_path / "m",
+                       "--cache", tmp_path / "cache")
+    assert code == 0, err
+    assert "warning: Subject05_2.edf is missing" in err and "subject 5 is left out" in err
+    assert read_meta(tmp_path / "m")["training"]["data"]["eegmat"]["subjects"] == [0, 1, 2]

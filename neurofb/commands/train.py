@@ -304,8 +304,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-
-
 def _data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The training windows (eegmat and/or recordings) and their description."""
     from neurofb.training.eegmat import dataset_description, load_eegmat
@@ -313,7 +311,7 @@ def _data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
     sets, data = [], {}
     if args.eegmat:
-        fs = load_eegmat(args.eegmat, args.subjects, cache_dir=cache_dir(args))
+        fs = load_eegmat(args.eegmat, args.subjects, cache_dir=cache_dir(args), warn=_warn)
         sets.append(fs)
         data["eegmat"] = dataset_description(fs, args.eegmat)
     if args.recordings:
@@ -355,11 +353,16 @@ def _recordings(items: list[str]) -> Any:
 
 def _eegmat_subjects(args: argparse.Namespace) -> list[int]:
     """The eegmat subjects ``--eegmat``/``--subjects`` name (none without ``--eegmat``)."""
-    from neurofb.training.eegmat import find_subjects, parse_subjects
+    from neurofb.training.eegmat import choose_subjects
 
     if not args.eegmat:
         return []
-    return parse_subjects(args.subjects, list(find_subjects(args.eegmat)))
+    return choose_subjects(args.eegmat, args.subjects, warn=lambda _: None)  # said on loading
+
+
+def _warn(line: str) -> None:
+    """A problem with the training data, said as every command says it."""
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
