@@ -195,13 +195,13 @@ def _f1_and_windows(report: dict, cv: dict, fs: Any) -> None:
     to the CV summary, from the out-of-fold scores."""
     import numpy as np
 
-    from neurofb.training.cv_report import _fold_rows
+    from neurofb.training.cv_report import fold_rows
 
     seed = cv["protocol"]["seeds"][0]
     for mode, by_layout in report["summary"].items():
         for layout, by_method in by_layout.items():
             for method, row in by_method.items():
-                f1 = [r["f1"] for r in _fold_rows(cv, fs, mode, method, layout)]
+                f1 = [r["f1"] for r in fold_rows(cv, fs, mode, method, layout)]
                 row["f1"], row["f1_sd"] = float(np.mean(f1)), float(np.std(f1))
                 row["windows"] = int(np.isfinite(
                     cv["scores"][f"{seed}|{mode}|{method}|{layout}"]).sum())

@@ -464,7 +464,7 @@ def read_raw_file(path: str | os.PathLike, kind: str) -> Recording:
     try:
         raw, notes = _read_raw(readable, kind, path)
         if kind in ("edf", "bdf"):
-            notes = [*_truncation(path, kind), *notes]
+            notes = [*truncation_notes(path, kind), *notes]
         return _to_recording(raw, notes, path, kind, keep)
     except RecordingError:
         if keep is not None:
@@ -491,8 +491,21 @@ def _mne_name(path: Path, kind: str) -> tuple[tempfile.TemporaryDirectory | None
     return tmp, link
 
 
-def _truncation(path: Path, kind: str) -> list[str]:
-    """A warning when an EDF/BDF file holds fewer data records than its header lists."""
+def truncation_notes(path: Path, kind: str) -> list[str]:
+    """A warning when an EDF/BDF file holds fewer data records than its header lists.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    kind : {"edf", "bdf"}
+        Its format.
+
+    Returns
+    -------
+    list of str
+        One line saying how much of the recording the file holds, or nothing.
+    """
     try:
         with open(path, "rb") as fh:
             head = fh.read(256)

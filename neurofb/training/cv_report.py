@@ -23,7 +23,7 @@ import numpy as np
 from neurofb.training.evaluate import METHODS, Scores, late_rest_analysis, metrics_of
 from neurofb.training.windows import FeatureSet
 
-__all__ = ["PRIMARY", "summarise", "tables"]
+__all__ = ["PRIMARY", "fold_rows", "summarise", "tables"]
 
 #: The candidate each mode's rule judges, and the reference it is judged against.
 PRIMARY = {"cold": "model", "baseline": "model", "calibrated": "model"}
@@ -34,7 +34,23 @@ def _keys(scores: dict[str, np.ndarray]) -> set[tuple[str, str, str]]:
     return {tuple(k.split("|")[1:]) for k in scores}  # type: ignore[misc]
 
 
-def _fold_rows(cv: dict, fs: FeatureSet, mode: str, method: str, layout: str) -> list[dict]:
+def fold_rows(cv: dict, fs: FeatureSet, mode: str, method: str, layout: str) -> list[dict]:
+    """The metrics of one mode, method and layout in every outer fold of a cross-validation.
+
+    Parameters
+    ----------
+    cv : dict
+        :func:`neurofb.training.cv.cross_validate`'s result (folds and out-of-fold scores).
+    fs : FeatureSet
+        The windows it scored.
+    mode, method, layout : str
+        Which scores.
+
+    Returns
+    -------
+    list of dict
+        One :func:`neurofb.training.evaluate.metrics_of` row per fold that has those scores.
+    """
     rows = []
     for fold in cv["folds"]:
         s = cv["scores"].get(f"{fold['seed']}|{mode}|{method}|{layout}")
@@ -48,7 +64,7 @@ def _fold_rows(cv: dict, fs: FeatureSet, mode: str, method: str, layout: str) ->
 
 
 def _summary(cv: dict, fs: FeatureSet, mode: str, method: str, layout: str) -> dict:
-    rows = _fold_rows(cv, fs, mode, method, layout)
+    rows = fold_rows(cv, fs, mode, method, layout)
     a = np.array([[r["auc"], r["balanced_accuracy"], r["per_subject_auc"]] for r in rows])
     per: dict[int, list[float]] = {}
     for r in rows:

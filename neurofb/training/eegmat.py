@@ -30,7 +30,7 @@ from neurofb.config import EngineConfig
 from neurofb.dsp import montage
 from neurofb.errors import NeurofbError
 from neurofb.focus.card import sha256_file
-from neurofb.recording.mne_files import _truncation
+from neurofb.recording.mne_files import truncation_notes
 from neurofb.training.layouts import LAYOUTS, layout_channels
 from neurofb.training.windows import (
     WINDOWS_VERSION,
@@ -243,7 +243,7 @@ def load_subject(eegmat_dir: str | os.PathLike, subject: int, *, window_s: float
     if files is None:
         raise DatasetError(f"subject {subject} is not in {eegmat_dir}")
     for run in (1, 2):  # said on every load, cached or not
-        for note in _truncation(files[run], "edf"):
+        for note in truncation_notes(files[run], "edf"):
             (warn or logger.warning)(note)
     hashes = {run: sha256_file(p) for run, p in files.items()}
     params = {"window_s": window_s, "hop_s": hop_s, "filter": filter_description(config)}
