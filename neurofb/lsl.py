@@ -32,6 +32,7 @@ __all__ = [
     "pylsl",
     "use_config",
     "write_config",
+    "xpath_literal",
 ]
 
 #: The environment variable liblsl reads its configuration file's path from.
@@ -119,3 +120,26 @@ def pylsl() -> ModuleType:
 def local_clock() -> float:
     """liblsl's clock in seconds (monotonic; the time base of every LSL timestamp here)."""
     return float(pylsl().local_clock())
+
+
+def xpath_literal(value: str) -> str:
+    """Return ``value`` as an XPath 1.0 string literal (liblsl's queries are XPath).
+
+    XPath has no escapes: a value with one kind of quote is put in the other kind, one with
+    both is spliced together with ``concat()``.
+
+    Parameters
+    ----------
+    value : str
+        Any text, e.g. a stream name.
+
+    Returns
+    -------
+    str
+        An expression whose value is ``value``: ``'a b'``, ``"it's"``, ``concat('a', "'", …)``.
+    """
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in value.split("'")) + ")"

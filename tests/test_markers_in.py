@@ -65,7 +65,7 @@ def test_numeric_trigger_codes_come_in_as_their_number(lsl_loopback, tmp_path):
 
 @pytest.mark.parametrize("name", ["plain", "it's", 'say "hi"', """it's "both" """])
 def test_xpath_literal_selects_the_stream_by_its_exact_name(lsl_loopback, name):
-    from neurofb.stream.lsl_source import xpath_literal
+    from neurofb.lsl import xpath_literal
 
     unique = f"{name}-{uuid.uuid4().hex[:8]}"
     outlet = lsl_loopback.StreamOutlet(

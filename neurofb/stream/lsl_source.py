@@ -37,10 +37,10 @@ import numpy as np
 from neurofb.dsp.montage import montage_names
 from neurofb.dsp.units import factor_to_uv, guess_unit, unit_key
 from neurofb.errors import BoardError, ChannelError, NeurofbError
-from neurofb.lsl import pylsl
+from neurofb.lsl import pylsl, xpath_literal
 from neurofb.types import Chunk, SourceInfo
 
-__all__ = ["LslSource", "LslStreamInfo", "find_streams", "xpath_literal"]
+__all__ = ["LslSource", "LslStreamInfo", "find_streams"]
 
 log = logging.getLogger(__name__)
 
@@ -67,29 +67,6 @@ class LslStreamInfo:
         """``name (type, N ch @ R Hz, host)``."""
         return (f"{self.name} ({self.type or '?'}, {self.channel_count} ch @ {self.sfreq:g} Hz, "
                 f"{self.hostname or '?'})")  # fmt: skip
-
-
-def xpath_literal(value: str) -> str:
-    """Return ``value`` as an XPath 1.0 string literal (liblsl's queries are XPath).
-
-    XPath has no escapes: a value with one kind of quote is put in the other kind, one with
-    both is spliced together with ``concat()``.
-
-    Parameters
-    ----------
-    value : str
-        Any text, e.g. a stream name.
-
-    Returns
-    -------
-    str
-        An expression whose value is ``value``: ``'a b'``, ``"it's"``, ``concat('a', "'", …)``.
-    """
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in value.split("'")) + ")"
 
 
 def _predicate(name: str | None, stype: str | None, source_id: str | None) -> str:

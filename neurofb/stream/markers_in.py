@@ -164,7 +164,7 @@ class MarkersIn:
                 self._mark(text, local_clock())
 
     def _run_lsl(self) -> None:
-        from neurofb.stream.lsl_source import xpath_literal
+        from neurofb.lsl import xpath_literal
 
         lsl = pylsl()
         predicate = f"name={xpath_literal(self.request.target)}"
