@@ -265,3 +265,19 @@ def test_a_model_retrained_in_the_app_keeps_its_parents_data(recording, tmp_path
     assert meta["parent"]["path"] == str(default_model_dir().resolve())
     assert any(line.startswith("its parent's data (eegmat") for line in
                read_card(res["out_dir"]).training)
+
+
+def test_a_baseline_network_kept_from_the_parent_records_no_autocast(population, eegmat_dir,
+                                                                      tmp_path):
+    # A calibration that does not start with the baseline's minute of rest keeps the parent's
+    # baseline network: its recorded recipe is the one "as run" (nothing ran, no autocast).
+    from neurofb.focus.io import load_model
+    from neurofb.training.retrain import retrain_from_recordings
+
+    short = write_calibration_recording(tmp_path / "short", eegmat_dir, 1, rest_s=15,
+                                        task_s=40)  # under the 20 windows a baseline needs
+    res = retrain_from_recordings(population, [short], tmp_path / "again",
+                                  recipe=tiny_recipe(max_epochs=1, mixed_precision=True))
+    modes = load_model(res["out_dir"])[1]["training"]["modes"]
+    assert "kept from the parent" in str(modes["baseline"])
+    assert all(m["recipe"]["mixed_precision"] is False for m in modes.values())

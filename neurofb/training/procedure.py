@@ -112,8 +112,9 @@ def train_modes(fs: FeatureSet, *, recipe: Recipe = Recipe(), baseline_s: float 
     out = {}
     for mode in MODES:
         if mode not in inputs:
-            out[mode] = TrainResult(
-                model=init["baseline"], recipe=recipe, members=[], seconds=0.0,  # type: ignore[index]
+            out[mode] = TrainResult(  # nothing ran: no autocast either (the recipe as run)
+                model=init["baseline"], recipe=replace(recipe, mixed_precision=False),  # type: ignore[index]
+                members=[], seconds=0.0,
                 device="cpu", extra={"note": f"kept from the parent model: no session of the "
                                              f"data starts with {baseline_s:g} s of rest"})
             continue
