@@ -79,6 +79,8 @@ def _refuse_empty(args: argparse.Namespace) -> None:
     """An empty value (``--out ""``) is an error, never read as "the default" or as ".": every
     text option names a path, a board, a stream or a setting."""
     for dest, value in vars(args).items():
+        if dest == "argv":  # the command line itself, not an option
+            continue
         values = value if isinstance(value, list | tuple) else [value]
         if any(isinstance(v, str) and not v.strip() for v in values):
             name = f"--{dest.replace('_', '-')}" if dest not in _POSITIONALS else f"the {dest}"
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     _one_blas_thread(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    #: The command line as run (results that record how they were made store it).
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     debug = bool(args.debug or args.verbose)
     level = logging.DEBUG if args.debug else logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

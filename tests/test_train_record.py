@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -102,10 +103,15 @@ def cv_run(eegmat_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
     work = tmp_path_factory.mktemp("cv")
     eegmat = small_eegmat(work, eegmat_dir, (0, 1, 2, 5))
     out, cache = work / "cv.json", work / "cache"
-    code = main(["evaluate", "--cv", "2", "--eegmat", str(eegmat), *TINY, "--montage", "full",
-                 "--cache", str(cache), "--out", str(out), "--json"])
+    code = main(cv_argv(eegmat, cache, out))
     assert code == 0
     return out, eegmat, cache
+
+
+def cv_argv(eegmat: Path, cache: Path, out: Path) -> list[str]:
+    """The `evaluate --cv` command line of :func:`cv_run`."""
+    return ["evaluate", "--cv", "2", "--eegmat", str(eegmat), *TINY, "--montage", "full",
+            "--cache", str(cache), "--out", str(out), "--json"]
 
 
 def test_a_cross_validation_of_this_training_is_recorded_with_its_command(cv_run, tmp_path,
@@ -116,15 +122,31 @@ def test_a_cross_validation_of_this_training_is_recorded_with_its_command(cv_run
                        "--metrics", cv, "--out", out)
     assert code == 0, err
     recorded = read_meta(out)["metrics"]["cross_validation"]
-    assert recorded["command"] == ("neurofb evaluate --cv 2 --cv-seeds 0 --subjects 0-2,5 "
-                                   "--montage full --d-model 8 --heads 2 --epochs 1 "
-                                   "--members 2")
+    # the command as it was run, which evaluate --cv records in its result
+    assert recorded["command"] == shlex.join(["neurofb", *cv_argv(eegmat, cache, cv)])
     assert recorded["protocol"]["subjects"] == [0, 1, 2, 5]
+
+
+def test_a_result_without_its_command_gets_one_rebuilt_from_its_protocol(cv_run, tmp_path,
+                                                                         capsys):
+    cv, eegmat, cache = cv_run
+    doc = json.loads(cv.read_text(encoding="utf-8"))
+    doc.pop("command")  # as written by an older neurofb
+    metrics = tmp_path / "cv-without-command.json"
+    metrics.write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "model"
+    code, _, err = cli(capsys, "train", "--eegmat", eegmat, *TINY, "--cache", cache,
+                       "--metrics", metrics, "--out", out)
+    assert code == 0, err
+    assert read_meta(out)["metrics"]["cross_validation"]["command"] == (
+        "neurofb evaluate --cv 2 --cv-seeds 0 --subjects 0-2,5 --montage full --d-model 8 "
+        "--heads 2 --epochs 1 --members 2")
 
 
 def test_a_command_the_cross_validation_records_is_kept(cv_run, tmp_path, capsys):
     cv, eegmat, cache = cv_run
     doc = json.loads(cv.read_text(encoding="utf-8"))
+    doc.pop("command")
     doc["protocol"]["command"] = "neurofb evaluate --cv 2 --eegmat E --subjects 0-2,5 (as run)"
     metrics = tmp_path / "cv-with-command.json"
     metrics.write_text(json.dumps(doc), encoding="utf-8")

@@ -247,8 +247,13 @@ def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any
     if not args.json:
         print(text)
     main = report["summary"]["cold"][layouts[0]]["model"]
+    import shlex
+
+    argv = getattr(args, "argv", None)
+    command = shlex.join(["neurofb", *argv]) if argv else None
     return {**{k: main[k] for k in ("auc", "balanced_accuracy", "f1", "per_subject_auc",
                                     "per_subject", "inverted", "windows")},
+            **({"command": command} if command else {}),
             "protocol": cv["protocol"], "folds": cv["folds"], **report}
 
 
