@@ -127,35 +127,33 @@ def test_a_cross_validation_of_this_training_is_recorded_with_its_command(cv_run
     assert recorded["protocol"]["subjects"] == [0, 1, 2, 5]
 
 
-def test_a_result_without_its_command_gets_one_rebuilt_from_its_protocol(cv_run, tmp_path,
-                                                                         capsys):
+def _recorded_command(cv_run, tmp_path, capsys, protocol_command: str | None) -> str:
+    """The command train --metrics records from the CV result without its own ``command``
+    (as an older neurofb wrote it), with ``protocol_command`` in its protocol (or none)."""
     cv, eegmat, cache = cv_run
     doc = json.loads(cv.read_text(encoding="utf-8"))
-    doc.pop("command")  # as written by an older neurofb
-    metrics = tmp_path / "cv-without-command.json"
+    doc.pop("command")
+    if protocol_command is not None:
+        doc["protocol"]["command"] = protocol_command
+    metrics = tmp_path / "cv-edited.json"
     metrics.write_text(json.dumps(doc), encoding="utf-8")
     out = tmp_path / "model"
     code, _, err = cli(capsys, "train", "--eegmat", eegmat, *TINY, "--cache", cache,
                        "--metrics", metrics, "--out", out)
     assert code == 0, err
-    assert read_meta(out)["metrics"]["cross_validation"]["command"] == (
+    return read_meta(out)["metrics"]["cross_validation"]["command"]
+
+
+def test_a_result_without_its_command_gets_one_rebuilt_from_its_protocol(cv_run, tmp_path,
+                                                                         capsys):
+    assert _recorded_command(cv_run, tmp_path, capsys, None) == (
         "neurofb evaluate --cv 2 --cv-seeds 0 --subjects 0-2,5 --montage full --d-model 8 "
         "--heads 2 --epochs 1 --members 2")
 
 
-def test_a_command_the_cross_validation_records_is_kept(cv_run, tmp_path, capsys):
-    cv, eegmat, cache = cv_run
-    doc = json.loads(cv.read_text(encoding="utf-8"))
-    doc.pop("command")
-    doc["protocol"]["command"] = "neurofb evaluate --cv 2 --eegmat E --subjects 0-2,5 (as run)"
-    metrics = tmp_path / "cv-with-command.json"
-    metrics.write_text(json.dumps(doc), encoding="utf-8")
-    out = tmp_path / "model"
-    code, _, err = cli(capsys, "train", "--eegmat", eegmat, *TINY, "--cache", cache,
-                       "--metrics", metrics, "--out", out)
-    assert code == 0, err
-    assert (read_meta(out)["metrics"]["cross_validation"]["command"]
-            == "neurofb evaluate --cv 2 --eegmat E --subjects 0-2,5 (as run)")
+def test_a_command_the_protocol_records_is_kept(cv_run, tmp_path, capsys):
+    command = "neurofb evaluate --cv 2 --eegmat E --subjects 0-2,5 (as run)"
+    assert _recorded_command(cv_run, tmp_path, capsys, command) == command
 
 
 @pytest.mark.parametrize(("change", "words"), [
