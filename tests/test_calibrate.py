@@ -281,3 +281,11 @@ def test_a_baseline_network_kept_from_the_parent_records_no_autocast(population,
     modes = load_model(res["out_dir"])[1]["training"]["modes"]
     assert "kept from the parent" in str(modes["baseline"])
     assert all(m["recipe"]["mixed_precision"] is False for m in modes.values())
+    # a minute of rest and nothing after it: baseline mode has no window to learn from, so
+    # its network is kept too (it was "trained" on no window, its members marked n_train 0)
+    rest_only_minute = write_calibration_recording(tmp_path / "minute", eegmat_dir, 1,
+                                                   rest_s=30, task_s=30)
+    res = retrain_from_recordings(population, [rest_only_minute], tmp_path / "again2",
+                                  recipe=tiny_recipe(max_epochs=1))
+    baseline = load_model(res["out_dir"])[1]["training"]["modes"]["baseline"]
+    assert "kept from the parent" in str(baseline) and baseline["members"] == []

@@ -42,6 +42,10 @@ def _plan(fs: FeatureSet, *, recipe: Recipe, baseline_s: float,
         if init is None or "baseline" not in init:
             raise
         inputs = {"cold": (fs, None)}  # no session starts with rest: keep the parent's
+    else:
+        scored = inputs["baseline"][1]
+        if init is not None and "baseline" in init and not scored.any():
+            del inputs["baseline"]  # nothing after the rest to learn from: keep the parent's
     for mode, (data, sc) in inputs.items():
         what = (f" after each session's first {baseline_s:g} s of rest (baseline mode: record "
                 "rest beyond the baseline, or shorten it with --baseline)"
@@ -98,8 +102,9 @@ def train_modes(fs: FeatureSet, *, recipe: Recipe = Recipe(), baseline_s: float 
     -------
     dict
         ``{"cold": TrainResult, "baseline": TrainResult}``. When no session of the data starts
-        with ``baseline_s`` of rest (recordings that begin with a task block) and ``init`` has
-        a baseline network, that network is kept as it was (and said so in ``extra``).
+        with ``baseline_s`` of rest (recordings that begin with a task block) or none goes on
+        after it (nothing for baseline mode to score), and ``init`` has a baseline network,
+        that network is kept as it was (and said so in ``extra``).
 
     Raises
     ------
@@ -116,7 +121,8 @@ def train_modes(fs: FeatureSet, *, recipe: Recipe = Recipe(), baseline_s: float 
                 model=init["baseline"], recipe=replace(recipe, mixed_precision=False),  # type: ignore[index]
                 members=[], seconds=0.0,
                 device="cpu", extra={"note": f"kept from the parent model: no session of the "
-                                             f"data starts with {baseline_s:g} s of rest"})
+                                             f"data starts with {baseline_s:g} s of rest and "
+                                             "goes on after it"})
             continue
         data, sc = inputs[mode]
         ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / mode
