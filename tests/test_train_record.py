@@ -192,6 +192,17 @@ def test_a_named_recording_without_labels_is_an_error_naming_it(tmp_path, capsys
     assert code == 2 and f"--recordings {unlabelled} cannot be trained on" in line
     assert "has no labelled rest/task blocks" in line
     assert not out.exists()
+    # a folder of recordings: its unlabelled ones are left out, each named in a warning
+    folder = tmp_path / "all"
+    folder.mkdir()
+    labelled.rename(folder / "labelled")
+    unlabelled.rename(folder / "unlabelled")
+    code, _, err = cli(capsys, "train", "--recordings", folder, "--init",
+                       tmp_path / "tiny", "--epochs", "1", "--out", out)
+    assert code == 0, err
+    assert f"warning: {folder / 'unlabelled'} left out:" in err
+    used = read_meta(out)["training"]["data"]["recordings"]["files"]
+    assert [Path(f["file"]).name for f in used] == ["labelled"]
 
 
 # -- --members ---------------------------------------------------------------------------------

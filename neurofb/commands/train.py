@@ -328,7 +328,8 @@ def _recordings(items: list[str]) -> Any:
 
     Every path given must give windows: a recording that cannot (no labelled blocks, no clean
     window) is an error naming it, never silently left out of the model. A folder of
-    recordings gives the windows of those of its recordings that have labelled blocks.
+    recordings gives the windows of those of its recordings that have labelled blocks; each
+    one left out is named in a warning.
     """
     from neurofb.errors import RecordingError
     from neurofb.recording.formats import open_recording
@@ -340,7 +341,7 @@ def _recordings(items: list[str]) -> Any:
         path = Path(item)
         try:
             if path.is_dir() and not (path / "meta.json").exists():  # a folder of recordings
-                rs = load_recordings([path])
+                rs = load_recordings([path], on_skip=_warn)
             else:
                 rs = recording_windows(open_recording(path))
         except RecordingError as err:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -196,11 +196,15 @@ def recording_windows(rec: object, *, subject: int = 0, window_s: float = 2.0,
                               "windows_left_out": gone}])
 
 
-def load_recordings(paths: Sequence[str | os.PathLike], **kwargs: object) -> FeatureSet:
+def load_recordings(paths: Sequence[str | os.PathLike], *,
+                    on_skip: Callable[[str], None] | None = None,
+                    **kwargs: object) -> FeatureSet:
     """Labelled windows of several recordings (recording ``i`` gets subject id ``i``).
 
     A folder that is not itself a recording is searched for recordings (folders holding a
-    ``meta.json``). Keyword arguments go to :func:`recording_windows`.
+    ``meta.json``); those without clean windows in labelled blocks are left out, each told to
+    ``on_skip`` (a line naming it and why). Keyword arguments go to
+    :func:`recording_windows`.
 
     Raises
     ------
@@ -224,6 +228,8 @@ def load_recordings(paths: Sequence[str | os.PathLike], **kwargs: object) -> Fea
             sets.append(recording_windows(rec, subject=i, **kwargs))
         except RecordingError as err:
             skipped.append(str(err))
+            if on_skip is not None:
+                on_skip(f"{p} left out: {err}")
     if not sets:
         raise RecordingError("none of the recordings has clean windows in labelled rest/task "
                              "blocks: " + "; ".join(skipped))
