@@ -410,3 +410,40 @@ def test_recovery_finalises_crashed_recordings_at_every_level_and_leaves_live_on
     assert find_interrupted(root) == []
     old.close()
     assert read_meta(root / "old")["interrupted"] is False
+
+
+def test_a_crashed_practice_session_is_summarised_like_the_app_summarises_it(tmp_path):
+    # The app's summary covers the exercise, not the rest baseline before it; a session whose
+    # program died (no stored summary) must get the same figures from its trace, and say it
+    # was interrupted — the rest's rows (high focus, no threshold) must not count.
+    from neurofb.library.recovery import recover_interrupted
+    from neurofb.library.summary import summarise_folder
+
+    info = SourceInfo(("Fz",), 250.0, "test")
+    root = tmp_path / "recordings"
+    live = RecordingWriter(root / "live", info, meta={"exercise": "gauge", "user": "ann"},
+                           flush_interval_s=0.1)
+    live.write_chunk(Chunk(np.zeros((1, 20 * 250)), np.arange(20 * 250) / 250.0, ("Fz",), 250))
+    for m in (Marker(0.0, "block_start", "baseline-rest"), Marker(10.0, "block_end",
+              "baseline-rest"), Marker(10.0, "threshold", value=0.5),
+              Marker(10.0, "block_start", "gauge"), Marker(14.0, "reward", value=10.0)):
+        live.write_marker(m)
+    for k in range(80):  # rest at focus 0.9 (0-10 s), then the exercise at 0.2 and 0.6
+        t = 0.25 * k
+        live.write_update(_update(t, 0.9 if t < 10 else (0.2 if t < 15 else 0.6)))
+    live.flush()
+    shutil.copytree(root / "live", root / "crashed")  # what a crash leaves behind
+    live.close()
+    shutil.rmtree(root / "live")
+    lib = tmp_path / "library.sqlite3"
+    assert not recover_interrupted(recordings=root, library_path=lib).problems
+    assert read_meta(root / "crashed")["interrupted"] is True
+    summary, _ = summarise_folder(root / "crashed")  # what the recovery stored
+    assert summary.duration_s == pytest.approx(10.0)
+    assert summary.mean_focus == pytest.approx(0.4)  # 20 rows of 0.2, 20 of 0.6: no rest
+    assert summary.fraction_above == pytest.approx(0.5) and summary.rewards == 1
+    assert "interrupted" in summary.notes
+    assert summary.block_focus == {"gauge": pytest.approx(0.4)}
+    with SessionLibrary(lib) as library:  # the history row the user sees
+        (row,) = library.list_sessions()
+    assert (row.duration_s, row.mean_focus) == (pytest.approx(10.0), pytest.approx(0.4))

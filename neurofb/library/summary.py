@@ -347,12 +347,40 @@ def summarise_recording(recording: Any) -> SessionSummary:
     """
     meta = dict(getattr(recording, "meta", {}) or {})
     fields = _base_fields(meta, recording)
-    fields.update(
-        summarise_trace(
-            _trace_rows(recording), list(recording.markers), duration_s=fields["duration_s"]
-        )
-    )
+    rows, markers = _trace_rows(recording), list(recording.markers)
+    end_s = fields["duration_s"]
+    part = _exercise_part(markers, fields["exercise"], end_s)
+    if part is not None:  # a practice session: it is the exercise, not the rest before it
+        start, end_s = part
+        rows = [r for r in rows if start <= _time(r) < end_s]
+        markers = [m for m in markers if start <= m.t <= end_s]
+        fields["duration_s"] = end_s - start
+    fields.update(summarise_trace(rows, markers, duration_s=end_s))
+    if meta.get("interrupted") or meta.get("complete") is False:  # what a crash left
+        fields["notes"] = "; ".join(
+            n for n in ("interrupted: recovered after the program stopped", fields["notes"]) if n)
     return SessionSummary.from_dict(fields)
+
+
+def _time(row: Mapping[str, str]) -> float:
+    try:
+        return float(row.get("t", "nan"))
+    except ValueError:
+        return math.nan
+
+
+def _exercise_part(markers: Sequence[Marker], exercise: str, duration_s: float
+                   ) -> tuple[float, float] | None:
+    """Start and end (s) of a practice session's exercise block — what the session summary
+    the app writes at the end covers (the rest baseline before it left out) — or None when
+    the recording has no block named after its exercise (a stream, a calibration, an import).
+    """
+    if not exercise:
+        return None
+    own = [b for b in blocks(markers, end_s=duration_s) if b.label == exercise]
+    if not own:
+        return None
+    return own[0].start_s, own[-1].end_s
 
 
 def summarise_folder(folder: str | os.PathLike) -> tuple[SessionSummary, bool]:
