@@ -16,7 +16,7 @@ from neurofb.errors import ChannelError, ModelError
 from neurofb.focus.card import read_meta, sha256_file
 from neurofb.focus.neural import load_estimator
 from neurofb.training.personalise import (
-    RECOMMENDED_WINDOWS,
+    RECOMMENDED_S,
     fit_heads,
     hold_back,
     improved,
@@ -130,13 +130,17 @@ def test_a_short_calibration_calibrates_with_a_warning_a_long_one_without(
     short = write_calibration_recording(tmp_path / "short", eegmat_dir, 1, rest_s=12,
                                         task_s=12)
     res = personalise(population, short, tmp_path / "s")
-    assert res["windows"] + res["held_back"] < 2 * RECOMMENDED_WINDOWS
-    assert len(res["notes"]) == 1 and "short calibration" in res["notes"][0]
+    assert res["windows"] + res["held_back"] < 2 * RECOMMENDED_S
+    assert len(res["notes"]) == 1 and "short calibration: 12 s of clean rest" in res["notes"][0]
     assert read_meta(tmp_path / "s")["calibration"]["notes"] == res["notes"]
     assert main(["calibrate", "--model", str(population), "--recording", str(short),
                  "--out", str(tmp_path / "cli")]) == 0
     err = capsys.readouterr().err
-    assert "warning: a short calibration" in err and f"{RECOMMENDED_WINDOWS} s" in err
+    assert "warning: a short calibration" in err and f"{RECOMMENDED_S:g} s" in err
+    # exactly the recommended length is not short (30 s of rest is 29 windows of 2 s)
+    exact = write_calibration_recording(tmp_path / "exact", eegmat_dir, 1, rest_s=30,
+                                        task_s=30)
+    assert personalise(population, exact, tmp_path / "x")["notes"] == []
     assert personalise(population, recording, tmp_path / "long")["notes"] == []
     assert main(["calibrate", "--model", str(population), "--recording", str(recording),
                  "--out", str(tmp_path / "cli-long")]) == 0

@@ -32,15 +32,15 @@ from neurofb.focus.personal import PersonalHead, save_heads
 from neurofb.training.metrics import binary_metrics
 from neurofb.training.windows import FeatureSet
 
-__all__ = ["HEAD_C", "RECOMMENDED_WINDOWS", "calibration_split", "fit_heads",
+__all__ = ["HEAD_C", "RECOMMENDED_S", "calibration_split", "fit_heads",
            "fit_personal_head", "hold_back", "improved", "personalise", "short_calibration"]
 
 #: Inverse L2 strength of the personal head's logistic regression.
 HEAD_C = 1.0
-#: Clean windows of each class (about seconds, at the 1 s hop) a calibration should have: the
-#: calibrated mode of the model card used 30 s of rest and 20 s of task to fit, and the
-#: before/after report needs windows held back on top. Fewer still calibrate, with a warning.
-RECOMMENDED_WINDOWS = 30
+#: Seconds of clean signal of each class a calibration should have: the calibrated mode of
+#: the model card used 30 s of rest and 20 s of task to fit, and the before/after report needs
+#: windows held back on top. Less still calibrates, with a warning.
+RECOMMENDED_S = 30.0
 
 
 def fit_personal_head(logit: np.ndarray, feats: np.ndarray, y: np.ndarray, *,
@@ -164,21 +164,31 @@ def calibration_split(data: FeatureSet, fraction: float = 0.3
                          f"{name} has {counts[0]} windows of rest and {counts[1]} of task")
     raise ModelError(f"the calibration blocks are too short to fit a head and hold some "
                      f"windows back for the before/after report ({counts[0]} windows of rest, "
-                     f"{counts[1]} of task): record at least {RECOMMENDED_WINDOWS} s of rest "
-                     f"and {RECOMMENDED_WINDOWS} s of task")
+                     f"{counts[1]} of task): record at least {RECOMMENDED_S:g} s of rest "
+                     f"and {RECOMMENDED_S:g} s of task")
+
+
+def _covered_s(starts: np.ndarray, window_s: float) -> float:
+    """Seconds of signal the windows starting at ``starts`` cover (their union)."""
+    t = np.sort(np.asarray(starts, dtype=float))
+    if not t.size:
+        return 0.0
+    return float(np.minimum(np.diff(t), window_s).sum() + window_s)
 
 
 def short_calibration(data: FeatureSet) -> str:
-    """A warning when a calibration has fewer than :data:`RECOMMENDED_WINDOWS` clean windows
-    of rest or of task ("" otherwise): it still calibrates, but the head is fitted on few
-    windows and the before/after figures rest on fewer still."""
-    counts = [int((np.asarray(data.y) == c).sum()) for c in (0, 1)]
-    if min(counts) >= RECOMMENDED_WINDOWS:
+    """A warning when a calibration's clean windows of rest or of task cover less than
+    :data:`RECOMMENDED_S` seconds ("" otherwise): it still calibrates, but the head is fitted
+    on few windows and the before/after figures rest on fewer still."""
+    y = np.asarray(data.y)
+    covered = [_covered_s(np.asarray(data.t)[y == c], data.window_s) for c in (0, 1)]
+    if min(covered) >= RECOMMENDED_S - 1e-6:
         return ""
-    return (f"a short calibration: {counts[0]} clean windows of rest and {counts[1]} of task "
-            f"(about as many seconds); the personal head is fitted on few windows and the "
-            f"before/after figures rest on fewer still. Record at least {RECOMMENDED_WINDOWS} "
-            f"s of each for a head to trust")
+    counts = [int((y == c).sum()) for c in (0, 1)]
+    return (f"a short calibration: {covered[0]:.0f} s of clean rest and {covered[1]:.0f} s of "
+            f"task ({counts[0]} and {counts[1]} windows); the personal head is fitted on few "
+            f"windows and the before/after figures rest on fewer still. Record at least "
+            f"{RECOMMENDED_S:g} s of each for a head to trust")
 
 
 def improved(report: dict[str, Any]) -> bool:
