@@ -152,6 +152,10 @@ class SessionController(QObject):
         target = opened.estimator_name
         fields = model_fields(target, opened.model_dir or "")
         self.meta = {"user": user, "board": opened.info.board, **fields}
+        replayed = getattr(getattr(opened, "source", None), "recording", None)
+        if replayed is not None and not opened.info.live:  # not this person's live EEG
+            name = Path(getattr(replayed, "path", "") or "a recording").name
+            self.meta["notes"] = f"practised on a replay of {name}, not on a live headset"
         self.recorder = None
         if record:
             try:

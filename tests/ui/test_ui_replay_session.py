@@ -1,0 +1,29 @@
+"""A practice session on a replayed recording (the demo, or a past session replayed from the
+history) is marked as such in the session library: it is not the user's live EEG."""
+
+from __future__ import annotations
+
+from test_ui_training import run_exercise
+from ui_helpers import STEP_S, connect
+
+from neurofb.library.index import SessionLibrary
+
+SHORT_MIN = 0.07  # 4.2 s sessions
+
+
+def test_a_session_on_a_replay_says_so_and_a_live_one_does_not(qtbot, make_window):
+    from neurofb_ui.source_panel import demo_path
+
+    win = make_window(session_min=SHORT_MIN)
+    connect(qtbot, win, "demo", file=demo_path())
+    on_replay = run_exercise(qtbot, win, "gauge").last_result
+    win.disconnect_source()
+    qtbot.waitUntil(lambda: win.stream.current is None, timeout=STEP_S * 1000)
+    connect(qtbot, win)  # the synthetic board: a live source
+    assert win.stream.current.info.live
+    live = run_exercise(qtbot, win, "gauge").last_result
+    with SessionLibrary() as lib:
+        rows = {r.id: r for r in lib.list_sessions()}
+    assert "practised on a replay of demo-eegmat, not on a live headset" in rows[
+        on_replay.library_id].notes
+    assert "replay" not in rows[live.library_id].notes
