@@ -97,6 +97,12 @@ class GaugeCanvas(Canvas):
         self.shown_focus = 0.0
         self.shown_threshold = 0.5
 
+    def reset(self) -> None:
+        """Forget the last session: the needle and the threshold start from rest."""
+        self.shown_focus = 0.0
+        self.shown_threshold = 0.5
+        super().reset()
+
     def tick(self) -> None:
         """Ease the needle and threshold towards the latest view."""
         v = self.view
@@ -178,6 +184,12 @@ class RocketCanvas(Canvas):
         self.shown_altitude = 0.0
         self._burst = 0.0
         self._flame_phase = 0
+
+    def reset(self) -> None:
+        """Forget the last session: the rocket starts on the ground, no star burst."""
+        self.shown_altitude = 0.0
+        self._burst = 0.0
+        super().reset()
 
     def tick(self) -> None:
         """Ease the rocket towards the latest altitude; animate the flame and star bursts."""
@@ -354,6 +366,11 @@ class ClarityCanvas(Canvas):
         super().__init__(parent)
         self._blurred: list[QImage] | None = None
         self.shown_clarity = 0.0
+
+    def reset(self) -> None:
+        """Forget the last session: the scene starts blurred."""
+        self.shown_clarity = 0.0
+        super().reset()
 
     @property
     def _levels(self) -> list[QImage]:

@@ -29,6 +29,12 @@ from PyQt6.QtWidgets import (
 from neurofb_ui.qt_bridge import Task, start_task
 from neurofb_ui.session_summary import fmt_duration, fmt_focus, fmt_fraction, gives_rewards
 
+#: Shading of a trace's blocks: (fill colour, colour name).
+REST_SHADE = ((66, 165, 245, 50), "blue")
+TASK_SHADE = ((239, 108, 0, 50), "orange")
+#: The trace plot's title before a trace is shown.
+TRACE_PROMPT = "Select a session and press “Show focus trace”"
+
 COLUMNS = ("Date", "Exercise", "Length", "Mean focus", "On target", "Rewards", "Points",
            "Best streak", "Quality", "Model", "Recording")
 
@@ -80,6 +86,24 @@ def read_trace(path: str) -> TraceData:
                      tuple(blocks(rec.markers, end_s=rec.duration_s)), rec.duration_s)
 
 
+def block_shade(label: str) -> tuple[str, tuple[tuple[int, ...], str]] | None:
+    """What a block labelled ``label`` is called in the trace's caption and how it is shaded:
+    calibration rest and the session's baseline rest blue, calibration task and exercise
+    blocks orange; None for a label not shaded."""
+    from neurofb.practice.exercises import EXERCISES
+    from neurofb.practice.rest import REST_LABEL
+
+    if label == "rest":
+        return "rest", REST_SHADE
+    if label == REST_LABEL:
+        return "baseline rest", REST_SHADE
+    if label == "task":
+        return "task", TASK_SHADE
+    if label in EXERCISES:
+        return "exercise", TASK_SHADE
+    return None
+
+
 def reindex(library_path: str | None, root: str) -> Any:
     """Rebuild the library index from the recordings folder (worker thread)."""
     from neurofb.library.index import SessionLibrary
@@ -89,6 +113,22 @@ def reindex(library_path: str | None, root: str) -> Any:
         return lib.reindex(root)
     finally:
         lib.close()
+
+
+def legend_below(plot: pg.PlotItem, entries: tuple) -> pg.LegendItem:
+    """A one-row legend of ``entries`` (item, name) in a row of its own under ``plot``'s
+    bottom axis, outside the data area (a legend inside the view box hid data points)."""
+    legend = pg.LegendItem(offset=None, colCount=len(entries))
+    for item, name in entries:
+        legend.addItem(item, name)
+    holder = pg.GraphicsWidget()
+    height = legend.boundingRect().height()
+    holder.setMinimumHeight(height)
+    holder.setMaximumHeight(height)
+    plot.layout.addItem(holder, 4, 1)
+    legend.setParentItem(holder)
+    legend.anchor(itemPos=(0.5, 0.0), parentPos=(0.5, 0.0))
+    return legend
 
 
 class HistoryPage(QWidget):
@@ -122,12 +162,12 @@ class HistoryPage(QWidget):
         pp.setYRange(0, 1, padding=0.05)
         pp.setLabel("bottom", "session")
         pp.showGrid(x=False, y=True, alpha=0.2)
-        pp.addLegend(offset=(-10, -10))
         self.focus_line = pp.plot(pen=pg.mkPen("#1e88e5", width=2), symbol="o", symbolSize=8,
-                                  symbolBrush="#1e88e5", name="mean focus")
+                                  symbolBrush="#1e88e5")
         self.above_line = pp.plot(pen=pg.mkPen("#43a047", width=2, style=Qt.PenStyle.DashLine),
-                                  symbol="t", symbolSize=8, symbolBrush="#43a047",
-                                  name="share of time on target")
+                                  symbol="t", symbolSize=8, symbolBrush="#43a047")
+        self.legend = legend_below(pp, ((self.focus_line, "mean focus"),
+                                        (self.above_line, "share of time on target")))
         self.days_plot = pg.PlotWidget()
         dp = self.days_plot.getPlotItem()
         dp.setTitle("Minutes trained per day")
@@ -157,7 +197,7 @@ class HistoryPage(QWidget):
             b.setEnabled(False)
         self.trace_plot = pg.PlotWidget()
         tp = self.trace_plot.getPlotItem()
-        tp.setTitle("Select a session and press “Show focus trace”")
+        tp.setTitle(TRACE_PROMPT)
         tp.setYRange(0, 1, padding=0.05)
         tp.setLabel("bottom", "time in session (s) — click to replay from there")
         tp.setMenuEnabled(False)
@@ -221,6 +261,21 @@ class HistoryPage(QWidget):
                            f"over {len(data.days)} day{'s' if len(data.days) != 1 else ''}")
         self._fill_table(data.sessions)
         self._draw_progress(data)
+        if self.trace is not None and not any(
+                s.recording_path and Path(s.recording_path) == Path(self.trace.path)
+                for s in data.sessions):
+            self.clear_trace()  # its session is not listed any more (another user's)
+
+    def clear_trace(self) -> None:
+        """Show no session's trace: empty plot, the prompt as title, no info, replay from 0."""
+        self.trace = None
+        pi = self.trace_plot.getPlotItem()
+        pi.clear()
+        pi.setTitle(TRACE_PROMPT)
+        pi.setXRange(0, 1, padding=0)  # no session's time axis
+        self.trace_info.setText("")
+        self.set_replay_from(0.0)
+        self.replay_button.setText("Replay through the live view")
 
     def _fill_table(self, sessions: tuple) -> None:
         """One row per session, newest first; a session without reward feedback (a
@@ -327,13 +382,17 @@ class HistoryPage(QWidget):
         pi.clear()
         pi.addItem(self._from_line)
         self.set_replay_from(0.0)
-        colours = {"rest": (66, 165, 245, 50), "task": (239, 108, 0, 50)}
+        shaded: dict[str, str] = {}  # what the caption names, and its colour
         for b in tr.blocks:
-            if b.label in colours:
-                region = pg.LinearRegionItem((b.start_s, b.end_s), movable=False,
-                                             brush=pg.mkBrush(*colours[b.label]))
-                region.setZValue(-10)
-                pi.addItem(region)
+            shade = block_shade(b.label)
+            if shade is None:
+                continue
+            name, (fill, colour) = shade
+            shaded.setdefault(name, colour)
+            region = pg.LinearRegionItem((b.start_s, b.end_s), movable=False,
+                                         brush=pg.mkBrush(*fill))
+            region.setZValue(-10)
+            pi.addItem(region)
         pi.plot(tr.t, tr.focus, pen=pg.mkPen("#1e88e5", width=2), connect="finite")
         if tr.thresholds:
             tt = [t for t, _ in tr.thresholds] + [tr.duration_s]
@@ -346,13 +405,14 @@ class HistoryPage(QWidget):
         pi.setTitle(f"Focus trace — {Path(tr.path).name}")
         valid = np.isfinite(tr.focus)
         # a session without a threshold (a calibration) had no reward feedback to speak of
-        rewards = (f"{tr.rewards.size} rewards (★), threshold in red, " if tr.thresholds
-                   else "")
-        self.trace_info.setText(
-            f"{fmt_duration(tr.duration_s)} recorded, {tr.t.size} updates "
-            f"({valid.sum()} with a focus value), {rewards}blocks shaded (rest blue, "
-            "task orange)."
-        )
+        parts = [f"{fmt_duration(tr.duration_s)} recorded, {tr.t.size} updates "
+                 f"({valid.sum()} with a focus value)"]
+        if tr.thresholds:
+            parts.append(f"{tr.rewards.size} rewards (★), threshold in red")
+        if shaded:
+            parts.append("blocks shaded ("
+                         + ", ".join(f"{n} {c}" for n, c in shaded.items()) + ")")
+        self.trace_info.setText(", ".join(parts) + ".")
 
     def replay_selected(self) -> None:
         """Stream the selected session's recording through the live pipeline."""

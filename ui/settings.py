@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QLabel,
     QLineEdit,
@@ -246,6 +247,15 @@ class _Field:
     error: QLabel
     #: Line edit holding text the user has typed but not committed (kept on outside changes).
     edit: QLineEdit | None = None
+    #: The frame around the widget, red while the value shown is refused.
+    frame: QFrame | None = None
+
+
+def _frame_style(message: str) -> str:
+    """The style of a field's frame: red around a refused value, otherwise a transparent
+    border of the same width (the field keeps its place and size either way)."""
+    colour = "#d32f2f" if message else "transparent"
+    return f"QFrame#field_frame {{ border: 2px solid {colour}; border-radius: 3px; }}"
 
 
 class SettingsPage(QWidget):
@@ -404,10 +414,18 @@ class SettingsPage(QWidget):
         bl = QVBoxLayout(box)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.setSpacing(2)
-        bl.addWidget(widget)
+        # the error frame is drawn around the widget, not on it: a style sheet on the widget
+        # itself drops the native style's padding (a combo box shrank to a cut-off strip)
+        frame = QFrame()
+        frame.setObjectName("field_frame")
+        frame.setStyleSheet(_frame_style(""))
+        fl = QVBoxLayout(frame)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(widget)
+        bl.addWidget(frame)
         bl.addWidget(error)
         form.addRow(label, box)
-        self.fields[name] = _Field(widget, get, put, error, edit)
+        self.fields[name] = _Field(widget, get, put, error, edit, frame)
         put(getattr(self._settings, name))
         for signal in signals:
             signal.connect(lambda *_args, n=name: self.commit(n))
@@ -433,8 +451,8 @@ class SettingsPage(QWidget):
         f = self.fields[name]
         f.error.setText(message)
         f.error.setVisible(bool(message))
-        f.widget.setStyleSheet(
-            f"{type(f.widget).__name__} {{ border: 2px solid #d32f2f; }}" if message else "")
+        if f.frame is not None:
+            f.frame.setStyleSheet(_frame_style(message))
 
     # -- saving ------------------------------------------------------------------------------
     @property

@@ -386,7 +386,16 @@ class TrainingPage(SessionPage):
         if ok:
             for b in self.pick_buttons.values():
                 b.setEnabled(False)
+            self.clear_counters()
         return ok
+
+    def clear_counters(self, reason: str = "waiting for data") -> None:
+        """Empty the side panel: no focus or threshold on the meter (``reason`` under it), no
+        points, streak or time on target (a new session starts from nothing)."""
+        self.meter.set_state(None, reason=reason)
+        self.points.setText("0 points")
+        self.streak.setText("streak 0")
+        self.on_target.setText("on target –")
 
     def on_finished(self, result: SessionResult) -> None:
         """Unlock the picker and show the summary."""
@@ -416,6 +425,8 @@ class TrainingPage(SessionPage):
         meter and counters."""
         view, fb = step.view, step.feedback
         if view.name == self.rest_screen_name:
+            # no feedback during the rest: the meter shows no focus and no threshold
+            self.meter.set_state(None, reason="resting")
             self.rest_screen.set_view(view)
             self.canvas_stack.setCurrentWidget(self.rest_screen)
             self.status.setText(view.message)
