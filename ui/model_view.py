@@ -51,6 +51,41 @@ class ModelEntry:
     created: str
     shipped: bool
     card: ModelCard
+    #: For a personalised model whose calibration came from no headset: what it came from
+    #: (:func:`calibration_source`); '' otherwise or when not known.
+    calibration_source: str = ""
+
+
+def calibration_source(recording: str) -> str:
+    """What a calibration recording came from when that was not a headset: "the synthetic
+    board" or "a replayed recording" ('' for a headset, or when its meta.json cannot be read).
+
+    The calibration page warns of the same sources (a stream that is not live, or simulated);
+    the recording keeps them in its meta.json: ``source.replay`` of a replay, ``board`` of
+    BrainFlow's synthetic board.
+    """
+    from neurofb.recording.folder import read_meta
+
+    try:
+        meta = read_meta(recording)
+    except (NeurofbError, OSError):
+        return ""
+    source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
+    if "replay" in source:
+        return "a replayed recording"
+    if str(meta.get("board", "")).lower() == "synthetic" or source.get("board_id") == -1:
+        return "the synthetic board"
+    return ""
+
+
+def created_time(created: str) -> dt.datetime:
+    """A model card's ``created`` as an aware datetime (naive taken as UTC; the earliest time
+    when missing or unreadable), so models written in any ISO form sort by time."""
+    try:
+        when = dt.datetime.fromisoformat(created.strip())
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def personal_models_dir() -> Path:
@@ -61,22 +96,21 @@ def personal_models_dir() -> Path:
 
 
 def list_models() -> list[ModelEntry]:
-    """Every model folder: shipped ones, then the user's, newest first (worker thread)."""
+    """Every model folder, shipped or the user's, newest first (worker thread)."""
     out: list[ModelEntry] = []
     for root, shipped in ((paths.shipped_models_dir(), True), (personal_models_dir(), False)):
         if not root.is_dir():
             continue
-        found = []
         for file in root.glob(f"*/{MODEL_FILE}"):
             try:
                 card = read_card(file.parent)
             except NeurofbError as err:
                 log.warning("model card %s unreadable: %s", file, err)
                 continue
-            found.append(ModelEntry(str(file.parent), file.parent.name, card.created, shipped,
-                                    card))
-        out += sorted(found, key=lambda m: m.created, reverse=True)
-    return out
+            source = next(filter(None, map(calibration_source, card.calibration_data)), "")
+            out.append(ModelEntry(str(file.parent), file.parent.name, card.created, shipped,
+                                  card, source))
+    return sorted(out, key=lambda m: created_time(m.created), reverse=True)
 
 
 def new_model_dir(base: str, kind: str) -> Path:
@@ -98,14 +132,16 @@ def run_personalise(model_dir: str, recording: str, out_dir: str, *, progress: A
     """Personalise ``model_dir`` with a calibration recording (worker thread).
 
     Returns :func:`neurofb.training.personalise.personalise`'s report (``before``/``after``
-    metrics on held-back windows, ``out_dir``).
+    metrics on held-back windows, ``out_dir``) with ``source``: what the calibration came from
+    when that was not a headset (:func:`calibration_source`).
     """
     from neurofb.training.personalise import personalise
 
     progress(0.1, "fitting your personal head on the calibration…")
     if cancel.is_set():
         raise JobCancelled("cancelled: the model in use is unchanged")
-    return personalise(model_dir, recording, out_dir)
+    return {**personalise(model_dir, recording, out_dir),
+            "source": calibration_source(recording)}
 
 
 def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress: Any,
@@ -156,6 +192,29 @@ def calibration_recordings(library_path: str | None) -> list[str]:
             if r.exercise == "calibration" and r.recording_path
             and Path(r.recording_path).exists()]
     return list(reversed(recs))
+
+
+def personalise_problems(before: dict, after: dict) -> list[str]:
+    """Why a personalised model is not shown useful on its held-back calibration windows
+    (empty when it is: AUC at least the model in use's and above chance, balanced accuracy not
+    lower).
+
+    ``before``/``after``: :func:`neurofb.training.personalise.personalise`'s metrics of the
+    model in use and of the personalised one.
+    """
+    auc0, auc1 = before.get("auc"), after.get("auc")
+    if not all(isinstance(v, (int, float)) for v in (auc0, auc1)):
+        return ["AUC not measured"]
+    problems = []
+    if not auc1 >= auc0:  # NaN fails too
+        problems.append("AUC fell")
+    bac0, bac1 = before.get("balanced_accuracy"), after.get("balanced_accuracy")
+    if (all(isinstance(v, (int, float)) for v in (bac0, bac1))
+            and not bac1 >= bac0):
+        problems.append("balanced accuracy fell")
+    if not auc1 > 0.5:
+        problems.append("AUC not above chance (0.5)")
+    return problems
 
 
 def _num(value: Any) -> str:
@@ -217,6 +276,11 @@ def card_html(entry: ModelEntry) -> str:
         ("Trained on", "; ".join([*c.training, *([f"on {c.trained_on_device}"]
                                                  if c.trained_on_device else [])]) or "–"),
     ]
+    if c.calibration_data:
+        names = ", ".join(Path(f).name for f in c.calibration_data)
+        rows.append(("Personalised on", f"your calibration {names}" + (
+            f" (from {entry.calibration_source}, not a headset)"
+            if entry.calibration_source else "")))
     if c.task:
         rows.append(("Focus means", c.task))
     if c.parent:
@@ -225,8 +289,11 @@ def card_html(entry: ModelEntry) -> str:
         rows.append((f"{gain.metric.replace('_', ' ')} before → after personalising",
                      f"{gain.before:.3f} → {gain.after:.3f}"))
     rows += metric_rows(dict(c.metrics))
+    if c.personal_sha256:
+        rows.append(("Personal head SHA-256", c.personal_sha256[:16] + "…"))
     if c.weights_sha256:
-        rows.append(("Weights SHA-256", c.weights_sha256[:16] + "…"))
+        rows.append(("Network weights SHA-256 (its parent's)" if c.personal_sha256
+                     else "Weights SHA-256", c.weights_sha256[:16] + "…"))
     cells = "".join(f"<tr><td style='padding-right:14px;color:#555'>{k}</td>"
                     f"<td><b>{v}</b></td></tr>" for k, v in rows)
     return f"<table>{cells}</table>"
@@ -527,7 +594,7 @@ class ModelPage(QWidget):
 
     def _verdict(self, result: dict) -> tuple[str, str]:
         """What a finished job measured, and why its model is not switched to ('' to switch)."""
-        from neurofb.training import personalise, retrain
+        from neurofb.training import retrain
 
         current = Path(self.current_dir).name
         if self.job_kind == "retrain":
@@ -549,18 +616,29 @@ class ModelPage(QWidget):
             return extra, (f"The retrained model did worse than {current} on recordings held "
                            f"out from training ({auc}), so {self._staying()}.{dropped}")
         before, after = result.get("before"), result.get("after")
-        if not (isinstance(before, dict) and isinstance(after, dict)):
-            return "", ""
+        before = before if isinstance(before, dict) else {}
+        after = after if isinstance(after, dict) else {}
         keys = [k for k in ("auc", "balanced_accuracy") if k in before and k in after]
         label = {"auc": "AUC", "balanced_accuracy": "balanced accuracy"}
-        extra = ", ".join(f"{label[k]} {before[k]:.3f} → {after[k]:.3f}" for k in keys)
-        for note in result.get("notes", []):
-            extra += f". Note: {note}"
-        if "auc" not in keys or personalise.improved(result):
+        figures = ", ".join(f"{label[k]} {before[k]:.3f} → {after[k]:.3f}" for k in keys)
+        notes = "".join(f" Note: {note}." for note in result.get("notes", []))
+        extra = figures + ("." if figures and notes else "") + notes
+        source = result.get("source")
+        if source:
+            return extra, (f"This calibration came from {source}, not a headset: its EEG did "
+                           "not follow the blocks, so the personalised model is not used "
+                           f"({figures}) and {self._staying()}. Calibrate with a headset "
+                           f"on.{notes}")
+        problems = personalise_problems(before, after)
+        if not problems:
             return extra, ""
-        return extra, (f"The personalised model did worse than {current} on the last part of "
-                       f"your calibration ({extra}), so {self._staying()}. Were the blocks "
-                       "followed? Record a new calibration.")
+        lead = (f"did worse than {current}" if any(p.endswith("fell") for p in problems)
+                else "is no better than chance" if any("chance" in p for p in problems)
+                else "could not be validated")
+        detail = ": ".join(filter(None, (figures, ", ".join(problems))))
+        return extra, (f"The personalised model {lead} on the last part of your calibration "
+                       f"({detail}), so {self._staying()}. Were the blocks followed? Record a "
+                       f"new calibration.{notes}")
 
     def _staying(self) -> str:
         """Which model stays in use when a new one is not switched to (the end of a sentence)."""

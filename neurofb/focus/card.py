@@ -286,6 +286,11 @@ class ModelCard:
         The model it was derived from (personalised or retrained), or "".
     calibration : tuple of CalibrationGain
         Before/after figures of personalisation.
+    personal_sha256 : str
+        For a personalised model: SHA-256 of its personal head, what sets it apart from its
+        parent (whose weights it keeps unchanged); '' otherwise.
+    calibration_data : tuple of str
+        For a personalised model: the calibration recordings it was fitted on (their paths).
     metrics : mapping
         The evaluation results recorded at export (free-form JSON; see the model card).
     """
@@ -306,6 +311,8 @@ class ModelCard:
     trained_on_device: str = ""
     parent: str = ""
     calibration: tuple[CalibrationGain, ...] = ()
+    personal_sha256: str = ""
+    calibration_data: tuple[str, ...] = ()
     metrics: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -337,6 +344,9 @@ class ModelCard:
             for k in ("auc", "balanced_accuracy")
             if _number(before.get(k)) is not None and _number(after.get(k)) is not None
         )
+        files = calib.get("data")
+        calib_data = tuple(str(f["file"]) for f in files if isinstance(f, Mapping)
+                           and isinstance(f.get("file"), str)) if isinstance(files, list) else ()
         n_par = weights.get("n_parameters")
         channels = inp.get("channels")
         personal = inp.get("personal_electrodes")
@@ -358,6 +368,8 @@ class ModelCard:
             trained_on_device=device,
             parent=str(parent.get("name") or parent.get("path") or ""),
             calibration=gains,
+            personal_sha256=str(_section(meta, "personal").get("sha256") or ""),
+            calibration_data=calib_data,
             metrics=dict(_section(meta, "metrics")),
         )
 

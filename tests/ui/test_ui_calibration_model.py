@@ -13,9 +13,9 @@ import pytest
 from ui_helpers import STEP_S, connect, end_unkept
 
 from neurofb import paths
+from neurofb.focus.card import read_meta
 from neurofb.library.index import SessionLibrary
 from neurofb.recording import open_recording
-from neurofb.training.personalise import improved
 from neurofb.training.retrain import improved as retrain_improved
 
 BLOCK_S = 6.0
@@ -24,6 +24,14 @@ BLOCK_S = 6.0
 def yours(page):
     """The user's models listed on the model page (not the shipped ones)."""
     return [m for m in page.models if not m.shipped]
+
+
+def personalised(qtbot, model, recording):
+    """Personalise the model in use on the model page from ``recording``; its report."""
+    assert model.personalise(str(recording)) is not None
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 1000)
+    assert model.last_error == "", model.last_error
+    return model.last_result
 
 
 @pytest.fixture
@@ -102,9 +110,9 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
     assert win.settings.model_dir == model_dir
     assert len(list((paths.data_dir() / "models").iterdir())) == 1
 
-    # personalise for real: a new model folder, used from now on (if it did at least as well
-    # on the held-back windows; the synthetic board does not follow the blocks, so either may
-    # happen — otherwise the model in use stays, and the user picks the new one by hand)
+    # personalise for real: a new model folder, but never used by itself — the synthetic
+    # board does not follow the blocks, whatever its held-back figures say; the user may pick
+    # it by hand
     page.summary.personalise_button.click()
     assert win.current_page == "model" and model.busy
     assert not model.personalise_button.isEnabled() and model.cancel_button.isEnabled()
@@ -112,16 +120,25 @@ def test_calibrate_personalise_cancel_retrain_and_switch_back(qtbot, make_window
     assert model.last_error == "", model.last_error
     new = model.last_result["out_dir"]
     assert (Path(new) / "model.json").exists() and "before" in model.last_result
-    if improved(model.last_result):
-        assert win.settings.model_dir == new
-    else:
-        assert win.settings.model_dir == model_dir and win.banner.level == "warning"
-        model.use_model(new)
-        assert win.settings.model_dir == new
+    assert win.settings.model_dir == model_dir and win.banner.level == "warning"
+    for text in (win.banner.text, model.progress_text.text()):
+        assert "came from the synthetic board, not a headset" in text
+        assert "test-base stays in use" in text and "Pick the new model" in text
+    model.use_model(new)
+    assert win.settings.model_dir == new
     qtbot.waitUntil(lambda: win.stream.current is not None
                     and win.stream.current.model_dir == new, timeout=STEP_S * 1000)
     qtbot.waitUntil(lambda: len(yours(model)) == 2, timeout=STEP_S * 1000)
-    assert "test-base-personal" in model.card.text()
+    # its card: what sets it apart (its personal head), the parent network's weights, and the
+    # calibration it was personalised on, from no headset
+    card = model.card.text()
+    meta = read_meta(new)
+    assert "test-base-personal" in card
+    assert f"Personal head SHA-256</td><td><b>{meta['personal']['sha256'][:16]}" in card
+    assert ("Network weights SHA-256 (its parent's)</td><td><b>"
+            f"{read_meta(model_dir)['weights']['sha256'][:16]}") in card
+    assert (f"your calibration {Path(res.recording).name} (from the synthetic board, not a "
+            "headset)") in card
 
     # switch back to the earlier model
     row = next(i for i, m in enumerate(model.models) if m.path == model_dir)
@@ -279,10 +296,7 @@ def test_a_personalisation_that_does_worse_is_not_adopted(qtbot, make_window, mo
     win = make_window(model_dir=model_dir)
     model = win.pages["model"]
     win.show_page("model")
-    assert model.personalise(str(rec)) is not None
-    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 1000)
-    assert model.last_error == "", model.last_error
-    res = model.last_result
+    res = personalised(qtbot, model, rec)
     assert res["after"]["auc"] < res["before"]["auc"]
     assert win.settings.model_dir == model_dir  # the model in use stays
     assert win.banner.level == "warning" and "did worse" in win.banner.label.text()
@@ -322,3 +336,95 @@ def test_shipped_model_is_used_by_default_and_its_card_shown(qtbot, make_window)
     qtbot.waitUntil(lambda: "focus-default" in model.card.text(), timeout=STEP_S * 1000)
     assert "shipped" in model.card.text() and "AUC" in model.card.text()
     assert model.montage.n_electrodes >= 8
+
+
+def replayed(path, recording):
+    """A recording of ``recording`` replayed as the app replays one (its ReplaySource), with its
+    markers: what calibrating on a replay writes."""
+    from neurofb.errors import EndOfStream
+    from neurofb.recording import RecordingWriter
+    from neurofb.stream.replay import ReplaySource
+
+    rec = open_recording(recording)
+    src = ReplaySource(rec, speed=None)
+    src.start()
+    with RecordingWriter(path, src.info) as w:
+        while True:
+            try:
+                chunk = src.read()
+            except EndOfStream:
+                break
+            w.write_chunk(chunk)
+        for m in rec.markers:
+            w.write_marker(m)
+    return path
+
+
+def test_a_calibration_from_a_replay_is_never_switched_to(qtbot, make_window, model_dir,
+                                                          eegmat_dir, tmp_path):
+    from focus_helpers import write_calibration_recording
+
+    # the same followed blocks: from the (headset's) recording the personal model is used; from
+    # a replay of it, not, though it does as well
+    rec = write_calibration_recording(tmp_path / "cal", eegmat_dir, 1, rest_s=60, task_s=40)
+    replay = replayed(tmp_path / "replay", rec)
+    win = make_window(model_dir=model_dir)
+    model = win.pages["model"]
+    win.show_page("model")
+    res = personalised(qtbot, model, replay)
+    assert res["after"]["auc"] > max(res["before"]["auc"], 0.5)
+    assert win.settings.model_dir == model_dir
+    assert win.banner.level == "warning"
+    assert "came from a replayed recording, not a headset" in win.banner.text
+    qtbot.waitUntil(lambda: any(m.path == res["out_dir"] for m in model.models),
+                    timeout=STEP_S * 1000)
+    row = next(i for i, m in enumerate(model.models) if m.path == res["out_dir"])
+    model.list.setCurrentRow(row)
+    assert "replay (from a replayed recording, not a headset)" in model.card.text()
+
+    new = personalised(qtbot, model, rec)["out_dir"]
+    assert win.settings.model_dir == new
+    assert "Now using the model" in win.banner.text
+    qtbot.waitUntil(lambda: "cal</b>" in model.card.text(), timeout=STEP_S * 1000)
+    assert "not a headset" not in model.card.text()
+
+
+def test_a_personalised_model_is_used_only_when_validated_as_useful():
+    from neurofb_ui.model_view import personalise_problems
+
+    # the tester's synthetic calibration: AUC up but below chance, balanced accuracy down
+    assert personalise_problems({"auc": 0.136, "balanced_accuracy": 0.5},
+                                {"auc": 0.370, "balanced_accuracy": 0.444}) == [
+        "balanced accuracy fell", "AUC not above chance (0.5)"]
+    assert personalise_problems({"auc": 0.6, "balanced_accuracy": 0.6},
+                                {"auc": 0.7, "balanced_accuracy": 0.55}) == [
+        "balanced accuracy fell"]
+    assert personalise_problems({"auc": 0.3, "balanced_accuracy": 0.5},
+                                {"auc": 0.5, "balanced_accuracy": 0.5}) == [
+        "AUC not above chance (0.5)"]
+    assert personalise_problems({"auc": 0.8, "balanced_accuracy": 0.7},
+                                {"auc": 0.7, "balanced_accuracy": 0.7}) == ["AUC fell"]
+    assert personalise_problems({"auc": 0.6, "balanced_accuracy": 0.5},
+                                {"auc": 0.6, "balanced_accuracy": 0.5}) == []
+    assert personalise_problems({"auc": 0.6}, {"auc": float("nan")}) == [
+        "AUC fell", "AUC not above chance (0.5)"]
+
+
+def test_models_are_listed_newest_first_shipped_or_not(model_dir):
+    import json
+    import shutil
+
+    from neurofb_ui.model_view import list_models
+
+    # created as the app writes it (UTC) and in another offset: 03:00+02:00 is 01:00 UTC
+    times = {"b-0100": "2026-12-01T03:00:00+02:00", "a-0200": "2026-12-01T02:00:00+00:00",
+             "c-2020": "2020-01-01T00:00:00+00:00"}
+    for name, created in times.items():
+        out = shutil.copytree(model_dir, Path(model_dir).parent / name)
+        meta = json.loads((out / "model.json").read_text())
+        (out / "model.json").write_text(json.dumps({**meta, "created": created}))
+    names = [m.name for m in list_models()]
+    assert [n for n in names if n in times] == ["a-0200", "b-0100", "c-2020"]
+    shipped = paths.default_model_dir().name
+    if (paths.default_model_dir() / "model.json").exists():  # created 2026-11-30
+        assert names.index("b-0100") < names.index(shipped) < names.index("c-2020")
