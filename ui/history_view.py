@@ -290,11 +290,18 @@ class HistoryPage(QWidget):
                 fmt_focus(s.mean_focus), *rewards, fmt_focus(s.quality), s.model,
                 Path(s.recording_path).name if s.recording_path else "",
             )
+            tip = "; ".join(t for t in (
+                "" if rewarded else "A calibration: rest and task blocks, no reward feedback",
+                s.notes) if t)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, s.id)
-                if not rewarded:
-                    item.setToolTip("A calibration: rest and task blocks, no reward feedback")
+                if tip:
+                    item.setToolTip(tip)
+                if s.notes:  # a replay, an interrupted session, a note: set apart, said why
+                    font = item.font()
+                    font.setItalic(True)
+                    item.setFont(font)
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
 
@@ -412,7 +419,12 @@ class HistoryPage(QWidget):
         if shaded:
             parts.append("blocks shaded ("
                          + ", ".join(f"{n} {c}" for n, c in shaded.items()) + ")")
-        self.trace_info.setText(", ".join(parts) + ".")
+        text = ", ".join(parts) + "."
+        shown = next((x for x in self.sessions if x.recording_path
+                      and Path(x.recording_path).resolve() == Path(tr.path).resolve()), None)
+        if shown is not None and shown.notes:
+            text += f" Note: {shown.notes}."
+        self.trace_info.setText(text)
 
     def replay_selected(self) -> None:
         """Stream the selected session's recording through the live pipeline."""

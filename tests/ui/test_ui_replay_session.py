@@ -27,3 +27,15 @@ def test_a_session_on_a_replay_says_so_and_a_live_one_does_not(qtbot, make_windo
     assert "practised on a replay of demo-eegmat, not on a live headset" in rows[
         on_replay.library_id].notes
     assert "replay" not in rows[live.library_id].notes
+    # History sets the row apart and says why (tooltip, and beside the trace when shown)
+    hist = win.pages["history"]
+    win.show_page("history")
+    qtbot.waitUntil(lambda: len(hist.sessions) == 2, timeout=STEP_S * 1000)
+    row = next(r for r in range(2) if "replay" in hist.table.item(r, 1).toolTip())
+    assert hist.table.item(row, 1).font().italic()
+    assert not hist.table.item(1 - row, 1).font().italic()
+    assert hist.table.item(1 - row, 1).toolTip() == ""
+    hist.select_row(row)
+    hist.open_selected()
+    qtbot.waitUntil(lambda: hist.trace is not None, timeout=STEP_S * 1000)
+    assert "Note: practised on a replay of demo-eegmat" in hist.trace_info.text()
