@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
     SCROLLED = ("model", "settings")
     #: A training or calibration session ended (its summary is shown).
     session_ended = pyqtSignal()
+    #: The user changed (Settings), with the previous user's name.
+    user_changed = pyqtSignal(str)
 
     def __init__(self, settings: AppSettings, *, data_dir: str | None = None) -> None:
         super().__init__()
@@ -341,7 +343,7 @@ class MainWindow(QMainWindow):
             self.banner.hide()
 
     def _settings_changed(self, settings: AppSettings, *, save: bool = False) -> None:
-        self.settings = settings
+        old_user, self.settings = self.settings.user, settings
         if save:
             try:
                 settings.save()
@@ -352,6 +354,8 @@ class MainWindow(QMainWindow):
             apply = getattr(page, "apply_settings", None)
             if apply is not None:
                 apply(settings)
+        if settings.user != old_user:
+            self.user_changed.emit(old_user)
 
     def update_settings(self, **changes: Any) -> None:
         """Change and save settings from a page (the exercise chosen, the model in use)."""

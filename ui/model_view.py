@@ -33,13 +33,15 @@ from PyQt6.QtWidgets import (
 
 from neurofb import paths
 from neurofb.errors import NeurofbError
-from neurofb.focus.card import ModelCard, read_card
+from neurofb.focus.card import ModelCard, read_meta
 from neurofb_ui.headmap import HeadMap
 from neurofb_ui.qt_bridge import Task, start_task
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.json"
+#: The model.json field in which the app records whom a personalised model was calibrated for.
+USER_FIELD = "calibrated_for"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class ModelEntry:
     #: For a personalised model whose calibration came from no headset: what it came from
     #: (:func:`calibration_source`); '' otherwise or when not known.
     calibration_source: str = ""
+    #: For a personalised model: the user it was calibrated for ('' when not known); shipped
+    #: and retrained models are for everyone.
+    user: str = ""
 
 
 def calibration_source(recording: str) -> str:
@@ -88,6 +93,20 @@ def created_time(created: str) -> dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
+def model_user(meta: dict) -> str:
+    """Whom a model was calibrated for, from its model.json ('' unless personalised)."""
+    user = meta.get(USER_FIELD) if meta.get("personal") else None
+    return user if isinstance(user, str) else ""
+
+
+def folder_user(path: str) -> str:
+    """Whom the model in folder ``path`` was calibrated for ('' for everyone, or unreadable)."""
+    try:
+        return model_user(read_meta(path))
+    except NeurofbError:
+        return ""
+
+
 def personal_models_dir() -> Path:
     """Where personalised and retrained models are written (``<data dir>/models``)."""
     folder = paths.data_dir() / "models"
@@ -103,14 +122,21 @@ def list_models() -> list[ModelEntry]:
             continue
         for file in root.glob(f"*/{MODEL_FILE}"):
             try:
-                card = read_card(file.parent)
+                meta = read_meta(file.parent)
             except NeurofbError as err:
                 log.warning("model card %s unreadable: %s", file, err)
                 continue
+            card = ModelCard.from_meta(file.parent, meta)
             source = next(filter(None, map(calibration_source, card.calibration_data)), "")
             out.append(ModelEntry(str(file.parent), file.parent.name, card.created, shipped,
-                                  card, source))
+                                  card, source, "" if shipped else model_user(meta)))
     return sorted(out, key=lambda m: created_time(m.created), reverse=True)
+
+
+def model_setting(path: str) -> str:
+    """The settings' value for the model folder ``path`` ('' for the shipped default)."""
+    default = paths.default_model_dir().resolve()
+    return "" if Path(path).resolve() == default else str(path)
 
 
 def new_model_dir(base: str, kind: str) -> Path:
@@ -127,21 +153,25 @@ class JobCancelled(NeurofbError):
     """The user cancelled a personalisation or retraining."""
 
 
-def run_personalise(model_dir: str, recording: str, out_dir: str, *, progress: Any,
-                    cancel: Any) -> dict:
-    """Personalise ``model_dir`` with a calibration recording (worker thread).
+def run_personalise(model_dir: str, recording: str, out_dir: str, user: str = "", *,
+                    progress: Any, cancel: Any) -> dict:
+    """Personalise ``model_dir`` with a calibration recording of ``user`` (worker thread).
 
     Returns :func:`neurofb.training.personalise.personalise`'s report (``before``/``after``
     metrics on held-back windows, ``out_dir``) with ``source``: what the calibration came from
-    when that was not a headset (:func:`calibration_source`).
+    when that was not a headset (:func:`calibration_source`). The new model's model.json says
+    whom it was calibrated for (:data:`USER_FIELD`).
     """
+    from neurofb.focus.io import write_meta
     from neurofb.training.personalise import personalise
 
     progress(0.1, "fitting your personal head on the calibration…")
     if cancel.is_set():
         raise JobCancelled("cancelled: the model in use is unchanged")
-    return {**personalise(model_dir, recording, out_dir),
-            "source": calibration_source(recording)}
+    report = personalise(model_dir, recording, out_dir)
+    if user:
+        write_meta(report["out_dir"], {**read_meta(report["out_dir"]), USER_FIELD: user})
+    return {**report, "source": calibration_source(recording)}
 
 
 def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress: Any,
@@ -261,12 +291,16 @@ def metric_rows(metrics: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def card_html(entry: ModelEntry) -> str:
-    """The model card as HTML: what it is, what it was trained on, how well it does."""
+def card_html(entry: ModelEntry, user: str = "") -> str:
+    """The model card as HTML: what it is, what it was trained on, how well it does
+    (``user``: the current user, to say when the model was calibrated for someone else)."""
     c = entry.card
     n_par = "?" if c.n_parameters is None else str(c.n_parameters)
     rows = [
         ("Model", f"{c.name} ({'shipped' if entry.shipped else 'yours'})"),
+        *([("Calibrated for", entry.user + (" (not the current user)"
+                                            if user and entry.user != user else ""))]
+          if entry.user else []),
         ("Folder", entry.path),
         ("Created", entry.created or "–"),
         ("Architecture", f"{c.architecture or '?'}, {n_par} parameters"),
@@ -332,7 +366,8 @@ class ModelPage(QWidget):
         self.use_button.clicked.connect(self.use_selected)
         models_box = QGroupBox("All your models")
         ml = QVBoxLayout(models_box)
-        hint = QLabel("Newest first; switch back to any of them at any time.")
+        hint = QLabel("Newest first; switch back to any of them at any time. Each user keeps "
+                      "their own; a personal model made for another user says whose it is.")
         hint.setWordWrap(True)
         ml.addWidget(hint)
         ml.addWidget(self.list)
@@ -375,6 +410,7 @@ class ModelPage(QWidget):
         row.addWidget(adapt, 1)
         lay.addLayout(row, 2)
         window.session_ended.connect(self.session_ended)
+        window.user_changed.connect(self.user_changed)
 
     # -- model list -------------------------------------------------------------------------
     @property
@@ -406,11 +442,14 @@ class ModelPage(QWidget):
         self.list.clear()
         current = Path(self.current_dir).resolve()
         pending = Path(self.pending_model).resolve() if self.pending_model else None
+        user = self.window.settings.user
         cur_row = -1
         for i, m in enumerate(models):
             mark = "● " if Path(m.path).resolve() == current else "   "
             waits = "  — used when the session ends" if Path(m.path).resolve() == pending else ""
-            item = QListWidgetItem(f"{mark}{m.name}  ({'shipped' if m.shipped else 'yours'}, "
+            kind = ("shipped" if m.shipped else f"for {m.user}" if m.user and m.user != user
+                    else "yours")
+            item = QListWidgetItem(f"{mark}{m.name}  ({kind}, "
                                    f"{m.created[:10] or 'undated'}){waits}")
             item.setData(Qt.ItemDataRole.UserRole, m.path)
             self.list.addItem(item)
@@ -430,7 +469,7 @@ class ModelPage(QWidget):
             self.list.setCurrentRow(cur_row)
 
     def _show_card(self, entry: ModelEntry) -> None:
-        self.card.setText(card_html(entry))
+        self.card.setText(card_html(entry, self.window.settings.user))
         self.montage.set_channels(list(entry.card.channels))
         self.montage.set_values(None)
 
@@ -445,27 +484,61 @@ class ModelPage(QWidget):
             return
         self.use_model(self.models[row].path)
 
-    def use_model(self, path: str) -> None:
-        """Use the model folder ``path`` from now on.
+    def use_model(self, path: str, *, lead: str = "") -> None:
+        """Use the model folder ``path`` from now on, for the current user.
 
         Loading a model reconnects the stream, which would end a running session: then the
-        model is used when the session ends (:meth:`session_ended`), and the window says so.
+        model is used when the session ends (:meth:`session_ended`), and the window says so
+        (after ``lead``, e.g. "User ada: "). A model calibrated for another user says whose.
         """
+        settings = self.window.settings
+        name = self._named(path)
         if self.window.session_running:
             self.pending_model = path
-            message = (f"{Path(path).name} will be used when the running session ends "
+            message = (f"{lead}{name} will be used when the running session ends "
                        "(switching models restarts the stream).")
             self.window.show_problem(message, "info")
             self.refresh()
             return
         self.pending_model = ""
-        default = str(paths.default_model_dir().resolve())
-        chosen = "" if str(Path(path).resolve()) == default else str(path)
-        self.window.update_settings(model_dir=chosen, target="model")
-        self.window.show_problem(f"Now using the model {Path(path).name}.", "info")
+        chosen = model_setting(path)
+        self.window.update_settings(model_dir=chosen, target="model", user_models={
+            **settings.user_models, settings.user: chosen})
+        self.window.show_problem(f"{lead}{'n' if lead else 'N'}ow using the model {name}.",
+                                 "info")
         if self.window.stream.current is not None and not self.window.closing:
             self.window.reconnect()
         self.refresh()
+
+    def user_changed(self, old: str) -> None:
+        """The user changed (Settings): remember the model the previous user chose last (one
+        waiting for the session's end included), and switch to the new user's, their last
+        chosen or else the shipped default, as :meth:`use_model` does."""
+        settings = self.window.settings
+        last = model_setting(self.pending_model) if self.pending_model else settings.model_dir
+        models = {**settings.user_models, old: last}
+        self.window.update_settings(user_models=models)
+        path = models.get(settings.user) or str(paths.default_model_dir())
+        lead = f"User {settings.user}: "
+        same = Path(path).resolve() == Path(self.current_dir).resolve()
+        if settings.target != "model" or same:
+            # already in use, or not loaded (another feedback target, which the next
+            # connection with the model as the target loads): nothing restarts
+            self.pending_model = ""
+            self.window.update_settings(model_dir=model_setting(path))
+            message = (f"now using the model {self._named(path)}." if same else
+                       f"their model {self._named(path)} is used when the feedback target is "
+                       "the model.")
+            self.window.show_problem(lead + message, "info")
+            self.refresh()
+            return
+        self.use_model(path, lead=lead)
+
+    def _named(self, path: str) -> str:
+        """The model folder's name, and whom it was calibrated for when not the current user."""
+        owner = folder_user(path)
+        return Path(path).name + (f" (calibrated for {owner})"
+                                  if owner and owner != self.window.settings.user else "")
 
     def session_ended(self) -> None:
         """A session ended: switch to the model chosen while it ran, if any."""
@@ -521,7 +594,8 @@ class ModelPage(QWidget):
             return None
         out = new_model_dir(self.current_dir, "personal")
         return self._start("personalise", Task(
-            run_personalise, self.current_dir, rec, str(out), with_progress=True,
+            run_personalise, self.current_dir, rec, str(out), self.window.settings.user,
+            with_progress=True,
             on_done=self._job_done, on_error=self._job_failed, on_progress=self._on_progress,
         ), f"Personalising {Path(self.current_dir).name} with {Path(rec).name}…")
 

@@ -91,7 +91,10 @@ class AppSettings:
     target : str
         Feedback target spec (``model``, ``engagement``, ``tbr``, ``smr``, ``alpha``, ``band:...``).
     model_dir : str
-        Model folder in use; empty for the shipped default.
+        Model folder in use (the current user's); empty for the shipped default.
+    user_models : dict of str to str
+        The model folder each user chose last, by user ('' for the shipped default): switching
+        the user switches to theirs (a user not in it gets the shipped default).
     reward_rate : float
         Target fraction of time rewarded (0.65 = 65 %), kept by the adaptive threshold.
     volume : float
@@ -133,6 +136,7 @@ class AppSettings:
     exercise: str = "gauge"
     target: str = "model"
     model_dir: str = ""
+    user_models: dict = field(default_factory=dict)
     reward_rate: float = RewardConfig.target_rate
     volume: float = 0.6
     muted: bool = False
@@ -172,6 +176,9 @@ class AppSettings:
             raise ValueError(f"the rest baseline must last 10-600 s, got {self.rest_baseline_s}")
         if self.calib_block_s <= 0 or self.calib_blocks < 2:
             raise ValueError("calibration needs blocks longer than 0 s and at least 2 blocks")
+        if not isinstance(self.user_models, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.user_models.items()):
+            raise ValueError("user_models must map user names to model folders")
         unknown = set(self.board_fields) - set(BOARD_FIELDS)
         if unknown:
             raise ValueError(f"unknown board fields {sorted(unknown)}; known: {BOARD_FIELDS}")
@@ -280,6 +287,8 @@ class SettingsPage(QWidget):
         form = QFormLayout(who)
         self.user = QLineEdit()
         self.user.setPlaceholderText("a name or id, saved with your sessions")
+        self.user.setToolTip("Each user keeps their own focus model: changing the user "
+                             "switches to theirs")
         self._line_field(form, "User", "user", self.user, default="me")
         lay.addWidget(who)
 

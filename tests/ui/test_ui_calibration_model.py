@@ -428,3 +428,73 @@ def test_models_are_listed_newest_first_shipped_or_not(model_dir):
     shipped = paths.default_model_dir().name
     if (paths.default_model_dir() / "model.json").exists():  # created 2026-11-30
         assert names.index("b-0100") < names.index(shipped) < names.index("c-2020")
+
+
+def set_user(win, name):
+    """Change the user on the Settings page, as typed."""
+    win.settings_page.user.setText(name)
+    win.settings_page.user.editingFinished.emit()
+
+
+def test_each_user_keeps_their_own_model(qtbot, make_window, model_dir, eegmat_dir, tmp_path):
+    import json
+
+    from focus_helpers import write_calibration_recording
+
+    from neurofb_ui.settings import load_settings, settings_path
+
+    # a settings file from before models were kept per user: one model for everyone
+    settings_path().write_text(json.dumps({"user": "patient B", "model_dir": model_dir}))
+    old = load_settings()
+    assert (old.user, old.model_dir, old.user_models) == ("patient B", model_dir, {})
+    win = make_window(user=old.user, model_dir=old.model_dir)
+    model = win.pages["model"]
+    rec = write_calibration_recording(tmp_path / "cal", eegmat_dir, 1, rest_s=60, task_s=40)
+    new = personalised(qtbot, model, rec)["out_dir"]
+    assert win.settings.model_dir == new
+    assert read_meta(new)["calibrated_for"] == "patient B"  # whom it was calibrated for
+
+    default = paths.default_model_dir().name
+    set_user(win, "patient A")  # never chose one: the shipped default
+    assert win.settings.model_dir == ""
+    assert win.banner.text == f"User patient A: now using the model {default}."
+    set_user(win, "patient B")  # their last choice
+    assert win.settings.model_dir == new
+    set_user(win, "patient A")
+    assert load_settings().user_models == {"patient A": "", "patient B": new}
+
+    # patient B's model is listed as theirs; patient A may still choose it, and is told whose
+    win.show_page("model")
+
+    def listed():
+        rows = [i for i in range(model.list.count()) if "(for patient B, " in
+                model.list.item(i).text()]
+        return rows[0] if rows else None
+
+    qtbot.waitUntil(lambda: listed() is not None, timeout=STEP_S * 1000)
+    row = listed()
+    assert model.models[row].path == new and not model.list.item(row).text().startswith("●")
+    model.list.setCurrentRow(row)
+    assert "Calibrated for</td><td><b>patient B (not the current user)" in model.card.text()
+    model.use_selected()
+    assert win.settings.model_dir == new
+    assert "calibrated for patient B" in win.banner.text
+    assert load_settings().user_models["patient A"] == new
+
+
+def test_a_new_users_model_waits_for_the_running_session(qtbot, make_window, model_dir):
+    from neurofb_ui.settings import load_settings
+
+    win = make_window(user="patient B", model_dir=model_dir)
+    connect(qtbot, win)
+    train = win.pages["train"]
+    assert train.start_session()
+    set_user(win, "patient A")
+    assert win.settings.model_dir == model_dir and win.stream.current.model_dir == model_dir
+    assert "User patient A: " in win.banner.text
+    assert "when the running session ends" in win.banner.text
+    train.end_activity()
+    qtbot.waitUntil(lambda: win.settings.model_dir == "", timeout=STEP_S * 1000)
+    assert load_settings().user_models == {"patient A": "", "patient B": model_dir}
+    qtbot.waitUntil(lambda: win.stream.current is not None
+                    and win.stream.current.model_dir != model_dir, timeout=STEP_S * 1000)
