@@ -35,6 +35,11 @@ TASK_SHADE = ((239, 108, 0, 50), "orange")
 #: The trace plot's title before a trace is shown.
 TRACE_PROMPT = "Select a session and press “Show focus trace”"
 
+#: Days the minutes-per-day chart shows (the latest).
+MAX_DAYS = 14
+#: Up to this many days, each bar's label also counts its sessions.
+FULL_LABEL_DAYS = 5
+
 COLUMNS = ("Date", "Exercise", "Length", "Mean focus", "On target", "Rewards", "Points",
            "Best streak", "Quality", "Model", "Recording")
 
@@ -320,7 +325,7 @@ class HistoryPage(QWidget):
         pp.setXRange(0.5, max(n, 2) + 0.5, padding=0)
         step = max(1, n // 12)
         pp.getAxis("bottom").setTicks([[(i, str(i)) for i in range(1, n + 1, step)]])
-        days = data.days
+        days = data.days[-MAX_DAYS:]  # the latest fortnight: older bars would be slivers
         dx = np.arange(len(days), dtype=float)
         minutes = [d.duration_s / 60 for d in days]
         self.day_bars.setOpts(x=dx, height=minutes, width=0.6)
@@ -328,16 +333,29 @@ class HistoryPage(QWidget):
         for item in self.day_labels:
             dp.removeItem(item)
         self.day_labels = []
+        compact = len(days) > FULL_LABEL_DAYS  # narrow bars: the day's mean focus only
         for i, d in enumerate(days):
-            text = "focus –" if d.mean_focus is None else f"focus {d.mean_focus:.2f}"
-            label = pg.TextItem(f"{text}, {d.sessions} session{'s' if d.sessions > 1 else ''}",
-                                color="#333", anchor=(0.5, 1.0))
+            focus = "–" if d.mean_focus is None else f"{d.mean_focus:.2f}"
+            text = focus if compact else (
+                f"focus {focus}, {d.sessions} session{'s' if d.sessions > 1 else ''}")
+            # narrow bars: the value stands upright on its bar, so neighbours never overlap
+            label = (pg.TextItem(text, color="#333", anchor=(0.0, 0.5), angle=90) if compact
+                     else pg.TextItem(text, color="#333", anchor=(0.5, 1.0)))
             label.setPos(i, minutes[i])
             dp.addItem(label)
             self.day_labels.append(label)
-        dp.getAxis("bottom").setTicks([[(i, d.day[5:]) for i, d in enumerate(days)]])
-        dp.setXRange(-0.6, max(len(days), 3) - 0.4, padding=0)
-        dp.setYRange(0, max([1.0, *minutes]) * 1.35, padding=0)
+        every = max(1, -(-len(days) // 7))  # at most 7 dates under the bars
+        dp.getAxis("bottom").setTicks([[(i, d.day[5:]) for i, d in enumerate(days)
+                                        if (len(days) - 1 - i) % every == 0]])
+        # a short title: a long one widens the chart past its place and cuts its right side
+        dp.setTitle("Minutes trained per day" if len(data.days) <= MAX_DAYS
+                    else f"Minutes per day, last {MAX_DAYS} days")
+        self.days_plot.setToolTip(
+            "Minutes trained each day, the day's mean focus above its bar"
+            + ("" if len(data.days) <= MAX_DAYS else
+               f"; the last {MAX_DAYS} of {len(data.days)} days with sessions"))
+        dp.setXRange(-0.8, max(len(days), 3) - 0.2, padding=0)  # room for the last date
+        dp.setYRange(0, max([1.0, *minutes]) * (1.6 if compact else 1.35), padding=0)
         dp.setLabel("left", "minutes")
 
     # -- one session ------------------------------------------------------------------------

@@ -147,3 +147,42 @@ def test_the_progress_legend_covers_no_data(qtbot, make_window):
     shown = legend.sceneBoundingRect()
     assert not shown.intersects(box.sceneBoundingRect())
     assert hist.progress_plot.sceneRect().contains(shown)
+
+
+def test_minutes_per_day_stays_readable_after_weeks_of_training(qtbot, make_window):
+    # Three weeks of daily sessions: the chart shows the latest fortnight, says so, and its
+    # bar labels and dates do not run into each other.
+    import datetime as dt
+    import itertools
+
+    from neurofb.library.index import SessionLibrary
+    from neurofb.library.summary import SessionSummary
+
+    first = dt.date(2025, 1, 1)
+    with SessionLibrary() as lib:
+        for i in range(21):
+            day = (first + dt.timedelta(days=i)).isoformat()
+            lib.add_session(SessionSummary(user="me", started_at=f"{day}T10:00:00+00:00",
+                                           duration_s=300.0, exercise="gauge",
+                                           mean_focus=0.3 + 0.01 * i, fraction_above=0.5,
+                                           rewards=3))
+    win = make_window()
+    win.resize(1280, 720)
+    hist = win.pages["history"]
+    win.show_page("history")
+    qtbot.waitUntil(lambda: len(hist.sessions) == 21, timeout=STEP_S * 1000)
+    assert len(hist.day_labels) == 14
+    assert "last 14 days" in hist.days_plot.getPlotItem().titleLabel.text
+    assert "the last 14 of 21 days" in hist.days_plot.toolTip()
+    assert [label.textItem.toPlainText() for label in hist.day_labels][-1] == "0.50"
+    ticks = hist.days_plot.getPlotItem().getAxis("bottom")._tickLevels[0]
+    assert len(ticks) <= 7 and ticks[-1][1] == "01-21"  # the latest day is always dated
+    qtbot.waitUntil(lambda: hist.days_plot.getPlotItem().getViewBox().width() > 100,
+                    timeout=STEP_S * 1000)
+    boxes = [label.sceneBoundingRect() for label in hist.day_labels]
+    assert not any(a.intersects(b) for a, b in itertools.pairwise(boxes))
+    # every bar is in view: the chart is not widened past its place (a long title did that)
+    view = hist.days_plot.getPlotItem().getViewBox()
+    seen = hist.days_plot.mapToScene(hist.days_plot.rect()).boundingRect()
+    assert all(seen.contains(view.mapViewToScene(pg.QtCore.QPointF(i, 0.1)))
+               for i in range(14))
