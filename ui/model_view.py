@@ -342,6 +342,7 @@ class ModelPage(QWidget):
         self.models: list[ModelEntry] = []
         self.job: Task | None = None
         self.job_kind = ""
+        self.job_user = ""  # the user a personalisation was started for
         self.last_result: Any = None
         self.last_error = ""
         #: A model chosen while a session ran, used when it ends.
@@ -593,6 +594,7 @@ class ModelPage(QWidget):
                                        "the Calibrate page).")
             return None
         out = new_model_dir(self.current_dir, "personal")
+        self.job_user = self.window.settings.user  # whom this personalisation is for
         return self._start("personalise", Task(
             run_personalise, self.current_dir, rec, str(out), self.window.settings.user,
             with_progress=True,
@@ -662,6 +664,18 @@ class ModelPage(QWidget):
             message = f"{keep_reason} Pick the new model in the list to use it anyway."
             self.progress_text.setText(message)
             self.window.show_problem(message, "warning")
+            self.refresh()
+        elif self.job_kind == "personalise" and self.job_user != self.window.settings.user:
+            # made for the user who started it, who is no longer the current one: it becomes
+            # that user's model, and the current user's stays in use
+            settings = self.window.settings
+            self.window.update_settings(user_models={
+                **settings.user_models, self.job_user: model_setting(str(out))})
+            message = (f"The personalised model {Path(str(out)).name} was made for "
+                       f"{self.job_user}: it is their model now; {self._staying()} for "
+                       f"{settings.user}.")
+            self.progress_text.setText(message)
+            self.window.show_problem(message, "info")
             self.refresh()
         else:
             self.use_model(str(out))

@@ -498,3 +498,26 @@ def test_a_new_users_model_waits_for_the_running_session(qtbot, make_window, mod
     assert load_settings().user_models == {"patient A": "", "patient B": model_dir}
     qtbot.waitUntil(lambda: win.stream.current is not None
                     and win.stream.current.model_dir != model_dir, timeout=STEP_S * 1000)
+
+
+def test_a_personalisation_finished_after_a_user_switch_stays_its_users(
+        qtbot, make_window, model_dir, eegmat_dir, tmp_path):
+    # Patient B's personalisation finishes after the clinician switched to patient A: it
+    # becomes patient B's model; patient A's model stays in use.
+    from focus_helpers import write_calibration_recording
+
+    from neurofb_ui.settings import load_settings
+
+    win = make_window(user="patient B", model_dir=model_dir)
+    model = win.pages["model"]
+    rec = write_calibration_recording(tmp_path / "cal", eegmat_dir, 1, rest_s=60, task_s=40)
+    assert model.personalise(str(rec)) is not None
+    set_user(win, "patient A")  # while it runs (the job takes about a second)
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 1000)
+    new = model.last_result["out_dir"]
+    assert read_meta(new)["calibrated_for"] == "patient B"
+    assert win.settings.user == "patient A" and win.settings.model_dir == ""
+    assert load_settings().user_models["patient B"] == new
+    assert "was made for patient B" in win.banner.text
+    set_user(win, "patient B")
+    assert win.settings.model_dir == new
