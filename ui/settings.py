@@ -164,6 +164,9 @@ class AppSettings:
             raise ValueError(f"line_freq must be one of {LINE_FREQS}, got {self.line_freq}")
         if self.lsl_unit not in LSL_UNITS:
             raise ValueError(f"lsl_unit must be one of {LSL_UNITS}, got {self.lsl_unit!r}")
+        if not self.user.strip():
+            raise ValueError("give the user a name: sessions and focus models are kept per "
+                             "user (a blank name would mix people's sessions)")
         if self.lsl_out and not self.lsl_out_name.strip():
             raise ValueError("the LSL output needs a stream name")
         if self.osc_out:
@@ -289,7 +292,7 @@ class SettingsPage(QWidget):
         self.user.setPlaceholderText("a name or id, saved with your sessions")
         self.user.setToolTip("Each user keeps their own focus model: changing the user "
                              "switches to theirs")
-        self._line_field(form, "User", "user", self.user, default="me")
+        self._line_field(form, "User", "user", self.user)
         lay.addWidget(who)
 
         train = QGroupBox("Training")

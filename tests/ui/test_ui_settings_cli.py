@@ -158,6 +158,19 @@ def test_a_refused_field_does_not_keep_the_others_from_saving(qtbot, make_window
     assert load_settings().osc_out == "127.0.0.1:9000" and page.error("osc_out") == ""
 
 
+def test_a_blank_user_is_refused_not_taken_for_the_default(qtbot, make_window):
+    # Sessions and models are kept per user: a blank name silently becoming "me" would mix
+    # one patient's sessions with another's.
+    from neurofb_ui.settings import load_settings
+
+    win = make_window(user="patient A")
+    page = win.settings_page
+    page.user.setText("   ")
+    page.user.editingFinished.emit()
+    assert "give the user a name" in page.error("user")
+    assert win.settings.user == load_settings().user == "patient A"
+
+
 def test_unreadable_settings_file_is_kept_aside(tmp_path):
     from neurofb_ui.settings import AppSettings, load_settings, settings_path
 
