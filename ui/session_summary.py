@@ -220,7 +220,7 @@ class SummaryView(QWidget):
         fb = result.feedback
         if self.rewarded:
             self.title.setText(f"<h2>Session summary — {result.exercise}</h2>")
-            self._fill(self._reward_rows(fb))
+            self._fill(self._reward_rows(fb, trace))
             self._draw_focus_blocks(fb.blocks)
         else:
             self.title.setText("<h2>Calibration summary</h2>")
@@ -256,7 +256,13 @@ class SummaryView(QWidget):
 
     # -- the figures ------------------------------------------------------------------------
     @staticmethod
-    def _reward_rows(fb: Any) -> list[tuple[str, str, str]]:
+    def _reward_rows(fb: Any, trace: SessionTrace | None = None) -> list[tuple[str, str, str]]:
+        threshold = f"{fb.threshold_start:.2f} → {fb.threshold_end:.2f}"
+        seen = np.asarray(trace.threshold if trace is not None else [], dtype=float)
+        seen = seen[np.isfinite(seen)]
+        if seen.size and (seen.min() < min(fb.threshold_start, fb.threshold_end) - 0.005
+                          or seen.max() > max(fb.threshold_start, fb.threshold_end) + 0.005):
+            threshold += f" ({seen.min():.2f}–{seen.max():.2f} during)"  # where it went between
         return [
             ("duration", "Session time", fmt_duration(fb.duration_s)),
             ("on_target", "Time on target", fmt_duration(fb.time_on_target_s)),
@@ -268,8 +274,7 @@ class SummaryView(QWidget):
             ("quality", "Signal quality", fmt_focus(fb.mean_quality)),
             ("gated", "Time with bad signal",
              f"{fmt_duration(fb.gated_s)} ({fmt_fraction(fb.gated_fraction)})"),
-            ("threshold", "Threshold (start → end)",
-             f"{fb.threshold_start:.2f} → {fb.threshold_end:.2f}"),
+            ("threshold", "Threshold (start → end)", threshold),
         ]
 
     @staticmethod

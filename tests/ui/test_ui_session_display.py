@@ -3,6 +3,7 @@ how the settings page marks a refused value, on the real synthetic board and lib
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 import pytest
 from ui_helpers import STEP_S, connect, end_unkept
@@ -186,3 +187,24 @@ def test_minutes_per_day_stays_readable_after_weeks_of_training(qtbot, make_wind
     seen = hist.days_plot.mapToScene(hist.days_plot.rect()).boundingRect()
     assert all(seen.contains(view.mapViewToScene(pg.QtCore.QPointF(i, 0.1)))
                for i in range(14))
+
+
+def test_the_summary_says_where_the_threshold_went_between_start_and_end(qtbot):
+    # Low focus pulls the adaptive threshold down, high focus back up: start and end alike
+    # would hide that; the summary row gives the range it went through.
+    from feedback_helpers import updates
+
+    from neurofb.practice.reward import RewardConfig, RewardController
+    from neurofb_ui.session_summary import SessionTrace, SummaryView
+
+    controller = RewardController(RewardConfig())
+    trace = SessionTrace()
+    focus = [0.02] * 160 + [0.95] * 160
+    for u in updates(focus):
+        trace.add(controller.step(u))
+    fb = controller.summary()
+    rows = dict((k, v) for k, _label, v in SummaryView._reward_rows(fb, trace))
+    low, high = float(np.nanmin(trace.threshold)), float(np.nanmax(trace.threshold))
+    assert low < min(fb.threshold_start, fb.threshold_end) - 0.01
+    assert rows["threshold"].endswith(f"({low:.2f}–{high:.2f} during)")
+    assert "during" not in dict((k, v) for k, _l, v in SummaryView._reward_rows(fb))["threshold"]
