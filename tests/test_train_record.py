@@ -144,11 +144,9 @@ def _recorded_command(cv_run, tmp_path, capsys, protocol_command: str | None) ->
     return read_meta(out)["metrics"]["cross_validation"]["command"]
 
 
-def test_a_result_without_its_command_gets_one_rebuilt_from_its_protocol(cv_run, tmp_path,
-                                                                         capsys):
-    assert _recorded_command(cv_run, tmp_path, capsys, None) == (
-        "neurofb evaluate --cv 2 --cv-seeds 0 --subjects 0-2,5 --montage full --d-model 8 "
-        "--heads 2 --epochs 1 --members 2")
+def test_a_result_without_its_command_says_so(cv_run, tmp_path, capsys):
+    # an older result: no command is invented for it (its protocol holds the settings)
+    assert _recorded_command(cv_run, tmp_path, capsys, None).startswith("not recorded")
 
 
 def test_a_command_the_protocol_records_is_kept(cv_run, tmp_path, capsys):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from neurofb.commands.options import add_training_options, cache_dir, train_config
+from neurofb.commands.options import warn as _warn
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -165,10 +166,6 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _warn(line: str) -> None:
-    print(f"warning: {line}", file=sys.stderr, flush=True)
-
-
 def _check_baseline(fs: Any, baseline_s: float | None) -> None:
     """Refuse a ``--baseline`` that leaves some person no rest window to score."""
     import numpy as np
@@ -267,11 +264,11 @@ def _training_data(data: object) -> list[dict]:
     return chain
 
 
-def _overlap(meta: dict, eegmat: str | Path, subjects: list[int]) -> tuple[list[int], list[str]]:
+def _overlap(meta: dict, test: Any, subjects: list[int]) -> tuple[list[int], list[str]]:
     """The evaluated subjects that are in the model's training data — by subject number, or by
-    the SHA-256 of a file (renamed copies) — and notes saying why."""
-    from neurofb.focus.card import sha256_file
-    from neurofb.training.eegmat import find_subjects
+    the SHA-256 of a file (renamed copies; ``test.files`` carries the hashes loading computed)
+    — and notes saying why."""
+    from neurofb.training.eegmat import file_subject
 
     chain = _training_data(meta.get("training", {}).get("data"))
     seen = {int(s) for d in chain for s in (d.get("eegmat") or {}).get("subjects", [])}
@@ -283,13 +280,11 @@ def _overlap(meta: dict, eegmat: str | Path, subjects: list[int]) -> tuple[list[
     if by_number:
         notes.append(f"subjects {by_number} were in the model's training data (by subject "
                      "number): these are not held-out results")
-    files = find_subjects(eegmat)
-    same = {}
-    for s in subjects:
-        for _, path in sorted(files[s].items()):
-            digest = sha256_file(path)
-            if digest in trained:
-                same.setdefault(s, []).append(f"{path.name} = training file {trained[digest]}")
+    same: dict[int, list[str]] = {}
+    for f in test.files:
+        s = file_subject(str(f.get("file", "")))
+        if s is not None and f.get("sha256") in trained:
+            same.setdefault(s, []).append(f"{f['file']} = training file {trained[f['sha256']]}")
     if same:
         notes.append(f"subjects {sorted(same)} were in the model's training data (same file "
                      f"content as a training file: "
@@ -361,7 +356,7 @@ def _held_out(args: argparse.Namespace, layouts: tuple[str, ...], model_dir: Pat
         train = load_eegmat(args.eegmat, others, window_s=window_s, cache_dir=cache_dir(args),
                             warn=warn)
     mode = "baseline" if args.baseline else "calibrated" if args.calibrate else "cold"
-    overlap, notes = _overlap(meta, args.eegmat, subjects)
+    overlap, notes = _overlap(meta, test, subjects)
     if train is None and not args.calibrate:
         notes.append("no other subjects in the folder: the LR baseline was skipped")
     res = compare(estimator, train, test, layouts=layouts, mode=mode,

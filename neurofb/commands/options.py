@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import math
 import re
+import sys
 from typing import Any, NoReturn
 
 from neurofb.errors import NeurofbError
@@ -192,6 +193,11 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
         elif dest == "ip_protocol":
             kwargs["choices"] = ("udp", "tcp", "none")
         parser.add_argument(f"--{dest.replace('_', '-')}", dest=dest, **kwargs)
+
+
+def warn(line: str) -> None:
+    """Say a problem with the input on stderr, as every command says it (``warning: …``)."""
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def default_fallback(args: argparse.Namespace) -> str | None:

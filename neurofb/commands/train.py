@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from neurofb.commands.options import add_training_options, cache_dir, train_config
+from neurofb.commands.options import warn as _warn
 
 #: Recipe fields (:class:`neurofb.training.train.Recipe`) and the flags that set them.
 RECIPE_FLAGS = {"max_epochs": "--epochs", "patience": "--patience", "n_members": "--members",
@@ -83,7 +84,8 @@ def _cv_metrics(doc: dict[str, Any]) -> dict[str, Any]:
     protocol = doc["protocol"]
     recorded = doc.get("command") or protocol.get("command")
     return {"cross_validation": {
-            "command": recorded if isinstance(recorded, str) else cv_command(protocol),
+            "command": recorded if isinstance(recorded, str) else
+            "not recorded (an older evaluate --cv result; its protocol holds the settings)",
             "protocol": protocol, "summary": summary, "paired": doc.get("paired"),
             "decision": doc.get("decision"), "late_rest": doc.get("late_rest"),
             "folds": [{k: f[k] for k in ("seed", "fold", "test", "seconds") if k in f}
@@ -103,47 +105,6 @@ def _ranges(numbers: list[int]) -> str:
 
 def _flag_value(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def cv_command(protocol: dict[str, Any]) -> str:
-    """The ``neurofb evaluate --cv`` command a cross-validation's protocol describes.
-
-    For a result that does not record its command: rebuilt from its folds, seeds, subjects,
-    modes, layouts and the recipe flags that differ from the defaults (``--eegmat`` and
-    ``--out`` are not recorded).
-
-    Parameters
-    ----------
-    protocol : dict
-        The ``protocol`` of an ``evaluate --cv`` result
-        (:func:`neurofb.training.cv.cross_validate`).
-
-    Returns
-    -------
-    str
-        The command line.
-    """
-    from dataclasses import asdict
-
-    from neurofb.training.layouts import LAYOUTS
-    from neurofb.training.train import Recipe
-
-    modes, layouts = list(protocol.get("modes", [])), list(protocol.get("layouts", []))
-    words = ["neurofb evaluate --cv", str(protocol["folds"]),
-             "--cv-seeds", ",".join(map(str, protocol["seeds"]))]
-    if protocol.get("subjects") is not None:
-        words += ["--subjects", _ranges(protocol["subjects"])]
-    if "baseline" in modes:
-        words += ["--baseline", _flag_value(float(protocol["baseline_s"]))]
-    if "calibrated" in modes:
-        words.append("--calibrate")
-    if layouts:
-        words += ["--montage", "all" if sorted(layouts) == sorted(LAYOUTS) else layouts[0]]
-    default = asdict(Recipe())
-    for field, value in (protocol.get("recipe") or {}).items():
-        if field in RECIPE_FLAGS and value != default.get(field):
-            words += [RECIPE_FLAGS[field], _flag_value(value)]
-    return " ".join(words)
 
 
 def check_cv(metrics: dict[str, Any], path: str, *, subjects: list[int],
@@ -359,11 +320,6 @@ def _eegmat_subjects(args: argparse.Namespace) -> list[int]:
     if not args.eegmat:
         return []
     return choose_subjects(args.eegmat, args.subjects, warn=lambda _: None)  # said on loading
-
-
-def _warn(line: str) -> None:
-    """A problem with the training data, said as every command says it."""
-    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

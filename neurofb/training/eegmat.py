@@ -75,6 +75,12 @@ def _scan(eegmat_dir: str | os.PathLike) -> dict[int, dict[int, Path]]:
     return dict(sorted(found.items()))
 
 
+def file_subject(name: str) -> int | None:
+    """The subject number of an eegmat file name (``Subject07_2.edf`` → 7), or None."""
+    m = _FILE.match(Path(name).name)
+    return int(m.group(1)) if m else None
+
+
 def _missing(found: dict[int, dict[int, Path]]) -> dict[int, str]:
     """Subject → the name of its missing file, for the subjects that have only one of two."""
     out = {}
