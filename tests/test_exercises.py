@@ -95,6 +95,18 @@ def test_gauge_shows_hold_reward_flash_and_gating():
     assert views[-1].points == states[-1].points and views[-1].threshold == 0.5
 
 
+def test_gauge_says_what_each_reward_added_not_the_running_total():
+    ex = FocusGauge(duration_s=None, min_hold_s=0.0)
+    views, states = drive(ex, [0.8] * 12)
+    rewarded = [(v, s) for v, s in zip(views, states, strict=True) if v.reward]
+    assert len(rewarded) >= 2
+    for v, s in rewarded:
+        assert v.points_awarded == s.points_awarded > 0
+    last = rewarded[-1][0]
+    assert last.points_awarded < last.points  # the step's points, not the session's
+    assert all(v.points_awarded == 0 for v in views if not v.reward)
+
+
 # -- rocket --------------------------------------------------------------------------------
 def test_rocket_climbs_on_target_sinks_off_and_collects_stars():
     ex = Rocket(duration_s=None, climb_per_s=0.05, sink_per_s=0.04, inertia_s=0.5)

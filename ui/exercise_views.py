@@ -9,6 +9,7 @@ each ~30 fps frame (``tick``) so motion looks smooth.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
@@ -166,12 +167,17 @@ class GaugeCanvas(Canvas):
         if v is not None:
             p.setFont(scaled_font(self, 3, bold=True))
             p.setPen(QColor("#2e7d32" if v.on_target else "#555"))
-            label = "On target — hold it!" if v.on_target else "Raise your focus above the line"
-            if v.reward:
-                label = f"+{v.points} points" if v.points else label
-            p.drawText(QRectF(0, 8, w, 30), Qt.AlignmentFlag.AlignCenter, label)
+            p.drawText(QRectF(0, 8, w, 30), Qt.AlignmentFlag.AlignCenter, gauge_label(v))
             self._message(p, QRectF(0, 0, w, h), v.message)
         p.end()
+
+
+def gauge_label(view: Any) -> str:
+    """The line above the gauge: what this step's reward earned, else what to do."""
+    if view.reward and view.points_awarded:
+        gained = view.points_awarded
+        return f"+{gained} point{'s' * (gained != 1)}"
+    return "On target — hold it!" if view.on_target else "Raise your focus above the line"
 
 
 class RocketCanvas(Canvas):

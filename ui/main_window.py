@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         self.stream.opened.connect(self._on_opened)
         self.stream.closed.connect(self.live.clear)
         self.stream.closed.connect(self._connect_pending)
+        self.stream.source_stopped.connect(self._source_stopped)
         self.stream.bridge.chunk.connect(self.live.on_chunk)
         self.stream.bridge.update.connect(self.live.on_update)
         self.settings_page.changed.connect(self._settings_changed)
@@ -260,6 +261,18 @@ class MainWindow(QMainWindow):
         self.reconnect(SourceSpec(kind="file", file=str(recording), start_s=float(start_s),
                                   remember=False))
         self.show_page("live")
+
+    def _source_stopped(self, message: str) -> None:
+        """The source stopped by itself: end the session on it (kept and summarised as if
+        ended by hand; a rest baseline not finished is not kept) and say what happened."""
+        if self.closing:
+            return
+        running = self.session_running
+        if running:
+            self.end_activities()
+        ended = " The session on it was ended." if running else ""
+        self.show_problem(f"The source stopped: {message}.{ended} Press Connect to stream "
+                          "again.", "warning")
 
     def _connect_pending(self) -> None:
         spec, self._pending = self._pending, None

@@ -210,6 +210,10 @@ class LiveStream(QObject):
         A stream started (on the GUI thread, before its first chunk is drawn).
     closed()
         The stream stopped.
+    source_stopped(str)
+        The stream stopped by itself (the source ended or failed for good, not a disconnect
+        asked for), with the runner's last message; sent before the stream is closed, so a
+        session on it can still end cleanly.
     problem(str, str)
         Something to show in the banner (the stream may go on), and its level (``error``,
         ``warning``, ``info``); an empty message clears the banner.
@@ -218,6 +222,7 @@ class LiveStream(QObject):
     state = pyqtSignal(str, str)
     opened = pyqtSignal(object)
     closed = pyqtSignal()
+    source_stopped = pyqtSignal(str)
     problem = pyqtSignal(str, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -230,6 +235,7 @@ class LiveStream(QObject):
         self._lock = threading.Lock()
         self._closing = False
         self._started: list[OpenedStream] = []  # started by workers, not yet adopted
+        self._why_stopped = ""  # the last "ended" or "error" message of the current stream
 
     @property
     def runner(self) -> Any:
@@ -299,6 +305,7 @@ class LiveStream(QObject):
             opened.close()
             return
         self.current = opened
+        self._why_stopped = ""
         self._set_state("connected", f"{opened.info.board} · feedback: {opened.estimator_name}")
         self.opened.emit(opened)
         if opened.warning:
@@ -322,9 +329,16 @@ class LiveStream(QObject):
             self.problem.emit("", "info")
         elif kind == "ended":
             self._set_state("ended", msg)
+            self._why_stopped = msg
         elif kind == "error":
             self.problem.emit(msg, "error")
+            self._why_stopped = msg
         elif kind == "stopped" and self.current is not None:
+            # sessions on it end first (their recordings close), told why it stopped
+            why, self._why_stopped = self._why_stopped, ""
+            self.source_stopped.emit(why or msg)
+            if self.current is None:  # a listener disconnected it already
+                return
             cur, self.current = self.current, None
             start_task(Task(cur.close))  # the source ended: close trace and pipeline too
             self._stopped(msg)

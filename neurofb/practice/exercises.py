@@ -47,7 +47,8 @@ class GaugeView(ExerciseView):
 
     ``on_target`` lights the meter; ``hold_fraction`` (0–1) is how far the current hold is
     towards ``min_hold_s``; ``flash`` (0–1) is the reward flash, 1 on a reward step then fading
-    over ``flash_s``; ``reward``/``milestone`` play the reward/streak tones.
+    over ``flash_s``; ``reward``/``milestone`` play the reward/streak tones; ``points`` is the
+    session's total, ``points_awarded`` what this step's reward added to it.
     """
 
     on_target: bool
@@ -58,6 +59,7 @@ class GaugeView(ExerciseView):
     points: int
     rewards: int
     streak: int
+    points_awarded: int
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class FocusGauge(Exercise):
             hold_fraction=hold if fb.on_target else 0.0,
             flash=self._flash.update(fb, self.elapsed_s), reward=fb.reward,
             milestone=fb.milestone, points=fb.points, rewards=fb.rewards, streak=fb.streak,
+            points_awarded=fb.points_awarded,
         )
 
 

@@ -208,3 +208,20 @@ def test_the_summary_says_where_the_threshold_went_between_start_and_end(qtbot):
     assert low < min(fb.threshold_start, fb.threshold_end) - 0.01
     assert rows["threshold"].endswith(f"({low:.2f}–{high:.2f} during)")
     assert "during" not in dict((k, v) for k, _l, v in SummaryView._reward_rows(fb))["threshold"]
+
+
+def test_the_gauge_announces_the_points_a_reward_added():
+    from feedback_helpers import updates
+
+    from neurofb.practice.exercises import FocusGauge
+    from neurofb.practice.reward import RewardConfig, RewardController
+    from neurofb_ui.exercise_views import gauge_label
+
+    ctl = RewardController(RewardConfig(adaptive=False, initial_threshold=0.5))
+    ex = FocusGauge(duration_s=None, min_hold_s=0.0)
+    views = [ex.step(ctl.step(u)) for u in updates([0.8] * 12, hop=0.25)]
+    rewarded = [v for v in views if v.reward]
+    assert rewarded[-1].points > rewarded[-1].points_awarded
+    assert [gauge_label(v) for v in rewarded] == [
+        f"+{v.points_awarded} point{'s' * (v.points_awarded != 1)}" for v in rewarded]
+    assert gauge_label(views[0]) in ("On target — hold it!", "Raise your focus above the line")

@@ -399,3 +399,29 @@ def test_history_leaves_calibrations_out_of_the_reward_figures(qtbot, make_windo
     assert [hist.table.item(rows["gauge"], c).text() for c in rewards] == ["60 %", "3", "0", "0"]
     assert list(hist.above_line.xData) == [1.0] and list(hist.above_line.yData) == [0.6]
     assert list(hist.focus_line.xData) == [1.0, 2.0]
+
+
+def test_a_session_ends_and_is_kept_when_its_source_stops(qtbot, make_window, tmp_path):
+    """A playback board reaching the end of its file stops the stream: the session on it ends
+    with its summary (not frozen with its clock stuck), and the banner says what happened."""
+    from board_helpers import record_synthetic_csv
+
+    path = tmp_path / "short.csv"
+    record_synthetic_csv(path, 8.0)
+    win = make_window(session_min=5)
+    connect(qtbot, win, "board", board="playback", fields={"file": str(path)})
+    page = win.pages["train"]
+    win.show_page("train")
+    page.choose("gauge")
+    assert page.start_session()
+    qtbot.waitUntil(lambda: win.stream.current is None, timeout=STEP_S * 1000)
+    qtbot.waitUntil(lambda: page.last_result is not None and not page.running,
+                    timeout=STEP_S * 1000)
+    res = page.last_result
+    assert res.kept and res.library_id is not None
+    assert 0 < res.feedback.duration_s < 8.0
+    assert page.stack.currentWidget() is page.summary
+    assert not page.pause_button.isEnabled() and page.start_button.isEnabled()
+    assert win.banner.isVisible() and "The source stopped" in win.banner.text
+    assert "The session on it was ended" in win.banner.text
+    assert open_recording(res.recording).meta["complete"] is True
