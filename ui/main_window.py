@@ -334,6 +334,10 @@ class MainWindow(QMainWindow):
         if state == "connected" and self.banner.level == "error" and "connect" in (
                 self.banner.label.text().lower()):
             self.banner.hide()
+        if state == "connected":
+            from neurofb_ui.training_page import NEED_SOURCE
+
+            self.clear_problem(NEED_SOURCE)  # a source is there now
 
     def _on_opened(self, opened: OpenedStream) -> None:
         if self._pending is not None:  # asked for another source while this one connected

@@ -206,6 +206,11 @@ class SessionController(QObject):
             self.session.set_target_rate(rate)
 
     @property
+    def resting(self) -> bool:
+        """Whether the session is in its rest baseline."""
+        return self.session is not None and self.session.resting
+
+    @property
     def paused(self) -> bool:
         """Whether the session is paused."""
         return self.session is not None and self.session.paused

@@ -31,6 +31,14 @@ from neurofb_ui.session_controller import SessionController, SessionResult
 from neurofb_ui.session_summary import SessionTrace, SummaryView, fmt_duration
 from neurofb_ui.sound import SoundPlayer, sound_note
 
+#: Start pressed with no source connected (the banner goes once a session starts).
+NEED_SOURCE = "Connect a source first (left panel), then press Start."
+#: Start pressed while another page runs a session.
+OTHER_SESSION = "Another session is running: end it first."
+#: Why Pause is greyed out during the rest baseline.
+REST_NO_PAUSE = ("The minute of rest cannot be paused: it is the signal of the next seconds. "
+                 "Skip it (cold mode) or end the session.")
+
 
 def load_tones(player: SoundPlayer) -> None:
     """Register the engine's tones (:data:`neurofb.practice.tones.TONES`) with the player."""
@@ -113,12 +121,13 @@ class SessionPage(QWidget):
         """Start a session on the connected stream; return whether it started."""
         opened = self.window.stream.current
         if opened is None:
-            self.window.show_problem("Connect a source first (left panel), then press Start.",
-                                     "warning")
+            self.window.show_problem(NEED_SOURCE, "warning")
             return False
         if any(getattr(p, "running", False) for p in self.window.pages.values() if p is not self):
-            self.window.show_problem("Another session is running: end it first.", "warning")
+            self.window.show_problem(OTHER_SESSION, "warning")
             return False
+        for said in (NEED_SOURCE, OTHER_SESSION):  # what they asked for is done
+            self.window.clear_problem(said)
         s = self.window.settings
         rest_s = (s.rest_baseline_s if self.asks_for_rest and s.rest_baseline
                   and opened.estimator_name == "model" else 0.0)
@@ -387,6 +396,7 @@ class TrainingPage(SessionPage):
             for b in self.pick_buttons.values():
                 b.setEnabled(False)
             self.clear_counters()
+            self._pausable(not self.controller.resting)
         return ok
 
     def clear_counters(self, reason: str = "waiting for data") -> None:
@@ -415,6 +425,12 @@ class TrainingPage(SessionPage):
             self.baseline_note = view.message
             self.status.setText(view.message)
 
+    def _pausable(self, pausable: bool) -> None:
+        """Pause is offered only once the exercise runs: the rest baseline is the stream's
+        next seconds and cannot wait (Skip or End session instead)."""
+        self.pause_button.setEnabled(self.running and pausable)
+        self.pause_button.setToolTip("" if pausable else REST_NO_PAUSE)
+
     def canvas(self) -> Any:
         """The canvas of the chosen exercise (None while the rest screen shows)."""
         current = self.canvas_stack.currentWidget()
@@ -424,6 +440,7 @@ class TrainingPage(SessionPage):
         """Hand the exercise view to its canvas (the rest view to the rest screen); update
         meter and counters."""
         view, fb = step.view, step.feedback
+        self._pausable(view.name != self.rest_screen_name or view.done)
         if view.name == self.rest_screen_name:
             # no feedback during the rest: the meter shows no focus and no threshold
             self.meter.set_state(None, reason="resting")

@@ -111,10 +111,14 @@ def test_a_session_starts_with_the_rest_baseline_when_asked(qtbot, make_window):
     assert page.last_step.view.name == "baseline-rest"
     assert page.canvas_stack.currentWidget() is page.rest_screen
     assert page.rest_screen.skip_button.isEnabled()
+    # the rest is the stream's next seconds: it cannot be paused, and the button says why
+    assert not page.pause_button.isEnabled() and "cannot be paused" in page.pause_button.toolTip()
+    assert page.end_button.isEnabled()
     qtbot.waitUntil(lambda: page.last_step is not None and page.last_step.view.name == "gauge",
                     timeout=STEP_S * 1000)
     assert page.rest_screen.state == "taken" and "Baseline taken" in page.baseline_note
     assert page.canvas_stack.currentWidget() is page.canvases["gauge"]
+    assert page.pause_button.isEnabled() and page.pause_button.toolTip() == ""
     win.show_page("live")  # the live page draws while it is shown
     qtbot.waitUntil(lambda: "baseline mode" in win.live.summary.text(), timeout=STEP_S * 1000)
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
@@ -425,3 +429,14 @@ def test_a_session_ends_and_is_kept_when_its_source_stops(qtbot, make_window, tm
     assert win.banner.isVisible() and "The source stopped" in win.banner.text
     assert "The session on it was ended" in win.banner.text
     assert open_recording(res.recording).meta["complete"] is True
+
+
+def test_the_banner_asking_for_a_source_goes_once_there_is_one(qtbot, make_window):
+    from neurofb_ui.training_page import NEED_SOURCE
+
+    win = make_window(session_min=SHORT_MIN)
+    page = win.pages["train"]
+    assert not page.start_session()  # nothing connected yet
+    assert win.banner.isVisible() and win.banner.text == NEED_SOURCE
+    connect(qtbot, win)
+    assert not win.banner.isVisible()
