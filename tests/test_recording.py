@@ -199,10 +199,13 @@ def test_interrupted_copy_is_found_finalised_and_readable(tmp_path, synthetic_re
     # A copy of a folder taken while it is written is what a crash leaves behind.
     info = SourceInfo(("Fz", "Cz"), 250.0, "test")
     root = tmp_path / "recordings"
-    live = RecordingWriter(root / "live", info, flush_interval_s=0.1)
+    replay_note = "practised on a replay of demo-eegmat, not on a live headset"
+    live = RecordingWriter(root / "live", info, flush_interval_s=0.1,
+                           meta={"notes": replay_note})
     rows = np.arange(2 * 500, dtype=float).reshape(2, 500)
     live.write_chunk(Chunk(rows, np.arange(500) / 250.0, info.ch_names, 250.0))
     live.write_marker(Marker(0.5, "block_start", "rest"))
+    live.write_marker(Marker(0.75, "note", "eyes itchy"))
     live.write_update(_update(1.0, 0.5))
     live.flush()
     shutil.copytree(root / "live", root / "crashed")
@@ -222,10 +225,13 @@ def test_interrupted_copy_is_found_finalised_and_readable(tmp_path, synthetic_re
     assert (root / "crashed" / "eeg.bin").stat().st_size == 500 * 3 * 8
     again = open_recording(root / "crashed")
     assert np.array_equal(again.data, rows) and again.warnings == []
-    assert again.markers == [Marker(0.5, "block_start", "rest")]
+    assert again.markers == [Marker(0.5, "block_start", "rest"), Marker(0.75, "note", "eyes itchy")]
     with SessionLibrary(library) as lib:
         [row] = lib.list_sessions()
     assert row.recording_path == str((root / "crashed").resolve())
+    # what the session said of itself survives the crash, beside what the crash did
+    assert row.notes == ("interrupted: recovered after the program stopped; "
+                         f"{replay_note}; eyes itchy")
     assert row.mean_focus == pytest.approx(0.5)
     assert find_interrupted(root) == []
     assert recover_interrupted(recordings=root, library_path=library) == Recovery()

@@ -161,7 +161,9 @@ class SessionController(QObject):
             try:
                 self.recorder = StreamRecorder(
                     opened.info, label=f"{exercise.name}-{opened.info.board}",
-                    meta={"user": user, "exercise": exercise.name, "target": target, **fields},
+                    meta={"user": user, "exercise": exercise.name, "target": target, **fields,
+                          # a crash-recovered session keeps its note too
+                          **({"notes": self.meta["notes"]} if "notes" in self.meta else {})},
                     on_error=self._rec_error.emit,
                 )  # fmt: skip
             except RecordingError as err:

@@ -316,7 +316,10 @@ def _base_fields(meta: Mapping[str, Any], recording: Any) -> dict[str, Any]:
         "model": _meta_str(meta, "model", "model_name", "estimator"),
         "model_hash": model_hash,
         "board": _meta_str(meta, "board") or (getattr(info, "board", "") if info else ""),
-        "notes": "; ".join(m.label for m in markers if m.kind == "note" and m.label),
+        # the recording's own note (e.g. "practised on a replay of …"), then its note markers
+        "notes": "; ".join(n for n in (_meta_str(meta, "notes"),
+                                       *(m.label for m in markers if m.kind == "note"))
+                           if n),
         "recording_path": str(Path(path).resolve()) if path else None,
     }
 

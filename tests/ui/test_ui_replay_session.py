@@ -7,6 +7,7 @@ from test_ui_training import run_exercise
 from ui_helpers import STEP_S, connect
 
 from neurofb.library.index import SessionLibrary
+from neurofb.recording import open_recording
 
 SHORT_MIN = 0.07  # 4.2 s sessions
 
@@ -27,6 +28,9 @@ def test_a_session_on_a_replay_says_so_and_a_live_one_does_not(qtbot, make_windo
     assert "practised on a replay of demo-eegmat, not on a live headset" in rows[
         on_replay.library_id].notes
     assert "replay" not in rows[live.library_id].notes
+    # in the recording from its start, so a crash-recovered session keeps it too
+    assert open_recording(on_replay.recording).meta["notes"].startswith("practised on a replay")
+    assert "notes" not in open_recording(live.recording).meta
     # History sets the row apart and says why (tooltip, and beside the trace when shown)
     hist = win.pages["history"]
     win.show_page("history")
