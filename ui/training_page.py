@@ -78,7 +78,7 @@ class SessionPage(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.summary = SummaryView()
-        self.summary.again.connect(self.show_exercise)
+        self.summary.again.connect(self.train_again)
         self.summary.history.connect(lambda: self.window.show_page("history"))
         self.stack = QStackedWidget()
         self.frame_timer = QTimer(self)
@@ -141,6 +141,7 @@ class SessionPage(QWidget):
         self.last_step = None
         self.steps = 0
         self._trace = SessionTrace()
+        self.clock.setText("–")  # not the last session's "done" until the first step
         self.show_exercise()
         c = self.canvas()
         if c is not None:
@@ -173,6 +174,19 @@ class SessionPage(QWidget):
     def show_exercise(self) -> None:
         """Show the exercise (not the summary)."""
         self.stack.setCurrentIndex(0)
+
+    def train_again(self) -> None:
+        """Back from the summary to the exercise, cleared of the last session (clock,
+        counters, the canvas's last state) until the next one starts."""
+        self.show_exercise()
+        self.clock.setText("–")
+        reset = getattr(self.canvas(), "reset", None)
+        if reset is not None:
+            reset()
+        self.clear_counters()
+
+    def clear_counters(self, reason: str = "waiting for data") -> None:
+        """Empty what the page shows of a session (pages with counters clear them)."""
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)

@@ -170,6 +170,16 @@ def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
     at = summary.pause_lines[0].value()
     assert 0 < at < fb.duration_s
     assert np.isnan(y[np.flatnonzero(x == at)[-1]])  # the break after the last point before it
+    # "Train again": the exercise, cleared of that session until the next one starts
+    assert page.clock.text() == "done"
+    summary.again_button.click()
+    assert page.stack.currentIndex() == 0 and page.clock.text() == "–"
+    assert page.points.text() == "0 points" and page.streak.text() == "streak 0"
+    assert page.canvases["gauge"].view is None
+    assert page.start_session()
+    assert page.clock.text() == "–"  # not the last session's "done" before its first step
+    page.end_activity()
+    qtbot.waitUntil(lambda: not page.running, timeout=STEP_S * 1000)
 
 
 def test_a_new_reward_rate_applies_to_the_running_session(qtbot, make_window):
