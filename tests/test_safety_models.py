@@ -172,6 +172,32 @@ def test_calibrate_writes_a_new_or_empty_folder_and_replaces_a_model_with_force(
     assert read_meta(folder)["personal"]["file"] == "personal.safetensors"
 
 
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "directory"])
+def test_every_command_refuses_a_model_whose_weights_changed(damage, model, recording, tmp_path,
+                                                            capsys):
+    """The engine runs the graphs, but a folder whose weights are not the ones model.json
+    records is not the model its card describes (and calibrate would copy them on)."""
+    folder = tmp_path / "changed"
+    shutil.copytree(model, folder)
+    weights = folder / "weights.safetensors"
+    good = weights.read_bytes()
+    weights.unlink()
+    if damage == "flip":
+        weights.write_bytes(good[:-9] + bytes([good[-9] ^ 1]) + good[-8:])
+    elif damage == "truncate":
+        weights.write_bytes(good[: len(good) // 2])
+    elif damage == "directory":
+        weights.mkdir()
+    for argv in (("replay", DEMO, "--model", folder, "--speed", "max"),
+                 ("calibrate", "--model", folder, "--recording", recording, "--out",
+                  tmp_path / "personal")):
+        code, _out, err = cli(capsys, *argv)
+        line = one_line_error(err, argv[0])
+        assert code == 2 and "weights.safetensors" in line, line
+        assert "does not match" in line or "is missing" in line, line
+    assert not (tmp_path / "personal").exists()
+
+
 # -- train: inputs read before the work ----------------------------------------------------------
 
 

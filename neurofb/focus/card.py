@@ -30,6 +30,7 @@ __all__ = [
     "CalibrationGain",
     "ModelCard",
     "check_model_out",
+    "check_weights",
     "model_file",
     "read_card",
     "read_meta",
@@ -118,6 +119,32 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
         raise ModelError(f"{path}: weights.sha256 must be the weights' SHA-256 (a string), got "
                          f"{weights.get('sha256')!r}; re-export the model")
     return meta
+
+
+def check_weights(model_dir: str | os.PathLike, meta: Mapping[str, Any]) -> Path:
+    """The folder's weights file, checked against the SHA-256 model.json records.
+
+    Every command that loads a model folder checks it (the engine runs the ONNX graphs, but a
+    folder whose weights were changed is not the model its card describes, and calibration and
+    retraining start from those weights).
+
+    Raises
+    ------
+    ModelError
+        The weights file is missing or is not the one model.json records.
+    """
+    wpath = model_file(model_dir, meta["weights"], "weights.file", WEIGHTS)
+    if not wpath.is_file():
+        raise ModelError(f"{wpath} is missing; the model folder is incomplete")
+    expected = meta["weights"].get("sha256")
+    actual = sha256_file(wpath)
+    if expected != actual:
+        raise ModelError(
+            f"{wpath} does not match {META}: file changed after export? "
+            f"(SHA-256 {actual[:12]}…, {META} records {str(expected)[:12]}…). "
+            f"Re-export the model or restore the original files"
+        )
+    return wpath
 
 
 def model_file(model_dir: str | os.PathLike, section: Mapping[str, Any], field: str,

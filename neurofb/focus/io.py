@@ -32,7 +32,7 @@ from neurofb.focus.card import (
     FORMAT_VERSION,
     META,
     WEIGHTS,
-    model_file,
+    check_weights,
     read_meta,
     sha256_file,
 )
@@ -240,17 +240,7 @@ def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cp
     """
     folder = Path(model_dir)
     meta = read_meta(folder)
-    wpath = model_file(folder, meta["weights"], "weights.file", WEIGHTS)
-    if not wpath.is_file():
-        raise ModelError(f"{wpath} is missing; the model folder is incomplete")
-    expected = meta["weights"].get("sha256")
-    actual = sha256_file(wpath)
-    if expected != actual:
-        raise ModelError(
-            f"{wpath.name} does not match {META}: file changed after export? "
-            f"(SHA-256 {actual[:12]}…, {META} records {str(expected)[:12]}…). "
-            f"Re-export the model or restore the original files"
-        )
+    wpath = check_weights(folder, meta)
     arch = meta["architecture"]
     try:
         build(arch)

@@ -36,7 +36,7 @@ from neurofb.dsp import montage
 from neurofb.errors import ChannelError, ModelError
 from neurofb.focus.base import FocusBatch
 from neurofb.focus.baseline import MIN_WINDOWS, STD_FLOOR, SessionBaseline
-from neurofb.focus.card import read_meta
+from neurofb.focus.card import check_weights, read_meta
 from neurofb.focus.features import FMAX, N_FEATURES, model_features
 from neurofb.focus.personal import PersonalHead, load_heads
 from neurofb.focus.runtime import BoundGraph, Network, load_network, sigmoid
@@ -441,6 +441,7 @@ def load_estimator(model_dir: str | os.PathLike | None = None, *, baseline_s: fl
 
     folder = Path(model_dir) if model_dir is not None else default_model_dir()
     meta = read_meta(folder)
+    check_weights(folder, meta)  # the folder is the model its card describes, or refused
     modes = meta.get("architecture", {}).get("modes", ["cold"])
     networks = {mode: load_network(folder, meta, mode=mode)
                 for mode in ("cold", "baseline") if mode in modes}
