@@ -276,3 +276,37 @@ def test_closing_the_terminal_closes_the_recording(tmp_path):
     assert meta["complete"] is True and not (path / ".open").exists()
     listed = run("sessions", "--json", env=_env(home))
     assert [s["recording_path"] for s in json.loads(listed.stdout)] == [str(path.resolve())]
+
+
+class _Opened:
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_ctrl_c_that_start_up_swallowed_still_stops_the_command():
+    """ONNX Runtime can turn a Ctrl-C that lands while it creates a session into its own error,
+    which the model fallback took for a misfit, so the stream ran on: a real SIGINT here,
+    swallowed as that would, still ends start-up with KeyboardInterrupt, its stream closed."""
+    import os
+    import signal
+
+    from neurofb.commands.interrupts import open_watching_interrupts
+
+    opened = _Opened()
+
+    def start_up():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs as this returns
+        except KeyboardInterrupt:
+            pass  # what the extension and the fallback did with it
+        return opened
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        open_watching_interrupts(start_up)
+    assert opened.closed
+    assert signal.getsignal(signal.SIGINT) is before
+    calm = _Opened()
+    assert open_watching_interrupts(lambda: calm) is calm and not calm.closed

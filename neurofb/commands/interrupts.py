@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["stop_on_signals"]
+__all__ = ["open_watching_interrupts", "stop_on_signals"]
 
 #: Ctrl-C, ``kill``, and the terminal closing (SIGHUP, where the platform has it).
 _SIGNALS = (signal.SIGINT, signal.SIGTERM,
@@ -61,3 +61,32 @@ def stop_on_signals() -> Iterator[None]:
             # interpreter shutdown (atexit, thread joins) must neither raise there nor kill it
             # with a signal status. SIG_IGN is the one disposition Python keeps at shutdown.
             signal.signal(sig, signal.SIG_IGN if state["signalled"] else old)
+
+
+def open_watching_interrupts(open_: Any, *args: Any, **kwargs: Any) -> Any:
+    """``open_(*args, **kwargs)`` (a stream's start-up), where a Ctrl-C cannot be lost.
+
+    A Ctrl-C during start-up raises ``KeyboardInterrupt`` as usual, but one that lands inside
+    a C extension (ONNX Runtime creating a session) can come back out as that extension's
+    own error, which a fallback would then take for a model that does not fit the stream, and
+    the stream would run on. Here the signal is also remembered: if start-up returns after
+    one, what it opened is closed and ``KeyboardInterrupt`` raised. Only on the main thread
+    (elsewhere it just calls ``open_``).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return open_(*args, **kwargs)
+    seen: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        opened = open_(*args, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if seen:
+        opened.close()
+        raise KeyboardInterrupt
+    return opened

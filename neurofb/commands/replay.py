@@ -18,7 +18,7 @@ import sys
 import time
 from typing import TextIO
 
-from neurofb.commands.interrupts import stop_on_signals
+from neurofb.commands.interrupts import open_watching_interrupts, stop_on_signals
 from neurofb.commands.options import (
     add_engine_arguments,
     add_file_arguments,
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
                             fallback=default_fallback(args), trace_path=args.trace,
                             overwrite=args.force, **output_requests(args))  # fmt: skip
     try:
-        stream = open_stream(request)
+        stream = open_watching_interrupts(open_stream, request)
     except ValueError as err:  # a seek past the end
         raise NeurofbError(str(err)) from None
     recording = stream.source.recording

@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from neurofb.commands.interrupts import stop_on_signals
+from neurofb.commands.interrupts import open_watching_interrupts, stop_on_signals
 from neurofb.commands.options import (
     add_board_arguments,
     add_engine_arguments,
@@ -142,7 +142,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         record=record, trace_path=args.trace, stall_s=args.stall, overwrite=args.force,
     )  # fmt: skip
     opened_at = time.monotonic()
-    stream = open_stream(request)  # starts the board, then loads the model while it streams
+    # starts the board, then loads the model while it streams
+    stream = open_watching_interrupts(open_stream, request)
     if stream.warning:
         err_out.write(f"warning: {stream.warning}\n")
     for note in stream.notes:
