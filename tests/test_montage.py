@@ -54,11 +54,11 @@ def test_match_eegmat_channels():
     assert unknown == ("EEG A2-A1", "ECG ECG")
 
 
-def test_match_keeps_first_of_duplicates():
-    known, idx, unknown = montage.match(["T3", "Cz", "T7", "Pz"])
-    assert known == ("T7", "Cz", "Pz")
-    assert list(idx) == [0, 1, 3]
-    assert unknown == ("T7",)
+@pytest.mark.parametrize("names", [["T3", "Cz", "T7", "Pz"], ["Fp1", "CZ", "Cz", "Pz"],
+                                   ["Fp1", "cz ", "EEG Cz", "Pz"]])
+def test_two_channels_naming_one_electrode_are_refused(names):
+    with pytest.raises(ChannelError, match=r"both name electrode (T7|Cz)"):
+        montage.match(names)
 
 
 def test_too_few_known_electrodes_is_a_clear_error():

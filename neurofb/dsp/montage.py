@@ -174,17 +174,18 @@ def match(
     Returns
     -------
     known : tuple of str
-        Canonical names of the known electrodes, in stream order (duplicates after aliasing
-        keep their first occurrence).
+        Canonical names of the known electrodes, in stream order.
     indices : array of int, shape (n_known,)
         Their indices in ``names``.
     unknown : tuple of str
-        The names that are not electrodes (or repeat one already matched).
+        The names that are not electrodes.
 
     Raises
     ------
     ChannelError
-        When fewer than ``min_channels`` electrodes are known.
+        When fewer than ``min_channels`` electrodes are known, or two channels name the same
+        electrode (``"T3"`` and ``"T7"``, ``"Cz"`` and ``"CZ"``): which one is there is not
+        known, and the model would read one at the other's place.
     """
     if min_channels < 1:
         raise ValueError(f"min_channels must be >= 1, got {min_channels}")
@@ -193,8 +194,13 @@ def match(
     unknown: list[str] = []
     for i, name in enumerate(names):
         canon = normalise_name(name)
-        if canon is None or canon in known:
+        if canon is None:
             unknown.append(name)
+        elif canon in known:
+            first = names[idx[known.index(canon)]]
+            raise ChannelError(
+                f"channels {first!r} and {name!r} both name electrode {canon}: each electrode "
+                "needs one channel (check the channel names or --montage)")
         else:
             known.append(canon)
             idx.append(i)
