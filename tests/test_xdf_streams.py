@@ -74,3 +74,12 @@ def test_two_headset_streams_read_the_first_and_say_how_to_choose(tmp_path):
     (warning,) = [w for w in rec.warnings if "EEG streams" in w]
     assert "'Muse'" in warning and "'Cyton'" in warning and "--stream NAME" in warning
     assert read_xdf(path, stream="Cyton").info.board == "Cyton"
+
+
+def test_an_eeg_stream_of_one_sample_is_a_clear_error(tmp_path):
+    from neurofb.errors import RecordingError
+
+    one = XdfStream("Cut", "EEG", sfreq=SFREQ, channel_format="float32", stamps=[T0],
+                    data=np.ones((1, 2)), labels=["Cz", "Pz"], units=[], types=[])
+    with pytest.raises(RecordingError, match=r"stream 'Cut' of .*one\.xdf holds 1 sample"):
+        read_xdf(write_xdf(tmp_path / "one.xdf", [one]))

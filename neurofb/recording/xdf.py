@@ -242,6 +242,9 @@ def read_xdf(
     if series.ndim != 2 or series.shape[0] != stamps.shape[0]:
         raise RecordingError(f"stream {name!r} of {path} is damaged: {series.shape} samples "
                              f"for {stamps.shape[0]} timestamps")  # fmt: skip
+    if series.shape[0] < 2:
+        raise RecordingError(f"stream {name!r} of {path} holds {series.shape[0]} sample(s): "
+                             "nothing to read (a file cut short?)")  # fmt: skip
     sfreq = float(_first(info.get("nominal_srate"), "0"))
     chans = _channels(info)
     n_ch = series.shape[1]
