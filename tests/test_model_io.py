@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -232,3 +233,22 @@ def test_baseline_mode_in_the_estimator(model_dir):
     (cold_only / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match=r"architecture|baseline"):
         load_estimator(cold_only, baseline_s=60.0)
+
+
+@pytest.mark.parametrize(("section", "key", "value", "words"), [
+    ("baseline", "min_windows", 0, "baseline.min_windows must be a whole number"),
+    ("baseline", "std_floor", -1, "baseline.std_floor must be a positive number"),
+    ("baseline", "baseline_s", -60, "baseline.baseline_s must be seconds"),
+    ("baseline", "baseline_s", "NaN", "baseline.baseline_s must be seconds"),
+    ("input", "unit", "V", 'input.unit must be "uV"'),
+    ("input", "channels", [], "input.channels must be a list of electrode names"),
+])  # fmt: skip
+def test_contract_numbers_out_of_range_are_refused_naming_the_field(model_dir, section, key,
+                                                                    value, words):
+    meta = json.loads((model_dir / "model.json").read_text())
+    meta[section] = {**meta.get(section, {}), key: float(value) if value == "NaN" else value}
+    (model_dir / "model.json").write_text(json.dumps(meta))
+    for load in (load_estimator, load_model):
+        with pytest.raises(ModelError, match=re.escape(words)) as err:
+            load(model_dir)
+        assert "model.json" in str(err.value)

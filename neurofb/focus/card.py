@@ -106,6 +106,7 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(meta.get(key), dict):
             raise ModelError(f"{path} lacks its {key!r} section; re-export the model")
     _check_input(path, meta["input"])
+    _check_baseline(path, meta.get("baseline"))
     weights = meta["weights"]
     model_file(folder, weights, "weights.file", WEIGHTS)
     onnx = meta.get("onnx")
@@ -250,9 +251,34 @@ def _check_input(path: Path, inp: Mapping[str, Any]) -> None:
             raise bad("min_channels", "a whole number of channels (1 or more)")
     for key in ("channels", "personal_electrodes"):
         value = inp.get(key)
-        if key in inp and not (isinstance(value, list)
+        if key in inp and not (isinstance(value, list) and value
                                and all(isinstance(c, str) and c for c in value)):
             raise bad(key, "a list of electrode names")
+    if "unit" in inp and inp["unit"] != "uV":
+        raise bad("unit", '"uV" (the engine feeds the model microvolts)')
+
+
+def _check_baseline(path: Path, base: object) -> None:
+    """The baseline section's numbers (baseline mode's contract) are in range."""
+    if base is None:
+        return
+    if not isinstance(base, Mapping):
+        raise ModelError(f"{path}: baseline must be a section (an object), got {base!r}; fix "
+                         "model.json or re-export the model")
+
+    def bad(key: str, what: str) -> ModelError:
+        return ModelError(f"{path}: baseline.{key} must be {what}, got {base.get(key)!r}; fix "
+                          "model.json or re-export the model")
+
+    value = _number(base.get("baseline_s", 0.0))
+    if value is None or not (math.isfinite(value) and value >= 0):
+        raise bad("baseline_s", "seconds of rest (a number, 0 or more)")
+    windows = base.get("min_windows", 2)
+    if not isinstance(windows, int) or isinstance(windows, bool) or windows < 2:
+        raise bad("min_windows", "a whole number of windows, 2 or more")
+    floor = _number(base.get("std_floor", 1.0))
+    if floor is None or not (math.isfinite(floor) and floor > 0):
+        raise bad("std_floor", "a positive number")
 
 
 def _section(meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:
