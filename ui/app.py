@@ -80,10 +80,9 @@ def initial_spec(args: argparse.Namespace, settings: object) -> object:
     from neurofb_ui.source_panel import SourceSpec, default_kind, demo_path
 
     if args.board:
-        fields = {k: getattr(args, k) for k in ("serial_port", "mac_address", "ip_address",
-                                                "ip_port", "serial_number", "timeout",
-                                                "other_info", "file")
-                  if getattr(args, k) is not None}
+        from neurofb_ui.settings import BOARD_FIELDS
+
+        fields = {k: getattr(args, k) for k in BOARD_FIELDS if getattr(args, k) is not None}
         return SourceSpec(kind="board", board=args.board, fields=fields)
     if args.source == "synthetic":
         return SourceSpec(kind="synthetic")

@@ -48,8 +48,10 @@ XCB_PACKAGES: dict[str, tuple[str, str]] = {
     "libglib-2.0.so.0": ("libglib2.0-0", "glib2"),
 }
 
-_FIELDS = ("serial-port", "mac-address", "ip-address", "ip-port", "serial-number", "timeout",
-           "other-info", "file")
+#: The board connection fields of the app's source panel (``neurofb_ui.settings.BOARD_FIELDS``;
+#: a test keeps the two lists equal: this module may not import the UI).
+_FIELDS = ("serial-port", "mac-address", "ip-address", "ip-port", "ip-protocol", "serial-number",
+           "timeout", "other-info", "file", "master-board")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

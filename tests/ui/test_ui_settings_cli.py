@@ -253,3 +253,17 @@ def test_neurofb_app_without_display_says_what_to_do(tmp_path):
 
 def test_config_dir_is_under_the_private_home():
     assert str(paths.config_dir()).startswith(os.environ["NEUROFB_HOME"])
+
+
+def test_neurofb_app_takes_every_connection_field_of_the_source_panel(tmp_path):
+    """`neurofb app --board playback --file F --master-board cyton` as `neurofb stream` takes
+    it: every field the panel has is a flag, and reaches the source the app opens."""
+    from neurofb_ui.app import initial_spec, parse_args
+    from neurofb_ui.settings import BOARD_FIELDS, AppSettings
+
+    argv = ["--board", "playback"]
+    for name in BOARD_FIELDS:
+        argv += [f"--{name.replace('_', '-')}", f"v-{name}"]
+    spec = initial_spec(parse_args(argv), AppSettings())
+    assert (spec.kind, spec.board) == ("board", "playback")
+    assert spec.fields == {name: f"v-{name}" for name in BOARD_FIELDS}
