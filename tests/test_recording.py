@@ -453,3 +453,38 @@ def test_a_crashed_practice_session_is_summarised_like_the_app_summarises_it(tmp
     with SessionLibrary(lib) as library:  # the history row the user sees
         (row,) = library.list_sessions()
     assert (row.duration_s, row.mean_focus) == (pytest.approx(10.0), pytest.approx(0.4))
+
+
+def test_an_interrupted_recording_without_a_sample_is_removed_not_kept(tmp_path):
+    """Killed after its folder was set up but before its first sample: recovery removes it
+    (and says so) instead of keeping an empty recording the library cannot index."""
+    info = SourceInfo(("Fz", "Cz"), 250.0, "test")
+    root = tmp_path / "recordings"
+    live = RecordingWriter(root / "live", info)
+    live.flush()
+    shutil.copytree(root / "live", root / "empty")  # what kill -9 leaves
+    (root / "kept").mkdir()
+    shutil.copytree(root / "live", root / "kept" / "busy")
+    (root / "kept" / "busy" / "notes.txt").write_text("the user's own file")
+    live.close()
+    recovery = recover_interrupted(recordings=root, library_path=tmp_path / "s.sqlite3")
+    assert recovery.finalised == ()
+    assert not (root / "empty").exists()
+    assert any(f"removed {root / 'empty'}" in p for p in recovery.problems)
+    # a folder holding anything else is emptied of the writer's files only, and kept
+    assert [p.name for p in (root / "kept" / "busy").iterdir()] == ["notes.txt"]
+    assert any("holds other files" in p for p in recovery.problems)
+    assert find_interrupted(root) == []
+
+
+def test_a_recording_that_cannot_start_leaves_no_recovery_note(tmp_path, monkeypatch):
+    from neurofb.library import elsewhere
+    from neurofb.stream.recorder import StreamRecorder
+
+    monkeypatch.setenv("NEUROFB_HOME", str(tmp_path / "home"))
+    taken = tmp_path / "outside" / "taken"
+    taken.mkdir(parents=True)
+    with pytest.raises(RecordingError, match="already exists"):
+        StreamRecorder(SourceInfo(("Fz", "Cz"), 250.0, "test"), path=taken)
+    assert not any((tmp_path / "home" / "recordings").rglob("*.json"))  # no note left over
+    assert elsewhere.noted() == []

@@ -20,7 +20,7 @@ from neurofb.errors import LibraryError, RecordingError
 from neurofb.library import elsewhere
 from neurofb.library.index import SessionLibrary, default_path
 from neurofb.library.summary import summarise_folder, summarise_recording
-from neurofb.recording.base import META
+from neurofb.recording.base import EEG, MARKERS, META, OPEN, TRACE
 from neurofb.recording.folder import read_folder
 from neurofb.recording.interrupted import (
     finalise_interrupted,
@@ -98,12 +98,15 @@ def recover_interrupted(
             log.warning("no summary for %s: %s", folder, err)
             summary = None
         try:
-            finalise_interrupted(folder, summary=summary)
+            meta = finalise_interrupted(folder, summary=summary)
         except RecordingError as err:
             problems.append(f"could not finalise {folder}: {err}")
             continue
-        done.append(folder)
         elsewhere.forget(folder, data_dir)
+        if meta.get("n_samples") == 0:  # stopped before its first sample: nothing to keep
+            problems.append(_remove_empty(folder))
+            continue
+        done.append(folder)
         log.warning("finalised interrupted recording %s", folder)
     if done:
         problems += _index(done, library_path or default_path(data_dir))
@@ -122,3 +125,16 @@ def _index(folders: list[Path], library_path: str | os.PathLike) -> list[str]:
     except LibraryError as err:
         problems.append(f"recovered recordings not added to the library: {err}")
     return problems
+
+
+def _remove_empty(folder: Path) -> str:
+    """Remove a recording folder that an interrupted writer left without a sample (only the
+    files a writer makes; anything else keeps the folder) and say what was done."""
+    for name in (META, EEG, MARKERS, TRACE, OPEN):
+        (folder / name).unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError as err:
+        return (f"{folder} was interrupted before its first sample; its files were removed but "
+                f"the folder was kept ({err.strerror}: it holds other files)")
+    return f"removed {folder}: its recording was interrupted before its first sample"

@@ -103,13 +103,21 @@ class StreamRecorder:
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         target = Path(path) if path is not None else new_recording_path(label=label)
+        # outside the data folder: where a crash recovery must look, noted before the folder
+        # is made (a kill while it is being set up leaves nothing recovery cannot find)
+        elsewhere.note(target)
         try:
             self.writer = RecordingWriter(target, info, meta=dict(meta or {}), on_error=on_error,
                                           unique=path is None)
         except ValueError as err:
+            elsewhere.forget(target)
             raise RecordingError(f"cannot record {info.board}: {err}") from None
-        # outside the data folder: where a crash recovery must look
-        elsewhere.note(self.writer.path)
+        except BaseException:
+            elsewhere.forget(target)
+            raise
+        if self.writer.path != target:  # a name taken meanwhile: the writer picked the next
+            elsewhere.forget(target)
+            elsewhere.note(self.writer.path)
         self.t0: float | None = None
         self._lock = threading.Lock()
         self._runner: SupportsListeners | None = None
