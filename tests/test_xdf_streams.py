@@ -83,3 +83,19 @@ def test_an_eeg_stream_of_one_sample_is_a_clear_error(tmp_path):
                     data=np.ones((1, 2)), labels=["Cz", "Pz"], units=[], types=[])
     with pytest.raises(RecordingError, match=r"stream 'Cut' of .*one\.xdf holds 1 sample"):
         read_xdf(write_xdf(tmp_path / "one.xdf", [one]))
+
+
+def test_timestamps_that_jump_back_are_a_damaged_file_for_every_command(tmp_path):
+    """A flipped byte in one timestamp (40,000 s ahead, then back): the reader refuses it, so
+    import no longer writes a folder that then fails its own check, and replay and export no
+    longer place markers by a broken clock."""
+    from neurofb.errors import RecordingError
+
+    stream = _eeg("Damaged", 3)
+    stream.stamps[100] += 40_000.0
+    path = write_xdf(tmp_path / "damaged.xdf", [stream])
+    with pytest.raises(RecordingError, match=r"'Damaged' of .*damaged\.xdf is damaged: its "
+                                             r"timestamps are not a clock \(sample 101"):
+        read_xdf(path)
+    stream.stamps[100] -= 40_000.0
+    assert read_xdf(write_xdf(tmp_path / "fine.xdf", [stream])).n_samples == len(stream.stamps)

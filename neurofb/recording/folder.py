@@ -39,7 +39,7 @@ __all__ = ["read_folder", "read_meta", "row_layout"]
 logger = logging.getLogger(__name__)
 
 #: A backward step of the timestamp column larger than this (s) means eeg.bin does not fit meta.
-_MAX_BACKSTEP_S = 1.0
+MAX_BACKSTEP_S = 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def _scan_clock(rows: _Rows, offset: float, eeg: Path, n_ch: int, block: int = 1
         steps = np.diff(stamps)
         back += int(np.count_nonzero(steps < 0))
         total += steps.size
-        if not np.all(np.isfinite(stamps)) or (steps.size and steps.min() < -_MAX_BACKSTEP_S):
+        if not np.all(np.isfinite(stamps)) or (steps.size and steps.min() < -MAX_BACKSTEP_S):
             raise RecordingError(
                 f"{eeg}: the timestamp column is not a clock (non-finite or jumping back): "
                 f"eeg.bin does not hold the {n_ch} channels + timestamp rows meta.json describes"

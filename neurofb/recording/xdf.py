@@ -35,6 +35,7 @@ from neurofb.dsp.montage import montage_names
 from neurofb.dsp.units import factor_to_uv, guess_unit, unit_key
 from neurofb.errors import ChannelError, RecordingError
 from neurofb.recording.base import Recording
+from neurofb.recording.folder import MAX_BACKSTEP_S
 from neurofb.recording.mne_files import decode_annotation, marker_text
 from neurofb.types import Marker, SourceInfo
 
@@ -302,6 +303,14 @@ def read_xdf(
             raise RecordingError(str(err)) from None
         unit_text = unit_key(chosen_unit) or chosen_unit
     n = stamps.size
+    steps = np.diff(stamps)
+    if not np.all(np.isfinite(stamps)) or steps.min() < -MAX_BACKSTEP_S:
+        bad = (int(np.argmin(np.isfinite(stamps))) if not np.all(np.isfinite(stamps))
+               else int(np.argmin(steps)) + 1)
+        raise RecordingError(
+            f"stream {name!r} of {path} is damaged: its timestamps are not a clock (sample "
+            f"{bad} is {'not a number' if not np.isfinite(stamps[bad]) else 'out of order'}); "
+            "nothing can place its samples and markers in time")
     span = float(stamps[-1] - stamps[0]) if n > 1 else 0.0
     expected = (n - 1) / sfreq
     if span - expected > max(1.0, 0.01 * expected):
