@@ -182,3 +182,34 @@ def test_calibration_windows_leave_out_missing_samples(tmp_path):
     kept = {round(t, 3) for t in holed.t}
     assert kept <= {round(t, 3) for t in whole.t}
     assert not any(t < 22.0 and t + 2.0 > 20.0 for t in holed.t)  # none overlaps 20-22 s
+
+
+def test_an_absurd_sample_is_gated_quietly_and_refused_by_edf_in_words(tmp_path, capsys):
+    """One finite 1e308 µV sample: the replay gates its windows without numpy's overflow
+    warnings (file:line and source) on the terminal, and EDF says why it cannot hold it."""
+    rec = tmp_path / "big"
+    demo = open_recording(DEMO)
+    data = np.array(demo.data, dtype=np.float64)
+    data[1, 1000] = 1e308
+    info = SourceInfo(demo.ch_names, demo.sfreq, "test", live=False)
+    with RecordingWriter(rec, info, dtype="float64") as w:
+        w.write_chunk(Chunk(data, np.arange(data.shape[1]) / demo.sfreq, demo.ch_names,
+                            demo.sfreq))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # any numpy warning fails the test
+        code, _, err = cli(capsys, "replay", rec, "--speed", "max", "--target", "engagement",
+                             "--trace", tmp_path / "t.csv")
+    assert code == 0 and "RuntimeWarning" not in err, err
+    gated = [r for r in csv_rows(tmp_path / "t.csv") if r["focus"] == ""]
+    assert gated and all(float(r["t"]) >= 1000 / demo.sfreq for r in gated)
+    code, _, err = cli(capsys, "export", rec, "--to", "edf", "--out", tmp_path / "big.edf")
+    line = one_line_error(err, "export")
+    assert code == 2 and "values up to 1e+308 µV" in line and "Export FIF instead" in line
+    assert not (tmp_path / "big.edf").exists()
+
+
+def csv_rows(path):
+    import csv
+
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))

@@ -231,6 +231,10 @@ def to_raw(recording: Any, *, fill_nonfinite: bool = False) -> Any:
     return raw
 
 
+#: Largest |value| (µV) an EDF/BDF header's 8-character physical minimum/maximum can state.
+EDF_MAX_UV = 1e7
+
+
 def write_edf(recording: Any, out: str | os.PathLike, *, fmt: str = "edf") -> Path:
     """Write EDF+ (16-bit) or BDF+ (24-bit) through MNE/edfio, markers as annotations.
 
@@ -246,6 +250,13 @@ def write_edf(recording: Any, out: str | os.PathLike, *, fmt: str = "edf") -> Pa
             f"{fmt.upper()} channel labels hold at most 16 characters; {long} are longer. "
             "Export FIF instead, or rename the channels."
         )
+    # The physical range is written in 8 characters (in µV): larger values cannot be stored.
+    peak = np.abs(raw.get_data()).max(initial=0.0) * 1e6
+    if not peak < EDF_MAX_UV:
+        raise RecordingError(
+            f"cannot export {fmt.upper()}: the recording holds values up to {peak:.3g} µV, "
+            f"beyond the {EDF_MAX_UV:.0e} µV an {fmt.upper()} header can state (a damaged "
+            "recording?). Export FIF instead.")
     out = Path(out)
     try:
         with warnings.catch_warnings():

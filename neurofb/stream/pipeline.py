@@ -367,6 +367,12 @@ class Pipeline:
             When the chunk's channels or sampling rate differ from the stream's.
         """
         self._check(chunk)
+        # Overflow from absurd samples (1e308 µV) is judged by the quality check (railed,
+        # non-finite: gated), not printed as numpy warnings.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._process(chunk)
+
+    def _process(self, chunk: Chunk) -> list[Update]:
         if self._filter is None:
             held = self._detect_mains(chunk)
             if held is None:
@@ -401,7 +407,8 @@ class Pipeline:
 
     def _filtered(self, raw: np.ndarray) -> np.ndarray:
         """The next samples through the stateful filter (non-finite ones held)."""
-        return self._filter.process(self._hold_nonfinite(raw))  # type: ignore[union-attr]
+        with np.errstate(over="ignore", invalid="ignore"):  # also on the worker thread
+            return self._filter.process(self._hold_nonfinite(raw))  # type: ignore[union-attr]
 
     def _work(self) -> ThreadPoolExecutor:
         """The replay's worker thread (started on first use; :meth:`close` ends it)."""
@@ -421,8 +428,9 @@ class Pipeline:
     def _judge(self, ends: list[int], filt: np.ndarray) -> tuple[QualityReport, np.ndarray]:
         """The quality of the windows ending at ``ends``, and which hold non-finite samples."""
         raw = self._gather(self._raw, ends)
-        quality = assess(raw, filt, self.sfreq, ch_names=self.ch_names)
-        has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # worker thread
+            quality = assess(raw, filt, self.sfreq, ch_names=self.ch_names)
+            has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
         return quality, has_nan
 
     def _emit(
