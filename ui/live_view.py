@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
 from PyQt6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -79,6 +79,7 @@ class FocusMeter(QWidget):
         self.focus: float | None = None
         self.threshold: float | None = None
         self.reason = "waiting for data"
+        self.reason_shown = ""  # the reason as drawn (cut to fit under the bar)
         self.rewarding = False
 
     def set_state(self, focus: float | None, *, threshold: float | None = None,
@@ -127,10 +128,27 @@ class FocusMeter(QWidget):
         p.setPen(QColor("#444"))
         text = "focus" if self.focus is not None else (self.reason or "no focus")
         self.setToolTip(text)
-        text = p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, 2 * w - 16)
-        p.drawText(QRectF(4, h - 34, w - 8, 34),
-                   Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+        area = QRectF(4, h - 34, w - 8, 34)  # below the bar: never drawn over it
+        self.reason_shown = fit_text(p.fontMetrics(), text, area)
+        p.drawText(area, _REASON_FLAGS, self.reason_shown)
         p.end()
+
+
+#: How the meter writes its reason under the bar.
+_REASON_FLAGS = (Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                 | Qt.TextFlag.TextWordWrap)
+
+
+def fit_text(metrics: QFontMetrics, text: str, area: QRectF) -> str:
+    """``text``, cut short with an ellipsis until it fits ``area`` word-wrapped (the whole
+    text is the widget's tooltip)."""
+    width = int(2 * area.width())
+    shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    while width > 16 and metrics.boundingRect(area.toRect(), _REASON_FLAGS, shown).height() > (
+            area.height()):
+        width -= 8
+        shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    return shown
 
 
 class BandBars(pg.PlotWidget):

@@ -55,3 +55,28 @@ def test_every_page_fits_a_1280x720_screen_and_all_of_it_is_reachable(qtbot, mak
         assert chart.height() >= 150 and chart.width() >= 300, (chart.size(), hist.size())
     # the tall pages scroll at this size instead of growing the window
     assert win.page_areas["settings"].verticalScrollBar().maximum() > 0
+
+
+def test_the_meter_reason_fits_under_its_bar(qtbot):
+    """A long bad-signal reason is cut with an ellipsis to fit the space under the bar (it
+    was wrapped onto three lines and drawn over the bar); the whole reason is the tooltip."""
+    from PyQt6.QtCore import QRectF
+
+    from neurofb_ui.live_view import _REASON_FLAGS, FocusMeter
+
+    meter = FocusMeter()
+    qtbot.addWidget(meter)
+    meter.resize(120, 380)
+    meter.show()
+    reason = ("EMG: PO7, Oz, PO8, F5, F3, F2, F4, F6, F8; high amplitude: F7, F1, Fz, Cz, C3, "
+              "C4, Pz")
+    meter.set_state(None, reason=reason)
+    meter.grab()  # paints it
+    assert meter.toolTip() == reason
+    shown = meter.reason_shown
+    assert shown.endswith("…") and len(shown) < len(reason)
+    area = QRectF(4, meter.height() - 34, meter.width() - 8, 34)
+    assert meter.fontMetrics().boundingRect(area.toRect(), _REASON_FLAGS, shown).height() <= 34
+    meter.set_state(None, reason="flat: Fz")
+    meter.grab()
+    assert meter.reason_shown == "flat: Fz"
