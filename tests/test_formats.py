@@ -523,3 +523,24 @@ def test_an_edf_with_latin1_annotations_reads_and_says_so(tmp_path):
     rec = formats.read_file(path)
     assert [m.label for m in rec.markers] == ["rest \u00e9zz"]
     assert any("not UTF-8: read as Latin-1" in w for w in rec.warnings)
+
+
+def test_the_demos_credit_travels_with_its_exports_and_imports(tmp_path, capsys):
+    """recordings/README.md: keep eegmat's attribution with any copy. FIF, BrainFlow CSV and
+    BIDS carry it (and import it back); EDF/BDF headers have no room for it (docs say so)."""
+    import json
+
+    from safety_helpers import DEMO, cli
+
+    demo = open_recording(DEMO).meta
+    for fmt, out, extra in (("fif", tmp_path / "d.fif", ()),
+                            ("csv", tmp_path / "d.csv", ("--board", "explore_plus_32_chan"))):
+        code, _, err = cli(capsys, "export", DEMO, "--to", fmt, "--out", out, *extra)
+        assert code == 0, err
+        assert cli(capsys, "import", out, "--out", tmp_path / f"imp-{fmt}", "--no-index")[0] == 0
+        back = open_recording(tmp_path / f"imp-{fmt}").meta
+        assert back["attribution"] == demo["attribution"] and "Zyma" in back["attribution"]
+        assert back["licence"] == demo["licence"] == "ODC-By-1.0"
+    assert cli(capsys, "export", DEMO, "--to", "bids", "--out", tmp_path / "bids")[0] == 0
+    desc = json.loads((tmp_path / "bids" / "dataset_description.json").read_text())
+    assert desc["License"] == "ODC-By-1.0" and "Zyma" in desc["HowToAcknowledge"]

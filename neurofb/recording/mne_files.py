@@ -321,8 +321,9 @@ def write_bids(recording: Any, root: str | os.PathLike) -> Path:
     runs = [int(m[1]) for p in eeg_dir.glob(f"*_task-{task}_run-*_eeg.*")
             if (m := re.search(r"_run-(\d+)_", p.name))]  # fmt: skip
     run = max(runs, default=0) + 1
+    terms = {k: str(meta[k]) for k in ("licence", "attribution") if isinstance(meta.get(k), str)}
     with _all_or_nothing(root, root / f"sub-{subject}"):
-        written = _write_bids(raw, root, subject, session, task, run, __version__)
+        written = _write_bids(raw, root, subject, session, task, run, __version__, terms)
     return Path(written.fpath)
 
 
@@ -374,7 +375,9 @@ def _all_or_nothing(root: Path, subject_dir: Path) -> Iterator[None]:
 
 
 def _write_bids(raw: Any, root: Path, subject: str, session: str | None, task: str, run: int,
-                version: str) -> Any:
+                version: str, terms: dict[str, str]) -> Any:
+    """``terms``: the recording's ``licence`` and ``attribution``, written into a new
+    dataset's description (License, HowToAcknowledge) so a derived copy keeps its credit."""
     import mne_bids
 
     try:
@@ -383,6 +386,7 @@ def _write_bids(raw: Any, root: Path, subject: str, session: str | None, task: s
             mne_bids.make_dataset_description(
                 path=root, name="neurofb training sessions",
                 generated_by=[{"Name": "neurofb", "Version": version}], verbose="error",
+                data_license=terms.get("licence"), how_to_acknowledge=terms.get("attribution"),
             )  # fmt: skip
         bids_path = mne_bids.BIDSPath(subject=subject, session=session, task=task, run=run,
                                       datatype="eeg", root=root)  # fmt: skip
