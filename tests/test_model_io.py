@@ -252,3 +252,17 @@ def test_contract_numbers_out_of_range_are_refused_naming_the_field(model_dir, s
         with pytest.raises(ModelError, match=re.escape(words)) as err:
             load(model_dir)
         assert "model.json" in str(err.value)
+
+
+@pytest.mark.parametrize(("key", "value"), [("n_members", 4), ("d_model", 16),
+                                            ("n_features", 49)])
+def test_an_edited_architecture_is_refused_by_the_engine_too(model_dir, key, value):
+    """The engine runs the graphs, not these numbers, but a model.json that no longer says
+    what the weights are is refused by every loader (it read them without a word)."""
+    meta = json.loads((model_dir / "model.json").read_text())
+    meta["architecture"] = {**meta["architecture"], key: value}
+    (model_dir / "model.json").write_text(json.dumps(meta))
+    for load in (load_estimator, load_model):
+        with pytest.raises(ModelError, match=r"architecture .* does not match the one stored in "
+                                             r"weights\.safetensors"):
+            load(model_dir)

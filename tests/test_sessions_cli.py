@@ -224,3 +224,13 @@ def test_command_line_recordings_name_their_person(eegmat_dir, tmp_path, capsys)
     assert sorted(r["user"] for r in json.loads(capsys.readouterr().out)) == ["0", "ann", "bo"]
     assert main(["stream", "--seconds", "1", "--user", "bo"]) == 2
     assert "--user names the person of a recording: give --record" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reindex", [(), ("--reindex",)])
+def test_a_data_folder_that_is_a_file_is_called_one(reindex, tmp_path, capsys):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("mine")
+    assert main(["sessions", "--data-dir", str(not_a_folder), *reindex]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err
+    assert not_a_folder.read_text() == "mine"

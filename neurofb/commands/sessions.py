@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from neurofb.library.index import SessionLibrary, default_path, rebuild
     from neurofb.library.recovery import recover_interrupted
 
+    if args.data_dir and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
+        raise PathError(f"data folder {args.data_dir} is a file, not a folder: check --data-dir")
     if args.data_dir and not Path(args.data_dir).is_dir() and not args.reindex:
         raise PathError(f"data folder {args.data_dir} does not exist: check --data-dir")
     if args.db and not Path(args.db).exists() and not args.reindex:

@@ -145,7 +145,27 @@ def check_weights(model_dir: str | os.PathLike, meta: Mapping[str, Any]) -> Path
             f"(SHA-256 {actual[:12]}…, {META} records {str(expected)[:12]}…). "
             f"Re-export the model or restore the original files"
         )
+    stored = _stored_architecture(wpath)
+    if stored is not None and stored != meta.get("architecture"):
+        raise ModelError(
+            f"{META} architecture {meta.get('architecture')} does not match the one stored in "
+            f"{wpath.name} {stored}: model.json was edited after export")
     return wpath
+
+
+def _stored_architecture(wpath: Path) -> Any:
+    """The architecture a weights file's safetensors header records (JSON; no torch), or
+    None when it records none."""
+    import struct
+
+    try:
+        with open(wpath, "rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(min(size, 1 << 24)))
+        text = (header.get("__metadata__") or {}).get("architecture")
+        return None if text is None else json.loads(text)
+    except (OSError, ValueError, struct.error, AttributeError) as err:
+        raise ModelError(f"{wpath} is not a readable safetensors file ({err})") from None
 
 
 def model_file(model_dir: str | os.PathLike, section: Mapping[str, Any], field: str,

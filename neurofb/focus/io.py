@@ -246,12 +246,7 @@ def load_model(model_dir: str | os.PathLike, *, device: str | torch.device = "cp
         build(arch)
     except (ValueError, TypeError) as err:
         raise ModelError(f"{folder / META}: {err}") from None
-    state, stored_meta = _read_state(wpath)
-    stored_arch = stored_meta.get("architecture")
-    if stored_arch is not None and json.loads(stored_arch) != arch:
-        raise ModelError(
-            f"{META} architecture {arch} does not match the one stored in {wpath.name} "
-            f"{json.loads(stored_arch)}: model.json was edited after export")
+    state, _ = _read_state(wpath)
     _check_values(state, wpath)
     modes = [m for m in arch.get("modes", ["cold"]) if m in MODES]
     want = {f"{mode}.{k}": tuple(v.shape) for mode in modes

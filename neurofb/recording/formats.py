@@ -111,8 +111,9 @@ def detect_format(path: str | os.PathLike) -> str:
     """
     p = Path(path)
     if p.is_dir():
-        raise RecordingError(f"{p} is a folder; open neurofb recording folders with "
-                             "open_recording (or `neurofb replay`)")  # fmt: skip
+        raise RecordingError(f"{p} is a folder, not another tool's file: a neurofb recording "
+                             "folder needs no import (`neurofb replay` and `neurofb export` read "
+                             "it as it is)")  # fmt: skip
     try:
         with open(p, "rb") as fh:
             head = fh.read(4096)
