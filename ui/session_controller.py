@@ -41,6 +41,26 @@ class SessionResult:
     #: calibration before its first block was complete, and neither its recording nor a library
     #: row was kept.
     kept: bool = True
+    #: How focus was estimated: the model's mode and why (see :func:`feedback_mode`).
+    mode: str = ""
+
+
+def feedback_mode(target: str, rest: Any) -> str:
+    """How a session's focus was estimated, for its summary: the focus model in baseline mode
+    (its rest taken) or cold mode (and why), or a band-power target.
+
+    ``rest`` is the session's :class:`neurofb.practice.rest.RestBaseline` (None: no rest asked).
+    """
+    if target != "model":
+        return f"{target} (a band-power target: no rest baseline)"
+    state = getattr(rest, "state", None)
+    return {
+        None: "cold mode (no rest at the start)",
+        "taken": "baseline mode (the rest was taken)",
+        "skipped": "cold mode (the rest was skipped)",
+        "failed": "cold mode (too little clean signal in the rest)",
+        "unavailable": "cold mode (this model has no baseline mode)",
+    }.get(state, f"cold mode (rest {state})")
 
 
 def model_fields(target: str, model_dir: str) -> dict[str, str]:
@@ -115,6 +135,7 @@ class SessionController(QObject):
         self.runner: Any = None
         self.library_path = library_path
         self.started_at = ""
+        self.target = ""  # the feedback target of the running session
         self.meta: dict[str, str] = {}
         self.finishing = False
         self._wait = False
@@ -150,6 +171,7 @@ class SessionController(QObject):
         runner = opened.runner
         self.started_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         target = opened.estimator_name
+        self.target = target
         fields = model_fields(target, opened.model_dir or "")
         self.meta = {"user": user, "board": opened.info.board, **fields}
         replayed = getattr(getattr(opened, "source", None), "recording", None)
@@ -251,7 +273,8 @@ class SessionController(QObject):
             if problem:
                 self.problem.emit(problem)
             self.finished.emit(SessionResult(session.exercise.name, feedback, row or summary,
-                                             rec_path, lib_id, problem, kept))
+                                             rec_path, lib_id, problem, kept,
+                                             feedback_mode(self.target, session.rest)))
 
         def failed(message: str) -> None:
             self.session = self.recorder = self.runner = None

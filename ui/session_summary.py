@@ -220,7 +220,10 @@ class SummaryView(QWidget):
         fb = result.feedback
         if self.rewarded:
             self.title.setText(f"<h2>Session summary — {result.exercise}</h2>")
-            self._fill(self._reward_rows(fb, trace))
+            rows = self._reward_rows(fb, trace)
+            if result.mode:
+                rows.append(("mode", "Focus estimated in", result.mode))
+            self._fill(rows)
             self._draw_focus_blocks(fb.blocks)
         else:
             self.title.setText("<h2>Calibration summary</h2>")

@@ -124,6 +124,8 @@ def test_a_session_starts_with_the_rest_baseline_when_asked(qtbot, make_window):
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
     kinds = [(m.kind, m.label) for m in open_recording(page.last_result.recording).markers]
     assert ("block_start", "baseline-rest") in kinds and ("baseline", "taken") in kinds
+    # the summary says how focus was estimated
+    assert page.summary.values["mode"].text() == "baseline mode (the rest was taken)"
 
 
 def start_gauge(qtbot, make_window, *, steps: int):
@@ -338,6 +340,7 @@ def test_skipping_the_rest_says_so_and_a_session_ended_in_the_rest_is_not_kept(
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
     first = page.last_result
     assert first.kept and first.recording and first.feedback.duration_s > 0
+    assert page.summary.values["mode"].text() == "cold mode (the rest was skipped)"
 
     # ended during the rest: no exercise time, so no recording and no library row
     start_and_rest()
