@@ -191,6 +191,10 @@ def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress
 
     torch.set_num_threads(1)
     progress(0.0, "reading your labelled recordings…")
+    recordings, left_out = usable_recordings(recordings)
+    if not recordings:
+        raise JobCancelled("retraining failed: none of your labelled recordings fits the focus "
+                           "model (" + "; ".join(left_out) + ")")
     recipe = replace(RETRAIN_RECIPE, max_epochs=max_epochs)
     members = recipe.n_members
 
@@ -201,21 +205,41 @@ def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress
                        f"{members}, epoch {row['epoch']}")
 
     try:
-        return retrain_from_recordings(model_dir, recordings, out_dir, recipe=recipe,
-                                       device="cpu", progress=epoch, cancel=cancel.is_set)
+        result = retrain_from_recordings(model_dir, recordings, out_dir, recipe=recipe,
+                                         device="cpu", progress=epoch, cancel=cancel.is_set)
+        return {**result, "left_out": left_out}
     except Cancelled:
         raise JobCancelled("cancelled: the model in use is unchanged") from None
     except (ValueError, NeurofbError) as err:
         raise JobCancelled(f"retraining failed: {err}") from None
 
 
-def calibration_recordings(library_path: str | None) -> list[str]:
-    """Recording folders of the library's calibration sessions, newest first (worker thread)."""
+def usable_recordings(recordings: list[str]) -> tuple[list[str], list[str]]:
+    """The recordings whose channels the focus model can read (3 or more 10-20/10-10
+    electrodes), and a line for each of the others (a calibration on a board with unnamed
+    channels must not make every retrain fail)."""
+    from neurofb.dsp import montage
+    from neurofb.recording.folder import read_meta
+
+    usable, left_out = [], []
+    for rec in recordings:
+        try:
+            montage.match(list(read_meta(rec).get("ch_names") or []))
+        except (NeurofbError, OSError) as err:
+            left_out.append(f"{Path(rec).name} left out: {err}")
+        else:
+            usable.append(rec)
+    return usable, left_out
+
+
+def calibration_recordings(library_path: str | None, user: str) -> list[str]:
+    """Recording folders of ``user``'s calibration sessions in the library, newest first
+    (worker thread): one person's model is never personalised or retrained on another's EEG."""
     from neurofb.library.index import SessionLibrary
 
     lib = SessionLibrary(library_path)
     try:
-        rows = lib.list_sessions()
+        rows = lib.list_sessions(user=user)
     finally:
         lib.close()
     recs = [r.recording_path for r in rows
@@ -347,7 +371,8 @@ class ModelPage(QWidget):
         self.last_error = ""
         #: A model chosen while a session ran, used when it ends.
         self.pending_model = ""
-        self._calibrations: list[str] = []
+        self._calibrations: list[str] = []  # the current user's
+        self._added: dict[str, list[str]] = {}  # chosen by hand, per user (not in the library)
 
         self.card = QLabel("Reading the model…")
         self.card.setTextFormat(Qt.TextFormat.RichText)
@@ -433,8 +458,9 @@ class ModelPage(QWidget):
         """Re-read the model folders and calibration recordings (worker threads)."""
         start_task(Task(list_models, on_done=self._models_loaded,
                         on_error=lambda m: self.card.setText(f"Cannot list models: {m}")))
-        start_task(Task(calibration_recordings, self.window.library_path,
-                        on_done=self._calibrations_loaded,
+        user = self.window.settings.user
+        start_task(Task(calibration_recordings, self.window.library_path, user,
+                        on_done=lambda recs: self._calibrations_loaded(recs, user),
                         on_error=lambda m: log.warning("calibration list: %s", m)))
 
     def _models_loaded(self, models: list[ModelEntry]) -> None:
@@ -516,6 +542,11 @@ class ModelPage(QWidget):
         waiting for the session's end included), and switch to the new user's, their last
         chosen or else the shipped default, as :meth:`use_model` does."""
         settings = self.window.settings
+        self._calibrations = []  # theirs: the new user's are read again below
+        if self.job is None:
+            self.last_result, self.last_error = None, ""
+            self.progress_text.setText("")
+        self._fill_recordings()
         last = model_setting(self.pending_model) if self.pending_model else settings.model_dir
         models = {**settings.user_models, old: last}
         self.window.update_settings(user_models=models)
@@ -547,14 +578,22 @@ class ModelPage(QWidget):
             self.use_model(self.pending_model)
 
     # -- calibration recordings -------------------------------------------------------------
-    def _calibrations_loaded(self, recs: list[str]) -> None:
-        for r in recs:
-            if r not in self._calibrations:
-                self._calibrations.append(r)
+    def _calibrations_loaded(self, recs: list[str], user: str) -> None:
+        """The library's calibrations of ``user`` (ignored when the user changed meanwhile),
+        after those added by hand for them (:meth:`add_calibration`)."""
+        if user != self.window.settings.user:
+            return
+        added = self._added.get(user, [])
+        self._calibrations = [*added, *(r for r in recs if r not in added)]
         self._fill_recordings()
 
     def add_calibration(self, recording: str) -> None:
-        """Offer a new calibration recording (the newest first, and selected)."""
+        """Offer a new calibration recording to the current user (the newest first, and
+        selected)."""
+        added = self._added.setdefault(self.window.settings.user, [])
+        if recording in added:
+            added.remove(recording)
+        added.insert(0, recording)
         if recording in self._calibrations:
             self._calibrations.remove(recording)
         self._calibrations.insert(0, recording)
@@ -655,6 +694,10 @@ class ModelPage(QWidget):
         self.progress.setValue(1000)
         out = result.get("out_dir", "")
         extra, keep_reason = self._verdict(result)
+        left = result.get("left_out") or []
+        if left:  # said beside the result, whichever way it went
+            note = f" ({len(left)} recording(s) left out: {'; '.join(left)})"
+            extra, keep_reason = extra + note, keep_reason + note if keep_reason else ""
         self.progress_text.setText(f"Done: new model in {out}. {extra}".strip())
         if not (out and Path(str(out)).is_dir()):
             self.refresh()

@@ -86,6 +86,14 @@ class SessionPage(QWidget):
         self.frame_timer.timeout.connect(self.tick)
         self.frame_timer.start()
         self._set_running(False)
+        window.user_changed.connect(self._user_changed)
+
+    def _user_changed(self, _old: str) -> None:
+        """Another user: the last user's summary (and its offer to personalise) goes; a
+        running session goes on as its user's."""
+        if not self.running:
+            self.train_again()
+            self.status.setText("")
 
     # -- hooks for subclasses ---------------------------------------------------------------
     def make_exercise(self) -> Any:

@@ -521,3 +521,73 @@ def test_a_personalisation_finished_after_a_user_switch_stays_its_users(
     assert "was made for patient B" in win.banner.text
     set_user(win, "patient B")
     assert win.settings.model_dir == new
+
+
+def test_each_user_is_offered_only_their_own_calibrations(qtbot, make_window, model_dir,
+                                                          eegmat_dir, tmp_path):
+    """Patient A's calibration is neither offered to nor used for patient B's model (it was:
+    the page listed every user's calibrations and retrained on all of them)."""
+    from focus_helpers import write_calibration_recording
+
+    from neurofb.library.summary import SessionSummary
+
+    rec = str(write_calibration_recording(tmp_path / "cal-a", eegmat_dir, 1, rest_s=40,
+                                          task_s=30))
+    with SessionLibrary() as lib:
+        lib.add_session(SessionSummary(user="patient A", exercise="calibration",
+                                       started_at="2025-01-01T10:00:00+00:00",
+                                       duration_s=70.0, recording_path=rec))
+    win = make_window(user="patient A", model_dir=model_dir)
+    model = win.pages["model"]
+    model.refresh()
+    qtbot.waitUntil(lambda: model.recording.count() == 1, timeout=STEP_S * 1000)
+    assert model.recording.currentData() == rec
+    set_user(win, "patient B")
+    assert model.recording.count() == 0
+    model.refresh()
+    qtbot.wait(500)
+    assert model.recording.count() == 0 and model._calibrations == []
+    assert model.retrain() is None and "No labelled recordings yet" in model.progress_text.text()
+    set_user(win, "patient A")
+    model.refresh()
+    qtbot.waitUntil(lambda: model.recording.count() == 1, timeout=STEP_S * 1000)
+
+
+def test_a_calibration_the_model_cannot_read_is_left_out_of_retraining(tmp_path, eegmat_dir):
+    """A calibration on a board with unnamed channels (EEG1, EEG2, …) is left out with its
+    reason; retraining goes on with the others (it had failed every time)."""
+    import json
+    import shutil
+
+    from focus_helpers import write_calibration_recording
+
+    from neurofb_ui.model_view import usable_recordings
+
+    good = str(write_calibration_recording(tmp_path / "good", eegmat_dir, 1, rest_s=30,
+                                           task_s=20))
+    bad = tmp_path / "unnamed"
+    shutil.copytree(good, bad)
+    meta = json.loads((bad / "meta.json").read_text())
+    meta["ch_names"] = [f"EEG{i + 1}" for i in range(len(meta["ch_names"]))]
+    (bad / "meta.json").write_text(json.dumps(meta))
+    usable, left_out = usable_recordings([str(bad), good])
+    assert usable == [good]
+    assert len(left_out) == 1 and left_out[0].startswith("unnamed left out: only 0 known")
+
+
+def test_another_user_does_not_see_the_last_users_calibration_summary(qtbot, make_window,
+                                                                      model_dir):
+    """The calibration page kept patient A's summary, its Personalise button live, after the
+    switch to patient B (whose model it would then have personalised)."""
+    win = make_window(user="patient A", model_dir=model_dir, calib_block_s=BLOCK_S,
+                      calib_blocks=2)
+    connect(qtbot, win)
+    page = win.pages["calibrate"]
+    win.show_page("calibrate")
+    assert page.start_session()
+    qtbot.waitUntil(lambda: not page.running and page.last_result is not None,
+                    timeout=STEP_S * 1000)
+    assert page.last_result.kept and page.stack.currentWidget() is page.summary
+    set_user(win, "patient B")
+    assert page.stack.currentWidget() is not page.summary
+    assert page.clock.text() == "–"
