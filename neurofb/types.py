@@ -83,8 +83,13 @@ class SourceInfo:
         True for a device streaming now; False for a replay (the pipeline then reports the
         processing time per window as latency, and shares the work with a second core).
     simulated : bool
-        True for a test signal that is not EEG (BrainFlow's synthetic board): by default the
-        pipeline gates only non-finite samples on it, so the chain can be tried without a headset.
+        True for a test signal that is not EEG (BrainFlow's synthetic board, or a file of it
+        played back): by default the pipeline gates only non-finite samples on it, so the chain
+        can be tried without a headset.
+    replayed : bool
+        True for samples recorded earlier and played back at their pace (BrainFlow's playback
+        board): it streams like a headset (``live``) but is not a person's EEG of now, so a
+        calibration on it fits no one.
     details : mapping
         Descriptive facts about the source (BrainFlow board id, connection, replayed file…),
         written to a recording's ``meta.json`` as ``source``; the engine never reads them to
@@ -97,6 +102,7 @@ class SourceInfo:
     unit: str = "uV"
     live: bool = True
     simulated: bool = False
+    replayed: bool = False
     details: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

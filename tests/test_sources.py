@@ -176,6 +176,11 @@ def test_playback_streams_the_file(tmp_path):
     source = open_board("playback", file=path)
     assert source.info.ch_names == tuple(BoardShim.get_eeg_names(SYNTH))
     assert source.info.board == "playback"
+    # a file played back streams like a board, but is no one's EEG of now; this one is the
+    # synthetic board's sines
+    assert source.info.live and source.info.replayed and source.info.simulated
+    synthetic = open_board("synthetic").info
+    assert synthetic.simulated and not synthetic.replayed
     source.start()
     chunks = []
     deadline = time.monotonic() + 30

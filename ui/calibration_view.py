@@ -208,7 +208,8 @@ class CalibrationPage(SessionPage):
         if ok:
             self.canvas_widget.blocks = self.controller.session.exercise.blocks
             opened = self.window.stream.current
-            self.from_headset = opened.info.live and not opened.info.simulated
+            info = opened.info
+            self.from_headset = info.live and not info.simulated and not info.replayed
             if not self.from_headset:
                 self.session_banner = (
                     "This source is a recording or a simulation: its EEG does not follow the "

@@ -78,8 +78,11 @@ def calibration_source(recording: str) -> str:
     source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
     if "replay" in source:
         return "a replayed recording"
-    if str(meta.get("board", "")).lower() == "synthetic" or source.get("board_id") == -1:
+    if str(meta.get("board", "")).lower() == "synthetic" or -1 in (
+            source.get("board_id"), source.get("master_board")):
         return "the synthetic board"
+    if source.get("board_id") == -3:  # BrainFlow's playback board: a file played back
+        return "a replayed recording (BrainFlow's playback board)"
     return ""
 
 

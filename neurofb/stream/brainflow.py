@@ -168,7 +168,9 @@ class BrainFlowSource:
             board=name,
             unit="uV",
             live=True,
-            simulated=self.board_id == bs.BoardIds.SYNTHETIC_BOARD.value,
+            # the synthetic board, or a file of it played back: sines, not EEG
+            simulated=bs.BoardIds.SYNTHETIC_BOARD.value in (self.board_id, self.master_board),
+            replayed=self.board_id == bs.BoardIds.PLAYBACK_FILE_BOARD.value,
             details={
                 "board_id": self.board_id,
                 "master_board": self.master_board,

@@ -591,3 +591,23 @@ def test_another_user_does_not_see_the_last_users_calibration_summary(qtbot, mak
     set_user(win, "patient B")
     assert page.stack.currentWidget() is not page.summary
     assert page.clock.text() == "–"
+
+
+@pytest.mark.parametrize(("source", "said"), [
+    ({"board_id": -3, "master_board": 0}, "a replayed recording (BrainFlow's playback board)"),
+    ({"board_id": -3, "master_board": -1}, "the synthetic board"),
+    ({"board_id": -1, "master_board": -1}, "the synthetic board"),
+    ({"replay": "demo-eegmat"}, "a replayed recording"),
+    ({"board_id": 0, "master_board": 0}, ""),  # a Cyton: a headset
+])  # fmt: skip
+def test_a_calibration_names_what_it_came_from_when_not_a_headset(source, said, tmp_path):
+    """A playback board's calibration was taken for a headset's (and its personalised model
+    could be switched to by itself)."""
+    from neurofb.recording import RecordingWriter
+    from neurofb.types import SourceInfo
+    from neurofb_ui.model_view import calibration_source
+
+    info = SourceInfo(("Fz", "Cz", "Pz"), 250.0, "board", details=source)
+    with RecordingWriter(tmp_path / "cal", info) as writer:
+        writer.flush()
+    assert calibration_source(str(tmp_path / "cal")) == said
