@@ -516,9 +516,10 @@ class SettingsPage(QWidget):
         return True
 
     def _reset(self) -> None:
-        # the page's fields go back to their defaults; the source and the model stay
-        defaults = AppSettings(**{f.name: getattr(self._settings, f.name)
-                                  for f in fields(AppSettings) if f.name not in self.fields})
+        # the page's fields go back to their defaults; the source, the model and the user
+        # stay (resetting the user would file the next sessions under someone else)
+        kept = {f.name for f in fields(AppSettings) if f.name not in self.fields} | {"user"}
+        defaults = AppSettings(**{name: getattr(self._settings, name) for name in kept})
         for name in self.fields:
             self._mark(name, "")
             edit = self.fields[name].edit

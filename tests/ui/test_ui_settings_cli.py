@@ -267,3 +267,16 @@ def test_neurofb_app_takes_every_connection_field_of_the_source_panel(tmp_path):
     spec = initial_spec(parse_args(argv), AppSettings())
     assert (spec.kind, spec.board) == ("board", "playback")
     assert spec.fields == {name: f"v-{name}" for name in BOARD_FIELDS}
+
+
+def test_restore_defaults_keeps_the_user(qtbot, make_window):
+    """It made every user 'me' (filing the next sessions and model under 'me')."""
+    from neurofb_ui.settings import AppSettings, load_settings
+
+    win = make_window(user="patient B", reward_rate=0.55)
+    page = win.settings_page
+    page._reset()
+    saved = load_settings()
+    assert saved.user == "patient B" and win.settings.user == "patient B"
+    assert page.user.text() == "patient B"
+    assert saved.reward_rate == AppSettings().reward_rate  # the rest is back to defaults
