@@ -49,23 +49,29 @@ class Banner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         lay = QHBoxLayout(self)
-        lay.setContentsMargins(10, 6, 6, 6)
+        lay.setContentsMargins(10, 2, 4, 2)  # slim: the pages keep their room at 1280×720
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QPushButton("✕")
         close.setFlat(True)
-        close.setFixedWidth(28)
+        close.setFixedSize(24, 20)
         close.clicked.connect(self.hide)
         lay.addWidget(self.label, 1)
         lay.addWidget(close)
         self.level = ""
+        self.message = ""
         self.hide()
+
+    #: Longest message shown whole (about two lines at 1280 px): a longer one (a list of 32
+    #: channel names) is cut with an ellipsis, the whole of it in the tooltip, so the banner
+    #: never pushes the window past a 720-pixel screen.
+    MAX_CHARS = 240
 
     @property
     def text(self) -> str:
-        """The message shown ('' when hidden)."""
-        return self.label.text() if self.isVisibleTo(self.parentWidget()) else ""
+        """The message ('' when hidden), whole even when the strip shows it cut."""
+        return self.message if self.isVisibleTo(self.parentWidget()) else ""
 
     def show_message(self, message: str, level: str = "error") -> None:
         """Show ``message`` (``level``: error, warning, info); an empty message hides it."""
@@ -73,8 +79,11 @@ class Banner(QFrame):
             self.hide()
             return
         self.level = level
+        self.message = message
         self.setStyleSheet(f"QFrame {{{self.STYLES[level]} border-radius:4px;}}")
-        self.label.setText(message)
+        cut = len(message) > self.MAX_CHARS
+        self.label.setText(message[: self.MAX_CHARS - 1].rstrip() + "…" if cut else message)
+        self.label.setToolTip(message if cut else "")
         self.show()
 
 
@@ -332,7 +341,7 @@ class MainWindow(QMainWindow):
         text = f"{state}: {message}" if message else state
         self.statusBar().showMessage(text)
         if state == "connected" and self.banner.level == "error" and "connect" in (
-                self.banner.label.text().lower()):
+                self.banner.message.lower()):
             self.banner.hide()
         if state == "connected":
             from neurofb_ui.training_page import NEED_SOURCE

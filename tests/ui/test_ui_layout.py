@@ -57,6 +57,28 @@ def test_every_page_fits_a_1280x720_screen_and_all_of_it_is_reachable(qtbot, mak
     assert win.page_areas["settings"].verticalScrollBar().maximum() > 0
 
 
+def test_a_long_banner_is_cut_not_growing_the_window_past_the_screen(qtbot, make_window):
+    """A model-does-not-fit message listing 32 channel names grew the window to 791 px."""
+    from neurofb_ui.source_panel import SourceSpec
+
+    win = make_window()
+    win.source.select(SourceSpec(kind="board", board="cyton"))  # the tallest source panel
+    names = ", ".join(f"'EEG{i}'" for i in range(1, 33))
+    message = (f"the focus model could not load or does not fit this stream (only 0 known "
+               f"10-20/10-10 electrode(s) among the channels [{names}] (found [])); using the "
+               "engagement target instead")
+    win.show_problem(message, "warning")
+    qtbot.waitUntil(win.banner.isVisible)
+    assert win.banner.text == message  # whole, for whoever reads it
+    assert win.banner.label.toolTip() == message
+    shown = win.banner.label.text()
+    assert shown.endswith("…") and len(shown) <= win.banner.MAX_CHARS
+    hint = win.minimumSizeHint()
+    assert hint.height() <= SCREEN_H, hint
+    win.show_problem("Short and whole.", "info")
+    assert win.banner.label.text() == "Short and whole." and win.banner.label.toolTip() == ""
+
+
 def test_the_meter_reason_fits_under_its_bar(qtbot):
     """A long bad-signal reason is cut with an ellipsis to fit the space under the bar (it
     was wrapped onto three lines and drawn over the bar); the whole reason is the tooltip."""
