@@ -55,8 +55,17 @@ MODE_TEXT = {"cold": "cold mode", "rest": "taking your rest baseline",
 
 
 def next_step(quality: float, channel_quality: Sequence[float], reasons: Sequence[str],
-              names: Sequence[str]) -> str:
-    """One line telling a newcomer what to do next, from the signal quality."""
+              names: Sequence[str], *, simulated: bool = False) -> str:
+    """One line telling a newcomer what to do next, from the signal quality.
+
+    ``simulated``: a test signal (BrainFlow's synthetic board, or a recording of it), which the
+    engine scores whatever its quality: saying its focus is not scored would contradict the
+    meter.
+    """
+    if simulated:
+        return ("A test signal, not EEG (BrainFlow's synthetic board or a recording of it): "
+                "focus is shown and rewarded whatever its quality, to try the app. Connect a "
+                "headset to train for real.")
     bad = [f"{n} ({r})" if r else n for n, q, r in zip(names, channel_quality, reasons,
                                                       strict=False) if q < 0.5]
     if quality >= 0.8 and not bad:
@@ -425,4 +434,5 @@ class LiveView(QWidget):
                              + (f" · {mode}" if mode else "")
                              + f" · latency {u.latency_s * 1000:.0f} ms")
         self.hint.setText(next_step(u.quality, cq, list(u.channel_reasons),
-                                    list(self.info.ch_names) if self.info else []))
+                                    list(self.info.ch_names) if self.info else [],
+                                    simulated=bool(getattr(self.info, "simulated", False))))

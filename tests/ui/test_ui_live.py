@@ -36,7 +36,9 @@ def test_connect_synthetic_draws_eeg_quality_bands_and_focus(qtbot, make_window)
     else:
         assert 0.0 <= live.meter.focus <= 1.0
     assert "16 channels" in live.summary.text()
-    assert live.hint.text().startswith("Signal")  # the next step for a newcomer
+    # the next step for a newcomer: the synthetic board is scored whatever its quality, so the
+    # hint says it is a test signal (not "focus is not scored" beside a meter showing focus)
+    assert live.hint.text().startswith("A test signal, not EEG")
     win.disconnect_source()
     qtbot.waitUntil(lambda: win.stream.current_state == "disconnected", timeout=CONNECT_S * 1000)
     assert win.source.button.text() == "Connect"
@@ -52,6 +54,8 @@ def test_demo_recording_streams_real_eeg(qtbot, make_window):
     connect(qtbot, win, "demo", file=demo_path())
     assert win.live.eeg.n_channels == len(win.stream.current.info.ch_names)
     qtbot.waitUntil(lambda: win.live.last_update.quality > 0, timeout=20_000)
+    win.live.draw_frame()  # draws the last update, hint included
+    assert win.live.hint.text().startswith("Signal")  # real EEG: the quality decides
 
 
 def test_unknown_board_device_shows_error_and_app_keeps_running(qtbot, make_window):
