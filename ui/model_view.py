@@ -666,6 +666,14 @@ class ModelPage(QWidget):
         self._set_busy(True)
         return start_task(task)
 
+    def show_progress(self) -> None:
+        """Scroll the page to the job's progress bar, Cancel and message (below the model
+        card at 1280×720)."""
+        area = getattr(self.window, "page_areas", {}).get("model")
+        if area is not None:
+            area.ensureWidgetVisible(self.progress_text)
+            area.ensureWidgetVisible(self.cancel_button)
+
     def cancel(self) -> None:
         """Ask the running job to stop."""
         if self.job is not None:
@@ -680,6 +688,7 @@ class ModelPage(QWidget):
     def _set_busy(self, busy: bool) -> None:
         for b in (self.personalise_button, self.retrain_button, self.use_button):
             b.setEnabled(not busy)
+        self.show_progress()  # a job starts or ends: its progress and message in view
         self.cancel_button.setEnabled(busy)
 
     def _job_done(self, result: Any) -> None:

@@ -611,3 +611,25 @@ def test_a_calibration_names_what_it_came_from_when_not_a_headset(source, said, 
     with RecordingWriter(tmp_path / "cal", info) as writer:
         writer.flush()
     assert calibration_source(str(tmp_path / "cal")) == said
+
+
+def test_a_job_brings_its_progress_and_cancel_into_view(qtbot, make_window, eegmat_dir,
+                                                       tmp_path):
+    """At 1280×720 the model card filled the page and the progress bar and Cancel of a
+    personalisation started from a summary were below the fold."""
+    from focus_helpers import write_calibration_recording
+
+    rec = write_calibration_recording(tmp_path / "cal", eegmat_dir, 1, rest_s=60, task_s=40)
+    win = make_window()  # the shipped model: the longest card
+    win.resize(1280, 690)
+    model = win.pages["model"]
+    win.show_page("model")
+    qtbot.waitUntil(model.isVisible)
+    area = win.page_areas["model"]
+    area.verticalScrollBar().setValue(0)  # the top of the page: the model card
+    assert model.personalise(str(rec)) is not None
+    assert model.busy and model.cancel_button.isEnabled()
+    assert not model.cancel_button.visibleRegion().isEmpty()
+    assert not model.progress_text.visibleRegion().isEmpty()
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 1000)
+    assert not model.progress_text.visibleRegion().isEmpty()  # its result too
