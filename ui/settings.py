@@ -511,7 +511,9 @@ class SettingsPage(QWidget):
         except OSError as err:
             self.saved.setText(f"Could not save settings: {err}")
         else:
-            self.saved.setText(f"Saved in {path}")
+            refused = [n.replace("_", " ") for n in self.fields if self.error(n)]
+            self.saved.setText(f"Saved in {path}" + (
+                f" — except {', '.join(refused)}: see above" if refused else ""))
         self.changed.emit(new)
         return True
 

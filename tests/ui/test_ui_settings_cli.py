@@ -153,9 +153,12 @@ def test_a_refused_field_does_not_keep_the_others_from_saving(qtbot, make_window
     assert win.settings.reward_rate == 0.8
     assert page.error("osc_out") and page.osc_out.text() == "localhost"
     assert page.error("reward_rate") == ""
+    # what was saved, and that the refused field was not (a later save said only "Saved")
+    assert page.saved.text().startswith("Saved in") and "except osc out" in page.saved.text()
     page.osc_out.setText("127.0.0.1:9000")
     page.osc_out.editingFinished.emit()
     assert load_settings().osc_out == "127.0.0.1:9000" and page.error("osc_out") == ""
+    assert "except" not in page.saved.text()
 
 
 def test_a_blank_user_is_refused_not_taken_for_the_default(qtbot, make_window):
