@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 SETTINGS_FILE = "app-settings.json"
 
 #: Connection fields a BrainFlow board may need (``open_board`` keyword arguments).
+#: Shortest calibration block: a 1-s block holds no 2-s window of its own kind.
+MIN_CALIB_BLOCK_S = 5.0
+
 BOARD_FIELDS = (
     "serial_port",
     "mac_address",
@@ -177,8 +180,9 @@ class AppSettings:
             raise ValueError(f"volume must be in [0, 1], got {self.volume}")
         if not 10.0 <= self.rest_baseline_s <= 600.0:
             raise ValueError(f"the rest baseline must last 10-600 s, got {self.rest_baseline_s}")
-        if self.calib_block_s <= 0 or self.calib_blocks < 2:
-            raise ValueError("calibration needs blocks longer than 0 s and at least 2 blocks")
+        if not self.calib_block_s >= MIN_CALIB_BLOCK_S or self.calib_blocks < 2:
+            raise ValueError(f"calibration needs blocks of at least {MIN_CALIB_BLOCK_S:g} s (each "
+                             "holds 2-s windows of one kind) and at least 2 blocks")
         if not isinstance(self.user_models, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in self.user_models.items()):
             raise ValueError("user_models must map user names to model folders")
@@ -216,13 +220,29 @@ def load_settings() -> AppSettings:
         return AppSettings()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        known = {f.name for f in fields(AppSettings)}
-        return AppSettings(**{k: v for k, v in raw.items() if k in known})
-    except (OSError, ValueError, TypeError) as err:
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as err:
         bad = path.with_name(path.name + ".bad")
         os.replace(path, bad)
         log.warning("settings file %s unreadable (%s); kept as %s, using defaults", path, err, bad)
         return AppSettings()
+    known = {f.name for f in fields(AppSettings)}
+    values = {k: v for k, v in raw.items() if k in known}
+    try:
+        return AppSettings(**values)
+    except (ValueError, TypeError):
+        # one value out of range (an older release allowed it, or a hand edit) costs that
+        # value only, not the user's name, model and every other choice
+        settings, refused = AppSettings(), []
+        for key, value in values.items():
+            try:
+                settings = replace(settings, **{key: value})
+            except (ValueError, TypeError) as err:
+                refused.append(f"{key} ({err})")
+        log.warning("settings file %s: %s refused, the default used instead", path,
+                    "; ".join(refused))
+        return settings
 
 
 def check_target(text: str) -> str:
@@ -354,7 +374,7 @@ class SettingsPage(QWidget):
         calib = QGroupBox("Calibration")
         form = QFormLayout(calib)
         self.calib_block_s = QDoubleSpinBox()
-        self.calib_block_s.setRange(1, 600)
+        self.calib_block_s.setRange(MIN_CALIB_BLOCK_S, 600)
         self.calib_block_s.setSuffix(" s")
         self._spin_field(form, "Block length", "calib_block_s", self.calib_block_s)
         self.calib_blocks = QSpinBox()

@@ -183,6 +183,21 @@ def test_unreadable_settings_file_is_kept_aside(tmp_path):
     assert path.with_name(path.name + ".bad").read_text() == "{not json"
 
 
+def test_one_value_out_of_range_costs_that_value_only(tmp_path):
+    """A settings file of an older release with a 1-s calibration block (refused now) keeps the
+    user, their model and everything else; only that value goes back to its default."""
+    import json
+
+    from neurofb_ui.settings import AppSettings, load_settings, settings_path
+
+    path = settings_path()
+    path.write_text(json.dumps({"user": "patient A", "reward_rate": 0.55, "calib_block_s": 1.0,
+                                "model_dir": "/models/a"}), encoding="utf-8")
+    got = load_settings()
+    assert (got.user, got.reward_rate, got.model_dir) == ("patient A", 0.55, "/models/a")
+    assert got.calib_block_s == AppSettings().calib_block_s
+
+
 def test_bad_setting_values_are_rejected():
     from neurofb_ui.settings import AppSettings
 
@@ -190,6 +205,9 @@ def test_bad_setting_values_are_rejected():
         AppSettings(reward_rate=1.5)
     with pytest.raises(ValueError, match="unknown board fields"):
         AppSettings(board_fields={"colour": "red"})
+    # a 1-s calibration block holds no 2-s window of its kind: nothing to personalise from
+    with pytest.raises(ValueError, match="blocks of at least 5 s"):
+        AppSettings(calib_block_s=1.0)
 
 
 def test_sound_without_audio_device_is_silent_not_fatal(qtbot, caplog):
