@@ -262,7 +262,10 @@ def test_an_edited_architecture_is_refused_by_the_engine_too(model_dir, key, val
     meta = json.loads((model_dir / "model.json").read_text())
     meta["architecture"] = {**meta["architecture"], key: value}
     (model_dir / "model.json").write_text(json.dumps(meta))
+    stored = json.loads((model_dir / "model.json").read_text())  # as edited
     for load in (load_estimator, load_model):
-        with pytest.raises(ModelError, match=r"architecture .* does not match the one stored in "
-                                             r"weights\.safetensors"):
+        with pytest.raises(ModelError, match=r"architecture does not match the one stored "
+                                             rf"in weights\.safetensors: {key} {value} \(the "
+                                             r"weights: "):
             load(model_dir)
+    assert stored["architecture"][key] == value

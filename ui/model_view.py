@@ -32,7 +32,7 @@ from PyQt6.QtWidgets import (
 )
 
 from neurofb import paths
-from neurofb.errors import NeurofbError
+from neurofb.errors import ChannelError, NeurofbError
 from neurofb.focus.card import ModelCard, read_meta
 from neurofb_ui.headmap import HeadMap
 from neurofb_ui.qt_bridge import Task, start_task
@@ -197,7 +197,7 @@ def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress
     recordings, left_out = usable_recordings(recordings)
     if not recordings:
         raise JobCancelled("retraining failed: none of your labelled recordings fits the focus "
-                           "model (" + "; ".join(left_out) + ")")
+                           "model: " + "; ".join(left_out))
     recipe = replace(RETRAIN_RECIPE, max_epochs=max_epochs)
     members = recipe.n_members
 
@@ -208,13 +208,21 @@ def run_retrain(model_dir: str, recordings: list[str], out_dir: str, *, progress
                        f"{members}, epoch {row['epoch']}")
 
     try:
-        result = retrain_from_recordings(model_dir, recordings, out_dir, recipe=recipe,
-                                         device="cpu", progress=epoch, cancel=cancel.is_set)
+        result = retrain_from_recordings(
+            model_dir, recordings, out_dir, recipe=recipe, device="cpu", progress=epoch,
+            cancel=cancel.is_set,
+            on_skip=lambda line: left_out.append(_left_out_line(line)))
         return {**result, "left_out": left_out}
     except Cancelled:
         raise JobCancelled("cancelled: the model in use is unchanged") from None
     except (ValueError, NeurofbError) as err:
         raise JobCancelled(f"retraining failed: {err}") from None
+
+
+def _left_out_line(line: str) -> str:
+    """``"NAME (why)"`` of a training loader's ``"PATH left out: why"``."""
+    path, _, why = line.partition(" left out: ")
+    return f"{Path(path).name} ({why})" if why else line
 
 
 def usable_recordings(recordings: list[str]) -> tuple[list[str], list[str]]:
@@ -227,9 +235,19 @@ def usable_recordings(recordings: list[str]) -> tuple[list[str], list[str]]:
     usable, left_out = [], []
     for rec in recordings:
         try:
-            montage.match(list(read_meta(rec).get("ch_names") or []))
+            names = [str(n) for n in read_meta(rec).get("ch_names") or []]
         except (NeurofbError, OSError) as err:
-            left_out.append(f"{Path(rec).name} left out: {err}")
+            left_out.append(f"{Path(rec).name} (cannot be read: {err})")
+            continue
+        known = sum(montage.normalise_name(n) is not None for n in names)
+        if known < montage.MIN_CHANNELS:
+            left_out.append(f"{Path(rec).name} ({known} of its {len(names)} channels are "
+                            f"10-20/10-10 electrodes; the model needs {montage.MIN_CHANNELS})")
+            continue
+        try:
+            montage.match(names)
+        except ChannelError as err:  # two channels naming one electrode, say
+            left_out.append(f"{Path(rec).name} ({err})")
         else:
             usable.append(rec)
     return usable, left_out
@@ -708,7 +726,7 @@ class ModelPage(QWidget):
         extra, keep_reason = self._verdict(result)
         left = result.get("left_out") or []
         if left:  # said beside the result, whichever way it went
-            note = f" ({len(left)} recording(s) left out: {'; '.join(left)})"
+            note = f" Left out: {'; '.join(left)}."
             extra, keep_reason = extra + note, keep_reason + note if keep_reason else ""
         self.progress_text.setText(f"Done: new model in {out}. {extra}".strip())
         if not (out and Path(str(out)).is_dir()):

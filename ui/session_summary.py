@@ -313,11 +313,11 @@ class SummaryView(QWidget):
         for i, (key, label, text) in enumerate(rows):
             value = QLabel(text)
             value.setStyleSheet("font-size: 16px; font-weight: bold;")
+            value.setWordWrap(True)  # a long value wraps rather than widening the window
             r, c = divmod(i, 2)
             wide = key == "personalise"
             if wide:
                 r, c = r + c, 0
-                value.setWordWrap(True)
             self.grid.addWidget(QLabel(label), r, 2 * c)
             self.grid.addWidget(value, r, 2 * c + 1, 1, 3 if wide else 1)
             self.values[key] = value

@@ -146,10 +146,16 @@ def check_weights(model_dir: str | os.PathLike, meta: Mapping[str, Any]) -> Path
             f"Re-export the model or restore the original files"
         )
     stored = _stored_architecture(wpath)
-    if stored is not None and stored != meta.get("architecture"):
+    said = meta.get("architecture")
+    if stored is not None and stored != said:
+        said = said if isinstance(said, Mapping) else {}
+        keys = sorted(set(stored) | set(said), key=str)
+        diff = ", ".join(f"{k} {said.get(k, 'missing')!r} (the weights: "
+                         f"{stored.get(k, 'missing')!r})"
+                         for k in keys if said.get(k) != stored.get(k))
         raise ModelError(
-            f"{META} architecture {meta.get('architecture')} does not match the one stored in "
-            f"{wpath.name} {stored}: model.json was edited after export")
+            f"{Path(model_dir) / META}: architecture does not match the one stored in "
+            f"{wpath.name}: {diff}; model.json was edited after export")
     return wpath
 
 

@@ -95,7 +95,7 @@ def recover_interrupted(
         try:
             summary = summarise_recording(read_folder(folder)).to_dict()
         except RecordingError as err:
-            log.warning("no summary for %s: %s", folder, err)
+            log.info("no summary for %s: %s", folder, err)  # its problem line says what counts
             summary = None
         try:
             meta = finalise_interrupted(folder, summary=summary)

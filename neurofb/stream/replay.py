@@ -263,7 +263,7 @@ class ReplaySource:
                 stamps.append(rec.timestamps[a:b] + self._laps * self._lap_s)
             except (RecordingError, OSError) as err:
                 self.error = f"the replay stopped at {a / rec.sfreq:.1f} s: {err}"
-                logger.warning(self.error)
+                logger.info(self.error)  # the caller says it (CLI warning, app banner)
                 raise EndOfStream(self.error) from None
             if len(self._mark_at):
                 first = self._delivered + sum(d.shape[1] for d in data[:-1]) - a

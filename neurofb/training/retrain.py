@@ -92,7 +92,8 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
                             out_dir: str | os.PathLike, *, recipe: Recipe = RETRAIN_RECIPE,
                             device: str | None = "cpu",
                             progress: Callable[[dict], None] | None = None,
-                            cancel: Callable[[], bool] | None = None) -> dict:
+                            cancel: Callable[[], bool] | None = None,
+                            on_skip: Callable[[str], None] | None = None) -> dict:
     """Train a model further on labelled recordings and write it as a new model folder.
 
     Every member of both modes starts from the model's own (its feature standardisation is
@@ -117,6 +118,9 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
         Called after each epoch with its row.
     cancel : callable() -> bool, optional
         Polled between batches; True raises :class:`~neurofb.training.train.Cancelled`.
+    on_skip : callable(str), optional
+        Told of each recording left out for want of clean labelled windows (a line naming it
+        and why; :func:`~neurofb.training.recordings.load_recordings`).
 
     Returns
     -------
@@ -141,7 +145,7 @@ def retrain_from_recordings(model_dir: str | os.PathLike, recordings: Sequence[s
 
     init, meta = load_model(model_dir)
     window_s = float(meta["input"].get("window_s", 2.0))
-    fs = load_recordings(list(recordings), window_s=window_s)
+    fs = load_recordings(list(recordings), window_s=window_s, on_skip=on_skip)
     if len(np.unique(fs.y)) < 2:
         raise NeurofbError("the recordings hold only one class; record a calibration with both "
                            "rest and task blocks")

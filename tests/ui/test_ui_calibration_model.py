@@ -218,6 +218,13 @@ def test_retrain_is_validated_on_held_out_recordings_and_waits_for_the_session(
     train = win.pages["train"]
     assert train.start_session()
     model = win.pages["model"]
+    # a calibration whose blocks were lost: left out of the retraining, and said
+    import shutil
+
+    unlabelled = tmp_path / "unlabelled"
+    shutil.copytree(recs[0], unlabelled)
+    (unlabelled / "markers.jsonl").write_text("")
+    model.add_calibration(str(unlabelled))
     for rec in recs:
         model.add_calibration(rec)
     assert model.recording.currentData() == recs[-1]  # the newest calibration is offered
@@ -225,6 +232,8 @@ def test_retrain_is_validated_on_held_out_recordings_and_waits_for_the_session(
     qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 2000)
     assert model.last_error == "", model.last_error
     res = model.last_result
+    assert [line.split(" (")[0] for line in res["left_out"]] == ["unlabelled"]
+    assert "Left out: unlabelled (" in model.progress_text.text()
     # each recording was held out from the members that are scored on it; the model in use is
     # scored on the same recordings
     assert res["val_auc"] is not None and res["before_val_auc"] is not None
@@ -572,7 +581,8 @@ def test_a_calibration_the_model_cannot_read_is_left_out_of_retraining(tmp_path,
     (bad / "meta.json").write_text(json.dumps(meta))
     usable, left_out = usable_recordings([str(bad), good])
     assert usable == [good]
-    assert len(left_out) == 1 and left_out[0].startswith("unnamed left out: only 0 known")
+    assert left_out == [f"unnamed (0 of its {len(meta['ch_names'])} channels are 10-20/10-10 "
+                        "electrodes; the model needs 3)"]
 
 
 def test_another_user_does_not_see_the_last_users_calibration_summary(qtbot, make_window,

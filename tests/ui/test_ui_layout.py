@@ -102,3 +102,23 @@ def test_the_meter_reason_fits_under_its_bar(qtbot):
     meter.set_state(None, reason="flat: Fz")
     meter.grab()
     assert meter.reason_shown == "flat: Fz"
+
+
+def test_a_summary_with_long_values_does_not_widen_the_window(qtbot):
+    """'Focus estimated in: cold mode (the rest was skipped)' on one unbreakable line made the
+    Train page (and so the window) 180 px wider than it needs to be."""
+    from neurofb.practice.exercises import make_exercise
+    from neurofb.practice.session import PracticeSession
+    from neurofb_ui.session_controller import SessionResult
+    from neurofb_ui.session_summary import SessionTrace, SummaryView
+
+    session = PracticeSession(None, make_exercise("gauge", duration_s=60))
+    view = SummaryView()
+    qtbot.addWidget(view)
+    view.show()
+    plain = view.minimumSizeHint().width()
+    view.show_result(SessionResult("gauge", session.summary(), session.session_summary(),
+                                   None, None, mode="cold mode (too little clean signal in the "
+                                                     "rest)"), SessionTrace())
+    assert view.values["mode"].wordWrap()
+    assert view.minimumSizeHint().width() <= max(plain, 560)
