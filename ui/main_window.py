@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         self.nav.setMaximumWidth(260)
         self.nav.setStyleSheet(
             "QListWidget { font-size: 15px; border: none; background: transparent; }"
-            "QListWidget::item { padding: 9px 8px; border-radius: 4px; }"
+            "QListWidget::item { padding: 6px 8px; border-radius: 4px; }"
             "QListWidget::item:selected { background: #1e88e5; color: white; }"
         )
         self.pages_stack = QStackedWidget()
@@ -142,6 +142,9 @@ class MainWindow(QMainWindow):
         self._add_page("live", "Live signal", self.live)
         self._build_pages()
         self._add_page("settings", "Settings", self.settings_page)
+        # every page's name stays in view, even beside a board's connection fields
+        self.nav.setMinimumHeight(sum(self.nav.sizeHintForRow(i) for i in range(self.nav.count()))
+                                  + 2 * self.nav.frameWidth() + 4)
 
         side = QWidget()
         side.setMaximumWidth(280)
