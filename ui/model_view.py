@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -686,11 +686,18 @@ class ModelPage(QWidget):
 
     def show_progress(self) -> None:
         """Scroll the page to the job's progress bar, Cancel and message (below the model
-        card at 1280×720)."""
+        card at 1280×720): now, and once more after the page is laid out (it may just have
+        been switched to, from a calibration's summary)."""
         area = getattr(self.window, "page_areas", {}).get("model")
-        if area is not None:
+        if area is None:
+            return
+
+        def scroll() -> None:
             area.ensureWidgetVisible(self.progress_text)
             area.ensureWidgetVisible(self.cancel_button)
+
+        scroll()
+        QTimer.singleShot(0, scroll)
 
     def cancel(self) -> None:
         """Ask the running job to stop."""

@@ -633,13 +633,10 @@ def test_a_job_brings_its_progress_and_cancel_into_view(qtbot, make_window, eegm
     win = make_window()  # the shipped model: the longest card
     win.resize(1280, 690)
     model = win.pages["model"]
-    win.show_page("model")
-    qtbot.waitUntil(model.isVisible)
-    area = win.page_areas["model"]
-    area.verticalScrollBar().setValue(0)  # the top of the page: the model card
-    assert model.personalise(str(rec)) is not None
+    win.show_page("calibrate")  # as from a calibration's summary: the page is not shown yet
+    win.pages["calibrate"].personalise(str(rec))
     assert model.busy and model.cancel_button.isEnabled()
-    assert not model.cancel_button.visibleRegion().isEmpty()
+    qtbot.waitUntil(lambda: not model.cancel_button.visibleRegion().isEmpty())
     assert not model.progress_text.visibleRegion().isEmpty()
     qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 1000)
     assert not model.progress_text.visibleRegion().isEmpty()  # its result too
