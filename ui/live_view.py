@@ -212,19 +212,21 @@ class QualityPanel(QWidget):
         self.reasons: list[str] = []
 
     def set_channels(self, names: Sequence[str]) -> None:
-        """One row per channel, in two columns."""
+        """One row per channel, in two columns (three or four for more than 20 channels, so
+        a 32-channel board does not make the window taller than a 720-pixel screen)."""
         while self._grid.count():
             item = self._grid.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
         self.rows = []
-        half = (len(names) + 1) // 2
+        n_cols = 2 if len(names) <= 20 else 3 if len(names) <= 30 else 4
+        per_col = max(1, -(-len(names) // n_cols))
         for i, name in enumerate(names):
             dot = QLabel("●")
             dot.setStyleSheet(f"color: {IDLE}; font-size: 14px;")
             lab = QLabel(name)
-            lab.setMinimumWidth(60)
-            r, c = i % half, (i // half) * 2
+            lab.setMinimumWidth(60 if n_cols == 2 else 44)
+            r, c = i % per_col, (i // per_col) * 2
             self._grid.addWidget(dot, r, c)
             self._grid.addWidget(lab, r, c + 1)
             self.rows.append((dot, lab))

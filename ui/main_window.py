@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         self.nav.setMaximumWidth(260)
         self.nav.setStyleSheet(
             "QListWidget { font-size: 15px; border: none; background: transparent; }"
-            "QListWidget::item { padding: 6px 8px; border-radius: 4px; }"
+            "QListWidget::item { padding: 5px 8px; border-radius: 4px; }"
             "QListWidget::item:selected { background: #1e88e5; color: white; }"
         )
         self.pages_stack = QStackedWidget()

@@ -124,3 +124,30 @@ def test_a_summary_with_long_values_does_not_widen_the_window(qtbot):
                                                      "rest)"), SessionTrace())
     assert view.values["mode"].wordWrap()
     assert view.minimumSizeHint().width() <= max(plain, 560)
+
+
+def test_a_32_channel_board_fits_the_screen(qtbot, make_window, tmp_path):
+    """A 32-channel playback (the model does not fit it: a banner too) grew the window to
+    1280×781: the quality list now takes four columns."""
+    from board_helpers import record_synthetic_csv
+
+    from neurofb.recording import export, open_recording
+    from neurofb_ui.source_panel import SourceSpec
+
+    csv16 = tmp_path / "synthetic.csv"
+    record_synthetic_csv(csv16, 3.0)
+    csv32 = tmp_path / "board32.csv"
+    export(open_recording(csv16), "csv", csv32, board="explore_plus_32_chan")
+    win = make_window()
+    win.resize(SCREEN_W, SCREEN_H)
+    win.connect_source(SourceSpec(kind="board", board="playback",
+                                  fields={"file": str(csv32),
+                                          "master_board": "explore_plus_32_chan"}))
+    qtbot.waitUntil(lambda: win.stream.current_state == "connected", timeout=30_000)
+    win.show_page("live")
+    qtbot.waitUntil(lambda: win.live.quality.rows and len(win.live.quality.rows) == 32,
+                    timeout=30_000)
+    qtbot.wait(200)
+    assert win.minimumSizeHint().height() <= SCREEN_H, win.minimumSizeHint()
+    assert win.height() <= SCREEN_H
+    win.disconnect_source()
