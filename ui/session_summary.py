@@ -184,6 +184,7 @@ class SummaryView(QWidget):
         lay.addLayout(charts, 1)
         #: The focus line of the trace chart (x: session time, s), and a line at each pause.
         self.focus_curve: pg.PlotDataItem | None = None
+        self.threshold_curve: pg.PlotDataItem | None = None
         self.pause_lines: list[pg.InfiniteLine] = []
         self.where = QLabel()
         self.where.setWordWrap(True)
@@ -366,7 +367,7 @@ class SummaryView(QWidget):
     def _draw_trace(self, trace: SessionTrace | None) -> None:
         pi = self.trace_plot.getPlotItem()
         pi.clear()
-        self.focus_curve, self.pause_lines = None, []
+        self.focus_curve, self.threshold_curve, self.pause_lines = None, None, []
         pi.setYRange(0, 1, padding=0.02)
         if trace is None or not trace.t:
             _say(pi, "no focus values were seen")
@@ -388,7 +389,14 @@ class SummaryView(QWidget):
             pi.addItem(line)
             self.pause_lines.append(line)
         if self.rewarded:
-            pi.plot(x, threshold, pen=pg.mkPen("#d32f2f", width=2), connect="finite")
+            fb = self.result.feedback if self.result else None
+            if fb is not None and len(x) and np.isfinite(threshold[-1]) and (
+                    abs(fb.threshold_end - threshold[-1]) > 1e-9):
+                # the last update moved it: the line ends where the summary's "end" says
+                x = np.append(x, x[-1])
+                threshold = np.append(threshold, fb.threshold_end)
+            self.threshold_curve = pi.plot(x, threshold, pen=pg.mkPen("#d32f2f", width=2),
+                                           connect="finite")
             if trace.rewards:
                 pi.plot(trace.rewards, np.full(len(trace.rewards), 0.97), pen=None,
                         symbol="star", symbolSize=12, symbolBrush="#ffb300", symbolPen="#ff8f00")

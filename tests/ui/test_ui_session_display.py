@@ -225,3 +225,30 @@ def test_the_gauge_announces_the_points_a_reward_added():
     assert [gauge_label(v) for v in rewarded] == [
         f"+{v.points_awarded} point{'s' * (v.points_awarded != 1)}" for v in rewarded]
     assert gauge_label(views[0]) in ("On target — hold it!", "Raise your focus above the line")
+
+
+def test_the_threshold_line_ends_where_the_summary_says(qtbot):
+    """A session ended just as the threshold's warm-up finished: the summary said '0.50 → 0.16'
+    while the chart's line stayed flat at 0.50 (the last update moved it for the next one)."""
+    from feedback_helpers import updates
+
+    from neurofb.practice.exercises import make_exercise
+    from neurofb.practice.reward import RewardConfig
+    from neurofb.practice.session import PracticeSession
+    from neurofb_ui.session_controller import SessionResult
+    from neurofb_ui.session_summary import SessionTrace, SummaryView
+
+    session = PracticeSession(None, make_exercise("gauge", duration_s=None),
+                              RewardConfig(warmup_s=5.0))
+    trace = SessionTrace()
+    focus = [0.1, 0.2, 0.15, 0.1, 0.05] * 4 + [0.1]  # 5 s at 0.25 s: the warm-up ends last
+    for u in updates(focus, hop=0.25):
+        trace.add(session.controller.step(u))
+    fb = session.controller.summary()
+    assert fb.threshold_end != trace.threshold[-1]  # the last update moved it
+    view = SummaryView()
+    qtbot.addWidget(view)
+    view.show_result(SessionResult("gauge", fb, session.session_summary(), None, None), trace)
+    x, y = view.threshold_curve.getData()
+    assert y[-1] == pytest.approx(fb.threshold_end) and x[-1] == pytest.approx(x[-2])
+    assert f"→ {fb.threshold_end:.2f}" in view.values["threshold"].text()
