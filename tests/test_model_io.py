@@ -269,3 +269,33 @@ def test_an_edited_architecture_is_refused_by_the_engine_too(model_dir, key, val
                                              r"weights: "):
             load(model_dir)
     assert stored["architecture"][key] == value
+
+
+@pytest.mark.parametrize(("section", "key", "value"), [
+    ("input", "window_s", 1.0), ("baseline", "baseline_s", 30.0), ("input", "min_channels", 4),
+])  # fmt: skip
+def test_an_edited_window_or_baseline_is_refused_not_run(model_dir, section, key, value):
+    """model.json's window 2 → 1 s ran the model on windows it was not trained on, silently
+    (mean focus 0.315 instead of 0.255): the numbers the engine uses are recorded with it."""
+    from neurofb.focus.card import CONTRACT_FIELD
+
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert CONTRACT_FIELD in meta  # written with every model folder
+    load_estimator(model_dir)
+    meta[section] = {**meta.get(section, {}), key: value}
+    (model_dir / "model.json").write_text(json.dumps(meta))
+    for load in (load_estimator, load_model):
+        with pytest.raises(ModelError, match=r"input or baseline numbers .* model\.json was "
+                                             r"edited after export"):
+            load(model_dir)
+    del meta[CONTRACT_FIELD]  # a folder of an earlier release records none: it loads
+    (model_dir / "model.json").write_text(json.dumps(meta))
+    load_estimator(model_dir)
+
+
+def test_the_shipped_model_records_its_contract():
+    from neurofb.focus.card import CONTRACT_FIELD, contract_sha256
+    from neurofb.paths import default_model_dir
+
+    meta = json.loads((default_model_dir() / "model.json").read_text())
+    assert meta[CONTRACT_FIELD] == contract_sha256(meta)

@@ -31,6 +31,7 @@ __all__ = [
     "ModelCard",
     "check_model_out",
     "check_weights",
+    "contract_sha256",
     "model_file",
     "read_card",
     "read_meta",
@@ -107,6 +108,12 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
             raise ModelError(f"{path} lacks its {key!r} section; re-export the model")
     _check_input(path, meta["input"])
     _check_baseline(path, meta.get("baseline"))
+    recorded = meta.get(CONTRACT_FIELD)
+    if recorded is not None and recorded != contract_sha256(meta):
+        raise ModelError(
+            f"{path}: its input or baseline numbers ({', '.join(_contract_names())}) are not "
+            "the ones it was written with: model.json was edited after export. Restore it, or "
+            "pass another window or baseline on the command line (--window, --baseline)")
     weights = meta["weights"]
     model_file(folder, weights, "weights.file", WEIGHTS)
     onnx = meta.get("onnx")
@@ -282,6 +289,27 @@ def _check_input(path: Path, inp: Mapping[str, Any]) -> None:
             raise bad(key, "a list of electrode names")
     if "unit" in inp and inp["unit"] != "uV":
         raise bad("unit", '"uV" (the engine feeds the model microvolts)')
+
+
+#: model.json's record of its contract: the SHA-256 of the input and baseline numbers the
+#: engine uses (:data:`CONTRACT_KEYS`), written with it (``neurofb.focus.io.write_meta``), so an
+#: edited window length or baseline is refused, not silently run. (Older folders lack it.)
+CONTRACT_FIELD = "contract_sha256"
+CONTRACT_KEYS = {"input": ("window_s", "unit", "channels", "min_channels"),
+                 "baseline": ("baseline_s", "min_windows", "std_floor")}
+
+
+def _contract_names() -> list[str]:
+    return [f"{section}.{key}" for section, keys in CONTRACT_KEYS.items() for key in keys]
+
+
+def contract_sha256(meta: Mapping[str, Any]) -> str:
+    """The SHA-256 of model.json's contract numbers (:data:`CONTRACT_KEYS`), canonical JSON."""
+    import json
+
+    picked = {section: {k: (meta.get(section) or {}).get(k) for k in keys}
+              for section, keys in CONTRACT_KEYS.items()}
+    return sha256_bytes(json.dumps(picked, sort_keys=True, allow_nan=True).encode("utf-8"))
 
 
 def _check_baseline(path: Path, base: object) -> None:

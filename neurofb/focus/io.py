@@ -28,11 +28,13 @@ import torch
 
 from neurofb.errors import ModelError
 from neurofb.focus.card import (
+    CONTRACT_FIELD,
     FORMAT,
     FORMAT_VERSION,
     META,
     WEIGHTS,
     check_weights,
+    contract_sha256,
     read_meta,
     sha256_file,
 )
@@ -175,6 +177,8 @@ def write_meta(model_dir: str | os.PathLike, meta: dict[str, Any]) -> None:
     NaN, -inf) are written as null (:func:`finite_json`).
     """
     out = Path(model_dir)
+    meta = {k: v for k, v in meta.items() if k != CONTRACT_FIELD}
+    meta[CONTRACT_FIELD] = contract_sha256(finite_json(meta))  # an edit to them is refused
     text = json.dumps(finite_json(meta), indent=2, sort_keys=False, allow_nan=False)
     (out / (META + ".tmp")).write_text(text + "\n", encoding="utf-8")
     os.replace(out / (META + ".tmp"), out / META)
