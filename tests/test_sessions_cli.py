@@ -136,9 +136,14 @@ def test_sessions_lists_table_and_json(home, capsys):
     lines = out.strip().splitlines()
     header = next(line for line in lines if line.startswith("id"))
     for col in ("date", "user", "duration", "exercise", "focus", "above thr", "rewards",
-                "model", "quality"):  # fmt: skip
+                "model", "quality", "notes"):  # fmt: skip
         assert col in header
     assert sum(" ann " in line for line in lines) == 1
+    # a crash-recovered session says so in the table too (it was only in --json)
+    table = lines[lines.index(header):]
+    recovered = [line for line in table if "interrupted: recovered after the program" in line]
+    assert len(recovered) == 2
+    assert all(len(line[header.index("notes"):]) <= 48 for line in recovered)
     assert main(["sessions", "--data-dir", str(home), "--json", "--user", "bo"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 3 and {r["user"] for r in rows} == {"bo"}

@@ -63,19 +63,26 @@ def _when(started_at: str) -> str:
         return started_at or "-"
 
 
+#: Characters of a session's notes shown in the table (all of them with --json).
+NOTES_WIDTH = 48
+
+
 def format_table(rows: list) -> str:
     """Return the sessions as an aligned text table."""
     head = ("id", "date", "user", "duration", "exercise", "focus", "above thr", "rewards",
-            "model", "quality")  # fmt: skip
+            "model", "quality", "notes")  # fmt: skip
     lines = [head]
     for r in rows:
         above = _mmss(r.time_above_s)
         if r.fraction_above is not None:
             above += f" ({r.fraction_above:.0%})"
+        notes = r.notes or ""  # interrupted, practised on a replay, the user's notes
+        if len(notes) > NOTES_WIDTH:
+            notes = notes[: NOTES_WIDTH - 1].rstrip() + "…"
         lines.append((
             str(r.id), _when(r.started_at), r.user or "-", _mmss(r.duration_s),
             r.exercise or "-", _num(r.mean_focus), above, str(r.rewards), r.model or "-",
-            _num(r.quality),
+            _num(r.quality), notes,
         ))  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
