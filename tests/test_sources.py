@@ -233,3 +233,28 @@ def test_ring_buffer_bounds_unread_samples():
     assert 0 < chunk.n_samples <= capacity
     with pytest.raises(ValueError, match="buffer_s"):
         open_board("synthetic", buffer_s=0)
+
+
+@pytest.mark.parametrize(("details", "simulated"), [
+    ({"board_id": -1, "master_board": -1}, True),   # the synthetic board itself
+    ({"board_id": -3, "master_board": -1}, True),   # a file of it, played back
+    ({"board_id": -3, "master_board": 0}, False),   # a Cyton's file, played back
+    ({"board_id": 0, "master_board": 0}, False),    # a Cyton
+])  # fmt: skip
+def test_a_recording_is_gated_in_replay_as_its_source_was_live(details, simulated, tmp_path):
+    """Live, a playback of a synthetic-board file counts as simulated (not gated): its
+    recording must replay the same way, or live and replay traces would differ."""
+    import numpy as np
+
+    from neurofb.recording import RecordingWriter, open_recording
+    from neurofb.recording.base import recorded_simulation
+    from neurofb.stream.replay import ReplaySource
+    from neurofb.types import Chunk, SourceInfo
+
+    info = SourceInfo(("Fz", "Cz", "Pz"), 250.0, "playback" if details["board_id"] == -3
+                      else "board", details=details)
+    with RecordingWriter(tmp_path / "rec", info) as w:
+        w.write_chunk(Chunk(np.zeros((3, 500)), np.arange(500) / 250.0, info.ch_names, 250.0))
+    rec = open_recording(tmp_path / "rec")
+    assert recorded_simulation(rec) is simulated
+    assert ReplaySource(rec, speed=None).info.simulated is simulated

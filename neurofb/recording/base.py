@@ -31,7 +31,7 @@ from neurofb.types import Marker, SourceInfo
 
 __all__ = [
     "DTYPES", "EEG", "FORMAT", "FORMAT_VERSION", "MARKERS", "META", "OPEN", "TRACE", "Recording",
-    "TimeSeries", "portable_meta",
+    "TimeSeries", "portable_meta", "recorded_simulation",
 ]  # fmt: skip
 
 FORMAT = "neurofb-recording"
@@ -242,6 +242,20 @@ class Recording:
 PORTABLE_KEYS = ("user", "exercise", "model", "model_hash", "start_time", "start_unix", "board",
                  # where the data came from and its terms (the demo's ODC-By credit)
                  "description", "attribution", "licence")
+
+
+def recorded_simulation(recording: Any) -> bool:
+    """Whether a recording holds BrainFlow's synthetic board's sines, not EEG: recorded from
+    the synthetic board, or from a playback of a file of it (its ``source`` says the board or
+    the master board was the synthetic board, id -1). The engine gates it as it did live.
+    """
+    info = getattr(recording, "info", None)
+    meta = getattr(recording, "meta", None) or {}
+    if getattr(info, "simulated", False):
+        return True
+    board = str(meta.get("board", getattr(info, "board", "")) or "").lower()
+    source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
+    return board == "synthetic" or -1 in (source.get("board_id"), source.get("master_board"))
 
 
 def portable_meta(meta: dict) -> dict:

@@ -36,7 +36,7 @@ from dataclasses import replace
 import numpy as np
 
 from neurofb.errors import BoardError, EndOfStream, RecordingError
-from neurofb.recording.base import Recording
+from neurofb.recording.base import Recording, recorded_simulation
 from neurofb.recording.formats import open_recording
 from neurofb.types import Chunk, Marker, SourceInfo
 
@@ -128,8 +128,7 @@ class ReplaySource:
             unit="uV",
             live=False,
             # a recording of BrainFlow's synthetic board holds its sines: gated as it was live
-            simulated=(rec.info.simulated
-                       or str(rec.meta.get("board", rec.info.board)).lower() == "synthetic"),
+            simulated=recorded_simulation(rec),
             details={
                 "replay": "" if rec.path is None else str(rec.path),
                 "duration_s": rec.duration_s,

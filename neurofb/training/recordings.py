@@ -22,6 +22,7 @@ from neurofb.config import EngineConfig
 from neurofb.dsp import montage
 from neurofb.dsp.quality import assess
 from neurofb.errors import RecordingError
+from neurofb.recording.base import recorded_simulation
 from neurofb.recording.labels import labelled_blocks
 from neurofb.training.windows import (
     FeatureSet,
@@ -60,9 +61,7 @@ def _gate(rec: object, config: EngineConfig) -> float:
     BrainFlow's synthetic board (sines, not EEG) is gated only on non-finite samples, unless
     the caller set another gate (:class:`neurofb.stream.pipeline.Pipeline`,
     :class:`neurofb.stream.replay.ReplaySource`)."""
-    simulated = (rec.info.simulated
-                 or str(rec.meta.get("board", rec.info.board)).lower() == "synthetic")
-    return config.gate_for(simulated)
+    return config.gate_for(recorded_simulation(rec))
 
 
 def _clean(raw: np.ndarray, filtered: np.ndarray, sfreq: float, starts: np.ndarray, *,
