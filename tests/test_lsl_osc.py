@@ -428,8 +428,10 @@ def test_replay_sends_the_recordings_markers_where_they_fell(osc_server, demo):
                  "engagement", "--speed", "5", "--osc-out", f"127.0.0.1:{port}",
                  "--osc-format", "neurofb"]) == 0
     sent = lambda: [args[:2] for a, args in received if a == "/neurofb/marker"]  # noqa: E731
-    assert _until(lambda: len(sent()) >= len(expected), timeout=20)
-    assert sorted(sent()) == sorted((m.kind, m.label) for m in expected)
+    assert _until(lambda: len(sent()) >= len(expected) + 2, timeout=20)
+    # the recording's markers, between the replay's own session_start and session_end
+    assert sent()[0] == ("session_start", "eegmat-demo") and sent()[-1] == ("session_end", "")
+    assert sorted(sent()[1:-1]) == sorted((m.kind, m.label) for m in expected)
 
 
 def test_boards_lsl_lists_the_visible_streams(lsl_loopback, demo, capsys):
@@ -447,3 +449,66 @@ def test_boards_lsl_lists_the_visible_streams(lsl_loopback, demo, capsys):
     del outlet
     assert main(["boards", "--wait", "3"]) == 2
     assert "go with --lsl" in capsys.readouterr().err
+
+
+def test_a_followed_sessions_skip_and_end_markers_reach_the_receiver(lsl_loopback, osc_server,
+                                                                    demo, tmp_path):
+    """Skip (baseline:skipped, the rest block's end) and End session (the exercise block's end)
+    come outside a step: a game never saw them, though the recording had them. And the
+    stream's end is said over OSC as over LSL."""
+    from neurofb.practice.exercises import make_exercise
+    from neurofb.practice.session import PracticeSession
+    from neurofb.stream.recorder import StreamRecorder
+
+    port, got = osc_server
+    name = f"follow-{uuid.uuid4().hex[:8]}"
+    # paced gently, neurofb's addresses only: a burst of datagrams can overflow the receiving
+    # socket on a busy machine
+    request = StreamRequest(ReplayRequest(demo, speed=4.0), target="model",
+                            osc_out=(OscRequest("127.0.0.1", port, formats=("neurofb",)),),
+                            lsl_out=LslOutRequest(name))  # fmt: skip
+    stream = open_stream(request)
+    lsl = next(o for o in stream.outputs if hasattr(o, "marker_outlet"))
+    _, marks = open_out_inlets(lsl_loopback, name, lsl)
+    texts: list = []
+
+    def pull_markers():  # what arrives before the outlet goes away
+        try:
+            _until(lambda: (texts.extend(x[0] for x in marks.pull_chunk(timeout=0.1)[0])
+                            or "session_end" in texts), timeout=60)
+        except Exception:  # the outlet went away (LostError)
+            pass
+
+    reader = threading.Thread(target=pull_markers, daemon=True)
+    reader.start()
+    try:
+        recorder = StreamRecorder(stream.info, path=tmp_path / "rec")  # as the app records
+        recorder.attach(stream.runner)
+        session = PracticeSession(stream.runner, make_exercise("gauge", duration_s=None),
+                                  recorder=recorder, rest_s=30.0, baseline=stream)
+        steps: list = []
+        session.add_step_listener(steps.append)
+        stream.follow(session)
+        session.start()
+        stream.start()
+        assert _until(lambda: len(steps) >= 4, timeout=WAIT_S)
+        session.skip_rest()
+        n = len(steps)
+        assert _until(lambda: len(steps) >= n + 4, timeout=WAIT_S)
+        session.finish()
+    finally:
+        stream.close()
+        recorder.finish()
+
+    def markers():
+        return [(args[0], args[1]) for a, args in got if a == "/neurofb/marker"]
+
+    wanted = [("block_end", "baseline-rest"), ("baseline", "skipped"), ("block_end", "gauge"),
+              ("session_end", "")]
+    assert _until(lambda: all(w in markers() for w in wanted), timeout=20), markers()
+    recorded = {(m.kind, m.label) for m in session.markers}
+    assert set(wanted[:3]) <= recorded  # what the recording has, the receiver has
+    assert markers().count(("block_end", "gauge")) == 1  # once, not also from the runner
+    reader.join(30)
+    for text in ("block_end:baseline-rest", "baseline:skipped", "block_end:gauge"):
+        assert texts.count(text) == 1, texts  # the same over LSL

@@ -19,9 +19,15 @@ from typing import Any, Protocol
 from neurofb.errors import NeurofbError
 from neurofb.types import Chunk, Marker, Update
 
-__all__ = ["OutputError", "Sender", "SupportsListeners", "SupportsSteps"]
+__all__ = ["PRACTICE_KINDS", "OutputError", "Sender", "SupportsListeners", "SupportsSteps"]
 
 log = logging.getLogger(__name__)
+
+
+#: Marker kinds a practice session makes: while a session is followed they are taken from it
+#: (:meth:`neurofb.practice.session.PracticeSession.add_marker_listener`), not from the runner,
+#: which may carry them too.
+PRACTICE_KINDS = frozenset({"block_start", "block_end", "reward", "threshold", "baseline"})
 
 
 class OutputError(NeurofbError):

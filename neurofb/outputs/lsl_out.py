@@ -40,7 +40,13 @@ import numpy as np
 
 from neurofb.dsp.filters import StreamFilter, design_filter
 from neurofb.lsl import pylsl
-from neurofb.outputs.base import OutputError, Sender, SupportsListeners, SupportsSteps
+from neurofb.outputs.base import (
+    PRACTICE_KINDS,
+    OutputError,
+    Sender,
+    SupportsListeners,
+    SupportsSteps,
+)
 from neurofb.outputs.clock import StreamClock
 from neurofb.recording.mne_files import encode_marker
 from neurofb.types import Chunk, Marker, SourceInfo, Update
@@ -58,8 +64,7 @@ FOCUS_CHANNELS: tuple[tuple[str, str, str], ...] = (
 )
 #: Seconds the outlets stay open after the last sample when someone is reading them.
 LINGER_S = 0.5
-#: Marker kinds a practice session emits (taken from its steps while one is followed).
-PRACTICE_KINDS = frozenset({"block_start", "block_end", "reward", "threshold"})
+
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ class LslOutput:
         self._held: list[Chunk] = []
         self._runner: SupportsListeners | None = None
         self._following = False
+        self._session_markers = False  # the followed session sends its markers itself
         self._started = False
         self._ended = False
         self._n_samples = 0  # samples of the stream so far: session_end goes before the next
@@ -203,6 +209,12 @@ class LslOutput:
         """
         self._following = True
         session.add_step_listener(self.on_step)
+        # every marker of the session, as made: those of its steps, and Skip's and the end's,
+        # which come outside a step (a session without this listener: its steps' markers)
+        markers = getattr(session, "add_marker_listener", None)
+        self._session_markers = callable(markers)
+        if callable(markers):
+            markers(self._queue_marker)
         done = getattr(session, "add_done_listener", None)
         if callable(done):
             done(lambda _summary: self._unfollow())
@@ -234,8 +246,9 @@ class LslOutput:
         feedback = step.feedback
         state = None if feedback.gated or feedback.paused else float(feedback.on_target)
         self._queue_focus(step.update, state)
-        for marker in step.markers:
-            self._queue_marker(marker)
+        if not self._session_markers:
+            for marker in step.markers:
+                self._queue_marker(marker)
 
     def on_marker(self, marker: Marker) -> None:
         """Marker listener: queue it (a followed session's own kinds come from its steps)."""

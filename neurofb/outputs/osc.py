@@ -39,7 +39,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from neurofb.dsp.features import BANDS
-from neurofb.outputs.base import OutputError, Sender, SupportsListeners, SupportsSteps
+from neurofb.outputs.base import (
+    PRACTICE_KINDS,
+    OutputError,
+    Sender,
+    SupportsListeners,
+    SupportsSteps,
+)
 from neurofb.types import Marker, Update
 
 __all__ = ["OPENBCI_BANDS", "OscOutput", "OscRequest", "parse_address"]
@@ -142,6 +148,10 @@ class OscOutput:
         self._openbci = [self._bands.index(b) for b in OPENBCI_BANDS]
         self._runner: SupportsListeners | None = None
         self._following = False
+        self._session_markers = False  # the followed session sends its markers itself
+        self._started = False  # a session_start was sent
+        self._ended = False  # a session_end was sent
+        self.board = ""  # the source's name, the label of session_start (as on LSL)
         self.sender = Sender(f"neurofb-osc-{ip}:{request.port}", self._send)
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -150,6 +160,8 @@ class OscOutput:
         if self._runner is not None:
             raise RuntimeError("this output is already attached to a stream")
         self._runner = runner
+        info = getattr(getattr(runner, "source", None), "info", None)
+        self.board = str(getattr(info, "board", "") or "")
         runner.add_update_listener(self.on_update)
         runner.add_marker_listener(self.on_marker)
 
@@ -157,6 +169,11 @@ class OscOutput:
         """Also send the reward state and the markers of a practice session's steps."""
         self._following = True
         session.add_step_listener(self.on_step)
+        # every marker of the session, as made (Skip's and the end's come outside a step)
+        markers = getattr(session, "add_marker_listener", None)
+        self._session_markers = callable(markers)
+        if callable(markers):
+            markers(self._queue_marker)
         done = getattr(session, "add_done_listener", None)
         if callable(done):
             done(lambda _summary: setattr(self, "_following", False))
@@ -174,7 +191,11 @@ class OscOutput:
         return builder.build().dgram
 
     def on_update(self, update: Update) -> None:
-        """Update listener: queue the update's messages."""
+        """Update listener: queue the update's messages (``session_start`` before the first,
+        as LSL out does)."""
+        if not self._started:
+            self._started = True
+            self._queue_marker(Marker(0.0, "session_start", self.board))
         msgs = []
         rel = update.rel_power
         n_ch = len(rel)
@@ -201,9 +222,17 @@ class OscOutput:
         self.sender.put(msgs)
 
     def on_marker(self, marker: Marker) -> None:
-        """Marker listener (a followed session's own markers come from its steps)."""
-        if self._following and marker.kind in ("block_start", "block_end", "reward", "threshold"):
+        """Marker listener (a followed session's own markers come from the session)."""
+        if self._following and marker.kind in PRACTICE_KINDS:
             return
+        if marker.kind == "session_start":
+            if self._started:
+                return
+            self._started = True
+        if marker.kind == "session_end":
+            if self._ended:
+                return
+            self._ended = True
         self._queue_marker(marker)
 
     def _queue_marker(self, marker: Marker) -> None:
@@ -223,8 +252,9 @@ class OscOutput:
         if "neurofb" in self.request.formats and not (feedback.gated or feedback.paused):
             self.sender.put([self._message("/neurofb/reward_state",
                                            float(feedback.on_target))])  # fmt: skip
-        for marker in step.markers:
-            self._queue_marker(marker)
+        if not self._session_markers:
+            for marker in step.markers:
+                self._queue_marker(marker)
 
     # -- the sender thread ---------------------------------------------------------------------
     def _send(self, msgs: list[bytes]) -> None:
@@ -238,10 +268,14 @@ class OscOutput:
             raise error
 
     def close(self) -> None:
-        """Stop listening, send what is queued, close the socket; idempotent."""
+        """Stop listening, send ``session_end`` (unless the stream marked its own) and what is
+        queued, close the socket; idempotent."""
         if self._runner is not None:
             runner, self._runner = self._runner, None
             runner.remove_listener(self.on_update)
             runner.remove_listener(self.on_marker)
+            if not self._ended:
+                self._ended = True
+                self._queue_marker(Marker(0.0, "session_end"))
         self.sender.close()
         self._socket.close()

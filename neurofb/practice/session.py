@@ -129,12 +129,19 @@ class PracticeSession:
         self._lock = threading.RLock()
         self._step_listeners: list[Callable[[SessionStep], object]] = []
         self._done_listeners: list[Callable[[FeedbackSummary], object]] = []
+        self._marker_listeners: list[Callable[[Marker], object]] = []
         self._attached = False
 
     # -- listeners and control -----------------------------------------------------------
     def add_step_listener(self, callback: Callable[[SessionStep], object]) -> None:
         """Call ``callback(step)`` with every :class:`SessionStep`."""
         self._step_listeners.append(callback)
+
+    def add_marker_listener(self, callback: Callable[[Marker], object]) -> None:
+        """Call ``callback(marker)`` with every marker the session makes, as it makes it: those
+        of its steps, and those of Skip, End session and the timer, which come outside a step
+        (the session's block ends, ``baseline:skipped``). Keep it quick (a queue put)."""
+        self._marker_listeners.append(callback)
 
     def add_done_listener(self, callback: Callable[[FeedbackSummary], object]) -> None:
         """Call ``callback(summary)`` once, when the session ends (time up or :meth:`finish`)."""
@@ -279,6 +286,8 @@ class PracticeSession:
                 self.recorder.write_marker(m)
             elif self.runner is not None:
                 self.runner.mark(m.kind, m.label, m.value)
+            for cb in self._marker_listeners:
+                cb(m)
 
     # -- summaries -----------------------------------------------------------------------
     def summary(self) -> FeedbackSummary:
