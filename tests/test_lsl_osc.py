@@ -495,7 +495,10 @@ def test_a_followed_sessions_skip_and_end_markers_reach_the_receiver(lsl_loopbac
         session.skip_rest()
         n = len(steps)
         assert _until(lambda: len(steps) >= n + 4, timeout=WAIT_S)
+        assert all(o._marks.following for o in stream.outputs)
         session.finish()
+        # the session is over: the outputs go back to the stream's own updates and markers
+        assert not any(o._marks.following for o in stream.outputs)
     finally:
         stream.close()
         recorder.finish()

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from neurofb.errors import NeurofbError
 from neurofb.types import Chunk, Marker, Update
 
-__all__ = ["PRACTICE_KINDS", "OutputError", "Sender", "SupportsListeners", "SupportsSteps"]
+__all__ = ["PRACTICE_KINDS", "MarkerFilter", "OutputError", "Sender", "SupportsListeners",
+           "SupportsSteps"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,31 @@ log = logging.getLogger(__name__)
 #: which may carry them too.
 PRACTICE_KINDS = frozenset({"block_start", "block_end", "reward", "threshold", "baseline"})
 
+
+
+class MarkerFilter:
+    """Which of a stream's markers an output sends: a followed session's own kinds come from
+    the session (not again from the runner), and ``session_start``/``session_end`` once each.
+    """
+
+    def __init__(self) -> None:
+        self.following = False
+        self.started = False  # a session_start went out
+        self.ended = False  # a session_end went out
+
+    def passes(self, marker: Any) -> bool:
+        """Whether to send ``marker`` (the bounds are counted as sent when they pass)."""
+        if self.following and marker.kind in PRACTICE_KINDS:
+            return False
+        if marker.kind == "session_start":
+            if self.started:
+                return False
+            self.started = True
+        if marker.kind == "session_end":
+            if self.ended:
+                return False
+            self.ended = True
+        return True
 
 class OutputError(NeurofbError):
     """An output cannot be opened (bad host or port, a name in use) or stopped sending."""

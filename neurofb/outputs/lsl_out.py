@@ -41,7 +41,7 @@ import numpy as np
 from neurofb.dsp.filters import StreamFilter, design_filter
 from neurofb.lsl import pylsl
 from neurofb.outputs.base import (
-    PRACTICE_KINDS,
+    MarkerFilter,
     OutputError,
     Sender,
     SupportsListeners,
@@ -134,10 +134,8 @@ class LslOutput:
         self._filter: StreamFilter | None = None
         self._held: list[Chunk] = []
         self._runner: SupportsListeners | None = None
-        self._following = False
+        self._marks = MarkerFilter()  # following, session bounds sent
         self._session_markers = False  # the followed session sends its markers itself
-        self._started = False
-        self._ended = False
         self._n_samples = 0  # samples of the stream so far: session_end goes before the next
         try:
             lsl = pylsl()
@@ -207,7 +205,7 @@ class LslOutput:
         While it runs, each focus sample is sent from the session's step (which carries the
         reward decision) instead of from the bare update.
         """
-        self._following = True
+        self._marks.following = True
         session.add_step_listener(self.on_step)
         # every marker of the session, as made: those of its steps, and Skip's and the end's,
         # which come outside a step (a session without this listener: its steps' markers)
@@ -220,15 +218,15 @@ class LslOutput:
             done(lambda _summary: self._unfollow())
 
     def _unfollow(self) -> None:
-        self._following = False
+        self._marks.following = False
 
     # -- listeners (the runner's thread): quick, queue only ------------------------------------
     def on_chunk(self, chunk: Chunk) -> None:
         """Chunk listener: advance the clock, queue filtered EEG."""
         self.clock.on_chunk(chunk)
         self._n_samples = max(self._n_samples, chunk.first_sample + chunk.n_samples)
-        if not self._started:
-            self._started = True
+        if not self._marks.started:
+            self._marks.started = True
             self._queue_marker(Marker(chunk.first_sample / chunk.sfreq, "session_start",
                                       self.info.board))  # fmt: skip
         if self.eeg_outlet is not None:
@@ -236,12 +234,12 @@ class LslOutput:
 
     def on_update(self, update: Update) -> None:
         """Update listener: queue a focus sample (unless a followed session sends it)."""
-        if not self._following:
+        if not self._marks.following:
             self._queue_focus(update, None)
 
     def on_step(self, step: Any) -> None:
         """Step listener of a followed practice session."""
-        if not self._following:
+        if not self._marks.following:
             return
         feedback = step.feedback
         state = None if feedback.gated or feedback.paused else float(feedback.on_target)
@@ -252,17 +250,8 @@ class LslOutput:
 
     def on_marker(self, marker: Marker) -> None:
         """Marker listener: queue it (a followed session's own kinds come from its steps)."""
-        if self._following and marker.kind in PRACTICE_KINDS:
-            return
-        if marker.kind == "session_start":
-            if self._started:
-                return
-            self._started = True
-        if marker.kind == "session_end":
-            if self._ended:
-                return
-            self._ended = True
-        self._queue_marker(marker)
+        if self._marks.passes(marker):
+            self._queue_marker(marker)
 
     def _queue_focus(self, update: Update, reward_state: float | None) -> None:
         values = [_nan(update.focus), _nan(update.raw_focus), float(update.quality),
@@ -312,8 +301,8 @@ class LslOutput:
             runner, self._runner = self._runner, None
             for cb in (self.on_chunk, self.on_update, self.on_marker):
                 runner.remove_listener(cb)
-        if self._started and not self._ended:
-            self._ended = True
+        if self._marks.started and not self._marks.ended:
+            self._marks.ended = True
             self._queue_marker(Marker(self._n_samples / self.clock.sfreq, "session_end"))
         self.sender.close()
         outlets = [o for o in (self.focus_outlet, self.marker_outlet, self.eeg_outlet) if o]

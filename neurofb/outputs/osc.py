@@ -40,7 +40,7 @@ from typing import Any
 
 from neurofb.dsp.features import BANDS
 from neurofb.outputs.base import (
-    PRACTICE_KINDS,
+    MarkerFilter,
     OutputError,
     Sender,
     SupportsListeners,
@@ -147,10 +147,8 @@ class OscOutput:
         self._bands = list(BANDS)
         self._openbci = [self._bands.index(b) for b in OPENBCI_BANDS]
         self._runner: SupportsListeners | None = None
-        self._following = False
+        self._marks = MarkerFilter()  # following, session bounds sent
         self._session_markers = False  # the followed session sends its markers itself
-        self._started = False  # a session_start was sent
-        self._ended = False  # a session_end was sent
         self.board = ""  # the source's name, the label of session_start (as on LSL)
         self.sender = Sender(f"neurofb-osc-{ip}:{request.port}", self._send)
 
@@ -167,7 +165,7 @@ class OscOutput:
 
     def follow(self, session: SupportsSteps) -> None:
         """Also send the reward state and the markers of a practice session's steps."""
-        self._following = True
+        self._marks.following = True
         session.add_step_listener(self.on_step)
         # every marker of the session, as made (Skip's and the end's come outside a step)
         markers = getattr(session, "add_marker_listener", None)
@@ -176,7 +174,7 @@ class OscOutput:
             markers(self._queue_marker)
         done = getattr(session, "add_done_listener", None)
         if callable(done):
-            done(lambda _summary: setattr(self, "_following", False))
+            done(lambda _summary: setattr(self._marks, "following", False))
 
     # -- listeners: build the messages, queue them ------------------------------------------------
     def _message(self, address: str, *args: Any) -> bytes:
@@ -193,8 +191,8 @@ class OscOutput:
     def on_update(self, update: Update) -> None:
         """Update listener: queue the update's messages (``session_start`` before the first,
         as LSL out does)."""
-        if not self._started:
-            self._started = True
+        if not self._marks.started:
+            self._marks.started = True
             self._queue_marker(Marker(0.0, "session_start", self.board))
         msgs = []
         rel = update.rel_power
@@ -223,17 +221,8 @@ class OscOutput:
 
     def on_marker(self, marker: Marker) -> None:
         """Marker listener (a followed session's own markers come from the session)."""
-        if self._following and marker.kind in PRACTICE_KINDS:
-            return
-        if marker.kind == "session_start":
-            if self._started:
-                return
-            self._started = True
-        if marker.kind == "session_end":
-            if self._ended:
-                return
-            self._ended = True
-        self._queue_marker(marker)
+        if self._marks.passes(marker):
+            self._queue_marker(marker)
 
     def _queue_marker(self, marker: Marker) -> None:
         if "neurofb" not in self.request.formats:
@@ -246,7 +235,7 @@ class OscOutput:
 
     def on_step(self, step: Any) -> None:
         """Step listener of a followed practice session: reward state and session markers."""
-        if not self._following:
+        if not self._marks.following:
             return
         feedback = step.feedback
         if "neurofb" in self.request.formats and not (feedback.gated or feedback.paused):
@@ -274,8 +263,8 @@ class OscOutput:
             runner, self._runner = self._runner, None
             runner.remove_listener(self.on_update)
             runner.remove_listener(self.on_marker)
-            if not self._ended:
-                self._ended = True
+            if not self._marks.ended:
+                self._marks.ended = True
                 self._queue_marker(Marker(0.0, "session_end"))
         self.sender.close()
         self._socket.close()
