@@ -54,3 +54,32 @@ def test_session_end_follows_the_last_focus_sample_on_the_streams_clock(lsl_loop
     n = round(updates[-1].t * demo.sfreq)
     assert np.isclose(marker_stamps[-1] - stamps[-1], (stream.runner.samples - n + 1) / demo.sfreq,
                       atol=1e-6)  # fmt: skip
+
+
+def test_a_receiver_that_connects_after_the_start_still_gets_session_start(lsl_loopback):
+    """session_start was pushed as the outlet appeared, before any inlet could connect (liblsl
+    gives an inlet only what comes after it connects): no receiver ever saw it. It is now held
+    for the first receiver, with its own time."""
+    pylsl = lsl_loopback
+    demo = formats.open_recording(paths.shipped_recordings_dir() / "demo-eegmat")
+    name = f"start-{uuid.uuid4().hex[:8]}"
+    stream = open_stream(StreamRequest(ReplayRequest(demo, speed=2.0, seconds=30.0),
+                                       target="engagement", lsl_out=LslOutRequest(name)))
+    updates: list = []
+    stream.runner.add_update_listener(updates.append)
+    stream.start()
+    try:
+        until(lambda: len(updates) >= 4)  # the stream is well under way: session_start is due
+        info = pylsl.resolve_byprop("name", f"{name}-Markers", timeout=10)[0]
+        marks = pylsl.StreamInlet(info, recover=False)
+        marks.open_stream(10)
+        got: list = []
+        until(lambda: bool(got.extend(zip(*marks.pull_chunk(timeout=0.1), strict=True)))
+              or any(s[0].startswith("session_start") for s, _ in got), timeout=20)
+    finally:
+        stream.runner.stop()
+        stream.close()
+    (sample, stamp), *_ = [(s, t) for s, t in got if s[0].startswith("session_start")]
+    assert sample[0] == "session_start:eegmat-demo"
+    first = stream.outputs[0].clock.lsl_time(0)
+    assert abs(stamp - first) < 1e-6  # stamped when the stream started, not when it was sent

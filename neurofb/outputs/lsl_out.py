@@ -136,6 +136,8 @@ class LslOutput:
         self._runner: SupportsListeners | None = None
         self._marks = MarkerFilter()  # following, session bounds sent
         self._session_markers = False  # the followed session sends its markers itself
+        #: session_start held until the marker outlet has a receiver (text, LSL time)
+        self._pending_start: tuple[str, float] | None = None
         self._n_samples = 0  # samples of the stream so far: session_end goes before the next
         try:
             lsl = pylsl()
@@ -283,6 +285,15 @@ class LslOutput:
     # -- the sender thread --------------------------------------------------------------------
     def _send(self, message: tuple) -> None:
         kind, payload, stamp = message
+        if self._pending_start is not None and self.marker_outlet.have_consumers():
+            self.marker_outlet.push_sample([self._pending_start[0]], self._pending_start[1])
+            self._pending_start = None
+        if kind == "marker" and payload.startswith("session_start") and (
+                not self.marker_outlet.have_consumers()):
+            # liblsl gives an inlet only what is pushed after it connects, and the outlet was
+            # made a moment ago: keep session_start (with its time) for the first receiver
+            self._pending_start = (payload, stamp)
+            return
         if kind == "focus":
             self.focus_outlet.push_sample(payload, stamp)
         elif kind == "marker":
