@@ -147,6 +147,20 @@ def test_bdf_cut_short_is_reported(tmp_path, capsys):
     assert "of the 180.0 s its header lists" in out
 
 
+def test_a_fif_cut_short_mid_data_replays_what_is_there_and_says_it_stopped(tmp_path, capsys):
+    """Its header promises more than the file holds: the summary's first line said the
+    header's length as if all of it had been replayed."""
+    fif = export(open_recording(DEMO), "fif", tmp_path / "demo.fif")
+    size = fif.stat().st_size
+    with open(fif, "r+b") as fh:
+        fh.truncate(int(size * 0.7))
+    code, out, err = cli(capsys, "replay", fif, "--speed", "max", "--target", "engagement")
+    assert code == 0 and "Traceback" not in err
+    first = out.splitlines()[0]
+    assert first.endswith("— stopped early: see the warning below")
+    assert "warning: the replay stopped at" in out
+
+
 def test_timestamps_column_that_is_not_a_clock_is_refused_in_one_line(tmp_path, capsys):
     rec = demo_copy(tmp_path)
     raw = bytearray((rec / "eeg.bin").read_bytes())

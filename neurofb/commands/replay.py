@@ -163,7 +163,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             f"{len(recording.ch_names)} channels at {recording.sfreq:g} Hz) at speed {speed} "
             f"with target {stream.target}: {stats.rows} updates ({stats.gated} gated) "
             f"in {wall:.2f} s ({streamed / wall if wall > 0 else 0:.0f}× real time)"
-            + (" — interrupted" if interrupted else ""),
+            + (" — interrupted" if interrupted else "")
+            + (" — stopped early: see the warning below" if problem else ""),
             "mean focus --" if stats.mean_focus is None else f"mean focus {stats.mean_focus:.3f}",
         ]
         if stream.trace is not None:
