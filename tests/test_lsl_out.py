@@ -14,16 +14,22 @@ from neurofb.recording import formats
 from neurofb.stream.assemble import ReplayRequest, StreamRequest, open_stream
 
 
+def replay_out(prefix: str, *, speed: float, seconds: float):
+    """A replay of the demo with LSL out under a fresh name: (demo, name, stream, its updates)."""
+    demo = formats.open_recording(paths.shipped_recordings_dir() / "demo-eegmat")
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    stream = open_stream(StreamRequest(ReplayRequest(demo, speed=speed, seconds=seconds),
+                                       target="engagement", lsl_out=LslOutRequest(name)))
+    updates: list = []
+    stream.runner.add_update_listener(updates.append)
+    return demo, name, stream, updates
+
+
 def test_session_end_follows_the_last_focus_sample_on_the_streams_clock(lsl_loopback):
     # A replay faster than real time stamps its samples ahead of the wall clock: session_end
     # must be stamped on that same clock (the sample after the last), not with the wall clock.
     pylsl = lsl_loopback
-    demo = formats.open_recording(paths.shipped_recordings_dir() / "demo-eegmat")
-    name = f"end-{uuid.uuid4().hex[:8]}"
-    stream = open_stream(StreamRequest(ReplayRequest(demo, speed=10.0, seconds=20.0),
-                                       target="engagement", lsl_out=LslOutRequest(name)))
-    updates: list = []
-    stream.runner.add_update_listener(updates.append)
+    demo, name, stream, updates = replay_out("end", speed=10.0, seconds=20.0)
     focus, marks = open_out_inlets(pylsl, name, stream.outputs[0])
     stream.run()
     stamps: list = []
@@ -61,12 +67,7 @@ def test_a_receiver_that_connects_after_the_start_still_gets_session_start(lsl_l
     gives an inlet only what comes after it connects): no receiver ever saw it. It is now held
     for the first receiver, with its own time."""
     pylsl = lsl_loopback
-    demo = formats.open_recording(paths.shipped_recordings_dir() / "demo-eegmat")
-    name = f"start-{uuid.uuid4().hex[:8]}"
-    stream = open_stream(StreamRequest(ReplayRequest(demo, speed=2.0, seconds=30.0),
-                                       target="engagement", lsl_out=LslOutRequest(name)))
-    updates: list = []
-    stream.runner.add_update_listener(updates.append)
+    _, name, stream, updates = replay_out("start", speed=2.0, seconds=30.0)
     stream.start()
     try:
         until(lambda: len(updates) >= 4)  # the stream is well under way: session_start is due

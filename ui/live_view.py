@@ -89,6 +89,7 @@ class FocusMeter(QWidget):
         self.threshold: float | None = None
         self.reason = "waiting for data"
         self.reason_shown = ""  # the reason as drawn (cut to fit under the bar)
+        self._fitted: tuple = ()  # the (text, width, height) reason_shown was fitted for
         self.rewarding = False
 
     def set_state(self, focus: float | None, *, threshold: float | None = None,
@@ -138,7 +139,10 @@ class FocusMeter(QWidget):
         text = "focus" if self.focus is not None else (self.reason or "no focus")
         self.setToolTip(text)
         area = QRectF(4, h - 34, w - 8, 34)  # below the bar: never drawn over it
-        self.reason_shown = fit_text(p.fontMetrics(), text, area)
+        key = (text, w, h)
+        if key != self._fitted:  # measured once per text and size, not at every frame
+            self._fitted = key
+            self.reason_shown = fit_text(p.fontMetrics(), text, area)
         p.drawText(area, _REASON_FLAGS, self.reason_shown)
         p.end()
 

@@ -69,6 +69,9 @@ def calibration_source(recording: str) -> str:
     the recording keeps them in its meta.json: ``source.replay`` of a replay, ``board`` of
     BrainFlow's synthetic board.
     """
+    from types import SimpleNamespace
+
+    from neurofb.recording.base import recorded_simulation
     from neurofb.recording.folder import read_meta
 
     try:
@@ -78,8 +81,7 @@ def calibration_source(recording: str) -> str:
     source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
     if "replay" in source:
         return "a replayed recording"
-    if str(meta.get("board", "")).lower() == "synthetic" or -1 in (
-            source.get("board_id"), source.get("master_board")):
+    if recorded_simulation(SimpleNamespace(info=None, meta=meta)):  # the engine's own test
         return "the synthetic board"
     if source.get("board_id") == -3:  # BrainFlow's playback board: a file played back
         return "a replayed recording (BrainFlow's playback board)"

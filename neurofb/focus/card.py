@@ -167,17 +167,15 @@ def check_weights(model_dir: str | os.PathLike, meta: Mapping[str, Any]) -> Path
 
 
 def _stored_architecture(wpath: Path) -> Any:
-    """The architecture a weights file's safetensors header records (JSON; no torch), or
-    None when it records none."""
-    import struct
+    """The architecture a weights file's safetensors header records (its metadata only: no
+    tensor is read, no torch), or None when it records none."""
+    from safetensors import SafetensorError, safe_open
 
     try:
-        with open(wpath, "rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(min(size, 1 << 24)))
-        text = (header.get("__metadata__") or {}).get("architecture")
+        with safe_open(str(wpath), framework="numpy") as f:
+            text = (f.metadata() or {}).get("architecture")
         return None if text is None else json.loads(text)
-    except (OSError, ValueError, struct.error, AttributeError) as err:
+    except (SafetensorError, OSError, ValueError) as err:
         raise ModelError(f"{wpath} is not a readable safetensors file ({err})") from None
 
 
