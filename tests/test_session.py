@@ -117,11 +117,19 @@ def test_headless_pause_resume_and_finish():
     ended = []
     session.add_done_listener(ended.append)
     ups = updates([0.9] * 60)
+    session.pause()  # before the first update: nothing to mark, and it holds
+    session.resume()
+    assert session.markers == []
     first = [session.feed(u) for u in ups[:20]]
     session.pause()
+    session.pause()  # a second Pause is not a second pause
     paused = [session.feed(u) for u in ups[20:40]]
     session.resume()
+    session.resume()
     after = [session.feed(u) for u in ups[40:]]
+    # the recording shows the paused stretch: marked at the last update before each click
+    marks = [(m.kind, m.t) for m in session.markers if m.kind in ("pause", "resume")]
+    assert marks == [("pause", ups[19].t), ("resume", ups[39].t)]
     assert any(s.feedback.reward for s in first) and any(s.feedback.reward for s in after)
     assert all(s.view.paused and not s.feedback.reward and not s.markers for s in paused)
     summary = session.finish()

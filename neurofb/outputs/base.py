@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 #: Marker kinds a practice session makes: while a session is followed they are taken from it
 #: (:meth:`neurofb.practice.session.PracticeSession.add_marker_listener`), not from the runner,
 #: which may carry them too.
-PRACTICE_KINDS = frozenset({"block_start", "block_end", "reward", "threshold", "baseline"})
+PRACTICE_KINDS = frozenset({"block_start", "block_end", "reward", "threshold", "baseline",
+                            "pause", "resume"})
 
 
 

@@ -123,6 +123,7 @@ class PracticeSession:
         self.rest = RestBaseline(rest_s) if rest_s else None
         self.baseline = baseline
         self._user_paused = False
+        self._pause_marked = False  # the current pause has its ``pause`` marker
         self.markers: list[Marker] = []
         self.last: SessionStep | None = None
         self.done = False
@@ -171,18 +172,35 @@ class PracticeSession:
     def pause(self) -> None:
         """Pause: no rewards, the exercise clock stops, calibration blocks close.
 
-        (The rest baseline keeps going: the baseline is the stream's next seconds.)
+        The session marks it (``pause``, at the last update's time), so a recording shows the
+        paused stretch. (The rest baseline keeps going: the baseline is the stream's next
+        seconds.)
         """
         with self._lock:
+            if self._user_paused or self.done:
+                return
             self._user_paused = True
             self.controller.pause()
+            self._pause_marked = self._mark_now("pause")
 
     def resume(self) -> None:
-        """Resume after :meth:`pause`."""
+        """Resume after :meth:`pause` (marked ``resume``, at the last update's time)."""
         with self._lock:
+            if not self._user_paused or self.done:
+                return
             self._user_paused = False
             if not self.resting:
                 self.controller.resume()
+            if self._pause_marked:
+                self._mark_now("resume")
+
+    def _mark_now(self, kind: str) -> bool:
+        """Emit a ``kind`` marker at the last update's stream time; False before the first
+        update (nothing to mark: the session has not begun)."""
+        if self.last is None:
+            return False
+        self._emit((Marker(self.last.update.t, kind),))
+        return True
 
     def skip_rest(self) -> None:
         """Skip the rest baseline: the stream goes back to cold mode and the exercise starts."""

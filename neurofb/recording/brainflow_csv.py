@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 MARKER_CODES: dict[str, float] = {
     "session_start": 1.0, "session_end": 2.0, "block_start": 3.0, "block_end": 4.0,
     "reward": 5.0, "threshold": 6.0, "note": 7.0, "disconnect": 8.0, "reconnect": 9.0,
+    "pause": 10.0, "resume": 11.0,
 }  # fmt: skip
 OTHER_CODE = 99.0
 SIDECAR_FORMAT = "neurofb-brainflow-csv"

@@ -47,7 +47,7 @@ from neurofb.types import MAX_SFREQ, Marker, SourceInfo
 #: Marker kinds of the engine (docs/recording-format.md): the only kinds text is decoded as.
 KINDS = frozenset({
     "session_start", "session_end", "block_start", "block_end", "reward", "threshold",
-    "note", "disconnect", "reconnect", "baseline", "label",
+    "note", "disconnect", "reconnect", "baseline", "label", "pause", "resume",
 })  # fmt: skip
 #: First word of channel names that are not EEG (dropped on import).
 NOT_EEG = frozenset({

@@ -160,6 +160,11 @@ def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
     fb = page.last_result.feedback
     assert fb.paused_s > 1.0
     assert fb.duration_s < 60
+    # the recording marks the pause and the resume, in order, inside the exercise's block
+    kinds = [m.kind for m in open_recording(page.last_result.recording).markers]
+    assert kinds.count("pause") == 1 and kinds.count("resume") == 1
+    assert kinds.index("block_start") < kinds.index("pause") < kinds.index("resume") \
+        < kinds.index("block_end")
     # the focus chart runs on session time, as the summary's clock: the pause is left out,
     # marked, and the line breaks there instead of crossing it
     summary = page.summary
