@@ -69,6 +69,10 @@ def test_stream_runs_for_seconds_with_trace_and_recording(tmp_path):
     kinds = [m.kind for m in rec.markers]
     assert kinds[0] == "session_start" and kinds[-1] == "session_end"
     assert rec.meta.get("summary", {}).get("board") == "synthetic"
+    # a session that ended as asked is complete, and neither its summary nor the library says
+    # otherwise
+    assert rec.meta["complete"] is True and rec.meta["interrupted"] is False
+    assert "interrupted" not in rec.meta["summary"]["notes"]
     assert rec.meta["target"] == rec.meta["model"] == "engagement"  # a band-power target
     assert rec.meta["model_hash"] is None
 

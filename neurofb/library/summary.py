@@ -334,7 +334,7 @@ def _trace_rows(recording: Any) -> list[dict[str, str]]:
     return []
 
 
-def summarise_recording(recording: Any) -> SessionSummary:
+def summarise_recording(recording: Any, *, closing: bool = False) -> SessionSummary:
     """Compute a session summary from a recording's focus trace, markers and metadata.
 
     Parameters
@@ -343,6 +343,9 @@ def summarise_recording(recording: Any) -> SessionSummary:
         An opened recording; its focus trace is ``recording.trace`` (else the folder's
         ``trace.csv``). Without a trace there are no focus statistics, only duration, markers
         and metadata.
+    closing : bool
+        Its writer is closing it normally now: its meta.json does not say "complete" yet, and
+        that is not what a crash left (no "interrupted" note).
 
     Returns
     -------
@@ -359,7 +362,7 @@ def summarise_recording(recording: Any) -> SessionSummary:
         markers = [m for m in markers if start <= m.t <= end_s]
         fields["duration_s"] = end_s - start
     fields.update(summarise_trace(rows, markers, duration_s=end_s))
-    if meta.get("interrupted") or meta.get("complete") is False:  # what a crash left
+    if meta.get("interrupted") or (meta.get("complete") is False and not closing):  # a crash
         fields["notes"] = "; ".join(
             n for n in ("interrupted: recovered after the program stopped", fields["notes"]) if n)
     return SessionSummary.from_dict(fields)

@@ -224,7 +224,7 @@ class StreamRecorder:
         if summary is None:
             try:
                 self.writer.flush()
-                summary = summarise_recording(read_folder(self.path))
+                summary = summarise_recording(read_folder(self.path), closing=True)
             except (OSError, RecordingError) as err:
                 problem = f"no session summary: {err}"
         self.writer.close(summary=None if summary is None else summary.to_dict())
