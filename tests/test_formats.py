@@ -158,6 +158,9 @@ def test_csv_without_sidecar_needs_the_right_board(synth, exported, tmp_path):
     assert back.info.ch_names == synth.info.ch_names
     # without the sidecar the markers come from the board's marker row: kinds, no labels
     assert [m.kind for m in back.markers] == [m.kind for m in synth.markers]
+    # and the start is the board's first timestamp (Unix seconds), not the time of reading
+    assert back.meta["start_unix"] == pytest.approx(float(back.timestamps[0]), abs=1e-6)
+    assert back.meta["start_unix"] == pytest.approx(float(synth.timestamps[0]), abs=1e-6)
     with pytest.raises(RecordingError, match="32 columns per line but cyton files have 24"):
         formats.read_file(bare, board="cyton")
     with pytest.raises(RecordingError, match="unknown board"):

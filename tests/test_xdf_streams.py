@@ -99,3 +99,24 @@ def test_timestamps_that_jump_back_are_a_damaged_file_for_every_command(tmp_path
         read_xdf(path)
     stream.stamps[100] -= 40_000.0
     assert read_xdf(write_xdf(tmp_path / "fine.xdf", [stream])).n_samples == len(stream.stamps)
+
+
+def test_an_import_starts_when_the_file_says_and_ends_that_plus_its_length(tmp_path):
+    """The file header's <datetime> (LabRecorder's recording start, with its UTC offset) is the
+    recording's start, in UTC; without one the import's time is, with a warning. Either way
+    the end is the start plus the samples' duration, not when the import finished writing."""
+    import datetime as dt
+
+    from neurofb.recording import import_file, read_meta
+
+    path = write_xdf(tmp_path / "dated.xdf", [_eeg("Dated", 4)],
+                     datetime="2019-05-21T15:14:31+0200")
+    meta = read_meta(import_file(path, tmp_path / "dated"))
+    assert meta["start_unix"] == dt.datetime(2019, 5, 21, 13, 14, 31, tzinfo=dt.UTC).timestamp()
+    assert meta["start_time"].startswith("2019-05-21T13:14:31") and meta["start_time"].endswith(
+        "+00:00")
+    assert meta["end_unix"] - meta["start_unix"] == pytest.approx(N / SFREQ)
+    undated = write_xdf(tmp_path / "undated.xdf", [_eeg("Undated", 5)])
+    assert any("no recording date" in w for w in read_xdf(undated).warnings)
+    meta = read_meta(import_file(undated, tmp_path / "undated"))
+    assert meta["end_unix"] - meta["start_unix"] == pytest.approx(N / SFREQ)

@@ -76,10 +76,12 @@ class XdfStream:
         return bytes(out)
 
 
-def write_xdf(path: str | Path, streams: Sequence[XdfStream]) -> Path:
-    """Write ``streams`` into an XDF file at ``path``."""
+def write_xdf(path: str | Path, streams: Sequence[XdfStream], *, datetime: str = "") -> Path:
+    """Write ``streams`` into an XDF file at ``path`` (with LabRecorder's ``<datetime>`` of the
+    recording's start in the file header when given)."""
     blob = bytearray(b"XDF:")
-    blob += _chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
+    when = f"<datetime>{escape(datetime)}</datetime>" if datetime else ""
+    blob += _chunk(1, f'<?xml version="1.0"?><info><version>1.0</version>{when}</info>'.encode())
     for sid, s in enumerate(streams, start=1):
         blob += _chunk(2, struct.pack("<I", sid) + s.header_xml().encode("utf-8"))
     for sid, s in enumerate(streams, start=1):

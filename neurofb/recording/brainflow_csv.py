@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,8 @@ MARKER_CODES: dict[str, float] = {
     "pause": 10.0, "resume": 11.0,
 }  # fmt: skip
 OTHER_CODE = 99.0
+#: Timestamps before this (2001-09-09) are not a BrainFlow board's Unix time.
+EARLIEST_UNIX = 1e9
 SIDECAR_FORMAT = "neurofb-brainflow-csv"
 DEFAULT_BOARD = "synthetic"
 
@@ -298,6 +301,13 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Reco
     data = TimeSeries(lambda a, b: np.array(rows(a, b)[:, 1:].T, order="C"), (n_ch, n),
                       keep=cache)
     timestamps = TimeSeries(lambda a, b: rows(a, b)[:, 0].copy(), (n,), keep=cache)
+    if "start_unix" not in meta and n:  # no sidecar: BrainFlow's timestamps are Unix seconds
+        first = float(rows(0, 1)[0, 0])
+        if EARLIEST_UNIX <= first <= time.time() + 86400.0:
+            meta["start_unix"] = first
+        else:
+            warn.append(f"{path.name}: its first timestamp ({first:g}) is not a Unix time; the "
+                        "recording's start is the time of this import")
     return Recording(info=info, meta=meta, data=data, timestamps=timestamps, markers=markers,
                      path=path, warnings=warn)  # fmt: skip
 

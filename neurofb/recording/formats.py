@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -436,6 +437,9 @@ def import_file(
                 "interrupted", "n_samples", "source", "file"}  # fmt: skip
     meta = {k: v for k, v in rec.meta.items() if k not in reserved}
     meta["imported_from"] = str(Path(path).resolve())
+    # a file that says not when it was recorded starts at the import (its read warned so), and
+    # ends that plus its duration, not when writing it ended
+    meta.setdefault("start_unix", time.time())
     if user is not None:
         meta["user"] = user
     if rec.warnings:

@@ -24,7 +24,9 @@ stream (which are played back to back, with a warning).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,30 @@ log = logging.getLogger(__name__)
 
 #: The first four bytes of every XDF file.
 MAGIC = b"XDF:"
+
+
+def _header_time(when: str, path: Path, warn: list[str]) -> float | None:
+    """The Unix time of the file header's ``<datetime>`` (LabRecorder's recording start).
+
+    None, with a warning, when the header has none or one that is not ISO 8601 (the import's
+    own time is then the recording's start); a time without a UTC offset is read as this
+    computer's local time.
+    """
+    if not when:
+        warn.append(f"{path.name}: the file header has no recording date (<datetime>); the "
+                    "recording's start is the time of this import")
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(when.strip())
+    except ValueError:
+        warn.append(f"{path.name}: the header's recording date {when!r} is not an ISO 8601 "
+                    "time; the recording's start is the time of this import")
+        return None
+    if parsed.tzinfo is None:
+        warn.append(f"{path.name}: the header's recording date {when!r} has no UTC offset; it "
+                    "is read as this computer's local time")
+    start = parsed.timestamp()
+    return start if math.isfinite(start) else None
 
 
 def _first(value: Any, default: str = "") -> str:
@@ -335,8 +361,9 @@ def read_xdf(
     meta = {"source_format": "xdf", "file": str(path), "xdf_stream": name,
             "xdf_streams": [_summary(s) for s in streams], "unit_in_file": unit_text}
     when = _first(header.get("info", {}).get("datetime")) if isinstance(header, dict) else ""
-    if when:
-        meta["start_time"] = when
+    start = _header_time(when, path, warn)
+    if start is not None:  # the writer sets start_time (UTC) and the end from it
+        meta["start_unix"] = start
     source = SourceInfo(ch_names=ch_names, sfreq=sfreq, board=name or "xdf", live=False,
                         details={"recording": str(path), "format": "xdf", "stream": name,
                                  "stream_type": _first(info.get("type"))})  # fmt: skip
