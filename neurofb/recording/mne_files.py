@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import math
 import os
 import re
@@ -43,6 +44,8 @@ import numpy as np
 from neurofb.errors import RecordingError
 from neurofb.recording.base import Recording, TimeSeries, portable_meta
 from neurofb.types import MAX_SFREQ, Marker, SourceInfo
+
+log = logging.getLogger(__name__)
 
 #: Marker kinds of the engine (docs/recording-format.md): the only kinds text is decoded as.
 KINDS = frozenset({
@@ -213,6 +216,12 @@ def to_raw(recording: Any, *, fill_nonfinite: bool = False) -> Any:
     sfreq = float(recording.info.sfreq)
     last = (data.shape[1] - 1) / sfreq
     markers = list(recording.markers)
+    outside = [m for m in markers if not 0.0 <= m.t <= last]
+    if outside:  # an annotation cannot lie outside the data (MNE would drop it)
+        log.warning("%d marker(s) outside the recorded samples (the first: %s at %.3f s; the "
+                    "samples span 0–%.3f s) are written at the first or last sample; the "
+                    "recording's markers.jsonl keeps their times", len(outside),
+                    outside[0].kind, outside[0].t, last)
     onsets = list(np.clip([m.t for m in markers], 0.0, last))
     durations = [0.0] * len(markers)
     descriptions = [encode_marker(m) for m in markers]
@@ -257,6 +266,7 @@ def write_edf(recording: Any, out: str | os.PathLike, *, fmt: str = "edf") -> Pa
             f"cannot export {fmt.upper()}: the recording holds values up to {peak:.3g} µV, "
             f"beyond the {EDF_MAX_UV:.0e} µV an {fmt.upper()} header can state (a damaged "
             "recording?). Export FIF instead.")
+    raw = _whole_records(raw)
     out = Path(out)
     try:
         with warnings.catch_warnings():
@@ -268,6 +278,25 @@ def write_edf(recording: Any, out: str | os.PathLike, *, fmt: str = "edf") -> Pa
     except (ValueError, RuntimeError) as err:
         raise RecordingError(f"cannot export {fmt.upper()}: {err}") from err
     return out
+
+
+def _whole_records(raw: Any) -> Any:
+    """At a non-integer rate EDF's data records hold ``floor(sfreq)`` samples each and MNE
+    needs whole records: pad the last one with edge values under ``BAD_ACQ_SKIP`` (what MNE
+    itself does at integer rates, and what import and replay drop again)."""
+    import mne
+
+    sfreq = float(raw.info["sfreq"])
+    per_record = math.floor(sfreq)
+    pad = -raw.n_times % per_record
+    if sfreq.is_integer() or not pad:
+        return raw
+    padded = mne.io.RawArray(np.pad(raw.get_data(), ((0, 0), (0, pad)), mode="edge"),
+                             raw.info, verbose="error")
+    skip = mne.Annotations([raw.n_times / sfreq], [pad / sfreq], [PAD_ANNOTATION],
+                           orig_time=raw.annotations.orig_time)
+    padded.set_annotations(raw.annotations + skip)
+    return padded
 
 
 def write_fif(recording: Any, out: str | os.PathLike) -> Path:
@@ -310,7 +339,7 @@ def write_bids(recording: Any, root: str | os.PathLike) -> Path:
 
     root = Path(root)
     meta = getattr(recording, "meta", {}) or {}
-    raw = to_raw(recording, fill_nonfinite=True)
+    raw = _whole_records(to_raw(recording, fill_nonfinite=True))  # written as EDF
     with raw.info._unlock():
         raw.info["line_freq"] = _line_freq(recording, meta)  # BIDS PowerLineFrequency
     meas = raw.info["meas_date"]
