@@ -269,15 +269,18 @@ MIND_MONITOR_HEADER = (
 )
 
 
-def _mind_monitor(path: Path, eeg: np.ndarray, *, rate: float = 256.0) -> Path:
-    """Mind Monitor's CSV (Recording Interval: Constant): packets of 12 samples share a time."""
+def _mind_monitor(path: Path, eeg: np.ndarray, *, rate: float = 256.0, gap_s: float = 0.0
+                  ) -> Path:
+    """Mind Monitor's CSV (Recording Interval: Constant): packets of 12 samples share a time;
+    ``gap_s``: a Bluetooth dropout of that long after the first 10 s."""
     cols = MIND_MONITOR_HEADER.split(",")
     start = dt.datetime(2024, 3, 1, 10, 0, 0)
     lines = [MIND_MONITOR_HEADER,
              start.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "," * (len(cols) - 2)
              + ",/muse/event/connected MuseS-1234"]
     for i in range(eeg.shape[1]):
-        when = start + dt.timedelta(seconds=(i // 12) * 12 / rate + 0.1)
+        lost = gap_s if i >= 10 * rate else 0.0
+        when = start + dt.timedelta(seconds=(i // 12) * 12 / rate + 0.1 + lost)
         cells = ["0.5"] * 20 + [f"{v:.3f}" for v in eeg[:, i]] + ["800.0"] + ["0.1"] * 6
         cells += ["1", "1.0", "1.0", "1.0", "1.0", "88.0", ""]
         lines.append(when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "," + ",".join(cells))
@@ -296,6 +299,12 @@ def test_mind_monitor_csv(demo, tmp_path):
     assert [(m.kind, m.label) for m in rec.markers] == [
         ("note", "/muse/event/connected MuseS-1234"), ("label", "marker 1")]
     assert rec.markers[1].t == 1272 / 256.0  # the first sample of the packet it came with
+    assert not any("gaps" in w for w in rec.warnings)
+    # a 2 s dropout: the samples are played back to back, and the import says so
+    gap = formats.read_file(_mind_monitor(tmp_path / "gap.csv", eeg, gap_s=2.0))
+    assert gap.n_samples == rec.n_samples and gap.markers == rec.markers
+    assert any("gaps: its samples span 22.0 s but fill 20.0 s at 256 Hz" in w
+               for w in gap.warnings)
     updates = replay(rec, target="engagement")
     assert any(u.focus is not None for u in updates)
     # averaged recording (1 row per second) is refused with the setting to change

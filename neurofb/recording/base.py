@@ -296,3 +296,19 @@ def complete_lines(text: str, name: str, warnings: list[str]) -> str:
     if text[cut:].strip():
         warnings.append(f"{name}: {TORN_LINE}")
     return text[:cut]
+
+
+def gap_warning(stamps: np.ndarray, sfreq: float, what: str) -> str:
+    """A warning when a file's timestamps span clearly more time than its samples fill at
+    ``sfreq`` (dropped samples: a Bluetooth or network dropout), else ``""``.
+
+    The samples are then played back to back, so the recording is shorter than the time the
+    file spans; markers stay with the samples they fell on.
+    """
+    n = len(stamps)
+    span = float(stamps[-1] - stamps[0]) if n > 1 else 0.0
+    expected = (n - 1) / sfreq
+    if span - expected > max(1.0, 0.01 * expected):
+        return (f"{what} has gaps: its samples span {span:.1f} s but fill {expected:.1f} s at "
+                f"{sfreq:g} Hz; they are played back to back")
+    return ""

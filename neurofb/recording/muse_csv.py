@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from neurofb.errors import RecordingError
-from neurofb.recording.base import Recording, complete_lines
+from neurofb.recording.base import Recording, complete_lines, gap_warning
 from neurofb.types import Marker, SourceInfo
 
 __all__ = ["MUSE_RATES", "read_muse_csv", "sniff_muse"]
@@ -184,6 +184,9 @@ def read_muse_csv(path: str | os.PathLike) -> Recording:
     if not np.isfinite(data).all():
         raise RecordingError(f"{path} holds non-numeric or infinite samples; it is damaged")
     sfreq = _rate(stamps, path, kind)
+    gaps = gap_warning(stamps, sfreq, path.name)
+    if gaps:
+        warn.append(gaps)
     n = stamps.size
     sample_no = np.arange(n, dtype=np.float64)
     markers = []

@@ -36,7 +36,7 @@ import numpy as np
 from neurofb.dsp.montage import montage_names
 from neurofb.dsp.units import factor_to_uv, guess_unit, unit_key
 from neurofb.errors import ChannelError, RecordingError
-from neurofb.recording.base import Recording
+from neurofb.recording.base import Recording, gap_warning
 from neurofb.recording.folder import MAX_BACKSTEP_S
 from neurofb.recording.mne_files import decode_annotation, marker_text
 from neurofb.types import Marker, SourceInfo
@@ -337,11 +337,9 @@ def read_xdf(
             f"stream {name!r} of {path} is damaged: its timestamps are not a clock (sample "
             f"{bad} is {'not a number' if not np.isfinite(stamps[bad]) else 'out of order'}); "
             "nothing can place its samples and markers in time")
-    span = float(stamps[-1] - stamps[0]) if n > 1 else 0.0
-    expected = (n - 1) / sfreq
-    if span - expected > max(1.0, 0.01 * expected):
-        warn.append(f"stream {name!r} has gaps: its samples span {span:.1f} s but fill "
-                    f"{expected:.1f} s at {sfreq:g} Hz; they are played back to back")
+    gaps = gap_warning(stamps, sfreq, f"stream {name!r}")
+    if gaps:
+        warn.append(gaps)
     # A marker goes to the sample it fell on (so markers stay with their samples across gaps).
     sample_no = np.arange(n, dtype=np.float64)
     markers: list[Marker] = []
