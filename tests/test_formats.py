@@ -498,12 +498,12 @@ def test_wrong_extensions(exported, tmp_path):
 def test_file_without_eeg_channels(tmp_path):
     import mne
 
-    info = mne.create_info(["ECG", "EOG left"], 100.0, "eeg")
-    raw = mne.io.RawArray(np.random.default_rng(1).normal(size=(2, 500)) * 1e-5, info,
+    info = mne.create_info(["ECG", "EOG left", "ECG1", "EMG2"], 100.0, "eeg")
+    raw = mne.io.RawArray(np.random.default_rng(1).normal(size=(4, 500)) * 1e-5, info,
                           verbose="error")  # fmt: skip
     path = tmp_path / "no_eeg.edf"
     mne.export.export_raw(path, raw, fmt="edf", verbose="error")
-    with pytest.raises(RecordingError, match=r"holds no EEG channel.*ECG, EOG left"):
+    with pytest.raises(RecordingError, match=r"holds no EEG channel.*ECG, EOG left, ECG1, EMG2"):
         formats.read_file(path)
 
 
@@ -574,3 +574,16 @@ def test_a_non_integer_rate_exports_to_edf_and_bdf_and_comes_back(fmt, tmp_path,
     if fmt == "edf":  # a BIDS dataset holds its EEG as EDF
         eeg = formats.export(rec, "bids", tmp_path / "bids")
         assert formats.read_file(eeg).n_samples == n
+
+
+def test_the_users_notes_and_target_travel_with_a_fif_export(tmp_path):
+    from neurofb.types import SourceInfo
+
+    data = np.random.default_rng(3).standard_normal((3, 2500)) * 20.0
+    meta = {"start_unix": 1.7e9, "notes": "subject tired; O2 re-gelled", "target": "engagement",
+            "exercise": "gauge"}
+    rec = Recording(info=SourceInfo(("Fz", "Cz", "Pz"), 250.0, "amp", live=False), meta=meta,
+                    data=data, timestamps=np.arange(2500) / 250.0, markers=[])
+    back = formats.read_file(formats.export(rec, "fif", tmp_path / "n_raw.fif")).meta
+    assert {k: back.get(k) for k in ("notes", "target", "exercise")} == {
+        k: meta[k] for k in ("notes", "target", "exercise")}

@@ -53,6 +53,7 @@ def test_stream_runs_for_seconds_with_trace_and_recording(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     rows = check_trace(trace)
+    assert b"\r" not in trace.read_bytes()  # LF line ends, as the recording's own trace.csv
     # Default settings: the synthetic board shows a live focus estimate.
     assert all(r["focus"] for r in rows)
     # Not a TTY: one status line per second, then the summary.

@@ -239,7 +239,8 @@ class Recording:
 
 
 #: meta.json keys that travel with a recording exported to a file (EDF/FIF header, CSV sidecar).
-PORTABLE_KEYS = ("user", "exercise", "model", "model_hash", "start_time", "start_unix", "board",
+PORTABLE_KEYS = ("user", "exercise", "model", "model_hash", "target", "start_time", "start_unix",
+                 "board", "notes",  # the user's notes on the session
                  # where the data came from and its terms (the demo's ODC-By credit)
                  "description", "attribution", "licence")
 

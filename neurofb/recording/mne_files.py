@@ -436,7 +436,7 @@ def _is_eeg(name: str, ch_type: str) -> bool:
     if ch_type != "eeg":
         return False
     first = re.split(r"[\s_:\-]+", name.strip(), maxsplit=1)[0].upper()
-    return first not in NOT_EEG
+    return first.rstrip("0123456789") not in NOT_EEG  # ECG1, EOG2 and EMG3 too
 
 
 def _read_raw(path: Path, kind: str, shown: Path) -> tuple[Any, list[str]]:

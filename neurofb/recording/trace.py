@@ -64,7 +64,7 @@ class TraceWriter:
         except OSError as err:
             raise RecordingError(f"cannot write the trace {self.path}: "
                                  f"{err.strerror or err}") from None
-        self._csv = csv.writer(self._fh)
+        self._csv = csv.writer(self._fh, lineterminator="\n")  # as the recording's trace.csv
         self._csv.writerow(COLUMNS)
         self.rows = 0
 
