@@ -355,3 +355,22 @@ def test_summary_json_keeps_extra_fields(tmp_path):
     (blob,) = con.execute("SELECT summary_json FROM sessions WHERE id = ?", (i,)).fetchone()
     con.close()
     assert json.loads(blob)["threshold"] == 0.62
+
+
+def test_a_files_many_note_markers_are_counted_not_copied_into_the_notes():
+    """An imported XDF with 175 stimulus labels (and an XML blob) as note markers: the session's
+    notes quote its own note and the first three, shortened, and count the rest."""
+    from types import SimpleNamespace
+
+    from neurofb.library.summary import MAX_NOTE_CHARS, summarise_recording
+
+    markers = [Marker(0.5, "note", "<xml>" + "x" * 300 + "</xml>")] + [
+        Marker(1.0 + i, "note", f"stim {i}") for i in range(174)]
+    rec = SimpleNamespace(meta={"notes": "imported from lab.xdf"}, markers=markers, info=None,
+                          path=None, duration_s=200.0, trace=[])
+    notes = summarise_recording(rec).notes.split("; ")
+    assert notes[0] == "imported from lab.xdf" and notes[2:4] == ["stim 0", "stim 1"]
+    assert len(notes[1]) == MAX_NOTE_CHARS and notes[1].endswith("…")
+    assert notes[4:] == ["and 172 more note markers"]
+    few = SimpleNamespace(**{**vars(rec), "markers": markers[1:3]})
+    assert summarise_recording(few).notes == "imported from lab.xdf; stim 0; stim 1"

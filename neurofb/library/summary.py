@@ -317,11 +317,24 @@ def _base_fields(meta: Mapping[str, Any], recording: Any) -> dict[str, Any]:
         "model_hash": model_hash,
         "board": _meta_str(meta, "board") or (getattr(info, "board", "") if info else ""),
         # the recording's own note (e.g. "practised on a replay of …"), then its note markers
-        "notes": "; ".join(n for n in (_meta_str(meta, "notes"),
-                                       *(m.label for m in markers if m.kind == "note"))
-                           if n),
+        "notes": _notes(_meta_str(meta, "notes"), [m.label for m in markers if m.kind == "note"]),
         "recording_path": str(Path(path).resolve()) if path else None,
     }
+
+
+#: Note markers a session's notes quote, and the characters kept of each: a file's hundreds of
+#: stimulus labels (an XDF marker stream) are counted, not copied into the library.
+MAX_NOTE_MARKERS, MAX_NOTE_CHARS = 3, 80
+
+
+def _notes(own: str, marked: list[str]) -> str:
+    """The recording's own note, then its first note markers (shortened), then how many more."""
+    marked = [n for n in marked if n]
+    quoted = [n if len(n) <= MAX_NOTE_CHARS else n[: MAX_NOTE_CHARS - 1] + "…"
+              for n in marked[:MAX_NOTE_MARKERS]]
+    more = len(marked) - len(quoted)
+    tail = [f"and {more} more note marker{'s' if more > 1 else ''}"] if more else []
+    return "; ".join(n for n in (own, *quoted, *tail) if n)
 
 
 def _trace_rows(recording: Any) -> list[dict[str, str]]:
