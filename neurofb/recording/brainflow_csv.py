@@ -303,11 +303,8 @@ def read_csv(path: str | os.PathLike, *, board: str | int | None = None) -> Reco
     timestamps = TimeSeries(lambda a, b: rows(a, b)[:, 0].copy(), (n,), keep=cache)
     if "start_unix" not in meta and n:  # no sidecar: BrainFlow's timestamps are Unix seconds
         first = float(rows(0, 1)[0, 0])
-        if EARLIEST_UNIX <= first <= time.time() + 86400.0:
+        if EARLIEST_UNIX <= first <= time.time() + 86400.0:  # else: the import's time
             meta["start_unix"] = first
-        else:
-            warn.append(f"{path.name}: its first timestamp ({first:g}) is not a Unix time; the "
-                        "recording's start is the time of this import")
     return Recording(info=info, meta=meta, data=data, timestamps=timestamps, markers=markers,
                      path=path, warnings=warn)  # fmt: skip
 

@@ -437,13 +437,15 @@ def import_file(
                 "interrupted", "n_samples", "source", "file"}  # fmt: skip
     meta = {k: v for k, v in rec.meta.items() if k not in reserved}
     meta["imported_from"] = str(Path(path).resolve())
-    # a file that says not when it was recorded starts at the import (its read warned so), and
-    # ends that plus its duration, not when writing it ended
-    meta.setdefault("start_unix", time.time())
+    warned = list(rec.warnings)
+    if "start_unix" not in meta:  # the import's time, and the end that plus the duration
+        meta["start_unix"] = time.time()
+        warned.append(f"{source.name} does not say when it was recorded; the recording's "
+                      "start is the time of this import")
     if user is not None:
         meta["user"] = user
-    if rec.warnings:
-        meta["import_warnings"] = list(rec.warnings)
+    if warned:
+        meta["import_warnings"] = warned
     writer = RecordingWriter(folder, rec.info, meta=meta, unique=out is None)
     folder = writer.path
     try:

@@ -648,9 +648,6 @@ def _to_recording(raw: Any, notes: list[str], path: Path, kind: str, keep: Any) 
     if meas is not None:
         meta.setdefault("start_unix", t0)
         meta.setdefault("start_time", dt.datetime.fromtimestamp(t0, dt.UTC).isoformat())
-    elif "start_unix" not in meta:
-        notes = [*notes, f"{path.name}: the file has no recording date; the recording's start "
-                         "is the time of this import"]
     source = meta.get("source")
     details = {**(source if isinstance(source, dict) else {}), "recording": str(path),
                "format": kind}  # fmt: skip

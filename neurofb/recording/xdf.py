@@ -52,19 +52,16 @@ MAGIC = b"XDF:"
 def _header_time(when: str, path: Path, warn: list[str]) -> float | None:
     """The Unix time of the file header's ``<datetime>`` (LabRecorder's recording start).
 
-    None, with a warning, when the header has none or one that is not ISO 8601 (the import's
-    own time is then the recording's start); a time without a UTC offset is read as this
-    computer's local time.
+    None when the header has none, or one that is not ISO 8601 (with a warning); a time without
+    a UTC offset is read as this computer's local time.
     """
     if not when:
-        warn.append(f"{path.name}: the file header has no recording date (<datetime>); the "
-                    "recording's start is the time of this import")
         return None
     try:
         parsed = dt.datetime.fromisoformat(when.strip())
     except ValueError:
         warn.append(f"{path.name}: the header's recording date {when!r} is not an ISO 8601 "
-                    "time; the recording's start is the time of this import")
+                    "time; it is ignored")
         return None
     if parsed.tzinfo is None:
         warn.append(f"{path.name}: the header's recording date {when!r} has no UTC offset; it "
