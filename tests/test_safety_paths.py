@@ -226,6 +226,11 @@ def test_model_outputs_are_never_the_model_read(tmp_path, capsys, eegmat_dir):
                        "--checkpoint", checkpoint)
     assert code == 2 and "--resume" in one_line_error(err, "train")
     assert not (tmp_path / "m2").exists()
+    # --resume from a checkpoint that is not there (a typo) does not start afresh silently
+    code, _, err = cli(capsys, "train", "--eegmat", eegmat_dir, "--out", tmp_path / "m3",
+                       "--checkpoint", tmp_path / "ckpt-typo", "--resume")
+    assert code == 2 and "no checkpoint to resume in" in one_line_error(err, "train")
+    assert not (tmp_path / "m3").exists() and not (tmp_path / "ckpt-typo").exists()
 
 
 @pytest.mark.parametrize("argv", [

@@ -226,6 +226,9 @@ def _check_paths(args: argparse.Namespace) -> None:
         ckpt = paths.check_output_folder(args.checkpoint, inputs=[*inputs, out],
                                          what="checkpoint folder", error=ModelError)
         held = (ckpt / "state.json").exists() or any(ckpt.glob("*/state.json"))
+        if args.resume and not held:
+            raise ModelError(f"no checkpoint to resume in {ckpt}: check the path, or train "
+                             "without --resume to start one")
         if held and not (args.resume or args.overwrite):
             raise ModelError(f"{ckpt} holds a checkpoint of another training: --resume it, "
                              "pass --overwrite to start afresh, or choose another --checkpoint")

@@ -3,8 +3,11 @@
 A checkpoint folder holds ``state.safetensors`` (tensors: the members already trained, the
 member in training, its best state so far, its optimizer's moments, torch's random state) and
 ``state.json`` (where training stands: mode, member, stage, epoch, early-stopping counters,
-history, NumPy's random state, the recipe). Both are replaced atomically after every epoch, so
-a crash mid-save leaves the previous checkpoint intact; :func:`load_checkpoint` refuses a
+history, NumPy's random state, the recipe). After every epoch the tensors go to a new file
+(``state.<n>.safetensors``), then ``state.json``, naming that file, replaces the last one
+atomically — the one commit point — and only then is the previous tensors file removed. A crash
+or Ctrl-C at any moment of a save leaves a matching pair: the previous checkpoint or the new
+one, never the new tensors with the previous state. :func:`load_checkpoint` refuses a
 checkpoint of another recipe or data.
 """
 
@@ -22,23 +25,42 @@ from neurofb.errors import ModelError
 __all__ = ["STATE", "TENSORS", "load_checkpoint", "optimizer_state", "restore_optimizer",
            "save_checkpoint"]
 
-TENSORS = "state.safetensors"
+TENSORS = "state.safetensors"  # checkpoints of earlier versions: state.json names no file
 STATE = "state.json"
+#: state.json's entry naming its tensors file.
+TENSORS_KEY = "_tensors_file"
+
+
+def _tensor_files(folder: Path) -> list[Path]:
+    return [*folder.glob("state.*.safetensors"), folder / TENSORS]
 
 
 def save_checkpoint(folder: str | os.PathLike, doc: dict[str, Any],
                     tensors: dict[str, torch.Tensor]) -> None:
-    """Write a checkpoint (JSON-ready ``doc`` and named tensors), each file atomically."""
+    """Write a checkpoint (JSON-ready ``doc`` and named tensors) as one atomic step.
+
+    The tensors go to a new file; ``state.json`` naming it then replaces the previous one
+    atomically (the commit), and the previous tensors file is removed after.
+    """
     from safetensors.torch import save_file
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (TENSORS + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, out / TENSORS)
+    try:
+        last = json.loads((out / STATE).read_text(encoding="utf-8")).get(TENSORS_KEY)
+    except (OSError, ValueError, AttributeError):
+        last = None
+    n = 0
+    while (out / f"state.{n}.safetensors").exists() or f"state.{n}.safetensors" == last:
+        n += 1
+    name = f"state.{n}.safetensors"
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(out / name))
     tmp = out / (STATE + ".tmp")
-    tmp.write_text(json.dumps(doc), encoding="utf-8")
-    os.replace(tmp, out / STATE)
+    tmp.write_text(json.dumps({**doc, TENSORS_KEY: name}), encoding="utf-8")
+    os.replace(tmp, out / STATE)  # the commit: from here on the checkpoint is the new pair
+    for old in _tensor_files(out):
+        if old.name != name:
+            old.unlink(missing_ok=True)
 
 
 def load_checkpoint(folder: str | os.PathLike, *, expect: dict[str, Any]
@@ -64,7 +86,10 @@ def load_checkpoint(folder: str | os.PathLike, *, expect: dict[str, Any]
     path = Path(folder)
     try:
         doc = json.loads((path / STATE).read_text(encoding="utf-8"))
-        tensors = load_file(str(path / TENSORS))
+        name = doc.pop(TENSORS_KEY, TENSORS) if isinstance(doc, dict) else TENSORS
+        if not isinstance(name, str) or Path(name).name != name:
+            raise ValueError(f"state.json names the tensors file {name!r}")
+        tensors = load_file(str(path / name))
     except FileNotFoundError:
         raise ModelError(f"no checkpoint to resume in {path}; train without --resume first"
                          ) from None
