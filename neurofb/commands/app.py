@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 
@@ -129,7 +130,14 @@ def run(args: argparse.Namespace) -> int:
         raise NeurofbError(problem)
     env = dict(os.environ)
     env.setdefault("NEUROFB_STARTED_AT", repr(process_start_time()))  # the app logs from it
-    return subprocess.call(app_argv(args), env=env)
+    env.setdefault("PYTHONFAULTHANDLER", "1")  # a crash prints where it happened
+    code = subprocess.call(app_argv(args), env=env)
+    if code < 0:  # the window's process was killed by a signal (a crash, or kill)
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        print(f"neurofb app: the app's process ended by signal {name}; recordings are kept "
+              "(an interrupted one is recovered at the next start)", file=sys.stderr)
+        return 128 - code  # the shell's convention: 139 for SIGSEGV
+    return code
 
 
 def xcb_plugin() -> str | None:

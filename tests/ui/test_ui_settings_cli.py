@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -253,6 +255,63 @@ def test_neurofb_app_opens_streams_and_closes(tmp_path):
     assert res.returncode == 0, res.stderr
     saved = json.loads((tmp_path / "config" / "app-settings.json").read_text())
     assert saved["source"] == "synthetic"
+
+
+def test_the_window_is_destroyed_before_its_application(qtbot):
+    """main() destroys the window while the QApplication lives (Python's frame exit took the
+    application first, and widgets destroyed after it segfaulted about one exit in 25)."""
+    from PyQt6 import sip
+    from PyQt6.QtWidgets import QApplication
+
+    from neurofb_ui.app import destroy_window
+    from neurofb_ui.main_window import MainWindow
+    from neurofb_ui.settings import AppSettings
+
+    win = MainWindow(AppSettings())
+    win.show()
+    win.close()
+    qtbot.waitUntil(lambda: win.stream.current is None, timeout=10_000)
+    destroy_window(QApplication.instance(), win)
+    assert sip.isdeleted(win)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc: no procps needed)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_crashed_window_process_is_said_not_an_odd_exit_code(tmp_path):
+    """The window's process killed by a signal (SIGKILL here, as a crash would): `neurofb app`
+    says so and exits 128 + the signal, as a shell would, instead of 256 - signal."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    parent = subprocess.Popen([sys.executable, "-m", "neurofb", "app", "--source", "synthetic",
+                               "--data-dir", str(tmp_path), "--quit-after", "60"],
+                              stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        child = None
+        deadline = time.monotonic() + 60
+        while child is None and time.monotonic() < deadline:
+            found = _children(parent.pid)
+            child = found[0] if found else None
+            time.sleep(0.2)
+        assert child is not None, "the app's window process did not start"
+        time.sleep(3)  # let it open its window and stream
+        os.kill(child, signal.SIGKILL)
+        _, err = parent.communicate(timeout=60)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert parent.returncode == 128 + signal.SIGKILL
+    assert "the app's process ended by signal SIGKILL; recordings are kept" in err
 
 
 def test_neurofb_app_bad_source_is_a_clear_error(tmp_path):
