@@ -200,6 +200,15 @@ def test_recording_windows_follow_the_labelled_blocks(eegmat_dir, tmp_path):
     assert len(fs.ch_names) == 19 and fs.files[0]["sha256"] and fs.X.shape[2] == 50
     both = load_recordings([tmp_path])  # a folder of recordings
     assert len(both) == len(fs)
+    # the same recording twice (or a copy of it) would be trained on and validated on
+    import shutil
+
+    from neurofb.errors import NeurofbError
+
+    shutil.copytree(path, tmp_path / "copy")
+    for twice in ([path, path], [path, tmp_path / "copy"]):
+        with pytest.raises(NeurofbError, match="hold the same recording"):
+            load_recordings(twice)
 
 
 def test_cli_train_writes_a_loadable_model_of_both_modes(eegmat_dir, tmp_path, capsys):

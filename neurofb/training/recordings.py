@@ -21,7 +21,7 @@ import numpy as np
 from neurofb.config import EngineConfig
 from neurofb.dsp import montage
 from neurofb.dsp.quality import assess
-from neurofb.errors import RecordingError
+from neurofb.errors import NeurofbError, RecordingError
 from neurofb.recording.base import recorded_simulation
 from neurofb.recording.labels import labelled_blocks
 from neurofb.training.windows import (
@@ -221,10 +221,17 @@ def load_recordings(paths: Sequence[str | os.PathLike], *,
     if not found:
         raise RecordingError(f"no recordings found in {[str(p) for p in paths]}")
     sets, skipped = [], []
+    seen: dict[str, Path] = {}
     for i, p in enumerate(found):
         rec = open_recording(p)
         try:
-            sets.append(recording_windows(rec, subject=i, **kwargs))
+            fs = recording_windows(rec, subject=i, **kwargs)
+            first = seen.setdefault(fs.files[0]["sha256"], p)
+            if first is not p:  # its windows would be in training and validation both
+                raise NeurofbError(
+                    f"{first} and {p} hold the same recording (the same samples and markers): "
+                    "give each recording once, or its windows are trained on and validated on")
+            sets.append(fs)
         except RecordingError as err:
             skipped.append(str(err))
             if on_skip is not None:
