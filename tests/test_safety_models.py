@@ -205,6 +205,10 @@ def test_every_command_refuses_a_model_whose_weights_changed(damage, model, reco
     (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "is not a JSON file"),
     (b'{"summary": {"cold": ', "is not a JSON file"),
     (b'{"summary": [1, 2], "protocol": {}}', "not of that form"),
+    # another model's plain `evaluate --json` figures are not this model's
+    (b'{"auc": 0.786, "model": "models/focus-default", "held_out": false}',
+     "is not an `evaluate --cv` result"),
+    (b'[0.7, 0.8]', "is not an `evaluate --cv` result"),
 ])  # fmt: skip
 def test_train_reads_metrics_before_training(content, words, eegmat_dir, tmp_path, capsys):
     metrics = tmp_path / "metrics.json"

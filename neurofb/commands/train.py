@@ -50,8 +50,8 @@ def read_metrics(path: str) -> dict[str, Any]:
     Raises
     ------
     NeurofbError
-        The file cannot be read, is not JSON (or not text), or is an ``evaluate --cv`` result
-        of the wrong form.
+        The file cannot be read, is not JSON (or not text), is not an ``evaluate --cv``
+        result, or is one of the wrong form.
     """
     from neurofb.errors import NeurofbError
 
@@ -62,16 +62,18 @@ def read_metrics(path: str) -> dict[str, Any]:
     except ValueError as err:  # not UTF-8 text, or not JSON
         raise NeurofbError(f"--metrics {path} is not a JSON file ({err}); give the result of "
                            "`neurofb evaluate --cv K --out FILE`") from None
-    if not isinstance(doc, dict):
-        return {"metrics": doc}
-    if "summary" in doc and "protocol" in doc:
-        try:
-            return _cv_metrics(doc)
-        except (AttributeError, TypeError, KeyError, ValueError) as err:
-            raise NeurofbError(f"--metrics {path} looks like an evaluate --cv result but its "
-                               f"summary, folds or protocol are not of that form ({err})"
-                               ) from None
-    return doc
+    if not (isinstance(doc, dict) and "summary" in doc and "protocol" in doc):
+        # e.g. a plain `evaluate --json` of another model: its figures are not this model's
+        raise NeurofbError(f"--metrics {path} is not an `evaluate --cv` result (it has no "
+                           "summary and protocol): record the cross-validation of this very "
+                           "training with `neurofb evaluate --cv K --out FILE`, or leave "
+                           "--metrics out")
+    try:
+        return _cv_metrics(doc)
+    except (AttributeError, TypeError, KeyError, ValueError) as err:
+        raise NeurofbError(f"--metrics {path} looks like an evaluate --cv result but its "
+                           f"summary, folds or protocol are not of that form ({err})"
+                           ) from None
 
 
 def _cv_metrics(doc: dict[str, Any]) -> dict[str, Any]:
