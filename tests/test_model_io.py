@@ -51,6 +51,23 @@ def test_weights_file_is_safetensors_not_pickle(model_dir):
     assert not raw.startswith(b"\x80")  # a pickle would start with the PROTO opcode
 
 
+def test_the_same_model_saved_again_is_the_same_bytes(model_dir, tmp_path):
+    """The safetensors writer orders its metadata by a hash map that changes per write; the
+    saved file sorts it, so eight saves of one model give one SHA-256 (it was two, at random),
+    and the weights, graphs and model.json that record it do not change either."""
+    models, _ = load_model(model_dir)
+    hashes = {sha256_file(tiny_model_dir(tmp_path, f"again-{i}") / "weights.safetensors")
+              for i in range(8)}  # the fixture's networks (seed 0), saved eight times
+    assert hashes == {sha256_file(model_dir / "weights.safetensors")}
+    raw = (tmp_path / "again-0" / "weights.safetensors").read_bytes()
+    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+    assert list(header["__metadata__"]) == sorted(header["__metadata__"])
+    again, _ = load_model(tmp_path / "again-0")  # and it still loads
+    for mode in models:
+        for key, value in models[mode].state_dict().items():
+            torch.testing.assert_close(again[mode].state_dict()[key], value, rtol=0, atol=0)
+
+
 def test_tampered_or_edited_folders_are_refused(model_dir):
     path = model_dir / "weights.safetensors"
     good = path.read_bytes()

@@ -37,6 +37,7 @@ __all__ = [
     "read_meta",
     "sha256_bytes",
     "sha256_file",
+    "sort_safetensors_metadata",
 ]
 
 FORMAT = "neurofb-focus-model"
@@ -50,6 +51,28 @@ ONNX = "model.onnx"
 GRAPH_FILES: dict[str, str] = {"cold": ONNX, "baseline": "baseline.onnx"}
 #: A personalised model's head (:mod:`neurofb.focus.personal`).
 PERSONAL = "personal.safetensors"
+
+
+def sort_safetensors_metadata(path: str | os.PathLike) -> None:
+    """Rewrite a safetensors file's header with its ``__metadata__`` keys sorted, in place.
+
+    The safetensors writer keeps the metadata in a hash map, whose order changes from one
+    write to the next: the same tensors gave files with different SHA-256s (and so graphs,
+    model.json and children recording different hashes). Same keys, same characters: the
+    header keeps its length, and the tensors their offsets.
+    """
+    with open(path, "r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        meta = header.pop("__metadata__", None)
+        if not isinstance(meta, dict):
+            return
+        text = json.dumps({"__metadata__": dict(sorted(meta.items())), **header},
+                          separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if len(text) > size:  # not the writer's compact JSON: leave the file as it is
+            return
+        f.seek(8)
+        f.write(text.ljust(size, b" "))
 
 
 def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:

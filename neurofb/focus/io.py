@@ -37,6 +37,7 @@ from neurofb.focus.card import (
     contract_sha256,
     read_meta,
     sha256_file,
+    sort_safetensors_metadata,
 )
 from neurofb.focus.model import ARCHITECTURE, FocusLRA, build
 
@@ -116,6 +117,7 @@ def save_model(models: dict[str, FocusLRA], out_dir: str | os.PathLike, meta: di
              for mode, net in models.items() for k, v in net.state_dict().items()}
     tmp = out / (WEIGHTS + ".tmp")
     save_file(state, str(tmp), metadata={"format": FORMAT, "architecture": json.dumps(arch)})
+    sort_safetensors_metadata(tmp)  # the same model, the same bytes and SHA-256
     os.replace(tmp, out / WEIGHTS)
     os.chmod(out / WEIGHTS, 0o644)  # safetensors writes 0600; a model folder is shareable
     weights_sha256 = sha256_file(out / WEIGHTS)
