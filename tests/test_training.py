@@ -87,6 +87,12 @@ def test_subject_lists(eegmat_dir, tmp_path):
         parse_subjects("0,4", [0, 1])
     with pytest.raises(DatasetError, match="bad subject list"):
         parse_subjects("zero", [0])
+    # a reversed range or an empty list selects nobody: said, not a traceback later
+    with pytest.raises(DatasetError, match=r"bad subject range '2-0' in '0,2-0': write the "
+                                           r"lower number first \(0-2\)"):
+        parse_subjects("0,2-0", [0, 1, 2])
+    with pytest.raises(DatasetError, match="no subject in ','"):
+        parse_subjects(",", [0, 1])
     with pytest.raises(DatasetError, match="does not exist"):
         load_eegmat(tmp_path / "none")
     with pytest.raises(DatasetError, match="no complete eegmat subject"):

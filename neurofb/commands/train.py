@@ -242,7 +242,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train the focus model (eegmat and/or labelled recordings)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--eegmat", metavar="DIR", help="eegmat folder (SubjectNN_1/2.edf)")
-    p.add_argument("--subjects", default=None, help="eegmat subjects, e.g. 0,1,5 or 0-9 "
+    p.add_argument("--subjects", default=None, help="eegmat subjects, e.g. 0,1,5 or 0-2,5-7 "
                    "(default: all)")
     p.add_argument("--recordings", nargs="+", metavar="PATH",
                    help="neurofb recordings (or folders of them) with labelled rest/task blocks")

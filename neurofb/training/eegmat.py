@@ -172,7 +172,12 @@ def parse_subjects(text: str | Sequence[int] | None, available: Sequence[int]) -
             if not re.fullmatch(r"\d+(-\d+)?", part):
                 raise DatasetError(f"bad subject list {text!r}: use numbers like 0,1,5 or 0-5")
             lo, _, hi = part.partition("-")
+            if int(hi or lo) < int(lo):
+                raise DatasetError(f"bad subject range {part!r} in {text!r}: write the lower "
+                                   f"number first ({hi}-{lo})")
             out += list(range(int(lo), int(hi or lo) + 1))
+        if not out:
+            raise DatasetError(f"no subject in {text!r}: use numbers like 0,1,5 or 0-5")
     else:
         out = [int(s) for s in text]
     missing = sorted(set(out) - set(available))
