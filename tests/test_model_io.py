@@ -303,8 +303,11 @@ def test_an_edited_window_or_baseline_is_refused_not_run(model_dir, section, key
     (model_dir / "model.json").write_text(json.dumps(meta))
     for load in (load_estimator, load_model):
         with pytest.raises(ModelError, match=r"input or baseline numbers .* model\.json was "
-                                             r"edited after export"):
+                                             r"edited after export") as err:
             load(model_dir)
+        # the advice names no option the commands lack (there is no --window for a model)
+        assert "--window" not in str(err.value) and "restore the original model.json" in str(
+            err.value)
     del meta[CONTRACT_FIELD]  # a folder of an earlier release records none: it loads
     (model_dir / "model.json").write_text(json.dumps(meta))
     load_estimator(model_dir)

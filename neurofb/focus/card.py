@@ -135,8 +135,9 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     if recorded is not None and recorded != contract_sha256(meta):
         raise ModelError(
             f"{path}: its input or baseline numbers ({', '.join(_contract_names())}) are not "
-            "the ones it was written with: model.json was edited after export. Restore it, or "
-            "pass another window or baseline on the command line (--window, --baseline)")
+            "the ones it was written with: model.json was edited after export. A model runs "
+            "only with the numbers it was trained with: restore the original model.json (copy "
+            "the model folder again), or train a model for other numbers with `neurofb train`")
     weights = meta["weights"]
     model_file(folder, weights, "weights.file", WEIGHTS)
     onnx = meta.get("onnx")
@@ -173,7 +174,8 @@ def check_weights(model_dir: str | os.PathLike, meta: Mapping[str, Any]) -> Path
         raise ModelError(
             f"{wpath} does not match {META}: file changed after export? "
             f"(SHA-256 {actual[:12]}…, {META} records {str(expected)[:12]}…). "
-            f"Re-export the model or restore the original files"
+            f"Restore the original {WEIGHTS} (copy the model folder again); changed weights "
+            f"are not the model {META} and its graphs describe"
         )
     stored = _stored_architecture(wpath)
     said = meta.get("architecture")
