@@ -193,6 +193,11 @@ def test_one_class_and_bad_recipes_are_refused(features):
         Recipe(subset_prob=2.0)
     with pytest.raises(ValueError, match="n_members"):
         Recipe(n_members=0)
+    # the network's shape is checked with the recipe, before any data is loaded
+    with pytest.raises(ValueError, match=r"d_model \(32\) must be a multiple of n_heads \(3\)"):
+        Recipe(n_heads=3)
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 2"):
+        Recipe(dropout=2.0)
 
 
 def test_recording_windows_follow_the_labelled_blocks(eegmat_dir, tmp_path):

@@ -104,6 +104,13 @@ class Recipe:
         if not (self.lr > 0 and self.lr_linear > 0 and self.weight_decay >= 0
                 and self.linear_l2 >= 0):
             raise ValueError("learning rates must be > 0, weight_decay and linear_l2 >= 0")
+        if min(self.d_model, self.n_heads, self.n_layers) < 1:
+            raise ValueError("d_model, n_heads and n_layers must be >= 1")
+        if self.d_model % self.n_heads:  # said before any data is loaded, not after
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads "
+                             f"({self.n_heads})")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     def member_model(self, n_features: int) -> FocusLRA:
         """A new, untrained one-member network of this recipe's size."""
