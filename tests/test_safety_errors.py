@@ -225,6 +225,10 @@ def test_evaluate_cv_below_two_is_an_error(eegmat_dir, capsys):
     code, _, err = cli(capsys, "evaluate", "--eegmat", eegmat_dir, "--subjects", "0", "--cv", "2")
     line = err.strip().splitlines()[-1]  # after the progress line of the features
     assert code == 2 and "the 1 subject given; give more subjects" in line, line
+    # the flags of the models --cv trains do nothing without it: said, not ignored
+    code, _, err = cli(capsys, "evaluate", "--eegmat", eegmat_dir, "--subjects", "0",
+                       "--epochs", "3", "--cv-seeds", "1")
+    assert code == 2 and "--cv-seeds, --epochs are for --cv" in one_line_error(err, "evaluate")
 
 
 def test_a_file_where_a_folder_is_needed_says_so(tmp_path, capsys, eegmat_dir):

@@ -43,6 +43,10 @@ from typing import Any, TextIO
 from neurofb.commands.options import add_training_options, cache_dir, train_config
 from neurofb.commands.options import warn as _warn
 
+#: Flags that shape the models --cv trains; without --cv nothing is trained, so none applies.
+CV_ONLY = ("cv_seeds", "epochs", "patience", "members", "seed", "d_model", "layers", "heads",
+           "dropout", "lr", "lr_linear", "weight_decay", "batch_size")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``neurofb evaluate``."""
@@ -73,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace existing --out files (all that the run writes)")
     add_training_options(p)
+    p.set_defaults(cv_only_defaults={dest: p.get_default(dest) for dest in CV_ONLY})
     p.set_defaults(func=run)
 
 
@@ -147,6 +152,12 @@ def _check(args: argparse.Namespace) -> tuple[Path, Path | None]:
             raise NeurofbError(f"--cv {args.cv}: cross-validation needs at least 2 folds")
         if args.model:
             raise NeurofbError("--cv trains a model per fold; it does not take --model")
+    elif given := [f"--{dest.replace('_', '-')}" for dest, default in
+                   getattr(args, "cv_only_defaults", {}).items()
+                   if getattr(args, dest, default) != default]:
+        raise NeurofbError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --cv "
+                           "(the models it trains per fold); without --cv the model folder is "
+                           "scored as it is: add --cv K, or leave them out")
     elif args.baseline is not None and args.calibrate:
         raise NeurofbError("give --baseline or --calibrate (one mode per run); --cv scores "
                            "several modes in one run")
