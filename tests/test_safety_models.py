@@ -362,3 +362,14 @@ def test_a_synthetic_board_recording_is_gated_as_live(recording, tmp_path):
     sines = rewrite(recording, tmp_path / "synthetic", np.zeros_like, board="synthetic")
     fs = recording_windows(open_recording(sines))
     assert len(fs) == fs.files[0]["windows_rest"] + fs.files[0]["windows_task"] > 60
+
+
+def test_retraining_a_personalised_model_is_refused(personal, recording, tmp_path, capsys):
+    """train --init on a personalised folder would write a population model without the head
+    (recording the parent by the personalised name): refused, as calibrate and export are."""
+    out = tmp_path / "retrained"
+    code, _, err = cli(capsys, "train", "--recordings", recording, "--init", personal,
+                       "--epochs", "1", "--out", out)
+    line = one_line_error(err, "train")
+    assert code == 2 and "is personalised to one person" in line and "(model.json: parent)" in line
+    assert not out.exists()

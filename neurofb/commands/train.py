@@ -216,6 +216,12 @@ def _check_paths(args: argparse.Namespace) -> None:
         inputs.append(paths.check_input(item, what="recording"))
     if args.init:
         inputs.append(paths.check_input(args.init, what="model folder", error=ModelError))
+        from neurofb.focus.card import read_meta
+
+        if read_meta(args.init).get("personal"):  # its head would be dropped, unsaid
+            raise ModelError(f"{args.init} is personalised to one person (a head on top of its "
+                             "population model); retrain the population model it came from "
+                             "(model.json: parent), then calibrate the result again")
         if args.members is not None:
             raise NeurofbError("--members does not apply with --init: a retrained model keeps "
                                "its parent's members; leave --members out")
