@@ -124,6 +124,14 @@ def test_save_refuses_to_overwrite_and_needs_a_cold_network(model_dir, tmp_path)
         save_model({"cold": random_lra()}, model_dir, {"input": {}})
     with pytest.raises(ModelError, match="cold at least"):
         save_model({"baseline": random_lra()}, tmp_path / "x", {"input": {}})
+    # --force over a model: what the replaced model had and this one lacks goes with it (a
+    # personalised model's head, its baseline graph), so the folder holds one model
+    (model_dir / "personal.safetensors").write_bytes(b"a head of the replaced model")
+    meta = {"input": {"window_s": 2.0, "min_channels": 3}}
+    save_model({"cold": random_lra(3)}, model_dir, meta, overwrite=True)
+    assert sorted(p.name for p in model_dir.iterdir()) == [
+        "model.json", "model.onnx", "weights.safetensors"]
+    load_estimator(model_dir)
 
 
 def _synthetic_board_windows(seconds: float = 4.0):

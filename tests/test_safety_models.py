@@ -122,6 +122,8 @@ def test_a_failed_int8_export_leaves_nothing_and_names_out(tmp_path, capsys):
     (("--force",), "--force is for --brainflow and --int8"),
     (("--brainflow", "Fz,Fz,Fz", "--out", "{out}"), "given more than once: Fz"),
     (("--brainflow", "Fz,Cz,fz,Pz", "--out", "{out}"), "given more than once: Fz, fz"),
+    (("--brainflow", "Fz,Cz", "--out", "{out}"), "at least 3 10-20/10-10 electrode names, got 2"),
+    (("--brainflow", "Fz,Cz,Xq", "--out", "{out}"), "not 10-20/10-10 electrode names: Xq"),
 ])  # fmt: skip
 def test_export_model_flags_that_do_nothing_or_repeat_are_errors(argv, words, model, tmp_path,
                                                                   capsys):

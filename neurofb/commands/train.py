@@ -379,9 +379,11 @@ def run(args: argparse.Namespace) -> int:
     world = ddp.setup()
     bar = tqdm(desc="training", unit="epoch", disable=world.rank != 0, file=sys.stderr)
 
+    n_members = recipe.n_members if init is None else init["cold"].n_members  # the parent's
+
     def progress(row: dict) -> None:
         bar.update(1)
-        bar.set_postfix_str(f"{row['mode']} member {row['member'] + 1}/{recipe.n_members} "
+        bar.set_postfix_str(f"{row['mode']} member {row['member'] + 1}/{n_members} "
                             f"{row['stage']} val AUC {row['val_auc']:.3f}")
 
     try:

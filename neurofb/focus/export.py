@@ -490,9 +490,11 @@ def export_brainflow(model_dir: str | os.PathLike, channels: list[str], path: st
                          "population model it came from (model.json: parent)")
     names = [montage.normalise_name(c) for c in channels]
     unknown = [c for c, n in zip(channels, names, strict=True) if n is None]
-    if unknown or len(names) < montage.MIN_CHANNELS:
-        raise ModelError(f"give at least {montage.MIN_CHANNELS} 10-20/10-10 electrode names; "
-                         f"unknown: {unknown}")
+    if unknown:
+        raise ModelError(f"not 10-20/10-10 electrode names: {', '.join(unknown)}")
+    if len(names) < montage.MIN_CHANNELS:
+        raise ModelError(f"give at least {montage.MIN_CHANNELS} 10-20/10-10 electrode names, "
+                         f"got {len(names)} ({', '.join(channels)})")
     twice = sorted({c for c, n in zip(channels, names, strict=True) if names.count(n) > 1})
     if twice:
         raise ModelError(f"each electrode may be given once; given more than once: "

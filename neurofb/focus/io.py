@@ -31,7 +31,9 @@ from neurofb.focus.card import (
     CONTRACT_FIELD,
     FORMAT,
     FORMAT_VERSION,
+    GRAPH_FILES,
     META,
+    PERSONAL,
     WEIGHTS,
     check_weights,
     contract_sha256,
@@ -112,6 +114,10 @@ def save_model(models: dict[str, FocusLRA], out_dir: str | os.PathLike, meta: di
     if (out / META).exists() and not overwrite:
         raise ModelError(f"{out} already holds a model; choose another --out folder")
     out.mkdir(parents=True, exist_ok=True)
+    # a replaced model's own files that this one does not write (a personalised model's head,
+    # a mode this one lacks) would lie beside it, describing another model
+    for name in (PERSONAL, *(f for mode, f in GRAPH_FILES.items() if mode not in models)):
+        (out / name).unlink(missing_ok=True)
     arch = architecture(models)
     state = {f"{mode}.{k}": v.detach().to("cpu", torch.float32).contiguous()
              for mode, net in models.items() for k, v in net.state_dict().items()}
