@@ -84,3 +84,33 @@ def test_a_receiver_that_connects_after_the_start_still_gets_session_start(lsl_l
     assert sample[0] == "session_start:eegmat-demo"
     first = stream.outputs[0].clock.lsl_time(0)
     assert abs(stamp - first) < 1e-6  # stamped when the stream started, not when it was sent
+
+
+def test_a_marker_made_before_the_first_sample_carries_sample_0s_time(lsl_loopback):
+    """`neurofb stream` marks session_start before its source delivers: the stamp was the LSL
+    clock at that moment, not the time of sample 0 (a board's first samples come a second
+    later). It is now placed when the first chunk tells the clock where sample 0 lies."""
+    import time
+
+    from neurofb.outputs.clock import StreamClock
+    from neurofb.outputs.lsl_out import LslOutput
+    from neurofb.types import Chunk, Marker, SourceInfo
+
+    pylsl = lsl_loopback
+    name = f"early-{uuid.uuid4().hex[:8]}"
+    info = SourceInfo(("Fz", "Cz", "Pz"), 250.0, "board")
+    out = LslOutput(LslOutRequest(name), info, hop_s=0.25, clock=StreamClock(250.0, live=True))
+    try:
+        _, marks = open_out_inlets(pylsl, name, out)
+        out.on_marker(Marker(0.0, "session_start", "board"))
+        t0 = time.time() - 5.0  # the board stamped its first sample 5 s ago (Unix time)
+        out.on_chunk(Chunk(np.zeros((3, 25)), t0 + np.arange(25) / 250.0, info.ch_names, 250.0,
+                           first_sample=0, board="board"))
+        got: list = []
+        assert until(lambda: got.extend(zip(*marks.pull_chunk(timeout=0.1), strict=True))
+                     or bool(got), timeout=20)
+    finally:
+        out.close()
+    (sample, stamp), *_ = got
+    assert sample[0] == "session_start:board"
+    assert abs(stamp - (t0 - out.clock.unix_minus_lsl)) < 1e-6

@@ -133,6 +133,7 @@ class LslOutput:
         self._filter_spec = filter_spec
         self._filter: StreamFilter | None = None
         self._held: list[Chunk] = []
+        self._early: list[Marker] = []  # markers made before the first chunk
         self._runner: SupportsListeners | None = None
         self._marks = MarkerFilter()  # following, session bounds sent
         self._session_markers = False  # the followed session sends its markers itself
@@ -226,6 +227,9 @@ class LslOutput:
     def on_chunk(self, chunk: Chunk) -> None:
         """Chunk listener: advance the clock, queue filtered EEG."""
         self.clock.on_chunk(chunk)
+        early, self._early = self._early, []
+        for marker in early:  # marked before the first sample: now the clock can place them
+            self._queue_marker(marker)
         self._n_samples = max(self._n_samples, chunk.first_sample + chunk.n_samples)
         if not self._marks.started:
             self._marks.started = True
@@ -261,6 +265,9 @@ class LslOutput:
         self.sender.put(("focus", values, self.clock.update_time(update.t)))
 
     def _queue_marker(self, marker: Marker) -> None:
+        if not self.clock.ready:  # live, before the first chunk: its sample has no LSL time yet
+            self._early.append(marker)
+            return
         stamp = self.clock.lsl_time(round(marker.t * self.clock.sfreq))
         self.sender.put(("marker", encode_marker(marker), stamp))
 
