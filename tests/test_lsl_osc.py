@@ -31,6 +31,7 @@ from neurofb.stream.assemble import (
     open_stream,
     replay,
 )
+from neurofb.stream.lsl_source import LslSource
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +39,20 @@ def demo():
     return formats.open_recording(paths.shipped_recordings_dir() / "demo-eegmat")
 
 
-def _outlet(pylsl, name, rec, *, labels=True, unit="microvolts", fmt="double64"):
-    info = pylsl.StreamInfo(name, "EEG", len(rec.ch_names), rec.sfreq, fmt, f"{name}-id")
+def _outlet(pylsl, name, rec, *, labels=True, unit="microvolts", fmt="double64",
+            source_id=None, names=None, units=None):
+    """An EEG outlet of ``rec``'s channels: ``names``/``units`` per channel override the
+    recording's labels and the one ``unit``."""
+    info = pylsl.StreamInfo(name, "EEG", len(rec.ch_names), rec.sfreq, fmt,
+                            source_id or f"{name}-id")
     if labels:
         chans = info.desc().append_child("channels")
-        for ch in rec.ch_names:
+        for i, ch in enumerate(rec.ch_names):
             c = chans.append_child("channel")
-            c.append_child_value("label", ch)
-            if unit:
-                c.append_child_value("unit", unit)
+            c.append_child_value("label", names[i] if names else ch)
+            u = units[i] if units else unit
+            if u:
+                c.append_child_value("unit", u)
             c.append_child_value("type", "EEG")
     return pylsl.StreamOutlet(info, chunk_size=25)
 
@@ -118,6 +124,80 @@ def test_stream_without_names_or_units_is_named_and_scaled_aloud(lsl_loopback, d
     finally:
         stop.set()
         pusher.join(5)
+
+
+def test_odd_units_and_names_are_read_or_refused_with_the_reason(lsl_loopback, demo,
+                                                                  monkeypatch):
+    """A unit on some channels only, a unit neurofb does not know, twice-named channels, and a
+    unit-less stream that sends nothing yet: each is read in the unit it says, or refused with
+    what to pass, never read in a unit "guessed" from no samples."""
+    import neurofb.stream.lsl_source as lsl_source
+    from neurofb.errors import BoardError
+
+    pylsl = lsl_loopback
+    n_ch = len(demo.ch_names)
+    some = _outlet(pylsl, f"some-{uuid.uuid4().hex[:8]}", demo,
+                   units=["microvolts"] + [""] * (n_ch - 1))
+    source = LslSource(name=some.get_info().name(), timeout_s=10.0)
+    assert "channels without a unit are read in the others' unit, uV" in source.warning
+    assert source.unit_text == "uV"
+    odd = _outlet(pylsl, f"odd-{uuid.uuid4().hex[:8]}", demo, unit="uV/count")
+    with pytest.raises(BoardError, match=r"gives the unit 'uV/count', which is not one neurofb "
+                                         r"knows .*pass --unit uV"):
+        LslSource(name=odd.get_info().name(), timeout_s=10.0)
+    told = LslSource(name=odd.get_info().name(), unit="uV", timeout_s=10.0)
+    assert "unit 'uV/count' is not one neurofb knows; read as uV (--unit)" in told.warning
+    twice = _outlet(pylsl, f"twice-{uuid.uuid4().hex[:8]}", demo,
+                    names=["Fz", "Fz", *demo.ch_names[2:]])
+    named = LslSource(name=twice.get_info().name(), timeout_s=10.0)
+    assert "the stream names Fz more than once: called Ch1" in named.warning
+    monkeypatch.setattr(lsl_source, "GUESS_WAIT_S", 1.0)
+    silent = _outlet(pylsl, f"silent-{uuid.uuid4().hex[:8]}", demo, unit="")
+    with pytest.raises(BoardError, match=r"gives no unit and sent no samples within 1 s to tell "
+                                         r"µV from V by: .*--unit uV"):
+        LslSource(name=silent.get_info().name(), timeout_s=10.0)
+    for s in (source, told, named):
+        s.stop()
+
+
+def test_a_lost_stream_is_waited_for_not_replaced_by_another_of_its_name(lsl_loopback, demo):
+    """After a loss the source looks for the stream it read (its source id): another device
+    publishing under the same name is not recorded in its place."""
+    pylsl = lsl_loopback
+    name = f"same-{uuid.uuid4().hex[:8]}"
+    state = {"outlet": _outlet(pylsl, name, demo, source_id="device-A")}
+    stop = threading.Event()
+
+    def push():
+        k = 0
+        while not stop.is_set():
+            out = state["outlet"]
+            if out is not None:
+                out.push_chunk(demo.data[:, k : k + 25].T.tolist())
+                k = (k + 25) % (demo.n_samples - 25)
+            time.sleep(0.05)
+
+    pusher = threading.Thread(target=push, daemon=True)
+    pusher.start()
+    events: list = []
+    stream = open_stream(StreamRequest(LslRequest(name=name), target="engagement", stall_s=1.0))
+    stream.runner.retry_initial_s = stream.runner.retry_max_s = 0.5
+    stream.runner.add_status_listener(events.append)
+    try:
+        stream.start()
+        assert _until(lambda: stream.runner.samples > 500)
+        state["outlet"] = None  # device A goes away ...
+        assert _until(lambda: any(e.kind == "reconnecting" for e in events))
+        state["outlet"] = _outlet(pylsl, name, demo, source_id="device-B")  # ... B appears
+        tries = sum(e.kind == "reconnecting" for e in events)
+        assert _until(lambda: sum(e.kind == "reconnecting" for e in events) >= tries + 3)
+        assert not any(e.kind == "resumed" for e in events)  # three looks: B is not A
+        state["outlet"] = _outlet(pylsl, name, demo, source_id="device-A")  # A is back
+        assert _until(lambda: any(e.kind == "resumed" for e in events))
+    finally:
+        stop.set()
+        pusher.join(5)
+        stream.close()
 
 
 def test_lost_lsl_stream_is_reported_and_resumed(lsl_loopback, demo):

@@ -11,15 +11,18 @@ type (``EEG`` by default) or by source id, and reads it like a board:
 - **units** come from each channel's ``<unit>``; a stream that gives none (again the OpenBCI
   GUI's) is read in ``unit`` (``uV``, ``mV``, ``V``), or with ``unit="auto"`` in what its first
   second of samples looks like (:func:`neurofb.dsp.units.guess_unit`), with a warning that names
-  the guess: a µV/V mix-up is never silent.
+  the guess: a µV/V mix-up is never silent (a stream that sends nothing to guess from is
+  refused, naming ``--unit``). Channels without a unit beside others with one take theirs; a
+  unit neurofb does not know is refused unless ``unit`` says how to read it.
 - **timestamps**: liblsl moves the sender's stamps onto this machine's clock (clock sync,
   dejitter, monotonize); the chunks carry them as Unix times like a BrainFlow board's
   (``LSL time + unix_minus_lsl``, one offset for the source's life, so
   :class:`neurofb.outputs.clock.StreamClock` takes them back exactly).
 - **a lost stream** (the sender quit, the network dropped) raises
   :class:`~neurofb.errors.BoardError` from :meth:`LslSource.read`; the runner reports it and calls
-  :meth:`LslSource.restart`, which looks for the stream again (same name/type/source id) — when
-  the sender comes back, samples flow again and the runner reports ``resumed``.
+  :meth:`LslSource.restart`, which looks for that very stream again (its name, type and source
+  id: another device publishing under the same name is not taken for it) — when the sender
+  comes back, samples flow again and the runner reports ``resumed``.
 
 liblsl's network scope is set by its configuration file (:mod:`neurofb.lsl`).
 """
@@ -48,6 +51,8 @@ log = logging.getLogger(__name__)
 RESTART_TIMEOUT_S = 1.0
 #: Seconds of samples liblsl buffers for a slow reader.
 BUFFER_S = 60
+#: Seconds a stream without units is waited for, for samples to guess µV or V from.
+GUESS_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,11 @@ class LslSource:
         if stream.channel_format() in (lsl.cf_string, getattr(lsl, "cf_undefined", -1)):
             raise BoardError(f"LSL stream {stream.name()!r} carries text, not EEG samples")
         self.stream_name = stream.name()
+        # a restart looks for this very stream (its source id), not any of the same name: a
+        # second device publishing under that name is not the one being recorded
+        self._restart_predicate = _predicate(stream.name(), stream.type(),
+                                             stream.source_id() or None)
+        self._ever_started = False
         self._make_inlet(stream)
         full = self._inlet.info(timeout=timeout_s)  # the full description, with <desc>
         chans = _channels(full)
@@ -184,8 +194,11 @@ class LslSource:
                 ch_names = tuple(labels)
             else:
                 ch_names = tuple(f"Ch{i + 1}" for i in range(len(keep)))
-                notes.append(f"the stream names no channels: called {ch_names[0]}…"
-                             f"{ch_names[-1]}; pass --montage (e.g. cyton) to name them")
+                twice = sorted({x for x in labels if x and labels.count(x) > 1})
+                why = (f"names {', '.join(twice)} more than once" if twice else
+                       "names no channels" if not any(labels) else "leaves channels unnamed")
+                notes.append(f"the stream {why}: called {ch_names[0]}…{ch_names[-1]}; pass "
+                             "--montage (e.g. cyton, or Fz,Cz,… in order) to name them")
         except ChannelError as err:
             raise BoardError(f"LSL stream {self.stream_name!r}: {err}") from None
         self._factor = self._units(chans, keep, unit, full.nominal_srate(), notes)
@@ -203,21 +216,24 @@ class LslSource:
         )  # fmt: skip
 
     # -- set-up ---------------------------------------------------------------------------------
-    def _resolve(self, timeout_s: float) -> Any:
+    def _resolve(self, timeout_s: float, predicate: str | None = None) -> Any:
+        predicate = predicate or self._predicate
         try:
-            found = pylsl().resolve_bypred(self._predicate, 1, timeout_s)
+            found = pylsl().resolve_bypred(predicate, 1, timeout_s)
         except NeurofbError:
             raise
         except Exception as err:
             raise BoardError(f"cannot look for LSL streams: {err}") from None
         if not found:
-            raise BoardError(f"no LSL stream with {self._predicate} found within {timeout_s:g} s: "
+            raise BoardError(f"no LSL stream with {predicate} found within {timeout_s:g} s: "
                              "is the sender running (OpenBCI GUI's Networking widget, muselsl "
                              "stream, …) on this network? `neurofb boards --lsl` lists what is "
                              "visible")  # fmt: skip
-        if len(found) > 1:
-            log.info("%d LSL streams match %s; using %s", len(found), self._predicate,
-                     found[0].name())  # fmt: skip
+        if len(found) > 1:  # said where the user sees it: which sender is being read
+            log.warning("%d LSL streams match %s (source ids %s); reading the one of %s (source "
+                        "id %r): stop the other senders, or give each stream its own name",
+                        len(found), predicate, ", ".join(repr(f.source_id()) for f in found),
+                        found[0].hostname(), found[0].source_id())
         return found[0]
 
     def _make_inlet(self, stream: Any) -> None:
@@ -230,15 +246,17 @@ class LslSource:
                notes: list[str]) -> np.ndarray:
         given = [chans[i]["unit"] for i in keep]
         if any(given):
-            try:
-                factors = [factor_to_uv(u or unit) for u in given]
-            except ValueError as err:
-                raise BoardError(f"LSL stream {self.stream_name!r}: {err}") from None
-            self.unit_text = ", ".join(sorted({unit_key(u or unit) or u for u in given}))
-            return np.asarray(factors)
+            units = [self._channel_unit(u, given, unit, notes) for u in given]
+            self.unit_text = ", ".join(sorted(set(units)))
+            return np.asarray([factor_to_uv(u) for u in units])
         if unit == "auto":
             sample = self._first_second(sfreq)
-            unit = guess_unit(sample) if sample.shape[1] >= 2 else "uV"
+            if sample.shape[1] < 2:  # nothing to guess from: never a guess said to be one
+                raise BoardError(
+                    f"LSL stream {self.stream_name!r} gives no unit and sent no samples within "
+                    f"{GUESS_WAIT_S:g} s to tell µV from V by: start the sender's acquisition "
+                    "first, or pass --unit uV (or mV, V)")
+            unit = guess_unit(sample)
             notes.append(f"the stream gives no unit: its amplitude looks like {unit}, so it is "
                          f"read as {unit}; pass --unit if that is wrong")  # fmt: skip
         try:
@@ -248,9 +266,36 @@ class LslSource:
         self.unit_text = unit_key(unit) or unit
         return np.full(len(keep), factor)
 
+    def _channel_unit(self, given: str, all_given: list[str], unit: str,
+                      notes: list[str]) -> str:
+        """The unit a channel is read in, when the stream names units: its own; with ``--unit``
+        (not auto) for a channel without one or with one neurofb does not know; without it,
+        the other channels' unit when they agree on one; otherwise a clear error."""
+        name = self.stream_name
+        if given and unit_key(given):
+            return str(unit_key(given))
+        if unit != "auto":
+            if given:
+                notes.append(f"the stream's unit {given!r} is not one neurofb knows; read as "
+                             f"{unit} (--unit)")
+            return unit
+        if given:
+            raise BoardError(f"LSL stream {name!r} gives the unit {given!r}, which is not one "
+                             "neurofb knows (uV, mV, V, nV): pass --unit uV (or mV, V) to read "
+                             "it in that unit")
+        known = {unit_key(u) for u in all_given if u and unit_key(u)}
+        if len(known) != 1:
+            raise BoardError(f"LSL stream {name!r} gives a unit for some channels only, and "
+                             "those differ: pass --unit uV (or mV, V) for the others")
+        other = str(known.pop())
+        note = f"channels without a unit are read in the others' unit, {other}"
+        if note not in notes:
+            notes.append(note)
+        return other
+
     def _first_second(self, sfreq: float) -> np.ndarray:
         """Up to a second of samples (kept, delivered first) to guess the unit from."""
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + GUESS_WAIT_S
         got = 0
         while got < sfreq and time.monotonic() < deadline:
             data, stamps = self._pull(timeout=0.2)
@@ -282,7 +327,7 @@ class LslSource:
                 self._inlet.open_stream(timeout=5.0)
             except (RuntimeError, OSError) as err:
                 raise BoardError(f"cannot open LSL stream {self.stream_name!r}: {err}") from None
-            self._started = True
+            self._started = self._ever_started = True
 
     def read(self) -> Chunk | None:
         """The samples received since the last read (µV), or None.
@@ -294,7 +339,8 @@ class LslSource:
         """
         with self._lock:
             if not self._started or self._inlet is None:
-                raise BoardError("the LSL source is not started")
+                raise BoardError(f"LSL stream {self.stream_name!r} is lost; looking for it again"
+                                 if self._ever_started else "the LSL source is not started")
             if self._pending:
                 parts, self._pending = self._pending, []
                 data = np.concatenate([d for d, _ in parts])
@@ -325,7 +371,7 @@ class LslSource:
     def restart(self) -> None:
         """Look for the stream again and reopen it (BoardError when it is not back yet)."""
         self.stop()
-        stream = self._resolve(RESTART_TIMEOUT_S)
+        stream = self._resolve(RESTART_TIMEOUT_S, self._restart_predicate)
         if (stream.channel_count() != self._channel_count
                 or stream.nominal_srate() != self.info.sfreq):
             raise BoardError(f"LSL stream {self.stream_name!r} came back with "
