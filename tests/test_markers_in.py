@@ -73,3 +73,49 @@ def test_xpath_literal_selects_the_stream_by_its_exact_name(lsl_loopback, name):
     found = lsl_loopback.resolve_bypred(f"name={xpath_literal(unique)}", 1, 10.0)
     assert [s.name() for s in found] == [unique]
     del outlet
+
+
+def test_a_marker_sent_during_a_gap_lands_on_the_first_sample_after_it():
+    """Live, the EEG stops for a while and a marker comes during the pause: it waits for the
+    samples to reach its time, then lies on the first sample after the gap (sample 250 here),
+    not 2 s of nominal-rate counting past the last sample before it (sample ~750, in data that
+    came later). Real UDP on loopback and a real StreamClock fed the chunks a live source
+    would deliver."""
+    import socket
+    import time
+
+    import numpy as np
+
+    from neurofb.outputs.clock import StreamClock
+    from neurofb.stream.markers_in import MarkersIn
+    from neurofb.types import Chunk
+
+    class Marks:  # the runner's side of the protocol: what it is asked to mark
+        def __init__(self) -> None:
+            self.made: list[Marker] = []
+
+        def mark(self, kind, label="", value=None, *, t=None):
+            self.made.append(Marker(t, kind, label, value))
+            return self.made[-1]
+
+    def chunk(first: int, unix0: float) -> Chunk:
+        return Chunk(np.zeros((3, 250)), unix0 + np.arange(250) / 250.0, ("Fz", "Cz", "Pz"),
+                     250.0, first_sample=first, board="board")
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clock, marks = StreamClock(250.0, live=True), Marks()
+    markers = MarkersIn(MarkersInRequest(f"udp:{port}"), marks, clock)
+    markers.start()
+    try:
+        clock.on_chunk(chunk(0, time.time() - 3.0))  # samples until 2 s ago, then nothing
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as send:
+            send.sendto(b"note:in the gap", ("127.0.0.1", port))
+        assert until(lambda: len(markers._waiting) == 1)  # ahead of the samples: it waits
+        assert marks.made == []
+        clock.on_chunk(chunk(250, time.time() + 0.5))  # the samples resume
+        assert until(lambda: len(marks.made) == 1)
+    finally:
+        markers.close()
+    assert marks.made[0].label == "in the gap" and marks.made[0].t == 250 / 250.0

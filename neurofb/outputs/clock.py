@@ -14,18 +14,28 @@ stream delivers:
   ``start + k / sfreq``, where ``start`` makes the first chunk's last sample "now". At speed 1
   that is when the sample was played.
 
-Between chunks the clock extrapolates at the nominal rate from the latest chunk.
+Between chunks the clock extrapolates at the nominal rate from the latest chunk. A live
+stream's gap (samples stopped, then resumed: they lie back to back in the sample count) is
+kept in view for :data:`SPANS` chunks: an LSL time inside a gap maps to the first sample after
+it, not to a sample counted at the nominal rate from either side.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from neurofb.types import Chunk
 
-__all__ = ["StreamClock"]
+__all__ = ["GAP_S", "SPANS", "StreamClock"]
+
+#: Live chunks whose LSL time spans the clock keeps, to place a time that falls in a gap.
+SPANS = 256
+#: Seconds between two chunks' samples beyond one sample period that make a gap (jitter less).
+GAP_S = 0.25
 
 
 class StreamClock:
@@ -66,6 +76,8 @@ class StreamClock:
         self._lock = threading.Lock()
         self._chunk: Chunk | None = None
         self._replay_start: float | None = None
+        # live: (first sample, LSL time of the first, of the last) of recent chunks
+        self._spans: deque[tuple[int, float, float]] = deque(maxlen=SPANS)
 
     @property
     def ready(self) -> bool:
@@ -78,7 +90,22 @@ class StreamClock:
             if not self.live and self._replay_start is None:
                 end = chunk.first_sample + chunk.n_samples
                 self._replay_start = self._lsl_clock() - (end - 1) / self.sfreq
+            if self.live and chunk.n_samples:
+                self._spans.append((chunk.first_sample,
+                                    float(chunk.timestamps[0]) - self.unix_minus_lsl,
+                                    float(chunk.timestamps[-1]) - self.unix_minus_lsl))
             self._chunk = chunk
+
+    def newest_lsl_time(self) -> float | None:
+        """LSL time of the newest sample delivered (None before the first chunk)."""
+        with self._lock:
+            chunk, start = self._chunk, self._replay_start
+        if chunk is None:
+            return None
+        if not self.live:
+            return None if start is None else start + (
+                chunk.first_sample + chunk.n_samples - 1) / self.sfreq
+        return float(chunk.timestamps[-1]) - self.unix_minus_lsl
 
     def lsl_time(self, index: int) -> float:
         """LSL time of the sample with index ``index`` (0-based since the stream started)."""
@@ -114,4 +141,18 @@ class StreamClock:
         last = chunk.n_samples - 1
         anchor = float(chunk.timestamps[last]) - self.unix_minus_lsl
         index = chunk.first_sample + last + (lsl_time - anchor) * self.sfreq
+        resumed = self._after_gap(lsl_time)
+        if resumed is not None:
+            index = resumed
         return max(index, 0.0) / self.sfreq
+
+    def _after_gap(self, lsl_time: float) -> int | None:
+        """The first sample after a gap that ``lsl_time`` falls in (None when it falls in no
+        gap of the spans kept: counting at the nominal rate is then right)."""
+        with self._lock:
+            spans = list(self._spans)
+        step = 1.0 / self.sfreq
+        for (_, _, last_t), (first, first_t, _) in itertools.pairwise(spans):
+            if first_t - last_t > GAP_S and last_t + step <= lsl_time < first_t:
+                return first
+        return None

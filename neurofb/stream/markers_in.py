@@ -105,6 +105,7 @@ class MarkersIn:
         self.on_error = on_error
         self.received = 0
         self._stop = threading.Event()
+        self._waiting: list[tuple[str, float]] = []  # (text, LSL time) ahead of the samples
         self._socket: socket.socket | None = None
         if request.kind == "udp":
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -124,14 +125,33 @@ class MarkersIn:
         self._thread.start()
 
     def close(self, timeout: float = 3.0) -> None:
-        """Stop receiving (idempotent)."""
+        """Stop receiving (idempotent); markers still ahead of the samples are placed."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._flush(all_of_them=True)
         if self._socket is not None:
             self._socket.close()
 
     def _mark(self, text: str, lsl_time: float) -> None:
+        """Mark now, or once the stream's samples reach ``lsl_time`` (live: a marker ahead of
+        the samples, e.g. during a gap, is placed when they resume, on the first sample after
+        the gap, not counted at the nominal rate into samples that came later)."""
+        newest = self.clock.newest_lsl_time()
+        if self.clock.live and (newest is None or lsl_time > newest + 1.0 / self.clock.sfreq):
+            self._waiting.append((text, lsl_time))
+            return
+        self._place(text, lsl_time)
+
+    def _flush(self, *, all_of_them: bool = False) -> None:
+        """Place the waiting markers the samples have reached (every one with ``all_of_them``)."""
+        newest = self.clock.newest_lsl_time()
+        while self._waiting and (all_of_them or (
+                newest is not None and self._waiting[0][1] <= newest + 1.0 / self.clock.sfreq)):
+            self._place(*self._waiting.pop(0))
+
+    def _place(self, text: str, lsl_time: float) -> None:
         t = self.clock.stream_t(lsl_time)
         for m in decode_annotation(text, t, 0.0):
             if m.kind in _SESSION_KINDS:  # the session's own bounds are not another program's
@@ -153,6 +173,7 @@ class MarkersIn:
     def _run_udp(self) -> None:
         assert self._socket is not None
         while not self._stop.is_set():
+            self._flush()
             try:
                 data, _ = self._socket.recvfrom(65536)
             except TimeoutError:
@@ -182,6 +203,7 @@ class MarkersIn:
                 log.warning("markers-in: no LSL stream named %s yet; waiting for it",
                             self.request.target)  # fmt: skip
         while not self._stop.is_set() and inlet is not None:
+            self._flush()
             try:
                 sample, stamp = inlet.pull_sample(timeout=0.2)
             except (RuntimeError, OSError) as err:
