@@ -119,3 +119,24 @@ def test_a_marker_sent_during_a_gap_lands_on_the_first_sample_after_it():
     finally:
         markers.close()
     assert marks.made[0].label == "in the gap" and marks.made[0].t == 250 / 250.0
+
+
+def test_an_eeg_stream_given_as_markers_is_refused(lsl_loopback):
+    """--markers-in lsl:NAME naming a regular-rate stream (EEG): every sample became a note
+    (1,200 in 5 s); it is now refused, naming why."""
+    from neurofb.outputs.clock import StreamClock
+    from neurofb.stream.markers_in import MarkersIn
+
+    name = f"NotMarkers-{uuid.uuid4().hex[:8]}"
+    info = lsl_loopback.StreamInfo(name, "EEG", 2, 250.0, "float32", f"src-{uuid.uuid4().hex}")
+    outlet = lsl_loopback.StreamOutlet(info)
+    errors: list[str] = []
+    markers = MarkersIn(MarkersInRequest(f"lsl:{name}"), None, StreamClock(250.0, live=True),
+                        on_error=errors.append)
+    markers.start()
+    try:
+        assert until(lambda: bool(errors))
+    finally:
+        markers.close()
+        del outlet
+    assert "has a regular sampling rate (250 Hz): it is a signal (EEG?), not markers" in errors[0]

@@ -162,8 +162,9 @@ class LslSource:
         stream = self._resolve(timeout_s)
         lsl = pylsl()
         if stream.nominal_srate() <= 0:
-            raise BoardError(f"LSL stream {stream.name()!r} has no regular sampling rate: it is "
-                             "a marker stream, not EEG (use --markers-in for markers)")
+            raise BoardError(f"LSL stream {stream.name()!r} has no regular sampling rate "
+                             "(irregular): neurofb reads EEG of a fixed rate; a marker stream "
+                             "goes to --markers-in")
         if stream.channel_format() in (lsl.cf_string, getattr(lsl, "cf_undefined", -1)):
             raise BoardError(f"LSL stream {stream.name()!r} carries text, not EEG samples")
         self.stream_name = stream.name()

@@ -193,6 +193,14 @@ class MarkersIn:
         waited = False
         while not self._stop.is_set() and inlet is None:
             found = lsl.resolve_bypred(predicate, 1, 0.5)
+            if found and found[0].nominal_srate() > 0:  # every sample would become a note
+                message = (f"markers-in: LSL stream {self.request.target!r} has a regular "
+                           f"sampling rate ({found[0].nominal_srate():g} Hz): it is a signal "
+                           "(EEG?), not markers; give the marker stream's name")
+                log.error("%s", message)
+                if self.on_error is not None:
+                    self.on_error(message)
+                return
             if found:
                 flags = lsl.proc_clocksync | lsl.proc_dejitter | lsl.proc_monotonize
                 flags &= ~lsl.proc_dejitter  # markers are irregular: no dejitter
