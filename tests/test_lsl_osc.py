@@ -147,6 +147,7 @@ def test_odd_units_and_names_are_read_or_refused_with_the_reason(lsl_loopback, d
         LslSource(name=odd.get_info().name(), timeout_s=10.0)
     told = LslSource(name=odd.get_info().name(), unit="uV", timeout_s=10.0)
     assert "unit 'uV/count' is not one neurofb knows; read as uV (--unit)" in told.warning
+    assert told.warning.count("is not one neurofb knows") == 1  # once, not once per channel
     twice = _outlet(pylsl, f"twice-{uuid.uuid4().hex[:8]}", demo,
                     names=["Fz", "Fz", *demo.ch_names[2:]])
     named = LslSource(name=twice.get_info().name(), timeout_s=10.0)
@@ -158,6 +159,23 @@ def test_odd_units_and_names_are_read_or_refused_with_the_reason(lsl_loopback, d
         LslSource(name=silent.get_info().name(), timeout_s=10.0)
     for s in (source, told, named):
         s.stop()
+
+
+def test_two_streams_of_one_name_are_said_and_the_one_read_named(lsl_loopback, demo, caplog):
+    """liblsl answers with the first stream it hears of: a second sender of the same name was
+    never noticed. The first look now waits a moment for others and says which one it reads."""
+    import logging
+
+    pylsl = lsl_loopback
+    name = f"two-{uuid.uuid4().hex[:8]}"
+    outlets = [_outlet(pylsl, name, demo, source_id=f"dev-{c}") for c in "AB"]
+    with caplog.at_level(logging.WARNING, logger="neurofb.stream.lsl_source"):
+        source = LslSource(name=name, timeout_s=10.0)
+        assert _until(lambda: "2 LSL streams match" in caplog.text, timeout=20)
+    source.stop()
+    assert "'dev-A', 'dev-B'" in caplog.text
+    assert f"(source id {source.info.details['lsl_source_id']!r})" in caplog.text
+    del outlets
 
 
 def test_a_lost_stream_is_waited_for_not_replaced_by_another_of_its_name(lsl_loopback, demo):

@@ -200,7 +200,7 @@ def test_one_class_and_bad_recipes_are_refused(features):
         Recipe(dropout=2.0)
 
 
-def test_recording_windows_follow_the_labelled_blocks(eegmat_dir, tmp_path):
+def test_recording_windows_follow_the_labelled_blocks(eegmat_dir, tmp_path, capsys):
     from neurofb.recording import open_recording
     from neurofb.training.recordings import load_recordings, recording_windows
 
@@ -218,8 +218,14 @@ def test_recording_windows_follow_the_labelled_blocks(eegmat_dir, tmp_path):
 
     shutil.copytree(path, tmp_path / "copy")
     for twice in ([path, path], [path, tmp_path / "copy"]):
-        with pytest.raises(NeurofbError, match="hold the same recording"):
+        with pytest.raises(NeurofbError, match=r"is given twice|hold the same recording"):
             load_recordings(twice)
+    # ... and as two items of train --recordings, each loaded on its own
+    for twice in ([path, path], [path, tmp_path / "copy"]):
+        code = main(["train", "--recordings", *map(str, twice), "--members", "2", "--epochs",
+                     "1", "--out", str(tmp_path / "model")])
+        assert code == 2 and not (tmp_path / "model").exists()
+        assert "give each recording once" in capsys.readouterr().err
 
 
 def test_cli_train_writes_a_loadable_model_of_both_modes(eegmat_dir, tmp_path, capsys):

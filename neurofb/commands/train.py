@@ -305,7 +305,7 @@ def _recordings(items: list[str]) -> Any:
     """
     from neurofb.errors import RecordingError
     from neurofb.recording.formats import open_recording
-    from neurofb.training.recordings import load_recordings, recording_windows
+    from neurofb.training.recordings import distinct, load_recordings, recording_windows
     from neurofb.training.windows import concat
 
     sets, n = [], 0
@@ -321,7 +321,7 @@ def _recordings(items: list[str]) -> Any:
                                  "it out of --recordings)") from None
         sets.append(replace(rs, subject=rs.subject + n))
         n += len(rs.subjects)
-    return concat(sets)
+    return distinct(concat(sets))  # the same recording under two --recordings items: refused
 
 
 def _eegmat_subjects(args: argparse.Namespace) -> list[int]:

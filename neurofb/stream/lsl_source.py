@@ -53,6 +53,8 @@ RESTART_TIMEOUT_S = 1.0
 BUFFER_S = 60
 #: Seconds a stream without units is waited for, for samples to guess µV or V from.
 GUESS_WAIT_S = 5.0
+#: Seconds a look for other streams of the name read goes on (in the background).
+OTHERS_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,22 @@ def _channels(info: Any) -> list[dict[str, str]]:
         out.append({k: ch.child_value(k) for k in ("label", "unit", "type")})
         ch = ch.next_sibling("channel")
     return out
+
+
+def _say_others(predicate: str, chosen: Any) -> None:
+    """Warn (where the user sees it) when more streams than the one read match ``predicate``:
+    liblsl's resolve returns at the first match, and a second sender of the same name would
+    otherwise go unnoticed."""
+    try:
+        found = pylsl().resolve_bypred(predicate, 0, OTHERS_S)
+    except Exception:  # looking is a courtesy: never a failure of the stream
+        log.debug("looking for other LSL streams failed", exc_info=True)
+        return
+    ids = sorted({f.source_id() for f in found} | {chosen.source_id()})
+    if len(ids) > 1:
+        log.warning("%d LSL streams match %s (source ids %s); reading the one of %s (source id "
+                    "%r): stop the other senders, or give each stream its own name", len(ids),
+                    predicate, ", ".join(map(repr, ids)), chosen.hostname(), chosen.source_id())
 
 
 def find_streams(*, stype: str | None = None, timeout_s: float = 1.0) -> list[LslStreamInfo]:
@@ -159,7 +177,7 @@ class LslSource:
         self._delivered = 0
         self._started = False
         notes: list[str] = []
-        stream = self._resolve(timeout_s)
+        stream = self._resolve(timeout_s, first_look=True)
         lsl = pylsl()
         if stream.nominal_srate() <= 0:
             raise BoardError(f"LSL stream {stream.name()!r} has no regular sampling rate "
@@ -217,7 +235,10 @@ class LslSource:
         )  # fmt: skip
 
     # -- set-up ---------------------------------------------------------------------------------
-    def _resolve(self, timeout_s: float, predicate: str | None = None) -> Any:
+    def _resolve(self, timeout_s: float, predicate: str | None = None, *,
+                 first_look: bool = False) -> Any:
+        """The stream matching ``predicate`` (default the request's); ``first_look``: also say,
+        in the background, when several match."""
         predicate = predicate or self._predicate
         try:
             found = pylsl().resolve_bypred(predicate, 1, timeout_s)
@@ -230,12 +251,11 @@ class LslSource:
                              "is the sender running (OpenBCI GUI's Networking widget, muselsl "
                              "stream, …) on this network? `neurofb boards --lsl` lists what is "
                              "visible")  # fmt: skip
-        if len(found) > 1:  # said where the user sees it: which sender is being read
-            log.warning("%d LSL streams match %s (source ids %s); reading the one of %s (source "
-                        "id %r): stop the other senders, or give each stream its own name",
-                        len(found), predicate, ", ".join(repr(f.source_id()) for f in found),
-                        found[0].hostname(), found[0].source_id())
-        return found[0]
+        first = found[0]
+        if first_look:  # liblsl answers with the first match: look on for others meanwhile
+            threading.Thread(target=_say_others, args=(predicate, first), daemon=True,
+                             name="neurofb-lsl-others").start()
+        return first
 
     def _make_inlet(self, stream: Any) -> None:
         lsl = pylsl()
@@ -276,9 +296,9 @@ class LslSource:
         if given and unit_key(given):
             return str(unit_key(given))
         if unit != "auto":
-            if given:
-                notes.append(f"the stream's unit {given!r} is not one neurofb knows; read as "
-                             f"{unit} (--unit)")
+            note = f"the stream's unit {given!r} is not one neurofb knows; read as {unit} (--unit)"
+            if given and note not in notes:
+                notes.append(note)
             return unit
         if given:
             raise BoardError(f"LSL stream {name!r} gives the unit {given!r}, which is not one "

@@ -221,17 +221,10 @@ def load_recordings(paths: Sequence[str | os.PathLike], *,
     if not found:
         raise RecordingError(f"no recordings found in {[str(p) for p in paths]}")
     sets, skipped = [], []
-    seen: dict[str, Path] = {}
     for i, p in enumerate(found):
         rec = open_recording(p)
         try:
-            fs = recording_windows(rec, subject=i, **kwargs)
-            first = seen.setdefault(fs.files[0]["sha256"], p)
-            if first is not p:  # its windows would be in training and validation both
-                raise NeurofbError(
-                    f"{first} and {p} hold the same recording (the same samples and markers): "
-                    "give each recording once, or its windows are trained on and validated on")
-            sets.append(fs)
+            sets.append(recording_windows(rec, subject=i, **kwargs))
         except RecordingError as err:
             skipped.append(str(err))
             if on_skip is not None:
@@ -239,4 +232,26 @@ def load_recordings(paths: Sequence[str | os.PathLike], *,
     if not sets:
         raise RecordingError("none of the recordings has clean windows in labelled rest/task "
                              "blocks: " + "; ".join(skipped))
-    return concat(sets)
+    return distinct(concat(sets))
+
+
+def distinct(fs: FeatureSet) -> FeatureSet:
+    """``fs``, after checking that no recording is in it twice (by the hash of its samples and
+    markers: the same folder given twice, or a copy of it).
+
+    Raises
+    ------
+    NeurofbError
+        Naming both: the recording's windows would be trained on and validated on.
+    """
+    seen: dict[str, str] = {}
+    for entry in fs.files:
+        digest, name = str(entry.get("sha256")), str(entry.get("file"))
+        if digest in seen:
+            what = (f"{name} is given twice" if seen[digest] == name else
+                    f"{seen[digest]} and {name} hold the same recording (the same samples and "
+                    "markers)")
+            raise NeurofbError(f"{what}: give each recording once, or its windows are trained "
+                               "on and validated on")
+        seen[digest] = name
+    return fs
