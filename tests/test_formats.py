@@ -498,12 +498,13 @@ def test_wrong_extensions(exported, tmp_path):
 def test_file_without_eeg_channels(tmp_path):
     import mne
 
-    info = mne.create_info(["ECG", "EOG left", "ECG1", "EMG2"], 100.0, "eeg")
-    raw = mne.io.RawArray(np.random.default_rng(1).normal(size=(4, 500)) * 1e-5, info,
+    info = mne.create_info(["ECG", "EOG left", "ECG1", "EMG2", "EEG EKG1-REF"], 100.0, "eeg")
+    raw = mne.io.RawArray(np.random.default_rng(1).normal(size=(5, 500)) * 1e-5, info,
                           verbose="error")  # fmt: skip
     path = tmp_path / "no_eeg.edf"
     mne.export.export_raw(path, raw, fmt="edf", verbose="error")
-    with pytest.raises(RecordingError, match=r"holds no EEG channel.*ECG, EOG left, ECG1, EMG2"):
+    with pytest.raises(RecordingError, match=r"holds no EEG channel.*ECG, EOG left, ECG1, EMG2, "
+                                             r"EEG EKG1-REF"):
         formats.read_file(path)
 
 

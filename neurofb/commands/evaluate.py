@@ -226,6 +226,7 @@ def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any
     from neurofb.training.eegmat import load_eegmat
 
     torch.set_num_threads(max(1, args.threads))
+    recipe = train_config(args)  # a recipe out of range is said before the features load
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -242,7 +243,7 @@ def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any
     modes = ["cold"] + (["baseline"] if args.baseline else []) + (
         ["calibrated"] if args.calibrate else [])
     cv = cross_validate(fs, n_folds=args.cv, seeds=_seeds(args.cv_seeds),
-                        recipe=train_config(args), baseline_s=args.baseline or BASELINE_S,
+                        recipe=recipe, baseline_s=args.baseline or BASELINE_S,
                         modes=modes, layouts=layouts, progress=say, device=args.device)
     report = summarise(cv, fs)
     _f1_and_windows(report, cv, fs)

@@ -187,7 +187,8 @@ def check_weights(model_dir: str | os.PathLike, meta: Mapping[str, Any]) -> Path
                          for k in keys if said.get(k) != stored.get(k))
         raise ModelError(
             f"{Path(model_dir) / META}: architecture does not match the one stored in "
-            f"{wpath.name}: {diff}; model.json was edited after export")
+            f"{wpath.name}: {diff}; model.json was edited after export. Restore the "
+            f"original {META} (copy the model folder again)")
     return wpath
 
 

@@ -435,8 +435,10 @@ def _write_bids(raw: Any, root: Path, subject: str, session: str | None, task: s
 def _is_eeg(name: str, ch_type: str) -> bool:
     if ch_type != "eeg":
         return False
-    first = re.split(r"[\s_:\-]+", name.strip(), maxsplit=1)[0].upper()
-    return first.rstrip("0123456789") not in NOT_EEG  # ECG1, EOG2 and EMG3 too
+    words = re.split(r"[\s_:\-]+", name.strip().upper())
+    if len(words) > 1 and words[0] == "EEG":  # "EEG EKG1-REF": a type prefix, not the name
+        words = words[1:]
+    return words[0].rstrip("0123456789") not in NOT_EEG  # ECG1, EOG2 and EMG3 too
 
 
 def _read_raw(path: Path, kind: str, shown: Path) -> tuple[Any, list[str]]:
