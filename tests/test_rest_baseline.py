@@ -3,6 +3,8 @@ the engine's own stream (the demo recording: 60 s of rest first), as the app run
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from neurofb import paths
@@ -167,3 +169,15 @@ def test_replay_with_baseline_on_the_command_line(tmp_path, capsys):
     assert main(["replay", str(DEMO), "--speed", "max", "--seconds", "5", "--baseline", "60",
                  "--target", "engagement"]) == 2
     assert "band-power targets" in capsys.readouterr().err
+
+
+def test_a_baseline_too_short_for_the_model_says_what_it_needs(capsys):
+    """5 s of rest at a 0.25 s hop is a dozen windows, fewer than the model's 20: the summary said
+    "too little clean signal" of a clean signal; it now names the minimum and what gives more."""
+    from neurofb.cli import main
+
+    assert main(["replay", str(DEMO), "--speed", "max", "--seconds", "20", "--baseline", "5"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"baseline mode: not taken: the first 5 s gave 1\d windows, too few clean "
+                     r"ones; the model needs 20 clean windows: a longer --baseline, or a "
+                     r"shorter --hop, gives more; scored in cold mode", out), out

@@ -265,7 +265,8 @@ def summary_notes(stream: Any, tally: Tally, rows: int) -> list[str]:
     if stream.pipeline.mains_note:
         lines.append(stream.pipeline.mains_note)
     lines += output_lines(stream)
-    if mode := tally.mode_line(stream.pipeline.config.model_baseline_s):
+    if mode := tally.mode_line(stream.pipeline.config.model_baseline_s,
+                               stream.pipeline.baseline_min_windows):
         lines.append(mode)
     return lines
 

@@ -59,8 +59,9 @@ class Tally:
         """Mean signal quality over every update."""
         return self.quality_sum / self.updates if self.updates else None
 
-    def mode_line(self, baseline_s: float) -> str:
-        """One summary line on the focus model's baseline mode ("" in plain cold mode)."""
+    def mode_line(self, baseline_s: float, min_windows: int | None = None) -> str:
+        """One summary line on the focus model's baseline mode ("" in plain cold mode);
+        ``min_windows``: the clean windows the model's baseline needs (said when it failed)."""
         with self.lock:
             modes, first = dict(self.modes), dict(self.mode_from)
         if not baseline_s and set(modes) <= {"cold"}:
@@ -71,8 +72,11 @@ class Tally:
                     f"({rest} windows scored cold meanwhile); {modes['baseline']} windows "
                     f"re-centred on it from t = {first['baseline']:.2f} s")
         if "baseline-failed" in modes:
-            return (f"baseline mode: too little clean signal in the first {baseline_s:g} s "
-                    f"({rest} clean windows); scored in cold mode")
+            need = "" if min_windows is None else (
+                f"; the model needs {min_windows} clean windows: a longer --baseline, or a "
+                "shorter --hop, gives more")
+            return (f"baseline mode: not taken: the first {baseline_s:g} s gave {rest} windows, "
+                    f"too few clean ones{need}; scored in cold mode")
         if rest:
             return (f"baseline mode: still taking the {baseline_s:g} s rest baseline when the "
                     f"stream ended ({rest} windows, scored cold)")

@@ -191,6 +191,12 @@ class Pipeline:
         self.reset()
 
     @property
+    def baseline_min_windows(self) -> int | None:
+        """Clean windows the estimator's session baseline needs (None: it takes none)."""
+        baseline = getattr(self._bound, "baseline", None)
+        return getattr(baseline, "min_windows", None)
+
+    @property
     def estimator_name(self) -> str:
         """Name of the focus estimator (``"engagement"``, ``"model"``, …)."""
         return str(self.estimator.name)
