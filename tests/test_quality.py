@@ -95,6 +95,10 @@ def _inject(x: np.ndarray, sfreq: float, kind: str, ch: int) -> np.ndarray:
         x[ch] += 8 * x[ch].std() * scipy.signal.sosfilt(sos, rng.standard_normal(n))
     elif kind == "NaN":
         x[ch, ::97] = np.nan
+    elif kind == "held":  # a dropout that holds the last value 0.4 s, every second
+        for onset in np.arange(0.3, t[-1] - 0.5, 1.0):
+            i = int(onset * sfreq)
+            x[ch, i : i + int(0.4 * sfreq)] = x[ch, i]
     return x
 
 
@@ -206,3 +210,23 @@ def test_any_rate_and_window_length_gives_valid_scores(sfreq, n_times):
     assert report.channel_score.shape == (2, 4)
     assert ((report.channel_score >= 0) & (report.channel_score <= 1)).all()
     assert (report.window_score > 0.9).all()
+
+
+@pytest.mark.parametrize("base", ["real_eeg", "synthetic_board"])
+def test_a_held_value_is_a_dropout_not_signal(base, request):
+    """0.4 s of one repeated value (a dropout that holds the last sample), once a second: the
+    old checks let a third of a window held pass (only half a window at one extreme was
+    "stuck"), and its focus was scored. Every window is now unusable on that channel: "flat",
+    or "railed" where the held value is the window's extreme (a clipping plateau)."""
+    x, sfreq, names = request.getfixturevalue(base)
+    if base == "synthetic_board":
+        x, names = x[:4], names[:4]
+    bad = 2
+    report = _assess(_inject(x, sfreq, "held", bad), sfreq, names)
+    clean = _assess(x, sfreq, names)
+    reasons = set(report.channel_reason[1:, bad])
+    assert "flat" in reasons and reasons <= {"flat", "railed"}
+    assert (report.channel_score[1:, bad] == 0.0).all()
+    others = [c for c in range(len(names)) if c != bad]
+    np.testing.assert_array_equal(report.channel_score[:, others], clean.channel_score[:, others])
+    assert not (clean.channel_reason[:, bad] == "flat").any()

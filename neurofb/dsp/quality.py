@@ -10,8 +10,10 @@ and its reason the name of the worst check (on a tie, the first in this order):
     plateau of identical extreme values, or an excursion of more than ``excursion_uv`` from the
     channel's mean within the window.
 ``"flat"``
-    Standard deviation below ``flat_uv`` (electrode off, shorted), or at least ``stuck_fraction``
-    of the samples at one value (the signal dropped out and holds a value).
+    Standard deviation below ``flat_uv`` (electrode off, shorted), at least ``stuck_fraction``
+    of the samples at one extreme value, or ``dropout_s`` seconds of one value in a row anywhere
+    in the window (the signal dropped out and a value is held: no amplifier's EEG repeats a
+    sample exactly for a quarter of a second).
 ``"line noise"``
     Mains hum *left in the filtered window*: power within ±1 Hz of 50 Hz or of 60 Hz (whichever
     is larger), relative to the window's 1–45 Hz power, graded on a log scale. The raw window is
@@ -61,6 +63,7 @@ class QualityThresholds:
     excursion_uv: float = 3000.0
     plateau_fraction: float = 0.02
     stuck_fraction: float = 0.5
+    dropout_s: float = 0.25
     amplitude_uv: tuple[float, float] = (150.0, 300.0)
     line_ratio: tuple[float, float] = (1.0, 5.0)
     emg_ratio: tuple[float, float] = (0.35, 0.7)
@@ -161,10 +164,22 @@ def _spectral_badness(
     return line_bad, emg_bad
 
 
+def _held(raw: np.ndarray, need: int) -> np.ndarray:
+    """Whether each row holds one value for ``need`` samples in a row (a dropout)."""
+    same = raw[..., 1:] == raw[..., :-1]
+    held = np.add.reduce(same, axis=-1) >= need - 1  # enough repeats for such a run at all
+    if not held.any():  # EEG: the usual case, and the cheap one
+        return held
+    idx = np.arange(same.shape[-1])
+    last_change = np.maximum.accumulate(np.where(same, -1, idx), axis=-1)
+    return np.maximum.reduce(idx - last_change, axis=-1, initial=0) + 1 >= need
+
+
 def _amplitude_checks(
-    raw: np.ndarray, th: QualityThresholds
+    raw: np.ndarray, th: QualityThresholds, sfreq: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Railed (ADC rail, excursion, clipping plateau) and flat (tiny std, stuck) channels.
+    """Railed (ADC rail, excursion, clipping plateau) and flat (tiny std, stuck, a held value)
+    channels.
 
     Also returns the mean-removed windows for the spectral checks.
     """
@@ -186,7 +201,8 @@ def _amplitude_checks(
         | (np.maximum(hi - level, level - lo) > th.excursion_uv)
         | clipped
     )
-    flat = (std < th.flat_uv) | stuck
+    held = _held(raw, max(2, int(np.ceil(th.dropout_s * sfreq))))
+    flat = (std < th.flat_uv) | stuck | (held & ~railed)
     return railed, flat, dev
 
 
@@ -236,7 +252,7 @@ def assess(
     raw = windows
     if np.add.reduce(nan_bad, axis=None):
         raw = np.where(np.isfinite(windows), windows, 0.0)
-    railed, flat, dev = _amplitude_checks(raw, th)
+    railed, flat, dev = _amplitude_checks(raw, th, float(sfreq))
     peak_to_peak = np.maximum.reduce(filtered, axis=-1) - np.minimum.reduce(filtered, axis=-1)
     amplitude_bad = _ramp(peak_to_peak, *th.amplitude_uv)
     if np.isnan(np.add.reduce(amplitude_bad, axis=None)):
