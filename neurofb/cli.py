@@ -95,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``neurofb`` command line; return the process exit code."""
     _one_blas_thread(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's own parser: its name, and its --help
+        commands = next((a.choices for a in parser._actions
+                         if isinstance(a, argparse._SubParsersAction)), {})
+        owner = commands.get(getattr(args, "command", None), parser)
+        owner.error(f"unrecognized arguments: {' '.join(extra)}")
     #: The command line as run (results that record how they were made store it).
     args.argv = list(sys.argv[1:] if argv is None else argv)
     debug = bool(args.debug or args.verbose)

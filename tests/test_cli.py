@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from neurofb.cli import build_parser, main
 
 
@@ -67,3 +69,18 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
         os.close(write_end)
     assert res.returncode == 141  # as a process ended by SIGPIPE
     assert res.stderr == ""  # no "error: Broken pipe", no traceback at exit
+
+
+@pytest.mark.parametrize(("argv", "command"), [
+    (["replay", "--sped", "2", "recordings/demo-eegmat"], "replay"),
+    (["sessions", "--jsn"], "sessions"),
+])
+def test_an_unknown_option_is_said_by_its_command(argv, command, capsys):
+    """`neurofb replay --sped 2 REC` said "neurofb: error: … (see neurofb --help)": the
+    top-level parser's name and help, not the command's."""
+    with pytest.raises(SystemExit) as end:
+        main(argv)
+    assert end.value.code == 2
+    err = capsys.readouterr().err
+    assert f"neurofb {command}: error: unrecognized arguments: {argv[1]}" in err
+    assert f"(see neurofb {command} --help)" in err

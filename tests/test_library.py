@@ -153,7 +153,11 @@ def test_progress_aggregates_per_day(tmp_path):
         for s in summaries:
             lib.add_session(s)
         days = lib.progress("ann")
+        later = lib.progress("ann", since="2025-03-02")  # sessions --progress --since
+        with pytest.raises(ValueError):
+            lib.progress("ann", since="garbage")
     assert [d.day for d in days] == ["2025-03-01", "2025-03-02", "2025-03-05"]
+    assert [d.day for d in later] == ["2025-03-02", "2025-03-05"]
     mine = [s for s in summaries if s.user == "ann" and s.started_at.startswith("2025-03-01")]
     d0 = days[0]
     assert d0.sessions == 2

@@ -218,7 +218,7 @@ def test_import_errors_name_import_options_only(tmp_path, capsys):
         assert code == 2 and "--record" not in one_line_error(err, "import")
 
 
-def test_evaluate_cv_below_two_is_an_error(eegmat_dir, capsys):
+def test_evaluate_cv_below_two_is_an_error(eegmat_dir, capsys, tmp_path):
     for k in ("0", "1", "-3"):
         code, _, err = cli(capsys, "evaluate", "--eegmat", eegmat_dir, "--cv", k)
         assert code == 2 and "at least 2 folds" in one_line_error(err, "evaluate")
@@ -229,6 +229,15 @@ def test_evaluate_cv_below_two_is_an_error(eegmat_dir, capsys):
     code, _, err = cli(capsys, "evaluate", "--eegmat", eegmat_dir, "--subjects", "0",
                        "--epochs", "3", "--cv-seeds", "1")
     assert code == 2 and "--cv-seeds, --epochs are for --cv" in one_line_error(err, "evaluate")
+    # folds too small for the recipe's members: one line, not a traceback
+    code, _, err = cli(capsys, "evaluate", "--eegmat", eegmat_dir, "--subjects", "0,1",
+                       "--cv", "2")
+    line = err.strip().splitlines()[-1]
+    assert code == 2 and line.startswith("neurofb evaluate: error: --cv 2 on 2 subjects:"), line
+    # and --subjects without --eegmat is not ignored by train
+    code, _, err = cli(capsys, "train", "--recordings", DEMO, "--subjects", "0,1", "--out",
+                       tmp_path / "never")
+    assert code == 2 and "--subjects is for --eegmat" in one_line_error(err, "train")
 
 
 def test_a_file_where_a_folder_is_needed_says_so(tmp_path, capsys, eegmat_dir):

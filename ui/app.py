@@ -69,8 +69,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="neurofb app", description="Open the neurofb desktop app.")
     add_arguments(p)
     args = p.parse_args(argv)
-    if args.quit_after is not None and args.quit_after < 0:
-        p.error("--quit-after must be >= 0 seconds")
+    from neurofb.commands.app import check_arguments
+    from neurofb.errors import NeurofbError
+
+    try:
+        check_arguments(args)
+    except NeurofbError as err:
+        p.error(str(err))
     return args
 
 

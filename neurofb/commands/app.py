@@ -70,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Add the app's options (shared with ``python -m neurofb_ui``)."""
+    from neurofb.commands.options import non_negative_float
     p.add_argument("--source", default=None, metavar="synthetic|demo|lsl:NAME|FILE",
                    help="what to stream at start: the synthetic board, the real-EEG demo, an LSL "
                         "EEG stream (lsl:NAME, or lsl: for the first one), or a recording file "
@@ -91,7 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="liblsl configuration file (lsl_api.cfg) to use")
     p.add_argument("--no-connect", action="store_true",
                    help="open the window without connecting to a source")
-    p.add_argument("--quit-after", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--quit-after", type=non_negative_float, default=None, metavar="SECONDS",
                    help="close the window after this many seconds (demos, smoke tests)")
 
 
@@ -112,8 +113,26 @@ def app_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse options that would be ignored: connection fields without ``--board``, and
+    ``--board`` beside ``--source`` (the app streamed one of them, unsaid).
+
+    Raises
+    ------
+    NeurofbError
+        Naming the option and what it needs.
+    """
+    given = [f for f in _FIELDS if getattr(args, f.replace("-", "_"), None) is not None]
+    if given and getattr(args, "board", None) is None:
+        raise NeurofbError(f"--{given[0]} is a board connection field: give --board NAME with "
+                           "it")
+    if getattr(args, "board", None) is not None and getattr(args, "source", None) is not None:
+        raise NeurofbError("give --source or --board, not both")
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the app and wait for its window to close; return its exit code."""
+    check_arguments(args)
     if importlib.util.find_spec("neurofb_ui") is None:
         raise NeurofbError("the desktop app (neurofb_ui) is not installed: run scripts/setup.sh")
     if importlib.util.find_spec("PyQt6") is None:

@@ -242,9 +242,12 @@ def _run_cv(args: argparse.Namespace, layouts: tuple[str, ...]) -> dict[str, Any
     _check_baseline(fs, args.baseline)
     modes = ["cold"] + (["baseline"] if args.baseline else []) + (
         ["calibrated"] if args.calibrate else [])
-    cv = cross_validate(fs, n_folds=args.cv, seeds=_seeds(args.cv_seeds),
-                        recipe=recipe, baseline_s=args.baseline or BASELINE_S,
-                        modes=modes, layouts=layouts, progress=say, device=args.device)
+    try:  # a fold too small for the recipe (its members cannot be validated) is one line
+        cv = cross_validate(fs, n_folds=args.cv, seeds=_seeds(args.cv_seeds),
+                            recipe=recipe, baseline_s=args.baseline or BASELINE_S,
+                            modes=modes, layouts=layouts, progress=say, device=args.device)
+    except ValueError as err:
+        raise NeurofbError(f"--cv {args.cv} on {len(fs.subjects)} subjects: {err}") from None
     report = summarise(cv, fs)
     _f1_and_windows(report, cv, fs)
     text = tables(report, fs.subjects)

@@ -129,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with SessionLibrary(db) as lib:
         if args.progress:
-            days = lib.progress(args.user)
+            try:
+                days = lib.progress(args.user, since=args.since)
+            except ValueError as err:
+                raise LibraryError(f"--since: {err}; use a date like 2025-03-01") from None
             if args.json:
                 json.dump([vars(d) for d in days], sys.stdout, indent=1)
                 sys.stdout.write("\n")

@@ -347,6 +347,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.eegmat and not args.recordings:
         raise NeurofbError("give training data: --eegmat DIR and/or --recordings PATH...")
+    if not args.eegmat and (args.subjects is not None or args.cache is not None):
+        flag = "--subjects" if args.subjects is not None else "--cache"
+        raise NeurofbError(f"{flag} is for --eegmat (its subjects, its feature cache): give "
+                           "--eegmat DIR, or leave it out")
     if args.resume and not args.checkpoint:
         raise NeurofbError("--resume needs --checkpoint DIR")
     if not args.baseline > 0:

@@ -465,8 +465,10 @@ class SessionLibrary:
             rows = self._con.execute("SELECT DISTINCT user FROM sessions ORDER BY user")
             return [r[0] for r in rows.fetchall()]
 
-    def progress(self, user: str | None = None) -> list[DayProgress]:
-        """Return per-day aggregates of a user's sessions (all users when None), oldest first.
+    def progress(self, user: str | None = None,
+                 since: str | dt.date | dt.datetime | None = None) -> list[DayProgress]:
+        """Return per-day aggregates of a user's sessions (all users when None), oldest first;
+        ``since``: only sessions started at or after it (as :meth:`list_sessions`).
 
         The day is the local date in the session's ``started_at``.
         """
@@ -480,10 +482,13 @@ class SessionLibrary:
             FROM sessions WHERE started_at != '' {where}
             GROUP BY day ORDER BY day
         """
-        args: tuple[str, ...] = ()
+        args: list[object] = []
         where = ""
         if user is not None:
-            where, args = "AND user = ?", (user,)
+            where, args = "AND user = ?", [user]
+        if since is not None:
+            where += " AND started_ts >= ?"
+            args.append(_to_ts(since))
         with self._guard("read"):
             rows = self._con.execute(sql.format(where=where), args).fetchall()
         out = []

@@ -349,6 +349,19 @@ def test_neurofb_app_takes_every_connection_field_of_the_source_panel(tmp_path):
     assert spec.fields == {name: f"v-{name}" for name in BOARD_FIELDS}
 
 
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--serial-port", "/dev/ttyUSB0"], "--serial-port is a board connection field: give "
+                                        "--board NAME with it"),
+    (["--source", "demo", "--board", "synthetic"], "give --source or --board, not both"),
+    (["--quit-after", "inf"], "--quit-after: must be a finite number"),
+])
+def test_app_options_that_would_be_ignored_are_refused(argv, words, tmp_path):
+    """They streamed the last source used, or one of the two sources, without a word; an
+    infinite --quit-after was a traceback."""
+    res = _app(*argv, "--data-dir", str(tmp_path))
+    assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr
+
+
 def test_restore_defaults_keeps_the_user(qtbot, make_window):
     """It made every user 'me' (filing the next sessions and model under 'me')."""
     from neurofb_ui.settings import AppSettings, load_settings
