@@ -36,8 +36,9 @@ CASES = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``neurofb bench feedback``."""
-    parser.add_argument("--minutes", type=float, default=10.0, help="length of each run")
-    parser.add_argument("--seeds", type=int, default=3, help="runs per case")
+    parser.add_argument("--minutes", type=float, default=10.0,
+                        help="feedback: minutes of each run (default 10)")
+    parser.add_argument("--seeds", type=int, default=3, help="feedback: runs per case (default 3)")
 
 
 def _ar1(n: int, mean: float, sd: float, phi: float, rng: np.random.Generator) -> np.ndarray:

@@ -36,8 +36,10 @@ EEGMAT = Path(os.environ.get("NEUROFB_EEGMAT", Path(__file__).resolve().parents[
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``neurofb bench model``."""
     parser.add_argument("--model", default=None, help="model folder (default: focus-default)")
-    parser.add_argument("--repeats", type=int, default=1000, help="calls per batch-1 row")
-    parser.add_argument("--batch", type=int, default=256, help="windows per batched call")
+    parser.add_argument("--repeats", type=int, default=1000,
+                        help="model: calls per batch-1 row (default 1000)")
+    parser.add_argument("--batch", type=int, default=256,
+                        help="model: windows per batched call (default 256)")
     parser.add_argument("--model-subjects", default="all",
                         help="eegmat subjects for the graphs' AUC (default all in the folder)")
 

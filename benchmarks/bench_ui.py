@@ -28,7 +28,7 @@ TARGET_FPS = 30.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``neurofb bench ui``."""
     parser.add_argument("--ui-seconds", type=float, default=20.0,
-                        help="seconds of streaming measured per source (ui benchmark)")
+                        help="ui: seconds of streaming measured per source (default 20)")
 
 
 def _measure(app: object, kind: str, seconds: float) -> dict:

@@ -108,7 +108,8 @@ def board_id(name: str | int) -> int:
             return int(text)
     elif _normalise(text) in table:
         return table[_normalise(text)]
-    raise BoardError(f"unknown board {name!r}; valid boards: {', '.join(board_names())}")
+    raise BoardError(f"unknown board {name!r}; valid boards: {', '.join(board_names())} (and "
+                     "lsl, an LSL stream, for neurofb stream)")
 
 
 def display_name(board: int) -> str:

@@ -25,11 +25,13 @@ import sys
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``neurofb calibrate``."""
+    from neurofb.commands.options import plain
+
     p = subparsers.add_parser(
         "calibrate", help="personalise the focus model from a calibration recording",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", metavar="DIR", default=None,
-                   help="model to start from (default: models/focus-default)")
+                   help="model to start from (default: the shipped models/focus-default)")
     p.add_argument("--recording", required=True, metavar="PATH",
                    help="recording with labelled rest/task blocks")
     p.add_argument("--out", required=True, metavar="DIR",

@@ -3,7 +3,7 @@
 ::
 
     neurofb evaluate --model models/focus-default --eegmat DATA/eegmat --subjects 0,1,2 \\
-        --montage all --json                                  # cold mode, held-out people
+        --montage all --json            # cold mode (held out only for a model not trained on them)
     neurofb evaluate --eegmat DATA/eegmat --subjects 0,1,2 --baseline 60   # baseline mode
     neurofb evaluate --eegmat DATA/eegmat --subjects 0,1,2 --calibrate     # calibrated mode
     neurofb evaluate --cv 6 --cv-seeds 0,1,2 --baseline 60 --calibrate --eegmat DATA/eegmat \\
@@ -40,7 +40,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from neurofb.commands.options import add_training_options, cache_dir, train_config
+from neurofb.commands.options import add_training_options, cache_dir, plain, train_config
 from neurofb.commands.options import warn as _warn
 
 #: Flags that shape the models --cv trains; without --cv nothing is trained, so none applies.
@@ -52,14 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``neurofb evaluate``."""
     p = subparsers.add_parser(
         "evaluate", help="evaluate the focus model against baselines (eegmat)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", metavar="DIR", default=None,
                    help="model folder (default: the shipped models/focus-default)")
     p.add_argument("--eegmat", metavar="DIR", required=True, help="eegmat folder")
     p.add_argument("--subjects", default=None, help="subjects to evaluate (with --cv: to "
                    "use), e.g. 0,1,2 (default: all)")
     p.add_argument("--montage", choices=["full", "cyton", "muse", "all"], default="full",
-                   help="headset layout (its electrodes or the nearest ones in the data)")
+                   help="headset layout (its electrodes or the nearest ones in the data; "
+                        "default full: all 19)")
     p.add_argument("--baseline", type=float, default=None, metavar="S",
                    help="baseline mode: the first S s (60) of each session are rest")
     p.add_argument("--calibrate", action="store_true",
@@ -76,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "e.g. --out cv.json writes cv.json, cv.npz, cv.md")
     p.add_argument("--force", action="store_true",
                    help="replace existing --out files (all that the run writes)")
-    add_training_options(p)
+    add_training_options(p, title="recipe of the models --cv trains (only with --cv)")
     p.set_defaults(cv_only_defaults={dest: p.get_default(dest) for dest in CV_ONLY})
     p.set_defaults(func=run)
 

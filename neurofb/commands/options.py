@@ -209,23 +209,38 @@ def default_fallback(args: argparse.Namespace) -> str | None:
     return "engagement" if not any(named) else None
 
 
+def plain(doc: str | None) -> str:
+    """A module docstring as ``--help`` text: reST's inline markup (````x````, ``:role:`x```)
+    and literal-block colons (``::``) as plain text."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc or "")
+    text = text.replace("``", "`")
+    text = re.sub(r"(?m)^::\n", "", text)
+    return re.sub(r"::$", ":", text, flags=re.M)
+
+
 def add_file_arguments(parser: argparse.ArgumentParser, *, lsl: bool = False) -> None:
-    """``--montage`` and ``--unit`` for sources that name no electrodes or units, and
-    ``--stream`` (an XDF file's stream; with ``lsl``, also an LSL stream's name)."""
-    what = ("the LSL stream to read (--board lsl; default the first of --type EEG) or the "
-            "stream of an XDF file (default its first EEG stream not published by neurofb)"
-            if lsl else "the stream of an XDF file to read (default the first of type EEG "
-            "not published by neurofb)")  # fmt: skip
+    """``--stream``, ``--montage`` and ``--unit`` for sources that name no electrodes or units:
+    an XDF file's stream (``replay``, ``export``) or, with ``lsl``, an LSL stream (``stream
+    --board lsl``, which reads no files)."""
+    if lsl:
+        what = "the LSL stream to read (--board lsl; default the first of --type EEG)"
+        named = "an LSL stream that names none (the OpenBCI GUI's)"
+        united = "an LSL stream that gives none (the OpenBCI GUI's)"
+    else:
+        what = ("the stream of an XDF file to read (default the first of type EEG not "
+                "published by neurofb)")
+        named = "a file that names none (OpenBCI GUI files, XDF streams without labels)"
+        united = "a file that gives none (XDF streams without units)"
     parser.add_argument("--stream", default=None, metavar="NAME", help=what)
     parser.add_argument(
         "--montage", default=None, metavar="PRESET|NAMES",
-        help="channel names for a source that has none (OpenBCI GUI files and LSL streams): "
-        "cyton, cyton_daisy, ganglion, muse, another BrainFlow board, or Fz,Cz,Pz,… in order",
+        help=f"channel names for {named}: cyton, cyton_daisy, ganglion, muse, another "
+        "BrainFlow board, or Fz,Cz,Pz,… in order",
     )  # fmt: skip
     parser.add_argument(
         "--unit", default="auto", choices=("auto", "uV", "mV", "V"),
-        help="amplitude unit of a source that gives none (the OpenBCI GUI's LSL stream, XDF "
-        "streams without units); auto (default) guesses µV or V from the signal and says so",
+        help=f"amplitude unit of {united}; auto (default) guesses µV or V from the signal and "
+        "says so",
     )  # fmt: skip
 
 
@@ -361,10 +376,10 @@ def members_count(text: str) -> int:
     return value
 
 
-def add_training_options(p: argparse.ArgumentParser) -> None:
+def add_training_options(p: argparse.ArgumentParser, *, title: str = "recipe") -> None:
     """The recipe flags (shared by ``train`` and ``evaluate --cv``); defaults = the shipped
     recipe (:class:`neurofb.training.train.Recipe`)."""
-    g = p.add_argument_group("recipe (defaults: the shipped recipe)")
+    g = p.add_argument_group(f"{title} (defaults: the shipped recipe)")
     g.add_argument("--epochs", type=positive_int, default=40,
                    help="most epochs per training stage (default 40)")
     g.add_argument("--patience", type=positive_int, default=8,
@@ -383,7 +398,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="AdamW learning rate of the whole network (default 1e-3)")
     g.add_argument("--lr-linear", type=float, default=1e-2,
                    help="Adam learning rate of the linear branch's stage (default 1e-2)")
-    g.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay")
+    g.add_argument("--weight-decay", type=float, default=1e-2,
+                   help="AdamW weight decay (default 0.01)")
     g.add_argument("--batch-size", type=positive_int, default=256,
                    help="windows per step (default 256)")
     g.add_argument("--device", type=torch_device, default=None,

@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seek", type=non_negative_float, default=0.0, metavar="S", help="start S s in")
     p.add_argument(
         "--seconds", type=non_negative_float, default=None, metavar="S",
-        help="stop after S seconds of recording",
+        help="stop after S seconds of recording (default, or 0: the whole recording)",
     )
     p.add_argument("--trace", default=None, metavar="CSV",
                    help="write the focus trace here (a new file)")
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     err_out = sys.stderr
     if args.loop and not args.seconds:
-        raise NeurofbError("--loop needs --seconds S to know when to stop")
+        raise NeurofbError("--loop needs --seconds S (more than 0) to know when to stop")
     config = engine_config(args)
     for problem in recover_interrupted().problems:
         err_out.write(f"warning: {problem}\n")

@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from neurofb.commands.options import add_training_options, cache_dir, train_config
+from neurofb.commands.options import add_training_options, cache_dir, plain, train_config
 from neurofb.commands.options import warn as _warn
 
 #: Recipe fields (:class:`neurofb.training.train.Recipe`) and the flags that set them.
@@ -246,7 +246,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``neurofb train``."""
     p = subparsers.add_parser(
         "train", help="train the focus model (eegmat and/or labelled recordings)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--eegmat", metavar="DIR", help="eegmat folder (SubjectNN_1/2.edf)")
     p.add_argument("--subjects", default=None, help="eegmat subjects, e.g. 0,1,5 or 0-2,5-7 "
                    "(default: all)")
