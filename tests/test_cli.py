@@ -84,3 +84,10 @@ def test_an_unknown_option_is_said_by_its_command(argv, command, capsys):
     err = capsys.readouterr().err
     assert f"neurofb {command}: error: unrecognized arguments: {argv[1]}" in err
     assert f"(see neurofb {command} --help)" in err
+
+
+def test_osc_format_without_osc_out_is_refused(capsys):
+    """It was accepted and did nothing, where --lsl-out-eeg without --lsl-out is refused."""
+    assert main(["replay", "recordings/demo-eegmat", "--osc-format", "openbci",
+                 "--seconds", "1"]) == 2
+    assert "--osc-format needs --osc-out HOST:PORT" in capsys.readouterr().err

@@ -460,16 +460,17 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                    metavar="HOST:PORT",
                    help="send focus, quality, band powers and rewards as OSC over UDP (neurofb's "
                    "and OpenBCI GUI's addresses); may be given more than once")  # fmt: skip
-    g.add_argument("--osc-format", choices=("both", "neurofb", "openbci"), default="both",
-                   help="which OSC address set to send (default both)")
+    g.add_argument("--osc-format", choices=("both", "neurofb", "openbci"), default=None,
+                   help="with --osc-out, which OSC address set to send (default both)")
     g.add_argument("--markers-in", default=None, metavar="lsl:NAME|udp:PORT",
                    help="take markers from an LSL marker stream, or from UDP datagrams sent to "
                    "127.0.0.1:PORT; they are recorded on the stream's clock")  # fmt: skip
     g.add_argument("--lsl-local", action="store_true",
                    help="keep LSL on this computer (loopback only): use neurofb's machine-only "
-                   "liblsl configuration")  # fmt: skip
+                   "liblsl configuration (not with --lsl-config)")  # fmt: skip
     g.add_argument("--lsl-config", default=None, metavar="FILE",
-                   help="liblsl configuration file to use (lsl_api.cfg; sets LSLAPICFG)")
+                   help="liblsl configuration file to use (lsl_api.cfg; sets LSLAPICFG; not "
+                   "with --lsl-local)")  # fmt: skip
 
 
 def output_requests(args: argparse.Namespace) -> dict[str, Any]:
@@ -487,7 +488,10 @@ def output_requests(args: argparse.Namespace) -> dict[str, Any]:
     from neurofb.stream.markers_in import MarkersInRequest
 
     configure_lsl(args)
-    formats = (("neurofb", "openbci") if args.osc_format == "both" else (args.osc_format,))
+    if args.osc_format is not None and not args.osc_out:
+        raise NeurofbError("--osc-format needs --osc-out HOST:PORT")
+    chosen = args.osc_format or "both"
+    formats = (("neurofb", "openbci") if chosen == "both" else (chosen,))
     try:
         markers = None if args.markers_in is None else MarkersInRequest(args.markers_in)
         lsl_out = None
