@@ -88,6 +88,8 @@ def test_an_unknown_option_is_said_by_its_command(argv, command, capsys):
 
 def test_osc_format_without_osc_out_is_refused(capsys):
     """It was accepted and did nothing, where --lsl-out-eeg without --lsl-out is refused."""
-    assert main(["replay", "recordings/demo-eegmat", "--osc-format", "openbci",
-                 "--seconds", "1"]) == 2
+    from neurofb import paths
+
+    demo = str(paths.shipped_recordings_dir() / "demo-eegmat")
+    assert main(["replay", demo, "--osc-format", "openbci", "--seconds", "1"]) == 2
     assert "--osc-format needs --osc-out HOST:PORT" in capsys.readouterr().err
