@@ -488,3 +488,22 @@ def test_a_recording_that_cannot_start_leaves_no_recovery_note(tmp_path, monkeyp
         StreamRecorder(SourceInfo(("Fz", "Cz"), 250.0, "test"), path=taken)
     assert not any((tmp_path / "home" / "recordings").rglob("*.json"))  # no note left over
     assert elsewhere.noted() == []
+
+
+def test_reindex_leaves_a_recording_being_written_to_its_writer(tmp_path):
+    """`sessions --reindex` while a recording is written summarised the part written so far
+    (as "interrupted"), and its row could land after the one the writer adds at close and stay
+    wrong. A recording being written is now left to its writer; once closed, it is indexed."""
+    info = SourceInfo(("Fz", "Cz", "Pz"), 250.0, "synthetic")
+    root = tmp_path / "recordings"
+    writer = RecordingWriter(root / "live", info)
+    writer.write_chunk(Chunk(np.ones((3, 500)), np.arange(500) / 250.0, info.ch_names, 250.0))
+    writer.flush()
+    with SessionLibrary(tmp_path / "s.sqlite3") as lib:
+        result = lib.reindex(root)
+        assert (result.indexed, result.live) == (0, 1) and lib.list_sessions() == []
+        writer.close()
+        result = lib.reindex(root)
+        assert (result.indexed, result.live) == (1, 0)
+        (row,) = lib.list_sessions()
+    assert "interrupted" not in row.notes and row.duration_s == pytest.approx(2.0)

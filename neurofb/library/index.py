@@ -145,6 +145,7 @@ class ReindexResult:
     removed: int = 0
     failed: tuple[tuple[str, str], ...] = ()
     moved_aside: str | None = None
+    live: int = 0  # recordings being written by a running process: left to their writer
 
 
 def _to_ts(value: str | dt.date | dt.datetime) -> float:
@@ -523,10 +524,15 @@ class SessionLibrary:
                 f"recordings folder {root} {what}; pass the folder that holds your "
                 "recordings (--recordings)"
             )
+        from neurofb.recording.interrupted import is_being_written
+
         summaries: list[SessionSummary] = []
         failed: list[tuple[str, str]] = []
-        computed = 0
+        computed = live = 0
         for folder in _recording_folders(root):
+            if is_being_written(folder):  # its writer indexes it at close, with its summary: a
+                live += 1  # summary of it now would be of a part, and could land after that one
+                continue
             try:
                 summary, was_computed = summarise_folder(folder)
             except (NeurofbError, OSError, ValueError) as err:
@@ -536,6 +542,11 @@ class SessionLibrary:
             summaries.append(summary)
             computed += int(was_computed)
         present = {str(Path(s.recording_path).resolve()) for s in summaries if s.recording_path}
+        for s in summaries:  # one that began being written meanwhile is its writer's, too
+            if s.recording_path and is_being_written(s.recording_path):
+                live += 1
+        summaries = [s for s in summaries
+                     if not (s.recording_path and is_being_written(s.recording_path))]
         removed = 0
         with self._guard("read"):
             rows = self._con.execute(
@@ -553,7 +564,8 @@ class SessionLibrary:
         for summary in summaries:
             self.add_session(summary)
         return ReindexResult(
-            indexed=len(summaries), computed=computed, removed=removed, failed=tuple(failed)
+            indexed=len(summaries), computed=computed, removed=removed, failed=tuple(failed),
+            live=live,
         )
 
 
