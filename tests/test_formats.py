@@ -588,3 +588,33 @@ def test_the_users_notes_and_target_travel_with_a_fif_export(tmp_path):
     back = formats.read_file(formats.export(rec, "fif", tmp_path / "n_raw.fif")).meta
     assert {k: back.get(k) for k in ("notes", "target", "exercise")} == {
         k: meta[k] for k in ("notes", "target", "exercise")}
+
+
+def test_an_export_never_lands_on_a_file_that_appeared_meanwhile(tmp_path, monkeypatch):
+    """Two exports to one new path at once: both checked the path free, and the later one
+    replaced the other's file, both saying "wrote". The file appearing while this export writes
+    (the other export finishing first; made to happen here by wrapping the real EDF writer) is
+    now refused and kept; with --force it is replaced. A killed export's stage is cleaned."""
+    import neurofb.recording.formats as fmts
+    from neurofb.types import SourceInfo
+
+    rec = Recording(info=SourceInfo(("Fz", "Cz", "Pz"), 250.0, "amp", live=False),
+                    meta={"start_unix": 1.7e9}, data=np.random.default_rng(2).standard_normal(
+                        (3, 2500)) * 20.0, timestamps=np.arange(2500) / 250.0, markers=[])
+    out = tmp_path / "out.edf"
+    dead = tmp_path / ".out.edf.partial-999999999"  # left by an export killed mid-way
+    dead.mkdir()
+    real = fmts.write_edf
+
+    def then_another_export_finishes(recording, part, *, fmt="edf"):
+        written = real(recording, part, fmt=fmt)
+        out.write_bytes(b"the other export's file")
+        return written
+
+    monkeypatch.setattr(fmts, "write_edf", then_another_export_finishes)
+    with pytest.raises(RecordingError, match="appeared while this export was written"):
+        formats.export(rec, "edf", out)
+    assert out.read_bytes() == b"the other export's file" and not dead.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.edf"]  # no stage left
+    formats.export(rec, "edf", out, overwrite=True)
+    assert formats.read_file(out).n_samples == 2500

@@ -347,8 +347,10 @@ def export(
     # Written into a temporary folder beside the output and moved into place when complete: a
     # failed export (disk full, a bad layout) leaves no partial file and never harms an old
     # one. The files keep their names there (a CSV's sidecar, a large FIF's split parts).
+    _remove_dead_stages(out)
     stage = out.parent / f".{out.name}.partial-{os.getpid()}"
     part = stage / out.name
+    placed: list[Path] = []
     try:
         stage.mkdir()
         if fmt == "csv":
@@ -358,8 +360,10 @@ def export(
         else:
             write_edf(rec, part, fmt=fmt)
         for done in sorted(stage.iterdir(), key=lambda p: p == part):  # the output itself last
-            os.replace(done, out.parent / done.name)
+            _place(done, out.parent / done.name, overwrite=overwrite, placed=placed)
     except (RecordingError, OSError) as err:
+        for path in placed:  # a sidecar placed before its CSV was refused: not left alone
+            path.unlink(missing_ok=True)
         text = (str(err).replace(str(part), str(out)) if isinstance(err, RecordingError)
                 else f"cannot write {out}: {err.strerror or err}")
         if _disk_full(out.parent) and "space" not in text.lower():
@@ -368,6 +372,40 @@ def export(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return out
+
+
+def _place(done: Path, dest: Path, *, overwrite: bool, placed: list[Path]) -> None:
+    """Move a finished export file into place; without ``overwrite`` never onto a file that
+    appeared meanwhile (another export to the same path that finished first): a hard link
+    fails if the name exists, atomically, where a check then a rename would race."""
+    if overwrite:
+        os.replace(done, dest)
+        return
+    try:
+        os.link(done, dest)
+    except FileExistsError:
+        raise RecordingError(
+            f"{dest} appeared while this export was written (another export to the same "
+            "path?): neurofb never overwrites a file; export again with another --out, or "
+            "pass --force") from None
+    except OSError:  # a file system without hard links: check, then rename
+        if dest.exists():
+            raise RecordingError(f"{dest} appeared while this export was written: neurofb "
+                                 "never overwrites a file; export again with another --out, "
+                                 "or pass --force") from None
+        os.replace(done, dest)
+    placed.append(dest)
+
+
+def _remove_dead_stages(out: Path) -> None:
+    """Remove what exports to ``out`` killed mid-way left (``.NAME.partial-PID`` folders of
+    processes that are gone)."""
+    from neurofb.recording.interrupted import pid_alive
+
+    for stage in out.parent.glob(f".{out.name}.partial-*"):
+        pid = stage.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _disk_full(folder: Path) -> bool:

@@ -32,7 +32,7 @@ try:
 except ImportError:  # not POSIX: fall back on the pid written in .open
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["finalise_interrupted", "find_interrupted", "is_being_written"]
+__all__ = ["finalise_interrupted", "find_interrupted", "is_being_written", "pid_alive"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def _lock_held(lock: Path) -> bool | None:
     return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -85,7 +86,7 @@ def is_being_written(folder: str | os.PathLike) -> bool:
     held = _lock_held(lock)
     if held is not None:
         return held
-    return pid > 0 and pid != os.getpid() and _pid_alive(pid)
+    return pid > 0 and pid != os.getpid() and pid_alive(pid)
 
 
 def find_interrupted(
