@@ -327,3 +327,52 @@ def test_the_shipped_model_records_its_contract():
 
     meta = json.loads((default_model_dir() / "model.json").read_text())
     assert meta[CONTRACT_FIELD] == contract_sha256(meta)
+
+
+def test_a_model_folder_is_put_in_place_whole_or_not_at_all(model_dir, tmp_path):
+    """Written in place, a killed calibrate left weights without model.json (that --force then
+    refused), a killed --force destroyed the old model, and two writers to one new folder both
+    said "wrote". Models are now written into a stage and renamed into place."""
+    import shutil
+
+    from neurofb.focus.placement import model_stage
+
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
+    (model_dir / "MODEL_CARD.md").write_text("the user's card")
+    with pytest.raises(KeyboardInterrupt), model_stage(model_dir, overwrite=True) as stage:
+        (stage / "weights.safetensors").write_bytes(b"half a model")
+        raise KeyboardInterrupt  # killed mid-write: the old model stays whole
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir() if p.name in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    # another writer's model lands at a new folder while this one is written: refused, kept
+    new = tmp_path / "new"
+    with pytest.raises(ModelError, match="nothing of this one was kept"), \
+            model_stage(new) as stage:
+        (stage / "model.json").write_text("{}")
+        shutil.copytree(model_dir, new)
+    assert (new / "weights.safetensors").read_bytes() == before["weights.safetensors"]
+    # --force replaces the model, and keeps the user's own files beside it
+    again = tiny_model_dir(tmp_path / "other", seed=5)
+    with model_stage(model_dir, overwrite=True) as stage:
+        for p in again.iterdir():
+            shutil.copy2(p, stage / p.name)
+    assert (model_dir / "weights.safetensors").read_bytes() == (
+        again / "weights.safetensors").read_bytes()
+    assert (model_dir / "MODEL_CARD.md").read_text() == "the user's card"
+    load_estimator(model_dir)
+
+
+def test_a_swap_killed_halfway_is_undone_by_the_next_write(model_dir, tmp_path):
+    """Killed between moving the old model aside and putting the new one in place: the next
+    write to that folder puts the old model back first (and removes a dead writer's stage)."""
+    from neurofb.focus.placement import model_stage
+
+    weights = (model_dir / "weights.safetensors").read_bytes()
+    aside = model_dir.parent / f".{model_dir.name}.replaced-999999999"  # a process now gone
+    model_dir.rename(aside)
+    stage = model_dir.parent / f".{model_dir.name}.partial-999999999"
+    stage.mkdir()
+    with pytest.raises(ModelError, match="holds a model"), model_stage(model_dir):
+        pass  # without --force: the restored model is not replaced
+    assert (model_dir / "weights.safetensors").read_bytes() == weights
+    assert not aside.exists() and not stage.exists()

@@ -32,6 +32,7 @@ __all__ = [
     "check_model_out",
     "check_weights",
     "contract_sha256",
+    "holds_model",
     "model_file",
     "read_card",
     "read_meta",
@@ -243,7 +244,7 @@ def model_file(model_dir: str | os.PathLike, section: Mapping[str, Any], field: 
     return Path(model_dir) / name
 
 
-def _holds_model(folder: Path) -> bool:
+def holds_model(folder: Path) -> bool:
     """Whether ``folder`` holds a neurofb model (a model.json of the model format)."""
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
@@ -281,7 +282,7 @@ def check_model_out(out_dir: str | os.PathLike, *, overwrite: bool = False) -> N
         raise ModelError(f"cannot read the folder {folder}: {err.strerror or err}") from None
     if empty:
         return
-    if not _holds_model(folder):
+    if not holds_model(folder):
         raise ModelError(f"{folder} is not empty and holds no neurofb model: a model is "
                          "written into a new or empty folder, never among other files (not "
                          "even with --force); choose another --out")

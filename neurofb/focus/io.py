@@ -31,9 +31,7 @@ from neurofb.focus.card import (
     CONTRACT_FIELD,
     FORMAT,
     FORMAT_VERSION,
-    GRAPH_FILES,
     META,
-    PERSONAL,
     WEIGHTS,
     check_weights,
     contract_sha256,
@@ -42,6 +40,7 @@ from neurofb.focus.card import (
     sort_safetensors_metadata,
 )
 from neurofb.focus.model import ARCHITECTURE, FocusLRA, build
+from neurofb.focus.placement import model_stage
 
 #: The operating modes a model folder serves, in order.
 MODES = ("cold", "baseline")
@@ -105,19 +104,23 @@ def save_model(models: dict[str, FocusLRA], out_dir: str | os.PathLike, meta: di
         The folder already holds a model (without ``overwrite``), or a network does not export
         to ONNX faithfully.
     """
+    _check_modes(models)
+    target = Path(out_dir)
+    if (target / META).exists() and not overwrite:
+        raise ModelError(f"{target} already holds a model; choose another --out folder")
+    # written into a stage and put in place whole (neurofb.focus.placement): a replaced model's
+    # own files this one lacks (a personal head, a mode) go with it, and a kill leaves no half
+    with model_stage(target, overwrite=overwrite) as out:
+        _write_model(models, out, meta)
+    return target
+
+
+def _write_model(models: dict[str, FocusLRA], out: Path, meta: dict[str, Any]) -> None:
+    """The weights, graphs and model.json of ``models`` in the (new, empty) folder ``out``."""
     from safetensors.torch import save_file
 
     from neurofb.focus.export import export_models
 
-    _check_modes(models)
-    out = Path(out_dir)
-    if (out / META).exists() and not overwrite:
-        raise ModelError(f"{out} already holds a model; choose another --out folder")
-    out.mkdir(parents=True, exist_ok=True)
-    # a replaced model's own files that this one does not write (a personalised model's head,
-    # a mode this one lacks) would lie beside it, describing another model
-    for name in (PERSONAL, *(f for mode, f in GRAPH_FILES.items() if mode not in models)):
-        (out / name).unlink(missing_ok=True)
     arch = architecture(models)
     state = {f"{mode}.{k}": v.detach().to("cpu", torch.float32).contiguous()
              for mode, net in models.items() for k, v in net.state_dict().items()}
@@ -149,7 +152,6 @@ def save_model(models: dict[str, FocusLRA], out_dir: str | os.PathLike, meta: di
         "onnx": graphs,
     }
     write_meta(out, doc)
-    return out
 
 
 def finite_json(value: Any) -> Any:

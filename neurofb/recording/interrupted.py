@@ -23,6 +23,7 @@ from pathlib import Path
 
 from neurofb import paths
 from neurofb.errors import RecordingError
+from neurofb.paths import pid_alive
 from neurofb.recording.base import EEG, META, OPEN
 from neurofb.recording.folder import read_meta, row_layout
 from neurofb.recording.writer import iso_time, write_json_atomic
@@ -54,19 +55,6 @@ def _lock_held(lock: Path) -> bool | None:
     finally:
         os.close(fd)  # closing the descriptor releases a lock it took
     return False
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def is_being_written(folder: str | os.PathLike) -> bool:

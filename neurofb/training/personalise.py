@@ -29,6 +29,7 @@ import numpy as np
 from neurofb.errors import ModelError
 from neurofb.focus.baseline import STD_FLOOR, recentre_sessions
 from neurofb.focus.personal import PersonalHead, save_heads
+from neurofb.focus.placement import model_stage
 from neurofb.training.metrics import binary_metrics
 from neurofb.training.windows import FeatureSet
 
@@ -270,9 +271,6 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
         rel = (held.X - rest.mean(0)) / (rest.std(0) + STD_FLOOR)
         base = heads["baseline"].predict_logit(graph_logits(bound, "baseline", rel), held.X)
         report["after_baseline"] = binary_metrics(held.y, 1 / (1 + np.exp(-base)))
-    out.mkdir(parents=True, exist_ok=True)
-    _copy_parent(model_dir, meta, out)
-    personal = save_heads(heads, out)
     seconds = time.perf_counter() - t0
     new_meta = {k: v for k, v in meta.items() if k not in ("created", "calibration", "metrics")}
     # the parent's figures (its cross-validation, …) are not this model's: kept, named so;
@@ -283,7 +281,7 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
     new_meta["parent"] = {"name": meta.get("name"), "sha256": meta["weights"]["sha256"],
                           "path": str(model_dir)}
     new_meta["input"] = {**meta["input"], "personal_electrodes": list(cal.ch_names)}
-    new_meta["personal"] = {**personal, "electrodes": list(cal.ch_names), "c": HEAD_C,
+    new_meta["personal"] = {"electrodes": list(cal.ch_names), "c": HEAD_C,
                             "inputs": "[population logit, log10 band powers of each electrode]"}
     new_meta["calibration"] = {
         "method": "personal heads: class-balanced logistic regression on the population "
@@ -291,6 +289,9 @@ def personalise(model_dir: str | os.PathLike, recording_or_windows: object,
                   "and the person's log band powers per electrode; the network unchanged",
         "data": data.files, "windows_used": len(cal), "windows_held_back": len(held),
         **report, "seconds": round(seconds, 2), "notes": notes}
-    write_meta(out, new_meta)
+    with model_stage(out, overwrite=overwrite) as stage:  # put in place whole, or not at all
+        _copy_parent(model_dir, meta, stage)
+        new_meta["personal"] = {**save_heads(heads, stage), **new_meta["personal"]}
+        write_meta(stage, new_meta)
     return {**report, "seconds": seconds, "windows": len(cal), "held_back": len(held),
             "electrodes": list(cal.ch_names), "out_dir": str(out), "notes": notes}
