@@ -488,6 +488,15 @@ def test_a_recording_that_cannot_start_leaves_no_recovery_note(tmp_path, monkeyp
         StreamRecorder(SourceInfo(("Fz", "Cz"), 250.0, "test"), path=taken)
     assert not any((tmp_path / "home" / "recordings").rglob("*.json"))  # no note left over
     assert elsewhere.noted() == []
+    # refused because another recorder writes there: that one's note stays (its crash must be
+    # recovered), where the refused one removed it
+    info, there = SourceInfo(("Fz", "Cz"), 250.0, "test"), tmp_path / "outside" / "live"
+    live = StreamRecorder(info, path=there)
+    with pytest.raises(RecordingError, match="already exists"):
+        StreamRecorder(info, path=there)
+    assert [p.name for p in elsewhere.noted()] != []
+    live.finish()
+    assert elsewhere.noted() == []
 
 
 def test_reindex_leaves_a_recording_being_written_to_its_writer(tmp_path):

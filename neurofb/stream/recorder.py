@@ -110,13 +110,13 @@ class StreamRecorder:
             self.writer = RecordingWriter(target, info, meta=dict(meta or {}), on_error=on_error,
                                           unique=path is None)
         except ValueError as err:
-            elsewhere.forget(target)
+            _forget_unless_written(target)
             raise RecordingError(f"cannot record {info.board}: {err}") from None
         except BaseException:
-            elsewhere.forget(target)
+            _forget_unless_written(target)
             raise
         if self.writer.path != target:  # a name taken meanwhile: the writer picked the next
-            elsewhere.forget(target)
+            _forget_unless_written(target)
             elsewhere.note(self.writer.path)
         self.t0: float | None = None
         self._lock = threading.Lock()
@@ -245,6 +245,15 @@ class StreamRecorder:
             return FinishedRecording(self.path, row, None,
                                      _join(problem, f"Session not added to the library: {err}"))
         return FinishedRecording(self.path, row, library_id, problem)
+
+
+def _forget_unless_written(target: Path) -> None:
+    """Remove the crash-recovery note of ``target`` this recorder made, unless another process
+    is recording there: the note is then that recording's (the same path, refused here)."""
+    from neurofb.recording.interrupted import is_being_written
+
+    if not is_being_written(target):
+        elsewhere.forget(target)
 
 
 def _join(first: str, second: str) -> str:
