@@ -516,3 +516,24 @@ def test_reindex_leaves_a_recording_being_written_to_its_writer(tmp_path):
         assert (result.indexed, result.live) == (1, 0)
         (row,) = lib.list_sessions()
     assert "interrupted" not in row.notes and row.duration_s == pytest.approx(2.0)
+
+
+def test_an_import_cut_short_is_removed_not_recovered_as_a_session(tmp_path):
+    """A killed `neurofb import` was finalised and indexed as an "interrupted" session of its
+    first minutes, without its markers (written at the end). A copy cut short is no recording:
+    recovery removes it and says to import the file again (the file is still there)."""
+    info = SourceInfo(("Fz", "Cz"), 250.0, "test")
+    root = tmp_path / "recordings"
+    importing = RecordingWriter(root / "importing", info,
+                                meta={"imported_from": "/data/long.edf"})
+    importing.write_chunk(Chunk(np.ones((2, 500)), np.arange(500) / 250.0, info.ch_names, 250.0))
+    importing.flush()
+    shutil.copytree(root / "importing", root / "killed")  # what a kill -9 leaves
+    importing.close()
+    library = tmp_path / "sessions.sqlite3"
+    recovery = recover_interrupted(recordings=root, library_path=library)
+    assert recovery.finalised == () and not (root / "killed").exists()
+    assert recovery.problems == (f"removed {root / 'killed'}: its import of /data/long.edf was "
+                                 "stopped before the end; import the file again",)
+    with SessionLibrary(library) as lib:
+        assert lib.list_sessions() == []

@@ -10,6 +10,7 @@ from its trace and markers, and adds it to the session library. ``neurofb stream
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -92,6 +93,12 @@ def recover_interrupted(
     done: list[Path] = []
     problems: list[str] = []
     for folder in folders:
+        source = _imported_from(folder)
+        if source:  # a copy cut short is no recording: the file it came from is still there
+            problems.append(_remove_files(folder, f"its import of {source} was stopped before "
+                                                  "the end; import the file again"))
+            elsewhere.forget(folder, data_dir)
+            continue
         try:
             summary = summarise_recording(read_folder(folder)).to_dict()
         except RecordingError as err:
@@ -127,14 +134,29 @@ def _index(folders: list[Path], library_path: str | os.PathLike) -> list[str]:
     return problems
 
 
+def _imported_from(folder: Path) -> str:
+    """The file an interrupted folder was being imported from ("" for a recording)."""
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    source = meta.get("imported_from") if isinstance(meta, dict) else None
+    return source if isinstance(source, str) else ""
+
+
 def _remove_empty(folder: Path) -> str:
     """Remove a recording folder that an interrupted writer left without a sample (only the
     files a writer makes; anything else keeps the folder) and say what was done."""
+    return _remove_files(folder, "its recording was interrupted before its first sample")
+
+
+def _remove_files(folder: Path, why: str) -> str:
+    """Remove a writer's files and its folder (kept if it holds others); say what was done."""
     for name in (META, EEG, MARKERS, TRACE, OPEN):
         (folder / name).unlink(missing_ok=True)
     try:
         folder.rmdir()
     except OSError as err:
-        return (f"{folder} was interrupted before its first sample; its files were removed but "
-                f"the folder was kept ({err.strerror}: it holds other files)")
-    return f"removed {folder}: its recording was interrupted before its first sample"
+        return (f"{folder}: {why}; its files were removed but the folder was kept "
+                f"({err.strerror}: it holds other files)")
+    return f"removed {folder}: {why}"
