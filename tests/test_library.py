@@ -112,6 +112,11 @@ def test_same_recording_replaces_its_row(tmp_path):
         lib.add_session(_summary(rng))
         lib.add_session(_summary(rng))
         assert len(lib) == 3
+        # replacing a row spends no id: the next session's number follows on (a reindex made
+        # it jump by one per recording)
+        for _ in range(5):
+            lib.add_session(_summary(rng, recording_path=str(tmp_path / "r")))
+        assert lib.add_session(_summary(rng)) == first + 3
 
 
 def test_add_accepts_a_dict_and_rejects_garbage(tmp_path):

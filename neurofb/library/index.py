@@ -380,19 +380,17 @@ class SessionLibrary:
         values = self._values(summary)
         names = ", ".join(values)
         marks = ", ".join(f":{k}" for k in values)
-        updates = ", ".join(f"{k} = excluded.{k}" for k in values if k != "recording_path")
+        updates = ", ".join(f"{k} = :{k}" for k in values if k != "recording_path")
         with self._transaction("add a session to") as con:
             if values.get("recording_path"):
-                con.execute(
-                    f"INSERT INTO sessions ({names}) VALUES ({marks}) "
-                    f"ON CONFLICT (recording_path) DO UPDATE SET {updates}",
-                    values,
-                )
-                row = con.execute(
-                    "SELECT id FROM sessions WHERE recording_path = ?",
-                    (values["recording_path"],),
-                ).fetchone()
-                return int(row[0])
+                # an update of its row, not an insert that turns into one: that spent a new id
+                # each time (a reindex made the next session number 2934 of 31)
+                row = con.execute("SELECT id FROM sessions WHERE recording_path = ?",
+                                  (values["recording_path"],)).fetchone()
+                if row is not None:
+                    con.execute(f"UPDATE sessions SET {updates} WHERE id = :_id",
+                                {**values, "_id": int(row[0])})
+                    return int(row[0])
             cur = con.execute(f"INSERT INTO sessions ({names}) VALUES ({marks})", values)
             return int(cur.lastrowid)
 
