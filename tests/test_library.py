@@ -242,6 +242,28 @@ def test_garbage_file_is_a_clear_error_and_rebuild_moves_it_aside(tmp_path):
     assert victim.read_bytes() == garbage and list(tmp_path.glob("victim.edf*")) == [victim]
 
 
+def test_two_rebuilds_of_one_damaged_database_both_end_well(tmp_path, monkeypatch):
+    """Two `sessions --reindex` at once: the loser found the damaged file already moved aside
+    and failed ("cannot access … No such file"). Made to happen here by wrapping the real move
+    so the other process's move comes first; the loser now builds on."""
+    import neurofb.library.index as index
+
+    db = tmp_path / "sessions.sqlite3"
+    db.write_bytes(b"not a database " * 2000)
+    real = index._move_aside
+
+    def the_other_process_moved_it_first(path):
+        real(path)  # the winner's move
+        return real(path)  # this one's: the file is gone
+
+    monkeypatch.setattr(index, "_move_aside", the_other_process_moved_it_first)
+    (tmp_path / "recordings").mkdir()
+    result = rebuild(tmp_path / "recordings", path=db)
+    assert result.moved_aside is None and len(list(tmp_path.glob("*.corrupt-*"))) == 1
+    with SessionLibrary(db) as lib:
+        assert len(lib) == 0
+
+
 def test_damaged_pages_are_detected(tmp_path):
     db = tmp_path / "s.sqlite3"
     rng = np.random.default_rng(6)

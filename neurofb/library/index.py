@@ -616,8 +616,11 @@ def rebuild(
                 "neurofb does not take over a file it did not make; give --db a new file or a "
                 "session database (.sqlite3)"
             ) from None
-        moved = str(_move_aside(db))
-        log.warning("moved the corrupt session database to %s", moved)
+        try:
+            moved = str(_move_aside(db))
+            log.warning("moved the corrupt session database to %s", moved)
+        except FileNotFoundError:  # another rebuild moved it aside first: build on its new one
+            log.info("the corrupt session database was moved aside by another process")
         lib = SessionLibrary(db, busy_timeout_s=busy_timeout_s)
     with lib:
         result = lib.reindex(recordings_root)
