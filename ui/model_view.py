@@ -144,6 +144,34 @@ def model_setting(path: str) -> str:
     return "" if Path(path).resolve() == default else str(path)
 
 
+def population_model(model_dir: str) -> str:
+    """The model a personalisation starts from: ``model_dir`` itself, or, when it is
+    personalised already, the population model it came from (model.json ``parent``: its path,
+    holding the weights it records).
+
+    Raises
+    ------
+    NeurofbError
+        A personalised model whose population model is not there as it was.
+    """
+    meta = read_meta(model_dir)
+    if not meta.get("personal"):
+        return model_dir
+    parent = meta.get("parent") if isinstance(meta.get("parent"), dict) else {}
+    path = str(parent.get("path") or "")
+    try:
+        found = read_meta(path) if path and Path(path).is_dir() else None
+    except NeurofbError:
+        found = None
+    if (found is not None and not found.get("personal")
+            and found.get("weights", {}).get("sha256") == parent.get("sha256")):
+        return path
+    raise NeurofbError(
+        f"{Path(model_dir).name} is personalised, and the population model it came from "
+        f"({path or 'not recorded'}) is not there as it was: choose a population model (Use), "
+        "then Personalise")
+
+
 def new_model_dir(base: str, kind: str) -> Path:
     """A fresh folder name for a model derived from ``base`` (``kind``: personal, retrained)."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -655,13 +683,18 @@ class ModelPage(QWidget):
             self.progress_text.setText("Choose a calibration recording first (or record one on "
                                        "the Calibrate page).")
             return None
-        out = new_model_dir(self.current_dir, "personal")
+        try:  # a personalised model in use: personalise its population model afresh
+            base = population_model(self.current_dir)
+        except NeurofbError as err:
+            self.progress_text.setText(str(err))
+            return None
+        out = new_model_dir(base, "personal")
         self.job_user = self.window.settings.user  # whom this personalisation is for
         return self._start("personalise", Task(
-            run_personalise, self.current_dir, rec, str(out), self.window.settings.user,
+            run_personalise, base, rec, str(out), self.window.settings.user,
             with_progress=True,
             on_done=self._job_done, on_error=self._job_failed, on_progress=self._on_progress,
-        ), f"Personalising {Path(self.current_dir).name} with {Path(rec).name}…")
+        ), f"Personalising {Path(base).name} with {Path(rec).name}…")
 
     def retrain(self) -> Task | None:
         """Retrain from every labelled recording in the library (worker thread)."""

@@ -7,6 +7,7 @@ these screens need.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -292,6 +293,37 @@ def test_retraining_a_personalised_model_compares_with_it_and_says_its_head_goes
     assert res["personal_dropped"]
     assert not (Path(res["out_dir"]) / "personal.safetensors").exists()
     assert "no personal head" in model.progress_text.text()
+
+
+def test_personalising_again_starts_from_the_population_model(qtbot, make_window, model_dir,
+                                                              eegmat_dir, tmp_path):
+    """With a personalised model in use (a headset's first calibration is adopted), Personalise
+    failed: "already personalised". It now personalises the population model it came from; a
+    personalised model whose population model is gone says what to do."""
+    import shutil
+
+    from focus_helpers import write_calibration_recording
+
+    from neurofb.training.personalise import personalise
+
+    rec = str(write_calibration_recording(tmp_path / "cal", eegmat_dir, 1, rest_s=60, task_s=40))
+    first = personalise(model_dir, rec, paths.data_dir() / "models" / "first-personal")
+    win = make_window(model_dir=first["out_dir"])
+    model = win.pages["model"]
+    model.add_calibration(rec)
+    assert model.personalise(None) is not None
+    qtbot.waitUntil(lambda: not model.busy, timeout=STEP_S * 2000)
+    assert model.last_error == "", model.last_error
+    again = read_meta(model.last_result["out_dir"])
+    assert Path(again["parent"]["path"]).resolve() == Path(model_dir).resolve()
+    orphan = shutil.copytree(first["out_dir"], tmp_path / "orphan")
+    meta = read_meta(orphan)
+    meta["parent"]["path"] = str(tmp_path / "gone")
+    (orphan / "model.json").write_text(json.dumps(meta))
+    model.use_model(str(orphan))
+    qtbot.waitUntil(lambda: model.current_dir == str(orphan), timeout=STEP_S * 1000)
+    assert model.personalise(None) is None
+    assert "the population model it came from" in model.progress_text.text()
 
 
 def test_a_personalisation_that_does_worse_is_not_adopted(qtbot, make_window, model_dir,
