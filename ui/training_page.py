@@ -156,7 +156,8 @@ class SessionPage(QWidget):
             c.reset()
         self._set_running(True)
         rec = self.controller.recorder
-        self.status.setText(f"Recording to {rec.path}" if rec else "Not recording")
+        self.session_status = f"Recording to {rec.path}" if rec else "Not recording"
+        self.status.setText(self.session_status)
         return True
 
     def toggle_pause(self) -> None:
@@ -294,6 +295,7 @@ class TrainingPage(SessionPage):
         self.about = QLabel()
         self.about.setWordWrap(True)
         self.baseline_note = ""
+        self.session_status = ""  # the status line of a session when nothing is to be said
         #: The exercise chosen (in the settings) while a session ran, for the next session.
         self.next_exercise = ""
         self.canvas_stack = QStackedWidget()
@@ -481,10 +483,8 @@ class TrainingPage(SessionPage):
         self.points.setText(f"{fb.points} points")
         self.streak.setText(f"streak {fb.streak} (best {fb.longest_streak})")
         self.on_target.setText(f"on target {fmt_duration(fb.time_on_target_s)}")
-        if view.message:
-            self.status.setText(view.message)
-        elif self.baseline_note:
-            self.status.setText(self.baseline_note)
+        # a passing message (a bad signal, the pause) gives way to the session's standing line
+        self.status.setText(view.message or self.baseline_note or self.session_status)
 
     @property
     def rest_screen_name(self) -> str:

@@ -152,9 +152,13 @@ def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
     qtbot.waitUntil(lambda: page.steps >= n + 6, timeout=STEP_S * 1000)
     assert page.last_step.view.elapsed_s == pytest.approx(elapsed, abs=0.3)
     assert page.last_step.view.message == "Paused"
+    assert page.status.text() == "Paused"
     page.toggle_pause()
     qtbot.waitUntil(lambda: page.last_step.view.elapsed_s > elapsed + 0.5,
                     timeout=STEP_S * 1000)
+    # a passing message gives way to the session's line again ("Paused", "Signal: flat …" stayed
+    # until the session ended)
+    assert page.status.text().startswith("Recording to")
     page.end_activity()
     qtbot.waitUntil(lambda: page.last_result is not None, timeout=STEP_S * 1000)
     fb = page.last_result.feedback
