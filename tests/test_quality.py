@@ -230,3 +230,15 @@ def test_a_held_value_is_a_dropout_not_signal(base, request):
     others = [c for c in range(len(names)) if c != bad]
     np.testing.assert_array_equal(report.channel_score[:, others], clean.channel_score[:, others])
     assert not (clean.channel_reason[:, bad] == "flat").any()
+
+
+def test_a_reason_every_channel_shares_is_said_once(real_eeg):
+    """A dropout on every channel listed the 19 names in the status line and the trace."""
+    x, sfreq, names = real_eeg
+    held = x[:, : int(4 * sfreq)].copy()
+    held[:, :] = held[:, :1]  # every channel holds its first value
+    report = _assess(held, sfreq, names)
+    assert set(report.window_reason) == {"flat: all 19 channels"}
+    some = x[:, : int(4 * sfreq)].copy()
+    some[:2] = 3.0
+    assert set(_assess(some, sfreq, names).window_reason[1:]) == {f"flat: {names[0]}, {names[1]}"}

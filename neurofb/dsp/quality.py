@@ -284,5 +284,13 @@ def _window_reasons(
         for c in np.flatnonzero(reported[w]).tolist():
             groups.setdefault(channel_reason[w, c], []).append(c)
         order = sorted(groups, key=lambda r: -float(badness[w, groups[r]].sum()))
-        out[w] = "; ".join(f"{r}: {', '.join(names[c] for c in groups[r])}" for r in order)
+        out[w] = "; ".join(f"{r}: {_channels(groups[r], names)}" for r in order)
     return out
+
+
+def _channels(which: list[int], names: list[str]) -> str:
+    """The channels of one reason: named, or "all N channels" when every one of four or more
+    has it (a dropout on every channel read as a list of 19 names)."""
+    if len(which) == len(names) >= 4:
+        return f"all {len(names)} channels"
+    return ", ".join(names[c] for c in which)
