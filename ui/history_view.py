@@ -32,6 +32,8 @@ from neurofb_ui.session_summary import fmt_duration, fmt_focus, fmt_fraction, gi
 #: Shading of a trace's blocks: (fill colour, colour name).
 REST_SHADE = ((66, 165, 245, 50), "blue")
 TASK_SHADE = ((239, 108, 0, 50), "orange")
+#: Paused time of a session: grey over its blocks.
+PAUSE_SHADE = (120, 144, 156, 90)
 #: The trace plot's title before a trace is shown.
 TRACE_PROMPT = "Select a session and press “Show focus trace”"
 
@@ -63,6 +65,7 @@ class TraceData:
     rewards: np.ndarray
     blocks: tuple
     duration_s: float
+    pauses: tuple[tuple[float, float], ...] = ()  # (paused at, resumed at) in s
 
 
 def read_history(library_path: str | None, user: str | None) -> HistoryData:
@@ -88,7 +91,23 @@ def read_trace(path: str) -> TraceData:
                        if m.kind == "threshold" and m.value is not None)
     rewards = np.array([m.t for m in rec.markers if m.kind == "reward"], dtype=float)
     return TraceData(str(path), t, focus, thresholds, rewards,
-                     tuple(blocks(rec.markers, end_s=rec.duration_s)), rec.duration_s)
+                     tuple(blocks(rec.markers, end_s=rec.duration_s)), rec.duration_s,
+                     pauses(rec.markers, rec.duration_s))
+
+
+def pauses(markers: Any, end_s: float) -> tuple[tuple[float, float], ...]:
+    """The paused stretches of a session, ``(paused at, resumed at)``, from its ``pause`` and
+    ``resume`` markers (a pause never resumed lasts to ``end_s``)."""
+    out, start = [], None
+    for m in markers:
+        if m.kind == "pause" and start is None:
+            start = m.t
+        elif m.kind == "resume" and start is not None:
+            out.append((start, m.t))
+            start = None
+    if start is not None:
+        out.append((start, end_s))
+    return tuple(out)
 
 
 def block_shade(label: str) -> tuple[str, tuple[tuple[int, ...], str]] | None:
@@ -144,6 +163,7 @@ class HistoryPage(QWidget):
         self.window = window
         self.data: HistoryData | None = None
         self.trace: TraceData | None = None
+        self.pause_regions: list[pg.LinearRegionItem] = []  # paused stretches of the trace
         self.replay_from = 0.0
         self.loads = 0
         self._task: Task | None = None
@@ -418,6 +438,12 @@ class HistoryPage(QWidget):
                                          brush=pg.mkBrush(*fill))
             region.setZValue(-10)
             pi.addItem(region)
+        self.pause_regions = []
+        for a, b in tr.pauses:  # paused time: greyed (the summary's chart leaves it out)
+            region = pg.LinearRegionItem((a, b), movable=False, brush=pg.mkBrush(*PAUSE_SHADE))
+            region.setZValue(-5)
+            pi.addItem(region)
+            self.pause_regions.append(region)
         pi.plot(tr.t, tr.focus, pen=pg.mkPen("#1e88e5", width=2), connect="finite")
         if tr.thresholds:
             tt = [t for t, _ in tr.thresholds] + [tr.duration_s]
@@ -434,6 +460,9 @@ class HistoryPage(QWidget):
                  f"({valid.sum()} with a focus value)"]
         if tr.thresholds:
             parts.append(f"{tr.rewards.size} rewards (★), threshold in red")
+        if tr.pauses:
+            paused = sum(b - a for a, b in tr.pauses)
+            parts.append(f"paused {fmt_duration(paused)} (grey)")
         if shaded:
             parts.append("blocks shaded ("
                          + ", ".join(f"{n} {c}" for n, c in shaded.items()) + ")")

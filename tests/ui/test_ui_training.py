@@ -143,7 +143,7 @@ def start_gauge(qtbot, make_window, *, steps: int):
 def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
     from neurofb_ui.session_summary import fmt_duration
 
-    _win, page = start_gauge(qtbot, make_window, steps=4)
+    win, page = start_gauge(qtbot, make_window, steps=4)
     page.toggle_pause()
     assert page.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: page.last_step.view.paused, timeout=STEP_S * 1000)
@@ -165,10 +165,22 @@ def test_pause_stops_the_clock_and_end_early(qtbot, make_window):
     assert fb.paused_s > 1.0
     assert fb.duration_s < 60
     # the recording marks the pause and the resume, in order, inside the exercise's block
-    kinds = [m.kind for m in open_recording(page.last_result.recording).markers]
+    marks = open_recording(page.last_result.recording).markers
+    kinds = [m.kind for m in marks]
     assert kinds.count("pause") == 1 and kinds.count("resume") == 1
     assert kinds.index("block_start") < kinds.index("pause") < kinds.index("resume") \
         < kinds.index("block_end")
+    # ... and History greys the paused stretch of its trace (it ran through it unmarked)
+    hist = win.pages["history"]
+    win.show_page("history")
+    qtbot.waitUntil(lambda: len(hist.sessions) == 1, timeout=STEP_S * 1000)
+    hist.select_row(0)
+    hist.open_selected()
+    qtbot.waitUntil(lambda: hist.trace is not None, timeout=STEP_S * 1000)
+    at = {m.kind: m.t for m in marks}
+    assert [r.getRegion() for r in hist.pause_regions] == [(at["pause"], at["resume"])]
+    assert "paused 0:0" in hist.trace_info.text() and "(grey)" in hist.trace_info.text()
+    win.show_page("train")
     # the focus chart runs on session time, as the summary's clock: the pause is left out,
     # marked, and the line breaks there instead of crossing it
     summary = page.summary
