@@ -178,12 +178,10 @@ def test_two_streams_of_one_name_are_said_and_the_one_read_named(lsl_loopback, d
     del outlets
 
 
-def test_a_lost_stream_is_waited_for_not_replaced_by_another_of_its_name(lsl_loopback, demo):
-    """After a loss the source looks for the stream it read (its source id): another device
-    publishing under the same name is not recorded in its place."""
-    pylsl = lsl_loopback
-    name = f"same-{uuid.uuid4().hex[:8]}"
-    state = {"outlet": _outlet(pylsl, name, demo, source_id="device-A")}
+def _sender_and_stream(state: dict, name: str, demo):
+    """A thread pushing the demo through ``state["outlet"]`` (none while it is None: the sender
+    gone), and an LSL stream of ``name`` that notices a loss within a second and retries every
+    half second: (stop event, thread, stream, its status events)."""
     stop = threading.Event()
 
     def push():
@@ -201,6 +199,16 @@ def test_a_lost_stream_is_waited_for_not_replaced_by_another_of_its_name(lsl_loo
     stream = open_stream(StreamRequest(LslRequest(name=name), target="engagement", stall_s=1.0))
     stream.runner.retry_initial_s = stream.runner.retry_max_s = 0.5
     stream.runner.add_status_listener(events.append)
+    return stop, pusher, stream, events
+
+
+def test_a_lost_stream_is_waited_for_not_replaced_by_another_of_its_name(lsl_loopback, demo):
+    """After a loss the source looks for the stream it read (its source id): another device
+    publishing under the same name is not recorded in its place."""
+    pylsl = lsl_loopback
+    name = f"same-{uuid.uuid4().hex[:8]}"
+    state = {"outlet": _outlet(pylsl, name, demo, source_id="device-A")}
+    stop, pusher, stream, events = _sender_and_stream(state, name, demo)
     try:
         stream.start()
         assert _until(lambda: stream.runner.samples > 500)
@@ -222,23 +230,7 @@ def test_lost_lsl_stream_is_reported_and_resumed(lsl_loopback, demo):
     pylsl = lsl_loopback
     name = f"lost-{uuid.uuid4().hex[:8]}"
     state = {"outlet": _outlet(pylsl, name, demo)}
-    stop = threading.Event()
-
-    def push():
-        k = 0
-        while not stop.is_set():
-            out = state["outlet"]
-            if out is not None:
-                out.push_chunk(demo.data[:, k : k + 25].T.tolist())
-                k = (k + 25) % (demo.n_samples - 25)
-            time.sleep(0.05)
-
-    pusher = threading.Thread(target=push, daemon=True)
-    pusher.start()
-    events: list = []
-    stream = open_stream(StreamRequest(LslRequest(name=name), target="engagement", stall_s=1.0))
-    stream.runner.retry_initial_s = stream.runner.retry_max_s = 0.5
-    stream.runner.add_status_listener(events.append)
+    stop, pusher, stream, events = _sender_and_stream(state, name, demo)
     try:
         stream.start()
         assert _until(lambda: stream.runner.samples > 500)
