@@ -105,7 +105,7 @@ def _absolute(path: str | os.PathLike) -> Path:
 
 def is_same_or_inside(path: str | os.PathLike, other: str | os.PathLike) -> bool:
     """Whether ``path`` is ``other`` (the same file, links and hard links included) or lies
-    inside the folder ``other``."""
+    inside the folder ``other`` (by its path, or as a hard link to a file in it)."""
     p, o = _absolute(path), _absolute(other)
     try:
         rp, ro = p.resolve(), o.resolve()
@@ -116,9 +116,29 @@ def is_same_or_inside(path: str | os.PathLike, other: str | os.PathLike) -> bool
     if ro.is_dir() and (rp.is_relative_to(ro) or p.is_relative_to(o)):
         return True
     try:
-        return p.exists() and o.exists() and os.path.samefile(p, o)
+        if not (p.exists() and o.exists()):
+            return False
+        if os.path.samefile(p, o):
+            return True
+        return ro.is_dir() and _hard_link_inside(rp, ro)
     except OSError:
         return False
+
+
+def _hard_link_inside(path: Path, folder: Path) -> bool:
+    """Whether the file ``path`` is a hard link to a file anywhere under ``folder``."""
+    st = path.stat()
+    if not path.is_file() or st.st_nlink < 2:  # one name only: it cannot be another's link
+        return False
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                other = os.stat(os.path.join(root, name), follow_symlinks=False)
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                return True
+    return False
 
 
 def _check_not_input(
@@ -128,7 +148,13 @@ def _check_not_input(
         if item is None:
             continue
         if is_same_or_inside(path, item):
-            where = "is" if not _absolute(item).is_dir() or _same(path, item) else "is inside"
+            folder = _absolute(item)
+            if not folder.is_dir() or _same(path, item):
+                where = "is"
+            elif _absolute(path).resolve().is_relative_to(folder.resolve()):
+                where = "is inside"
+            else:
+                where = "is a hard link to a file in"
             raise error(f"{path} {where} {item}, which this command reads: neurofb never "
                         "writes into its own input (not even with --force); choose another path")
 

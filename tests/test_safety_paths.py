@@ -72,6 +72,27 @@ def test_trace_never_replaces_an_existing_file_without_force(files, tmp_path, ca
     assert f"trace: {other}" in out
 
 
+
+def test_a_hard_link_to_a_file_in_an_input_folder_is_that_file(tmp_path, capsys):
+    # `ln rec/eeg.bin out.csv; replay rec --trace out.csv --force` cut eeg.bin to the trace header
+    rec = demo_copy(tmp_path)
+    model = tmp_path / "model"
+    shutil.copytree(default_model_dir(), model)
+    before = {"rec": digest(rec), "model": digest(model)}
+    (tmp_path / "out.csv").hardlink_to(rec / "eeg.bin")
+    (tmp_path / "card.csv").hardlink_to(model / "model.json")
+    for link in ("out.csv", "card.csv"):
+        code, _, err = cli(capsys, "replay", rec, "--seconds", "4", "--model", model,
+                           "--trace", tmp_path / link, "--force")
+        assert code == 2
+        assert "is a hard link to a file in" in one_line_error(err, "replay")
+    assert {"rec": digest(rec), "model": digest(model)} == before
+    unrelated = tmp_path / "old.csv"  # a hard link to a file elsewhere is an ordinary file
+    unrelated.write_text("old\n")
+    (tmp_path / "old-link.csv").hardlink_to(unrelated)
+    code, _, _ = cli(capsys, "replay", rec, *FAST, "--trace", unrelated, "--force")
+    assert code == 0 and unrelated.read_text().startswith("t,focus,")
+
 @pytest.mark.parametrize("kind", ["edf", "fif", "csv"])
 def test_replay_never_writes_its_trace_into_its_input(files, kind, tmp_path, capsys):
     src = _copy(files[kind], tmp_path)
