@@ -129,6 +129,26 @@ def test_reindex_removes_deleted_recordings_and_keeps_others(home):
         assert sorted(r.user for r in lib.list_sessions()) == ["ann", "bo", "bo", "cy"]
 
 
+
+def test_a_moved_data_folder_is_reindexed_in_place_not_twice(home, tmp_path, capsys):
+    """Moving the data folder and reindexing listed every session twice (the old rows kept)."""
+    with SessionLibrary(default_path(home)) as lib:
+        lib.reindex(home / "recordings")
+        before = {r.id: r for r in lib.list_sessions()}
+    moved = tmp_path / "elsewhere" / "home"
+    moved.parent.mkdir()
+    home.rename(moved)
+    assert main(["sessions", "--data-dir", str(moved), "--reindex", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "found 4 recording(s) in a new place" in captured.err
+    after = {r["id"]: r for r in json.loads(captured.out)}
+    assert set(after) == set(before)  # the same sessions, the same ids, nothing twice
+    for session_id, row in after.items():
+        assert row["recording_path"].startswith(str(moved.resolve()))
+        assert row["recording_path"].endswith(before[session_id].recording_path.rsplit("/")[-1])
+    assert main(["sessions", "--data-dir", str(moved), "--progress", "--json"]) == 0
+    assert sum(d["sessions"] for d in json.loads(capsys.readouterr().out)) == 4
+
 def test_sessions_lists_table_and_json(home, capsys):
     assert main(["sessions", "--data-dir", str(home), "--reindex"]) == 0
     out = capsys.readouterr().out

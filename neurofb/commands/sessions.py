@@ -121,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"indexed {result.indexed} recording(s) from {root} ({result.computed} summarised "
               f"from their trace), removed {result.removed} stale entr"
               f"{'y' if result.removed == 1 else 'ies'}", file=out)  # fmt: skip
+        if result.moved:
+            print(f"  found {result.moved} recording(s) in a new place (a moved folder): their "
+                  "sessions now point there", file=out)
         if result.live:
             print(f"  left {result.live} recording(s) being written to their writer (they "
                   "are added when they end)", file=out)

@@ -137,7 +137,9 @@ class ReindexResult:
     ``indexed`` recordings were added or refreshed (``computed`` of them had no stored summary,
     so it was computed from the trace and markers); ``removed`` index rows pointed at folders
     that no longer exist; ``failed`` lists ``(folder, reason)`` for recordings that could not be
-    read; ``moved_aside`` is where a corrupt database was moved by :func:`rebuild`.
+    read; ``moved_aside`` is where a corrupt database was moved by :func:`rebuild`; ``moved``
+    rows pointed at folders that are gone and were found under the root by their folder name,
+    start time and user (a data folder moved): they keep their id and now point there.
     """
 
     indexed: int = 0
@@ -146,6 +148,7 @@ class ReindexResult:
     failed: tuple[tuple[str, str], ...] = ()
     moved_aside: str | None = None
     live: int = 0  # recordings being written by a running process: left to their writer
+    moved: int = 0  # rows whose folder was found in a new place (a moved data folder)
 
 
 def _to_ts(value: str | dt.date | dt.datetime) -> float:
@@ -511,9 +514,11 @@ class SessionLibrary:
 
         Every neurofb recording folder under ``recordings_root`` (searched recursively) is
         summarised — from the summary stored at close, or computed from its trace and markers
-        when there is none (an interrupted recording) — and added or refreshed; rows of
-        recordings under the root that no longer exist are removed. Rows without a recording
-        and rows of recordings elsewhere are kept. Recordings are only read.
+        when there is none (an interrupted recording) — and added or refreshed; a row whose
+        folder is gone and that is found under the root (same folder name, start time and
+        user: a moved data folder) is moved there; rows of recordings under the root that no
+        longer exist are removed. Rows without a recording and rows of recordings elsewhere are
+        kept. Recordings are only read.
         """
         root = Path(recordings_root).resolve()
         if not root.is_dir():
@@ -548,23 +553,54 @@ class SessionLibrary:
         removed = 0
         with self._guard("read"):
             rows = self._con.execute(
-                "SELECT id, recording_path FROM sessions WHERE recording_path IS NOT NULL"
+                "SELECT id, recording_path, started_at, user FROM sessions "
+                "WHERE recording_path IS NOT NULL"
             ).fetchall()
-        stale = [
-            r["id"] for r in rows
-            if _is_under(r["recording_path"], root) and r["recording_path"] not in present
-            and not Path(r["recording_path"]).exists()
-        ]  # fmt: skip
+        gone = [r for r in rows
+                if r["recording_path"] not in present and not Path(r["recording_path"]).exists()]
+        moves = _moves(gone, summaries)
+        stale = [r["id"] for r in gone
+                 if _is_under(r["recording_path"], root) and r["id"] not in moves]
+        known = {r["recording_path"] for r in rows}
         with self._transaction("reindex") as con:
             for session_id in stale:
                 con.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
                 removed += 1
+            for session_id, new_path in moves.items():  # the same session, in its new place
+                if new_path in known:  # already indexed there (recovered at this start)
+                    con.execute("DELETE FROM sessions WHERE recording_path = ?", (new_path,))
+                con.execute("UPDATE sessions SET recording_path = ? WHERE id = ?",
+                            (new_path, session_id))
         for summary in summaries:
             self.add_session(summary)
         return ReindexResult(
             indexed=len(summaries), computed=computed, removed=removed, failed=tuple(failed),
-            live=live,
+            live=live, moved=len(moves),
         )
+
+
+def _moves(gone: list, summaries: list[SessionSummary]) -> dict[int, str]:
+    """Rows whose folder is gone that are a recording found elsewhere: id -> its new path.
+
+    A recording moved (a data folder moved or copied to another disk) keeps its folder name,
+    start time and user; a row whose folder no longer exists is that recording when exactly one
+    found folder, and no other gone row, matches all three. A row the found folder already has
+    (a recording finalised and indexed at this start) gives way to the older row, which keeps
+    its id.
+    """
+    def key(name: str, started_at: str, user: str) -> tuple[str, str, str]:
+        return Path(name).name, started_at or "", user or ""
+
+    rows: dict[tuple, list[int]] = {}
+    for r in gone:
+        rows.setdefault(key(r["recording_path"], r["started_at"], r["user"]), []).append(r["id"])
+    found: dict[tuple, list[str]] = {}
+    for s in summaries:
+        if s.recording_path:
+            found.setdefault(key(s.recording_path, s.started_at, s.user), []).append(
+                s.recording_path)
+    return {ids[0]: found[k][0] for k, ids in rows.items()
+            if len(ids) == 1 and len(found.get(k, ())) == 1}
 
 
 def _is_under(path: str, root: Path) -> bool:
