@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,7 +80,8 @@ def test_every_start_finalises_and_indexes_a_killed_recording(argv, tmp_path):
 
 def test_a_killed_recording_outside_the_data_folder_is_recovered_too(tmp_path):
     """``stream --record /elsewhere/x`` killed: the next start finds it from the note the
-    recording left in the data folder, finalises and indexes it, and drops the note."""
+    recording left in the data folder, finalises and indexes it. The notes stay: a session
+    database rebuilt from the files finds the recordings kept elsewhere by them."""
     home = tmp_path / "home"
     path = _killed_recording(home, path=tmp_path / "usb-stick" / "session")
     notes = home / "recordings" / ".elsewhere"
@@ -88,12 +90,22 @@ def test_a_killed_recording_outside_the_data_folder_is_recovered_too(tmp_path):
     assert res.returncode == 0, res.stderr
     meta = read_meta(path)
     assert meta["complete"] and meta["interrupted"] and not (path / ".open").exists()
-    assert _indexed(home, path) and list(notes.iterdir()) == []
-    # a recording there that ends normally leaves no note behind
+    assert _indexed(home, path)
     res = run("stream", "--seconds", "1", "--record", tmp_path / "usb-stick" / "next",
               *ENGAGEMENT, env=_env(home))
     assert res.returncode == 0, res.stderr
-    assert list(notes.iterdir()) == [] and _indexed(home, tmp_path / "usb-stick" / "next")
+    assert _indexed(home, tmp_path / "usb-stick" / "next")
+    # a rebuild from the files lost both (the notes were dropped at close); now it finds them
+    (home / "sessions.sqlite3").write_bytes(b"not a database" * 100)
+    res = run("sessions", "--reindex", env=_env(home))
+    assert res.returncode == 0, res.stderr
+    assert "2 kept elsewhere" in res.stdout
+    assert _indexed(home, path) and _indexed(home, tmp_path / "usb-stick" / "next")
+    # a recording deleted takes its note with it at the next look
+    shutil.rmtree(path)
+    res = run("sessions", "--reindex", env=_env(home))
+    assert res.returncode == 0, res.stderr
+    assert len(list(notes.iterdir())) == 1 and "1 kept elsewhere" in res.stdout
 
 
 def test_stream_record_is_in_the_library_when_it_ends(tmp_path):

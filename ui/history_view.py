@@ -129,12 +129,14 @@ def block_shade(label: str) -> tuple[str, tuple[tuple[int, ...], str]] | None:
 
 
 def reindex(library_path: str | None, root: str) -> Any:
-    """Rebuild the library index from the recordings folder (worker thread)."""
+    """Rebuild the library index from the recordings folder, and the recordings kept elsewhere
+    that the data folder notes (worker thread)."""
+    from neurofb.library import elsewhere
     from neurofb.library.index import SessionLibrary
 
     lib = SessionLibrary(library_path)
     try:
-        return lib.reindex(root)
+        return lib.reindex(root, also=elsewhere.kept())
     finally:
         lib.close()
 

@@ -54,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     folder = import_file(args.file, args.out, root=paths.data_dir(args.data_dir) / "recordings",
                          board=args.board, user=args.user, stream=args.stream,
                          montage=args.montage, unit=args.unit)
+    from neurofb.library import elsewhere
     from neurofb.recording.folder import read_folder
+
+    elsewhere.note(folder, args.data_dir)  # kept outside the data folder: a reindex finds it
 
     for note in read_folder(folder).meta.get("import_warnings", []):
         print(f"warning: {note}", file=sys.stderr)

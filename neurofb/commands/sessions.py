@@ -114,11 +114,15 @@ def run(args: argparse.Namespace) -> int:
     if args.reindex:
         root = recordings or paths.data_dir(args.data_dir) / "recordings"
         root.mkdir(parents=True, exist_ok=True)
-        result = rebuild(root, path=db)
+        from neurofb.library import elsewhere
+
+        kept = elsewhere.kept(args.data_dir) if recordings is None else ()
+        result = rebuild(root, path=db, also=kept)
         out = sys.stderr if args.json else sys.stdout
         if result.moved_aside:
             print(f"moved the damaged database aside to {result.moved_aside}", file=out)
-        print(f"indexed {result.indexed} recording(s) from {root} ({result.computed} summarised "
+        where = f"{root} and {len(kept)} kept elsewhere" if kept else f"{root}"
+        print(f"indexed {result.indexed} recording(s) from {where} ({result.computed} summarised "
               f"from their trace), removed {result.removed} stale entr"
               f"{'y' if result.removed == 1 else 'ies'}", file=out)  # fmt: skip
         if result.moved:

@@ -2,10 +2,12 @@
 
 :func:`~neurofb.library.recovery.recover_interrupted` searches ``<data dir>/recordings`` for
 recordings a crash left open. A recording written elsewhere (``stream --record /media/usb/x``)
-would escape it, so while it is written a small note — its path, in
-``<data dir>/recordings/.elsewhere/`` — tells recovery where to look; the note goes when the
-recording is closed and indexed. Notes are best effort: a data folder that cannot be written
-loses the note, never the recording.
+would escape it, so a small note — its path, in ``<data dir>/recordings/.elsewhere/`` — tells
+recovery where to look. The note stays after the recording is closed: it is also how ``neurofb
+sessions --reindex`` (a database rebuilt from the files) finds the recordings kept elsewhere
+(``stream --record PATH``, ``import --out PATH``). A note goes when its folder no longer holds a
+recording. Notes are best effort: a data folder that cannot be written loses the note, never
+the recording.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import os
 from pathlib import Path
 
 from neurofb import paths
-from neurofb.recording.base import OPEN
+from neurofb.recording.base import META, OPEN
 
-__all__ = ["forget", "note", "noted"]
+__all__ = ["forget", "kept", "note", "noted"]
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +62,16 @@ def note(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None) -
 
 
 def forget(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> None:
-    """Remove the note of a recording that was closed (no error if there is none)."""
+    """Remove the note of a recording that was removed (no error if there is none)."""
     try:
         (_notes(data_dir) / _name(Path(folder).resolve())).unlink(missing_ok=True)
     except OSError as err:
         log.warning("cannot remove the recovery note of %s: %s", folder, err)
 
 
-def noted(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The noted recordings that are still open (others' notes are removed: closed, gone)."""
+def _read(data_dir: str | os.PathLike | None) -> list[Path]:
+    """The noted folders that still hold a recording (open or closed); other notes are
+    removed (the folder was deleted or moved: nothing there to recover or index)."""
     notes = _notes(data_dir)
     if not notes.is_dir():
         return []
@@ -78,11 +81,22 @@ def noted(data_dir: str | os.PathLike | None = None) -> list[Path]:
             folder = Path(json.loads(item.read_text(encoding="utf-8"))["path"])
         except (OSError, ValueError, KeyError, TypeError):
             folder = None
-        if folder is not None and (folder / OPEN).exists():
+        if folder is not None and ((folder / OPEN).exists() or (folder / META).exists()):
             found.append(folder)
             continue
-        try:  # closed, moved or deleted: nothing left to recover
+        try:
             item.unlink()
         except OSError:
             pass
     return found
+
+
+def noted(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The noted recordings that are still open (being written, or left open by a crash)."""
+    return [folder for folder in _read(data_dir) if (folder / OPEN).exists()]
+
+
+def kept(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Every noted recording outside the recordings folder that still exists, open or closed
+    (what a reindex adds to the recordings folder's own)."""
+    return _read(data_dir)

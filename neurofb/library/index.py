@@ -21,7 +21,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -509,7 +509,9 @@ class SessionLibrary:
 
     # -- rebuilding from the files --------------------------------------------------------------
 
-    def reindex(self, recordings_root: str | os.PathLike) -> ReindexResult:
+    def reindex(
+        self, recordings_root: str | os.PathLike, *, also: Iterable[str | os.PathLike] = ()
+    ) -> ReindexResult:
         """Rebuild the index of the recordings under a folder from the files.
 
         Every neurofb recording folder under ``recordings_root`` (searched recursively) is
@@ -519,6 +521,14 @@ class SessionLibrary:
         user: a moved data folder) is moved there; rows of recordings under the root that no
         longer exist are removed. Rows without a recording and rows of recordings elsewhere are
         kept. Recordings are only read.
+
+        Parameters
+        ----------
+        recordings_root : path-like
+            The folder searched (recursively) for recordings.
+        also : iterable of path-like
+            Recording folders kept elsewhere to index too (the data folder's notes of them,
+            :func:`neurofb.library.elsewhere.kept`); those that no longer exist are skipped.
         """
         root = Path(recordings_root).resolve()
         if not root.is_dir():
@@ -532,7 +542,10 @@ class SessionLibrary:
         summaries: list[SessionSummary] = []
         failed: list[tuple[str, str]] = []
         computed = live = 0
-        for folder in _recording_folders(root):
+        folders = _recording_folders(root)
+        folders += sorted({Path(f).resolve() for f in also if (Path(f) / "meta.json").is_file()}
+                          - set(folders))
+        for folder in folders:
             if is_being_written(folder):  # its writer indexes it at close, with its summary: a
                 live += 1  # summary of it now would be of a part, and could land after that one
                 continue
@@ -625,7 +638,7 @@ def _recording_folders(root: Path) -> list[Path]:
 
 def rebuild(
     recordings_root: str | os.PathLike, *, path: str | os.PathLike | None = None,
-    busy_timeout_s: float = 2.0,
+    busy_timeout_s: float = 2.0, also: Iterable[str | os.PathLike] = (),
 ) -> ReindexResult:  # fmt: skip
     """Rebuild the session database from the recordings, moving a corrupt file aside.
 
@@ -638,6 +651,8 @@ def rebuild(
         ``<name>.corrupt-<YYYYmmddTHHMMSS>`` (with its ``-wal``/``-shm`` files) and a new one is
         built; a locked database still raises LibraryError, and so does a ``path`` given that
         is no SQLite file at all (another file the user named is never taken over).
+    also : iterable of path-like
+        Recording folders kept elsewhere to index too (see :meth:`SessionLibrary.reindex`).
     """
     db = Path(path) if path is not None else default_path()
     moved: str | None = None
@@ -659,7 +674,7 @@ def rebuild(
             log.info("the corrupt session database was moved aside by another process")
         lib = SessionLibrary(db, busy_timeout_s=busy_timeout_s)
     with lib:
-        result = lib.reindex(recordings_root)
+        result = lib.reindex(recordings_root, also=also)
     return dataclasses.replace(result, moved_aside=moved)
 
 

@@ -109,9 +109,10 @@ def recover_interrupted(
         except RecordingError as err:
             problems.append(f"could not finalise {folder}: {err}")
             continue
-        elsewhere.forget(folder, data_dir)
         if meta.get("n_samples") == 0:  # stopped before its first sample: nothing to keep
             problems.append(_remove_empty(folder))
+            if not folder.exists():
+                elsewhere.forget(folder, data_dir)
             continue
         done.append(folder)
         log.warning("finalised interrupted recording %s", folder)

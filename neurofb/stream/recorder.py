@@ -26,7 +26,7 @@ from neurofb.errors import LibraryError, RecordingError
 from neurofb.library import elsewhere
 from neurofb.library.index import SessionLibrary
 from neurofb.library.summary import SessionSummary, summarise_recording
-from neurofb.recording.base import EEG, OPEN
+from neurofb.recording.base import EEG
 from neurofb.recording.folder import read_folder
 from neurofb.recording.writer import RecordingWriter, new_recording_path
 from neurofb.types import Chunk, Marker, SourceInfo, Update
@@ -186,15 +186,16 @@ class StreamRecorder:
         """Close and delete the folder when no sample was ever written; return whether it was."""
         self.detach()
         self.writer.close()
-        self._forget_note()
         if self.writer.n_samples:
             return False
-        shutil.rmtree(self.path, ignore_errors=True)
+        self._remove()
         return True
 
-    def _forget_note(self) -> None:
-        """Closed (``.open`` gone): nothing left for a crash recovery to do here."""
-        if not (self.path / OPEN).exists():
+    def _remove(self) -> None:
+        """Delete the folder, and its note when it is kept outside the data folder (a kept
+        recording keeps its note: a rebuilt session database finds it by the note)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        if not self.path.exists():
             elsewhere.forget(self.path)
 
     def finish(
@@ -228,10 +229,9 @@ class StreamRecorder:
             except (OSError, RecordingError) as err:
                 problem = f"no session summary: {err}"
         self.writer.close(summary=None if summary is None else summary.to_dict())
-        self._forget_note()
         problem = _join(self.writer.error or "", problem)
         if not self._holds_a_sample():  # e.g. the disk was full from the start: keep no shell
-            shutil.rmtree(self.path, ignore_errors=True)
+            self._remove()
             return FinishedRecording(self.path, None, None, _join(
                 problem, f"No sample reached the disk: nothing was kept in {self.path}."))
         if summary is None:
