@@ -218,6 +218,24 @@ def test_newer_schema_is_refused(tmp_path):
         SessionLibrary(db)
 
 
+
+@pytest.mark.parametrize("name", ["other.db", "sessions.sqlite3"])
+def test_another_programs_database_is_refused_untouched(tmp_path, name):
+    """`sessions --db other.db` added a sessions table to it, set its user_version and WAL."""
+    db = tmp_path / name
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE notes (x TEXT)")
+    con.execute("INSERT INTO notes VALUES ('keep')")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(LibraryError, match=r"another program \(tables: notes\)"):
+        SessionLibrary(db)
+    with pytest.raises(LibraryError, match="another program"):  # a rebuild takes it over neither
+        rebuild(tmp_path / "recordings", path=db)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
 def test_garbage_file_is_a_clear_error_and_rebuild_moves_it_aside(tmp_path):
     db = tmp_path / "sessions.sqlite3"
     garbage = np.random.default_rng(5).integers(0, 256, 20_000, dtype=np.uint8).tobytes()

@@ -238,6 +238,7 @@ class SessionLibrary:
             with self._guard("open"):
                 self._con.row_factory = sqlite3.Row
                 self._check_integrity()
+                self._check_ours()
                 if not self.read_only:
                     self._con.execute("PRAGMA journal_mode=WAL")
                     # Safe from corruption in WAL mode; a power cut may lose the last session
@@ -295,6 +296,20 @@ class SessionLibrary:
         problems = [r[0] for r in rows if r[0] != "ok"]
         if problems:
             raise self._corrupt(sqlite3.DatabaseError("; ".join(problems[:3])))
+
+    def _check_ours(self) -> None:
+        """Refuse another program's SQLite database (tables, but no ``sessions`` table) before
+        anything is written to it: no table, no journal mode, no schema version."""
+        tables = [r[0] for r in self._con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name")]
+        if tables and "sessions" not in tables:
+            shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+            raise LibraryError(
+                f"{self.path} is an SQLite database of another program (tables: {shown}), not "
+                "a session database: neurofb does not take over a file it did not make; give "
+                "--db a new file or a session database (.sqlite3)"
+            )
 
     def _migrate(self) -> None:
         version = self.schema_version
