@@ -130,6 +130,28 @@ def test_reindex_removes_deleted_recordings_and_keeps_others(home):
 
 
 
+
+def test_reindex_reads_samples_cut_short_or_lost_since_close(home):
+    """A summary stored at close described samples later cut short or deleted: it was listed
+    as it was (0:20 for what now holds 0:10), the lost recording too, with no word."""
+    root = home / "recordings"
+    eeg = root / "a-app" / "eeg.bin"
+    with open(eeg, "r+b") as fh:
+        fh.truncate(eeg.stat().st_size // 2)
+    (root / "b-plain" / "eeg.bin").unlink()
+    with SessionLibrary(default_path(home)) as lib:
+        result = lib.reindex(root)
+        rows = {r.recording_path.rsplit("/", 1)[-1]: r for r in lib.list_sessions()}
+    assert [folder.rsplit("/", 1)[-1] for folder, _ in result.failed] == ["b-plain"]
+    assert "no eeg.bin" in result.failed[0][1] and "b-plain" not in rows
+    cut = open_recording(root / "a-app")
+    a = rows["a-app"]
+    assert a.duration_s == pytest.approx(cut.duration_s) and a.duration_s < 600
+    assert a.notes.startswith(f"damaged: eeg.bin holds {cut.duration_s:.1f} of its")
+    # computed: a-app now, and the crash snapshot still open; the intact c-crash keeps the
+    # summary stored when it was finalised
+    assert result.computed == 2 and rows["c-crash"].user == "bo"
+
 def test_a_moved_data_folder_is_reindexed_in_place_not_twice(home, tmp_path, capsys):
     """Moving the data folder and reindexing listed every session twice (the old rows kept)."""
     with SessionLibrary(default_path(home)) as lib:

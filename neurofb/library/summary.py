@@ -378,6 +378,12 @@ def summarise_recording(recording: Any, *, closing: bool = False) -> SessionSumm
     if meta.get("interrupted") or (meta.get("complete") is False and not closing):  # a crash
         fields["notes"] = "; ".join(
             n for n in ("interrupted: recovered after the program stopped", fields["notes"]) if n)
+    listed, held = meta.get("n_samples"), getattr(recording, "n_samples", None)
+    sfreq = meta.get("sfreq")
+    if (meta.get("complete") and isinstance(listed, int) and isinstance(held, int)
+            and held < listed and isinstance(sfreq, (int, float)) and sfreq > 0):
+        cut = f"damaged: eeg.bin holds {held / sfreq:.1f} of its {listed / sfreq:.1f} s"
+        fields["notes"] = "; ".join(n for n in (cut, fields["notes"]) if n)
     return SessionSummary.from_dict(fields)
 
 
@@ -402,12 +408,27 @@ def _exercise_part(markers: Sequence[Marker], exercise: str, duration_s: float
     return own[0].start_s, own[-1].end_s
 
 
+def _samples_intact(folder: Path, meta: dict) -> bool:
+    """Whether eeg.bin holds the samples meta.json says it was closed with (not deleted, cut
+    short or grown since): only then does the summary stored with them still describe them."""
+    from neurofb.recording.base import EEG
+    from neurofb.recording.folder import row_layout
+
+    try:
+        _, row_bytes = row_layout(meta)
+        return (folder / EEG).stat().st_size == int(meta["n_samples"]) * row_bytes
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+
+
 def summarise_folder(folder: str | os.PathLike) -> tuple[SessionSummary, bool]:
     """Summarise a neurofb recording folder for the library.
 
     Uses the :class:`SessionSummary` stored in ``meta.json`` at close when there is one
-    (completed with the recording's metadata); otherwise (an interrupted or imported recording)
-    opens the recording and computes it with :func:`summarise_recording`.
+    (completed with the recording's metadata) and eeg.bin still holds the samples it was closed
+    with; otherwise (an interrupted or imported recording, or samples deleted or cut short since)
+    opens the recording and computes it with :func:`summarise_recording` — a recording that
+    cannot be opened is an error, never listed with its old figures.
 
     Returns
     -------
@@ -423,7 +444,8 @@ def summarise_folder(folder: str | os.PathLike) -> tuple[SessionSummary, bool]:
     if not isinstance(meta, dict):
         raise RecordingError(f"{folder / 'meta.json'} is not a JSON object")
     stored = meta.get("summary")
-    if isinstance(stored, Mapping) and _SUMMARY_KEYS & set(stored):
+    if isinstance(stored, Mapping) and _SUMMARY_KEYS & set(stored) and _samples_intact(folder,
+                                                                                       meta):
         shell = SimpleNamespace(
             path=folder, markers=[], info=None,
             duration_s=stored.get("duration_s", meta.get("duration_s", 0.0)),
