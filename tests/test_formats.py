@@ -554,7 +554,8 @@ def test_the_demos_credit_travels_with_its_exports_and_imports(tmp_path, capsys)
 def test_a_non_integer_rate_exports_to_edf_and_bdf_and_comes_back(fmt, tmp_path, caplog):
     """256.41 Hz (a FIF from another amplifier): EDF's records hold 256 samples each, so the
     last one is padded under BAD_ACQ_SKIP, which import drops again; a marker outside the
-    samples is written at the edge, and the export says so."""
+    samples is written at the edge, and the export says so (one at the data's end, where
+    session_end is stamped, goes on the last sample unsaid)."""
     import logging
 
     from neurofb.types import SourceInfo
@@ -563,7 +564,8 @@ def test_a_non_integer_rate_exports_to_edf_and_bdf_and_comes_back(fmt, tmp_path,
     data = np.random.default_rng(7).standard_normal((3, n)) * 20.0
     rec = Recording(info=SourceInfo(("Fz", "Cz", "Pz"), sfreq, "amp", live=False),
                     meta={"start_unix": 1.7e9}, data=data, timestamps=np.arange(n) / sfreq,
-                    markers=[Marker(1.0, "note", "inside"), Marker(-0.5, "note", "before")])
+                    markers=[Marker(1.0, "note", "inside"), Marker(-0.5, "note", "before"),
+                             Marker(n / sfreq, "note", "end")])  # where session_end is stamped
     with caplog.at_level(logging.WARNING, logger="neurofb.recording.mne_files"):
         out = formats.export(rec, fmt, tmp_path / f"odd.{fmt}")
     assert "1 marker(s) outside the recorded samples (the first: note at -0.500 s" in caplog.text
@@ -571,7 +573,8 @@ def test_a_non_integer_rate_exports_to_edf_and_bdf_and_comes_back(fmt, tmp_path,
     assert back.n_samples == n and back.info.sfreq == pytest.approx(sfreq, rel=1e-6)
     step = (data.max(axis=1) - data.min(axis=1)).max() / (65534 if fmt == "edf" else 16777214)
     assert np.abs(back.data - data).max() <= step
-    assert [(m.label, round(m.t, 3)) for m in back.markers] == [("before", 0.0), ("inside", 1.0)]
+    assert [(m.label, round(m.t, 3)) for m in back.markers] == [
+        ("before", 0.0), ("inside", 1.0), ("end", round((n - 1) / sfreq, 3))]
     if fmt == "edf":  # a BIDS dataset holds its EEG as EDF
         eeg = formats.export(rec, "bids", tmp_path / "bids")
         assert formats.read_file(eeg).n_samples == n

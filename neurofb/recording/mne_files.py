@@ -216,7 +216,10 @@ def to_raw(recording: Any, *, fill_nonfinite: bool = False) -> Any:
     sfreq = float(recording.info.sfreq)
     last = (data.shape[1] - 1) / sfreq
     markers = list(recording.markers)
-    outside = [m for m in markers if not 0.0 <= m.t <= last]
+    # A marker at the end of the data (``n / sfreq``, where session_end and a last block_end
+    # are stamped: one sample period after the last sample) goes on the last sample unsaid.
+    end = data.shape[1] / sfreq + 1e-9
+    outside = [m for m in markers if not 0.0 <= m.t <= end]
     if outside:  # an annotation cannot lie outside the data (MNE would drop it)
         log.warning("%d marker(s) outside the recorded samples (the first: %s at %.3f s; the "
                     "samples span 0–%.3f s) are written at the first or last sample; the "
