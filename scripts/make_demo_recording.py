@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,7 @@ def write(out_dir: Path, data: np.ndarray, blocks: list, subject: str) -> None:
     """Write the demo as a float32 neurofb recording folder."""
     info = SourceInfo(CH_NAMES, SFREQ, "eegmat-demo", "uV", details={"dataset": "eegmat"})
     meta = {
+        "start_unix": time.time(),  # so its end is start + duration, not the seconds it took
         "user": "demo",
         "exercise": "calibration",
         "description": (
