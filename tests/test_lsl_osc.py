@@ -479,6 +479,11 @@ def test_cli_outputs(lsl_loopback, osc_server, capsys, tmp_path):
     assert f"OSC out 127.0.0.1:{port}: " in out and f"LSL out {name}-Focus/-Markers" in out
     assert _until(lambda: any(a == "/openbci/band-power/0" for a, _ in got), timeout=20)
     assert not any(a.startswith("/neurofb/") for a, _ in got)
+    # without --speed, focus sent out goes in real time (max sent the demo in 0.7 s, mostly lost)
+    assert main(["replay", demo_dir, "--seconds", "2.5", "--target", "engagement",
+                 "--osc-out", f"127.0.0.1:{port}"]) == 0
+    captured = capsys.readouterr()
+    assert "real time (--speed 1)" in captured.err and "at speed 1x" in captured.out
     assert main(["replay", demo_dir, "--seconds", "3", "--lsl-config",
                  str(tmp_path / "missing.cfg")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -61,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("path", metavar="PATH", help="recording folder or file")
     p.add_argument(
         "--speed", type=_speed, default=None, metavar="1|N|max",
-        help="1 for real time, N for N× real time (0.01 to 10000), max (default) for as fast as "
-        "possible",
+        help="1 for real time, N for N× real time (0.01 to 10000), max for as fast as "
+        "possible (default: max; 1 when sending focus out with --osc-out or --lsl-out, which a "
+        "game or LabRecorder reads in real time)",
     )
     add_engine_arguments(p)
     add_file_arguments(p)
@@ -115,6 +116,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     config = engine_config(args)
     for problem in recover_interrupted().problems:
         err_out.write(f"warning: {problem}\n")
+    if args.speed is None and (args.osc_out or args.lsl_out is not None):
+        args.speed = 1.0  # a game reads focus in real time: max sent 3 min in 0.7 s (mostly lost)
+        err_out.write("note: sending focus out in real time (--speed 1); --speed max sends it "
+                      "as fast as the pipeline runs\n")
     source = ReplayRequest(args.path, speed=args.speed, loop=args.loop, seek_s=args.seek,
                            seconds=args.seconds or None, stream=args.stream,
                            montage=args.montage, unit=args.unit, board=args.board,
