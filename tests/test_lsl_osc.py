@@ -351,7 +351,11 @@ def test_osc_reaches_a_real_server(osc_server, demo):
         stream.start()
         stream.runner.join(WAIT_S)
         stream.runner.mark("reward", "", 3.0)
+        output = stream.outputs[0]
     n = len(updates)
+    # the count said is of messages (datagrams), not of updates' batches (34 for 1042 sent)
+    assert _until(lambda: len(got) == output.sender.sent, timeout=20)
+    assert output.sender.sent > 30 * n and (output.sender.dropped, output.sender.errors) == (0, 0)
     assert _until(lambda: sum(a == "/neurofb/quality" for a, _ in got) >= n, timeout=20)
     quality = [args[0] for a, args in got if a == "/neurofb/quality"]
     assert quality == pytest.approx([u.quality for u in updates], abs=1e-6)
@@ -381,6 +385,36 @@ def test_osc_to_nobody_and_failing_sends_never_stop_the_stream(demo):
     assert output.sender.errors >= 1 and "too long" in output.sender.last_error.lower()
     assert output.sender.sent >= len(updates)
 
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("9000", ("127.0.0.1", 9000)), (":9000", ("127.0.0.1", 9000)),
+    ("127.0.0.1:9000", ("127.0.0.1", 9000)), ("localhost:12345", ("localhost", 12345)),
+    ("[::1]:9000", ("::1", 9000)), ("game-pc.local:9000", ("game-pc.local", 9000)),
+    # each of these was taken, then looked up by name (or read as another address)
+    ("::1", None), ("127.0.0.1:9000:9001", None), ("http://127.0.0.1:9000", None),
+    ("1.2.3.4.5:9000", None), ("256.0.0.1:9000", None),
+    ("127.0.0.1:\u0669\u0660\u0660\u0660", None), (":9_000", None),
+    ("a_b:9000", None), ("[zz]:9000", None), ("host:0", None),
+])
+def test_an_osc_address_is_checked_for_its_form_before_any_lookup(text, expected):
+    from neurofb.outputs.osc import parse_address
+
+    if expected is None:
+        with pytest.raises(ValueError, match=r"expected HOST:PORT|port must be"):
+            parse_address(text)
+    else:
+        assert parse_address(text) == expected
+
+
+def test_a_malformed_osc_address_is_refused_before_the_board_opens(capsys):
+    from neurofb.cli import main
+
+    with pytest.raises(SystemExit) as exited:  # argparse's refusal: nothing opened yet
+        main(["stream", "--seconds", "1", "--osc-out", "127.0.0.1:9000:9001"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected HOST:PORT" in err and len(err.strip().splitlines()) <= 2
 
 def test_bad_osc_host_is_a_clear_error(demo):
     from neurofb.outputs import OutputError

@@ -83,8 +83,24 @@ class SupportsSteps(Protocol):
     def add_step_listener(self, callback: Callable[[Any], object]) -> None: ...
 
 
+class PartlySent(Exception):
+    """A batch of messages of which ``failed`` could not be sent (``error`` the last reason)."""
+
+    def __init__(self, failed: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.failed, self.error = failed, error
+
+
+def _size(message: Any) -> int:
+    """Messages in a queued item: a list is a batch (one update's OSC datagrams)."""
+    return len(message) if isinstance(message, list) else 1
+
+
 class Sender:
     """A daemon thread that sends queued messages, never blocking the thread that queues them.
+
+    ``sent``, ``dropped`` and ``errors`` count messages: an item queued as a list is a batch of
+    ``len`` messages, and ``send`` raises :class:`PartlySent` when only some of it failed.
 
     Parameters
     ----------
@@ -122,8 +138,7 @@ class Sender:
                     return
                 except queue.Full:
                     try:
-                        self._queue.get_nowait()
-                        self.dropped += 1
+                        self.dropped += _size(self._queue.get_nowait())
                     except queue.Empty:
                         pass
 
@@ -137,11 +152,15 @@ class Sender:
                 continue
             if message is _STOP:
                 return
+            n = _size(message)
             try:
                 self._send(message)
-                self.sent += 1
+                self.sent += n
             except Exception as err:  # a receiver gone, a refused datagram: keep going
-                self.errors += 1
+                failed = err.failed if isinstance(err, PartlySent) else n
+                self.sent += n - failed
+                self.errors += failed
+                err = err.error if isinstance(err, PartlySent) else err
                 text = f"{type(err).__name__}: {err}"
                 if text != self.last_error:
                     log.warning("%s could not send: %s", self._thread.name, text)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import re
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ from neurofb.dsp.features import BANDS
 from neurofb.outputs.base import (
     MarkerFilter,
     OutputError,
+    PartlySent,
     Sender,
     SupportsListeners,
     SupportsSteps,
@@ -58,22 +60,46 @@ OPENBCI_BANDS: tuple[str, ...] = ("delta", "theta", "alpha", "beta", "gamma")
 FORMATS: tuple[str, ...] = ("neurofb", "openbci")
 
 
+_ADDRESS = re.compile(r"(?:(?:\[(?P<v6>[^\[\]]+)\]|(?P<host>[^:\[\]]+))?:)?(?P<port>[0-9]+)",
+                      re.ASCII)
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
+
+
 def parse_address(text: str) -> tuple[str, int]:
-    """``"host:port"`` (or ``"port"`` for 127.0.0.1) as ``(host, port)``.
+    """``"host:port"``, ``"[ipv6]:port"`` or ``"port"`` (for 127.0.0.1) as ``(host, port)``.
+
+    The host is checked for its form here (an IPv4 address, an IPv6 address in brackets, or a
+    host name), before anything is looked up: ``::1``, ``http://x:9000``, ``1.2.3.4.5`` or a
+    second port are errors, not names sent to a name server.
 
     Raises
     ------
     ValueError
-        No port, or a port outside 1–65535.
+        Not that form, or a port outside 1–65535.
     """
-    host, _, port = text.strip().rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9000), got {text!r}") from None
+    form = f"expected HOST:PORT, [IPv6]:PORT or PORT (e.g. 127.0.0.1:9000), got {text!r}"
+    match = _ADDRESS.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(form)
+    number = int(match["port"])
     if not 0 < number < 65536:
         raise ValueError(f"the OSC port must be 1–65535, got {number}")
+    if match["v6"] is not None:
+        try:
+            return str(ipaddress.IPv6Address(match["v6"])), number
+        except ValueError:
+            raise ValueError(f"{match['v6']!r} is not an IPv6 address; {form}") from None
+    host = match["host"]
+    if host is None:
+        return "127.0.0.1", number
+    labels = host.removesuffix(".").split(".")
+    if all(label.isdigit() for label in labels):  # numbers only: it must be an IPv4 address
+        try:
+            return str(ipaddress.IPv4Address(host)), number
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv4 address; {form}") from None
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{host!r} is not a host name; {form}")
     return host, number
 
 
@@ -247,14 +273,14 @@ class OscOutput:
 
     # -- the sender thread ---------------------------------------------------------------------
     def _send(self, msgs: list[bytes]) -> None:
-        error = None
+        error, failed = None, 0
         for dgram in msgs:
             try:
                 self._socket.sendto(dgram, self.address)
             except OSError as err:  # one bad message does not stop the others
-                error = err
+                error, failed = err, failed + 1
         if error is not None:
-            raise error
+            raise PartlySent(failed, error)
 
     def close(self) -> None:
         """Stop listening, send ``session_end`` (unless the stream marked its own) and what is
