@@ -369,6 +369,45 @@ def test_osc_reaches_a_real_server(osc_server, demo):
     assert _until(lambda: ("/neurofb/reward", (3.0,)) in got, timeout=20)
 
 
+
+def test_osc_band_powers_of_channels_without_data_are_nan_not_made_up(osc_server, demo):
+    """All channels NaN for 4 s: /neurofb/band_power/* went on with numbers filtered from the
+    held values (delta 0.998) while /neurofb/gated said NaN."""
+    from neurofb.types import Chunk
+
+    port, got = osc_server
+    from neurofb.focus.bandpower import BandPowerEstimator
+    from neurofb.stream.pipeline import Pipeline
+
+    rec = demo
+    data = np.array(rec.data[:, : int(20 * rec.sfreq)], dtype=np.float64)
+    lost = slice(int(8 * rec.sfreq), int(12 * rec.sfreq))
+    data[:, lost] = np.nan
+    data[2, : int(6 * rec.sfreq)] = np.nan  # one channel, early: the others' mean goes on
+    request = StreamRequest(ReplayRequest(demo, seconds=1.0), target="engagement",
+                            osc_out=(OscRequest("127.0.0.1", port, ("neurofb", "openbci")),))
+    with open_stream(request) as stream:
+        output = stream.outputs[0]
+        pipeline = Pipeline(stream.source.info, BandPowerEstimator("engagement"))
+        chunk = Chunk(data, np.arange(data.shape[1]) / rec.sfreq, rec.ch_names, rec.sfreq)
+        updates = pipeline.process(chunk)
+        for u in updates:  # paced: a burst of datagrams overflows the receiver's buffer
+            output.on_update(u)
+            time.sleep(0.03)
+        output.close()
+    sent = lambda a: [args for addr, args in got if addr == a]  # noqa: E731
+    assert _until(lambda: len(sent("/neurofb/quality")) == len(updates), timeout=20)
+    alpha, gated = sent("/neurofb/band_power/alpha"), sent("/neurofb/gated")
+    ch2 = sent("/openbci/band-power/2")
+    for u, a, g, c in zip(updates, alpha, gated, ch2, strict=True):
+        start = u.t - 2.0
+        if start < 12.0 and u.t > 8.0:  # every channel lost some of the window
+            assert g[0] == 1 and "NaN" in g[1] and math.isnan(a[0]) and all(map(math.isnan, c))
+        elif start < 6.0:  # channel 2 only: its powers NaN, the mean of the others finite
+            assert math.isfinite(a[0]) and all(map(math.isnan, c))
+        else:
+            assert math.isfinite(a[0]) and all(map(math.isfinite, c))
+
 def test_osc_to_nobody_and_failing_sends_never_stop_the_stream(demo):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))

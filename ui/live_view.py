@@ -410,9 +410,10 @@ class LiveView(QWidget):
         self.eeg.set_channel_colours([quality_colour(q) for q in cq])
         rel = np.asarray(u.rel_power, dtype=float)
         if rel.ndim == 2 and rel.size:
-            good = np.asarray(cq) >= 0.5
-            rows = rel[good] if good.any() else rel
-            self.bands.set_powers(rows.mean(axis=0))
+            finite = np.isfinite(rel).all(axis=1)  # NaN: a channel without data in the window
+            good = (np.asarray(cq) >= 0.5) & finite
+            rows = rel[good] if good.any() else rel[finite]
+            self.bands.set_powers(rows.mean(axis=0) if len(rows) else np.zeros(rel.shape[1]))
         if u.attention is not None:
             if self.target == "model":
                 self.headmap.title = "Model attention"

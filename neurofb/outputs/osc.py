@@ -65,6 +65,12 @@ _ADDRESS = re.compile(r"(?:(?:\[(?P<v6>[^\[\]]+)\]|(?P<host>[^:\[\]]+))?:)?(?P<p
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
 
 
+def _mean(values: list[float]) -> float:
+    """The mean of the finite values (NaN when there is none)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
 def parse_address(text: str) -> tuple[str, int]:
     """``"host:port"``, ``"[ipv6]:port"`` or ``"port"`` (for 127.0.0.1) as ``(host, port)``.
 
@@ -221,10 +227,8 @@ class OscOutput:
             self._marks.started = True
             self._queue_marker(Marker(0.0, "session_start", self.board))
         msgs = []
-        rel = update.rel_power
-        n_ch = len(rel)
-        means = [sum(ch[b] for ch in rel) / n_ch if n_ch else math.nan
-                 for b in range(len(self._bands))]  # fmt: skip
+        rel = update.rel_power  # NaN for a channel without data in the window
+        means = [_mean([ch[b] for ch in rel]) for b in range(len(self._bands))]
         if "neurofb" in self.request.formats:
             if update.focus is not None:
                 msgs.append(self._message("/neurofb/focus", float(update.focus)))

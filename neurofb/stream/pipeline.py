@@ -432,12 +432,13 @@ class Pipeline:
         return out
 
     def _judge(self, ends: list[int], filt: np.ndarray) -> tuple[QualityReport, np.ndarray]:
-        """The quality of the windows ending at ``ends``, and which hold non-finite samples."""
+        """The quality of the windows ending at ``ends``, and which of their channels hold
+        non-finite samples (n_windows, n_channels)."""
         raw = self._gather(self._raw, ends)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # worker thread
             quality = assess(raw, filt, self.sfreq, ch_names=self.ch_names)
-            has_nan = ~np.isfinite(np.add.reduce(raw, axis=(1, 2)))  # NaN/inf anywhere
-        return quality, has_nan
+            nonfinite = ~np.isfinite(np.add.reduce(raw, axis=2))  # NaN/inf anywhere
+        return quality, nonfinite
 
     def _emit(
         self, ends: list[int], chunk: Chunk, n_chunk_start: int, t0: float
@@ -461,8 +462,8 @@ class Pipeline:
         finally:
             if judging is not None:  # on an error too: the worker reads the buffers
                 wait([judging])
-        quality, has_nan = judging.result() if judging is not None else self._judge(ends, filt)
-        ok = (quality.window_score >= self.min_quality) & ~has_nan
+        quality, nonfinite = judging.result() if judging is not None else self._judge(ends, filt)
+        ok = (quality.window_score >= self.min_quality) & ~nonfinite.any(axis=1)
         # A channel below the minimum quality (flat, railed, …) is left out of the estimate.
         usable = quality.channel_score >= self.min_quality
         if not self._takes_usable:
@@ -474,7 +475,8 @@ class Pipeline:
             latency = [done - float(stamps[n - 1 - n_chunk_start]) for n in ends]
         else:
             latency = [(time.perf_counter() - t0) / len(ends)] * len(ends)
-        return self._updates(ends, focus, attention, mode, ok, features, quality, latency)
+        return self._updates(ends, focus, attention, mode, ok, features, quality, latency,
+                             nonfinite)
 
     def _predict_all(self, filt: np.ndarray, features: Features, t_end: np.ndarray
                      ) -> FocusBatch | None:
@@ -535,11 +537,20 @@ class Pipeline:
         features: Features,
         quality: QualityReport,
         latency: list[float],
+        nonfinite: np.ndarray,
     ) -> list[Update]:
-        """Smooth, give each gated window its reason, and build the updates (oldest first)."""
+        """Smooth, give each gated window its reason, and build the updates (oldest first).
+
+        A channel with non-finite samples in a window has NaN band powers there: its numbers
+        would come from the held values the filter was fed, not from the data.
+        """
         scores = quality.window_score.tolist()
         channel_scores = quality.channel_score.tolist()
-        rel_power = features.rel_power.tolist()
+        rel = features.rel_power
+        if nonfinite.any():
+            rel = rel.copy()
+            rel[nonfinite] = np.nan
+        rel_power = rel.tolist()
         updates = []
         for i, n in enumerate(ends):
             raw_focus = focus[i]
