@@ -255,6 +255,45 @@ def test_playback_ends_the_stream(tmp_path):
     assert runner.samples == data.shape[1]
 
 
+
+@pytest.mark.parametrize("damage", ["short line", "header"])
+def test_a_damaged_playback_file_is_refused_before_it_plays(tmp_path, damage):
+    """A short line: BrainFlow skips it, the file never reached its end, and the stall's
+    reconnect played it again from the start into the same recording. A header: played as a
+    sample of zeros."""
+    path = tmp_path / "damaged.csv"
+    record_synthetic_csv(path, 0.5)
+    lines = path.read_text().splitlines(keepends=True)
+    if damage == "short line":
+        at = len(lines) // 2
+        lines.insert(at, "1\t2\t3\n")
+        expected = rf"line {at + 1} has 3 fields where the others have"
+    else:
+        lines.insert(0, "\t".join(["ts"] * len(lines[0].split("\t"))) + "\n")
+        expected = "its first line is not numbers"
+    path.write_text("".join(lines))
+    with pytest.raises(BoardError, match=expected):
+        open_board("playback", file=path)
+
+
+def test_a_playback_that_stalls_ends_and_is_never_played_again(tmp_path):
+    """Whatever keeps a playback from its end, a restart would play the file from its start
+    into the same stream: the stall ends the stream instead."""
+    path = tmp_path / "short.csv"
+    data = record_synthetic_csv(path, 1.0)
+    source = open_board("playback", file=path)
+    board = DyingBoard(source)  # goes silent after half the file: a stall, never an end
+    half = data.shape[1] // 2
+    runner = StreamRunner(board, HopCounter(source.info.sfreq), stall_s=0.3,
+                          retry_initial_s=0.05, retry_max_s=0.2)
+    seen = Collector(runner)
+    board.silent_after = half
+    runner.start()
+    assert runner.join(30)
+    assert seen.kinds()[-2:] == ["ended", "stopped"]
+    assert "gave no more samples after" in seen.status[-2].message
+    assert runner.samples <= data.shape[1] and board.restarts == 1
+
 class DyingBoard:
     """A real synthetic board that can be made to die and come back (the allowed fake).
 
@@ -272,9 +311,13 @@ class DyingBoard:
     def start(self) -> None:
         self.inner.start()
 
+    silent_after: int | None = None  # go silent once this many samples were delivered
+
     def read(self) -> Chunk | None:
         if self.mode == "error":
             raise BoardError("synthetic board unplugged")
+        if self.silent_after is not None and self.inner.samples_delivered >= self.silent_after:
+            self.mode = "silent"
         if self.mode == "silent":
             return None  # nothing arrives; the restart will drop what the board buffered
         return self.inner.read()
@@ -284,6 +327,9 @@ class DyingBoard:
 
     def restart(self) -> None:
         self.restarts += 1
+        if self.inner.info.replayed:  # a playback board says itself what a restart means
+            self.inner.restart()
+            return
         self.inner.stop()
         if self.mode != "ok":
             raise BoardError("could not open synthetic: device not found")

@@ -92,10 +92,33 @@ def _ip_protocol(value: str | int | None) -> int:
     raise ValueError(f"ip_protocol must be 'udp', 'tcp' or 'none', got {value!r}")
 
 
-def _count_rows(path: Path) -> int:
-    """Number of samples (non-empty lines) in a BrainFlow CSV file."""
+def _count_rows(path: Path, n_cols: int) -> int:
+    """Number of samples in a BrainFlow CSV file: its non-empty lines, each of ``n_cols``
+    tab-separated fields (BrainFlow skips any other line, so a file holding one would never
+    reach its end: one is an error here)."""
+    n = 0
     with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip())
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            got = line.count(b"\t") + 1
+            if got != n_cols:
+                raise BoardError(
+                    f"playback file {str(path)!r}: line {number} has {got} fields where the "
+                    f"others have {n_cols}: the file is damaged (BrainFlow would skip it); "
+                    "mend or remove that line"
+                )
+            n += 1
+    return n
+
+
+def _numbers(line: str) -> bool:
+    try:
+        for field in line.split("\t"):
+            float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_playback_file(path: Path, master: int) -> int:
@@ -118,7 +141,12 @@ def _check_playback_file(path: Path, master: int) -> int:
             f"playback file {str(path)!r} has {n_cols} columns but {boards.display_name(master)} "
             f"files have {rows}: {hint}"
         )
-    return _count_rows(path)
+    if not _numbers(first):  # BrainFlow would play a header line as a sample of zeros
+        raise BoardError(
+            f"playback file {str(path)!r}: its first line is not numbers (a header?); a "
+            "BrainFlow CSV is numbers only, one sample per line"
+        )
+    return _count_rows(path, n_cols)
 
 
 class BrainFlowSource:
@@ -259,7 +287,14 @@ class BrainFlowSource:
         ------
         BoardError
             When the device cannot be opened again (still unplugged, busy).
+        EndOfStream
+            For a playback board: opened again it would play its file from the start, into
+            the same stream; a playback that stalls has nothing more to give.
         """
+        if self._n_file_samples is not None:
+            raise EndOfStream(
+                f"playback file {self._params.file} gave no more samples after "
+                f"{self._delivered} of its {self._n_file_samples}")
         self._release()
         self.start()
 

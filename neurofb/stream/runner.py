@@ -387,7 +387,11 @@ class StreamRunner:
                 self.reconnects += 1
                 reason = failure or "no samples"
                 self._status("reconnecting", f"attempt {attempt} ({reason})")
-                restarted = self._restart()
+                try:
+                    restarted = self._restart()
+                except EndOfStream as end:  # a file source has nothing more to give
+                    self._status("ended", str(end) or "end of stream")
+                    return
                 delay = backoff_s(attempt, initial_s=self.retry_initial_s, max_s=self.retry_max_s)
                 # After a successful restart give the board stall_s to deliver samples.
                 wait = max(delay, self.stall_s) if restarted else delay
@@ -397,6 +401,8 @@ class StreamRunner:
     def _restart(self) -> bool:
         try:
             self.source.restart()
+        except EndOfStream:
+            raise
         except BoardError as err:
             log.info("reconnect failed: %s", err)
             return False
