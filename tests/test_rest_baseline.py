@@ -122,6 +122,77 @@ def test_a_session_ended_during_its_rest_leaves_the_stream_cold():
     assert later and set(later) == {"cold"}
 
 
+
+def test_a_session_without_a_rest_after_one_with_it_runs_cold():
+    """Baseline switched off for the second session on one connection: its exercise was scored
+    on the first session's rest (every update "baseline") while its summary said cold mode."""
+    request = StreamRequest(ReplayRequest(DEMO, speed=60.0, seconds=90.0))
+    sessions: list[PracticeSession] = []
+    steps: list[list] = [[], []]
+    with open_stream(request) as stream:
+        def begin(k: int) -> None:
+            gauge = FocusGauge(duration_s=20.0 if k == 0 else 30.0)
+            session = PracticeSession(stream.runner, gauge, rest_s=20.0 if k == 0 else 0.0,
+                                      baseline=stream)
+            session.add_step_listener(steps[k].append)
+            if k == 0:
+                session.add_done_listener(lambda _summary: begin(1))
+            sessions.append(session)
+            session.start()
+
+        begin(0)
+        stream.run()
+    assert len(sessions) == 2 and all(s.done for s in sessions)
+    first = [s.update.mode for s in steps[0] if s.view.name == "gauge" and s.update.focus]
+    assert first and set(first) == {"baseline"}  # the first session had its rest
+    second = [s.update.mode for s in steps[1] if s.update.focus is not None]
+    assert second and set(second[4:]) == {"cold"}  # once the request reached the model
+
+
+def test_a_rest_given_up_on_is_not_taken_later():
+    """A rest that timed out (no answer within its grace) said "failed … cold mode" while the
+    stream went on to take it at its next clean window and score the session on it."""
+    request = StreamRequest(ReplayRequest(DEMO, speed=60.0, seconds=60.0))
+    with open_stream(request) as stream:
+        session = PracticeSession(stream.runner, FocusGauge(duration_s=None), rest_s=20.0,
+                                  baseline=stream)
+        session.rest.grace_s = 0.0
+        steps: list = []
+        session.add_step_listener(steps.append)
+        first = []
+
+        def fail_early(step) -> None:  # the rest's clock runs out before the model answers
+            if not first:
+                first.append(step.update.t)
+                session.rest.rest_s = 1.0
+
+        session.add_step_listener(fail_early)
+        session.start()
+        stream.run()
+        session.finish()
+    assert ("baseline", "failed") in [(m.kind, m.label) for m in session.markers]
+    after = [s.update.mode for s in steps if s.view.name == "gauge" and s.update.focus]
+    assert len(after) > 20 and "baseline" not in after and set(after[8:]) == {"cold"}
+
+
+def test_a_rest_at_full_speed_is_counted_from_when_the_stream_takes_it():
+    """`--speed max`: the pipeline has scored updates ahead, the stream's rest starts after
+    them; counted from the first update, the rest timed out while the model took it."""
+    request = StreamRequest(ReplayRequest(DEMO, speed=None, seconds=150.0))
+    with open_stream(request) as stream:
+        session = PracticeSession(stream.runner, FocusGauge(duration_s=None), rest_s=40.0,
+                                  baseline=stream)
+        steps: list = []
+        session.add_step_listener(steps.append)
+        session.start()
+        stream.run()
+        session.finish()
+    rest = [s for s in steps if isinstance(s.view, RestView)]
+    assert rest[-1].view.state == "taken", rest[-1].view.message
+    assert rest[-1].update.t - session.rest.after_t >= 40.0
+    after = [s.update.mode for s in steps[len(rest):] if s.update.focus is not None]
+    assert after and set(after) == {"baseline"}
+
 def test_skipping_the_rest_runs_the_session_cold():
     session, steps = _session(40.0, skip_after=10, seconds=30.0)
     assert ("baseline", "skipped") in [(m.kind, m.label) for m in session.markers]

@@ -35,7 +35,7 @@ class RestScreen(QWidget):
         self.instruction = QLabel("Sit still, eyes open, and relax.")
         self.instruction.setStyleSheet("font-size: 20px;")
         self.instruction.setWordWrap(True)
-        self.countdown = QLabel("60 s")
+        self.countdown = QLabel("")  # the rest's own length, from its first update
         self.countdown.setStyleSheet("font-size: 44px; font-weight: bold;")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)

@@ -194,7 +194,7 @@ class SessionController(QObject):
                 self.recorder.attach(runner)
         session = PracticeSession(runner, exercise, RewardConfig(target_rate=reward_rate),
                                   recorder=self.recorder, rest_s=rest_s,
-                                  baseline=opened if rest_s else None)
+                                  baseline=opened)
         session.add_step_listener(self.step.emit)
         follow = getattr(opened, "follow", None)
         if callable(follow):

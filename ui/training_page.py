@@ -36,7 +36,7 @@ NEED_SOURCE = "Connect a source first (left panel), then press Start."
 #: Start pressed while another page runs a session.
 OTHER_SESSION = "Another session is running: end it first."
 #: Why Pause is greyed out during the rest baseline.
-REST_NO_PAUSE = ("The minute of rest cannot be paused: it is the signal of the next seconds. "
+REST_NO_PAUSE = ("The rest cannot be paused: it is the signal of the next seconds. "
                  "Skip it (cold mode) or end the session.")
 
 

@@ -124,7 +124,10 @@ class RestBaseline:
             self._seen_rest = True
             if not gated:
                 self.clean_s += dt
-        elapsed = t - self.start_t
+        # The rest is counted from when the stream takes it: a replay at full speed has scored
+        # updates ahead, and the stream's rest starts after them (``after_t``).
+        begun = self.start_t if self.after_t is None else max(self.start_t, self.after_t)
+        elapsed = t - begun
         # Updates scored before the stream took the request carry the mode before it (on a
         # second session, the last one's "baseline"): this rest's answer comes after its own
         # rest windows, or after the time the stream said the rest starts at.
@@ -159,7 +162,9 @@ class RestBaseline:
 
     def _view(self, t: float, gated: bool, reason: str, markers: tuple[Marker, ...]
               ) -> RestView:
-        elapsed = 0.0 if self.start_t is None else t - self.start_t
+        begun = self.start_t if self.after_t is None or self.start_t is None else max(
+            self.start_t, self.after_t)
+        elapsed = 0.0 if begun is None else max(t - begun, 0.0)
         if self.state == "taken":
             message = "Baseline taken: feedback is now relative to your own rest."
         elif self.state == "failed":

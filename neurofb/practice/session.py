@@ -88,7 +88,9 @@ class PracticeSession:
     rest_s : float
         Baseline mode: seconds of guided rest before the exercise (0: none, cold mode).
     baseline : object with ``request_baseline(seconds)``, optional
-        The stream whose focus model takes the baseline (needed with ``rest_s``).
+        The stream whose focus model takes the baseline (needed with ``rest_s``). Given
+        without ``rest_s``, the session asks it for cold mode when it starts: a baseline an
+        earlier session took on the same stream is not carried into this one.
 
     Notes
     -----
@@ -132,6 +134,14 @@ class PracticeSession:
         self._done_listeners: list[Callable[[FeedbackSummary], object]] = []
         self._marker_listeners: list[Callable[[Marker], object]] = []
         self._attached = False
+        self._cold_asked = False
+
+    def _go_cold(self) -> None:
+        """Without a rest: the stream's model in cold mode, whatever an earlier session left."""
+        if self.rest is None and self.baseline is not None and not self._cold_asked:
+            self._cold_asked = True
+            with contextlib.suppress(NeurofbError):  # a band-power target: no modes at all
+                self.baseline.request_baseline(None)
 
     # -- listeners and control -----------------------------------------------------------
     def add_step_listener(self, callback: Callable[[SessionStep], object]) -> None:
@@ -155,6 +165,7 @@ class PracticeSession:
         with self._lock:
             if self.done:
                 raise ValueError("this session has ended; make a new one")
+            self._go_cold()
             if not self._attached:
                 self.runner.add_update_listener(self.feed)
                 self._attached = True
@@ -238,6 +249,9 @@ class PracticeSession:
         feedback = self.controller.step(update)
         view = rest.step(update)
         self._emit(view.markers)
+        if view.done and rest.state == "failed":  # given up on (timed out): the stream must
+            with contextlib.suppress(NeurofbError):  # not take it later, as the session runs
+                baseline.request_baseline(None)  # and is summarised cold
         if view.done and not self._user_paused:
             self.controller.resume()
         return SessionStep(update=update, feedback=feedback, view=view, markers=view.markers)
@@ -247,6 +261,7 @@ class PracticeSession:
         with self._lock:
             if self.done:
                 return None
+            self._go_cold()
             if self.resting:
                 step = self._rest_step(update)
                 self.last = step
