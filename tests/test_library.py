@@ -17,7 +17,8 @@ from neurofb.library.index import (
     default_path,
     rebuild,
 )
-from neurofb.library.summary import summarise_trace
+from neurofb.library.summary import STREAK_GRACE_S, paused_spans, summarise_trace
+from neurofb.practice.reward import RewardConfig
 from neurofb.recording.trace import TraceWriter, read_trace
 from neurofb.types import Marker, Update
 
@@ -384,10 +385,41 @@ def test_summarise_trace_matches_a_direct_computation(tmp_path):
     assert out["block_focus"]["rest"] == pytest.approx(f[rest].mean(), abs=1e-6)
     assert out["block_focus"]["rest 2"] == pytest.approx(f[rest2].mean(), abs=1e-6)
     assert set(out["block_focus"]) == {"rest", "task", "rest 2"}
-    # longest streak: the most rewards inside one run of consecutive above-threshold updates
-    runs = np.split(np.arange(n), np.flatnonzero(np.diff(above.astype(int))) + 1)
-    best = max(int(np.isin(r, reward_idx).sum()) for r in runs if above[r[0]])
+    # longest streak: the most rewards inside one stretch above threshold, where (as the
+    # reward logic's streak_grace_s) up to 1 s = 4 updates off target does not break it
+    streak, best, off = 0, 0, 0
+    for i in range(n):
+        if above[i]:
+            off = 0
+        else:
+            off += 1
+            if off * hop > STREAK_GRACE_S:
+                streak = 0
+        if i in set(reward_idx.tolist()):
+            streak += 1
+            best = max(best, streak)
     assert out["longest_streak"] == best
+    assert STREAK_GRACE_S == RewardConfig().streak_grace_s  # the reward logic's default
+
+
+def test_summarise_trace_leaves_paused_stretches_out(tmp_path):
+    """A recovered session counted the minute it was paused (duration, focus, time above)."""
+    n, hop = 200, 0.25
+    focus = [0.9 if 80 <= i < 120 else 0.2 for i in range(n)]  # high only while paused
+    rows = _write_trace(tmp_path / "trace.csv", focus, [1.0] * n, hop)
+    t = 2.0 + np.arange(n) * hop
+    pause, resume = float(t[79]), float(t[119])  # marked at the last update before/during
+    markers = [Marker(0.0, "threshold", value=0.5), Marker(pause, "pause"),
+               Marker(resume, "resume")]
+    out = summarise_trace(rows, markers, duration_s=2.0 + n * hop)
+    assert out["mean_focus"] == pytest.approx(0.2) and out["time_above_s"] == 0.0
+    assert out["fraction_above"] == 0.0
+    # a pause never resumed lasts to the end
+    out = summarise_trace(rows, [Marker(0.0, "threshold", value=0.5), Marker(pause, "pause")],
+                          duration_s=2.0 + n * hop)
+    assert out["mean_focus"] == pytest.approx(0.2)
+    assert paused_spans([Marker(pause, "pause"), Marker(resume, "resume"),
+                         Marker(60.0, "pause")], 70.0) == [(pause, resume), (60.0, 70.0)]
 
 
 def test_summarise_trace_without_threshold_or_trace():

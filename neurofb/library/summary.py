@@ -41,6 +41,10 @@ __all__ = ["SessionSummary", "summarise_folder", "summarise_recording", "summari
 
 #: Keys that mark a meta.json ``summary`` as a :class:`SessionSummary` (the app's end-of-session
 #: summary) rather than the short trace summary written when an interrupted recording is finalised.
+#: A streak survives this long off target: ``neurofb.practice.reward.RewardConfig``'s default
+#: ``streak_grace_s`` (a recording does not keep the reward settings).
+STREAK_GRACE_S = 1.0
+
 _SUMMARY_KEYS = frozenset({"duration_s", "time_above_s", "fraction_above", "points",
                            "longest_streak", "block_focus", "exercise"})
 
@@ -190,6 +194,22 @@ def _threshold_at(t: np.ndarray, markers: Sequence[Marker]) -> np.ndarray:
     return values[np.clip(idx, 0, None)]
 
 
+def paused_spans(markers: Sequence[Marker], end_s: float) -> list[tuple[float, float]]:
+    """``(pause, resume)`` times of a session's paused stretches (one not resumed lasts to
+    ``end_s``): the updates after a ``pause`` marker, up to its ``resume``, were paused."""
+    spans: list[tuple[float, float]] = []
+    since: float | None = None
+    for m in sorted((m for m in markers if m.kind in ("pause", "resume")), key=lambda m: m.t):
+        if m.kind == "pause" and since is None:
+            since = m.t
+        elif m.kind == "resume" and since is not None:
+            spans.append((since, m.t))
+            since = None
+    if since is not None and end_s > since:
+        spans.append((since, end_s))
+    return spans
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) index ranges where ``mask`` is True."""
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
@@ -222,17 +242,30 @@ def summarise_trace(
         ``longest_streak``, ``quality``, ``threshold``, ``block_focus``.
     """
     tr = _parse_trace(rows)
-    valid = np.isfinite(tr.focus) & np.isfinite(tr.t)
     hop = float(np.median(np.diff(tr.t))) if tr.t.size > 1 else 0.0
     hop = hop if math.isfinite(hop) and hop > 0 else 0.0
+    paused = np.zeros(tr.t.shape, dtype=bool)
+    for a, b in paused_spans(markers, duration_s):  # as the live summary: no paused update
+        paused |= (tr.t > a) & (tr.t <= b)
+    if paused.any():
+        tr = _Trace(t=tr.t[~paused], focus=tr.focus[~paused], quality=tr.quality[~paused])
+    valid = np.isfinite(tr.focus) & np.isfinite(tr.t)
     thr = _threshold_at(tr.t, markers)
     above = valid & np.isfinite(thr) & (np.nan_to_num(tr.focus) >= np.nan_to_num(thr))
     rewards = [m for m in markers if m.kind == "reward"]
     points = sum(1 if m.value is None else max(0, round(m.value)) for m in rewards)
     reward_t = np.array(sorted(m.t for m in rewards))
     longest = 0
+    # a streak survives up to STREAK_GRACE_S off target (the reward logic's default): runs
+    # above the threshold with shorter gaps between them are one streak
+    streaks: list[list[float]] = []
     for start, stop in _runs(above):
         lo, hi = tr.t[start] - hop, tr.t[stop - 1]
+        if streaks and lo - streaks[-1][1] <= STREAK_GRACE_S + 1e-9:
+            streaks[-1][1] = hi
+        else:
+            streaks.append([lo, hi])
+    for lo, hi in streaks:
         longest = max(longest, int(np.count_nonzero((reward_t > lo) & (reward_t <= hi))))
     counts: dict[str, int] = {}
     block_focus: dict[str, float] = {}
@@ -375,6 +408,9 @@ def summarise_recording(recording: Any, *, closing: bool = False) -> SessionSumm
         markers = [m for m in markers if start <= m.t <= end_s]
         fields["duration_s"] = end_s - start
     fields.update(summarise_trace(rows, markers, duration_s=end_s))
+    begin = end_s - fields["duration_s"]
+    paused = sum(max(0.0, min(b, end_s) - max(a, begin)) for a, b in paused_spans(markers, end_s))
+    fields["duration_s"] = max(fields["duration_s"] - paused, 0.0)  # as live: unpaused time
     if meta.get("interrupted") or (meta.get("complete") is False and not closing):  # a crash
         fields["notes"] = "; ".join(
             n for n in ("interrupted: recovered after the program stopped", fields["notes"]) if n)
