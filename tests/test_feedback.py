@@ -73,6 +73,14 @@ def test_threshold_stays_within_its_bounds(value):
     assert thresholds.min() >= low and thresholds.max() <= high
     assert thresholds[-1] == (low if value == 0.0 else high)
     assert any(s.reward for s in states) == (value == 1.0)
+    # the rate that was set cannot be kept there, and the state says so (the app shows it)
+    word = "less often" if value == 0.0 else "more often"
+    assert word in states[-1].limit and f"({low if value == 0.0 else high:g})" in states[-1].limit
+
+
+def test_a_threshold_that_can_keep_the_rate_says_nothing():
+    _, states = run(RewardConfig(), ar1(int(300 / HOP), mean=0.5, sd=0.15, phi=0.95, seed=3))
+    assert all(s.limit == "" for s in states)
 
 
 def test_threshold_events_report_each_move_of_at_least_the_event_step():

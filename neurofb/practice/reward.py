@@ -45,6 +45,9 @@ _EPS = 1e-9
 TARGET_RATE_RANGE = (0.05, 0.95)
 _DEFAULT_SPREAD = 0.1
 _MIN_SPREAD = 0.02
+#: How far the on-target rate may be from the target, with the threshold at a bound, before
+#: the user is told the rate that was set cannot be kept (``FeedbackState.limit``).
+LIMIT_SLACK = 0.15
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,10 @@ class FeedbackState:
         Seconds on target, seconds of valid (ungated) signal, seconds of unpaused session time.
     window_rate : float or None
         Fraction of valid updates on target over the last ``adapt_window_s`` (None before any).
+    limit : str
+        Set when the threshold sits at one of its bounds and the on-target rate is far from
+        the target (focus mostly below the lowest threshold, or above the highest): what the
+        user is told, because the adaptation cannot keep the reward rate that was set.
     events : tuple of Marker
         Markers to record for this update: ``"reward"`` (value = points awarded, label
         ``"milestone"`` on a milestone) and ``"threshold"`` (value = new threshold).
@@ -200,6 +207,7 @@ class FeedbackState:
     elapsed_s: float
     window_rate: float | None
     events: tuple[Marker, ...] = ()
+    limit: str = ""
 
 
 @dataclass(frozen=True)
@@ -507,6 +515,16 @@ class RewardController:
         milestone: bool = False, events: tuple[Marker, ...] = (),
     ) -> FeedbackState:
         hold = 0.0 if self._hold_start is None else t - self._hold_start
+        rate = self._window.rate()
+        limit = ""
+        if self._warm and self.config.rewards and rate is not None:
+            cfg, (low, high) = self.config, self.config.threshold_bounds
+            if self._threshold <= low + _EPS and rate < cfg.target_rate - LIMIT_SLACK:
+                limit = (f"Rewards come less often than set: focus stays below the lowest "
+                         f"threshold ({low:g}) much of the time.")
+            elif self._threshold >= high - _EPS and rate > cfg.target_rate + LIMIT_SLACK:
+                limit = (f"Rewards come more often than set: focus stays above the highest "
+                         f"threshold ({high:g}) much of the time.")
         return FeedbackState(
             t=t,
             focus=focus,
@@ -528,7 +546,8 @@ class RewardController:
             time_on_target_s=self._on_s,
             valid_s=self._valid_s,
             elapsed_s=self._elapsed_s,
-            window_rate=self._window.rate(),
+            window_rate=rate,
+            limit=limit,
             events=events,
         )
 
