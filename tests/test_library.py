@@ -220,17 +220,19 @@ def test_newer_schema_is_refused(tmp_path):
 
 
 
-@pytest.mark.parametrize("name", ["other.db", "sessions.sqlite3"])
-def test_another_programs_database_is_refused_untouched(tmp_path, name):
-    """`sessions --db other.db` added a sessions table to it, set its user_version and WAL."""
+@pytest.mark.parametrize("name, table", [("other.db", "notes"), ("sessions.sqlite3", "notes"),
+                                         ("webapp.db", "sessions")])
+def test_another_programs_database_is_refused_untouched(tmp_path, name, table):
+    """`sessions --db other.db` added a sessions table to it, set its user_version and WAL (a
+    web app's own `sessions` table too)."""
     db = tmp_path / name
     con = sqlite3.connect(db)
-    con.execute("CREATE TABLE notes (x TEXT)")
-    con.execute("INSERT INTO notes VALUES ('keep')")
+    con.execute(f"CREATE TABLE {table} (x TEXT)")
+    con.execute(f"INSERT INTO {table} VALUES ('keep')")
     con.commit()
     con.close()
     before = db.read_bytes()
-    with pytest.raises(LibraryError, match=r"another program \(tables: notes\)"):
+    with pytest.raises(LibraryError, match=rf"another program \(tables: {table}\)"):
         SessionLibrary(db)
     with pytest.raises(LibraryError, match="another program"):  # a rebuild takes it over neither
         rebuild(tmp_path / "recordings", path=db)

@@ -557,6 +557,10 @@ def test_cli_outputs(lsl_loopback, osc_server, capsys, tmp_path):
                  "--osc-out", f"127.0.0.1:{port}"]) == 0
     captured = capsys.readouterr()
     assert "real time (--speed 1)" in captured.err and "at speed 1x" in captured.out
+    assert main(["replay", demo_dir, "--seconds", "2.5", "--target", "engagement",
+                 "--osc-out", f"127.0.0.1:{port}", "--speed", "max"]) == 0  # as asked
+    captured = capsys.readouterr()
+    assert "real time" not in captured.err and "at speed max" in captured.out
     assert main(["replay", demo_dir, "--seconds", "3", "--lsl-config",
                  str(tmp_path / "missing.cfg")]) == 2
     assert "does not exist" in capsys.readouterr().err

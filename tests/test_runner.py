@@ -256,7 +256,7 @@ def test_playback_ends_the_stream(tmp_path):
 
 
 
-@pytest.mark.parametrize("damage", ["short line", "header"])
+@pytest.mark.parametrize("damage", ["short line", "header", "letters"])
 def test_a_damaged_playback_file_is_refused_before_it_plays(tmp_path, damage):
     """A short line: BrainFlow skips it, the file never reached its end, and the stall's
     reconnect played it again from the start into the same recording. A header: played as a
@@ -268,9 +268,15 @@ def test_a_damaged_playback_file_is_refused_before_it_plays(tmp_path, damage):
         at = len(lines) // 2
         lines.insert(at, "1\t2\t3\n")
         expected = rf"line {at + 1} has 3 fields where the others have"
-    else:
+    elif damage == "header":
         lines.insert(0, "\t".join(["ts"] * len(lines[0].split("\t"))) + "\n")
         expected = "its first line is not numbers"
+    else:  # a field of letters mid-file: BrainFlow stalled on it and the process aborted
+        at = len(lines) // 2
+        fields = lines[at].split("\t")
+        fields[1] = "abc"
+        lines[at] = "\t".join(fields)
+        expected = rf"line {at + 1} is not numbers only"
     path.write_text("".join(lines))
     with pytest.raises(BoardError, match=expected):
         open_board("playback", file=path)

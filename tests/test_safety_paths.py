@@ -86,6 +86,11 @@ def test_a_hard_link_to_a_file_in_an_input_folder_is_that_file(tmp_path, capsys)
                            "--trace", tmp_path / link, "--force")
         assert code == 2
         assert "is a hard link to a file in" in one_line_error(err, "replay")
+    # the recording named by its meta.json: the folder is read all the same
+    for target in (tmp_path / "out.csv", rec / "eeg.bin", rec / "trace.csv"):
+        code, _, err = cli(capsys, "replay", rec / "meta.json", *FAST, "--trace", target,
+                           "--force")
+        assert code == 2 and "which this command reads" in one_line_error(err, "replay")
     assert {"rec": digest(rec), "model": digest(model)} == before
     unrelated = tmp_path / "old.csv"  # a hard link to a file elsewhere is an ordinary file
     unrelated.write_text("old\n")

@@ -101,6 +101,13 @@ def test_a_killed_recording_outside_the_data_folder_is_recovered_too(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "2 kept elsewhere" in res.stdout
     assert _indexed(home, path) and _indexed(home, tmp_path / "usb-stick" / "next")
+    # a drive unplugged keeps its notes (a rebuild meanwhile cannot read it; one after can)
+    usb = tmp_path / "usb-stick"
+    usb.rename(tmp_path / "unplugged")
+    res = run("sessions", "--reindex", env=_env(home))
+    assert res.returncode == 0, res.stderr
+    assert len(list(notes.iterdir())) == 2
+    (tmp_path / "unplugged").rename(usb)
     # a recording deleted takes its note with it at the next look
     shutil.rmtree(path)
     res = run("sessions", "--reindex", env=_env(home))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -44,8 +46,11 @@ def board_chunk() -> Chunk:
 
 
 def _write_session(writer: RecordingWriter, chunk: Chunk, rng, n_updates: int = 40) -> None:
-    """Samples, a focus trace with a threshold and some rewards, and block markers."""
-    writer.write_chunk(chunk)
+    """Samples, a focus trace with a threshold and some rewards, and block markers (the
+    board's second of samples repeated to cover the trace: a window ends on a sample)."""
+    span = chunk.n_samples / chunk.sfreq
+    for k in range(math.ceil(0.25 * n_updates / span) + 1):
+        writer.write_chunk(dataclasses.replace(chunk, timestamps=chunk.timestamps + k * span))
     writer.write_marker(Marker(0.0, "threshold", value=0.5))
     writer.write_marker(Marker(0.1, "block_start", "rest"))
     for i in range(n_updates):
@@ -148,6 +153,9 @@ def test_reindex_reads_samples_cut_short_or_lost_since_close(home):
     a = rows["a-app"]
     assert a.duration_s == pytest.approx(cut.duration_s) and a.duration_s < 600
     assert a.notes.startswith(f"damaged: eeg.bin holds {cut.duration_s:.1f} of its")
+    # its focus comes from the trace rows over the samples left (the ones after: no data)
+    over = [float(r["focus"]) for r in cut.trace if r["focus"] and float(r["t"]) <= cut.duration_s]
+    assert a.mean_focus == pytest.approx(np.mean(over)) if over else a.mean_focus is None
     # computed: a-app now, and the crash snapshot still open; the intact c-crash keeps the
     # summary stored when it was finalised
     assert result.computed == 2 and rows["c-crash"].user == "bo"

@@ -484,7 +484,8 @@ class TrainingPage(SessionPage):
         self.streak.setText(f"streak {fb.streak} (best {fb.longest_streak})")
         self.on_target.setText(f"on target {fmt_duration(fb.time_on_target_s)}")
         # a passing message (a bad signal, the pause) gives way to the session's standing line
-        self.status.setText(view.message or fb.limit or self.baseline_note or self.session_status)
+        standing = " ".join(line for line in (self.baseline_note, fb.limit) if line)
+        self.status.setText(view.message or standing or self.session_status)
 
     @property
     def rest_screen_name(self) -> str:

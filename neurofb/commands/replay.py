@@ -31,12 +31,16 @@ from neurofb.commands.options import (
 from neurofb.commands.tally import Tally
 from neurofb.errors import NeurofbError
 
+#: ``--speed max`` as parsed (told apart from no ``--speed`` at all, whose default depends on
+#: the outputs); the replay itself takes None for it.
+MAX = "max"
 
-def _speed(text: str) -> float | None:
+
+def _speed(text: str) -> float | str:
     from neurofb.stream.replay import MAX_SPEED, MIN_SPEED
 
     if text.strip().lower() == "max":
-        return None
+        return MAX
     try:
         value = float(text)
     except ValueError:
@@ -120,6 +124,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         args.speed = 1.0  # a game reads focus in real time: max sent 3 min in 0.7 s (mostly lost)
         err_out.write("note: sending focus out in real time (--speed 1); --speed max sends it "
                       "as fast as the pipeline runs\n")
+    elif args.speed == MAX:
+        args.speed = None
     source = ReplayRequest(args.path, speed=args.speed, loop=args.loop, seek_s=args.seek,
                            seconds=args.seconds or None, stream=args.stream,
                            montage=args.montage, unit=args.unit, board=args.board,

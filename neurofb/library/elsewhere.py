@@ -70,8 +70,9 @@ def forget(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None)
 
 
 def _read(data_dir: str | os.PathLike | None) -> list[Path]:
-    """The noted folders that still hold a recording (open or closed); other notes are
-    removed (the folder was deleted or moved: nothing there to recover or index)."""
+    """The noted folders that still hold a recording (open or closed). A note whose folder is
+    gone from a folder that is there is removed (deleted or moved: nothing to recover or index);
+    one whose folder's parent is missing too (a drive unplugged) is kept for when it is back."""
     notes = _notes(data_dir)
     if not notes.is_dir():
         return []
@@ -84,6 +85,8 @@ def _read(data_dir: str | os.PathLike | None) -> list[Path]:
         if folder is not None and ((folder / OPEN).exists() or (folder / META).exists()):
             found.append(folder)
             continue
+        if folder is not None and not folder.parent.is_dir():  # its drive is not there now
+            continue  # (unplugged, unmounted): the note waits for it
         try:
             item.unlink()
         except OSError:

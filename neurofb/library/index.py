@@ -298,12 +298,16 @@ class SessionLibrary:
             raise self._corrupt(sqlite3.DatabaseError("; ".join(problems[:3])))
 
     def _check_ours(self) -> None:
-        """Refuse another program's SQLite database (tables, but no ``sessions`` table) before
-        anything is written to it: no table, no journal mode, no schema version."""
+        """Refuse another program's SQLite database (tables, but no ``sessions`` table or no
+        schema version) before anything is written to it: no table, no journal mode, no
+        schema version."""
         tables = [r[0] for r in self._con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "ORDER BY name")]
-        if tables and "sessions" not in tables:
+        version = int(self._con.execute("PRAGMA user_version").fetchone()[0])
+        # ours: no table yet (a new file), or a sessions table and a schema version (the first
+        # migration makes both in one transaction); a version 0 with tables is someone else's
+        if tables and ("sessions" not in tables or version == 0):
             shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
             raise LibraryError(
                 f"{self.path} is an SQLite database of another program (tables: {shown}), not "

@@ -401,6 +401,9 @@ def summarise_recording(recording: Any, *, closing: bool = False) -> SessionSumm
     fields = _base_fields(meta, recording)
     rows, markers = _trace_rows(recording), list(recording.markers)
     end_s = fields["duration_s"]
+    # a window ends at or before the last sample: trace rows after it (samples cut short or
+    # lost since) have no data left under them
+    rows = [r for r in rows if _time(r) <= end_s + 1e-6]
     part = _exercise_part(markers, fields["exercise"], end_s)
     if part is not None:  # a practice session: it is the exercise, not the rest before it
         start, end_s = part

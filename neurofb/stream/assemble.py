@@ -528,6 +528,8 @@ def input_paths(request: StreamRequest) -> tuple[Path, ...]:
         path = rec.path if isinstance(rec, Recording) else Path(rec)
         if path is not None:
             found.append(path)
+            if path.name == "meta.json":  # a recording named by its meta.json: the folder
+                found.append(path.parent)  # is what is read (eeg.bin, markers, trace)
     elif isinstance(src, BoardRequest) and src.connection.get("file"):
         found.append(Path(str(src.connection["file"])))
     found += [sidecar_path(p) for p in found if p.suffix.lower() in (".csv", ".txt", ".tsv")]

@@ -92,6 +92,10 @@ def _ip_protocol(value: str | int | None) -> int:
     raise ValueError(f"ip_protocol must be 'udp', 'tcp' or 'none', got {value!r}")
 
 
+#: Every byte a line of numbers may hold (digits, sign, point, exponent, nan, inf, separators).
+_NUMBER_BYTES = b"0123456789+-.eE\t\r\n naNinfINFaA"
+
+
 def _count_rows(path: Path, n_cols: int) -> int:
     """Number of samples in a BrainFlow CSV file: its non-empty lines, each of ``n_cols``
     tab-separated fields (BrainFlow skips any other line, so a file holding one would never
@@ -107,6 +111,12 @@ def _count_rows(path: Path, n_cols: int) -> int:
                     f"playback file {str(path)!r}: line {number} has {got} fields where the "
                     f"others have {n_cols}: the file is damaged (BrainFlow would skip it); "
                     "mend or remove that line"
+                )
+            if line.translate(None, _NUMBER_BYTES):  # a letter or a sign no number has
+                raise BoardError(
+                    f"playback file {str(path)!r}: line {number} is not numbers only "
+                    f"({line[:40].decode('utf-8', 'replace').strip()!r}…): BrainFlow cannot "
+                    "play it; mend or remove that line"
                 )
             n += 1
     return n
