@@ -128,6 +128,11 @@ def block_shade(label: str) -> tuple[str, tuple[tuple[int, ...], str]] | None:
     return None
 
 
+#: Replay pressed while a session runs (the replay would take its stream and end it).
+REPLAY_WAITS = ("A session is running: end it first, then replay the recording (the replay "
+                "takes the stream the session runs on).")
+
+
 def reindex(library_path: str | None, root: str) -> Any:
     """Rebuild the library index from the recordings folder, and the recordings kept elsewhere
     that the data folder notes (worker thread)."""
@@ -478,6 +483,10 @@ class HistoryPage(QWidget):
     def replay_selected(self) -> None:
         """Stream the selected session's recording through the live pipeline."""
         s = self.selected()
+        if s is not None and s.recording_path and self.window.session_running:
+            # the replay takes the stream the session runs on: it would end the session
+            self.window.show_problem(REPLAY_WAITS, "warning")
+            return
         if s is not None and s.recording_path:
             shown = self.trace is not None and Path(self.trace.path) == Path(s.recording_path)
             self.window.replay(s.recording_path, self.replay_from if shown else 0.0)

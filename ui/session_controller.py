@@ -178,6 +178,9 @@ class SessionController(QObject):
         if replayed is not None and not opened.info.live:  # not this person's live EEG
             name = Path(getattr(replayed, "path", "") or "a recording").name
             self.meta["notes"] = f"practised on a replay of {name}, not on a live headset"
+        elif opened.info.simulated:  # BrainFlow's synthetic board: sines, not anyone's EEG
+            self.meta["notes"] = ("practised on BrainFlow's synthetic board (a simulated "
+                                  "signal), not on a live headset")
         self.recorder = None
         if record:
             try:
