@@ -43,6 +43,8 @@ SETTINGS_FILE = "app-settings.json"
 #: Connection fields a BrainFlow board may need (``open_board`` keyword arguments).
 #: Shortest calibration block: a 1-s block holds no 2-s window of its own kind.
 MIN_CALIB_BLOCK_S = 5.0
+#: The largest calibration block, number of blocks and session length the page offers.
+MAX_CALIB_BLOCK_S, MAX_CALIB_BLOCKS, MAX_SESSION_MIN = 600.0, 40, 120.0
 
 BOARD_FIELDS = (
     "serial_port",
@@ -183,6 +185,17 @@ class AppSettings:
         if not self.calib_block_s >= MIN_CALIB_BLOCK_S or self.calib_blocks < 2:
             raise ValueError(f"calibration needs blocks of at least {MIN_CALIB_BLOCK_S:g} s (each "
                              "holds 2-s windows of one kind) and at least 2 blocks")
+        # the ranges the Settings page offers: a file edited by hand (or by an older release)
+        # beyond them would run what the page cannot show
+        if not (self.calib_block_s <= MAX_CALIB_BLOCK_S and self.calib_blocks <= MAX_CALIB_BLOCKS):
+            raise ValueError(f"calibration blocks last at most {MAX_CALIB_BLOCK_S:g} s and number "
+                             f"at most {MAX_CALIB_BLOCKS}")
+        if not 0.0 <= self.session_min <= MAX_SESSION_MIN:
+            raise ValueError(f"a session lasts 0 (no limit) to {MAX_SESSION_MIN:g} min, got "
+                             f"{self.session_min}")
+        if self.exercise not in EXERCISES:
+            raise ValueError(f"exercise must be one of {EXERCISES}, got {self.exercise!r}")
+        check_target(self.target)
         if not isinstance(self.user_models, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in self.user_models.items()):
             raise ValueError("user_models must map user names to model folders")
@@ -352,7 +365,7 @@ class SettingsPage(QWidget):
                     lambda v: self.reward_rate.setValue(round(v * 100)),
                     self.reward_rate.valueChanged)
         self.session_min = QDoubleSpinBox()
-        self.session_min.setRange(0, 120)
+        self.session_min.setRange(0, MAX_SESSION_MIN)
         self.session_min.setSuffix(" min")
         self.session_min.setSpecialValueText("no limit")
         self._spin_field(form, "Session length", "session_min", self.session_min)
@@ -374,11 +387,11 @@ class SettingsPage(QWidget):
         calib = QGroupBox("Calibration")
         form = QFormLayout(calib)
         self.calib_block_s = QDoubleSpinBox()
-        self.calib_block_s.setRange(MIN_CALIB_BLOCK_S, 600)
+        self.calib_block_s.setRange(MIN_CALIB_BLOCK_S, MAX_CALIB_BLOCK_S)
         self.calib_block_s.setSuffix(" s")
         self._spin_field(form, "Block length", "calib_block_s", self.calib_block_s)
         self.calib_blocks = QSpinBox()
-        self.calib_blocks.setRange(2, 40)
+        self.calib_blocks.setRange(2, MAX_CALIB_BLOCKS)
         self._spin_field(form, "Blocks (rest / task)", "calib_blocks", self.calib_blocks)
         lay.addWidget(calib)
 

@@ -200,6 +200,22 @@ def test_one_value_out_of_range_costs_that_value_only(tmp_path):
     assert got.calib_block_s == AppSettings().calib_block_s
 
 
+def test_a_hand_edited_file_beyond_the_pages_ranges_costs_those_values(tmp_path):
+    """Loaded as it was: the page showed 40 blocks while 1000 would run, a target no stream
+    knows failed every connection, a session of -3 min read as "no limit"."""
+    import json
+
+    from neurofb_ui.settings import AppSettings, load_settings, settings_path
+
+    settings_path().write_text(json.dumps({
+        "user": "patient A", "target": "focsu", "calib_blocks": 1000, "session_min": -3,
+        "exercise": "chess", "reward_rate": 0.55}), encoding="utf-8")
+    got, default = load_settings(), AppSettings()
+    assert (got.user, got.reward_rate) == ("patient A", 0.55)
+    for key in ("target", "calib_blocks", "session_min", "exercise"):
+        assert getattr(got, key) == getattr(default, key), key
+
+
 def test_bad_setting_values_are_rejected():
     from neurofb_ui.settings import AppSettings
 
