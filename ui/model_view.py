@@ -571,6 +571,15 @@ class ModelPage(QWidget):
         """
         settings = self.window.settings
         name = self._named(path)
+        current = self.window.stream.current
+        if (model_setting(path) == settings.model_dir and settings.target == "model"
+                and current is not None and current.estimator_name == "model"):
+            self.pending_model = ""  # already the one the stream runs: nothing to restart
+            self.window.update_settings(user_models={**settings.user_models,
+                                                     settings.user: settings.model_dir})
+            self.window.show_problem(f"{lead}{name} is the model in use.", "info")
+            self.refresh()
+            return
         if self.window.session_running:
             self.pending_model = path
             message = (f"{lead}{name} will be used when the running session ends "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,7 +70,8 @@ def test_source_choice_and_board_fields_are_remembered(qtbot, make_window):
     assert load_settings() == saved == win.settings
 
 
-def test_a_new_model_reconnects_a_replay_as_a_replay_without_saving_it(qtbot, make_window):
+def test_a_new_model_reconnects_a_replay_as_a_replay_without_saving_it(qtbot, make_window,
+                                                                        tmp_path):
     from neurofb_ui.settings import load_settings
     from neurofb_ui.source_panel import demo_path
 
@@ -84,13 +86,21 @@ def test_a_new_model_reconnects_a_replay_as_a_replay_without_saving_it(qtbot, ma
     first = win.stream.current
     # adopting a model (as "Use this model" and a personalisation do) restarts the stream:
     # the replay goes on from where it was, and is still not the source saved for next time
-    win.pages["model"].use_model(str(paths.default_model_dir()))
+    other = tmp_path / "another-model"
+    shutil.copytree(paths.default_model_dir(), other)
+    win.pages["model"].use_model(str(other))
     qtbot.waitUntil(lambda: win.stream.current not in (None, first)
                     and win.stream.current_state == "connected", timeout=CONNECT_S * 1000)
     replay = win.stream.current.request.source
     assert Path(replay.recording).resolve() == Path(demo_path()).resolve()
     assert replay.seek_s >= 5.0
     assert load_settings().source == saved.source == "synthetic"
+    # the model already in use: said so, and the stream is not restarted for nothing
+    second = win.stream.current
+    win.pages["model"].use_model(str(other))
+    assert "is the model in use" in win.banner.text
+    qtbot.wait(500)
+    assert win.stream.current is second
 
 
 def test_settings_page_follows_changes_made_elsewhere(qtbot, make_window):
