@@ -181,14 +181,17 @@ def _parse_trace(rows: Sequence[Mapping[str, str]]) -> _Trace:
 
 
 def _threshold_at(t: np.ndarray, markers: Sequence[Marker]) -> np.ndarray:
-    """Threshold in force at each time (NaN everywhere when there is no threshold marker)."""
+    """Threshold in force at each time (the first marker's before it: NaN everywhere when there
+    is no threshold marker)."""
     marks = sorted(
         (m for m in markers if m.kind == "threshold" and m.value is not None), key=lambda m: m.t
     )
     out = np.full(t.shape, np.nan)
     if not marks:
         return out
-    times = np.array([m.t for m in marks])
+    # The first marker is the threshold the session began with (in force at its own update);
+    # each later one is the threshold adapted on its update, in force from the next one on.
+    times = np.array([m.t + (1e-6 if i else 0.0) for i, m in enumerate(marks)])
     values = np.array([float(m.value) for m in marks])
     idx = np.searchsorted(times, t, side="right") - 1
     return values[np.clip(idx, 0, None)]
