@@ -48,13 +48,14 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     ----------
     override : path-like, optional
         Explicit directory (``--data-dir``); otherwise ``$NEUROFB_HOME``, otherwise the
-        platform's user data dir. An explicit directory is created only when the folder above
-        it exists (a mistyped path is not silently made).
+        platform's user data dir. An explicit directory (``--data-dir`` or ``NEUROFB_HOME``) is
+        created only when the folder above it exists (a mistyped path is not silently made).
 
     Raises
     ------
     PathError
-        ``override`` does not exist and neither does the folder above it, or it is a file.
+        ``override`` (or ``NEUROFB_HOME``) does not exist and neither does the folder above
+        it, or it is a file.
     """
     if override is not None:
         path = Path(override)
@@ -65,6 +66,11 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
                             "it first or give another --data-dir")
     elif os.environ.get("NEUROFB_HOME"):
         path = Path(os.environ["NEUROFB_HOME"])
+        if path.exists() and not path.is_dir():
+            raise PathError(f"data folder {path} (NEUROFB_HOME) is a file; give a folder")
+        if not path.exists() and not path.absolute().parent.is_dir():
+            raise PathError(f"data folder {path} (NEUROFB_HOME): the folder above it does not "
+                            "exist; create it first or set NEUROFB_HOME to another folder")
     else:
         path = Path(platformdirs.user_data_dir("neurofb", appauthor=False))
     path.mkdir(parents=True, exist_ok=True)

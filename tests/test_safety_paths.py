@@ -295,3 +295,17 @@ def test_stream_and_replay_say_which_target_they_used(capsys):
     assert code == 0 and "with target model:" in out
     code, out, _ = cli(capsys, "stream", "--seconds", "1", "--target", "tbr")
     assert code == 0 and "with target tbr:" in out
+
+
+@pytest.mark.parametrize("argv", [("sessions",), ("stream", "--seconds", "1")])
+def test_a_mistyped_neurofb_home_is_an_error_not_a_new_empty_library(argv, tmp_path, capsys,
+                                                                    monkeypatch):
+    """NEUROFB_HOME into a folder that does not exist: `sessions` made it, with an empty
+    database, and said "no sessions" (as --data-dir, it is made only under a folder that is)."""
+    typo = tmp_path / "dat" / "home"
+    monkeypatch.setenv("NEUROFB_HOME", str(typo))
+    code, _, err = cli(capsys, *argv)
+    assert code == 2 and "NEUROFB_HOME" in one_line_error(err, argv[0])
+    assert not (tmp_path / "dat").exists()
+    monkeypatch.setenv("NEUROFB_HOME", str(tmp_path / "home"))  # under a folder that is: made
+    assert cli(capsys, "sessions")[0] == 0 and (tmp_path / "home").is_dir()
