@@ -378,8 +378,9 @@ def test_summarise_trace_matches_a_direct_computation(tmp_path):
     out = summarise_trace(rows, markers, duration_s=2.0 + n * hop)
     valid = ~np.isnan(f)
     assert out["mean_focus"] == pytest.approx(np.nanmean(f), abs=1e-6)
-    assert out["time_above_s"] == pytest.approx(above.sum() * hop)
-    assert out["fraction_above"] == pytest.approx(above.sum() / valid.sum())
+    # each update stands for the hop before it, the first for none (as the reward logic counts)
+    assert out["time_above_s"] == pytest.approx(above[1:].sum() * hop)
+    assert out["fraction_above"] == pytest.approx(above[1:].sum() / valid[1:].sum())
     assert out["rewards"] == len(reward_idx) and out["points"] == 10 * len(reward_idx)
     assert out["quality"] == pytest.approx(np.mean(quality), abs=1e-4)
     assert out["threshold"] == 0.7

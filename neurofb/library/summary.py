@@ -225,6 +225,7 @@ def summarise_trace(
     markers: Sequence[Marker],
     *,
     duration_s: float,
+    continued: bool = False,
 ) -> dict[str, Any]:
     """Compute the trace-derived summary fields.
 
@@ -237,6 +238,9 @@ def summarise_trace(
         The session's markers.
     duration_s : float
         Length of the session in seconds (closes a block left open).
+    continued : bool
+        The rows follow an update not among them (an exercise after its rest): the first row
+        stands for a hop, not for nothing.
 
     Returns
     -------
@@ -253,6 +257,12 @@ def summarise_trace(
     if paused.any():
         tr = _Trace(t=tr.t[~paused], focus=tr.focus[~paused], quality=tr.quality[~paused])
     valid = np.isfinite(tr.focus) & np.isfinite(tr.t)
+    # each update stands for the time since the one before (the first for none, a pause's
+    # stretch for no more than a hop), as the reward logic counts time on target
+    dt = np.minimum(np.diff(tr.t, prepend=tr.t[:1]), hop) if tr.t.size else tr.t
+    dt = np.nan_to_num(dt, nan=0.0)
+    if continued and dt.size:  # an update came before the first (the rest before the exercise)
+        dt[0] = hop
     thr = _threshold_at(tr.t, markers)
     above = valid & np.isfinite(thr) & (np.nan_to_num(tr.focus) >= np.nan_to_num(thr))
     rewards = [m for m in markers if m.kind == "reward"]
@@ -283,10 +293,10 @@ def summarise_trace(
     thr_marks = [m for m in markers if m.kind == "threshold" and m.value is not None]
     return {
         "mean_focus": float(np.mean(tr.focus[valid])) if valid.any() else None,
-        "time_above_s": float(np.count_nonzero(above) * hop),
+        "time_above_s": float(dt[above].sum()),
         "fraction_above": (
-            float(np.count_nonzero(above) / np.count_nonzero(valid))
-            if has_thr and valid.any()
+            float(dt[above].sum() / dt[valid].sum())
+            if has_thr and valid.any() and dt[valid].sum() > 0
             else None
         ),
         "rewards": len(rewards),
@@ -408,12 +418,20 @@ def summarise_recording(recording: Any, *, closing: bool = False) -> SessionSumm
     # lost since) have no data left under them
     rows = [r for r in rows if _time(r) <= end_s + 1e-6]
     part = _exercise_part(markers, fields["exercise"], end_s)
+    continued = False
     if part is not None:  # a practice session: it is the exercise, not the rest before it
         start, end_s = part
-        rows = [r for r in rows if start <= _time(r) < end_s]
-        markers = [m for m in markers if start <= m.t <= end_s]
+        # the update that ended the exercise (the first at or after its end, within a hop)
+        # is its last step, as the live summary counts it: its focus, its reward
+        times = sorted(t for t in map(_time, rows) if math.isfinite(t))
+        hop = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+        last = next((t for t in times if t >= end_s), None)
+        upto = last if last is not None and last - end_s < hop - 1e-9 else end_s
+        continued = bool(times) and times[0] < start
+        rows = [r for r in rows if start <= _time(r) < end_s or _time(r) == upto]
+        markers = [m for m in markers if start <= m.t <= max(end_s, upto)]
         fields["duration_s"] = end_s - start
-    fields.update(summarise_trace(rows, markers, duration_s=end_s))
+    fields.update(summarise_trace(rows, markers, duration_s=end_s, continued=continued))
     begin = end_s - fields["duration_s"]
     paused = sum(max(0.0, min(b, end_s) - max(a, begin)) for a, b in paused_spans(markers, end_s))
     fields["duration_s"] = max(fields["duration_s"] - paused, 0.0)  # as live: unpaused time
