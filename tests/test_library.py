@@ -212,23 +212,30 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
 
 def test_newer_schema_is_refused(tmp_path):
     db = tmp_path / "new.sqlite3"
+    with SessionLibrary(db):  # ours, then "upgraded" by a newer neurofb
+        pass
     con = sqlite3.connect(db)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    con.execute("PRAGMA journal_mode=DELETE")
     con.close()
+    before = db.read_bytes()
     with pytest.raises(LibraryError, match="newer than this neurofb"):
         SessionLibrary(db)
+    assert db.read_bytes() == before  # not even its journal mode changed
 
 
 
-@pytest.mark.parametrize("name, table", [("other.db", "notes"), ("sessions.sqlite3", "notes"),
-                                         ("webapp.db", "sessions")])
-def test_another_programs_database_is_refused_untouched(tmp_path, name, table):
+@pytest.mark.parametrize("name, table, version", [
+    ("other.db", "notes", 0), ("sessions.sqlite3", "notes", 0), ("webapp.db", "sessions", 0),
+    ("webapp.db", "sessions", 1), ("webapp.db", "sessions", 2)])
+def test_another_programs_database_is_refused_untouched(tmp_path, name, table, version):
     """`sessions --db other.db` added a sessions table to it, set its user_version and WAL (a
-    web app's own `sessions` table too)."""
+    web app's own `sessions` table too, with a schema version of its own)."""
     db = tmp_path / name
     con = sqlite3.connect(db)
     con.execute(f"CREATE TABLE {table} (x TEXT)")
     con.execute(f"INSERT INTO {table} VALUES ('keep')")
+    con.execute(f"PRAGMA user_version = {version}")
     con.commit()
     con.close()
     before = db.read_bytes()

@@ -256,7 +256,7 @@ def test_playback_ends_the_stream(tmp_path):
 
 
 
-@pytest.mark.parametrize("damage", ["short line", "header", "letters"])
+@pytest.mark.parametrize("damage", ["short line", "header", "letters", "timestamp"])
 def test_a_damaged_playback_file_is_refused_before_it_plays(tmp_path, damage):
     """A short line: BrainFlow skips it, the file never reached its end, and the stall's
     reconnect played it again from the start into the same recording. A header: played as a
@@ -271,6 +271,14 @@ def test_a_damaged_playback_file_is_refused_before_it_plays(tmp_path, damage):
     elif damage == "header":
         lines.insert(0, "\t".join(["ts"] * len(lines[0].split("\t"))) + "\n")
         expected = "its first line is not numbers"
+    elif damage == "timestamp":  # "inf" where the time goes: stalled, then exit 134
+        from neurofb.boards import board_layout
+
+        at = len(lines) // 2
+        fields = lines[at].split("\t")
+        fields[board_layout("synthetic").timestamp_row] = "inf"
+        lines[at] = "\t".join(fields)
+        expected = rf"line {at + 1} has no timestamp"
     else:  # a field of letters mid-file: BrainFlow stalled on it and the process aborted
         at = len(lines) // 2
         fields = lines[at].split("\t")

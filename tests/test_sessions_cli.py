@@ -156,6 +156,9 @@ def test_reindex_reads_samples_cut_short_or_lost_since_close(home):
     # its focus comes from the trace rows over the samples left (the ones after: no data)
     over = [float(r["focus"]) for r in cut.trace if r["focus"] and float(r["t"]) <= cut.duration_s]
     assert a.mean_focus == pytest.approx(np.mean(over)) if over else a.mean_focus is None
+    # and its events: no reward counted after the samples
+    assert a.rewards == sum(m.kind == "reward" and m.t <= cut.duration_s for m in cut.markers)
+    assert a.rewards < sum(m.kind == "reward" for m in cut.markers)
     # computed: a-app now, and the crash snapshot still open; the intact c-crash keeps the
     # summary stored when it was finalised
     assert result.computed == 2 and rows["c-crash"].user == "bo"

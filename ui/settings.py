@@ -160,6 +160,20 @@ class AppSettings:
     osc_out: str = ""
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # a hand-edited file: "false" for a switch, 6.0 for a count
+            value, default = getattr(self, f.name), f.default
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, int) and f.name != "line_freq":
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif isinstance(default, float):
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+            elif isinstance(default, str) and f.name != "line_freq":
+                ok = isinstance(value, str)
+            else:
+                ok = True  # dicts and line_freq: checked below
+            if not ok:
+                raise ValueError(f"{f.name} must be a {type(default).__name__}, got {value!r}")
         if self.source and self.source not in SOURCE_KINDS:
             raise ValueError(f"source must be one of {SOURCE_KINDS}, got {self.source!r}")
         lo, hi = TARGET_RATE_RANGE

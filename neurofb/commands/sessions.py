@@ -121,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
         out = sys.stderr if args.json else sys.stdout
         if result.moved_aside:
             print(f"moved the damaged database aside to {result.moved_aside}", file=out)
-        where = f"{root} and {len(kept)} kept elsewhere" if kept else f"{root}"
+        refused = {folder for folder, _ in result.failed}
+        away = sum(str(Path(f).resolve()) not in refused for f in kept)
+        where = (f"{root}, {away} of them kept elsewhere (noted in the data folder)" if away
+                 else f"{root}")
         print(f"indexed {result.indexed} recording(s) from {where} ({result.computed} summarised "
               f"from their trace), removed {result.removed} stale entr"
               f"{'y' if result.removed == 1 else 'ies'}", file=out)  # fmt: skip

@@ -5,8 +5,8 @@ recordings a crash left open. A recording written elsewhere (``stream --record /
 would escape it, so a small note — its path, in ``<data dir>/recordings/.elsewhere/`` — tells
 recovery where to look. The note stays after the recording is closed: it is also how ``neurofb
 sessions --reindex`` (a database rebuilt from the files) finds the recordings kept elsewhere
-(``stream --record PATH``, ``import --out PATH``). A note goes when its folder no longer holds a
-recording. Notes are best effort: a data folder that cannot be written loses the note, never
+(``stream --record PATH``, ``import --out PATH``). A note stays while its folder is away (a
+drive unplugged). Notes are best effort: a data folder that cannot be written loses the note, never
 the recording.
 """
 
@@ -70,9 +70,9 @@ def forget(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None)
 
 
 def _read(data_dir: str | os.PathLike | None) -> list[Path]:
-    """The noted folders that still hold a recording (open or closed). A note whose folder is
-    gone from a folder that is there is removed (deleted or moved: nothing to recover or index);
-    one whose folder's parent is missing too (a drive unplugged) is kept for when it is back."""
+    """The noted folders that hold a recording now (open or closed). A note whose folder is
+    not there is kept: a deleted recording cannot be told from one on a drive unplugged, and
+    the note is all that leads a rebuilt database back to it. An unreadable note is removed."""
     notes = _notes(data_dir)
     if not notes.is_dir():
         return []
@@ -85,9 +85,9 @@ def _read(data_dir: str | os.PathLike | None) -> list[Path]:
         if folder is not None and ((folder / OPEN).exists() or (folder / META).exists()):
             found.append(folder)
             continue
-        if folder is not None and not folder.parent.is_dir():  # its drive is not there now
-            continue  # (unplugged, unmounted): the note waits for it
-        try:
+        if folder is not None:  # not there now: deleted, or on a drive unplugged (its mount
+            continue  # point may stay, empty); a note is a line of text: it waits
+        try:  # unreadable: it can lead nowhere
             item.unlink()
         except OSError:
             pass

@@ -82,6 +82,10 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+#: Columns the first schema version made: a ``sessions`` table without them is not ours.
+_OUR_COLUMNS = frozenset({"id", "user", "started_at", "started_ts", "duration_s", "exercise",
+                          "mean_focus", "recording_path"})
+
 #: Schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -305,15 +309,19 @@ class SessionLibrary:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "ORDER BY name")]
         version = int(self._con.execute("PRAGMA user_version").fetchone()[0])
-        # ours: no table yet (a new file), or a sessions table and a schema version (the first
-        # migration makes both in one transaction); a version 0 with tables is someone else's
-        if tables and ("sessions" not in tables or version == 0):
+        columns = {r[1] for r in self._con.execute("PRAGMA table_info(sessions)")}
+        # ours: no table yet (a new file), or our sessions table and a schema version (the
+        # first migration makes both in one transaction); anything else is someone else's
+        if tables and ("sessions" not in tables or version == 0
+                       or not _OUR_COLUMNS <= columns):
             shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
             raise LibraryError(
                 f"{self.path} is an SQLite database of another program (tables: {shown}), not "
                 "a session database: neurofb does not take over a file it did not make; give "
                 "--db a new file or a session database (.sqlite3)"
             )
+        if version > SCHEMA_VERSION:  # said before anything (the journal mode) is changed
+            self._migrate()
 
     def _migrate(self) -> None:
         version = self.schema_version

@@ -417,6 +417,7 @@ def summarise_recording(recording: Any, *, closing: bool = False) -> SessionSumm
     # a window ends at or before the last sample: trace rows after it (samples cut short or
     # lost since) have no data left under them
     rows = [r for r in rows if _time(r) <= end_s + 1e-6]
+    markers = [m for m in markers if m.t <= end_s + 1e-6]  # and no event after them either
     part = _exercise_part(markers, fields["exercise"], end_s)
     continued = False
     if part is not None:  # a practice session: it is the exercise, not the rest before it

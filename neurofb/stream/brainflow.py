@@ -93,13 +93,14 @@ def _ip_protocol(value: str | int | None) -> int:
 
 
 #: Every byte a line of numbers may hold (digits, sign, point, exponent, nan, inf, separators).
-_NUMBER_BYTES = b"0123456789+-.eE\t\r\n naNinfINFaA"
+_NUMBER_BYTES = b"0123456789+-.eE\t\r\n naNinfINFaAtyTY"
 
 
-def _count_rows(path: Path, n_cols: int) -> int:
+def _count_rows(path: Path, n_cols: int, ts_col: int | None = None) -> int:
     """Number of samples in a BrainFlow CSV file: its non-empty lines, each of ``n_cols``
     tab-separated fields (BrainFlow skips any other line, so a file holding one would never
-    reach its end: one is an error here)."""
+    reach its end: one is an error here), numbers only, and a finite timestamp in column
+    ``ts_col`` (BrainFlow's playback paces itself by it: one it cannot read stalls it)."""
     n = 0
     with open(path, "rb") as fh:
         for number, line in enumerate(fh, 1):
@@ -118,6 +119,18 @@ def _count_rows(path: Path, n_cols: int) -> int:
                     f"({line[:40].decode('utf-8', 'replace').strip()!r}…): BrainFlow cannot "
                     "play it; mend or remove that line"
                 )
+            if ts_col is not None:
+                stamp = line.split(b"\t", ts_col + 1)[ts_col]
+                try:
+                    good = math.isfinite(float(stamp))
+                except ValueError:
+                    good = False
+                if not good:
+                    raise BoardError(
+                        f"playback file {str(path)!r}: line {number} has no timestamp "
+                        f"(column {ts_col + 1} holds {stamp.decode('utf-8', 'replace')!r}): "
+                        "BrainFlow paces the playback by it; mend or remove that line"
+                    )
             n += 1
     return n
 
@@ -156,7 +169,7 @@ def _check_playback_file(path: Path, master: int) -> int:
             f"playback file {str(path)!r}: its first line is not numbers (a header?); a "
             "BrainFlow CSV is numbers only, one sample per line"
         )
-    return _count_rows(path, n_cols)
+    return _count_rows(path, n_cols, boards.board_layout(master).timestamp_row)
 
 
 class BrainFlowSource:

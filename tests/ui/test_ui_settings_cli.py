@@ -224,6 +224,14 @@ def test_a_hand_edited_file_beyond_the_pages_ranges_costs_those_values(tmp_path)
     assert (got.user, got.reward_rate) == ("patient A", 0.55)
     for key in ("target", "calib_blocks", "session_min", "exercise"):
         assert getattr(got, key) == getattr(default, key), key
+    # values of another type: the window's widgets refused them with a traceback at start
+    settings_path().write_text(json.dumps({
+        "user": "patient A", "calib_blocks": 6.0, "muted": "false", "record": "false",
+        "session_min": True, "volume": True, "user_models": []}), encoding="utf-8")
+    got = load_settings()
+    assert got.user == "patient A"
+    for key in ("calib_blocks", "muted", "record", "session_min", "volume", "user_models"):
+        assert getattr(got, key) == getattr(default, key), key
 
 
 def test_bad_setting_values_are_rejected():
