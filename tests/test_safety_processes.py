@@ -129,6 +129,8 @@ def test_stream_record_is_in_the_library_when_it_ends(tmp_path):
     (folder,) = (home / "recordings").iterdir()
     assert session["recording_path"] == str(folder.resolve())
     assert session["duration_s"] == pytest.approx(open_recording(folder).duration_s)
+    # BrainFlow's synthetic board is no one's EEG: the session says so (as the app's do)
+    assert session["notes"].startswith("recorded from BrainFlow's synthetic board")
 
 
 def test_a_read_only_data_folder_is_listed_and_nothing_is_created(tmp_path):

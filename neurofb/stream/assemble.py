@@ -178,6 +178,10 @@ class LslRequest:
 SourceRequest = BoardRequest | ReplayRequest | LslRequest
 
 
+#: The note of a recording of BrainFlow's synthetic board: no one's EEG.
+SIMULATED_NOTE = "recorded from BrainFlow's synthetic board (a simulated signal), not a headset"
+
+
 @dataclass(frozen=True)
 class RecordRequest:
     """Record the stream into a new folder (every recording is indexed when it ends).
@@ -623,6 +627,8 @@ def open_stream(request: StreamRequest) -> OpenedStream:
                 # tells two personalisations of one parent apart
                 model.update(model_hash=personal["sha256"], model_parent_hash=model["model_hash"])
         meta = {"target": target, **model, **request.record.meta}
+        if source.info.simulated and "notes" not in meta:  # set apart in the library
+            meta["notes"] = SIMULATED_NOTE
         stream.recorder = StreamRecorder(
             source.info, path=request.record.path, label=request.source.label, meta=meta,
             on_error=stream.runner.report_error,
