@@ -271,6 +271,11 @@ def summary_notes(stream: Any, tally: Tally, rows: int) -> list[str]:
     return lines
 
 
+def _host_port(host: str, port: int) -> str:
+    """``host:port``, an IPv6 address in brackets (``[::1]:9000``), as it is given."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def output_lines(stream: Any) -> list[str]:
     """One summary line per output (what was sent, dropped, failed) and for markers-in."""
     lines = []
@@ -279,7 +284,7 @@ def output_lines(stream: Any) -> list[str]:
         what = (f"LSL out {output.request.name}-Focus/-Markers"
                 + ("/-EEG" if output.request.eeg else "")
                 if hasattr(output.request, "eeg") else
-                f"OSC out {output.address[0]}:{output.address[1]}")  # fmt: skip
+                f"OSC out {_host_port(*output.address[:2])}")  # fmt: skip
         line = f"{what}: {sender.sent} messages sent"
         if sender.dropped:
             line += f", {sender.dropped} dropped (the receiver did not keep up)"
